@@ -1,0 +1,599 @@
+//! Command line: what people and scripts type. Names and JSON keys here are a stable
+//! interface (other tools depend on them).
+//!
+//! Each command returns an exit code; errors that make a command impossible (no config, no
+//! database) come back as `anyhow` errors to `main`, which prints them and exits 2.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::{self, AlertLog};
+use crate::config::{self, Config, Env};
+use crate::extract::Extractor;
+use crate::fetch::Fetcher;
+use crate::pipeline::Pipeline;
+use crate::rules::{Document, RuleSet};
+use crate::schedule::{self, Writer};
+use crate::store::Store;
+
+/// feedwatch: watches news feeds and raises keyword alerts.
+#[derive(Debug, Parser)]
+#[command(name = "feedwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, ./config/feedwatch.toml, /etc/feedwatch/feedwatch.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Output formats of commands.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll each feed on its interval until SIGTERM/SIGINT.
+    ///
+    /// Example: feedwatch --config /etc/feedwatch/feedwatch.toml run
+    Run {
+        /// How long in-flight polls may take to finish at shutdown.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        grace: Duration,
+    },
+    /// Poll every feed once, deliver alerts, exit.
+    ///
+    /// Example: feedwatch poll --once
+    Poll {
+        /// Poll once and exit (the only mode; `run` is the loop).
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// Match article files against the rules without storing anything. Exit 0 if any file
+    /// matched, 1 if none did, 2 on error.
+    ///
+    /// A FILE is plain text (first non-empty line is the title) or an HTML page (extracted
+    /// first); `-` is stdin. Example: feedwatch check article.txt
+    Check {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print each rule's tree with which branches held.
+        #[arg(long)]
+        explain: bool,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Stored alerts, newest last.
+    ///
+    /// Example: feedwatch alerts --since 24h --rule green-zone --format json
+    Alerts {
+        /// Only alerts newer than this (e.g. 30m, 24h, 7d).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// Only this rule's alerts.
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Keep printing new alerts as they are delivered.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Per-feed state: last poll, status or error, failures, next poll, counts.
+    ///
+    /// Example: feedwatch status --format json
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Parse one feed (file or URL) and print its normalised items. Exit 2 if it is not a feed.
+    ///
+    /// Example: feedwatch parse https://example.com/rss.xml
+    Parse {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(value_name = "FILE|URL")]
+        source: String,
+    },
+    /// Extract the article text from an HTML page (file or `-` for stdin).
+    ///
+    /// Example: feedwatch extract --url https://example.com/a.html page.html
+    Extract {
+        /// The page's URL (resolves links, selects [[sites]] rules).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(value_name = "FILE|-")]
+        file: String,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the config and rules; print every problem; exit 2 on any.
+    ///
+    /// Example: feedwatch --config /etc/feedwatch/feedwatch.toml config check
+    Check,
+}
+
+/// Loads the configuration the global options point at.
+fn load_config(cli: &Cli) -> Result<Config> {
+    let path = config::locate(cli.config.as_deref())?;
+    Ok(config::load(&path, &Env::from_process())?)
+}
+
+/// Runs the parsed command; returns the process exit code.
+///
+/// # Errors
+/// When the command cannot run at all (config, database, I/O).
+pub async fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Run { grace } => daemon(&cli, Some(*grace)).await,
+        Command::Poll { .. } => daemon(&cli, None).await,
+        Command::Check {
+            format,
+            explain,
+            files,
+        } => check(&cli, *format, *explain, files),
+        Command::Alerts {
+            since,
+            rule,
+            format,
+            follow,
+        } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
+        Command::Status { format } => status(&cli, *format),
+        Command::Parse { format, source } => parse(&cli, *format, source).await,
+        Command::Extract { url, format, file } => extract(*format, url.as_deref(), file),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check(&cli),
+    }
+}
+
+/// Builds the pipeline from config: HTTP client, compiled rules, extractor, stores.
+fn build(cfg: &Config) -> Result<(Pipeline, Store, AlertLog)> {
+    let rules = RuleSet::compile(&cfg.rules).map_err(|errs| {
+        anyhow::anyhow!(errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    let extractor = Extractor::new(&cfg.sites).context("bad [[sites]] rule")?;
+    let fetcher = Fetcher::new(&cfg.fetch).context("cannot build the HTTP client")?;
+    let mut writer = Store::open(&cfg.database)?;
+    let now = chrono::Utc::now().timestamp();
+    writer.sync_feeds(
+        cfg.feeds.iter().map(|f| (f.url.as_str(), f.name.as_deref())),
+        now,
+    )?;
+    alert::reconcile(&mut writer, &cfg.alert_log)?;
+    let log = AlertLog::open(&cfg.alert_log)?;
+    let reader = Store::open(&cfg.database)?;
+    Ok((
+        Pipeline {
+            fetcher,
+            rules: Arc::new(rules),
+            extractor: Arc::new(extractor),
+            reader: Arc::new(Mutex::new(reader)),
+            poll: cfg.poll.clone(),
+        },
+        writer,
+        log,
+    ))
+}
+
+/// `run` (grace = Some) and `poll --once` (grace = None).
+async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let (pipeline, store, log) = build(&cfg)?;
+    tracing::info!(
+        config = %cfg.path.display(), database = %cfg.database.display(),
+        alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
+        "feedwatch started"
+    );
+    let writer = Writer::start(store, log).context("cannot start the writer")?;
+    let tx = writer.sender();
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(shutdown.clone()));
+    let res = match grace {
+        Some(g) => schedule::run(&pipeline, &cfg.feeds, &tx, &shutdown, g).await,
+        None => schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown).await,
+    };
+    signals.abort();
+    drop(tx);
+    drop(pipeline);
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .context("writer did not finish")?;
+    res?;
+    tracing::info!("feedwatch stopped");
+    Ok(0)
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn watch_signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT received: stopping"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}
+
+/// Reads a FILE argument (`-` is stdin).
+fn read_input(file: &str) -> Result<Vec<u8>> {
+    if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {file}"))
+}
+
+fn looks_like_html(file: &str, bytes: &[u8]) -> bool {
+    let lower = file.to_ascii_lowercase();
+    lower.ends_with(".html")
+        || lower.ends_with(".htm")
+        || bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'<')
+}
+
+/// `check`: title and body from each file, matched against the rules.
+fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let rules = RuleSet::compile(&cfg.rules).map_err(|errs| {
+        anyhow::anyhow!(errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    let extractor = Extractor::new(&cfg.sites)?;
+    let mut any = false;
+    let mut out = std::io::stdout().lock();
+    for file in files {
+        let bytes = read_input(file)?;
+        let (title, body) = if looks_like_html(file, &bytes) {
+            let (html, _) = crate::charset::decode_html(&bytes, None);
+            let ex = extractor.extract(&html, None);
+            (ex.title.unwrap_or_default(), ex.text)
+        } else {
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim_start();
+            let (t, b) = text.split_once('\n').unwrap_or((text, ""));
+            (t.trim().to_string(), b.trim().to_string())
+        };
+        let doc = Document {
+            title: &title,
+            summary: "",
+            body: &body,
+            url: "",
+            feed: "",
+            feed_tags: &[],
+        };
+        let matches = rules.matches(&doc);
+        any |= !matches.is_empty();
+        match format {
+            Format::Json => {
+                let ms: Vec<_> = matches
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "rule": m.rule,
+                            "severity": m.severity,
+                            "terms": distinct_terms(m),
+                            "hits": m.terms,
+                            "snippet": m.snippet,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", json!({"file": file, "title": title, "matches": ms}))?;
+            }
+            Format::Text => {
+                writeln!(out, "{file}: {title}")?;
+                if matches.is_empty() {
+                    writeln!(out, "  no rule matched")?;
+                }
+                for m in &matches {
+                    writeln!(
+                        out,
+                        "  [{}] {}  terms: {}\n      {}",
+                        m.severity,
+                        m.rule,
+                        distinct_terms(m).join(", "),
+                        m.snippet
+                    )?;
+                }
+            }
+        }
+        if explain {
+            for e in rules.explain(&doc) {
+                writeln!(out, "{e}")?;
+            }
+        }
+    }
+    Ok(if any { 0 } else { 1 })
+}
+
+fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for t in &m.terms {
+        if !v.iter().any(|x| x.to_lowercase() == t.term.to_lowercase()) {
+            v.push(t.term.clone());
+        }
+    }
+    v
+}
+
+/// `alerts`: stored alerts, oldest first; `--follow` keeps printing new ones.
+async fn alerts(
+    cli: &Cli,
+    since: Option<Duration>,
+    rule: Option<&str>,
+    format: Format,
+    follow: bool,
+) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let store = Store::open(&cfg.database)?;
+    let since = since.map_or(0, |d| {
+        chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+    });
+    let print = |a: &crate::store::AlertRecord| -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        match format {
+            Format::Json => writeln!(out, "{}", alert::to_json(a))?,
+            Format::Text => write!(out, "{}", alert::to_text(a))?,
+        }
+        out.flush()?;
+        Ok(())
+    };
+    let mut last = 0;
+    for a in store.alerts(since, rule)? {
+        last = last.max(a.id);
+        print(&a)?;
+    }
+    if !follow {
+        return Ok(0);
+    }
+    let stop = CancellationToken::new();
+    tokio::spawn(watch_signals(stop.clone()));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(0),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        for a in store.delivered_alerts_after(last)? {
+            last = last.max(a.id);
+            if rule.is_none_or(|r| r == a.rule) {
+                print(&a)?;
+            }
+        }
+    }
+}
+
+/// `status`: one line (text) or one JSON object per configured feed.
+fn status(cli: &Cli, format: Format) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let store = Store::open(&cfg.database)?;
+    let rows = store.feeds()?;
+    let mut out = std::io::stdout().lock();
+    let when = |t: Option<i64>| t.map(alert::rfc3339);
+    if format == Format::Text {
+        writeln!(
+            out,
+            "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  ERROR",
+            "FEED", "LAST POLL", "STATUS", "FAILS", "NEXT POLL", "SEEN", "KEPT"
+        )?;
+    }
+    for f in &cfg.feeds {
+        let Some(r) = rows.iter().find(|r| r.url == f.url) else {
+            continue;
+        };
+        match format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                json!({
+                    "url": r.url,
+                    "name": f.name,
+                    "last_poll": when(r.last_poll_at),
+                    "last_status": r.last_status,
+                    "last_error": r.last_error,
+                    "consecutive_failures": r.consecutive_failures,
+                    "next_poll": when(r.next_poll_at.filter(|t| *t < i64::MAX / 4)),
+                    "items_seen": r.items_seen,
+                    "articles_kept": r.articles_kept,
+                })
+            )?,
+            Format::Text => {
+                let name: String = f.display_name().chars().take(40).collect();
+                writeln!(
+                    out,
+                    "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  {}",
+                    name,
+                    when(r.last_poll_at).unwrap_or_else(|| "never".into()),
+                    r.last_status.map_or("-".into(), |s| s.to_string()),
+                    r.consecutive_failures,
+                    when(r.next_poll_at.filter(|t| *t < i64::MAX / 4))
+                        .unwrap_or_else(|| "stopped".into()),
+                    r.items_seen,
+                    r.articles_kept,
+                    r.last_error.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `parse`: one feed's normalised items.
+async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
+    let (bytes, ct, base) = if source.starts_with("http://") || source.starts_with("https://") {
+        let fetch_cfg = load_config(cli).map(|c| c.fetch).unwrap_or_default();
+        let fetcher = Fetcher::new(&fetch_cfg)?;
+        match fetcher.feed(source, &Default::default()).await? {
+            crate::fetch::FeedResponse::Fetched(f) => (f.body, f.content_type, Some(f.url)),
+            crate::fetch::FeedResponse::NotModified { .. } => bail!("{source}: 304 Not Modified"),
+        }
+    } else {
+        let b = read_input(source)?;
+        let base = std::path::absolute(Path::new(source))
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok());
+        (b, None, base)
+    };
+    let feed = match crate::feed::parse(&bytes, ct.as_deref(), base.as_ref(), usize::MAX) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwatch: {source}: {e}");
+            return Ok(2);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let items: Vec<_> = feed
+                .items
+                .iter()
+                .map(|it| {
+                    json!({
+                        "id": it.guid,
+                        "title": it.title,
+                        "link": it.link,
+                        "published": it.published.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                        "summary_chars": it.summary.chars().count(),
+                    })
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"title": feed.title, "format": feed.format.to_string(), "items": items})
+            )?;
+        }
+        Format::Text => {
+            writeln!(
+                out,
+                "{} ({}, {} items)",
+                feed.title.as_deref().unwrap_or("(untitled)"),
+                feed.format,
+                feed.items.len()
+            )?;
+            for it in &feed.items {
+                writeln!(
+                    out,
+                    "- {}\n  {}\n  published: {}  id: {}  summary: {} chars",
+                    it.title,
+                    it.link.as_deref().unwrap_or("(no link)"),
+                    it.published
+                        .map_or("-".into(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    it.guid.as_deref().unwrap_or("-"),
+                    it.summary.chars().count()
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `extract`: the article body of one page.
+fn extract(format: Format, url: Option<&str>, file: &str) -> Result<u8> {
+    let bytes = read_input(file)?;
+    let url = url
+        .map(url::Url::parse)
+        .transpose()
+        .context("--url is not a valid URL")?;
+    let (html, _) = crate::charset::decode_html(&bytes, None);
+    let ex = Extractor::default().extract(&html, url.as_ref());
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Text => writeln!(out, "{}", ex.text)?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            json!({
+                "title": ex.title,
+                "published": ex.published.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "author": ex.author,
+                "lang": ex.lang,
+                "canonical_url": ex.canonical_url,
+                "text": ex.text,
+            })
+        )?,
+    }
+    Ok(0)
+}
+
+/// `config check`: every problem, exit 2 on any.
+fn config_check(cli: &Cli) -> Result<u8> {
+    let path = config::locate(cli.config.as_deref())?;
+    match config::load(&path, &Env::from_process()) {
+        Ok(cfg) => {
+            if let Err(e) = Extractor::new(&cfg.sites) {
+                eprintln!("{}: [[sites]]: {e}", path.display());
+                return Ok(2);
+            }
+            println!(
+                "{}: ok ({} feeds, {} rules; database {}, alert log {})",
+                path.display(),
+                cfg.feeds.len(),
+                cfg.rules.len(),
+                cfg.database.display(),
+                cfg.alert_log.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found", e.problems.len());
+            Ok(2)
+        }
+    }
+}

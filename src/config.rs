@@ -1,0 +1,660 @@
+//! Configuration: TOML files in, plain data out.
+//!
+//! The daemon's config (`feedwatch.toml`) and the rule files it names are read here and
+//! turned into [`Config`]: plain data with every path resolved and every value checked.
+//! Nothing here builds running components; the binary builds the HTTP client, the rule
+//! matcher and the extractor from this data at start-up (and again on reload).
+//!
+//! Errors name the file, the line and the key, and loading collects every problem it can
+//! find instead of stopping at the first, so `feedwatch config check` can list them all.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::extract::SiteSpec;
+use crate::rules::{RuleSpec, Severity};
+
+/// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
+pub const DEFAULT_PATHS: [&str; 2] = ["config/feedwatch.toml", "/etc/feedwatch/feedwatch.toml"];
+/// Default per-feed poll interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+/// Default number of feeds polled at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Default HTTP timeout for one request (connect + headers + body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default cap on a feed document's size, after decompression.
+pub const DEFAULT_MAX_FEED_BYTES: u64 = 10 * 1024 * 1024;
+/// Default cap on an article page's size, after decompression.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// Default cap on items taken from one feed document.
+pub const DEFAULT_MAX_ITEMS: usize = 1000;
+/// Default number of concurrent requests to one host.
+pub const DEFAULT_PER_HOST: usize = 2;
+/// Default user agent: names the tool so publishers can reach its operators.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "feedwatch/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/feedwatch/feedwatch)"
+);
+
+/// One problem found while loading configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key (dotted path) the problem is about, when known.
+    pub key: Option<String>,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": key `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in the configuration. Display prints one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    fn one(file: &Path, line: Option<usize>, key: Option<&str>, message: String) -> Self {
+        ConfigError {
+            problems: vec![ConfigProblem {
+                file: file.to_path_buf(),
+                line,
+                key: key.map(str::to_string),
+                message,
+            }],
+        }
+    }
+}
+
+/// The loaded, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main config file.
+    pub path: PathBuf,
+    /// SQLite database file.
+    pub database: PathBuf,
+    /// JSON-lines alert log.
+    pub alert_log: PathBuf,
+    pub fetch: FetchConfig,
+    pub poll: PollConfig,
+    pub feeds: Vec<FeedConfig>,
+    pub rules: Vec<RuleSpec>,
+    pub sites: Vec<SiteSpec>,
+}
+
+/// `[fetch]`: how feeds and pages are downloaded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Sent with every request.
+    pub user_agent: String,
+    /// Limit for one whole request (connect, headers and body).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Whether article links from feeds may point at loopback/private addresses.
+    pub allow_private_addresses: bool,
+    /// Cap on a feed's decompressed size, in bytes.
+    pub max_feed_bytes: u64,
+    /// Cap on an article page's decompressed size, in bytes.
+    pub max_page_bytes: u64,
+    /// Concurrent requests to one host.
+    pub per_host_concurrency: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            timeout: DEFAULT_TIMEOUT,
+            allow_private_addresses: false,
+            max_feed_bytes: DEFAULT_MAX_FEED_BYTES,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            per_host_concurrency: DEFAULT_PER_HOST,
+        }
+    }
+}
+
+/// `[poll]`: when and how many feeds are polled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// Default interval between polls of one feed.
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// Feeds polled at once.
+    pub concurrency: usize,
+    /// Items taken from one feed document; the rest are dropped with a warning.
+    pub max_items: usize,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            interval: DEFAULT_INTERVAL,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_items: DEFAULT_MAX_ITEMS,
+        }
+    }
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// http(s) URL, or `file://` URL for a feed dropped on disk.
+    pub url: String,
+    pub name: Option<String>,
+    /// Fetch the linked article page and extract its text.
+    pub full_text: bool,
+    /// Labels rules can select with `feeds = [...]`.
+    pub tags: Vec<String>,
+    /// Overrides `[poll] interval` for this feed.
+    pub interval: Option<Duration>,
+}
+
+impl FeedConfig {
+    /// The name shown in alerts: the configured name, else the URL.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    rule_files: Vec<Spanned<String>>,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    alerts: RawAlerts,
+    #[serde(default)]
+    fetch: FetchConfig,
+    #[serde(default)]
+    poll: PollConfig,
+    #[serde(default)]
+    feeds: Vec<Spanned<RawFeed>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    sites: Vec<SiteSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    database: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    log: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: String,
+    name: Option<String>,
+    #[serde(default)]
+    full_text: bool,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    interval: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuleFile {
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    query: String,
+    #[serde(default = "default_severity")]
+    severity: Severity,
+    #[serde(default)]
+    feeds: Vec<String>,
+    exclude: Option<String>,
+}
+
+fn default_severity() -> Severity {
+    Severity::Medium
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"")))
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// Environment consulted for default paths (systemd sets these for the service).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `$STATE_DIRECTORY`: default folder of the database.
+    pub state_directory: Option<PathBuf>,
+    /// `$LOGS_DIRECTORY`: default folder of the alert log.
+    pub logs_directory: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads the process environment. systemd may pass several colon-separated folders;
+    /// the first is ours.
+    pub fn from_process() -> Env {
+        let first = |k: &str| {
+            std::env::var_os(k)
+                .and_then(|v| v.to_str().map(|s| s.split(':').next().unwrap_or("").to_string()))
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        };
+        Env {
+            state_directory: first("STATE_DIRECTORY"),
+            logs_directory: first("LOGS_DIRECTORY"),
+        }
+    }
+}
+
+/// Picks the config file: `--config`, else `$FEEDWATCH_CONFIG`, else the first of
+/// [`DEFAULT_PATHS`] that exists.
+///
+/// # Errors
+/// When none is given and none of the defaults exists.
+pub fn locate(cli: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = cli {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("FEEDWATCH_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    DEFAULT_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            ConfigError::one(
+                Path::new(DEFAULT_PATHS[0]),
+                None,
+                None,
+                format!(
+                    "no config file found (tried --config, $FEEDWATCH_CONFIG, {}); pass --config PATH",
+                    DEFAULT_PATHS.join(", ")
+                ),
+            )
+        })
+}
+
+/// Loads and checks the config at `path` and every rule file it names.
+///
+/// # Errors
+/// Every problem found, each naming file, line and key.
+pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+    let text = read(path)?;
+    let raw: RawConfig = parse_toml(path, &text)?;
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut problems = Vec::new();
+
+    let resolve = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let database = match (&raw.storage.database, &env.state_directory) {
+        (Some(p), _) => resolve(p),
+        (None, Some(dir)) => dir.join("feedwatch.db"),
+        (None, None) => resolve(Path::new("data/feedwatch.db")),
+    };
+    let alert_log = match (&raw.alerts.log, &env.logs_directory) {
+        (Some(p), _) => resolve(p),
+        (None, Some(dir)) => dir.join("alerts.jsonl"),
+        (None, None) => resolve(Path::new("data/alerts.jsonl")),
+    };
+
+    let at = |span: std::ops::Range<usize>| Some(line_of(&text, span.start));
+    if raw.poll.concurrency == 0 {
+        problems.push(problem(path, None, "poll.concurrency", "must be at least 1"));
+    }
+    if raw.fetch.per_host_concurrency == 0 {
+        problems.push(problem(path, None, "fetch.per_host_concurrency", "must be at least 1"));
+    }
+    if raw.poll.interval < Duration::from_secs(1) {
+        problems.push(problem(path, None, "poll.interval", "must be at least 1s"));
+    }
+
+    let mut feeds: Vec<FeedConfig> = Vec::new();
+    for (i, f) in raw.feeds.into_iter().enumerate() {
+        let line = at(f.span());
+        let f = f.into_inner();
+        let key = format!("feeds[{i}].url");
+        match check_feed_url(&f.url, &base) {
+            Ok(url) => {
+                if feeds.iter().any(|o| o.url == url) {
+                    problems.push(ConfigProblem {
+                        file: path.to_path_buf(),
+                        line,
+                        key: Some(key),
+                        message: format!("feed {url} is listed twice"),
+                    });
+                    continue;
+                }
+                feeds.push(FeedConfig {
+                    url,
+                    name: f.name.filter(|n| !n.trim().is_empty()),
+                    full_text: f.full_text,
+                    tags: f.tags,
+                    interval: f.interval,
+                })
+            }
+            Err(msg) => problems.push(ConfigProblem {
+                file: path.to_path_buf(),
+                line,
+                key: Some(key),
+                message: msg,
+            }),
+        }
+    }
+
+    let mut rules = Vec::new();
+    take_rules(path, &text, raw.rules, &mut rules, &mut problems);
+    for rf in &raw.rule_files {
+        let rpath = resolve(Path::new(rf.get_ref()));
+        match read(&rpath).and_then(|t| parse_toml::<RawRuleFile>(&rpath, &t).map(|r| (t, r))) {
+            Ok((rtext, rfile)) => take_rules(&rpath, &rtext, rfile.rules, &mut rules, &mut problems),
+            Err(e) => {
+                // Name where the missing file was referenced, then what went wrong.
+                for mut p in e.problems {
+                    if p.line.is_none() {
+                        p.message = format!(
+                            "{} (named in {}:{} key `rule_files`)",
+                            p.message,
+                            path.display(),
+                            line_of(&text, rf.span().start)
+                        );
+                    }
+                    problems.push(p);
+                }
+            }
+        }
+    }
+    // The rule language is checked here too, so a bad query is a config error at load time.
+    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
+    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
+        for e in errs {
+            let (file, line) = rules
+                .iter()
+                .find(|(s, _, _)| s.name == e.rule)
+                .map(|(_, f, l)| (f.clone(), Some(*l)))
+                .unwrap_or((path.to_path_buf(), None));
+            problems.push(ConfigProblem {
+                file,
+                line,
+                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
+                message: e.to_string(),
+            });
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        database,
+        alert_log,
+        fetch: raw.fetch,
+        poll: raw.poll,
+        feeds,
+        rules: specs,
+        sites: raw.sites,
+    })
+}
+
+fn take_rules(
+    file: &Path,
+    text: &str,
+    raw: Vec<Spanned<RawRule>>,
+    out: &mut Vec<(RuleSpec, PathBuf, usize)>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for r in raw {
+        let line = line_of(text, r.span().start);
+        let r = r.into_inner();
+        if r.name.trim().is_empty() {
+            problems.push(problem(file, Some(line), "rules.name", "must not be empty"));
+            continue;
+        }
+        if let Some((_, f, l)) = out.iter().find(|(s, _, _)| s.name == r.name) {
+            problems.push(problem(
+                file,
+                Some(line),
+                "rules.name",
+                &format!(
+                    "rule `{}` is already defined at {}:{l}; rule names must be unique",
+                    r.name,
+                    f.display()
+                ),
+            ));
+            continue;
+        }
+        out.push((
+            RuleSpec {
+                name: r.name,
+                query: r.query,
+                severity: r.severity,
+                feeds: r.feeds,
+                exclude: r.exclude.filter(|e| !e.trim().is_empty()),
+            },
+            file.to_path_buf(),
+            line,
+        ));
+    }
+}
+
+fn problem(file: &Path, line: Option<usize>, key: &str, message: &str) -> ConfigProblem {
+    ConfigProblem {
+        file: file.to_path_buf(),
+        line,
+        key: Some(key.to_string()),
+        message: message.to_string(),
+    }
+}
+
+/// Accepts http(s) URLs, `file://` URLs and plain paths (made `file://`, relative to the
+/// config's folder). Returns the URL as stored.
+fn check_feed_url(raw: &str, base: &Path) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("feed URL is empty".into());
+    }
+    if raw.contains("://") {
+        let url = url::Url::parse(raw).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
+        return match url.scheme() {
+            "http" | "https" if url.host().is_some() => Ok(url.to_string()),
+            "file" => Ok(url.to_string()),
+            s => Err(format!(
+                "unsupported scheme `{s}` in {raw:?}; use http, https or file"
+            )),
+        };
+    }
+    let p = Path::new(raw);
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::path::absolute(base.join(p)).map_err(|e| format!("bad path {raw:?}: {e}"))?
+    };
+    url::Url::from_file_path(&p)
+        .map(|u| u.to_string())
+        .map_err(|()| format!("cannot make a file URL of {}", p.display()))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::one(path, None, None, format!("cannot read: {e}")))
+}
+
+fn parse_toml<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        let key = e.span().and_then(|s| key_at(text, s.start));
+        ConfigError::one(path, line, key.as_deref(), e.message().trim().to_string())
+    })
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .get(..offset.min(text.len()))
+        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+        + 1
+}
+
+/// The dotted key whose line holds `offset`: the nearest `[table]` header above plus the
+/// `key =` on that line, so messages can say `fetch.timeout` rather than only a line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    }
+
+    #[test]
+    fn shipped_config_loads() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/feedwatch.toml");
+        let c = load(&p, &Env::default()).expect("shipped config must load");
+        assert!(!c.feeds.is_empty());
+        assert!(c.rules.iter().any(|r| r.name == "green-zone"));
+        assert!(c.rules.iter().any(|r| r.name == "embassy-security"));
+        assert!(c.database.starts_with(p.parent().expect("dir")));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = write(
+            d.path(),
+            "f.toml",
+            "[fetch]\nuser_agent = \"x\"\ntimeot = \"5s\"\n",
+        );
+        let e = load(&p, &Env::default()).expect_err("must fail");
+        let s = e.to_string();
+        assert!(s.contains("f.toml:3"), "{s}");
+        assert!(s.contains("fetch.timeot"), "{s}");
+    }
+
+    #[test]
+    fn bad_duration_and_bad_url_are_all_reported() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = write(
+            d.path(),
+            "f.toml",
+            "[[feeds]]\nurl = \"ftp://x/\"\n\n[[feeds]]\nurl = \"http://ok/\"\n\n[[feeds]]\nurl = \"gopher://y\"\n",
+        );
+        let e = load(&p, &Env::default()).expect_err("must fail");
+        assert_eq!(e.problems.len(), 2, "{e}");
+        assert_eq!(e.problems[0].line, Some(1));
+        assert_eq!(e.problems[1].line, Some(7));
+        let p = write(d.path(), "g.toml", "[poll]\ninterval = \"soon\"\n");
+        let e = load(&p, &Env::default()).expect_err("must fail");
+        assert!(e.to_string().contains("g.toml:2: key `poll.interval`"), "{e}");
+    }
+
+    #[test]
+    fn paths_resolve_relative_to_config_and_env() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = write(d.path(), "f.toml", "[[feeds]]\nurl = \"local/feed.xml\"\n");
+        let c = load(&p, &Env::default()).expect("load");
+        assert_eq!(c.database, d.path().join("data/feedwatch.db"));
+        assert!(c.feeds[0].url.starts_with("file://"));
+        assert!(c.feeds[0].url.ends_with("/local/feed.xml"));
+        let env = Env {
+            state_directory: Some("/var/lib/feedwatch".into()),
+            logs_directory: Some("/var/log/feedwatch".into()),
+        };
+        let c = load(&p, &env).expect("load");
+        assert_eq!(c.database, Path::new("/var/lib/feedwatch/feedwatch.db"));
+        assert_eq!(c.alert_log, Path::new("/var/log/feedwatch/alerts.jsonl"));
+    }
+
+    #[test]
+    fn rule_files_and_duplicate_rules() {
+        let d = tempfile::tempdir().expect("tmp");
+        write(
+            d.path(),
+            "r.toml",
+            "[[rules]]\nname = \"a\"\nquery = \"x\"\n\n[[rules]]\nname = \"a\"\nquery = \"y\"\n",
+        );
+        let p = write(d.path(), "f.toml", "rule_files = [\"r.toml\", \"missing.toml\"]\n");
+        let e = load(&p, &Env::default()).expect_err("must fail");
+        let s = e.to_string();
+        assert!(s.contains("r.toml:5: key `rules.name`"), "{s}");
+        assert!(s.contains("missing.toml"), "{s}");
+        assert!(s.contains("named in"), "{s}");
+    }
+}

@@ -1,0 +1,686 @@
+//! Fetch: the first pipeline stage. URLs in, bytes out.
+//!
+//! Two kinds of download happen here, with different trust:
+//! - **feeds** the operator configured: conditional GET (ETag / Last-Modified, a 304 costs
+//!   nothing downstream), a size cap, timeouts. `file://` feeds are read from disk.
+//! - **article pages** whose links strangers wrote into their feeds: an SSRF surface. Every
+//!   connection's resolved address is checked (loopback, private, link-local, multicast,
+//!   unspecified and other reserved ranges are refused unless `allow_private_addresses`),
+//!   every redirect hop is checked too, only http/https, only HTML.
+//!
+//! Both caps are enforced while streaming, on the decompressed bytes, so a gzip bomb stops at
+//! the cap. A per-host semaphore keeps one slow host from hogging the pool.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{redirect, StatusCode};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::FetchConfig;
+
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// HTTP validators remembered from the last successful poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditional {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A downloaded document.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Where the body came from after redirects.
+    pub url: Url,
+    pub status: u16,
+    pub content_type: Option<String>,
+    /// Validators to send next time.
+    pub validators: Conditional,
+    /// `Cache-Control: max-age` / `Expires`, as a minimum wait before the next poll.
+    pub max_age: Option<Duration>,
+    /// Whether a permanent redirect (301/308) led here.
+    pub moved_permanently: bool,
+    pub body: Vec<u8>,
+}
+
+/// Result of a conditional feed fetch.
+#[derive(Debug, Clone)]
+pub enum FeedResponse {
+    /// 304, or a file whose modification time has not changed.
+    NotModified { status: u16 },
+    /// A fresh document.
+    Fetched(Fetched),
+}
+
+/// Why a download failed. Each message names the URL and says what happened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    #[error("{url}: invalid URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("{url}: refused: {reason}")]
+    Refused { url: String, reason: String },
+    #[error("{url}: timed out after {secs}s")]
+    Timeout { url: String, secs: u64 },
+    #[error("{url}: cannot connect: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("{url}: larger than the {limit}-byte limit")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects { url: String },
+    #[error("{url}: not an HTML page (Content-Type {content_type})")]
+    NotHtml { url: String, content_type: String },
+    #[error("{url}: reading the response failed: {reason}")]
+    ReadBody { url: String, reason: String },
+    #[error("{path}: cannot read feed file: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// The HTTP status, when the failure was an HTTP error response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed (network trouble, overload), as opposed to a
+    /// refusal or a permanent answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout { .. }
+            | FetchError::Connect { .. }
+            | FetchError::ReadBody { .. } => true,
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// A short, stable name of the failure kind (for logs and metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::InvalidUrl { .. } => "invalid_url",
+            FetchError::Refused { .. } => "refused",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Connect { .. } => "connect",
+            FetchError::Status { .. } => "http_status",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::TooManyRedirects { .. } => "redirects",
+            FetchError::NotHtml { .. } => "not_html",
+            FetchError::ReadBody { .. } => "read_body",
+            FetchError::File { .. } => "file",
+        }
+    }
+}
+
+/// Marker error raised inside reqwest (resolver, redirect policy) for a refused address, so
+/// it can be told apart from ordinary connection failures.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Blocked(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct RedirectLimit;
+
+/// The downloader, built once from `[fetch]` and shared by all polls.
+#[derive(Clone)]
+pub struct Fetcher {
+    feeds: reqwest::Client,
+    pages: reqwest::Client,
+    cfg: FetchConfig,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Fetcher {
+    /// Builds the HTTP clients.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new(cfg: &FetchConfig) -> Result<Fetcher, reqwest::Error> {
+        Ok(Fetcher {
+            feeds: build_client(cfg, false, false)?,
+            pages: build_client(cfg, !cfg.allow_private_addresses, true)?,
+            cfg: cfg.clone(),
+            hosts: Arc::default(),
+        })
+    }
+
+    /// Fetches a feed, conditionally. `file://` URLs are read from disk, with the file's
+    /// modification time standing in for Last-Modified.
+    ///
+    /// # Errors
+    /// Any [`FetchError`]; HTTP errors carry the status and `Retry-After`.
+    pub async fn feed(&self, url: &str, cond: &Conditional) -> Result<FeedResponse, FetchError> {
+        let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        if parsed.scheme() == "file" {
+            return self.file(&parsed, cond).await;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
+            ),
+        );
+        if let Some(v) = cond.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(header::IF_NONE_MATCH, v);
+        }
+        if let Some(v) = cond
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, v);
+        }
+        let _permit = self.host_permit(&parsed).await;
+        // Redirects are followed by hand for feeds, so a chain made only of permanent
+        // redirects (301/308) can update the stored URL.
+        let mut current = parsed;
+        let mut permanent = true;
+        for hop in 0..=MAX_REDIRECTS {
+            let resp = self
+                .feeds
+                .get(current.clone())
+                .headers(headers.clone())
+                .send()
+                .await
+                .map_err(|e| classify(url, &e, self.cfg.timeout))?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|loc| current.join(loc).ok());
+                let Some(next) = next else {
+                    return Err(FetchError::Status {
+                        url: url.to_string(),
+                        status: status.as_u16(),
+                        retry_after: None,
+                    });
+                };
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(FetchError::Refused {
+                        url: url.to_string(),
+                        reason: format!("redirect to scheme `{}`", next.scheme()),
+                    });
+                }
+                if hop == MAX_REDIRECTS {
+                    break;
+                }
+                permanent &= matches!(status.as_u16(), 301 | 308);
+                current = next;
+                continue;
+            }
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(FeedResponse::NotModified { status: 304 });
+            }
+            let mut fetched = self.read(url, resp, self.cfg.max_feed_bytes).await?;
+            fetched.moved_permanently = hop > 0 && permanent;
+            return Ok(FeedResponse::Fetched(fetched));
+        }
+        Err(FetchError::TooManyRedirects {
+            url: url.to_string(),
+        })
+    }
+
+    /// Fetches an article page a feed linked to, with the SSRF guard and HTML-only check.
+    ///
+    /// # Errors
+    /// Any [`FetchError`]; refusals are [`FetchError::Refused`].
+    pub async fn page(&self, url: &str) -> Result<Fetched, FetchError> {
+        let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::Refused {
+                url: url.to_string(),
+                reason: format!("scheme `{}` is not http or https", parsed.scheme()),
+            });
+        }
+        if !self.cfg.allow_private_addresses {
+            if let Some(reason) = literal_ip_refusal(&parsed) {
+                return Err(FetchError::Refused {
+                    url: url.to_string(),
+                    reason,
+                });
+            }
+        }
+        let _permit = self.host_permit(&parsed).await;
+        let resp = self
+            .pages
+            .get(parsed)
+            .header(
+                header::ACCEPT,
+                "text/html, application/xhtml+xml;q=0.9, */*;q=0.1",
+            )
+            .send()
+            .await
+            .map_err(|e| classify(url, &e, self.cfg.timeout))?;
+        if let Some(ct) = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if !mime.is_empty() && mime != "text/html" && mime != "application/xhtml+xml" {
+                return Err(FetchError::NotHtml {
+                    url: url.to_string(),
+                    content_type: ct.to_string(),
+                });
+            }
+        }
+        self.read(url, resp, self.cfg.max_page_bytes).await
+    }
+
+    /// Waits for a slot for this host: at most `per_host_concurrency` requests at once.
+    async fn host_permit(&self, url: &Url) -> Option<OwnedSemaphorePermit> {
+        let host = url.host_str()?.to_ascii_lowercase();
+        let sem = {
+            let mut map = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_host_concurrency.max(1))))
+                .clone()
+        };
+        sem.acquire_owned().await.ok()
+    }
+
+    async fn read(
+        &self,
+        url: &str,
+        mut resp: reqwest::Response,
+        limit: u64,
+    ) -> Result<Fetched, FetchError> {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                retry_after: retry_after(&headers),
+            });
+        }
+        let final_url = resp.url().clone();
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            limit,
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(16 * 1024).min(limit) as usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(classify(url, &e, self.cfg.timeout)),
+            }
+        }
+        let text = |h: header::HeaderName| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Ok(Fetched {
+            url: final_url,
+            status: status.as_u16(),
+            content_type: text(header::CONTENT_TYPE),
+            validators: Conditional {
+                etag: text(header::ETAG),
+                last_modified: text(header::LAST_MODIFIED),
+            },
+            max_age: max_age(&headers),
+            moved_permanently: false,
+            body,
+        })
+    }
+
+    async fn file(&self, url: &Url, cond: &Conditional) -> Result<FeedResponse, FetchError> {
+        let path = url.to_file_path().map_err(|()| FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: "not a local file path".into(),
+        })?;
+        let err = |source| FetchError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        let meta = tokio::fs::metadata(&path).await.map_err(err)?;
+        let stamp = meta
+            .modified()
+            .ok()
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc2822());
+        if stamp.is_some() && stamp == cond.last_modified {
+            return Ok(FeedResponse::NotModified { status: 304 });
+        }
+        if meta.len() > self.cfg.max_feed_bytes {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit: self.cfg.max_feed_bytes,
+            });
+        }
+        let body = tokio::fs::read(&path).await.map_err(err)?;
+        Ok(FeedResponse::Fetched(Fetched {
+            url: url.clone(),
+            status: 200,
+            content_type: None,
+            validators: Conditional {
+                etag: None,
+                last_modified: stamp,
+            },
+            max_age: None,
+            moved_permanently: false,
+            body,
+        }))
+    }
+}
+
+/// One private function builds every client, so timeouts, compression and the redirect
+/// policy are the same everywhere.
+fn build_client(
+    cfg: &FetchConfig,
+    guard: bool,
+    follow: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let policy = if !follow {
+        redirect::Policy::none()
+    } else {
+        redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(RedirectLimit);
+        }
+        let url = attempt.url();
+        if !matches!(url.scheme(), "http" | "https") {
+            let reason = format!("redirect to scheme `{}`", url.scheme());
+            return attempt.error(Blocked(reason));
+        }
+        if guard {
+            if let Some(reason) = literal_ip_refusal(url) {
+                return attempt.error(Blocked(format!("redirect: {reason}")));
+            }
+        }
+        attempt.follow()
+    })
+    };
+    let mut b = reqwest::Client::builder()
+        .user_agent(cfg.user_agent.clone())
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+        .read_timeout(cfg.timeout)
+        .redirect(policy)
+        .gzip(true)
+        .brotli(true)
+        .deflate(true)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(4);
+    if guard {
+        b = b.dns_resolver(Arc::new(GuardedResolver)).no_proxy();
+    }
+    b.build()
+}
+
+/// Resolves names with the system resolver and drops every address that is not public,
+/// so a hostname pointing at 127.0.0.1 or 169.254.169.254 is refused at connect time (for
+/// every redirect hop, since each hop resolves again).
+struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let shown = addrs.first().map(|a| a.ip().to_string()).unwrap_or_default();
+                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Blocked(format!(
+                    "{host} resolves to a private or reserved address ({shown}); set [fetch] allow_private_addresses = true to allow"
+                )));
+                return Err(err);
+            }
+            let it: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(it)
+        })
+    }
+}
+
+/// Why a URL whose host is an IP literal must not be fetched, if it must not.
+fn literal_ip_refusal(url: &Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(a) => IpAddr::V4(a),
+        url::Host::Ipv6(a) => IpAddr::V6(a),
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if d == "localhost" || d.ends_with(".localhost") {
+                return Some(format!("{d} is a loopback name"));
+            }
+            return None;
+        }
+    };
+    (!is_public(ip)).then(|| {
+        format!("{ip} is a private or reserved address; set [fetch] allow_private_addresses = true to allow")
+    })
+}
+
+/// Whether an address is globally routable: not loopback, private, link-local, multicast,
+/// unspecified, shared (CGNAT), documentation, benchmarking or reserved. IPv4-mapped and
+/// NAT64 IPv6 addresses are judged by the IPv4 address inside.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => is_public_v4(a),
+        IpAddr::V6(a) => is_public_v6(a),
+    }
+}
+
+fn is_public_v4(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    !(a.is_loopback()
+        || a.is_private()
+        || a.is_link_local()
+        || a.is_multicast()
+        || a.is_broadcast()
+        || a.is_unspecified()
+        || a.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 shared address space
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24 IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
+        || o[0] >= 240) // 240.0.0.0/4 reserved
+}
+
+fn is_public_v6(a: Ipv6Addr) -> bool {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = a.segments();
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+        return is_public_v4(v4);
+    }
+    !(a.is_loopback()
+        || a.is_unspecified()
+        || a.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0])) // ::/96 IPv4-compatible and friends
+}
+
+/// Turns a reqwest error into a [`FetchError`], recognising our own refusals in its chain.
+fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(b) = s.downcast_ref::<Blocked>() {
+            return FetchError::Refused {
+                url: url.to_string(),
+                reason: b.0.clone(),
+            };
+        }
+        if s.downcast_ref::<RedirectLimit>().is_some() {
+            return FetchError::TooManyRedirects {
+                url: url.to_string(),
+            };
+        }
+        src = s.source();
+    }
+    if e.is_timeout() {
+        return FetchError::Timeout {
+            url: url.to_string(),
+            secs: timeout.as_secs(),
+        };
+    }
+    if e.is_connect() {
+        return FetchError::Connect {
+            url: url.to_string(),
+            reason: root_cause(e),
+        };
+    }
+    if e.is_body() || e.is_decode() {
+        return FetchError::ReadBody {
+            url: url.to_string(),
+            reason: root_cause(e),
+        };
+    }
+    FetchError::Connect {
+        url: url.to_string(),
+        reason: root_cause(e),
+    }
+}
+
+/// The innermost error message: "Connection refused (os error 111)" says more than
+/// "error sending request".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        last = s.to_string();
+        src = s.source();
+    }
+    last
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let secs = when.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(secs.max(0) as u64))
+}
+
+/// `Cache-Control: max-age` (or `s-maxage`), else `Expires`, as a duration from now.
+fn max_age(h: &HeaderMap) -> Option<Duration> {
+    if let Some(cc) = h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+        for part in cc.split(',') {
+            let part = part.trim();
+            if let Some(v) = part
+                .strip_prefix("max-age=")
+                .or_else(|| part.strip_prefix("s-maxage="))
+            {
+                if let Ok(s) = v.trim_matches('"').parse::<u64>() {
+                    return Some(Duration::from_secs(s));
+                }
+            }
+        }
+    }
+    let exp = h.get(header::EXPIRES)?.to_str().ok()?;
+    let when = chrono::DateTime::parse_from_rfc2822(exp).ok()?;
+    let secs = when.timestamp() - chrono::Utc::now().timestamp();
+    (secs > 0).then(|| Duration::from_secs(secs as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_and_reserved_addresses() {
+        let cases: &[(&str, bool)] = &[
+            ("8.8.8.8", true),
+            ("93.184.216.34", true),
+            ("127.0.0.1", false),
+            ("10.1.2.3", false),
+            ("172.16.0.1", false),
+            ("192.168.1.1", false),
+            ("169.254.169.254", false),
+            ("100.64.0.1", false),
+            ("0.0.0.0", false),
+            ("224.0.0.1", false),
+            ("255.255.255.255", false),
+            ("198.18.0.1", false),
+            ("2606:4700::1111", true),
+            ("::1", false),
+            ("::", false),
+            ("fe80::1", false),
+            ("fd00::1", false),
+            ("ff02::1", false),
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:8.8.8.8", true),
+            ("64:ff9b::a00:1", false),
+            ("2001:db8::1", false),
+        ];
+        for (ip, want) in cases {
+            let ip: IpAddr = ip.parse().expect("test literal");
+            assert_eq!(is_public(ip), *want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn literal_hosts() {
+        let u = |s: &str| Url::parse(s).expect("test literal");
+        assert!(literal_ip_refusal(&u("http://127.0.0.1:8080/")).is_some());
+        assert!(literal_ip_refusal(&u("http://[::1]/")).is_some());
+        assert!(literal_ip_refusal(&u("http://localhost/")).is_some());
+        assert!(literal_ip_refusal(&u("http://example.com/")).is_none());
+        assert!(literal_ip_refusal(&u("http://8.8.8.8/")).is_none());
+    }
+
+    #[test]
+    fn cache_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+        assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
+    }
+}

@@ -1,0 +1,341 @@
+//! The pipeline: one poll of one feed, read top to bottom.
+//!
+//! fetch (conditional) → parse → drop items already seen → fetch and extract article pages
+//! of new items (full-text feeds) → match rules → a [`PollRecord`] for the store. Nothing
+//! here writes to the database: the record is committed in one transaction by the writer
+//! (see `schedule`), and alerts are delivered from committed rows (see `alert`).
+//!
+//! A failing feed becomes a record with an error; a failing article page falls back to the
+//! feed's own text after a few attempts. Nothing here panics or stops other feeds.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::config::{FeedConfig, PollConfig};
+use crate::extract::Extractor;
+use crate::feed::{self, FeedItem, ParsedFeed};
+use crate::fetch::{Conditional, FeedResponse, FetchError, Fetcher};
+use crate::rules::{Document, RuleSet};
+use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, Store, Validators};
+
+/// Attempts at an article page before the feed's own text is used instead.
+pub const PAGE_ATTEMPTS: u32 = 3;
+/// Article pages fetched at once for one feed (the per-host limit applies as well).
+const PAGES_IN_FLIGHT: usize = 4;
+/// Longest wait after repeated failures.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// Extracted text shorter than this (in chars) is treated as a failed extraction.
+const MIN_PAGE_TEXT: usize = 200;
+
+/// What every poll needs, built once at start-up (and on reload).
+#[derive(Clone)]
+pub struct Pipeline {
+    pub fetcher: Fetcher,
+    pub rules: Arc<RuleSet>,
+    pub extractor: Arc<Extractor>,
+    /// A read connection for "have we seen this item?". Writes go through the writer.
+    pub reader: Arc<Mutex<Store>>,
+    pub poll: PollConfig,
+}
+
+/// Polls one feed and returns what to commit. Never fails: errors are part of the record.
+pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRecord {
+    let now = chrono::Utc::now().timestamp();
+    let cond = Conditional {
+        etag: row.etag.clone(),
+        last_modified: row.last_modified.clone(),
+    };
+    let interval = feed.interval.unwrap_or(p.poll.interval);
+    let mut rec = PollRecord {
+        feed_id: row.id,
+        polled_at: now,
+        status: None,
+        error: None,
+        validators: Validators::Keep,
+        next_poll_at: now + jittered(interval, row.id),
+        seen: Vec::new(),
+        deferred: Vec::new(),
+        articles: Vec::new(),
+    };
+
+    // 1. Fetch, conditionally.
+    let fetched = match p.fetcher.feed(&feed.url, &cond).await {
+        Ok(FeedResponse::NotModified { status }) => {
+            rec.status = Some(status);
+            return rec;
+        }
+        Ok(FeedResponse::Fetched(f)) => f,
+        Err(e) => return failed(rec, row, interval, &e.to_string(), &e),
+    };
+    rec.status = Some(fetched.status);
+    if let Some(age) = fetched.max_age {
+        rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
+    }
+
+    // 2. Parse (CPU work: off the async threads).
+    let base = fetched.url.clone();
+    let ct = fetched.content_type.clone();
+    let max_items = p.poll.max_items;
+    let body = fetched.body;
+    let parsed = tokio::task::spawn_blocking(move || {
+        feed::parse(&body, ct.as_deref(), Some(&base), max_items)
+    })
+    .await;
+    let parsed: ParsedFeed = match parsed {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            let msg = format!("{}: {e}", feed.url);
+            return failed_msg(rec, row, interval, &msg, None);
+        }
+        Err(e) => {
+            let msg = format!("{}: parser crashed: {e}", feed.url);
+            return failed_msg(rec, row, interval, &msg, None);
+        }
+    };
+    if let Some(n) = parsed.truncated_from {
+        tracing::warn!(feed = %feed.url, items = n, kept = max_items,
+            "feed has {n} items; only the first {max_items} are read ([poll] max_items)");
+    }
+    if let Some(ttl) = parsed.ttl {
+        rec.next_poll_at = rec.next_poll_at.max(now + secs(ttl));
+    }
+
+    // 3. Only items never seen before go further.
+    let keyed: Vec<(i64, FeedItem)> = parsed
+        .items
+        .into_iter()
+        .map(|it| (feed::identity::item_key(&it, &feed.url).0, it))
+        .collect();
+    let keys: Vec<i64> = keyed.iter().map(|(k, _)| *k).collect();
+    let unseen = match lookup(p, move |s| s.unseen(&keys)).await {
+        Ok(u) => u,
+        Err(e) => return failed_msg(rec, row, interval, &format!("database: {e}"), None),
+    };
+    let fresh: Vec<(i64, FeedItem)> = keyed
+        .into_iter()
+        .filter(|(k, _)| unseen.contains(k))
+        .fold(Vec::new(), |mut v, (k, it)| {
+            if !v.iter().any(|(x, _)| *x == k) {
+                v.push((k, it));
+            }
+            v
+        });
+
+    // 4. Full text and matching, a few items at a time.
+    let outcomes: Vec<ItemOutcome> = stream::iter(fresh)
+        .map(|(key, item)| process_item(p, feed, key, item))
+        .buffer_unordered(PAGES_IN_FLIGHT)
+        .collect()
+        .await;
+    for o in outcomes {
+        match o {
+            ItemOutcome::Seen(k) => rec.seen.push(k),
+            ItemOutcome::Kept(k, a) => {
+                rec.seen.push(k);
+                rec.articles.push(*a);
+            }
+            ItemOutcome::Deferred(k, err) => rec.deferred.push((k, err)),
+        }
+    }
+
+    // 5. Remember the validators only when every item was handled; otherwise the next poll
+    // must download the feed again to retry the deferred items.
+    rec.validators = if rec.deferred.is_empty() {
+        Validators::Set {
+            etag: fetched.validators.etag,
+            last_modified: fetched.validators.last_modified,
+        }
+    } else {
+        Validators::Clear
+    };
+    if !rec.deferred.is_empty() {
+        // Retry deferred pages soon rather than after a full interval.
+        rec.next_poll_at = rec.next_poll_at.min(now + 60);
+    }
+    if row.last_error.is_some() {
+        tracing::info!(feed = %feed.url, "feed recovered after {} failed polls", row.consecutive_failures);
+    }
+    rec
+}
+
+enum ItemOutcome {
+    /// Handled, nothing matched.
+    Seen(i64),
+    /// Matched at least one rule.
+    Kept(i64, Box<NewArticle>),
+    /// Article page failed transiently; retry next poll.
+    Deferred(i64, String),
+}
+
+/// Full text (when configured) and matching for one new item.
+async fn process_item(p: &Pipeline, feed: &FeedConfig, key: i64, item: FeedItem) -> ItemOutcome {
+    let feed_text = item.content.clone().unwrap_or_default();
+    let mut body = feed_text.clone();
+    let mut body_source = if body.is_empty() { "none" } else { "feed" };
+    let mut canonical = None;
+    let mut author = item.author.clone();
+    let mut lang = None;
+    let mut published = item.published;
+
+    if let (true, Some(link)) = (feed.full_text, item.link.as_deref()) {
+        match page_text(p, link).await {
+            Ok(ex) if ex.text.chars().count() >= MIN_PAGE_TEXT || body.is_empty() => {
+                body = ex.text;
+                body_source = "page";
+                canonical = ex.canonical_url;
+                author = author.or(ex.author);
+                lang = ex.lang;
+                published = published.or(ex.published);
+            }
+            Ok(_) => {
+                tracing::debug!(feed = %feed.url, url = link, "extracted text too short; using the feed's text");
+            }
+            Err(e) => {
+                let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
+                if e.is_transient() && attempts < PAGE_ATTEMPTS {
+                    tracing::warn!(feed = %feed.url, url = link, error = %e,
+                        "article page failed (attempt {attempts} of {PAGE_ATTEMPTS}); retrying on the next poll");
+                    return ItemOutcome::Deferred(key, e.to_string());
+                }
+                tracing::warn!(feed = %feed.url, url = link, error = %e,
+                    "article page unavailable; matching the feed's own text instead");
+            }
+        }
+    }
+
+    let doc = Document {
+        title: &item.title,
+        summary: &item.summary,
+        body: &body,
+        url: item.link.as_deref().unwrap_or(""),
+        feed: feed.display_name(),
+        feed_tags: &feed.tags,
+    };
+    let matches = p.rules.matches(&doc);
+    if matches.is_empty() {
+        return ItemOutcome::Seen(key);
+    }
+    let alerts = matches
+        .into_iter()
+        .map(|m| NewAlert {
+            rule: m.rule,
+            severity: m.severity,
+            hits: m.terms,
+            snippet: m.snippet,
+        })
+        .collect();
+    ItemOutcome::Kept(
+        key,
+        Box::new(NewArticle {
+            item_key: key,
+            url: item.link.clone(),
+            canonical_url: canonical,
+            title: item.title,
+            summary: item.summary,
+            body,
+            body_source,
+            author,
+            lang,
+            published_at: published.map(|t| t.timestamp()),
+            alerts,
+        }),
+    )
+}
+
+/// Downloads, decodes and extracts one article page.
+async fn page_text(p: &Pipeline, link: &str) -> Result<crate::extract::Extracted, FetchError> {
+    let page = p.fetcher.page(link).await?;
+    let ex = p.extractor.clone();
+    let url = page.url.clone();
+    let ct = page.content_type.clone();
+    let body = page.body;
+    tokio::task::spawn_blocking(move || {
+        let (html, _) = crate::charset::decode_html(&body, ct.as_deref());
+        ex.extract(&html, Some(&url))
+    })
+    .await
+    .map_err(|e| FetchError::ReadBody {
+        url: link.to_string(),
+        reason: format!("extractor crashed: {e}"),
+    })
+}
+
+/// Runs a read query on the shared read connection, off the async threads.
+async fn lookup<T: Send + 'static>(
+    p: &Pipeline,
+    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, crate::store::StoreError> {
+    let reader = p.reader.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(&s)
+    })
+    .await
+    .unwrap_or_else(|e| Err(crate::store::StoreError::Task(e.to_string())))
+}
+
+fn failed(rec: PollRecord, row: &FeedRow, interval: Duration, msg: &str, e: &FetchError) -> PollRecord {
+    let mut rec = failed_msg(rec, row, interval, msg, e.status());
+    if let FetchError::Status {
+        status,
+        retry_after: Some(wait),
+        ..
+    } = e
+    {
+        if *status == 429 || *status == 503 {
+            rec.next_poll_at = rec.next_poll_at.max(rec.polled_at + secs(*wait));
+        }
+    }
+    if e.status() == Some(410) {
+        // Gone: the publisher removed the feed. Stop polling and say so.
+        rec.next_poll_at = i64::MAX / 2;
+        rec.error = Some(format!(
+            "{msg}: the feed is gone; polling stopped (remove it from the config)"
+        ));
+    }
+    rec
+}
+
+/// Records a failed poll with exponential backoff, and logs once per change of state.
+fn failed_msg(
+    mut rec: PollRecord,
+    row: &FeedRow,
+    interval: Duration,
+    msg: &str,
+    status: Option<u16>,
+) -> PollRecord {
+    let failures = row.consecutive_failures + 1;
+    let backoff = interval
+        .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
+        .min(MAX_BACKOFF.max(interval));
+    rec.next_poll_at = rec.polled_at + jittered(backoff, row.id);
+    rec.status = status.or(rec.status);
+    rec.error = Some(msg.to_string());
+    let when = crate::alert::rfc3339(rec.next_poll_at);
+    if row.last_error.as_deref() != Some(msg) {
+        tracing::warn!(feed = %row.url, error = %msg, failures,
+            "feed poll failed ({failures} in a row); next try at {when}; other feeds continue");
+    } else {
+        tracing::debug!(feed = %row.url, error = %msg, failures, "feed still failing; next try at {when}");
+    }
+    rec
+}
+
+/// Spreads polls over ±10% of the interval, stable per feed, so feeds configured together
+/// do not poll in lockstep.
+fn jittered(d: Duration, seed: i64) -> i64 {
+    let base = secs(d);
+    let spread = base / 10;
+    if spread == 0 {
+        return base;
+    }
+    let now_ns = chrono::Utc::now().timestamp_subsec_nanos() as i64;
+    let h = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ now_ns).rem_euclid(2 * spread + 1);
+    base - spread + h
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}

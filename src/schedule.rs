@@ -1,0 +1,269 @@
+//! Schedule: when feeds are polled, and the single writer that commits their results.
+//!
+//! Polls run concurrently (bounded by `[poll] concurrency`); their [`PollRecord`]s go to one
+//! writer thread that owns the write connection and the alert log. The writer commits what
+//! has arrived in one transaction (at thousands of feeds one fsync per batch, not per feed),
+//! then delivers the alerts those commits created. A poll counts as done only when the writer
+//! acknowledged its commit, so the scheduler never polls a feed whose last result is still
+//! in flight.
+//!
+//! Shutdown is a [`CancellationToken`] passed in: the binary cancels it on a signal, a test
+//! on whatever it likes. In-flight polls get a grace period to finish; whatever is cut off
+//! was never committed, so it is polled again after restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::{self, AlertLog};
+use crate::config::FeedConfig;
+use crate::pipeline::{poll_feed, Pipeline};
+use crate::store::{FeedRow, PollRecord, Store, StoreError};
+
+/// Records committed in one transaction at most.
+const MAX_BATCH: usize = 256;
+
+/// Messages to the writer thread.
+pub enum WriterMsg {
+    /// Commit this poll, then acknowledge.
+    Commit(Box<PollRecord>, oneshot::Sender<()>),
+    /// Reopen the alert log (after logrotate).
+    ReopenLog,
+}
+
+/// Handle to the writer thread.
+pub struct Writer {
+    tx: mpsc::Sender<WriterMsg>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Starts the writer: delivers any alerts left undelivered by an earlier run first.
+    ///
+    /// # Errors
+    /// When the OS cannot start a thread.
+    pub fn start(mut store: Store, mut log: AlertLog) -> std::io::Result<Writer> {
+        let (tx, mut rx) = mpsc::channel::<WriterMsg>(MAX_BATCH * 2);
+        let thread = std::thread::Builder::new()
+            .name("feedwatch-writer".into())
+            .spawn(move || {
+                deliver(&mut store, &mut log);
+                while let Some(first) = rx.blocking_recv() {
+                    let mut batch = Vec::new();
+                    let mut acks = Vec::new();
+                    let mut msg = Some(first);
+                    while let Some(m) = msg.take() {
+                        match m {
+                            WriterMsg::Commit(rec, ack) => {
+                                batch.push(*rec);
+                                acks.push(ack);
+                            }
+                            WriterMsg::ReopenLog => match log.reopen() {
+                                Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
+                                Err(e) => tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file"),
+                            },
+                        }
+                        if batch.len() < MAX_BATCH {
+                            msg = rx.try_recv().ok();
+                        }
+                    }
+                    commit(&mut store, &batch);
+                    deliver(&mut store, &mut log);
+                    for a in acks {
+                        let _ = a.send(());
+                    }
+                }
+                deliver(&mut store, &mut log);
+            })
+            ?;
+        Ok(Writer { tx, thread })
+    }
+
+    /// A sender for polls to use.
+    pub fn sender(&self) -> mpsc::Sender<WriterMsg> {
+        self.tx.clone()
+    }
+
+    /// Waits until every record sent so far is committed and its alerts delivered.
+    pub fn finish(self) {
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+fn commit(store: &mut Store, batch: &[PollRecord]) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = store.commit_polls(batch) {
+        // Commit each on its own so one bad record cannot take the others down with it.
+        tracing::warn!(error = %e, "batch commit failed; committing polls one by one");
+        for rec in batch {
+            if let Err(e) = store.commit_poll(rec) {
+                tracing::error!(feed_id = rec.feed_id, error = %e,
+                    "cannot store poll results; the feed's new items will be fetched again next poll");
+            }
+        }
+    }
+}
+
+fn deliver(store: &mut Store, log: &mut AlertLog) {
+    if let Err(e) = alert::deliver_pending(store, log) {
+        tracing::error!(error = %e, "alert delivery failed; undelivered alerts are kept and retried");
+    }
+}
+
+/// Polls one feed and waits for its commit.
+async fn poll_and_commit(
+    p: Pipeline,
+    feed: FeedConfig,
+    row: FeedRow,
+    tx: mpsc::Sender<WriterMsg>,
+) -> (String, i64) {
+    let rec = poll_feed(&p, &feed, &row).await;
+    let next = rec.next_poll_at;
+    let (ack_tx, ack_rx) = oneshot::channel();
+    if tx.send(WriterMsg::Commit(Box::new(rec), ack_tx)).await.is_ok() {
+        let _ = ack_rx.await;
+    }
+    (feed.url, next)
+}
+
+/// Reads all feed rows, keyed by URL.
+fn rows_by_url(reader: &Arc<Mutex<Store>>) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let s = reader.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(s.feeds()?.into_iter().map(|r| (r.url.clone(), r)).collect())
+}
+
+/// Polls every feed once, `concurrency` at a time, and returns when all results are
+/// committed (alerts are delivered by the writer).
+///
+/// # Errors
+/// When the feed rows cannot be read.
+pub async fn poll_once(
+    p: &Pipeline,
+    feeds: &[FeedConfig],
+    tx: &mpsc::Sender<WriterMsg>,
+    shutdown: &CancellationToken,
+) -> Result<(), StoreError> {
+    let rows = rows_by_url(&p.reader)?;
+    let sem = Arc::new(Semaphore::new(p.poll.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for f in feeds {
+        let Some(row) = rows.get(&f.url).cloned() else {
+            continue;
+        };
+        let (p, f, tx, sem) = (p.clone(), f.clone(), tx.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.ok();
+            poll_and_commit(p, f, row, tx).await
+        });
+    }
+    loop {
+        tokio::select! {
+            r = set.join_next() => if r.is_none() { break },
+            () = shutdown.cancelled() => {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The daemon loop: polls each feed when it is due, until `shutdown` is cancelled; then
+/// gives in-flight polls `grace` to finish and cancels the rest.
+///
+/// # Errors
+/// When the feed rows cannot be read at start.
+pub async fn run(
+    p: &Pipeline,
+    feeds: &[FeedConfig],
+    tx: &mpsc::Sender<WriterMsg>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Result<(), StoreError> {
+    let rows = rows_by_url(&p.reader)?;
+    let now = chrono::Utc::now().timestamp();
+    let mut due: HashMap<String, i64> = feeds
+        .iter()
+        .map(|f| {
+            let at = rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now);
+            (f.url.clone(), at)
+        })
+        .collect();
+    let by_url: HashMap<&str, &FeedConfig> = feeds.iter().map(|f| (f.url.as_str(), f)).collect();
+    let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
+    let mut busy: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let limit = p.poll.concurrency.max(1);
+
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        // Start what is due, earliest first, up to the concurrency limit.
+        let mut ready: Vec<(&String, &i64)> = due
+            .iter()
+            .filter(|(u, at)| **at <= now && !busy.contains(*u))
+            .collect();
+        ready.sort_by_key(|(_, at)| **at);
+        let ready: Vec<String> = ready.into_iter().map(|(u, _)| u.clone()).collect();
+        for url in ready {
+            if busy.len() >= limit {
+                break;
+            }
+            let Some(f) = by_url.get(url.as_str()) else {
+                continue;
+            };
+            let row = {
+                let s = p.reader.lock().unwrap_or_else(|e| e.into_inner());
+                s.feed(&url)
+            };
+            let row = match row {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(feed = %url, error = %e, "cannot read feed state; retrying in a minute");
+                    due.insert(url.clone(), now + 60);
+                    continue;
+                }
+            };
+            busy.insert(url.clone());
+            in_flight.spawn(poll_and_commit(p.clone(), (*f).clone(), row, tx.clone()));
+        }
+        let next_due = due
+            .iter()
+            .filter(|(u, _)| !busy.contains(*u))
+            .map(|(_, at)| *at)
+            .min()
+            .unwrap_or(now + 3600);
+        let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(done) = in_flight.join_next() => {
+                if let Ok((url, next)) = done {
+                    busy.remove(&url);
+                    due.insert(url, next);
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    // Shutdown: no new polls; let in-flight ones finish within the grace period.
+    if !in_flight.is_empty() {
+        tracing::info!(in_flight = in_flight.len(), "shutting down: waiting up to {}s for polls in flight", grace.as_secs());
+        let drain = async { while in_flight.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!("grace period over: cancelling polls still in flight (they are retried after restart)");
+            in_flight.abort_all();
+            while in_flight.join_next().await.is_some() {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,631 @@
+//! Storage: the only module that speaks SQL.
+//!
+//! Everything feedwatch remembers lives in one SQLite database in WAL mode: feeds and their
+//! HTTP validators, the compact set of items already seen, kept articles and their alerts.
+//! The pipeline hands this module plain structs ([`PollRecord`]) and each record commits in
+//! one transaction, so a crash leaves either all of a poll or none of it. Alerts are rows
+//! written in that same transaction; delivery (see `alert`) reads them back after commit and
+//! marks them delivered, which is what makes `kill -9` at any instant safe.
+//!
+//! Keeping SQL behind this boundary is deliberate: a later PostgreSQL backend replaces this
+//! module, not the pipeline.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite_migration::{Migrations, M};
+
+use crate::rules::{Severity, TermHit};
+
+/// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
+/// reading while the daemon commits) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Schema migrations, in order. Files are append-only; `user_version` tracks what ran.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+}
+
+/// Errors from the storage boundary.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be created or opened.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database directory could not be created.
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Applying schema migrations failed, or the database is newer than this binary.
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+    /// A blocking database task could not run to completion.
+    #[error("database task failed: {0}")]
+    Task(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// A feed's stored state, as `status` shows it and the scheduler reads it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub name: Option<String>,
+    #[serde(skip)]
+    pub etag: Option<String>,
+    #[serde(skip)]
+    pub last_modified: Option<String>,
+    pub last_poll_at: Option<i64>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_poll_at: Option<i64>,
+    pub items_seen: i64,
+    pub articles_kept: i64,
+}
+
+/// What to do with a feed's HTTP validators (ETag / Last-Modified) after a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validators {
+    /// Leave them as stored (304, or an error).
+    Keep,
+    /// Store these (a 200 whose items were all handled).
+    Set {
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    /// Forget them, so the next poll downloads the feed in full (items were deferred).
+    Clear,
+}
+
+/// One alert to create, produced by the match stage.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub rule: String,
+    pub severity: Severity,
+    pub hits: Vec<TermHit>,
+    pub snippet: String,
+}
+
+/// An article that matched at least one rule.
+#[derive(Debug, Clone)]
+pub struct NewArticle {
+    pub item_key: i64,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub body: String,
+    /// Where `body` came from: "page", "feed" or "none".
+    pub body_source: &'static str,
+    pub author: Option<String>,
+    pub lang: Option<String>,
+    pub published_at: Option<i64>,
+    pub alerts: Vec<NewAlert>,
+}
+
+/// Everything one poll of one feed changes. Committed atomically by [`Store::commit_poll`].
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub feed_id: i64,
+    pub polled_at: i64,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Why the poll failed; `None` on success.
+    pub error: Option<String>,
+    pub validators: Validators,
+    pub next_poll_at: i64,
+    /// Items handled in this poll (kept or not): they are never fetched or matched again.
+    pub seen: Vec<i64>,
+    /// Items whose article page failed; retried on the next poll. (key, error)
+    pub deferred: Vec<(i64, String)>,
+    pub articles: Vec<NewArticle>,
+}
+
+/// A stored alert joined with its article and feed: what the log, the journal and
+/// `feedwatch alerts` show.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub created_at: i64,
+    pub rule: String,
+    pub severity: String,
+    pub feed: String,
+    pub feed_url: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published_at: Option<i64>,
+    /// JSON array of term hits, as stored.
+    pub hits_json: String,
+    pub snippet: String,
+}
+
+/// A kept article, for `search` and backtests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArticleRow {
+    pub id: i64,
+    pub feed: String,
+    pub url: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub body: String,
+    pub published_at: Option<i64>,
+    pub fetched_at: i64,
+}
+
+/// Owner of one SQLite connection. Open one per thread that needs it (WAL lets readers run
+/// beside the writer).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, sets per-connection pragmas and applies
+    /// pending migrations. A database written by a newer feedwatch is refused.
+    ///
+    /// # Errors
+    /// When the file cannot be opened, its folder cannot be created, or migration fails.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL: readers (CLI) never block the daemon's writer. synchronous=NORMAL in WAL mode
+        // is durable against process crashes (kill -9); only an OS crash can lose the last
+        // commits, never corrupt the file.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file this store writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes sure every configured feed has a row (new feeds are due now) and updates names.
+    /// Feeds no longer in the config keep their rows (and history) but are not polled.
+    pub fn sync_feeds<'a>(
+        &mut self,
+        feeds: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO feeds (url, name, created_at, next_poll_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(url) DO UPDATE SET name = excluded.name",
+            )?;
+            for (url, name) in feeds {
+                ins.execute(params![url, name, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// All feed rows, in insertion order.
+    pub fn feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
+        self.query_feeds("ORDER BY id", [])
+    }
+
+    /// One feed by URL.
+    pub fn feed(&self, url: &str) -> Result<Option<FeedRow>, StoreError> {
+        Ok(self.query_feeds("WHERE url = ?1", [url])?.into_iter().next())
+    }
+
+    fn query_feeds(
+        &self,
+        tail: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<FeedRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
+                    consecutive_failures, next_poll_at, items_seen, articles_kept
+             FROM feeds {tail}"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(args, |r| {
+            Ok(FeedRow {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                name: r.get(2)?,
+                etag: r.get(3)?,
+                last_modified: r.get(4)?,
+                last_poll_at: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                consecutive_failures: r.get(8)?,
+                next_poll_at: r.get(9)?,
+                items_seen: r.get(10)?,
+                articles_kept: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Moves a feed to a new URL after a permanent redirect, keeping its history. Returns
+    /// false when another feed row already has that URL.
+    pub fn move_feed(&mut self, from: &str, to: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE feeds SET url = ?2 WHERE url = ?1 AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = ?2)",
+            params![from, to],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Which of `keys` have never been seen. Order of `keys` is kept.
+    pub fn unseen(&self, keys: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM seen_items WHERE key = ?1")?;
+        let mut out = Vec::new();
+        let mut dup = HashSet::new();
+        for &k in keys {
+            if dup.insert(k) && !st.exists([k])? {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How often an item's article page has failed so far.
+    pub fn page_attempts(&self, key: i64) -> Result<u32, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT attempts FROM page_failures WHERE key = ?1")?;
+        Ok(st.query_row([key], |r| r.get(0)).optional()?.unwrap_or(0))
+    }
+
+    /// Commits one poll's results in one transaction.
+    pub fn commit_poll(&mut self, rec: &PollRecord) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        write_poll(&tx, rec)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Commits several polls' results in one transaction (each record is still all or
+    /// nothing, as a group): at thousands of feeds, one fsync per batch instead of per feed.
+    pub fn commit_polls(&mut self, recs: &[PollRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for rec in recs {
+            write_poll(&tx, rec)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Alerts committed but not yet delivered to the log, oldest first.
+    pub fn undelivered_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        self.query_alerts(
+            "WHERE a.delivered_at IS NULL ORDER BY a.id LIMIT ?1",
+            params![limit as i64],
+        )
+    }
+
+    /// Marks alerts as delivered.
+    pub fn mark_delivered(&mut self, ids: &[i64], at: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "UPDATE alerts SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+            )?;
+            for id in ids {
+                st.execute(params![id, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks every undelivered alert with id ≤ `max_id` as delivered: used at start-up when
+    /// the alert log shows they were written before a crash prevented the marker.
+    pub fn mark_delivered_up_to(&mut self, max_id: i64, at: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE alerts SET delivered_at = ?2 WHERE id <= ?1 AND delivered_at IS NULL",
+            params![max_id, at],
+        )?)
+    }
+
+    /// Stored alerts created at or after `since` (Unix seconds), optionally for one rule,
+    /// oldest first.
+    pub fn alerts(&self, since: i64, rule: Option<&str>) -> Result<Vec<AlertRecord>, StoreError> {
+        self.query_alerts(
+            "WHERE a.created_at >= ?1 AND (?2 IS NULL OR a.rule = ?2) ORDER BY a.id",
+            params![since, rule],
+        )
+    }
+
+    /// Delivered alerts with id greater than `after`, oldest first (for `alerts --follow`).
+    pub fn delivered_alerts_after(&self, after: i64) -> Result<Vec<AlertRecord>, StoreError> {
+        self.query_alerts(
+            "WHERE a.id > ?1 AND a.delivered_at IS NOT NULL ORDER BY a.id",
+            params![after],
+        )
+    }
+
+    fn query_alerts(
+        &self,
+        tail: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT a.id, a.created_at, a.rule, a.severity, COALESCE(f.name, f.url), f.url,
+                    ar.title, ar.url, ar.published_at, a.terms, a.snippet
+             FROM alerts a JOIN articles ar ON ar.id = a.article_id
+                           JOIN feeds f ON f.id = ar.feed_id {tail}"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(args, |r| {
+            Ok(AlertRecord {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                rule: r.get(2)?,
+                severity: r.get(3)?,
+                feed: r.get(4)?,
+                feed_url: r.get(5)?,
+                title: r.get(6)?,
+                url: r.get(7)?,
+                published_at: r.get(8)?,
+                hits_json: r.get(9)?,
+                snippet: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Kept articles fetched at or after `since`, oldest first (for backtests and search).
+    pub fn articles_since(&self, since: i64) -> Result<Vec<ArticleRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ar.id, COALESCE(f.name, f.url), ar.url, ar.title, ar.summary, ar.body,
+                    ar.published_at, ar.fetched_at
+             FROM articles ar JOIN feeds f ON f.id = ar.feed_id
+             WHERE ar.fetched_at >= ?1 ORDER BY ar.id",
+        )?;
+        let rows = st.query_map([since], |r| {
+            Ok(ArticleRow {
+                id: r.get(0)?,
+                feed: r.get(1)?,
+                url: r.get(2)?,
+                title: r.get(3)?,
+                summary: r.get(4)?,
+                body: r.get(5)?,
+                published_at: r.get(6)?,
+                fetched_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Runs `PRAGMA integrity_check`; `Ok(true)` when the database is sound.
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let res: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(res == "ok")
+    }
+}
+
+/// Writes one poll inside an open transaction.
+fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> {
+    let failed = rec.error.is_some();
+    tx.prepare_cached(
+        "UPDATE feeds SET last_poll_at = ?2, last_status = ?3, last_error = ?4,
+                consecutive_failures = CASE WHEN ?5 THEN consecutive_failures + 1 ELSE 0 END,
+                next_poll_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        rec.feed_id,
+        rec.polled_at,
+        rec.status,
+        rec.error,
+        failed,
+        rec.next_poll_at
+    ])?;
+    match &rec.validators {
+        Validators::Keep => {}
+        Validators::Set {
+            etag,
+            last_modified,
+        } => {
+            tx.prepare_cached("UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE id = ?1")?
+                .execute(params![rec.feed_id, etag, last_modified])?;
+        }
+        Validators::Clear => {
+            tx.prepare_cached(
+                "UPDATE feeds SET etag = NULL, last_modified = NULL WHERE id = ?1",
+            )?
+            .execute([rec.feed_id])?;
+        }
+    }
+
+    let mut newly_seen = 0i64;
+    {
+        let mut seen = tx.prepare_cached(
+            "INSERT OR IGNORE INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
+        for &k in &rec.seen {
+            newly_seen += seen.execute(params![k, rec.feed_id, rec.polled_at])? as i64;
+            clear_fail.execute([k])?;
+        }
+        let mut fail = tx.prepare_cached(
+            "INSERT INTO page_failures (key, attempts, last_error) VALUES (?1, 1, ?2)
+             ON CONFLICT(key) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error",
+        )?;
+        for (k, err) in &rec.deferred {
+            fail.execute(params![k, err])?;
+        }
+    }
+
+    let mut kept = 0i64;
+    {
+        let mut art = tx.prepare_cached(
+            "INSERT OR IGNORE INTO articles (item_key, feed_id, url, canonical_url, title, summary,
+                body, body_source, author, lang, published_at, fetched_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        let mut art_id = tx.prepare_cached("SELECT id FROM articles WHERE item_key = ?1")?;
+        let mut alert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO alerts (article_id, rule, severity, created_at, terms, snippet)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for a in &rec.articles {
+            kept += art.execute(params![
+                a.item_key,
+                rec.feed_id,
+                a.url,
+                a.canonical_url,
+                a.title,
+                a.summary,
+                a.body,
+                a.body_source,
+                a.author,
+                a.lang,
+                a.published_at,
+                rec.polled_at
+            ])? as i64;
+            let id: i64 = art_id.query_row([a.item_key], |r| r.get(0))?;
+            for al in &a.alerts {
+                let hits = serde_json::to_string(&al.hits).unwrap_or_else(|_| "[]".into());
+                alert.execute(params![
+                    id,
+                    al.rule,
+                    al.severity.to_string(),
+                    rec.polled_at,
+                    hits,
+                    al.snippet
+                ])?;
+            }
+        }
+    }
+    if newly_seen > 0 || kept > 0 {
+        tx.prepare_cached(
+            "UPDATE feeds SET items_seen = items_seen + ?2, articles_kept = articles_kept + ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![rec.feed_id, newly_seen, kept])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(feed_id: i64, now: i64) -> PollRecord {
+        PollRecord {
+            feed_id,
+            polled_at: now,
+            status: Some(200),
+            error: None,
+            validators: Validators::Set {
+                etag: Some("\"e1\"".into()),
+                last_modified: None,
+            },
+            next_poll_at: now + 600,
+            seen: vec![1, 2, 3],
+            deferred: vec![],
+            articles: vec![NewArticle {
+                item_key: 2,
+                url: Some("http://x/a".into()),
+                canonical_url: None,
+                title: "t".into(),
+                summary: "s".into(),
+                body: "b".into(),
+                body_source: "feed",
+                author: None,
+                lang: None,
+                published_at: None,
+                alerts: vec![NewAlert {
+                    rule: "r".into(),
+                    severity: Severity::High,
+                    hits: vec![],
+                    snippet: "…".into(),
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().expect("migrations validate");
+    }
+
+    #[test]
+    fn poll_commit_is_idempotent_and_alerts_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Store::open(&dir.path().join("db/f.db")).expect("open");
+        s.sync_feeds([("http://f/", Some("F"))], 10).expect("sync");
+        let id = s.feeds().expect("feeds")[0].id;
+        s.commit_poll(&rec(id, 100)).expect("commit");
+        s.commit_poll(&rec(id, 200)).expect("commit again");
+        let alerts = s.alerts(0, None).expect("alerts");
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(s.unseen(&[1, 2, 4, 4]).expect("unseen"), vec![4]);
+        let f = &s.feeds().expect("feeds")[0];
+        assert_eq!((f.items_seen, f.articles_kept), (3, 1));
+        assert_eq!(f.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(s.undelivered_alerts(10).expect("undelivered").len(), 1);
+        s.mark_delivered(&[alerts[0].id], 300).expect("mark");
+        assert!(s.undelivered_alerts(10).expect("undelivered").is_empty());
+        assert!(s.integrity_ok().expect("integrity"));
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f.db");
+        drop(Store::open(&p).expect("open"));
+        let c = Connection::open(&p).expect("raw open");
+        c.pragma_update(None, "user_version", 99).expect("bump");
+        drop(c);
+        assert!(matches!(Store::open(&p), Err(StoreError::Migrate { .. })));
+    }
+}

@@ -1,0 +1,219 @@
+//! Test support: a loopback HTTP server with mutable fixtures, and helpers to run the real
+//! binary against a config in a temporary folder. Nothing here touches the internet.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+
+/// One canned response.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// When set, the server answers `If-None-Match` with 304.
+    pub etag: Option<String>,
+}
+
+impl Fixture {
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Fixture {
+        let body = body.into();
+        let etag = format!("\"{:x}\"", body.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64)));
+        Fixture { status: 200, content_type: content_type.into(), body, etag: Some(etag) }
+    }
+    pub fn status(status: u16) -> Fixture {
+        Fixture { status, content_type: "text/plain".into(), body: b"error".to_vec(), etag: None }
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    routes: HashMap<String, Fixture>,
+    /// (path, status answered)
+    log: Vec<(String, u16)>,
+}
+
+/// A loopback HTTP server on an ephemeral port.
+#[derive(Clone)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let app = axum::Router::new().fallback(handler).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer { addr, shared }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, f: Fixture) {
+        self.shared.lock().expect("lock").routes.insert(path.to_string(), f);
+    }
+
+    /// How many requests for `path` were answered with `status`.
+    pub fn hits(&self, path: &str, status: u16) -> usize {
+        self.shared.lock().expect("lock").log.iter().filter(|(p, s)| p == path && *s == status).count()
+    }
+
+    /// All requests for `path`.
+    pub fn requests(&self, path: &str) -> usize {
+        self.shared.lock().expect("lock").log.iter().filter(|(p, _)| p == path).count()
+    }
+}
+
+async fn handler(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut s = shared.lock().expect("lock");
+    let fx = s.routes.get(&path).cloned();
+    let resp = match fx {
+        None => Response::builder().status(404).body(Body::from("not found")),
+        Some(f) if f.etag.is_some() && inm == f.etag => Response::builder().status(304).body(Body::empty()),
+        Some(f) => {
+            let mut b = Response::builder()
+                .status(StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header(header::CONTENT_TYPE, HeaderValue::from_str(&f.content_type).unwrap_or(HeaderValue::from_static("text/plain")));
+            if let Some(e) = &f.etag {
+                b = b.header(header::ETAG, e);
+            }
+            b.body(Body::from(f.body))
+        }
+    }
+    .expect("response");
+    s.log.push((path, resp.status().as_u16()));
+    resp
+}
+
+/// The project's fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn read_fixture(rel: &str) -> String {
+    std::fs::read_to_string(fixtures().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+/// A folder holding a config for the binary.
+pub struct Instance {
+    pub dir: tempfile::TempDir,
+}
+
+impl Instance {
+    /// Writes `feedwatch.toml` with storage in the folder, the shipped rule pack, private
+    /// addresses allowed (the test server is on loopback) and `extra` appended (feeds).
+    pub fn new(extra: &str) -> Instance {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rules.toml");
+        let cfg = format!(
+            "rule_files = [{rules:?}]\n\n[storage]\ndatabase = \"data/fw.db\"\n\n[alerts]\nlog = \"data/alerts.jsonl\"\n\n[fetch]\ntimeout = \"5s\"\nallow_private_addresses = true\n\n[poll]\nconcurrency = 4\n\n{extra}\n"
+        );
+        std::fs::write(dir.path().join("feedwatch.toml"), cfg).expect("write config");
+        Instance { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("feedwatch.toml")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("data/fw.db")
+    }
+
+    pub fn alert_log(&self) -> PathBuf {
+        self.dir.path().join("data/alerts.jsonl")
+    }
+
+    /// Runs the binary with `--config` and `args`, off the async threads.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let cfg = self.config();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+                .arg("--config")
+                .arg(cfg)
+                .args(&args)
+                .env_remove("FEEDWATCH_CONFIG")
+                .env_remove("STATE_DIRECTORY")
+                .env_remove("LOGS_DIRECTORY")
+                .output()
+                .expect("run feedwatch")
+        })
+        .await
+        .expect("join")
+    }
+
+    /// `alerts --format json`, parsed.
+    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["alerts", "--format", "json"]).await;
+        assert!(out.status.success(), "alerts failed: {}", String::from_utf8_lossy(&out.stderr));
+        json_lines(&out.stdout)
+    }
+
+    /// `status --format json`, parsed.
+    pub async fn status(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["status", "--format", "json"]).await;
+        assert!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
+        json_lines(&out.stdout)
+    }
+
+    /// Lines of the alert log, parsed.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read(self.alert_log()).map(|b| json_lines(&b)).unwrap_or_default()
+    }
+}
+
+pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(b)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// An RSS 2.0 document with (title, link, description) items.
+pub fn rss(title: &str, items: &[(&str, &str, Option<&str>)]) -> String {
+    let mut s = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>http://example.com/</link><description>test</description>\n");
+    for (t, l, d) in items {
+        s.push_str(&format!("<item><title>{}</title><link>{}</link><guid>{}</guid>", esc(t), esc(l), esc(l)));
+        if let Some(d) = d {
+            s.push_str(&format!("<description>{}</description>", esc(d)));
+        }
+        s.push_str("<pubDate>Tue, 06 Oct 2020 10:00:00 GMT</pubDate></item>\n");
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A plain article page around `paragraphs`.
+pub fn page(title: &str, paragraphs: &[&str]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>\n", esc(p))).collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\
+         <nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>\
+         <article><h1>{t}</h1>{body}</article>\
+         <footer>Copyright Example News</footer></body></html>",
+        t = esc(title)
+    )
+}
