@@ -20,7 +20,7 @@ use crate::extract::Extractor;
 use crate::fetch::Fetcher;
 use crate::pipeline::Pipeline;
 use crate::rules::{Document, RuleSet};
-use crate::schedule::{self, Writer};
+use crate::schedule::{self, Runtime, Writer};
 use crate::store::Store;
 
 /// feedwatch: watches news feeds and raises keyword alerts.
@@ -177,43 +177,49 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// Builds the pipeline from config: HTTP client, compiled rules, extractor, stores.
-fn build(cfg: &Config) -> Result<(Pipeline, Store, AlertLog)> {
-    let rules = RuleSet::compile(&cfg.rules).map_err(|errs| {
+/// Compiles the rules, with every error in one message.
+fn compile_rules(cfg: &Config) -> Result<RuleSet> {
+    RuleSet::compile(&cfg.rules).map_err(|errs| {
         anyhow::anyhow!(errs
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n"))
-    })?;
-    let extractor = Extractor::new(&cfg.sites).context("bad [[sites]] rule")?;
-    let fetcher = Fetcher::new(&cfg.fetch).context("cannot build the HTTP client")?;
-    let mut writer = Store::open(&cfg.database)?;
-    let now = chrono::Utc::now().timestamp();
-    writer.sync_feeds(
+    })
+}
+
+/// Builds the running components from config: HTTP clients, compiled rules, extractor.
+fn build_pipeline(cfg: &Config, reader: Arc<Mutex<Store>>) -> Result<Pipeline> {
+    Ok(Pipeline {
+        fetcher: Fetcher::new(&cfg.fetch).context("cannot build the HTTP client")?,
+        rules: Arc::new(compile_rules(cfg)?),
+        extractor: Arc::new(Extractor::new(&cfg.sites).context("bad [[sites]] rule")?),
+        reader,
+        poll: cfg.poll.clone(),
+    })
+}
+
+/// Registers the configured feeds in the database (new ones are due at once).
+fn sync_feeds(store: &mut Store, cfg: &Config) -> Result<()> {
+    store.sync_feeds(
         cfg.feeds.iter().map(|f| (f.url.as_str(), f.name.as_deref())),
-        now,
+        chrono::Utc::now().timestamp(),
     )?;
-    alert::reconcile(&mut writer, &cfg.alert_log)?;
-    let log = AlertLog::open(&cfg.alert_log)?;
-    let reader = Store::open(&cfg.database)?;
-    Ok((
-        Pipeline {
-            fetcher,
-            rules: Arc::new(rules),
-            extractor: Arc::new(extractor),
-            reader: Arc::new(Mutex::new(reader)),
-            poll: cfg.poll.clone(),
-        },
-        writer,
-        log,
-    ))
+    Ok(())
 }
 
 /// `run` (grace = Some) and `poll --once` (grace = None).
 async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     let cfg = load_config(cli)?;
-    let (pipeline, store, log) = build(&cfg)?;
+    let mut store = Store::open(&cfg.database)?;
+    sync_feeds(&mut store, &cfg)?;
+    let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
+    if repaired > 0 {
+        tracing::info!(alerts = repaired, "alerts found in the log but not marked delivered: marked now");
+    }
+    let log = AlertLog::open(&cfg.alert_log)?;
+    let reader = Arc::new(Mutex::new(Store::open(&cfg.database)?));
+    let pipeline = build_pipeline(&cfg, reader)?;
     tracing::info!(
         config = %cfg.path.display(), database = %cfg.database.display(),
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
@@ -222,14 +228,26 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     let writer = Writer::start(store, log).context("cannot start the writer")?;
     let tx = writer.sender();
     let shutdown = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(shutdown.clone()));
     let res = match grace {
-        Some(g) => schedule::run(&pipeline, &cfg.feeds, &tx, &shutdown, g).await,
-        None => schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown).await,
+        None => {
+            let signals = tokio::spawn(watch_signals(shutdown.clone()));
+            let r = schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown).await;
+            signals.abort();
+            r
+        }
+        Some(grace) => {
+            let runtime = Arc::new(Runtime {
+                pipeline,
+                feeds: cfg.feeds.clone(),
+            });
+            let (rt_tx, rt_rx) = tokio::sync::watch::channel(runtime);
+            let signals = tokio::spawn(daemon_signals(cfg, rt_tx, tx.clone(), shutdown.clone()));
+            let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
+            signals.abort();
+            r
+        }
     };
-    signals.abort();
     drop(tx);
-    drop(pipeline);
     tokio::task::spawn_blocking(move || writer.finish())
         .await
         .context("writer did not finish")?;
@@ -261,6 +279,58 @@ async fn watch_signals(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
+/// The daemon's signals: SIGTERM/SIGINT stop it; SIGHUP reloads config and rules (an
+/// invalid new config is refused and the old one keeps running) and reopens the alert log.
+async fn daemon_signals(
+    mut cfg: Config,
+    runtime: tokio::sync::watch::Sender<Arc<Runtime>>,
+    writer: tokio::sync::mpsc::Sender<schedule::WriterMsg>,
+    shutdown: CancellationToken,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM received: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT received: stopping"); break; }
+            _ = hup.recv() => {
+                tracing::info!(config = %cfg.path.display(), "SIGHUP received: reloading config and rules, reopening the alert log");
+                let _ = writer.send(schedule::WriterMsg::ReopenLog).await;
+                let reader = runtime.borrow().pipeline.reader.clone();
+                match reload(&cfg, reader) {
+                    Ok((new_cfg, rt)) => {
+                        tracing::info!(feeds = new_cfg.feeds.len(), rules = new_cfg.rules.len(), "reload applied");
+                        cfg = new_cfg;
+                        let _ = runtime.send(Arc::new(rt));
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused: the previous configuration keeps running"),
+                }
+            }
+        }
+    }
+    shutdown.cancel();
+}
+
+/// Loads and builds a new runtime for a reload.
+fn reload(old: &Config, reader: Arc<Mutex<Store>>) -> Result<(Config, Runtime)> {
+    let cfg = config::load(&old.path, &Env::from_process())?;
+    if cfg.database != old.database || cfg.alert_log != old.alert_log {
+        tracing::warn!("the database and alert log paths change only on restart; keeping the current ones");
+    }
+    let pipeline = build_pipeline(&cfg, reader)?;
+    let mut store = Store::open(&old.database)?;
+    sync_feeds(&mut store, &cfg)?;
+    let feeds = cfg.feeds.clone();
+    Ok((cfg, Runtime { pipeline, feeds }))
+}
+
 /// Reads a FILE argument (`-` is stdin).
 fn read_input(file: &str) -> Result<Vec<u8>> {
     if file == "-" {
@@ -286,13 +356,7 @@ fn looks_like_html(file: &str, bytes: &[u8]) -> bool {
 /// `check`: title and body from each file, matched against the rules.
 fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u8> {
     let cfg = load_config(cli)?;
-    let rules = RuleSet::compile(&cfg.rules).map_err(|errs| {
-        anyhow::anyhow!(errs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
-    })?;
+    let rules = compile_rules(&cfg)?;
     let extractor = Extractor::new(&cfg.sites)?;
     let mut any = false;
     let mut out = std::io::stdout().lock();

@@ -178,34 +178,37 @@ pub async fn poll_once(
     Ok(())
 }
 
+/// What the loop runs with: replaced as a whole on reload.
+#[derive(Clone)]
+pub struct Runtime {
+    pub pipeline: Pipeline,
+    pub feeds: Vec<FeedConfig>,
+}
+
 /// The daemon loop: polls each feed when it is due, until `shutdown` is cancelled; then
 /// gives in-flight polls `grace` to finish and cancels the rest.
+///
+/// A new [`Runtime`] sent on `runtime` (a reload) takes effect for polls started after it:
+/// feeds keep their schedule, new feeds are due at once, removed feeds stop.
 ///
 /// # Errors
 /// When the feed rows cannot be read at start.
 pub async fn run(
-    p: &Pipeline,
-    feeds: &[FeedConfig],
+    mut runtime: tokio::sync::watch::Receiver<Arc<Runtime>>,
     tx: &mpsc::Sender<WriterMsg>,
     shutdown: &CancellationToken,
     grace: Duration,
 ) -> Result<(), StoreError> {
-    let rows = rows_by_url(&p.reader)?;
-    let now = chrono::Utc::now().timestamp();
-    let mut due: HashMap<String, i64> = feeds
-        .iter()
-        .map(|f| {
-            let at = rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now);
-            (f.url.clone(), at)
-        })
-        .collect();
-    let by_url: HashMap<&str, &FeedConfig> = feeds.iter().map(|f| (f.url.as_str(), f)).collect();
+    let mut rt = runtime.borrow_and_update().clone();
+    let mut due: HashMap<String, i64> = HashMap::new();
+    schedule_feeds(&rt, &mut due)?;
     let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
     let mut busy: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let limit = p.poll.concurrency.max(1);
 
     loop {
         let now = chrono::Utc::now().timestamp();
+        let p = &rt.pipeline;
+        let limit = p.poll.concurrency.max(1);
         // Start what is due, earliest first, up to the concurrency limit.
         let mut ready: Vec<(&String, &i64)> = due
             .iter()
@@ -217,7 +220,7 @@ pub async fn run(
             if busy.len() >= limit {
                 break;
             }
-            let Some(f) = by_url.get(url.as_str()) else {
+            let Some(f) = rt.feeds.iter().find(|f| f.url == url) else {
                 continue;
             };
             let row = {
@@ -234,7 +237,7 @@ pub async fn run(
                 }
             };
             busy.insert(url.clone());
-            in_flight.spawn(poll_and_commit(p.clone(), (*f).clone(), row, tx.clone()));
+            in_flight.spawn(poll_and_commit(p.clone(), f.clone(), row, tx.clone()));
         }
         let next_due = due
             .iter()
@@ -248,7 +251,17 @@ pub async fn run(
             Some(done) = in_flight.join_next() => {
                 if let Ok((url, next)) = done {
                     busy.remove(&url);
-                    due.insert(url, next);
+                    if due.contains_key(&url) {
+                        due.insert(url, next);
+                    }
+                }
+            }
+            changed = runtime.changed() => {
+                if changed.is_ok() {
+                    rt = runtime.borrow_and_update().clone();
+                    if let Err(e) = schedule_feeds(&rt, &mut due) {
+                        tracing::error!(error = %e, "cannot read feed state after reload");
+                    }
                 }
             }
             () = tokio::time::sleep(wait) => {}
@@ -264,6 +277,19 @@ pub async fn run(
             in_flight.abort_all();
             while in_flight.join_next().await.is_some() {}
         }
+    }
+    Ok(())
+}
+
+/// Brings the due map in line with the runtime's feeds: known feeds keep their time, new
+/// ones take the stored next-poll time (or now), removed ones are dropped.
+fn schedule_feeds(rt: &Runtime, due: &mut HashMap<String, i64>) -> Result<(), StoreError> {
+    let rows = rows_by_url(&rt.pipeline.reader)?;
+    let now = chrono::Utc::now().timestamp();
+    due.retain(|u, _| rt.feeds.iter().any(|f| &f.url == u));
+    for f in &rt.feeds {
+        due.entry(f.url.clone())
+            .or_insert_with(|| rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now));
     }
     Ok(())
 }

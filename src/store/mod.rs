@@ -25,7 +25,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Schema migrations, in order. Files are append-only; `user_version` tracks what ran.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+    Migrations::new(vec![M::up(include_str!("../../migrations/0001_init.sql"))])
 }
 
 /// Errors from the storage boundary.
