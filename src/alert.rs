@@ -367,7 +367,11 @@ mod tests {
         let d = tempfile::tempdir().expect("tmp");
         let p = d.path().join("a.jsonl");
         assert_eq!(last_logged_id(&p).expect("missing is fine"), None);
-        std::fs::write(&p, "{\"id\":3}\n{\"id\":7}\nnot json\n{\"id\":5}\n{\"id\":9,").expect("w");
+        std::fs::write(
+            &p,
+            "{\"id\":3}\n{\"id\":7}\nnot json\n{\"id\":5}\n{\"id\":9,",
+        )
+        .expect("w");
         assert_eq!(last_logged_id(&p).expect("read"), Some(7));
     }
 }

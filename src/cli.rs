@@ -170,7 +170,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
         Command::Status { format } => status(&cli, *format),
         Command::Parse { format, source } => parse(&cli, *format, source).await,
-        Command::Extract { url, format, file } => extract(*format, url.as_deref(), file),
+        Command::Extract { url, format, file } => extract(&cli, *format, url.as_deref(), file),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check(&cli),
@@ -202,7 +202,9 @@ fn build_pipeline(cfg: &Config, reader: Arc<Mutex<Store>>) -> Result<Pipeline> {
 /// Registers the configured feeds in the database (new ones are due at once).
 fn sync_feeds(store: &mut Store, cfg: &Config) -> Result<()> {
     store.sync_feeds(
-        cfg.feeds.iter().map(|f| (f.url.as_str(), f.name.as_deref())),
+        cfg.feeds
+            .iter()
+            .map(|f| (f.url.as_str(), f.name.as_deref())),
         chrono::Utc::now().timestamp(),
     )?;
     Ok(())
@@ -215,7 +217,10 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     sync_feeds(&mut store, &cfg)?;
     let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
     if repaired > 0 {
-        tracing::info!(alerts = repaired, "alerts found in the log but not marked delivered: marked now");
+        tracing::info!(
+            alerts = repaired,
+            "alerts found in the log but not marked delivered: marked now"
+        );
     }
     let log = AlertLog::open(&cfg.alert_log)?;
     let reader = Arc::new(Mutex::new(Store::open(&cfg.database)?));
@@ -241,6 +246,8 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
                 feeds: cfg.feeds.clone(),
             });
             let (rt_tx, rt_rx) = tokio::sync::watch::channel(runtime);
+            crate::notify::ready();
+            crate::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
             let signals = tokio::spawn(daemon_signals(cfg, rt_tx, tx.clone(), shutdown.clone()));
             let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
             signals.abort();
@@ -261,9 +268,10 @@ async fn watch_signals(shutdown: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) =
-            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };
@@ -302,6 +310,7 @@ async fn daemon_signals(
             _ = int.recv() => { tracing::info!("SIGINT received: stopping"); break; }
             _ = hup.recv() => {
                 tracing::info!(config = %cfg.path.display(), "SIGHUP received: reloading config and rules, reopening the alert log");
+                crate::notify::reloading();
                 let _ = writer.send(schedule::WriterMsg::ReopenLog).await;
                 let reader = runtime.borrow().pipeline.reader.clone();
                 match reload(&cfg, reader) {
@@ -312,6 +321,7 @@ async fn daemon_signals(
                     }
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused: the previous configuration keeps running"),
                 }
+                crate::notify::ready();
             }
         }
     }
@@ -322,7 +332,9 @@ async fn daemon_signals(
 fn reload(old: &Config, reader: Arc<Mutex<Store>>) -> Result<(Config, Runtime)> {
     let cfg = config::load(&old.path, &Env::from_process())?;
     if cfg.database != old.database || cfg.alert_log != old.alert_log {
-        tracing::warn!("the database and alert log paths change only on restart; keeping the current ones");
+        tracing::warn!(
+            "the database and alert log paths change only on restart; keeping the current ones"
+        );
     }
     let pipeline = build_pipeline(&cfg, reader)?;
     let mut store = Store::open(&old.database)?;
@@ -396,7 +408,11 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
                         })
                     })
                     .collect();
-                writeln!(out, "{}", json!({"file": file, "title": title, "matches": ms}))?;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"file": file, "title": title, "matches": ms})
+                )?;
             }
             Format::Text => {
                 writeln!(out, "{file}: {title}")?;
@@ -594,8 +610,8 @@ async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
                     "- {}\n  {}\n  published: {}  id: {}  summary: {} chars",
                     it.title,
                     it.link.as_deref().unwrap_or("(no link)"),
-                    it.published
-                        .map_or("-".into(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    it.published.map_or("-".into(), |t| t
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     it.guid.as_deref().unwrap_or("-"),
                     it.summary.chars().count()
                 )?;
@@ -606,14 +622,16 @@ async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
 }
 
 /// `extract`: the article body of one page.
-fn extract(format: Format, url: Option<&str>, file: &str) -> Result<u8> {
+fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) -> Result<u8> {
     let bytes = read_input(file)?;
     let url = url
         .map(url::Url::parse)
         .transpose()
         .context("--url is not a valid URL")?;
     let (html, _) = crate::charset::decode_html(&bytes, None);
-    let ex = Extractor::default().extract(&html, url.as_ref());
+    // Per-site rules apply when a config is at hand; without one, the heuristic alone.
+    let sites = load_config(cli).map(|c| c.sites).unwrap_or_default();
+    let ex = Extractor::new(&sites)?.extract(&html, url.as_ref());
     let mut out = std::io::stdout().lock();
     match format {
         Format::Text => writeln!(out, "{}", ex.text)?,

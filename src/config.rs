@@ -261,8 +261,11 @@ fn default_severity() -> Severity {
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"")))
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\""
+        ))
+    })
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -284,7 +287,10 @@ impl Env {
     pub fn from_process() -> Env {
         let first = |k: &str| {
             std::env::var_os(k)
-                .and_then(|v| v.to_str().map(|s| s.split(':').next().unwrap_or("").to_string()))
+                .and_then(|v| {
+                    v.to_str()
+                        .map(|s| s.split(':').next().unwrap_or("").to_string())
+                })
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from)
         };
@@ -354,10 +360,20 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
 
     let at = |span: std::ops::Range<usize>| Some(line_of(&text, span.start));
     if raw.poll.concurrency == 0 {
-        problems.push(problem(path, None, "poll.concurrency", "must be at least 1"));
+        problems.push(problem(
+            path,
+            None,
+            "poll.concurrency",
+            "must be at least 1",
+        ));
     }
     if raw.fetch.per_host_concurrency == 0 {
-        problems.push(problem(path, None, "fetch.per_host_concurrency", "must be at least 1"));
+        problems.push(problem(
+            path,
+            None,
+            "fetch.per_host_concurrency",
+            "must be at least 1",
+        ));
     }
     if raw.poll.interval < Duration::from_secs(1) {
         problems.push(problem(path, None, "poll.interval", "must be at least 1s"));
@@ -401,7 +417,9 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     for rf in &raw.rule_files {
         let rpath = resolve(Path::new(rf.get_ref()));
         match read(&rpath).and_then(|t| parse_toml::<RawRuleFile>(&rpath, &t).map(|r| (t, r))) {
-            Ok((rtext, rfile)) => take_rules(&rpath, &rtext, rfile.rules, &mut rules, &mut problems),
+            Ok((rtext, rfile)) => {
+                take_rules(&rpath, &rtext, rfile.rules, &mut rules, &mut problems)
+            }
             Err(e) => {
                 // Name where the missing file was referenced, then what went wrong.
                 for mut p in e.problems {
@@ -556,6 +574,14 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     let offset = offset.min(text.len());
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("");
+    if line.trim_start().starts_with('[') {
+        return Some(
+            line.trim()
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
     let table = text[..start]
         .lines()
         .rev()
@@ -622,7 +648,10 @@ mod tests {
         assert_eq!(e.problems[1].line, Some(7));
         let p = write(d.path(), "g.toml", "[poll]\ninterval = \"soon\"\n");
         let e = load(&p, &Env::default()).expect_err("must fail");
-        assert!(e.to_string().contains("g.toml:2: key `poll.interval`"), "{e}");
+        assert!(
+            e.to_string().contains("g.toml:2: key `poll.interval`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -650,7 +679,11 @@ mod tests {
             "r.toml",
             "[[rules]]\nname = \"a\"\nquery = \"x\"\n\n[[rules]]\nname = \"a\"\nquery = \"y\"\n",
         );
-        let p = write(d.path(), "f.toml", "rule_files = [\"r.toml\", \"missing.toml\"]\n");
+        let p = write(
+            d.path(),
+            "f.toml",
+            "rule_files = [\"r.toml\", \"missing.toml\"]\n",
+        );
         let e = load(&p, &Env::default()).expect_err("must fail");
         let s = e.to_string();
         assert!(s.contains("r.toml:5: key `rules.name`"), "{s}");

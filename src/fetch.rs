@@ -55,7 +55,7 @@ pub enum FeedResponse {
     /// 304, or a file whose modification time has not changed.
     NotModified { status: u16 },
     /// A fresh document.
-    Fetched(Fetched),
+    Fetched(Box<Fetched>),
 }
 
 /// Why a download failed. Each message names the URL and says what happened.
@@ -189,7 +189,11 @@ impl Fetcher {
                 "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
             ),
         );
-        if let Some(v) = cond.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = cond
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_NONE_MATCH, v);
         }
         if let Some(v) = cond
@@ -244,7 +248,7 @@ impl Fetcher {
             }
             let mut fetched = self.read(url, resp, self.cfg.max_feed_bytes).await?;
             fetched.moved_permanently = hop > 0 && permanent;
-            return Ok(FeedResponse::Fetched(fetched));
+            return Ok(FeedResponse::Fetched(Box::new(fetched)));
         }
         Err(FetchError::TooManyRedirects {
             url: url.to_string(),
@@ -290,7 +294,12 @@ impl Fetcher {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
         {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if !mime.is_empty() && mime != "text/html" && mime != "application/xhtml+xml" {
                 return Err(FetchError::NotHtml {
                     url: url.to_string(),
@@ -336,7 +345,8 @@ impl Fetcher {
         if resp.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(16 * 1024).min(limit) as usize);
+        let mut body =
+            Vec::with_capacity(resp.content_length().unwrap_or(16 * 1024).min(limit) as usize);
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
@@ -393,7 +403,7 @@ impl Fetcher {
             });
         }
         let body = tokio::fs::read(&path).await.map_err(err)?;
-        Ok(FeedResponse::Fetched(Fetched {
+        Ok(FeedResponse::Fetched(Box::new(Fetched {
             url: url.clone(),
             status: 200,
             content_type: None,
@@ -404,7 +414,7 @@ impl Fetcher {
             max_age: None,
             moved_permanently: false,
             body,
-        }))
+        })))
     }
 }
 
@@ -419,21 +429,21 @@ fn build_client(
         redirect::Policy::none()
     } else {
         redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
-            return attempt.error(RedirectLimit);
-        }
-        let url = attempt.url();
-        if !matches!(url.scheme(), "http" | "https") {
-            let reason = format!("redirect to scheme `{}`", url.scheme());
-            return attempt.error(Blocked(reason));
-        }
-        if guard {
-            if let Some(reason) = literal_ip_refusal(url) {
-                return attempt.error(Blocked(format!("redirect: {reason}")));
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(RedirectLimit);
             }
-        }
-        attempt.follow()
-    })
+            let url = attempt.url();
+            if !matches!(url.scheme(), "http" | "https") {
+                let reason = format!("redirect to scheme `{}`", url.scheme());
+                return attempt.error(Blocked(reason));
+            }
+            if guard {
+                if let Some(reason) = literal_ip_refusal(url) {
+                    return attempt.error(Blocked(format!("redirect: {reason}")));
+                }
+            }
+            attempt.follow()
+        })
     };
     let mut b = reqwest::Client::builder()
         .user_agent(cfg.user_agent.clone())
@@ -461,12 +471,18 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| is_public(a.ip()))
                 .collect();
-            let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
-                let shown = addrs.first().map(|a| a.ip().to_string()).unwrap_or_default();
+                let shown = addrs
+                    .first()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
                 let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Blocked(format!(
                     "{host} resolves to a private or reserved address ({shown}); set [fetch] allow_private_addresses = true to allow"
                 )));

@@ -25,6 +25,7 @@ pub mod extract;
 pub mod feed;
 pub mod fetch;
 pub mod html;
+pub mod notify;
 pub mod pipeline;
 pub mod rules;
 pub mod schedule;

@@ -9,7 +9,10 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("feedwatch: cannot start the async runtime: {e}");
@@ -25,19 +28,41 @@ fn main() -> ExitCode {
     }
 }
 
-/// Human-readable logs on stderr by default, JSON with `--log-format json`. The level comes
-/// from `FEEDWATCH_LOG` (or `RUST_LOG`), default `info`.
+/// Human-readable logs on stderr by default, JSON with `--log-format json`. Under the
+/// journal (`$JOURNAL_STREAM` set, as systemd does for services) events go to journald with
+/// their fields (`journalctl -u feedwatch ALERT_RULE=green-zone`), falling back to stderr
+/// when the journal socket cannot be reached. The level comes from `FEEDWATCH_LOG` (or
+/// `RUST_LOG`), default `info`.
 fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = std::env::var("FEEDWATCH_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|s| EnvFilter::try_new(s).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+    if std::env::var_os("JOURNAL_STREAM").is_some() && format == LogFormat::Text {
+        match tracing_journald::layer() {
+            Ok(j) => {
+                let j = j
+                    .with_field_prefix(None)
+                    .with_syslog_identifier("feedwatch".into());
+                tracing_subscriber::registry()
+                    .with(j.with_filter(filter))
+                    .init();
+                return;
+            }
+            Err(e) => eprintln!("feedwatch: journal unavailable ({e}); logging to stderr"),
+        }
     }
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => fmt.with_target(false).boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .init();
 }

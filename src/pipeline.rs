@@ -66,7 +66,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
             rec.status = Some(status);
             return rec;
         }
-        Ok(FeedResponse::Fetched(f)) => f,
+        Ok(FeedResponse::Fetched(f)) => *f,
         Err(e) => return failed(rec, row, interval, &e.to_string(), &e),
     };
     rec.status = Some(fetched.status);
@@ -113,15 +113,16 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         Ok(u) => u,
         Err(e) => return failed_msg(rec, row, interval, &format!("database: {e}"), None),
     };
-    let fresh: Vec<(i64, FeedItem)> = keyed
-        .into_iter()
-        .filter(|(k, _)| unseen.contains(k))
-        .fold(Vec::new(), |mut v, (k, it)| {
-            if !v.iter().any(|(x, _)| *x == k) {
-                v.push((k, it));
-            }
-            v
-        });
+    let fresh: Vec<(i64, FeedItem)> =
+        keyed
+            .into_iter()
+            .filter(|(k, _)| unseen.contains(k))
+            .fold(Vec::new(), |mut v, (k, it)| {
+                if !v.iter().any(|(x, _)| *x == k) {
+                    v.push((k, it));
+                }
+                v
+            });
 
     // 4. Full text and matching, a few items at a time.
     let outcomes: Vec<ItemOutcome> = stream::iter(fresh)
@@ -276,7 +277,13 @@ async fn lookup<T: Send + 'static>(
     .unwrap_or_else(|e| Err(crate::store::StoreError::Task(e.to_string())))
 }
 
-fn failed(rec: PollRecord, row: &FeedRow, interval: Duration, msg: &str, e: &FetchError) -> PollRecord {
+fn failed(
+    rec: PollRecord,
+    row: &FeedRow,
+    interval: Duration,
+    msg: &str,
+    e: &FetchError,
+) -> PollRecord {
     let mut rec = failed_msg(rec, row, interval, msg, e.status());
     if let FetchError::Status {
         status,
@@ -332,7 +339,8 @@ fn jittered(d: Duration, seed: i64) -> i64 {
         return base;
     }
     let now_ns = chrono::Utc::now().timestamp_subsec_nanos() as i64;
-    let h = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ now_ns).rem_euclid(2 * spread + 1);
+    let h =
+        (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ now_ns).rem_euclid(2 * spread + 1);
     base - spread + h
 }
 

@@ -73,6 +73,7 @@ impl Writer {
                     }
                     commit(&mut store, &batch);
                     deliver(&mut store, &mut log);
+                    report_status(&store);
                     for a in acks {
                         let _ = a.send(());
                     }
@@ -113,6 +114,27 @@ fn commit(store: &mut Store, batch: &[PollRecord]) {
     }
 }
 
+/// `STATUS=` for `systemctl status`: what a person wants to see at a glance.
+fn report_status(store: &Store) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let now = chrono::Utc::now();
+    let day_start = now.timestamp() - now.timestamp().rem_euclid(86_400);
+    if let Ok(s) = store.summary(day_start) {
+        let last = s
+            .last_poll
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map_or("never".to_string(), |t| {
+                t.format("%H:%M:%S UTC").to_string()
+            });
+        crate::notify::status(&format!(
+            "{} feeds ({} failing); last poll {last}; {} alerts today",
+            s.feeds, s.failing, s.alerts_today
+        ));
+    }
+}
+
 fn deliver(store: &mut Store, log: &mut AlertLog) {
     if let Err(e) = alert::deliver_pending(store, log) {
         tracing::error!(error = %e, "alert delivery failed; undelivered alerts are kept and retried");
@@ -129,7 +151,11 @@ async fn poll_and_commit(
     let rec = poll_feed(&p, &feed, &row).await;
     let next = rec.next_poll_at;
     let (ack_tx, ack_rx) = oneshot::channel();
-    if tx.send(WriterMsg::Commit(Box::new(rec), ack_tx)).await.is_ok() {
+    if tx
+        .send(WriterMsg::Commit(Box::new(rec), ack_tx))
+        .await
+        .is_ok()
+    {
         let _ = ack_rx.await;
     }
     (feed.url, next)
@@ -204,6 +230,7 @@ pub async fn run(
     schedule_feeds(&rt, &mut due)?;
     let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
     let mut busy: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let watchdog = crate::notify::watchdog_interval();
 
     loop {
         let now = chrono::Utc::now().timestamp();
@@ -245,7 +272,12 @@ pub async fn run(
             .map(|(_, at)| *at)
             .min()
             .unwrap_or(now + 3600);
-        let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        if let Some(w) = watchdog {
+            // The loop must come round at least this often to prove it is alive.
+            crate::notify::watchdog();
+            wait = wait.min(w);
+        }
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(done) = in_flight.join_next() => {
@@ -269,8 +301,13 @@ pub async fn run(
     }
 
     // Shutdown: no new polls; let in-flight ones finish within the grace period.
+    crate::notify::stopping();
     if !in_flight.is_empty() {
-        tracing::info!(in_flight = in_flight.len(), "shutting down: waiting up to {}s for polls in flight", grace.as_secs());
+        tracing::info!(
+            in_flight = in_flight.len(),
+            "shutting down: waiting up to {}s for polls in flight",
+            grace.as_secs()
+        );
         let drain = async { while in_flight.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drain).await.is_err() {
             tracing::warn!("grace period over: cancelling polls still in flight (they are retried after restart)");

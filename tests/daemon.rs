@@ -29,7 +29,12 @@ async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
 fn feeds_config(srv: &TestServer, paths: &[&str]) -> String {
     paths
         .iter()
-        .map(|p| format!("[[feeds]]\nurl = \"{}\"\nname = \"{p}\"\nfull_text = true\ninterval = \"1h\"\n\n", srv.url(p)))
+        .map(|p| {
+            format!(
+                "[[feeds]]\nurl = \"{}\"\nname = \"{p}\"\nfull_text = true\ninterval = \"1h\"\n\n",
+                srv.url(p)
+            )
+        })
         .collect()
 }
 
@@ -37,12 +42,22 @@ fn feeds_config(srv: &TestServer, paths: &[&str]) -> String {
 async fn run_reloads_on_hup_and_stops_on_term() {
     let srv = TestServer::start().await;
     let seed = srv.url("/news/seed");
-    srv.set("/news/seed", Fixture::ok("text/html", read_fixture("seed/article.html")));
+    srv.set(
+        "/news/seed",
+        Fixture::ok("text/html", read_fixture("seed/article.html")),
+    );
     srv.set(
         "/a",
         Fixture::ok(
             "application/rss+xml",
-            rss("A", &[("Iraq 'taking security measures' to prevent US embassy closure", &seed, None)]),
+            rss(
+                "A",
+                &[(
+                    "Iraq 'taking security measures' to prevent US embassy closure",
+                    &seed,
+                    None,
+                )],
+            ),
         ),
     );
     let second = srv.url("/news/second");
@@ -62,13 +77,46 @@ async fn run_reloads_on_hup_and_stops_on_term() {
     );
     srv.set(
         "/b",
-        Fixture::ok("application/rss+xml", rss("B", &[("Rockets strike Baghdad's Green Zone near US embassy", &second, None)])),
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "B",
+                &[(
+                    "Rockets strike Baghdad's Green Zone near US embassy",
+                    &second,
+                    None,
+                )],
+            ),
+        ),
     );
 
     let inst = Instance::new(&feeds_config(&srv, &["/a"]));
     let stderr_path = inst.dir.path().join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    // A fake service manager: a unix datagram socket the daemon reports to.
+    let sock_path = inst.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (received, stop) = (received.clone(), stop_reading.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    received
+                        .lock()
+                        .expect("lock")
+                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                }
+            }
+        })
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
         .arg("--config")
         .arg(inst.config())
         .args(["run", "--grace", "5s"])
@@ -79,18 +127,35 @@ async fn run_reloads_on_hup_and_stops_on_term() {
         .spawn()
         .expect("start daemon");
 
-    wait_for("the seed's alerts", Duration::from_secs(30), || inst.log_lines().len() >= 2).await;
+    wait_for("the seed's alerts", Duration::from_secs(30), || {
+        inst.log_lines().len() >= 2
+    })
+    .await;
 
     // A broken config is refused; the daemon keeps running.
     let good = std::fs::read_to_string(inst.config()).expect("read config");
-    std::fs::write(inst.config(), format!("{good}\n[poll]\nintervall = \"1m\"\n")).expect("write");
+    std::fs::write(
+        inst.config(),
+        format!("{good}\n[poll]\nintervall = \"1m\"\n"),
+    )
+    .expect("write");
     signal(&child, "HUP");
     let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    wait_for("reload refusal", Duration::from_secs(10), || log().contains("reload refused")).await;
-    assert!(child.try_wait().expect("try_wait").is_none(), "daemon must survive a bad reload");
+    wait_for("reload refusal", Duration::from_secs(10), || {
+        log().contains("reload refused")
+    })
+    .await;
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "daemon must survive a bad reload"
+    );
 
     // A good config with a second feed is applied: its alerts arrive.
-    std::fs::write(inst.config(), format!("{good}\n{}", feeds_config(&srv, &["/b"]))).expect("write");
+    std::fs::write(
+        inst.config(),
+        format!("{good}\n{}", feeds_config(&srv, &["/b"])),
+    )
+    .expect("write");
     signal(&child, "HUP");
     wait_for("the second feed's alerts", Duration::from_secs(30), || {
         inst.log_lines().iter().any(|a| a["url"] == second.as_str())
@@ -98,12 +163,17 @@ async fn run_reloads_on_hup_and_stops_on_term() {
     .await;
 
     signal(&child, "TERM");
+
     let start = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "daemon did not stop on SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "daemon did not stop on SIGTERM:\n{}",
+            log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
@@ -116,4 +186,63 @@ async fn run_reloads_on_hup_and_stops_on_term() {
     assert_eq!(ids.len(), n, "no alert written twice");
     assert_eq!(inst.alerts().await.len(), n, "log and database agree");
     assert!(log().contains("reload applied"));
+
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().expect("reader thread");
+    let notes = received.lock().expect("lock").clone();
+    let has = |s: &str| notes.iter().any(|n| n.lines().any(|l| l.starts_with(s)));
+    for want in [
+        "READY=1",
+        "STATUS=",
+        "WATCHDOG=1",
+        "RELOADING=1",
+        "STOPPING=1",
+    ] {
+        assert!(has(want), "no {want} among {notes:?}");
+    }
+    let first_ready = notes.iter().position(|n| n.contains("READY=1"));
+    let first_reload = notes.iter().position(|n| n.contains("RELOADING=1"));
+    assert!(
+        first_ready < first_reload,
+        "READY before RELOADING: {notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("STATUS=") && n.contains("alerts today")),
+        "{notes:?}"
+    );
+}
+
+/// A service manager that never reads its socket must not stall the daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_notify_socket_never_blocks() {
+    let inst = Instance::new("");
+    let sock_path = inst.dir.path().join("notify.sock");
+    let _sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "100000")
+        .arg("--config")
+        .arg(inst.config())
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    // At 50 ms per watchdog ping the socket's queue fills within a second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(&child, "TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("daemon blocked on its notify socket");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.code(), Some(0));
 }

@@ -42,7 +42,10 @@ fn unrelated(srv: &TestServer) -> Vec<(String, String)> {
     pages
         .into_iter()
         .map(|(path, title, paras)| {
-            srv.set(path, Fixture::ok("text/html; charset=utf-8", page(title, &paras)));
+            srv.set(
+                path,
+                Fixture::ok("text/html; charset=utf-8", page(title, &paras)),
+            );
             (title.to_string(), srv.url(path))
         })
         .collect()
@@ -54,14 +57,20 @@ fn serve_seed(srv: &TestServer) -> String {
     let seed_url = srv.url("/news/iraq-taking-security-measures-prevent-us-embassy-closure");
     srv.set(
         "/news/iraq-taking-security-measures-prevent-us-embassy-closure",
-        Fixture::ok("text/html; charset=utf-8", read_fixture("seed/article.html")),
+        Fixture::ok(
+            "text/html; charset=utf-8",
+            read_fixture("seed/article.html"),
+        ),
     );
     let others = unrelated(srv);
     let mut items: Vec<(&str, &str, Option<&str>)> = vec![(SEED_TITLE, &seed_url, None)];
     for (t, u) in &others {
         items.push((t, u, None));
     }
-    srv.set("/rss", Fixture::ok("application/rss+xml", rss("The New Arab", &items)));
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", rss("The New Arab", &items)),
+    );
     seed_url
 }
 
@@ -96,11 +105,19 @@ async fn seed_article_end_to_end() {
     ));
 
     let out = inst.run(&["poll", "--once"]).await;
-    assert!(out.status.success(), "poll failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "poll failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Both default rules alert on the seed, with their terms; nothing else alerts.
     let alerts = inst.alerts().await;
-    assert_eq!(rules_of(&alerts, &seed_url), vec!["embassy-security", "green-zone"], "{alerts:#?}");
+    assert_eq!(
+        rules_of(&alerts, &seed_url),
+        vec!["embassy-security", "green-zone"],
+        "{alerts:#?}"
+    );
     assert_eq!(alerts.len(), 2, "only the seed may alert: {alerts:#?}");
     for a in &alerts {
         assert_eq!(a["title"], SEED_TITLE);
@@ -123,7 +140,18 @@ async fn seed_article_end_to_end() {
                 assert!(snippet.contains("embassy"), "{snippet}");
             }
         }
-        for k in ["id", "time", "rule", "severity", "feed", "title", "url", "published", "terms", "snippet"] {
+        for k in [
+            "id",
+            "time",
+            "rule",
+            "severity",
+            "feed",
+            "title",
+            "url",
+            "published",
+            "terms",
+            "snippet",
+        ] {
             assert!(a.get(k).is_some(), "alert lacks `{k}`: {a}");
         }
     }
@@ -134,10 +162,18 @@ async fn seed_article_end_to_end() {
     // The seed is kept with its extracted body: the paragraphs, no furniture.
     let store = feedwatch::store::Store::open(&inst.db()).expect("open db");
     let articles = store.articles_since(0).expect("articles");
-    assert_eq!(articles.len(), 1, "only the seed is kept: {:?}", articles.iter().map(|a| &a.title).collect::<Vec<_>>());
+    assert_eq!(
+        articles.len(),
+        1,
+        "only the seed is kept: {:?}",
+        articles.iter().map(|a| &a.title).collect::<Vec<_>>()
+    );
     let body = &articles[0].body;
     for furniture in ["2 min read", "Read also", "Follow us", "Getty]"] {
-        assert!(!body.contains(furniture), "body contains {furniture:?}:\n{body}");
+        assert!(
+            !body.contains(furniture),
+            "body contains {furniture:?}:\n{body}"
+        );
     }
     let normalised = body.split_whitespace().collect::<Vec<_>>().join(" ");
     for para in seed_body_paragraphs() {
@@ -153,7 +189,8 @@ async fn seed_article_end_to_end() {
     assert_eq!(status[0]["last_error"], Value::Null);
 
     // Poll again: a conditional GET answered 304, no page fetched again, no alert repeated.
-    let seed_page_fetches = srv.requests("/news/iraq-taking-security-measures-prevent-us-embassy-closure");
+    let seed_page_fetches =
+        srv.requests("/news/iraq-taking-security-measures-prevent-us-embassy-closure");
     let out = inst.run(&["poll", "--once"]).await;
     assert!(out.status.success());
     assert_eq!(srv.hits("/rss", 304), 1, "second poll must be conditional");
@@ -164,10 +201,19 @@ async fn seed_article_end_to_end() {
     let body = read_fixture("seed/article.html");
     srv.set(
         "/news/iraq-taking-security-measures-prevent-us-embassy-closure",
-        Fixture { etag: None, ..Fixture::ok("text/html", body) },
+        Fixture {
+            etag: None,
+            ..Fixture::ok("text/html", body)
+        },
     );
     let feed = rss("The New Arab", &[(SEED_TITLE, &seed_url, None)]);
-    srv.set("/rss", Fixture { etag: None, ..Fixture::ok("application/rss+xml", feed) });
+    srv.set(
+        "/rss",
+        Fixture {
+            etag: None,
+            ..Fixture::ok("application/rss+xml", feed)
+        },
+    );
     let out = inst.run(&["poll", "--once"]).await;
     assert!(out.status.success());
     assert_eq!(inst.alerts().await.len(), 2);
@@ -184,7 +230,13 @@ async fn seed_article_end_to_end() {
 async fn atom_and_json_feed_alike() {
     let srv = TestServer::start().await;
     let seed_url = srv.url("/news/seed");
-    srv.set("/news/seed", Fixture::ok("text/html; charset=utf-8", read_fixture("seed/article.html")));
+    srv.set(
+        "/news/seed",
+        Fixture::ok(
+            "text/html; charset=utf-8",
+            read_fixture("seed/article.html"),
+        ),
+    );
     let atom = format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>The New Arab</title><id>urn:test:atom</id>
@@ -211,11 +263,24 @@ async fn atom_and_json_feed_alike() {
             srv.url(path)
         ));
         let out = inst.run(&["poll", "--once"]).await;
-        assert!(out.status.success(), "{path}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let alerts = inst.alerts().await;
         let rules = rules_of(&alerts, &seed_url);
-        assert_eq!(rules, vec!["embassy-security", "green-zone"], "{path}: {alerts:#?}");
-        assert!(alerts.iter().all(|a| a["published"] == "2020-10-06T10:00:00Z"), "{path}: {alerts:#?}");
+        assert_eq!(
+            rules,
+            vec!["embassy-security", "green-zone"],
+            "{path}: {alerts:#?}"
+        );
+        assert!(
+            alerts
+                .iter()
+                .all(|a| a["published"] == "2020-10-06T10:00:00Z"),
+            "{path}: {alerts:#?}"
+        );
         seen.push(rules);
     }
     assert_eq!(seen[0], seen[1]);
@@ -227,10 +292,16 @@ async fn bad_feeds_do_not_stop_good_ones() {
     let srv = TestServer::start().await;
     let seed_url = serve_seed(&srv);
     srv.set("/500", Fixture::status(500));
-    srv.set("/html", Fixture::ok("text/html", page("Not a feed", &["Just a web page."])));
+    srv.set(
+        "/html",
+        Fixture::ok("text/html", page("Not a feed", &["Just a web page."])),
+    );
     srv.set(
         "/truncated",
-        Fixture::ok("application/rss+xml", "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cut"),
+        Fixture::ok(
+            "application/rss+xml",
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cut",
+        ),
     );
     // A port nothing listens on: bind, read the port, close.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -245,33 +316,67 @@ async fn bad_feeds_do_not_stop_good_ones() {
     ];
     let mut feeds = String::new();
     for (name, url) in &bad {
-        feeds.push_str(&format!("[[feeds]]\nurl = \"{url}\"\nname = \"{name}\"\n\n"));
+        feeds.push_str(&format!(
+            "[[feeds]]\nurl = \"{url}\"\nname = \"{name}\"\n\n"
+        ));
     }
-    feeds.push_str(&format!("[[feeds]]\nurl = \"{}\"\nname = \"good\"\nfull_text = true\n", srv.url("/rss")));
+    feeds.push_str(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"good\"\nfull_text = true\n",
+        srv.url("/rss")
+    ));
     let inst = Instance::new(&feeds);
 
     let out = inst.run(&["poll", "--once"]).await;
-    assert!(out.status.success(), "a failing feed is not fatal: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(rules_of(&inst.alerts().await, &seed_url), vec!["embassy-security", "green-zone"]);
+    assert!(
+        out.status.success(),
+        "a failing feed is not fatal: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        rules_of(&inst.alerts().await, &seed_url),
+        vec!["embassy-security", "green-zone"]
+    );
 
     let status = inst.status().await;
-    let row = |name: &str| status.iter().find(|r| r["name"] == name).cloned().expect("row");
-    let err = |name: &str| row(name)["last_error"].as_str().unwrap_or("").to_lowercase();
+    let row = |name: &str| {
+        status
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .expect("row")
+    };
+    let err = |name: &str| {
+        row(name)["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+    };
     assert_eq!(row("missing")["last_status"], 404);
     assert!(err("missing").contains("404"), "{}", err("missing"));
     assert_eq!(row("error")["last_status"], 500);
     assert!(err("error").contains("500"));
-    assert!(err("unreachable").contains("connect"), "{}", err("unreachable"));
+    assert!(
+        err("unreachable").contains("connect"),
+        "{}",
+        err("unreachable")
+    );
     assert!(err("html").contains("html"), "{}", err("html"));
     assert!(!err("truncated").is_empty());
     for (name, _) in &bad {
         assert_eq!(row(name)["consecutive_failures"], 1, "{name}");
-        assert!(err(name).contains("http://"), "error names the feed: {}", err(name));
+        assert!(
+            err(name).contains("http://"),
+            "error names the feed: {}",
+            err(name)
+        );
     }
     assert_eq!(row("good")["last_error"], Value::Null);
     // One warning per failing feed on stderr, naming it.
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("127.0.0.1:{dead_port}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{dead_port}")),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +387,11 @@ async fn bad_config_line_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("feedwatch.toml:"), "{stderr}");
     assert!(stderr.contains("full_txt"), "{stderr}");
-    let line = stderr.split("feedwatch.toml:").nth(1).and_then(|s| s.split(':').next()).unwrap_or("");
+    let line = stderr
+        .split("feedwatch.toml:")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .unwrap_or("");
     assert_eq!(line, "18", "line of the bad key: {stderr}");
     // config check lists it too and exits 2.
     let out = inst.run(&["config", "check"]).await;
@@ -293,12 +402,29 @@ async fn bad_config_line_is_named() {
 async fn check_command_on_seed_and_unrelated_text() {
     let inst = Instance::new("");
     let seed = common::fixtures().join("seed/article.txt");
-    let out = inst.run(&["check", seed.to_str().expect("utf-8 path")]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = inst
+        .run(&["check", seed.to_str().expect("utf-8 path")])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("green-zone") && text.contains("embassy-security"), "{text}");
+    assert!(
+        text.contains("green-zone") && text.contains("embassy-security"),
+        "{text}"
+    );
 
-    let out = inst.run(&["check", "--format", "json", seed.to_str().expect("utf-8 path")]).await;
+    let out = inst
+        .run(&[
+            "check",
+            "--format",
+            "json",
+            seed.to_str().expect("utf-8 path"),
+        ])
+        .await;
     let v = common::json_lines(&out.stdout);
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["title"], SEED_TITLE);
@@ -307,7 +433,9 @@ async fn check_command_on_seed_and_unrelated_text() {
     let other = inst.dir.path().join("other.txt");
     std::fs::write(&other, "Local council approves new library\n\nThe council voted to fund a new library and a bus route.\n")
         .expect("write");
-    let out = inst.run(&["check", other.to_str().expect("utf-8 path")]).await;
+    let out = inst
+        .run(&["check", other.to_str().expect("utf-8 path")])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let out = inst.run(&["check", "/nonexistent/file.txt"]).await;
     assert_eq!(out.status.code(), Some(2));

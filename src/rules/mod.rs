@@ -1,63 +1,298 @@
-//! TEMPORARY stand-in for the rules module while the real one is built (replaced before landing).
+//! Alert rules: the query language, the one-pass matcher and match explanations.
+//!
+//! The pipeline hands every article (title, summary, extracted body, URL, feed) to
+//! [`RuleSet::matches`]; each rule that fires becomes an alert carrying *why* it fired: the terms
+//! with their field and character offsets, and a snippet with the terms marked `«like this»`.
+//! Rules are compiled once at start-up or reload ([`RuleSet::compile`]), which reports every bad
+//! rule at once so `feedwatch config check` can print them all.
+//!
+//! # Query language
+//!
+//! | syntax | meaning |
+//! | --- | --- |
+//! | `embassy` | the word, in title, summary or body (not url/feed unless scoped) |
+//! | `"green zone"` | the words in this order, adjacent |
+//! | `secur*` | a word starting with `secur` (at least 2 letters before `*`; only at the end) |
+//! | `a AND b`, `a b` | both (adjacent operands are AND-ed) |
+//! | `a OR b` | either |
+//! | `NOT a` | a does not occur (`a NOT b` is `a AND NOT b`) |
+//! | `a NEAR/n b` | a and b in the same field with at most `n` words between them, either order |
+//! | `a ONEAR/n b` | the same, a before b |
+//! | `title:x`, `summary:`, `body:`, `url:`, `feed:` | scope a term, phrase or `( group )` to one field |
+//! | `( … )` | grouping |
+//!
+//! Precedence, tightest first: field scope, `NOT`, `NEAR`/`ONEAR`, `AND` (explicit or implicit),
+//! `OR`. So `a b OR c` is `(a AND b) OR c`, and `NOT a b` is `(NOT a) AND b`.
+//! Operands of `NEAR`/`ONEAR` must have word positions: terms, phrases, prefixes or OR-groups of
+//! them (`"green zone" NEAR/15 (rocket* OR drone*)`).
+//!
+//! Operators are the upper-case words `AND`, `OR`, `NOT`, `NEAR/n`, `ONEAR/n`; in lower case they
+//! are ordinary terms (`and` matches the word "and"), because headlines are full of "or" and
+//! "not" and a rule should say what it means in capitals. Matching is case-insensitive and
+//! accent-insensitive for Latin script, and tolerant of Arabic spelling variants (see
+//! [`normalize`]). A term that normalises to several words (`Green-Zone`, `#GreenZone`) is a
+//! phrase. Terms containing `:` must be quoted (`"10:30"`), since `word:` names a field.
+//!
+//! # Matching cost
+//!
+//! Every literal of every rule goes into one Aho-Corasick automaton over the normalised token
+//! stream of each field; a document costs one normalisation pass and one automaton scan per field,
+//! then only rules that had a hit (or that can be true without one, like `NOT x`) are evaluated.
+
+mod explain;
+mod matcher;
+pub mod normalize;
+pub mod query;
+mod snippet;
+
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub use explain::{ExplainNode, Explanation};
+pub use query::{parse, Expr, QueryError};
+
+/// How urgent an alert is; ordered from least to most.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity { Info, Low, Medium, High, Critical }
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self { Severity::Info => "info", Severity::Low => "low", Severity::Medium => "medium", Severity::High => "high", Severity::Critical => "critical" })
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        })
     }
 }
+
+/// The error of [`Severity::from_str`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{0}` (expected info, low, medium, high or critical)")]
+pub struct ParseSeverityError(pub String);
+
 impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s { "info" => Severity::Info, "low" => Severity::Low, "medium" => Severity::Medium, "high" => Severity::High, "critical" => Severity::Critical, _ => return Err(format!("unknown severity `{s}`")) })
+    type Err = ParseSeverityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return Err(ParseSeverityError(s.to_string())),
+        })
     }
 }
+
+/// A part of a document a term can match in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Field { Title, Summary, Body, Url, Feed }
-#[derive(Debug, Clone)]
-pub struct RuleSpec { pub name: String, pub query: String, pub severity: Severity, pub feeds: Vec<String>, pub exclude: Option<String> }
-pub struct Document<'a> { pub title: &'a str, pub summary: &'a str, pub body: &'a str, pub url: &'a str, pub feed: &'a str, pub feed_tags: &'a [String] }
-pub struct RuleSet { rules: Vec<(RuleSpec, String)> }
+pub enum Field {
+    Title,
+    Summary,
+    Body,
+    Url,
+    Feed,
+}
+
+impl Field {
+    /// Fields in the order hits are reported.
+    pub const ALL: [Field; 5] = [
+        Field::Title,
+        Field::Summary,
+        Field::Body,
+        Field::Url,
+        Field::Feed,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn bit(self) -> u8 {
+        1 << self.index()
+    }
+}
+
+/// A rule as written in config (already deserialised by the config module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub name: String,
+    pub query: String,
+    pub severity: Severity,
+    /// Feed names or tags the rule is limited to (case-insensitive); empty means every feed.
+    pub feeds: Vec<String>,
+    /// A query whose match suppresses the rule (look-alikes).
+    pub exclude: Option<String>,
+}
+
+/// One text to match. Unscoped terms match in title, summary or body; `url:`/`feed:` only where
+/// scoped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Document<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub body: &'a str,
+    pub url: &'a str,
+    pub feed: &'a str,
+    pub feed_tags: &'a [String],
+}
+
+impl<'a> Document<'a> {
+    fn field(&self, f: Field) -> &'a str {
+        match f {
+            Field::Title => self.title,
+            Field::Summary => self.summary,
+            Field::Body => self.body,
+            Field::Url => self.url,
+            Field::Feed => self.feed,
+        }
+    }
+}
+
+/// A rule that fired on a document, with the evidence.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Match { pub rule: String, pub severity: Severity, pub terms: Vec<TermHit>, pub snippet: String }
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TermHit { pub term: String, pub field: Field, pub start: usize, pub end: usize }
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("rule `{rule}`: {message}\n  {query}\n  {caret:>width$} (column {column})", caret = "^", width = column)]
-pub struct RuleError { pub rule: String, pub message: String, pub column: usize, pub query: String, pub in_exclude: bool }
-#[derive(Debug)]
-pub struct Explanation(pub String);
-impl fmt::Display for Explanation { fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0) } }
+pub struct Match {
+    pub rule: String,
+    pub severity: Severity,
+    /// Deduplicated, sorted by field (title, summary, body, url, feed) then offset.
+    pub terms: Vec<TermHit>,
+    /// Up to ~200 characters around the densest cluster of hits, terms marked `«…»`.
+    pub snippet: String,
+}
+
+/// One occurrence of a rule literal in a document.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TermHit {
+    /// The text as it appears in the document.
+    pub term: String,
+    pub field: Field,
+    /// Character (not byte) offsets into that field's original text.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A rule that does not compile. `Display` shows the query with a caret under the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render_error(self))]
+pub struct RuleError {
+    pub rule: String,
+    pub message: String,
+    /// 1-based character column in `query`.
+    pub column: usize,
+    /// The query text the column refers to (the rule's `exclude` when `in_exclude`).
+    pub query: String,
+    pub in_exclude: bool,
+}
+
+fn render_error(e: &RuleError) -> String {
+    let chars: Vec<char> = e.query.chars().collect();
+    let from = e.column.saturating_sub(1).min(chars.len());
+    let width = chars[from..]
+        .iter()
+        .take_while(|c| !c.is_whitespace())
+        .count()
+        .max(1);
+    format!(
+        "rule `{}`: {}{}\n  {}\n  {}{} (column {})",
+        e.rule,
+        if e.in_exclude { "in exclude: " } else { "" },
+        e.message,
+        e.query,
+        " ".repeat(from),
+        "^".repeat(width),
+        e.column
+    )
+}
+
+/// All rules, compiled into one matcher. Built once at start-up/reload; `Send + Sync`.
+pub struct RuleSet {
+    inner: matcher::Compiled,
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.inner.rule_names())
+            .finish()
+    }
+}
+
 impl RuleSet {
+    /// Compile rules. Every invalid rule is reported, not just the first.
+    ///
+    /// # Errors
+    /// One [`RuleError`] per bad query or exclude, and per duplicated rule name.
     pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, Vec<RuleError>> {
-        let mut errs = vec![];
-        let mut rules = vec![];
-        for s in specs {
-            let lit = s.query.split('"').nth(1).map(str::to_string).unwrap_or_else(|| s.query.split_whitespace().next().unwrap_or("").to_string());
-            if lit.is_empty() { errs.push(RuleError { rule: s.name.clone(), message: "empty query".into(), column: 1, query: s.query.clone(), in_exclude: false }); }
-            rules.push((s.clone(), lit.to_lowercase()));
-        }
-        if errs.is_empty() { Ok(RuleSet { rules }) } else { Err(errs) }
+        matcher::Compiled::new(specs).map(|inner| RuleSet { inner })
     }
-    pub fn len(&self) -> usize { self.rules.len() }
-    pub fn is_empty(&self) -> bool { self.rules.is_empty() }
+
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.len() == 0
+    }
+
+    /// The rules that fire on `doc`, in rule order.
     pub fn matches(&self, doc: &Document) -> Vec<Match> {
-        let mut out = vec![];
-        for (spec, lit) in &self.rules {
-            for (field, text) in [(Field::Title, doc.title), (Field::Summary, doc.summary), (Field::Body, doc.body)] {
-                let low = text.to_lowercase();
-                if let Some(i) = low.find(lit.as_str()) {
-                    out.push(Match { rule: spec.name.clone(), severity: spec.severity, terms: vec![TermHit { term: text.get(i..i + lit.len()).unwrap_or("").to_string(), field, start: i, end: i + lit.len() }], snippet: text.chars().take(200).collect() });
-                    break;
-                }
-            }
-        }
-        out
+        self.inner.matches(doc)
     }
-    pub fn explain(&self, doc: &Document) -> Vec<Explanation> { self.matches(doc).into_iter().map(|m| Explanation(m.rule)).collect() }
+
+    /// Every rule's tree with which branches held, for `check --explain`.
+    pub fn explain(&self, doc: &Document) -> Vec<Explanation> {
+        self.inner.explain(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_round_trips() {
+        for s in [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            assert_eq!(s.to_string().parse::<Severity>(), Ok(s));
+        }
+        assert!("urgent".parse::<Severity>().is_err());
+        assert!(Severity::Critical > Severity::High);
+    }
+
+    #[test]
+    fn error_display_has_caret_under_column() {
+        let e = RuleError {
+            rule: "r".into(),
+            message: "bad".into(),
+            column: 3,
+            query: "a NEAR b".into(),
+            in_exclude: false,
+        };
+        assert_eq!(
+            e.to_string(),
+            "rule `r`: bad\n  a NEAR b\n    ^^^^ (column 3)"
+        );
+    }
+
+    fn _assert_send_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<RuleSet>();
+    }
 }

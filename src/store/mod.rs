@@ -156,6 +156,15 @@ pub struct AlertRecord {
     pub snippet: String,
 }
 
+/// Figures for the service status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub feeds: i64,
+    pub failing: i64,
+    pub last_poll: Option<i64>,
+    pub alerts_today: i64,
+}
+
 /// A kept article, for `search` and backtests.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ArticleRow {
@@ -255,7 +264,10 @@ impl Store {
 
     /// One feed by URL.
     pub fn feed(&self, url: &str) -> Result<Option<FeedRow>, StoreError> {
-        Ok(self.query_feeds("WHERE url = ?1", [url])?.into_iter().next())
+        Ok(self
+            .query_feeds("WHERE url = ?1", [url])?
+            .into_iter()
+            .next())
     }
 
     fn query_feeds(
@@ -442,6 +454,27 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A one-line summary for `systemctl status`: feeds, failing feeds, last poll, alerts
+    /// since `day_start`.
+    pub fn summary(&self, day_start: i64) -> Result<Summary, StoreError> {
+        let (feeds, failing, last_poll): (i64, i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(last_error IS NOT NULL), 0), max(last_poll_at) FROM feeds",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let alerts_today: i64 = self.conn.query_row(
+            "SELECT count(*) FROM alerts WHERE created_at >= ?1",
+            [day_start],
+            |r| r.get(0),
+        )?;
+        Ok(Summary {
+            feeds,
+            failing,
+            last_poll,
+            alerts_today,
+        })
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(true)` when the database is sound.
     pub fn integrity_ok(&self) -> Result<bool, StoreError> {
         let res: String = self
@@ -478,10 +511,8 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
                 .execute(params![rec.feed_id, etag, last_modified])?;
         }
         Validators::Clear => {
-            tx.prepare_cached(
-                "UPDATE feeds SET etag = NULL, last_modified = NULL WHERE id = ?1",
-            )?
-            .execute([rec.feed_id])?;
+            tx.prepare_cached("UPDATE feeds SET etag = NULL, last_modified = NULL WHERE id = ?1")?
+                .execute([rec.feed_id])?;
         }
     }
 

@@ -26,11 +26,25 @@ pub struct Fixture {
 impl Fixture {
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Fixture {
         let body = body.into();
-        let etag = format!("\"{:x}\"", body.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64)));
-        Fixture { status: 200, content_type: content_type.into(), body, etag: Some(etag) }
+        let etag = format!(
+            "\"{:x}\"",
+            body.iter()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64))
+        );
+        Fixture {
+            status: 200,
+            content_type: content_type.into(),
+            body,
+            etag: Some(etag),
+        }
     }
     pub fn status(status: u16) -> Fixture {
-        Fixture { status, content_type: "text/plain".into(), body: b"error".to_vec(), etag: None }
+        Fixture {
+            status,
+            content_type: "text/plain".into(),
+            body: b"error".to_vec(),
+            etag: None,
+        }
     }
 }
 
@@ -51,8 +65,12 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let app = axum::Router::new().fallback(handler).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let app = axum::Router::new()
+            .fallback(handler)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -65,32 +83,60 @@ impl TestServer {
     }
 
     pub fn set(&self, path: &str, f: Fixture) {
-        self.shared.lock().expect("lock").routes.insert(path.to_string(), f);
+        self.shared
+            .lock()
+            .expect("lock")
+            .routes
+            .insert(path.to_string(), f);
     }
 
     /// How many requests for `path` were answered with `status`.
     pub fn hits(&self, path: &str, status: u16) -> usize {
-        self.shared.lock().expect("lock").log.iter().filter(|(p, s)| p == path && *s == status).count()
+        self.shared
+            .lock()
+            .expect("lock")
+            .log
+            .iter()
+            .filter(|(p, s)| p == path && *s == status)
+            .count()
     }
 
     /// All requests for `path`.
     pub fn requests(&self, path: &str) -> usize {
-        self.shared.lock().expect("lock").log.iter().filter(|(p, _)| p == path).count()
+        self.shared
+            .lock()
+            .expect("lock")
+            .log
+            .iter()
+            .filter(|(p, _)| p == path)
+            .count()
     }
 }
 
 async fn handler(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let inm = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut s = shared.lock().expect("lock");
     let fx = s.routes.get(&path).cloned();
     let resp = match fx {
-        None => Response::builder().status(404).body(Body::from("not found")),
-        Some(f) if f.etag.is_some() && inm == f.etag => Response::builder().status(304).body(Body::empty()),
+        None => Response::builder()
+            .status(404)
+            .body(Body::from("not found")),
+        Some(f) if f.etag.is_some() && inm == f.etag => {
+            Response::builder().status(304).body(Body::empty())
+        }
         Some(f) => {
             let mut b = Response::builder()
                 .status(StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-                .header(header::CONTENT_TYPE, HeaderValue::from_str(&f.content_type).unwrap_or(HeaderValue::from_static("text/plain")));
+                .header(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&f.content_type)
+                        .unwrap_or(HeaderValue::from_static("text/plain")),
+                );
             if let Some(e) = &f.etag {
                 b = b.header(header::ETAG, e);
             }
@@ -163,20 +209,30 @@ impl Instance {
     /// `alerts --format json`, parsed.
     pub async fn alerts(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["alerts", "--format", "json"]).await;
-        assert!(out.status.success(), "alerts failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "alerts failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         json_lines(&out.stdout)
     }
 
     /// `status --format json`, parsed.
     pub async fn status(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["status", "--format", "json"]).await;
-        assert!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         json_lines(&out.stdout)
     }
 
     /// Lines of the alert log, parsed.
     pub fn log_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read(self.alert_log()).map(|b| json_lines(&b)).unwrap_or_default()
+        std::fs::read(self.alert_log())
+            .map(|b| json_lines(&b))
+            .unwrap_or_default()
     }
 }
 
@@ -192,7 +248,12 @@ pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
 pub fn rss(title: &str, items: &[(&str, &str, Option<&str>)]) -> String {
     let mut s = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>http://example.com/</link><description>test</description>\n");
     for (t, l, d) in items {
-        s.push_str(&format!("<item><title>{}</title><link>{}</link><guid>{}</guid>", esc(t), esc(l), esc(l)));
+        s.push_str(&format!(
+            "<item><title>{}</title><link>{}</link><guid>{}</guid>",
+            esc(t),
+            esc(l),
+            esc(l)
+        ));
         if let Some(d) = d {
             s.push_str(&format!("<description>{}</description>", esc(d)));
         }
@@ -203,12 +264,18 @@ pub fn rss(title: &str, items: &[(&str, &str, Option<&str>)]) -> String {
 }
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A plain article page around `paragraphs`.
 pub fn page(title: &str, paragraphs: &[&str]) -> String {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>\n", esc(p))).collect();
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", esc(p)))
+        .collect();
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\
          <nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>\

@@ -1,0 +1,110 @@
+//! Explanations for `feedwatch check --explain`: each rule's tree with which branches held.
+//!
+//! A user tuning a rule needs to see *which* part of a query failed on an article they expected
+//! to match (or which part let a look-alike through), so every node carries whether it held and,
+//! for literals and proximity operators, where in the document it was found.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::Severity;
+
+/// One node of an explained rule tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainNode {
+    /// The literal as written, `AND`/`OR`/`NOT`, or the whole `NEAR` expression.
+    pub label: String,
+    pub held: bool,
+    /// Where literals (or NEAR pairs) were found: `field@char_offset "text"`.
+    pub hits: Vec<String>,
+    pub children: Vec<ExplainNode>,
+}
+
+/// A rule's verdict on one document, with its explained query (and exclude) trees.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub rule: String,
+    pub severity: Severity,
+    /// The rule fires: feed allowed, query held, exclude did not.
+    pub fired: bool,
+    /// False when the rule's `feeds` list rules this document's feed out.
+    pub feed_allowed: bool,
+    pub query: ExplainNode,
+    pub exclude: Option<ExplainNode>,
+}
+
+impl ExplainNode {
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let mark = if self.held { "✓" } else { "✗" };
+        write!(f, "{:indent$}{mark} {}", "", self.label, indent = depth * 2)?;
+        if !self.hits.is_empty() {
+            const SHOWN: usize = 5;
+            write!(
+                f,
+                "  [{}",
+                self.hits
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            if self.hits.len() > SHOWN {
+                write!(f, ", +{} more", self.hits.len() - SHOWN)?;
+            }
+            f.write_str("]")?;
+        }
+        writeln!(f)?;
+        self.children.iter().try_for_each(|c| c.write(f, depth + 1))
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.fired {
+            "MATCH"
+        } else if !self.feed_allowed {
+            "skipped (feed not in rule's feeds)"
+        } else if self.query.held {
+            "suppressed by exclude"
+        } else {
+            "no match"
+        };
+        writeln!(f, "rule `{}` ({}): {verdict}", self.rule, self.severity)?;
+        writeln!(f, "  query:")?;
+        self.query.write(f, 2)?;
+        if let Some(x) = &self.exclude {
+            writeln!(f, "  exclude:")?;
+            x.write(f, 2)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Document, RuleSet, RuleSpec, Severity};
+
+    #[test]
+    fn tree_shows_which_branches_held() {
+        let rs = RuleSet::compile(&[RuleSpec {
+            name: "gz".into(),
+            query: "\"green zone\" NEAR/3 (rocket* OR drone*) OR embassy".into(),
+            severity: Severity::High,
+            feeds: vec![],
+            exclude: Some("suites".into()),
+        }])
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let ex = rs.explain(&Document {
+            body: "Rockets hit the Green Zone.",
+            ..Document::default()
+        });
+        let text = ex[0].to_string();
+        assert_eq!(
+            text,
+            "rule `gz` (high): MATCH\n  query:\n    ✓ OR\n      ✓ \"green zone\" NEAR/3 (rocket* OR drone*)  \
+             [body@0 \"Rockets\", body@16 \"Green Zone\"]\n      ✗ embassy\n  exclude:\n    ✗ suites\n"
+        );
+    }
+}

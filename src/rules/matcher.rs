@@ -1,0 +1,764 @@
+//! Compiling rules into one automaton, and evaluating them against a document.
+//!
+//! Every distinct literal (term, phrase, prefix; from queries and excludes) becomes one
+//! Aho-Corasick pattern over the normalised token stream: `" green zone "` for a phrase,
+//! `" secur"` for a prefix (no trailing sentinel space). One overlapping scan per field yields
+//! every literal occurrence as a token range; rules are then evaluated only if one of their
+//! query literals occurred, or if they can be true with no hit at all (`NOT x`).
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
+use super::explain::{ExplainNode, Explanation};
+use super::normalize::{normalize_into, Normalized};
+use super::query::{parse, Expr, Literal};
+use super::snippet::snippet;
+use super::{Document, Field, Match, RuleError, RuleSpec, Severity, TermHit};
+
+/// Unscoped literals match in these fields.
+const DEFAULT_FIELDS: u8 =
+    (1 << Field::Title as u8) | (1 << Field::Summary as u8) | (1 << Field::Body as u8);
+
+/// A rule tree with literals resolved to pattern ids and scopes pushed down to the literals.
+#[derive(Debug, Clone)]
+enum Node {
+    Lit {
+        pat: u32,
+        fields: u8,
+        raw: String,
+    },
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Near {
+        left: Vec<Side>,
+        right: Vec<Side>,
+        distance: u32,
+        ordered: bool,
+        label: String,
+    },
+}
+
+/// One literal on one side of a NEAR.
+#[derive(Debug, Clone)]
+struct Side {
+    pat: u32,
+    fields: u8,
+}
+
+#[derive(Debug)]
+struct Rule {
+    name: String,
+    severity: Severity,
+    /// Lower-cased feed names/tags; empty = any feed.
+    feeds: Vec<String>,
+    query: Node,
+    exclude: Option<Node>,
+}
+
+/// One literal occurrence: pattern, field index and token range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Hit {
+    pat: u32,
+    field: u8,
+    start: u32,
+    end: u32,
+}
+
+/// The compiled rule set.
+#[derive(Debug)]
+pub(super) struct Compiled {
+    ac: Option<AhoCorasick>,
+    /// Pattern id → rules whose *query* uses it (excludes alone never make a rule a candidate).
+    pat_rules: Vec<Vec<u32>>,
+    /// Pattern id → number of tokens in the literal.
+    pat_len: Vec<u32>,
+    rules: Vec<Rule>,
+    /// Rules whose query is true when no literal occurs at all.
+    always: Vec<u32>,
+    /// Fields that some literal is scoped to: no need to normalise the others.
+    used_fields: u8,
+}
+
+struct Builder {
+    patterns: Vec<String>,
+    pat_len: Vec<u32>,
+    index: HashMap<String, u32>,
+}
+
+impl Builder {
+    fn pattern(&mut self, lit: &Literal) -> u32 {
+        let mut p = String::from(" ");
+        p.push_str(&lit.tokens.join(" "));
+        if !lit.prefix {
+            p.push(' ');
+        }
+        if let Some(&id) = self.index.get(&p) {
+            return id;
+        }
+        let id = self.patterns.len() as u32;
+        self.index.insert(p.clone(), id);
+        self.patterns.push(p);
+        self.pat_len.push(lit.tokens.len() as u32);
+        id
+    }
+
+    fn node(&mut self, e: &Expr, fields: u8) -> Node {
+        match e {
+            Expr::Lit(l) => Node::Lit {
+                pat: self.pattern(l),
+                fields,
+                raw: l.raw.clone(),
+            },
+            Expr::And(v) => Node::And(v.iter().map(|e| self.node(e, fields)).collect()),
+            Expr::Or(v) => Node::Or(v.iter().map(|e| self.node(e, fields)).collect()),
+            Expr::Not(e) => Node::Not(Box::new(self.node(e, fields))),
+            Expr::Scope(f, e) => self.node(e, f.bit()),
+            Expr::Near {
+                left,
+                right,
+                distance,
+                ordered,
+            } => {
+                let mut l = Vec::new();
+                let mut r = Vec::new();
+                self.sides(left, fields, &mut l);
+                self.sides(right, fields, &mut r);
+                Node::Near {
+                    left: l,
+                    right: r,
+                    distance: *distance,
+                    ordered: *ordered,
+                    label: e.to_string(),
+                }
+            }
+        }
+    }
+
+    fn sides(&mut self, e: &Expr, fields: u8, out: &mut Vec<Side>) {
+        match e {
+            Expr::Lit(l) => out.push(Side {
+                pat: self.pattern(l),
+                fields,
+            }),
+            Expr::Or(v) => v.iter().for_each(|e| self.sides(e, fields, out)),
+            Expr::Scope(f, e) => self.sides(e, f.bit(), out),
+            // The parser only lets positional expressions reach a NEAR.
+            _ => {}
+        }
+    }
+}
+
+fn collect_pats(n: &Node, out: &mut Vec<u32>, used: &mut u8) {
+    match n {
+        Node::Lit { pat, fields, .. } => {
+            out.push(*pat);
+            *used |= fields;
+        }
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| collect_pats(n, out, used)),
+        Node::Not(n) => collect_pats(n, out, used),
+        Node::Near { left, right, .. } => {
+            for s in left.iter().chain(right) {
+                out.push(s.pat);
+                *used |= s.fields;
+            }
+        }
+    }
+}
+
+impl Compiled {
+    pub(super) fn new(specs: &[RuleSpec]) -> Result<Compiled, Vec<RuleError>> {
+        let mut errors = Vec::new();
+        let mut b = Builder {
+            patterns: Vec::new(),
+            pat_len: Vec::new(),
+            index: HashMap::new(),
+        };
+        let mut rules = Vec::new();
+        let mut seen = HashMap::new();
+        for spec in specs {
+            let err = |message: String, column: usize, query: &str, in_exclude: bool| RuleError {
+                rule: spec.name.clone(),
+                message,
+                column,
+                query: query.to_string(),
+                in_exclude,
+            };
+            if seen.insert(spec.name.as_str(), ()).is_some() {
+                errors.push(err("duplicate rule name".into(), 1, &spec.query, false));
+            }
+            let query =
+                parse(&spec.query).map_err(|e| err(e.message, e.column, &spec.query, false));
+            let exclude = spec
+                .exclude
+                .as_deref()
+                .map(|x| parse(x).map_err(|e| err(e.message, e.column, x, true)))
+                .transpose();
+            match (query, exclude) {
+                (Ok(q), Ok(x)) => rules.push(Rule {
+                    name: spec.name.clone(),
+                    severity: spec.severity,
+                    feeds: spec.feeds.iter().map(|f| f.trim().to_lowercase()).collect(),
+                    query: b.node(&q, DEFAULT_FIELDS),
+                    exclude: x.map(|x| b.node(&x, DEFAULT_FIELDS)),
+                }),
+                (q, x) => {
+                    errors.extend(q.err());
+                    errors.extend(x.err());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut pat_rules = vec![Vec::new(); b.patterns.len()];
+        let mut always = Vec::new();
+        let mut used_fields = 0u8;
+        let empty = DocHits::default();
+        for (i, r) in rules.iter().enumerate() {
+            let mut pats = Vec::new();
+            collect_pats(&r.query, &mut pats, &mut used_fields);
+            pats.sort_unstable();
+            pats.dedup();
+            for p in pats {
+                pat_rules[p as usize].push(i as u32);
+            }
+            if let Some(x) = &r.exclude {
+                collect_pats(x, &mut Vec::new(), &mut used_fields);
+            }
+            if eval(&r.query, &empty) {
+                always.push(i as u32);
+            }
+        }
+        let ac = if b.patterns.is_empty() {
+            None
+        } else {
+            // DFA: the fastest scan, and every pattern starts with a space so prefilters cannot help.
+            let built = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&b.patterns)
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&b.patterns)
+                });
+            match built {
+                Ok(ac) => Some(ac),
+                Err(e) => {
+                    return Err(vec![RuleError {
+                        rule: String::new(),
+                        message: format!("rule set too large for the matcher: {e}"),
+                        column: 1,
+                        query: String::new(),
+                        in_exclude: false,
+                    }])
+                }
+            }
+        };
+        Ok(Compiled {
+            ac,
+            pat_rules,
+            pat_len: b.pat_len,
+            rules,
+            always,
+            used_fields,
+        })
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub(super) fn rule_names(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// Normalise the fields and collect every literal occurrence.
+    fn scan<'d>(&self, doc: &Document<'d>) -> DocHits<'d> {
+        let mut dh = DocHits {
+            texts: Field::ALL.map(|f| doc.field(f)),
+            ..DocHits::default()
+        };
+        let Some(ac) = &self.ac else {
+            return dh;
+        };
+        for f in Field::ALL {
+            if self.used_fields & f.bit() == 0 || dh.texts[f.index()].is_empty() {
+                continue;
+            }
+            let norm = &mut dh.norms[f.index()];
+            normalize_into(dh.texts[f.index()], norm);
+            for m in ac.find_overlapping_iter(norm.stream.as_str()) {
+                let pat = m.pattern().as_u32();
+                let Some(start) = norm.token_at(m.start() + 1) else {
+                    continue;
+                };
+                let len = self.pat_len.get(pat as usize).copied().unwrap_or(1);
+                dh.hits.push(Hit {
+                    pat,
+                    field: f.index() as u8,
+                    start: start as u32,
+                    end: start as u32 + len,
+                });
+            }
+        }
+        dh.hits.sort_unstable();
+        dh
+    }
+
+    fn candidates(&self, dh: &DocHits) -> Vec<u32> {
+        let mut c = self.always.clone();
+        let mut last = u32::MAX;
+        for h in &dh.hits {
+            if h.pat != last {
+                last = h.pat;
+                if let Some(rs) = self.pat_rules.get(h.pat as usize) {
+                    c.extend_from_slice(rs);
+                }
+            }
+        }
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+
+    fn feed_allowed(rule: &Rule, doc: &Document) -> bool {
+        rule.feeds.is_empty()
+            || std::iter::once(doc.feed)
+                .chain(doc.feed_tags.iter().map(String::as_str))
+                .any(|name| {
+                    let name = name.trim().to_lowercase();
+                    rule.feeds.contains(&name)
+                })
+    }
+
+    pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
+        let dh = self.scan(doc);
+        let mut out = Vec::new();
+        for i in self.candidates(&dh) {
+            let Some(rule) = self.rules.get(i as usize) else {
+                continue;
+            };
+            if !Self::feed_allowed(rule, doc) || !eval(&rule.query, &dh) {
+                continue;
+            }
+            if rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
+                continue;
+            }
+            let mut hits = Vec::new();
+            collect(&rule.query, &dh, &mut hits);
+            out.push(self.build_match(rule, &dh, hits));
+        }
+        out
+    }
+
+    fn build_match(&self, rule: &Rule, dh: &DocHits, mut hits: Vec<Hit>) -> Match {
+        // Order by field then position; the same text span once, whichever literal found it.
+        hits.sort_unstable_by_key(|h| (h.field, h.start, h.end));
+        hits.dedup_by_key(|h| (h.field, h.start, h.end));
+        let mut terms = Vec::with_capacity(hits.len());
+        let mut spans: [Vec<(usize, usize)>; 5] = Default::default();
+        let mut counter = CharCounter::default();
+        for h in &hits {
+            let f = h.field as usize;
+            let (Some(text), Some(norm)) = (dh.texts.get(f), dh.norms.get(f)) else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (
+                norm.tokens.get(h.start as usize),
+                norm.tokens.get((h.end as usize).saturating_sub(1)),
+            ) else {
+                continue;
+            };
+            let (bs, be) = (a.orig_start as usize, b.orig_end as usize);
+            let Some(term) = text.get(bs..be) else {
+                continue;
+            };
+            spans[f].push((bs, be));
+            let start = counter.chars_to(f, text, bs);
+            let end = start + term.chars().count();
+            terms.push(TermHit {
+                term: term.to_string(),
+                field: Field::ALL[f],
+                start,
+                end,
+            });
+        }
+        terms.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.term == b.term);
+        let field = [Field::Body, Field::Summary, Field::Title]
+            .into_iter()
+            .find(|f| !spans[f.index()].is_empty());
+        let snippet = field
+            .map(|f| snippet(dh.texts[f.index()], &spans[f.index()]))
+            .unwrap_or_default();
+        Match {
+            rule: rule.name.clone(),
+            severity: rule.severity,
+            terms,
+            snippet,
+        }
+    }
+
+    pub(super) fn explain(&self, doc: &Document) -> Vec<Explanation> {
+        let dh = self.scan(doc);
+        self.rules
+            .iter()
+            .map(|r| {
+                let feed_ok = Self::feed_allowed(r, doc);
+                let query = explain_node(&r.query, &dh);
+                let exclude = r.exclude.as_ref().map(|x| explain_node(x, &dh));
+                let excluded = exclude.as_ref().is_some_and(|x| x.held);
+                Explanation {
+                    rule: r.name.clone(),
+                    severity: r.severity,
+                    fired: feed_ok && query.held && !excluded,
+                    feed_allowed: feed_ok,
+                    query,
+                    exclude,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Incremental byte → char offset conversion (hits arrive sorted per field).
+#[derive(Default)]
+struct CharCounter {
+    field: usize,
+    byte: usize,
+    chars: usize,
+}
+
+impl CharCounter {
+    fn chars_to(&mut self, field: usize, text: &str, byte: usize) -> usize {
+        if field != self.field || byte < self.byte {
+            *self = CharCounter {
+                field,
+                ..CharCounter::default()
+            };
+        }
+        self.chars += text.get(self.byte..byte).map_or(0, |s| s.chars().count());
+        self.byte = byte;
+        self.chars
+    }
+}
+
+/// A document's normalised fields and sorted literal occurrences.
+#[derive(Default)]
+struct DocHits<'d> {
+    texts: [&'d str; 5],
+    norms: [Normalized; 5],
+    hits: Vec<Hit>,
+}
+
+impl DocHits<'_> {
+    fn of(&self, pat: u32) -> &[Hit] {
+        let lo = self.hits.partition_point(|h| h.pat < pat);
+        let hi = self.hits.partition_point(|h| h.pat <= pat);
+        self.hits.get(lo..hi).unwrap_or(&[])
+    }
+
+    fn lit<'a>(&'a self, pat: u32, fields: u8) -> impl Iterator<Item = &'a Hit> + 'a {
+        self.of(pat)
+            .iter()
+            .filter(move |h| fields & (1 << h.field) != 0)
+    }
+}
+
+fn eval(n: &Node, dh: &DocHits) -> bool {
+    match n {
+        Node::Lit { pat, fields, .. } => dh.lit(*pat, *fields).next().is_some(),
+        Node::And(v) => v.iter().all(|n| eval(n, dh)),
+        Node::Or(v) => v.iter().any(|n| eval(n, dh)),
+        Node::Not(n) => !eval(n, dh),
+        Node::Near { .. } => !near_pairs(n, dh, true).is_empty(),
+    }
+}
+
+fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
+    let mut v: Vec<Hit> = sides
+        .iter()
+        .flat_map(|s| dh.lit(s.pat, s.fields).copied())
+        .collect();
+    v.sort_unstable_by_key(|h| (h.field, h.start, h.end));
+    v
+}
+
+/// Hits taking part in a satisfied NEAR (`first_only`: stop at the first pair, for `eval`).
+fn near_pairs(n: &Node, dh: &DocHits, first_only: bool) -> Vec<Hit> {
+    let Node::Near {
+        left,
+        right,
+        distance,
+        ordered,
+        ..
+    } = n
+    else {
+        return Vec::new();
+    };
+    let l = side_hits(left, dh);
+    if l.is_empty() {
+        return Vec::new();
+    }
+    let r = side_hits(right, dh);
+    let max_len = r.iter().map(|h| h.end - h.start).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for a in &l {
+        // Right hits in the same field whose start could be within reach of `a`.
+        let lo_start = a.start.saturating_sub(distance + max_len + 1);
+        let hi_start = a.end.saturating_add(*distance);
+        let from = r.partition_point(|h| (h.field, h.start) < (a.field, lo_start));
+        for b in r.get(from..).unwrap_or(&[]) {
+            if b.field != a.field || b.start > hi_start {
+                break;
+            }
+            if (a.start, a.end) == (b.start, b.end) {
+                continue;
+            }
+            let ok = if a.end <= b.start {
+                b.start - a.end <= *distance
+            } else if b.end <= a.start {
+                !ordered && a.start - b.end <= *distance
+            } else {
+                // Overlapping spans (`"green zone" NEAR/3 zone`): adjacent, in no order.
+                !ordered
+            };
+            if ok {
+                out.push(*a);
+                out.push(*b);
+                if first_only {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Hits of the positive literals under branches that held, for `Match::terms` and snippets.
+fn collect(n: &Node, dh: &DocHits, out: &mut Vec<Hit>) {
+    match n {
+        Node::Lit { pat, fields, .. } => out.extend(dh.lit(*pat, *fields).copied()),
+        Node::And(v) | Node::Or(v) => {
+            for c in v {
+                if eval(c, dh) {
+                    collect(c, dh, out);
+                }
+            }
+        }
+        Node::Not(_) => {}
+        Node::Near { .. } => out.extend(near_pairs(n, dh, false)),
+    }
+}
+
+fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
+    let held = eval(n, dh);
+    let describe = |hits: &[Hit]| -> Vec<String> {
+        hits.iter()
+            .map(|h| {
+                let f = Field::ALL[h.field as usize];
+                let norm = &dh.norms[h.field as usize];
+                let text = dh.texts[h.field as usize];
+                let bs = norm
+                    .tokens
+                    .get(h.start as usize)
+                    .map_or(0, |t| t.orig_start as usize);
+                let be = norm
+                    .tokens
+                    .get((h.end as usize).saturating_sub(1))
+                    .map_or(0, |t| t.orig_end as usize);
+                let chars = text.get(..bs).map_or(0, |s| s.chars().count());
+                format!("{f}@{chars} {:?}", text.get(bs..be).unwrap_or(""))
+            })
+            .collect()
+    };
+    match n {
+        Node::Lit { pat, fields, raw } => {
+            let hits: Vec<Hit> = dh.lit(*pat, *fields).copied().collect();
+            ExplainNode {
+                label: raw.clone(),
+                held,
+                hits: describe(&hits),
+                children: Vec::new(),
+            }
+        }
+        Node::And(v) | Node::Or(v) => ExplainNode {
+            label: if matches!(n, Node::And(_)) {
+                "AND"
+            } else {
+                "OR"
+            }
+            .into(),
+            held,
+            hits: Vec::new(),
+            children: v.iter().map(|c| explain_node(c, dh)).collect(),
+        },
+        Node::Not(c) => ExplainNode {
+            label: "NOT".into(),
+            held,
+            hits: Vec::new(),
+            children: vec![explain_node(c, dh)],
+        },
+        Node::Near { label, .. } => {
+            let mut pairs = near_pairs(n, dh, false);
+            pairs.sort_unstable_by_key(|h| (h.field, h.start, h.end));
+            pairs.dedup();
+            ExplainNode {
+                label: label.clone(),
+                held,
+                hits: describe(&pairs),
+                children: Vec::new(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RuleSet;
+    use super::*;
+
+    fn spec(name: &str, query: &str) -> RuleSpec {
+        RuleSpec {
+            name: name.into(),
+            query: query.into(),
+            severity: Severity::High,
+            feeds: Vec::new(),
+            exclude: None,
+        }
+    }
+
+    fn fires(query: &str, body: &str) -> bool {
+        let rs = RuleSet::compile(&[spec("r", query)]).unwrap_or_else(|e| panic!("{query}: {e:?}"));
+        !rs.matches(&Document {
+            body,
+            ..Document::default()
+        })
+        .is_empty()
+    }
+
+    #[test]
+    fn table() {
+        let cases = [
+            ("embassy", "The Embassy was hit", true),
+            ("embassy", "embassies were hit", false),
+            ("embass*", "embassies were hit", true),
+            ("\"green zone\"", "the GREEN-ZONE in Baghdad", true),
+            ("\"green zone\"", "green and zone", false),
+            ("#GreenZone", "Rockets hit the green zone", true),
+            ("\"green zone\"", "#GreenZone trending", true),
+            ("ambassade", "L'Ambassade de France", true),
+            ("sécurité", "SECURITE renforcée", true),
+            ("\"المنطقة الخضراء\"", "صواريخ على المِنطقةِ الخضراءِ", true),
+            ("أمن", "امن البلاد", true),
+            ("أمن", "قوات الامن", false),
+            ("embassy", "the embassy's gate", true),
+            ("a NOT b", "a c", true),
+            ("a NOT b", "a b", false),
+            ("NOT zzz", "anything at all", true),
+            ("NOT zzz", "", true),
+            ("x OR NOT y", "nothing", true),
+            ("rocket NEAR/2 embassy", "rocket hit the embassy", true),
+            ("rocket NEAR/1 embassy", "rocket hit the embassy", false),
+            ("embassy NEAR/2 rocket", "rocket hit the embassy", true),
+            ("embassy ONEAR/2 rocket", "rocket hit the embassy", false),
+            ("rocket ONEAR/2 embassy", "rocket hit the embassy", true),
+            (
+                "\"green zone\" NEAR/3 (rocket* OR drone*)",
+                "drones over the green zone",
+                true,
+            ),
+            (
+                "\"green zone\" NEAR/3 (rocket* OR drone*)",
+                "drones over the old town of the green zone",
+                false,
+            ),
+            ("rocket* NEAR/1 rocket*", "rockets and rockets", true),
+            ("rocket* NEAR/1 rocket*", "one rocket only", false),
+            ("title:embassy", "embassy", false),
+            ("url:embassy", "embassy", false),
+            ("and", "this and that", true),
+            ("a b OR c", "c", true),
+            ("a b OR c", "a", false),
+            ("straße", "STRASSE", true),
+        ];
+        for (q, body, want) in cases {
+            assert_eq!(fires(q, body), want, "{q} on {body:?}");
+        }
+    }
+
+    #[test]
+    fn fields_exclude_feeds() {
+        let mut s = spec("r", "title:embassy OR url:\"green zone\" OR feed:iraqi");
+        s.exclude = Some("suites".into());
+        s.feeds = vec!["Iraq".into()];
+        let rs = RuleSet::compile(&[s]).unwrap_or_else(|e| panic!("{e:?}"));
+        let tags = vec!["IRAQ".to_string()];
+        let doc = |title, url, feed, tags: &'static [String]| Document {
+            title,
+            url,
+            feed,
+            feed_tags: tags,
+            ..Document::default()
+        };
+        let tags: &'static [String] = Box::leak(tags.into_boxed_slice());
+        assert_eq!(rs.matches(&doc("Embassy hit", "", "x", tags)).len(), 1);
+        assert_eq!(
+            rs.matches(&doc("Embassy hit", "", "x", &[])).len(),
+            0,
+            "feed filter"
+        );
+        assert_eq!(
+            rs.matches(&doc("Embassy Suites", "", "iraq", &[])).len(),
+            0,
+            "exclude"
+        );
+        assert_eq!(
+            rs.matches(&doc("", "https://x.org/green-zone", "iraq", &[]))
+                .len(),
+            1
+        );
+        assert_eq!(rs.matches(&doc("", "", "Iraqi News", tags)).len(), 1);
+    }
+
+    #[test]
+    fn terms_are_sorted_deduplicated_and_in_chars() {
+        let rs = RuleSet::compile(&[spec("r", "embassy OR embass* OR \"المنطقة الخضراء\"")])
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let m = rs.matches(&Document {
+            title: "é embassy",
+            body: "في المنطقة الخضراء و embassy’s",
+            ..Document::default()
+        });
+        let terms: Vec<(Field, &str, usize, usize)> = m[0]
+            .terms
+            .iter()
+            .map(|t| (t.field, t.term.as_str(), t.start, t.end))
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                (Field::Title, "embassy", 2, 9),
+                (Field::Body, "المنطقة الخضراء", 3, 18),
+                (Field::Body, "embassy", 21, 28),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_all_reported() {
+        let mut bad = spec("b", "ok");
+        bad.exclude = Some("(x".into());
+        let errs =
+            RuleSet::compile(&[spec("a", "x AND"), bad, spec("c", "fine"), spec("c", "dup")])
+                .err()
+                .unwrap_or_default();
+        let got: Vec<(&str, bool)> = errs
+            .iter()
+            .map(|e| (e.rule.as_str(), e.in_exclude))
+            .collect();
+        assert_eq!(got, [("a", false), ("b", true), ("c", false)]);
+    }
+}
