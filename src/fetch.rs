@@ -206,6 +206,7 @@ impl Fetcher {
         let _permit = self.host_permit(&parsed).await;
         // Redirects are followed by hand for feeds, so a chain made only of permanent
         // redirects (301/308) can update the stored URL.
+        let parsed_host = parsed.host_str().map(str::to_string);
         let mut current = parsed;
         let mut permanent = true;
         for hop in 0..=MAX_REDIRECTS {
@@ -235,6 +236,16 @@ impl Fetcher {
                         url: url.to_string(),
                         reason: format!("redirect to scheme `{}`", next.scheme()),
                     });
+                }
+                // The configured host is trusted; a redirect elsewhere is not: it may not
+                // lead into private address space unless that is allowed.
+                if !self.cfg.allow_private_addresses && next.host_str() != parsed_host.as_deref() {
+                    if let Some(reason) = literal_ip_refusal(&next) {
+                        return Err(FetchError::Refused {
+                            url: url.to_string(),
+                            reason: format!("redirect to {next}: {reason}"),
+                        });
+                    }
                 }
                 if hop == MAX_REDIRECTS {
                     break;

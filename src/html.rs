@@ -1,11 +1,249 @@
-//! TEMPORARY stand-in.
+//! HTML to plain text: the one place that decides how markup becomes readable text.
+//!
+//! Feeds carry HTML in titles, summaries and content (`feed` stage), and the `extract` stage
+//! renders the chosen article subtree; both go through the same [`TextBuilder`] so that the
+//! text the `rules` stage matches against has one shape everywhere: paragraphs separated by a
+//! blank line, list items and `<br>` on their own lines, runs of whitespace collapsed.
+//! Getting the breaks right matters for matching: two paragraphs glued together
+//! (`"end.Next"`) would hide both words from a rule.
+
+use ego_tree::iter::Edge; // needs `ego-tree = "0.11"` in [dependencies]: the copy scraper 0.29 already uses
+use ego_tree::NodeRef;
+use scraper::{Html, Node};
+
+/// Turns an HTML fragment (a feed title, summary or content) into clean text.
+///
+/// Block elements become paragraph breaks (`"\n\n"`), `<br>` a newline, list items own lines;
+/// entities are decoded; script/style/noscript/iframe are dropped; runs of spaces collapse;
+/// the result is trimmed. Input without any `<` is treated as plain text: its line structure
+/// is kept (blank lines stay paragraph breaks), only spaces are collapsed and entities decoded.
 pub fn fragment_to_text(html: &str) -> String {
-    let doc = scraper::Html::parse_fragment(html);
-    doc.root_element()
-        .text()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    if !html.contains('<') {
+        return plain_to_text(html);
+    }
+    let doc = Html::parse_fragment(html);
+    let mut tb = TextBuilder::default();
+    render(doc.tree.root(), &mut tb, &|_| false);
+    tb.finish()
+}
+
+/// Plain text keeps its paragraphs: feeds often put text with blank lines in `<description>`.
+fn plain_to_text(text: &str) -> String {
+    let mut tb = TextBuilder::default();
+    let mut blank = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blank = true;
+            continue;
+        }
+        tb.brk(if blank { 2 } else { 1 });
+        blank = false;
+        if line.contains('&') {
+            // Entities only: parse the line as a fragment with no markup in it.
+            let doc = Html::parse_fragment(line);
+            render(doc.tree.root(), &mut tb, &|_| false);
+        } else {
+            tb.text(line);
+        }
+    }
+    tb.finish()
+}
+
+/// Elements whose content is never readable text.
+pub(crate) fn is_invisible(tag: &str) -> bool {
+    matches!(
+        tag,
+        "script"
+            | "style"
+            | "noscript"
+            | "iframe"
+            | "template"
+            | "svg"
+            | "math"
+            | "head"
+            | "select"
+            | "textarea"
+            | "object"
+            | "embed"
+            | "canvas"
+            | "video"
+            | "audio"
+            | "button"
+    )
+}
+
+/// How much of a break an element forces around itself: 2 = paragraph, 1 = line, 0 = none.
+pub(crate) fn break_level(tag: &str) -> u8 {
+    match tag {
+        "p" | "div" | "section" | "article" | "main" | "header" | "footer" | "nav" | "aside"
+        | "blockquote" | "pre" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "hgroup" | "ul"
+        | "ol" | "dl" | "table" | "figure" | "figcaption" | "form" | "fieldset" | "address"
+        | "details" | "summary" | "hr" | "center" | "caption" | "legend" | "dialog" | "menu" => 2,
+        "li" | "dt" | "dd" | "tr" | "br" | "option" => 1,
+        _ => 0,
+    }
+}
+
+/// Accumulates text with collapsed whitespace and pending breaks.
+///
+/// Breaks are only written between two pieces of text, so leading/trailing breaks and runs
+/// of empty blocks never produce stray blank lines.
+#[derive(Default)]
+pub(crate) struct TextBuilder {
+    out: String,
+    /// Strongest break requested since the last word (0, 1 = newline, 2 = blank line).
+    pending_break: u8,
+    /// Whitespace was seen since the last word (inline elements keep words apart only then).
+    pending_space: bool,
+}
+
+impl TextBuilder {
+    /// Requests a break before the next word.
+    pub(crate) fn brk(&mut self, level: u8) {
+        self.pending_break = self.pending_break.max(level);
+    }
+
+    /// Requests a word separator before the next word (table cells, inline blocks).
+    pub(crate) fn space(&mut self) {
+        self.pending_space = true;
+    }
+
+    /// Appends a run of text, collapsing whitespace.
+    pub(crate) fn text(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if s.starts_with(char::is_whitespace) {
+            self.pending_space = true;
+        }
+        for word in s.split_whitespace() {
+            if !self.out.is_empty() {
+                match self.pending_break {
+                    2 => self.out.push_str("\n\n"),
+                    1 => self.out.push('\n'),
+                    _ if self.pending_space => self.out.push(' '),
+                    _ => {}
+                }
+            }
+            self.out.push_str(word);
+            self.pending_break = 0;
+            self.pending_space = true;
+        }
+        self.pending_space = s.ends_with(char::is_whitespace);
+    }
+
+    /// The text so far, trimmed.
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Renders the text under `root` into `tb`, skipping invisible elements and every subtree for
+/// which `skip` returns true. Iterative, so arbitrarily deep markup cannot overflow the stack.
+pub(crate) fn render(
+    root: NodeRef<'_, Node>,
+    tb: &mut TextBuilder,
+    skip: &dyn Fn(NodeRef<'_, Node>) -> bool,
+) {
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(n) => {
+                if skipping.is_some() {
+                    continue;
+                }
+                match n.value() {
+                    Node::Text(t) => tb.text(t),
+                    Node::Element(e) => {
+                        let tag = e.name();
+                        if is_invisible(tag) || (n.id() != root.id() && skip(n)) {
+                            skipping = Some(n.id());
+                            continue;
+                        }
+                        match break_level(tag) {
+                            0 if matches!(tag, "td" | "th" | "img") => tb.space(),
+                            0 => {}
+                            l => tb.brk(l),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Edge::Close(n) => {
+                if let Some(id) = skipping {
+                    if id == n.id() {
+                        skipping = None;
+                    }
+                    continue;
+                }
+                if let Node::Element(e) = n.value() {
+                    let tag = e.name();
+                    if matches!(tag, "td" | "th") {
+                        tb.space();
+                    } else if tag != "br" {
+                        tb.brk(break_level(tag));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fragment_to_text;
+
+    #[test]
+    fn blocks_become_paragraphs() {
+        let t = fragment_to_text("<p>One <b>bold</b> word.</p><p>Two&amp;three</p>");
+        assert_eq!(t, "One bold word.\n\nTwo&three");
+    }
+
+    #[test]
+    fn br_and_list_items_are_lines() {
+        let t = fragment_to_text("a<br>b<ul><li>x</li><li>y</li></ul>after");
+        assert_eq!(t, "a\nb\n\nx\ny\n\nafter");
+    }
+
+    #[test]
+    fn scripts_dropped_spaces_collapsed() {
+        let t = fragment_to_text(
+            "  <script>var x=1;</script>hello \n\t  <style>p{}</style> world <iframe>f</iframe> ",
+        );
+        assert_eq!(t, "hello world");
+    }
+
+    #[test]
+    fn inline_tags_do_not_split_words() {
+        assert_eq!(
+            fragment_to_text("<b>Ba</b>ghdad <i>air</i>port"),
+            "Baghdad airport"
+        );
+    }
+
+    #[test]
+    fn plain_text_passes_through() {
+        assert_eq!(
+            fragment_to_text("Rockets hit   the Green Zone"),
+            "Rockets hit the Green Zone"
+        );
+        assert_eq!(
+            fragment_to_text("One.\n\n\nTwo &amp; three"),
+            "One.\n\nTwo & three"
+        );
+        assert_eq!(fragment_to_text(""), "");
+    }
+
+    #[test]
+    fn broken_markup_does_not_panic() {
+        for s in [
+            "<",
+            "<p",
+            "</div></p>text",
+            "<a href='x",
+            "&#xFFFFFFFF; <b>",
+        ] {
+            let _ = fragment_to_text(s);
+        }
+    }
 }

@@ -102,39 +102,40 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         rec.next_poll_at = rec.next_poll_at.max(now + secs(ttl));
     }
 
-    // 3. Only items never seen before go further.
-    let keyed: Vec<(i64, FeedItem)> = parsed
+    // 3. Only items never seen before go further. An item is known by its identity and
+    // also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
+    // under a new GUID, does not alert again.
+    let keyed: Vec<(Vec<i64>, FeedItem)> = parsed
         .items
         .into_iter()
-        .map(|it| (feed::identity::item_key(&it, &feed.url).0, it))
+        .map(|it| (item_keys(&it, &feed.url), it))
         .collect();
-    let keys: Vec<i64> = keyed.iter().map(|(k, _)| *k).collect();
-    let unseen = match lookup(p, move |s| s.unseen(&keys)).await {
-        Ok(u) => u,
+    let all: Vec<i64> = keyed.iter().flat_map(|(k, _)| k.iter().copied()).collect();
+    let unseen = match lookup(p, move |s| s.unseen(&all)).await {
+        Ok(u) => u.into_iter().collect::<std::collections::HashSet<i64>>(),
         Err(e) => return failed_msg(rec, row, interval, &format!("database: {e}"), None),
     };
-    let fresh: Vec<(i64, FeedItem)> =
-        keyed
-            .into_iter()
-            .filter(|(k, _)| unseen.contains(k))
-            .fold(Vec::new(), |mut v, (k, it)| {
-                if !v.iter().any(|(x, _)| *x == k) {
-                    v.push((k, it));
-                }
-                v
-            });
+    let mut taken = std::collections::HashSet::new();
+    let mut fresh: Vec<(Vec<i64>, FeedItem)> = Vec::new();
+    for (keys, item) in keyed {
+        // New only if no key of it was seen before, in an earlier poll or earlier in this one.
+        if keys.iter().all(|k| unseen.contains(k) && !taken.contains(k)) {
+            taken.extend(keys.iter().copied());
+            fresh.push((keys, item));
+        }
+    }
 
     // 4. Full text and matching, a few items at a time.
     let outcomes: Vec<ItemOutcome> = stream::iter(fresh)
-        .map(|(key, item)| process_item(p, feed, key, item))
+        .map(|(keys, item)| process_item(p, feed, keys, item))
         .buffer_unordered(PAGES_IN_FLIGHT)
         .collect()
         .await;
     for o in outcomes {
         match o {
-            ItemOutcome::Seen(k) => rec.seen.push(k),
-            ItemOutcome::Kept(k, a) => {
-                rec.seen.push(k);
+            ItemOutcome::Seen(keys) => rec.seen.extend(keys),
+            ItemOutcome::Kept(keys, a) => {
+                rec.seen.extend(keys);
                 rec.articles.push(*a);
             }
             ItemOutcome::Deferred(k, err) => rec.deferred.push((k, err)),
@@ -161,17 +162,47 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     rec
 }
 
+/// Every key an item is known by: its identity first, then its link's.
+fn item_keys(item: &FeedItem, feed_url: &str) -> Vec<i64> {
+    let primary = feed::identity::item_key(item, feed_url).0;
+    let mut keys = vec![primary];
+    if item.guid.is_some() {
+        if let Some(link) = &item.link {
+            let by_link = FeedItem {
+                guid: None,
+                link: Some(link.clone()),
+                title: String::new(),
+                summary: String::new(),
+                content: None,
+                published: None,
+                author: None,
+            };
+            let k = feed::identity::item_key(&by_link, feed_url).0;
+            if k != primary {
+                keys.push(k);
+            }
+        }
+    }
+    keys
+}
+
 enum ItemOutcome {
-    /// Handled, nothing matched.
-    Seen(i64),
+    /// Handled, nothing matched. All its keys.
+    Seen(Vec<i64>),
     /// Matched at least one rule.
-    Kept(i64, Box<NewArticle>),
+    Kept(Vec<i64>, Box<NewArticle>),
     /// Article page failed transiently; retry next poll.
     Deferred(i64, String),
 }
 
 /// Full text (when configured) and matching for one new item.
-async fn process_item(p: &Pipeline, feed: &FeedConfig, key: i64, item: FeedItem) -> ItemOutcome {
+async fn process_item(
+    p: &Pipeline,
+    feed: &FeedConfig,
+    keys: Vec<i64>,
+    item: FeedItem,
+) -> ItemOutcome {
+    let key = keys[0];
     let feed_text = item.content.clone().unwrap_or_default();
     let mut body = feed_text.clone();
     let mut body_source = if body.is_empty() { "none" } else { "feed" };
@@ -216,7 +247,7 @@ async fn process_item(p: &Pipeline, feed: &FeedConfig, key: i64, item: FeedItem)
     };
     let matches = p.rules.matches(&doc);
     if matches.is_empty() {
-        return ItemOutcome::Seen(key);
+        return ItemOutcome::Seen(keys);
     }
     let alerts = matches
         .into_iter()
@@ -228,7 +259,7 @@ async fn process_item(p: &Pipeline, feed: &FeedConfig, key: i64, item: FeedItem)
         })
         .collect();
     ItemOutcome::Kept(
-        key,
+        keys,
         Box::new(NewArticle {
             item_key: key,
             url: item.link.clone(),

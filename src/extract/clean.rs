@@ -1,0 +1,311 @@
+//! Furniture removal inside the chosen article container, and a last text-level filter.
+//!
+//! Scoring picks the container; news pages put much inside it that is not the story: share
+//! bars, "Read also" boxes, captions, embedded widgets, newsletter boxes. The DOM pass
+//! ([`prep`]) follows Readability's `prepArticle` (conditional cleaning by link density,
+//! image/list/input counts and class weight), but works bottom-up with statistics updated after
+//! each removal, so a link list inside a paragraph container cannot get the container removed.
+//! The text pass ([`filter_text`]) drops short lines that are furniture by their wording
+//! ("2 min read", "Read also: ...", "Follow us on ..."), which markup alone does not reveal.
+
+use std::collections::{HashMap, HashSet};
+
+use ego_tree::iter::Edge;
+use ego_tree::NodeId;
+
+use super::dom::{attr, class_id, has_ancestor, tag, NRef, Stats, MAX_WALK};
+use super::score::{class_weight, Flags};
+use crate::html::{render, TextBuilder};
+
+/// Elements never part of an article body, wherever they stand.
+fn always_drop(t: &str) -> bool {
+    matches!(
+        t,
+        "h1" | "object"
+            | "embed"
+            | "footer"
+            | "link"
+            | "aside"
+            | "iframe"
+            | "input"
+            | "textarea"
+            | "select"
+            | "button"
+            | "figcaption"
+            | "nav"
+    )
+}
+
+/// Share/social widgets: class or id made of words like `share`, `social`, `sharing`.
+fn is_share(n: NRef<'_>) -> bool {
+    class_id(n)
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| {
+            w.starts_with("share")
+                || w.starts_with("sharing")
+                || w == "social"
+                || w == "sharedaddy"
+                || w == "addthis"
+        })
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn text_of(n: NRef<'_>) -> String {
+    let mut tb = TextBuilder::default();
+    render(n, &mut tb, &|_| false);
+    tb.finish()
+}
+
+/// Returns the ids of furniture elements inside `parts` (the chosen container and merged
+/// siblings).
+pub(crate) fn prep(
+    parts: &[NRef<'_>],
+    st: &HashMap<NodeId, Stats>,
+    flags: Flags,
+    title: Option<&str>,
+) -> HashSet<NodeId> {
+    let title = title.map(norm).filter(|t| !t.is_empty());
+    let mut removed: HashSet<NodeId> = HashSet::new();
+    let mut conditional: Vec<NRef<'_>> = Vec::new();
+    for part in parts {
+        let mut skipping: Option<NodeId> = None;
+        for edge in part.traverse() {
+            let n = match edge {
+                Edge::Open(n) => n,
+                Edge::Close(n) => {
+                    if skipping == Some(n.id()) {
+                        skipping = None;
+                    }
+                    continue;
+                }
+            };
+            if skipping.is_some() || !n.value().is_element() {
+                continue;
+            }
+            let t = tag(n);
+            let s = st.get(&n.id()).copied().unwrap_or_default();
+            let drop = (always_drop(t) && n.id() != part.id())
+                || (t == "h2" && class_weight(n, flags) < 0.0)
+                || (is_share(n) && s.chars < 500)
+                || (matches!(t, "h2" | "h3" | "h4")
+                    && title.as_deref().is_some_and(|ti| norm(&text_of(n)) == ti));
+            if drop {
+                removed.insert(n.id());
+                skipping = Some(n.id());
+                continue;
+            }
+            if flags.clean_conditionally
+                && matches!(
+                    t,
+                    "form" | "fieldset" | "table" | "ul" | "div" | "section" | "p"
+                )
+            {
+                conditional.push(n);
+            }
+        }
+    }
+    if !flags.clean_conditionally {
+        return removed;
+    }
+    // Bottom-up: descendants (later in document order) before their ancestors, with each
+    // removal subtracted from the ancestors' statistics.
+    let mut adj: HashMap<NodeId, Stats> = HashMap::new();
+    for n in conditional.into_iter().rev() {
+        // No ancestor can have been removed yet: ancestors come later in this order, and the
+        // list holds nothing from inside the subtrees removed above.
+        let s = adj
+            .get(&n.id())
+            .copied()
+            .or_else(|| st.get(&n.id()).copied())
+            .unwrap_or_default();
+        if remove_conditionally(n, &s, flags) {
+            removed.insert(n.id());
+            // Bounded walk: deeply nested junk must not make this quadratic.
+            for a in n.ancestors().take(MAX_WALK) {
+                let e = adj
+                    .entry(a.id())
+                    .or_insert_with(|| st.get(&a.id()).copied().unwrap_or_default());
+                e.chars = e.chars.saturating_sub(s.chars);
+                e.link_chars = (e.link_chars - s.link_chars).max(0.0);
+                e.commas = e.commas.saturating_sub(s.commas);
+                e.p = e.p.saturating_sub(s.p);
+                e.img = e.img.saturating_sub(s.img);
+                e.li = e.li.saturating_sub(s.li);
+                e.input = e.input.saturating_sub(s.input);
+                e.embed = e.embed.saturating_sub(s.embed);
+                e.heading_chars = e.heading_chars.saturating_sub(s.heading_chars);
+                if parts.iter().any(|p| p.id() == a.id()) {
+                    break;
+                }
+            }
+        }
+    }
+    removed
+}
+
+/// Readability's `_cleanConditionally` test for one element, plus link-only paragraphs.
+fn remove_conditionally(n: NRef<'_>, s: &Stats, flags: Flags) -> bool {
+    let t = tag(n);
+    if has_ancestor(n, &["code", "pre"]) {
+        return false;
+    }
+    let ld = s.link_density();
+    if t == "p" {
+        // "Read also: <a>Other story</a>", "More: <a>...</a>": a short paragraph that is mostly link.
+        return s.chars < 200 && ld > 0.6;
+    }
+    if t == "table" && is_data_table(n) {
+        return false;
+    }
+    let weight = class_weight(n, flags);
+    if weight < 0.0 {
+        return true;
+    }
+    if s.commas >= 10 {
+        return false;
+    }
+    let is_list = matches!(t, "ul" | "ol");
+    let p = s.p as f32;
+    let img = s.img as f32;
+    let li = s.li as f32 - 100.0;
+    let in_figure = has_ancestor(n, &["figure"]);
+    let heading_density = if s.chars == 0 {
+        0.0
+    } else {
+        s.heading_chars as f32 / s.chars as f32
+    };
+    (img > 1.0 && p / img < 0.5 && !in_figure)
+        || (!is_list && li > p)
+        || (s.input as f32 > (p / 3.0).floor())
+        || (!is_list
+            && heading_density < 0.9
+            && s.chars < 25
+            && (s.img == 0 || s.img > 2)
+            && !in_figure)
+        || (!is_list && weight < 25.0 && ld > 0.2)
+        || (weight >= 25.0 && ld > 0.5)
+        || ((s.embed == 1 && s.chars < 75) || s.embed > 1)
+}
+
+/// Tables with headers or a caption hold data, not layout.
+fn is_data_table(n: NRef<'_>) -> bool {
+    if attr(n, "role") == Some("presentation") {
+        return false;
+    }
+    n.descendants()
+        .any(|d| matches!(tag(d), "th" | "caption" | "thead" | "tfoot" | "colgroup"))
+}
+
+/// Line starts (lower-cased) of furniture that looks like text: related links, social calls,
+/// reading-time badges, photo credits, ad labels.
+const FURNITURE_PREFIXES: &[&str] = &[
+    "read also",
+    "read more",
+    "also read",
+    "see also",
+    "related:",
+    "related articles",
+    "related stories",
+    "related coverage",
+    "recommended:",
+    "more on this",
+    "follow us",
+    "share this",
+    "share on",
+    "sign up for",
+    "subscribe to",
+    "photo:",
+    "image:",
+    "photograph:",
+    "credit:",
+    "getty images",
+    "(photo",
+    "[photo",
+    "click here",
+    "copyright ©",
+    "© copyright",
+    "all rights reserved",
+];
+/// Whole lines (lower-cased, trailing punctuation ignored) that are furniture.
+const FURNITURE_LINES: &[&str] = &[
+    "advertisement",
+    "advertising",
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "comments",
+    "share this article",
+    "ad",
+    "story continues below advertisement",
+    "continue reading",
+    "scroll to continue with content",
+];
+
+fn is_furniture_line(line: &str, title: Option<&str>) -> bool {
+    let l = line.trim().to_lowercase();
+    let l = l.trim_end_matches([':', '.', '!', '…']);
+    if l.is_empty() {
+        return false;
+    }
+    if title.is_some_and(|t| t == l) {
+        return true;
+    }
+    if FURNITURE_LINES.contains(&l) {
+        return true;
+    }
+    let len = l.chars().count();
+    if len < 200 && FURNITURE_PREFIXES.iter().any(|p| l.starts_with(p)) {
+        return true;
+    }
+    // "2 min read", "5 minute read", "Reading time: 3 min".
+    len < 30
+        && (l.ends_with("min read")
+            || l.ends_with("minute read")
+            || l.ends_with("minutes read")
+            || l.starts_with("reading time"))
+}
+
+/// Drops furniture lines from rendered text and normalises the breaks left behind.
+pub(crate) fn filter_text(text: &str, title: Option<&str>) -> String {
+    let title = title.map(norm);
+    let mut out = String::with_capacity(text.len());
+    for para in text.split("\n\n") {
+        let lines: Vec<&str> = para
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !is_furniture_line(l, title.as_deref()))
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&lines.join("\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn furniture_lines_dropped() {
+        let t = "Lead.\n\n2 min read\n\nBody one.\n\nRead also: Iraq to establish special force\n\nBody two.\n\nFollow us on FacebookTwitter and Instagram to stay connected";
+        assert_eq!(filter_text(t, None), "Lead.\n\nBody one.\n\nBody two.");
+    }
+
+    #[test]
+    fn ordinary_lines_kept() {
+        let t = "Readers who share this view said so.\nAdvertisers were absent.";
+        assert_eq!(filter_text(t, Some("Title")), t);
+        assert_eq!(filter_text("Title\n\nText", Some("title")), "Text");
+    }
+}

@@ -1,0 +1,203 @@
+//! Small DOM helpers shared by the scoring and cleaning passes: element names, class/id
+//! hints, and per-node text statistics computed in one walk.
+
+use std::collections::HashMap;
+
+use ego_tree::iter::Edge;
+use ego_tree::{NodeId, NodeRef};
+use scraper::Node;
+
+use crate::html::is_invisible;
+
+pub(crate) type NRef<'a> = NodeRef<'a, Node>;
+
+/// The element's tag name, or "" for non-elements.
+pub(crate) fn tag<'a>(n: NRef<'a>) -> &'a str {
+    match n.value() {
+        Node::Element(e) => e.name(),
+        _ => "",
+    }
+}
+
+pub(crate) fn attr<'a>(n: NRef<'a>, name: &str) -> Option<&'a str> {
+    match n.value() {
+        Node::Element(e) => e.attr(name),
+        _ => None,
+    }
+}
+
+/// `class` and `id` lower-cased and joined: what the class/id hint word lists look at.
+pub(crate) fn class_id(n: NRef<'_>) -> String {
+    let mut s = String::new();
+    if let Node::Element(e) = n.value() {
+        if let Some(c) = e.attr("class") {
+            s.push_str(c);
+        }
+        if let Some(i) = e.attr("id") {
+            s.push(' ');
+            s.push_str(i);
+        }
+    }
+    s.make_ascii_lowercase();
+    s
+}
+
+pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| hay.contains(n))
+}
+
+/// Commas of the scripts the corpus and our feeds use (Latin, Arabic, CJK full-width...).
+pub(crate) fn is_comma(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '\u{060C}'
+            | '\u{FE50}'
+            | '\u{FE10}'
+            | '\u{FE11}'
+            | '\u{2E41}'
+            | '\u{2E34}'
+            | '\u{2E32}'
+            | '\u{FF0C}'
+            | '\u{3001}'
+    )
+}
+
+/// Text statistics of one subtree. Counts are in chars of whitespace-collapsed text.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Stats {
+    pub(crate) chars: u32,
+    /// Chars inside `<a>`; in-page links (`href="#..."`) count 30%, as in Readability, since
+    /// footnote and table-of-contents anchors are part of articles.
+    pub(crate) link_chars: f32,
+    pub(crate) commas: u32,
+    pub(crate) p: u32,
+    pub(crate) img: u32,
+    pub(crate) li: u32,
+    pub(crate) input: u32,
+    pub(crate) embed: u32,
+    pub(crate) heading_chars: u32,
+}
+
+impl Stats {
+    pub(crate) fn link_density(&self) -> f32 {
+        if self.chars == 0 {
+            0.0
+        } else {
+            (self.link_chars / self.chars as f32).min(1.0)
+        }
+    }
+}
+
+/// Whitespace-collapsed char count of a text node (a separator counted for leading space).
+pub(crate) fn text_chars(t: &str) -> u32 {
+    let mut n = 0u32;
+    let mut in_space = true;
+    for c in t.chars() {
+        if c.is_whitespace() {
+            if !in_space {
+                n += 1;
+                in_space = true;
+            }
+        } else {
+            n += 1;
+            in_space = false;
+        }
+    }
+    n
+}
+
+/// Computes [`Stats`] for every element under `root` (inclusive) in one post-order walk.
+pub(crate) fn stats(root: NRef<'_>) -> HashMap<NodeId, Stats> {
+    let mut map: HashMap<NodeId, Stats> = HashMap::with_capacity(1024);
+    let mut stack: Vec<Stats> = vec![Stats::default()];
+    let mut skipping: Option<NodeId> = None;
+    // Depth of enclosing <a>, with the weight of the innermost one.
+    let mut links: Vec<f32> = Vec::new();
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(n) => {
+                if skipping.is_some() {
+                    continue;
+                }
+                match n.value() {
+                    Node::Text(t) => {
+                        let c = text_chars(t);
+                        if let Some(top) = stack.last_mut() {
+                            top.chars += c;
+                            top.commas += t.chars().filter(|&c| is_comma(c)).count() as u32;
+                            if let Some(w) = links.last() {
+                                top.link_chars += c as f32 * w;
+                            }
+                        }
+                    }
+                    Node::Element(e) => {
+                        if is_invisible(e.name()) {
+                            if matches!(e.name(), "object" | "embed" | "iframe" | "video") {
+                                if let Some(top) = stack.last_mut() {
+                                    top.embed += 1;
+                                }
+                            }
+                            skipping = Some(n.id());
+                            continue;
+                        }
+                        if e.name() == "a" {
+                            let w = if e.attr("href").is_some_and(|h| h.starts_with('#')) {
+                                0.3
+                            } else {
+                                1.0
+                            };
+                            links.push(w);
+                        }
+                        stack.push(Stats::default());
+                    }
+                    _ => {}
+                }
+            }
+            Edge::Close(n) => {
+                if let Some(id) = skipping {
+                    if id == n.id() {
+                        skipping = None;
+                    }
+                    continue;
+                }
+                let Node::Element(e) = n.value() else {
+                    continue;
+                };
+                let Some(mut s) = stack.pop() else { continue };
+                match e.name() {
+                    "a" => {
+                        links.pop();
+                    }
+                    "p" => s.p += 1,
+                    "img" => s.img += 1,
+                    "li" => s.li += 1,
+                    "input" => s.input += 1,
+                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => s.heading_chars = s.chars,
+                    _ => {}
+                }
+                map.insert(n.id(), s);
+                if let Some(parent) = stack.last_mut() {
+                    parent.chars += s.chars;
+                    parent.link_chars += s.link_chars;
+                    parent.commas += s.commas;
+                    parent.p += s.p;
+                    parent.img += s.img;
+                    parent.li += s.li;
+                    parent.input += s.input;
+                    parent.embed += s.embed;
+                    parent.heading_chars += s.heading_chars;
+                }
+            }
+        }
+    }
+    map
+}
+
+/// How far up ancestor checks look. Real pages nest a few dozen levels; the bound keeps
+/// hostile, deeply nested markup from making per-node ancestor walks quadratic.
+pub(crate) const MAX_WALK: usize = 64;
+
+/// True when some ancestor (not `n` itself, at most [`MAX_WALK`] up) is one of `tags`.
+pub(crate) fn has_ancestor(n: NRef<'_>, tags: &[&str]) -> bool {
+    n.ancestors().take(MAX_WALK).any(|a| tags.contains(&tag(a)))
+}

@@ -1,0 +1,117 @@
+//! Crash safety: the real binary is killed with SIGKILL at pseudo-random moments while it
+//! polls a loopback feed farm that keeps publishing, then restarted. Afterwards the database
+//! passes `PRAGMA integrity_check`, every expected alert exists exactly once, and the alert
+//! log holds each exactly once. Bounded: a fixed number of kills, loopback only.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{rss, Fixture, Instance, TestServer};
+
+const FEEDS: usize = 30;
+const KILLS: usize = 16;
+const NEW_ITEMS_PER_ROUND: usize = 8;
+
+const KEYWORD: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
+const PLAIN: &str = "Markets closed higher on Tuesday as investors weighed new data on inflation and jobs.";
+
+/// Deterministic pseudo-random numbers (no extra crate, same run every time).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+/// Publishes `rounds` rounds of items on every feed; returns the links that carry keywords.
+fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {
+    let mut keyword_links = HashSet::new();
+    for f in 0..FEEDS {
+        let mut items = Vec::new();
+        for r in 0..rounds {
+            for i in 0..NEW_ITEMS_PER_ROUND {
+                let link = format!("http://news.invalid/{f}/{r}/{i}");
+                let hot = (f + r + i) % 5 == 0;
+                if hot {
+                    keyword_links.insert(link.clone());
+                }
+                items.push((format!("Item {f}-{r}-{i}"), link, if hot { KEYWORD } else { PLAIN }));
+            }
+        }
+        let refs: Vec<(&str, &str, Option<&str>)> =
+            items.iter().map(|(t, l, d)| (t.as_str(), l.as_str(), Some(*d))).collect();
+        srv.set(&format!("/feed/{f}"), Fixture::ok("application/rss+xml", rss(&format!("Feed {f}"), &refs)));
+    }
+    keyword_links
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_and_repeats_nothing() {
+    let srv = TestServer::start().await;
+    let feeds: String = (0..FEEDS)
+        .map(|f| format!("[[feeds]]\nurl = \"{}\"\nname = \"feed-{f}\"\n\n", srv.url(&format!("/feed/{f}"))))
+        .collect();
+    let inst = Instance::new(&feeds);
+    let mut rng = Lcg(0x5eed);
+    let mut expected = HashSet::new();
+    let mut killed_mid_run = 0;
+
+    for round in 1..=KILLS {
+        expected = publish(&srv, round);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .arg("--config")
+            .arg(inst.config())
+            .args(["poll", "--once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start");
+        let wait_ms = 5 + rng.next() % 150;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        if child.try_wait().expect("try_wait").is_none() {
+            killed_mid_run += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    assert!(killed_mid_run >= KILLS / 2, "most kills must land mid-run (got {killed_mid_run})");
+
+    // A clean run to finish the work.
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let store = feedwatch::store::Store::open(&inst.db()).expect("open");
+    assert!(store.integrity_ok().expect("integrity check"), "integrity_check failed");
+
+    // Database: every keyword item alerted, each (url, rule) exactly once.
+    let alerts = inst.alerts().await;
+    let mut per: HashMap<(String, String), usize> = HashMap::new();
+    for a in &alerts {
+        let k = (a["url"].as_str().unwrap_or("").to_string(), a["rule"].as_str().unwrap_or("").to_string());
+        *per.entry(k).or_default() += 1;
+    }
+    assert!(per.values().all(|&n| n == 1), "an alert was stored twice");
+    let alerted: HashSet<String> = per.keys().map(|(u, _)| u.clone()).collect();
+    let missing: Vec<_> = expected.difference(&alerted).collect();
+    assert!(missing.is_empty(), "{} keyword items never alerted, e.g. {:?}", missing.len(), missing.first());
+    assert!(alerted.is_subset(&expected), "only keyword items alert");
+
+    // Log: exactly the stored alerts, each once.
+    let log = inst.log_lines();
+    let mut ids: Vec<i64> = log.iter().filter_map(|a| a["id"].as_i64()).collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "an alert was written to the log twice");
+    let db_ids: HashSet<i64> = alerts.iter().filter_map(|a| a["id"].as_i64()).collect();
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), db_ids, "log and database disagree");
+    println!(
+        "{KILLS} kills ({killed_mid_run} mid-run), {} keyword items, {} alerts, each exactly once",
+        expected.len(),
+        alerts.len()
+    );
+}
