@@ -287,6 +287,7 @@ mod tests {
             validators: Validators::Keep,
             next_poll_at: 1_600_000_600,
             seen: vec![key],
+            new_items: 1,
             deferred: vec![],
             articles: vec![NewArticle {
                 item_key: key,

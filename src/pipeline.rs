@@ -56,6 +56,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         validators: Validators::Keep,
         next_poll_at: now + jittered(interval, row.id),
         seen: Vec::new(),
+        new_items: 0,
         deferred: Vec::new(),
         articles: Vec::new(),
     };
@@ -133,8 +134,12 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         .await;
     for o in outcomes {
         match o {
-            ItemOutcome::Seen(keys) => rec.seen.extend(keys),
+            ItemOutcome::Seen(keys) => {
+                rec.new_items += 1;
+                rec.seen.extend(keys);
+            }
             ItemOutcome::Kept(keys, a) => {
+                rec.new_items += 1;
                 rec.seen.extend(keys);
                 rec.articles.push(*a);
             }

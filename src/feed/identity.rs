@@ -1,18 +1,258 @@
-//! TEMPORARY stand-in.
-use sha2::Digest;
+//! Stable identity of feed items, the basis of dedup ("one story, one alert").
+//!
+//! Pipeline position: computed right after parse, before anything is fetched or matched, so an
+//! item seen before costs nothing downstream. `store` keeps the [`ItemKey`]s it has seen.
+//!
+//! # The rule
+//! 1. **GUID, when trustworthy.** A GUID that is a URL is canonicalised and is *global*: the same
+//!    article in several feeds is one item. Any other GUID is *scoped by the feed URL*, because
+//!    `"1234"` in one feed says nothing about `"1234"` in another.
+//!    A GUID is not trusted when it is empty, absurdly long (> 1024 bytes), or looks like a random
+//!    token (a version-4 UUID, or 16+ characters of bare hex/base64 with no separators) **and** the
+//!    item has a link. Random-looking GUIDs are what CMSs that regenerate ids on every render emit;
+//!    when there is a link it is the safer identity. A random-looking GUID with no link is still
+//!    used (nothing better exists).
+//! 2. **Canonical link** ([`canonical_url`]): global.
+//! 3. **Title + date** (or summary when there is no title), scoped by the feed URL.
+//!
+//! An edited title keeps the key in cases 1 and 2. The key is the first 64 bits of SHA-256 of
+//! the identity string: collisions are negligible at feed-reader scale (2^-64 per pair) and an
+//! `i64` fits an SQLite INTEGER column.
+
+use sha2::{Digest, Sha256};
+
+use super::FeedItem;
+
+/// 64-bit identity of an item (see the module docs for what it is derived from).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ItemKey(pub i64);
-pub fn canonical_url(url: &str) -> Option<String> {
-    url::Url::parse(url).ok().map(|u| u.to_string())
+
+/// Query parameters that only track the click, never select content. Matched case-insensitively;
+/// `utm_*` is matched by prefix.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "ref_src",
+    "ref_url",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "vero_conv",
+    "__s",
+    "_ga",
+    "_gl",
+    "wt_mc",
+    "wt.mc_id",
+    "cmpid",
+    "ocid",
+    "smid",
+    "rss",
+    "sr_share",
+];
+
+fn is_tracking(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.starts_with("utm_") || TRACKING_PARAMS.contains(&k.as_str())
 }
-pub fn item_key(item: &super::FeedItem, feed_url: &str) -> ItemKey {
-    let s = match (&item.guid, &item.link) {
-        (Some(g), _) => format!("{feed_url}\n{g}"),
-        (None, Some(l)) => l.clone(),
-        _ => item.title.clone(),
+
+/// Canonical form of an http(s) URL, for dedup: lower-case scheme and host, no default port,
+/// no fragment, tracking parameters removed, remaining parameters **kept in their order**
+/// (some CMSs route on parameter order, and sorting would merge nothing in practice), and no
+/// trailing `?`. Returns `None` for anything that is not an absolute http(s) URL.
+pub fn canonical_url(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url.trim()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return None;
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(u.to_string())
+}
+
+/// Stable identity of an item; see the module docs for the rule.
+pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
+    let link = item.link.as_deref().and_then(canonical_url);
+    let id = match item
+        .guid
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| trusted_guid(g, link.is_some()))
+    {
+        Some(g) => match canonical_url(g) {
+            Some(u) => format!("url\n{u}"),
+            None => format!("guid\n{}\n{g}", scope(feed_url)),
+        },
+        None => match link {
+            Some(u) => format!("url\n{u}"),
+            None => {
+                let text = if item.title.trim().is_empty() {
+                    &item.summary
+                } else {
+                    &item.title
+                };
+                let text = text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase();
+                let date = item.published.map(|d| d.to_rfc3339()).unwrap_or_default();
+                format!("text\n{}\n{text}\n{date}", scope(feed_url))
+            }
+        },
     };
-    let d = sha2::Sha256::digest(s.as_bytes());
+    let digest = Sha256::digest(id.as_bytes());
     let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
+    b.copy_from_slice(&digest[..8]);
     ItemKey(i64::from_be_bytes(b))
+}
+
+/// The feed URL as a scope: canonical when it is one, as given otherwise (a local path).
+fn scope(feed_url: &str) -> String {
+    canonical_url(feed_url).unwrap_or_else(|| feed_url.trim().to_string())
+}
+
+fn trusted_guid(guid: &str, has_link: bool) -> bool {
+    !guid.is_empty() && guid.len() <= 1024 && !(has_link && looks_random(guid))
+}
+
+/// A version-4 UUID, or a long separator-free run of hex/base64 characters.
+fn looks_random(guid: &str) -> bool {
+    let g = guid.strip_prefix("urn:uuid:").unwrap_or(guid);
+    let b = g.as_bytes();
+    let uuid_v4 = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b[14] == b'4'
+        && g.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
+    let token = g.len() >= 16
+        && g.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=' || c == '_')
+        && g.chars().any(|c| c.is_ascii_digit())
+        && g.chars().any(|c| c.is_ascii_alphabetic());
+    uuid_v4 || token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_url_table() {
+        let cases = [
+            (
+                "HTTPS://Example.COM:443/a/b?x=1#frag",
+                Some("https://example.com/a/b?x=1"),
+            ),
+            ("http://example.com:80/", Some("http://example.com/")),
+            ("http://example.com:8080/", Some("http://example.com:8080/")),
+            (
+                "https://e.com/a?utm_source=rss&utm_medium=feed",
+                Some("https://e.com/a"),
+            ),
+            (
+                "https://e.com/a?id=7&fbclid=XYZ&b=2&UTM_Campaign=c",
+                Some("https://e.com/a?id=7&b=2"),
+            ),
+            (
+                "https://e.com/a?gclid=1&mc_cid=2&mc_eid=3&igshid=4&ref_src=5",
+                Some("https://e.com/a"),
+            ),
+            ("https://e.com/a?", Some("https://e.com/a")),
+            ("https://e.com/a?z=1&a=2", Some("https://e.com/a?z=1&a=2")),
+            ("  https://e.com/a  ", Some("https://e.com/a")),
+            (
+                "https://bücher.example/x",
+                Some("https://xn--bcher-kva.example/x"),
+            ),
+            ("/relative/path", None),
+            ("urn:uuid:1234", None),
+            ("mailto:a@b.c", None),
+            ("ftp://e.com/x", None),
+            ("", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canonical_url(input).as_deref(), want, "{input}");
+        }
+    }
+
+    fn item(guid: Option<&str>, link: Option<&str>, title: &str) -> FeedItem {
+        FeedItem {
+            guid: guid.map(String::from),
+            link: link.map(String::from),
+            title: title.into(),
+            summary: String::new(),
+            content: None,
+            published: None,
+            author: None,
+        }
+    }
+
+    #[test]
+    fn identity_rules() {
+        let a = "https://a.example/feed";
+        let b = "https://b.example/rss";
+        // Non-URL GUIDs are scoped by feed; an edited title keeps the key.
+        assert_eq!(
+            item_key(&item(Some("42"), None, "x"), a),
+            item_key(&item(Some("42"), None, "y"), a)
+        );
+        assert_ne!(
+            item_key(&item(Some("42"), None, "x"), a),
+            item_key(&item(Some("42"), None, "x"), b)
+        );
+        // URL GUIDs and links are global and canonical.
+        let g1 = item(Some("https://news.example/s/1?utm_source=a"), None, "x");
+        let g2 = item(None, Some("https://NEWS.example/s/1#top"), "y");
+        assert_eq!(item_key(&g1, a), item_key(&g2, b));
+        // A random-looking GUID with a link falls back to the link.
+        let r1 = item(
+            Some("3f2b8c1e-9a4d-4c2e-8f1a-2b3c4d5e6f70"),
+            Some("https://n.example/1"),
+            "t",
+        );
+        let r2 = item(
+            Some("9d8e7f6a-1b2c-4d3e-9f4a-5b6c7d8e9f01"),
+            Some("https://n.example/1"),
+            "t",
+        );
+        assert_eq!(item_key(&r1, a), item_key(&r2, a));
+        // ...but is used when there is nothing else.
+        let r3 = item(Some("3f2b8c1e-9a4d-4c2e-8f1a-2b3c4d5e6f70"), None, "t");
+        assert_ne!(item_key(&r3, a), item_key(&item(None, None, "t"), a));
+        // Title fallback is scoped and whitespace/case-insensitive.
+        assert_eq!(
+            item_key(&item(None, None, "Big  News"), a),
+            item_key(&item(None, None, "big news"), a)
+        );
+        assert_ne!(
+            item_key(&item(None, None, "Big News"), a),
+            item_key(&item(None, None, "Big News"), b)
+        );
+        // Ordinary GUIDs are trusted.
+        assert!(trusted_guid("tag:example.org,2025:post-17", true));
+        assert!(trusted_guid("https://e.org/?p=123", true));
+        assert!(!trusted_guid("", false));
+        assert!(!trusted_guid("a8F3kQ9zLm2Xw7Rt", true));
+    }
 }

@@ -1,86 +1,391 @@
-//! TEMPORARY stand-in.
+//! The `feed` stage: a fetched feed document (any format, any charset) becomes [`FeedItem`]s.
+//!
+//! Pipeline position: fetch → **parse** → extract → match → store → alert. [`parse`] takes the
+//! raw body bytes and the `Content-Type` header from `fetch`, decodes them with
+//! [`crate::charset::decode_xml`] (feed-rs would otherwise trust only the XML declaration),
+//! repairs what feed-rs is too strict for (see `prepare`), and maps feed-rs's model onto the
+//! plain [`FeedItem`] the later stages use: clean text, absolute links, no made-up ids.
+//! [`identity`] gives each item the stable key dedup relies on.
+//!
+//! Hostile input: internal DTD entities are never expanded (feed-rs/quick-xml only resolve the
+//! five predefined entities and character references, and keep unknown ones as literal text),
+//! so billion-laughs documents cost linear time and memory; the item count is capped at
+//! `max_items`; nothing here panics on any input (a proptest checks it).
+
 pub mod identity;
+mod prepare;
+
 use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prepare::Kind;
+
+/// One item of a feed, normalised. Plain data: crosses into `extract`, `rules` and `store`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedItem {
+    /// The id the document gave (RSS `guid`, Atom `id`, JSON `id`); `None` when it gave none.
+    /// Never a generated id, so that [`identity::item_key`] can tell the two cases apart.
     pub guid: Option<String>,
+    /// Absolute when it could be resolved (against `xml:base` or the feed URL).
     pub link: Option<String>,
+    /// Clean text, whitespace collapsed; `""` if none.
     pub title: String,
+    /// Clean text of the description/summary; `""` if none.
     pub summary: String,
+    /// Clean text of the full content (`content:encoded`, Atom `content`, JSON
+    /// `content_html`/`content_text`) when present.
     pub content: Option<String>,
-    pub published: Option<chrono::DateTime<chrono::Utc>>,
+    /// Published, else updated.
+    pub published: Option<DateTime<Utc>>,
+    /// First author's name (or e-mail when there is no name).
     pub author: Option<String>,
 }
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub enum FeedFormat {
-    Rss2,
-    Atom,
-    Json,
-}
-impl fmt::Display for FeedFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FeedFormat::Rss2 => "rss2.0",
-            FeedFormat::Atom => "atom",
-            FeedFormat::Json => "json",
-        })
-    }
-}
+
+/// A parsed feed: its title, format and items.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ParsedFeed {
+    /// Feed title as clean text.
     pub title: Option<String>,
+    /// Which format the document was.
     pub format: FeedFormat,
+    /// Items in document order (usually newest first), at most `max_items`.
     pub items: Vec<FeedItem>,
-    pub ttl: Option<std::time::Duration>,
+    /// RSS `<ttl>`: the publisher's minimum time between polls.
+    pub ttl: Option<Duration>,
+    /// The item count before the `max_items` cut, when there was a cut.
     pub truncated_from: Option<usize>,
 }
+
+/// Feed formats, as shown to users (`Display`) and in `parse --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// RSS 0.90 (RDF), 0.91, 0.92, 0.93, 0.94.
+    Rss09x,
+    /// RSS 1.0 (RDF).
+    Rss10,
+    /// RSS 2.0, and `<rss>` without a version.
+    Rss20,
+    /// Atom 1.0 and 0.3.
+    Atom,
+    /// JSON Feed 1.x.
+    Json,
+}
+
+impl FeedFormat {
+    /// The user-facing name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedFormat::Rss09x => "rss0.9x",
+            FeedFormat::Rss10 => "rss1.0",
+            FeedFormat::Rss20 => "rss2.0",
+            FeedFormat::Atom => "atom",
+            FeedFormat::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for FeedFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for FeedFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a document gave no feed. Messages say what the user is looking at.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    #[error("empty document")]
+    /// The body was empty or only whitespace.
+    #[error("empty document: the server sent no feed content")]
     Empty,
-    #[error("{what}, not a feed")]
-    NotAFeed { what: String },
+    /// The body is something else, e.g. "an HTML page" (a moved feed, a login wall, an error
+    /// page). `what` starts with an article so it reads in the message.
+    #[error("{what}, not a feed (check the feed URL)")]
+    NotAFeed {
+        /// What it is instead.
+        what: String,
+    },
+    /// It looks like a feed but could not be read; `detail` is the parser's message.
     #[error("malformed feed: {detail}")]
-    Malformed { detail: String },
+    Malformed {
+        /// feed-rs's description of the problem.
+        detail: String,
+    },
 }
+
+/// Parses a feed document.
+///
+/// `content_type` is the HTTP header (its charset wins over the XML declaration); `base` is the
+/// feed's URL, for resolving relative links; at most `max_items` items are kept (the first ones,
+/// i.e. usually the newest) and `truncated_from` records the original count.
+///
+/// # Errors
+/// [`ParseError::Empty`] for an empty body, [`ParseError::NotAFeed`] for HTML and other
+/// documents, [`ParseError::Malformed`] when feed-rs cannot read it and no complete item can be
+/// salvaged.
 pub fn parse(
     bytes: &[u8],
-    _ct: Option<&str>,
-    _base: Option<&url::Url>,
+    content_type: Option<&str>,
+    base: Option<&url::Url>,
     max_items: usize,
 ) -> Result<ParsedFeed, ParseError> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
         return Err(ParseError::Empty);
     }
-    let f = feed_rs::parser::parse(bytes).map_err(|e| ParseError::Malformed {
-        detail: e.to_string(),
-    })?;
-    let items = f
+    let (text, _enc) = crate::charset::decode_xml(bytes, content_type);
+    if text
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\0')
+        .is_empty()
+    {
+        return Err(ParseError::Empty);
+    }
+    let (body, kind) = prepare::prepare(&text);
+    let format = match &kind {
+        Kind::Xml { format, .. } => *format,
+        Kind::Json => FeedFormat::Json,
+        Kind::Html => {
+            return Err(ParseError::NotAFeed {
+                what: "an HTML page".into(),
+            })
+        }
+        Kind::Other(what) => return Err(ParseError::NotAFeed { what: what.clone() }),
+    };
+    let parser = feed_parser(base);
+    let feed = match parser.parse(body.as_bytes()) {
+        Ok(feed) => feed,
+        Err(err) => {
+            let salvaged = prepare::repair_truncated(&body, &kind)
+                .and_then(|fixed| parser.parse(fixed.as_bytes()).ok())
+                .filter(|f| !f.entries.is_empty());
+            match salvaged {
+                Some(feed) => {
+                    tracing::warn!(error = %err, items = feed.entries.len(), "feed is truncated or malformed; kept the complete items");
+                    feed
+                }
+                None => {
+                    return Err(ParseError::Malformed {
+                        detail: err.to_string(),
+                    })
+                }
+            }
+        }
+    };
+    Ok(convert(feed, format, base, max_items))
+}
+
+/// A feed-rs parser that does not invent ids (an empty id means "none given"), resolves
+/// relative URLs against the feed URL, and leaves HTML alone (we turn it into text ourselves).
+fn feed_parser(base: Option<&url::Url>) -> feed_rs::parser::Parser {
+    feed_rs::parser::Builder::new()
+        .base_uri(base.map(url::Url::as_str))
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build()
+}
+
+fn convert(
+    feed: feed_rs::model::Feed,
+    format: FeedFormat,
+    base: Option<&url::Url>,
+    max_items: usize,
+) -> ParsedFeed {
+    let total = feed.entries.len();
+    let truncated_from = (total > max_items).then_some(total);
+    if let Some(n) = truncated_from {
+        tracing::warn!(
+            items = n,
+            max_items,
+            "feed has more items than max_items; truncated"
+        );
+    }
+    let items = feed
         .entries
         .into_iter()
         .take(max_items)
-        .map(|e| FeedItem {
-            guid: Some(e.id),
-            link: e.links.first().map(|l| l.href.clone()),
-            title: e
-                .title
-                .map(|t| crate::html::fragment_to_text(&t.content))
-                .unwrap_or_default(),
-            summary: e
-                .summary
-                .map(|t| crate::html::fragment_to_text(&t.content))
-                .unwrap_or_default(),
-            content: None,
-            published: e.published.or(e.updated),
-            author: None,
-        })
+        .map(|e| convert_entry(e, base))
         .collect();
-    Ok(ParsedFeed {
-        title: f.title.map(|t| t.content),
-        format: FeedFormat::Rss2,
+    ParsedFeed {
+        title: feed.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
+        format,
         items,
-        ttl: None,
-        truncated_from: None,
-    })
+        ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
+        truncated_from,
+    }
+}
+
+fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem {
+    let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
+    let link = pick_link(&e.links).map(|href| resolve(href, e.base.as_deref(), base));
+    let content = e
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(crate::html::fragment_to_text)
+        .filter(|s| !s.is_empty());
+    let author = e
+        .authors
+        .iter()
+        .find_map(|p| {
+            p.name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .or_else(|| p.email.clone())
+        })
+        .map(|n| collapse_ws(&n));
+    FeedItem {
+        guid,
+        link,
+        title: e.title.as_ref().map(text_of).unwrap_or_default(),
+        summary: e
+            .summary
+            .as_ref()
+            .map(|t| crate::html::fragment_to_text(&t.content))
+            .unwrap_or_default(),
+        content,
+        published: e.published.or(e.updated),
+        author,
+    }
+}
+
+/// The article link: Atom's `rel="alternate"` (or no rel) first, HTML before other types.
+fn pick_link(links: &[feed_rs::model::Link]) -> Option<&str> {
+    let alternate = |l: &&feed_rs::model::Link| l.rel.as_deref().is_none_or(|r| r == "alternate");
+    let html =
+        |l: &&feed_rs::model::Link| l.media_type.as_deref().is_none_or(|t| t.contains("html"));
+    links
+        .iter()
+        .filter(alternate)
+        .find(html)
+        .or_else(|| links.iter().find(alternate))
+        .map(|l| l.href.trim())
+        .filter(|h| !h.is_empty())
+}
+
+/// Resolves `href` against the entry's `xml:base`, else the feed URL; keeps it as given when
+/// neither makes it absolute (a relative link is still better than none).
+fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> String {
+    if let Ok(u) = url::Url::parse(href) {
+        return u.to_string();
+    }
+    let entry_base = entry_base.and_then(|b| match base {
+        Some(fb) => fb.join(b).ok(),
+        None => url::Url::parse(b).ok(),
+    });
+    entry_base
+        .as_ref()
+        .or(base)
+        .and_then(|b| b.join(href).ok())
+        .map_or_else(|| href.to_string(), |u| u.to_string())
+}
+
+/// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
+/// collapsed to single spaces.
+fn text_of(t: &feed_rs::model::Text) -> String {
+    let is_html = t.content_type.to_string().contains("html");
+    if is_html || t.content.contains('<') || t.content.contains('&') {
+        collapse_ws(&crate::html::fragment_to_text(&t.content))
+    } else {
+        collapse_ws(&t.content)
+    }
+}
+
+fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> url::Url {
+        url::Url::parse("https://example.org/news/feed.xml").expect("static url")
+    }
+
+    #[test]
+    fn rss2_basic() {
+        let doc = br#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>News &amp; more</title><ttl>30</ttl>
+<item><title>  Rockets hit   &lt;b&gt;Green Zone&lt;/b&gt; </title><link>/a/1?utm_source=x</link><guid isPermaLink="false">abc-1</guid>
+<description>&lt;p&gt;Summary&lt;/p&gt;</description><content:encoded><![CDATA[<p>Full text</p>]]></content:encoded>
+<pubDate>Tue, 10 Jun 2025 04:00:00 GMT</pubDate><author>jo@example.org (Jo)</author></item>
+<item><title>No guid</title></item></channel></rss>"#;
+        let f = parse(doc, None, Some(&base()), 100).expect("parses");
+        assert_eq!(f.format, FeedFormat::Rss20);
+        assert_eq!(f.title.as_deref(), Some("News & more"));
+        assert_eq!(f.ttl, Some(Duration::from_secs(1800)));
+        let it = &f.items[0];
+        assert_eq!(it.title, "Rockets hit Green Zone");
+        assert_eq!(it.guid.as_deref(), Some("abc-1"));
+        assert_eq!(
+            it.link.as_deref(),
+            Some("https://example.org/a/1?utm_source=x")
+        );
+        assert_eq!(it.summary, "Summary");
+        assert_eq!(it.content.as_deref(), Some("Full text"));
+        assert!(it.published.is_some());
+        assert_eq!(f.items[1].guid, None);
+        assert_eq!(f.items[1].link, None);
+    }
+
+    #[test]
+    fn atom_and_json_basic() {
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><id>urn:x:1</id><title type="html">&lt;i&gt;T&lt;/i&gt;</title><link rel="self" href="https://e.org/self"/><link href="https://e.org/p/1"/>
+<updated>2025-01-02T03:04:05Z</updated><summary>S</summary><content type="html">&lt;p&gt;C&lt;/p&gt;</content></entry></feed>"#;
+        let f = parse(atom, None, None, 100).expect("atom parses");
+        assert_eq!(f.format, FeedFormat::Atom);
+        assert_eq!(f.items[0].title, "T");
+        assert_eq!(f.items[0].link.as_deref(), Some("https://e.org/p/1"));
+        assert_eq!(f.items[0].content.as_deref(), Some("C"));
+        let json = br#"{"version":"1.1","title":"J","items":[{"id":"1","url":"https://e.org/j/1","title":"JT","content_html":"<p>H</p>","date_published":"2025-01-02T03:04:05Z"}]}"#;
+        let f = parse(json, None, None, 100).expect("json parses");
+        assert_eq!(f.format, FeedFormat::Json);
+        assert_eq!(f.items[0].link.as_deref(), Some("https://e.org/j/1"));
+        assert_eq!(f.items[0].content.as_deref(), Some("H"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(
+            parse(b"  \n ", None, None, 10),
+            Err(ParseError::Empty)
+        ));
+        assert!(matches!(parse(b"", None, None, 10), Err(ParseError::Empty)));
+        let html = parse(
+            b"<!DOCTYPE html><html><head><title>Moved</title></head></html>",
+            None,
+            None,
+            10,
+        );
+        match html {
+            Err(e @ ParseError::NotAFeed { .. }) => assert_eq!(
+                e.to_string(),
+                "an HTML page, not a feed (check the feed URL)"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            parse(b"<rss version=\"2.0\"><chan", None, None, 10),
+            Err(ParseError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn max_items_truncates() {
+        let items: String = (0..5)
+            .map(|i| format!("<item><title>{i}</title></item>"))
+            .collect();
+        let doc = format!("<rss version=\"2.0\"><channel>{items}</channel></rss>");
+        let f = parse(doc.as_bytes(), None, None, 3).expect("parses");
+        assert_eq!(f.items.len(), 3);
+        assert_eq!(f.truncated_from, Some(5));
+        let f = parse(doc.as_bytes(), None, None, 5).expect("parses");
+        assert_eq!(f.truncated_from, None);
+    }
 }

@@ -131,8 +131,11 @@ pub struct PollRecord {
     pub error: Option<String>,
     pub validators: Validators,
     pub next_poll_at: i64,
-    /// Items handled in this poll (kept or not): they are never fetched or matched again.
+    /// Keys of items handled in this poll (kept or not): never fetched or matched again.
+    /// An item may have several keys (identity and link).
     pub seen: Vec<i64>,
+    /// How many items those keys belong to (for the feed's `items_seen` count).
+    pub new_items: i64,
     /// Items whose article page failed; retried on the next poll. (key, error)
     pub deferred: Vec<(i64, String)>,
     pub articles: Vec<NewArticle>,
@@ -516,14 +519,14 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
         }
     }
 
-    let mut newly_seen = 0i64;
+    let newly_seen = rec.new_items;
     {
         let mut seen = tx.prepare_cached(
             "INSERT OR IGNORE INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
         )?;
         let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
         for &k in &rec.seen {
-            newly_seen += seen.execute(params![k, rec.feed_id, rec.polled_at])? as i64;
+            seen.execute(params![k, rec.feed_id, rec.polled_at])?;
             clear_fail.execute([k])?;
         }
         let mut fail = tx.prepare_cached(
@@ -602,6 +605,7 @@ mod tests {
             },
             next_poll_at: now + 600,
             seen: vec![1, 2, 3],
+            new_items: 3,
             deferred: vec![],
             articles: vec![NewArticle {
                 item_key: 2,
