@@ -289,6 +289,10 @@ mod tests {
             seen: vec![key],
             new_items: 1,
             deferred: vec![],
+            item_count: Some(1),
+            interval_secs: 600,
+            gap: false,
+            moved_to: None,
             articles: vec![NewArticle {
                 item_key: key,
                 url: Some(format!("http://x/{key}")),

@@ -528,6 +528,9 @@ fn status(cli: &Cli, format: Format) -> Result<u8> {
                     "next_poll": when(r.next_poll_at.filter(|t| *t < i64::MAX / 4)),
                     "items_seen": r.items_seen,
                     "articles_kept": r.articles_kept,
+                    "interval_secs": r.interval_secs,
+                    "gaps": r.gaps,
+                    "moved_to": r.moved_to,
                 })
             )?,
             Format::Text => {
@@ -545,6 +548,20 @@ fn status(cli: &Cli, format: Format) -> Result<u8> {
                     r.articles_kept,
                     r.last_error.as_deref().unwrap_or("")
                 )?;
+                if let Some(to) = &r.moved_to {
+                    writeln!(
+                        out,
+                        "{:<40} moved permanently to {to}: update the config",
+                        ""
+                    )?;
+                }
+                if r.gaps > 0 {
+                    writeln!(
+                        out,
+                        "{:<40} {} poll(s) suggested missed items: consider a shorter interval",
+                        "", r.gaps
+                    )?;
+                }
             }
         }
     }

@@ -22,6 +22,10 @@ use crate::rules::{RuleSpec, Severity};
 pub const DEFAULT_PATHS: [&str; 2] = ["config/feedwatch.toml", "/etc/feedwatch/feedwatch.toml"];
 /// Default per-feed poll interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+/// Default shortest adaptive interval.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(120);
+/// Default longest adaptive interval and backoff cap.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -157,6 +161,12 @@ pub struct PollConfig {
     pub concurrency: usize,
     /// Items taken from one feed document; the rest are dropped with a warning.
     pub max_items: usize,
+    /// Shortest interval the adaptive schedule may choose.
+    #[serde(deserialize_with = "duration")]
+    pub min_interval: Duration,
+    /// Longest interval the adaptive schedule (and error backoff) may choose.
+    #[serde(deserialize_with = "duration")]
+    pub max_interval: Duration,
 }
 
 impl Default for PollConfig {
@@ -165,6 +175,8 @@ impl Default for PollConfig {
             interval: DEFAULT_INTERVAL,
             concurrency: DEFAULT_CONCURRENCY,
             max_items: DEFAULT_MAX_ITEMS,
+            min_interval: DEFAULT_MIN_INTERVAL,
+            max_interval: DEFAULT_MAX_INTERVAL,
         }
     }
 }
@@ -377,6 +389,14 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     }
     if raw.poll.interval < Duration::from_secs(1) {
         problems.push(problem(path, None, "poll.interval", "must be at least 1s"));
+    }
+    if raw.poll.min_interval > raw.poll.max_interval {
+        problems.push(problem(
+            path,
+            None,
+            "poll.min_interval",
+            "must not be longer than poll.max_interval",
+        ));
     }
 
     let mut feeds: Vec<FeedConfig> = Vec::new();

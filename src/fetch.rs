@@ -76,6 +76,8 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
+    #[error("{url}: the host asked for a pause (Retry-After); {secs}s left, not contacting it")]
+    HostPaused { url: String, secs: u64 },
     #[error("{url}: larger than the {limit}-byte limit")]
     TooLarge { url: String, limit: u64 },
     #[error("{url}: more than {MAX_REDIRECTS} redirects")]
@@ -109,6 +111,7 @@ impl FetchError {
             | FetchError::Connect { .. }
             | FetchError::ReadBody { .. } => true,
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::HostPaused { .. } => true,
             _ => false,
         }
     }
@@ -122,6 +125,7 @@ impl FetchError {
             FetchError::Connect { .. } => "connect",
             FetchError::Status { .. } => "http_status",
             FetchError::TooLarge { .. } => "too_large",
+            FetchError::HostPaused { .. } => "host_paused",
             FetchError::TooManyRedirects { .. } => "redirects",
             FetchError::NotHtml { .. } => "not_html",
             FetchError::ReadBody { .. } => "read_body",
@@ -147,6 +151,9 @@ pub struct Fetcher {
     pages: reqwest::Client,
     cfg: FetchConfig,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
+    /// every feed and page on that host, not only the one that was refused.
+    paused: Arc<Mutex<HashMap<String, std::time::Instant>>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -166,6 +173,7 @@ impl Fetcher {
             pages: build_client(cfg, !cfg.allow_private_addresses, true)?,
             cfg: cfg.clone(),
             hosts: Arc::default(),
+            paused: Arc::default(),
         })
     }
 
@@ -203,6 +211,7 @@ impl Fetcher {
         {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
+        self.check_paused(url, &parsed)?;
         let _permit = self.host_permit(&parsed).await;
         // Redirects are followed by hand for feeds, so a chain made only of permanent
         // redirects (301/308) can update the stored URL.
@@ -289,6 +298,7 @@ impl Fetcher {
                 });
             }
         }
+        self.check_paused(url, &parsed)?;
         let _permit = self.host_permit(&parsed).await;
         let resp = self
             .pages
@@ -321,6 +331,35 @@ impl Fetcher {
         self.read(url, resp, self.cfg.max_page_bytes).await
     }
 
+    /// Refuses to contact a host that asked for a pause.
+    fn check_paused(&self, url: &str, parsed: &Url) -> Result<(), FetchError> {
+        let Some(host) = parsed.host_str() else {
+            return Ok(());
+        };
+        let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        match map.get(&host.to_ascii_lowercase()) {
+            Some(until) if *until > now => Err(FetchError::HostPaused {
+                url: url.to_string(),
+                secs: (*until - now).as_secs().max(1),
+            }),
+            Some(_) => {
+                map.remove(&host.to_ascii_lowercase());
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers a host's request for a pause (429/503 with Retry-After), capped at 6 h.
+    fn pause_host(&self, url: &Url, wait: Duration) {
+        if let Some(host) = url.host_str() {
+            let wait = wait.min(Duration::from_secs(6 * 3600));
+            let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+            map.insert(host.to_ascii_lowercase(), std::time::Instant::now() + wait);
+        }
+    }
+
     /// Waits for a slot for this host: at most `per_host_concurrency` requests at once.
     async fn host_permit(&self, url: &Url) -> Option<OwnedSemaphorePermit> {
         let host = url.host_str()?.to_ascii_lowercase();
@@ -342,10 +381,14 @@ impl Fetcher {
         let status = resp.status();
         let headers = resp.headers().clone();
         if !status.is_success() {
+            let retry_after = retry_after(&headers);
+            if let (429 | 503, Some(wait)) = (status.as_u16(), retry_after) {
+                self.pause_host(resp.url(), wait);
+            }
             return Err(FetchError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
-                retry_after: retry_after(&headers),
+                retry_after,
             });
         }
         let final_url = resp.url().clone();

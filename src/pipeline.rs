@@ -24,8 +24,6 @@ use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, Store, Validators}
 pub const PAGE_ATTEMPTS: u32 = 3;
 /// Article pages fetched at once for one feed (the per-host limit applies as well).
 const PAGES_IN_FLIGHT: usize = 4;
-/// Longest wait after repeated failures.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// Extracted text shorter than this (in chars) is treated as a failed extraction.
 const MIN_PAGE_TEXT: usize = 200;
 
@@ -47,7 +45,14 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         etag: row.etag.clone(),
         last_modified: row.last_modified.clone(),
     };
-    let interval = feed.interval.unwrap_or(p.poll.interval);
+    // A configured interval is fixed; otherwise the last adaptive choice stands until the
+    // feed's item times say otherwise.
+    let mut interval = feed.interval.unwrap_or_else(|| {
+        row.interval_secs
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(p.poll.interval, Duration::from_secs)
+    });
+    let cap = p.poll.max_interval;
     let mut rec = PollRecord {
         feed_id: row.id,
         polled_at: now,
@@ -59,18 +64,28 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         new_items: 0,
         deferred: Vec::new(),
         articles: Vec::new(),
+        item_count: None,
+        interval_secs: secs(interval),
+        gap: false,
+        moved_to: None,
     };
 
     // 1. Fetch, conditionally.
-    let fetched = match p.fetcher.feed(&feed.url, &cond).await {
+    let url = row.moved_to.as_deref().unwrap_or(&feed.url);
+    let fetched = match p.fetcher.feed(url, &cond).await {
         Ok(FeedResponse::NotModified { status }) => {
             rec.status = Some(status);
             return rec;
         }
         Ok(FeedResponse::Fetched(f)) => *f,
-        Err(e) => return failed(rec, row, interval, &e.to_string(), &e),
+        Err(e) => return failed(rec, row, interval, cap, &e.to_string(), &e),
     };
     rec.status = Some(fetched.status);
+    if fetched.moved_permanently && fetched.url.as_str() != url {
+        tracing::warn!(feed = %feed.url, moved_to = %fetched.url,
+            "feed moved permanently; polling the new address from now on (update the config)");
+        rec.moved_to = Some(fetched.url.to_string());
+    }
     if let Some(age) = fetched.max_age {
         rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
     }
@@ -88,20 +103,32 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
             let msg = format!("{}: {e}", feed.url);
-            return failed_msg(rec, row, interval, &msg, None);
+            return failed_msg(rec, row, interval, cap, &msg, None);
         }
         Err(e) => {
             let msg = format!("{}: parser crashed: {e}", feed.url);
-            return failed_msg(rec, row, interval, &msg, None);
+            return failed_msg(rec, row, interval, cap, &msg, None);
         }
     };
     if let Some(n) = parsed.truncated_from {
         tracing::warn!(feed = %feed.url, items = n, kept = max_items,
             "feed has {n} items; only the first {max_items} are read ([poll] max_items)");
     }
+    if feed.interval.is_none() {
+        if let Some(gap) = publishing_gap(&parsed.items) {
+            interval = (gap / 4).clamp(p.poll.min_interval, p.poll.max_interval);
+            rec.interval_secs = secs(interval);
+            rec.next_poll_at = now + jittered(interval, row.id);
+        }
+    }
+    if let Some(age) = fetched.max_age {
+        rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
+    }
     if let Some(ttl) = parsed.ttl {
         rec.next_poll_at = rec.next_poll_at.max(now + secs(ttl));
     }
+    let item_count = parsed.items.len() as i64;
+    rec.item_count = Some(item_count);
 
     // 3. Only items never seen before go further. An item is known by its identity and
     // also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
@@ -114,16 +141,35 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     let all: Vec<i64> = keyed.iter().flat_map(|(k, _)| k.iter().copied()).collect();
     let unseen = match lookup(p, move |s| s.unseen(&all)).await {
         Ok(u) => u.into_iter().collect::<std::collections::HashSet<i64>>(),
-        Err(e) => return failed_msg(rec, row, interval, &format!("database: {e}"), None),
+        Err(e) => return failed_msg(rec, row, interval, cap, &format!("database: {e}"), None),
     };
     let mut taken = std::collections::HashSet::new();
     let mut fresh: Vec<(Vec<i64>, FeedItem)> = Vec::new();
     for (keys, item) in keyed {
         // New only if no key of it was seen before, in an earlier poll or earlier in this one.
-        if keys.iter().all(|k| unseen.contains(k) && !taken.contains(k)) {
+        if keys
+            .iter()
+            .all(|k| unseen.contains(k) && !taken.contains(k))
+        {
             taken.extend(keys.iter().copied());
             fresh.push((keys, item));
         }
+    }
+
+    // Gap detection: everything is new and the document is as full as usual, so items may
+    // have scrolled off between polls. Say so, and poll this feed more often.
+    if !fresh.is_empty()
+        && fresh.len() as i64 == item_count
+        && row.items_seen > 0
+        && row.last_item_count == Some(item_count)
+    {
+        rec.gap = true;
+        interval = (interval / 2).max(p.poll.min_interval);
+        rec.interval_secs = secs(interval);
+        rec.next_poll_at = rec.next_poll_at.min(now + jittered(interval, row.id));
+        tracing::warn!(feed = %feed.url, items = item_count,
+            "none of the feed's {item_count} items were seen before and it is as full as usual: items may have been missed between polls; polling every {}s now",
+            interval.as_secs());
     }
 
     // 4. Full text and matching, a few items at a time.
@@ -165,6 +211,24 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         tracing::info!(feed = %feed.url, "feed recovered after {} failed polls", row.consecutive_failures);
     }
     rec
+}
+
+/// The feed's typical time between items, from its newest dated items: the span of up to
+/// ten newest dates divided by the gaps between them. `None` with fewer than three dates.
+fn publishing_gap(items: &[FeedItem]) -> Option<Duration> {
+    let mut dates: Vec<i64> = items
+        .iter()
+        .filter_map(|i| i.published.map(|t| t.timestamp()))
+        .collect();
+    dates.sort_unstable_by(|a, b| b.cmp(a));
+    dates.dedup();
+    dates.truncate(10);
+    if dates.len() < 3 {
+        return None;
+    }
+    let span = dates.first()? - dates.last()?;
+    let gap = span / (dates.len() as i64 - 1);
+    u64::try_from(gap).ok().map(Duration::from_secs)
 }
 
 /// Every key an item is known by: its identity first, then its link's.
@@ -317,10 +381,11 @@ fn failed(
     rec: PollRecord,
     row: &FeedRow,
     interval: Duration,
+    cap: Duration,
     msg: &str,
     e: &FetchError,
 ) -> PollRecord {
-    let mut rec = failed_msg(rec, row, interval, msg, e.status());
+    let mut rec = failed_msg(rec, row, interval, cap, msg, e.status());
     if let FetchError::Status {
         status,
         retry_after: Some(wait),
@@ -330,6 +395,11 @@ fn failed(
         if *status == 429 || *status == 503 {
             rec.next_poll_at = rec.next_poll_at.max(rec.polled_at + secs(*wait));
         }
+    }
+    if let FetchError::HostPaused { secs: wait, .. } = e {
+        rec.next_poll_at = rec
+            .next_poll_at
+            .max(rec.polled_at + i64::try_from(*wait).unwrap_or(0));
     }
     if e.status() == Some(410) {
         // Gone: the publisher removed the feed. Stop polling and say so.
@@ -346,13 +416,14 @@ fn failed_msg(
     mut rec: PollRecord,
     row: &FeedRow,
     interval: Duration,
+    cap: Duration,
     msg: &str,
     status: Option<u16>,
 ) -> PollRecord {
     let failures = row.consecutive_failures + 1;
     let backoff = interval
         .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
-        .min(MAX_BACKOFF.max(interval));
+        .min(cap.max(interval));
     rec.next_poll_at = rec.polled_at + jittered(backoff, row.id);
     rec.status = status.or(rec.status);
     rec.error = Some(msg.to_string());

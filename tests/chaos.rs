@@ -22,7 +22,11 @@ fn healthy_feed(n: usize) -> String {
     let link = format!("http://news.invalid/healthy/{n}");
     rss(
         &format!("Healthy {n}"),
-        &[(&format!("Rockets hit Baghdad's Green Zone ({n})"), &link, Some(KEYWORD_BODY))],
+        &[(
+            &format!("Rockets hit Baghdad's Green Zone ({n})"),
+            &link,
+            Some(KEYWORD_BODY),
+        )],
     )
 }
 
@@ -203,24 +207,47 @@ async fn one_cycle_over_hostile_feeds() {
         });
     }
     let bad = [
-        "drip", "reset", "429", "500", "502", "503", "loop", "to-private", "bomb", "huge", "laughs",
-        "html", "truncated", "empty",
+        "drip",
+        "reset",
+        "429",
+        "500",
+        "502",
+        "503",
+        "loop",
+        "to-private",
+        "bomb",
+        "huge",
+        "laughs",
+        "html",
+        "truncated",
+        "empty",
     ];
     let mut feeds = String::new();
     for b in bad {
-        feeds.push_str(&format!("[[feeds]]\nurl = \"http://{addr}/{b}\"\nname = \"{b}\"\n\n"));
+        feeds.push_str(&format!(
+            "[[feeds]]\nurl = \"http://{addr}/{b}\"\nname = \"{b}\"\n\n"
+        ));
     }
     for n in 0..3 {
-        feeds.push_str(&format!("[[feeds]]\nurl = \"http://{addr}/healthy/{n}\"\nname = \"healthy-{n}\"\n\n"));
+        feeds.push_str(&format!(
+            "[[feeds]]\nurl = \"http://{addr}/healthy/{n}\"\nname = \"healthy-{n}\"\n\n"
+        ));
     }
-    feeds.push_str(&format!("[[feeds]]\nurl = \"http://{addr}/wrong-charset\"\nname = \"wrong-charset\"\n\n"));
-    feeds.push_str(&format!("[[feeds]]\nurl = \"http://{addr}/churn\"\nname = \"churn\"\n\n"));
+    feeds.push_str(&format!(
+        "[[feeds]]\nurl = \"http://{addr}/wrong-charset\"\nname = \"wrong-charset\"\n\n"
+    ));
+    feeds.push_str(&format!(
+        "[[feeds]]\nurl = \"http://{addr}/churn\"\nname = \"churn\"\n\n"
+    ));
     // Feeds only (no article pages), so private addresses stay refused: the redirect into
     // 10.0.0.0/8 must be stopped before any connection is attempted.
     let inst = Instance::new(&feeds);
     let cfg = std::fs::read_to_string(inst.config())
         .expect("read")
-        .replace("timeout = \"5s\"\nallow_private_addresses = true", "timeout = \"4s\"\nallow_private_addresses = false")
+        .replace(
+            "timeout = \"5s\"\nallow_private_addresses = true",
+            "timeout = \"4s\"\nallow_private_addresses = false",
+        )
         .replace("concurrency = 4", "concurrency = 8");
     std::fs::write(inst.config(), cfg).expect("write");
 
@@ -243,7 +270,10 @@ async fn one_cycle_over_hostile_feeds() {
             if let Some(s) = child.try_wait().expect("wait") {
                 break s;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "cycle {cycle} exceeded its 30 s budget");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "cycle {cycle} exceeded its 30 s budget"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let mut stderr = String::new();
@@ -252,8 +282,16 @@ async fn one_cycle_over_hostile_feeds() {
             let _ = e.read_to_string(&mut stderr);
         }
         assert!(status.success(), "cycle {cycle}: {stderr}");
-        println!("cycle {cycle}: {:.1} s, peak RSS {} MB", start.elapsed().as_secs_f64(), peak / 1024);
-        assert!(peak < 150 * 1024, "memory must stay bounded: peak {} MB", peak / 1024);
+        println!(
+            "cycle {cycle}: {:.1} s, peak RSS {} MB",
+            start.elapsed().as_secs_f64(),
+            peak / 1024
+        );
+        assert!(
+            peak < 150 * 1024,
+            "memory must stay bounded: peak {} MB",
+            peak / 1024
+        );
     }
 
     // Healthy feeds (and the mis-declared charset, and the churning feed) alerted, once each.
@@ -263,26 +301,49 @@ async fn one_cycle_over_hostile_feeds() {
     urls.dedup();
     for n in 0..3 {
         let u = format!("http://news.invalid/healthy/{n}");
-        assert!(urls.contains(&u.as_str()), "healthy feed {n} did not alert: {alerts:#?}");
+        assert!(
+            urls.contains(&u.as_str()),
+            "healthy feed {n} did not alert: {alerts:#?}"
+        );
     }
-    let charset_row = inst.status().await.into_iter().find(|r| r["name"] == "wrong-charset");
-    assert!(urls.contains(&"http://news.invalid/charset/1"), "{urls:?} {charset_row:?}");
-    let churn = alerts.iter().filter(|a| a["url"] == "http://news.invalid/churn/a").count();
+    let charset_row = inst
+        .status()
+        .await
+        .into_iter()
+        .find(|r| r["name"] == "wrong-charset");
+    assert!(
+        urls.contains(&"http://news.invalid/charset/1"),
+        "{urls:?} {charset_row:?}"
+    );
+    let churn = alerts
+        .iter()
+        .filter(|a| a["url"] == "http://news.invalid/churn/a")
+        .count();
     let rules_on_churn: std::collections::HashSet<&str> = alerts
         .iter()
         .filter(|a| a["url"] == "http://news.invalid/churn/a")
         .filter_map(|a| a["rule"].as_str())
         .collect();
-    assert_eq!(churn, rules_on_churn.len(), "a GUID that changes every poll must not re-alert");
+    assert_eq!(
+        churn,
+        rules_on_churn.len(),
+        "a GUID that changes every poll must not re-alert"
+    );
     assert!(churn > 0);
 
     // Each bad feed has its own clear error.
     let status = inst.status().await;
     for b in bad {
-        let row = status.iter().find(|r| r["name"] == b).unwrap_or_else(|| panic!("no row for {b}"));
+        let row = status
+            .iter()
+            .find(|r| r["name"] == b)
+            .unwrap_or_else(|| panic!("no row for {b}"));
         let err = row["last_error"].as_str().unwrap_or("");
         assert!(!err.is_empty(), "{b}: no error recorded: {row}");
-        assert!(err.contains(&format!("/{b}")), "{b}: error does not name the feed: {err}");
+        assert!(
+            err.contains(&format!("/{b}")),
+            "{b}: error does not name the feed: {err}"
+        );
         let want = match b {
             "drip" => "timed out",
             "reset" => "",
@@ -297,10 +358,16 @@ async fn one_cycle_over_hostile_feeds() {
             "empty" => "empty",
             _ => "",
         };
-        assert!(err.to_lowercase().contains(want), "{b}: unexpected error {err:?}");
+        assert!(
+            err.to_lowercase().contains(want),
+            "{b}: unexpected error {err:?}"
+        );
     }
     let row429 = status.iter().find(|r| r["name"] == "429").expect("429 row");
     let next = row429["next_poll"].as_str().expect("next poll");
     let next = chrono::DateTime::parse_from_rfc3339(next).expect("rfc3339");
-    assert!(next.timestamp() - chrono::Utc::now().timestamp() >= 100, "Retry-After is honoured");
+    assert!(
+        next.timestamp() - chrono::Utc::now().timestamp() >= 100,
+        "Retry-After is honoured"
+    );
 }

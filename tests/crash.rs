@@ -16,13 +16,17 @@ const KILLS: usize = 16;
 const NEW_ITEMS_PER_ROUND: usize = 8;
 
 const KEYWORD: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
-const PLAIN: &str = "Markets closed higher on Tuesday as investors weighed new data on inflation and jobs.";
+const PLAIN: &str =
+    "Markets closed higher on Tuesday as investors weighed new data on inflation and jobs.";
 
 /// Deterministic pseudo-random numbers (no extra crate, same run every time).
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -39,12 +43,21 @@ fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {
                 if hot {
                     keyword_links.insert(link.clone());
                 }
-                items.push((format!("Item {f}-{r}-{i}"), link, if hot { KEYWORD } else { PLAIN }));
+                items.push((
+                    format!("Item {f}-{r}-{i}"),
+                    link,
+                    if hot { KEYWORD } else { PLAIN },
+                ));
             }
         }
-        let refs: Vec<(&str, &str, Option<&str>)> =
-            items.iter().map(|(t, l, d)| (t.as_str(), l.as_str(), Some(*d))).collect();
-        srv.set(&format!("/feed/{f}"), Fixture::ok("application/rss+xml", rss(&format!("Feed {f}"), &refs)));
+        let refs: Vec<(&str, &str, Option<&str>)> = items
+            .iter()
+            .map(|(t, l, d)| (t.as_str(), l.as_str(), Some(*d)))
+            .collect();
+        srv.set(
+            &format!("/feed/{f}"),
+            Fixture::ok("application/rss+xml", rss(&format!("Feed {f}"), &refs)),
+        );
     }
     keyword_links
 }
@@ -53,7 +66,12 @@ fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {
 async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let srv = TestServer::start().await;
     let feeds: String = (0..FEEDS)
-        .map(|f| format!("[[feeds]]\nurl = \"{}\"\nname = \"feed-{f}\"\n\n", srv.url(&format!("/feed/{f}"))))
+        .map(|f| {
+            format!(
+                "[[feeds]]\nurl = \"{}\"\nname = \"feed-{f}\"\n\n",
+                srv.url(&format!("/feed/{f}"))
+            )
+        })
         .collect();
     let inst = Instance::new(&feeds);
     let mut rng = Lcg(0x5eed);
@@ -78,26 +96,44 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
     }
-    assert!(killed_mid_run >= KILLS / 2, "most kills must land mid-run (got {killed_mid_run})");
+    assert!(
+        killed_mid_run >= KILLS / 2,
+        "most kills must land mid-run (got {killed_mid_run})"
+    );
 
     // A clean run to finish the work.
     let out = inst.run(&["poll", "--once"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let store = feedwatch::store::Store::open(&inst.db()).expect("open");
-    assert!(store.integrity_ok().expect("integrity check"), "integrity_check failed");
+    assert!(
+        store.integrity_ok().expect("integrity check"),
+        "integrity_check failed"
+    );
 
     // Database: every keyword item alerted, each (url, rule) exactly once.
     let alerts = inst.alerts().await;
     let mut per: HashMap<(String, String), usize> = HashMap::new();
     for a in &alerts {
-        let k = (a["url"].as_str().unwrap_or("").to_string(), a["rule"].as_str().unwrap_or("").to_string());
+        let k = (
+            a["url"].as_str().unwrap_or("").to_string(),
+            a["rule"].as_str().unwrap_or("").to_string(),
+        );
         *per.entry(k).or_default() += 1;
     }
     assert!(per.values().all(|&n| n == 1), "an alert was stored twice");
     let alerted: HashSet<String> = per.keys().map(|(u, _)| u.clone()).collect();
     let missing: Vec<_> = expected.difference(&alerted).collect();
-    assert!(missing.is_empty(), "{} keyword items never alerted, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} keyword items never alerted, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
     assert!(alerted.is_subset(&expected), "only keyword items alert");
 
     // Log: exactly the stored alerts, each once.
@@ -108,7 +144,11 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     ids.dedup();
     assert_eq!(ids.len(), n, "an alert was written to the log twice");
     let db_ids: HashSet<i64> = alerts.iter().filter_map(|a| a["id"].as_i64()).collect();
-    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), db_ids, "log and database disagree");
+    assert_eq!(
+        ids.into_iter().collect::<HashSet<_>>(),
+        db_ids,
+        "log and database disagree"
+    );
     println!(
         "{KILLS} kills ({killed_mid_run} mid-run), {} keyword items, {} alerts, each exactly once",
         expected.len(),

@@ -156,16 +156,23 @@ pub fn parse(
         }
         Kind::Other(what) => return Err(ParseError::NotAFeed { what: what.clone() }),
     };
-    let parser = feed_parser(base);
-    let feed = match parser.parse(body.as_bytes()) {
+    let feed = match guarded_parse(base, &body) {
         Ok(feed) => feed,
         Err(err) => {
-            let salvaged = prepare::repair_truncated(&body, &kind)
-                .and_then(|fixed| parser.parse(fixed.as_bytes()).ok())
-                .filter(|f| !f.entries.is_empty());
+            // Recovery ladder: escape bare `&`, then cut back to the last complete item.
+            let amp_fixed = prepare::escape_bare_ampersands(&body);
+            let body = amp_fixed.as_deref().unwrap_or(&body);
+            let salvaged = amp_fixed
+                .as_deref()
+                .and_then(|fixed| guarded_parse(base, fixed).ok())
+                .or_else(|| {
+                    prepare::repair_truncated(body, &kind)
+                        .and_then(|fixed| guarded_parse(base, &fixed).ok())
+                        .filter(|f| !f.entries.is_empty())
+                });
             match salvaged {
                 Some(feed) => {
-                    tracing::warn!(error = %err, items = feed.entries.len(), "feed is truncated or malformed; kept the complete items");
+                    tracing::warn!(error = %err, items = feed.entries.len(), "feed is not well-formed; kept what could be recovered");
                     feed
                 }
                 None => {
@@ -177,6 +184,19 @@ pub fn parse(
         }
     };
     Ok(convert(feed, format, base, max_items))
+}
+
+/// Runs feed-rs on `body` with a fresh parser each time: a feed-rs 3.0 `Parser` keeps MediaRSS
+/// state across calls, and after a failed parse that state makes the next call panic (an
+/// assertion in `mediarss.rs`, found on node-feedparser's `saxerror.xml`). The panic is also
+/// caught, as a last line of defence: a bad feed must be an error, never a crashed poll.
+fn guarded_parse(base: Option<&url::Url>, body: &str) -> Result<feed_rs::model::Feed, String> {
+    let run = std::panic::AssertUnwindSafe(|| feed_parser(base).parse(body.as_bytes()));
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the XML parser gave up on this document (internal error)".into()),
+    }
 }
 
 /// A feed-rs parser that does not invent ids (an empty id means "none given"), resolves
@@ -221,7 +241,15 @@ fn convert(
 
 fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem {
     let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
-    let link = pick_link(&e.links).map(|href| resolve(href, e.base.as_deref(), base));
+    // No link: a GUID that is an http(s) URL is the permalink (RSS `isPermaLink` defaults to
+    // true; feed-rs does not expose the attribute), as feedparser does.
+    let link = pick_link(&e.links)
+        .map(|href| resolve(href, e.base.as_deref(), base))
+        .or_else(|| {
+            guid.as_deref()
+                .filter(|g| g.starts_with("http://") || g.starts_with("https://"))
+                .map(String::from)
+        });
     let content = e
         .content
         .as_ref()

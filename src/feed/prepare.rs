@@ -41,27 +41,112 @@ pub(super) fn prepare(text: &str) -> (String, Kind) {
         .to_ascii_lowercase();
     let kind = match local.as_str() {
         "html" | "head" | "body" => Kind::Html,
-        "feed" | "entry" => Kind::Xml {
-            format: FeedFormat::Atom,
-            root,
-        },
+        "feed" | "entry" => {
+            if body.contains(ATOM03_NS) {
+                body = atom03_to_10(&body);
+            }
+            Kind::Xml {
+                format: FeedFormat::Atom,
+                root,
+            }
+        }
         "rdf" => {
-            let v090 = body.contains("my.netscape.com/rdf/simple/0.9");
+            let v090 = body.contains(RSS090_MARK);
             let format = if v090 {
                 FeedFormat::Rss09x
             } else {
                 FeedFormat::Rss10
             };
+            if v090 {
+                // RSS 0.90 is RSS 1.0's ancestor with the same elements; feed-rs only knows
+                // 1.0's namespace, and 0.90 documents use several spellings of their own.
+                body = set_default_ns(&body, root_start, RSS10_NS);
+            }
             Kind::Xml { format, root }
         }
         "rss" => {
-            let (fixed, format) = fix_rss_version(&body, root_start);
+            let (fixed, format) = fix_rss_root(&body, root_start);
             body = fixed;
             Kind::Xml { format, root }
         }
         _ => Kind::Other(format!("an XML document with root <{root}>")),
     };
     (body, kind)
+}
+
+/// Replaces the value of the root element's default `xmlns` with `ns`.
+fn set_default_ns(body: &str, root_start: usize, ns: &str) -> String {
+    let tag_end = body[root_start..]
+        .find('>')
+        .map_or(body.len(), |e| root_start + e);
+    match attr_span(&body[root_start..tag_end], "xmlns") {
+        Some((s, e)) => format!("{}{ns}{}", &body[..root_start + s], &body[root_start + e..]),
+        None => body.to_string(),
+    }
+}
+
+/// Escapes `&` that does not start an entity or character reference (`&bar=2` in a link is
+/// the most common well-formedness error in real feeds). CDATA sections and comments are
+/// copied untouched, since `&` is literal there.
+pub(super) fn escape_bare_ampersands(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len() + 64);
+    let mut rest = body;
+    let mut changed = false;
+    loop {
+        let next_amp = rest.find('&');
+        let next_cdata = rest.find("<![CDATA[");
+        let next_comment = rest.find("<!--");
+        let skip = [
+            next_cdata.map(|p| (p, "]]>")),
+            next_comment.map(|p| (p, "-->")),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(p, _)| *p);
+        match (next_amp, skip) {
+            (None, _) => break,
+            (Some(a), Some((p, end))) if p < a => {
+                let stop = rest[p..]
+                    .find(end)
+                    .map_or(rest.len(), |e| p + e + end.len());
+                out.push_str(&rest[..stop]);
+                rest = &rest[stop..];
+            }
+            (Some(a), _) => {
+                out.push_str(&rest[..a]);
+                let after = &rest[a + 1..];
+                if !starts_reference(after) {
+                    out.push_str("&amp;");
+                    changed = true;
+                } else {
+                    out.push('&');
+                }
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Whether the text after `&` is `name;`, `#digits;` or `#xhex;`.
+fn starts_reference(after: &str) -> bool {
+    let Some(end) = after.find(';').filter(|&e| e > 0 && e <= 40) else {
+        return false;
+    };
+    let r = &after[..end];
+    if let Some(num) = r.strip_prefix('#') {
+        match num.strip_prefix(['x', 'X']) {
+            Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            None => !num.is_empty() && num.chars().all(|c| c.is_ascii_digit()),
+        }
+    } else {
+        r.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && r.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+    }
 }
 
 /// Drops a leading `<?xml ...?>` declaration: the text is UTF-8 now, whatever it declared.
@@ -112,9 +197,26 @@ fn doctype_len(rest: &str) -> usize {
     rest.len()
 }
 
+/// Part of every RSS 0.90 namespace URI seen (`my.netscape.com`, `channel.netscape.com`).
+const RSS090_MARK: &str = "netscape.com/rdf/simple/0.9";
+const RSS10_NS: &str = "http://purl.org/rss/1.0/";
+const ATOM03_NS: &str = "http://purl.org/atom/ns#";
+
+/// Atom 0.3 is close enough to 1.0 for feed-rs once the namespace and the two renamed date
+/// elements (`issued` → `published`, `modified` → `updated`) are mapped.
+fn atom03_to_10(body: &str) -> String {
+    body.replace(ATOM03_NS, "http://www.w3.org/2005/Atom")
+        .replace("<issued>", "<published>")
+        .replace("</issued>", "</published>")
+        .replace("<modified>", "<updated>")
+        .replace("</modified>", "</updated>")
+}
+
 /// feed-rs dispatches `<rss>` on its version attribute and refuses anything but "2.0", "0.91"
 /// and "0.92". RSS 0.93/0.94 and versionless `<rss>` are read by its RSS 2.0 parser (a superset).
-fn fix_rss_version(body: &str, root_start: usize) -> (String, FeedFormat) {
+/// A default namespace on `<rss>` (e.g. `http://backend.userland.com/rss2`) hides every element
+/// from feed-rs, and RSS has no namespace, so it is dropped.
+fn fix_rss_root(body: &str, root_start: usize) -> (String, FeedFormat) {
     let tag_end = body[root_start..]
         .find('>')
         .map_or(body.len(), |e| root_start + e);
@@ -125,13 +227,24 @@ fn fix_rss_version(body: &str, root_start: usize) -> (String, FeedFormat) {
         _ => FeedFormat::Rss20,
     };
     let ok = matches!(version.as_deref(), Some("2.0" | "0.91" | "0.92"));
-    if ok {
+    let has_default_ns = attr_span(tag, "xmlns").is_some();
+    if ok && !has_default_ns {
         return (body.to_string(), format);
     }
-    let new_tag = match version {
-        Some(_) => replace_attr(tag, "version", "2.0"),
-        None => format!("<rss version=\"2.0\"{}", &tag[4..]),
+    let mut new_tag = match version {
+        Some(_) if !ok => replace_attr(tag, "version", "2.0"),
+        Some(_) => tag.to_string(),
+        None => format!("<rss version=\"2.0\"{}", tag.get(4..).unwrap_or("")),
     };
+    if let Some((s, e)) = attr_span(&new_tag, "xmlns") {
+        // Remove `xmlns="..."`: the name, the `=` and the quotes.
+        let name_start = new_tag[..s].rfind("xmlns").unwrap_or(s);
+        new_tag = format!(
+            "{}{}",
+            &new_tag[..name_start],
+            new_tag.get(e + 1..).unwrap_or("")
+        );
+    }
     let mut out = String::with_capacity(body.len() + 16);
     out.push_str(&body[..root_start]);
     out.push_str(&new_tag);

@@ -25,7 +25,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Schema migrations, in order. Files are append-only; `user_version` tracks what ran.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../../migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_init.sql")),
+        M::up(include_str!("../../migrations/0002_feed_schedule.sql")),
+    ])
 }
 
 /// Errors from the storage boundary.
@@ -78,6 +81,14 @@ pub struct FeedRow {
     pub next_poll_at: Option<i64>,
     pub items_seen: i64,
     pub articles_kept: i64,
+    /// Where a permanent redirect chain led; fetched instead of `url`.
+    pub moved_to: Option<String>,
+    /// Items in the last fetched document (the feed's usual window).
+    pub last_item_count: Option<i64>,
+    /// Polls that suggested items were missed between polls.
+    pub gaps: i64,
+    /// Poll interval chosen at the last poll, in seconds.
+    pub interval_secs: Option<i64>,
 }
 
 /// What to do with a feed's HTTP validators (ETag / Last-Modified) after a poll.
@@ -139,6 +150,14 @@ pub struct PollRecord {
     /// Items whose article page failed; retried on the next poll. (key, error)
     pub deferred: Vec<(i64, String)>,
     pub articles: Vec<NewArticle>,
+    /// Items in the fetched document, when one was fetched.
+    pub item_count: Option<i64>,
+    /// Interval chosen for this feed, in seconds.
+    pub interval_secs: i64,
+    /// This poll suggested items were missed since the last one.
+    pub gap: bool,
+    /// A permanent redirect chain led here: fetch this URL from now on.
+    pub moved_to: Option<String>,
 }
 
 /// A stored alert joined with its article and feed: what the log, the journal and
@@ -280,7 +299,8 @@ impl Store {
     ) -> Result<Vec<FeedRow>, StoreError> {
         let sql = format!(
             "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
-                    consecutive_failures, next_poll_at, items_seen, articles_kept
+                    consecutive_failures, next_poll_at, items_seen, articles_kept,
+                    moved_to, last_item_count, gaps, interval_secs
              FROM feeds {tail}"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
@@ -298,6 +318,10 @@ impl Store {
                 next_poll_at: r.get(9)?,
                 items_seen: r.get(10)?,
                 articles_kept: r.get(11)?,
+                moved_to: r.get(12)?,
+                last_item_count: r.get(13)?,
+                gaps: r.get(14)?,
+                interval_secs: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -504,6 +528,18 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
         failed,
         rec.next_poll_at
     ])?;
+    tx.prepare_cached(
+        "UPDATE feeds SET last_item_count = coalesce(?2, last_item_count), interval_secs = ?3,
+                gaps = gaps + ?4, moved_to = coalesce(?5, moved_to)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        rec.feed_id,
+        rec.item_count,
+        rec.interval_secs,
+        i64::from(rec.gap),
+        rec.moved_to
+    ])?;
     match &rec.validators {
         Validators::Keep => {}
         Validators::Set {
@@ -607,6 +643,10 @@ mod tests {
             seen: vec![1, 2, 3],
             new_items: 3,
             deferred: vec![],
+            item_count: Some(3),
+            interval_secs: 600,
+            gap: false,
+            moved_to: None,
             articles: vec![NewArticle {
                 item_key: 2,
                 url: Some("http://x/a".into()),

@@ -21,6 +21,8 @@ pub struct Fixture {
     pub body: Vec<u8>,
     /// When set, the server answers `If-None-Match` with 304.
     pub etag: Option<String>,
+    /// More response headers (Location, Retry-After, ...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Fixture {
@@ -36,6 +38,7 @@ impl Fixture {
             content_type: content_type.into(),
             body,
             etag: Some(etag),
+            headers: vec![],
         }
     }
     pub fn status(status: u16) -> Fixture {
@@ -44,7 +47,18 @@ impl Fixture {
             content_type: "text/plain".into(),
             body: b"error".to_vec(),
             etag: None,
+            headers: vec![],
         }
+    }
+    pub fn redirect(status: u16, location: &str) -> Fixture {
+        Fixture {
+            headers: vec![("Location".into(), location.into())],
+            ..Fixture::status(status)
+        }
+    }
+    pub fn with_header(mut self, k: &str, v: &str) -> Fixture {
+        self.headers.push((k.into(), v.into()));
+        self
     }
 }
 
@@ -139,6 +153,9 @@ async fn handler(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Resp
                 );
             if let Some(e) = &f.etag {
                 b = b.header(header::ETAG, e);
+            }
+            for (k, v) in &f.headers {
+                b = b.header(k.as_str(), v.as_str());
             }
             b.body(Body::from(f.body))
         }
