@@ -146,6 +146,7 @@ pub fn to_json(a: &AlertRecord) -> Value {
         "terms": terms,
         "hits": hits,
         "snippet": a.snippet,
+        "also": serde_json::from_str::<Value>(&a.also_json).unwrap_or(Value::Array(vec![])),
     })
 }
 
@@ -286,13 +287,13 @@ mod tests {
             error: None,
             validators: Validators::Keep,
             next_poll_at: 1_600_000_600,
-            seen: vec![key],
-            new_items: 1,
+            seen: vec![vec![key]],
             deferred: vec![],
             item_count: Some(1),
             interval_secs: 600,
             gap: false,
             moved_to: None,
+            also_seen: vec![],
             articles: vec![NewArticle {
                 item_key: key,
                 url: Some(format!("http://x/{key}")),
@@ -304,6 +305,8 @@ mod tests {
                 author: None,
                 lang: None,
                 published_at: None,
+                link_canonical: None,
+                fingerprint: crate::story::fingerprint(&format!("t{key}")),
                 alerts: vec![NewAlert {
                     rule: "r".into(),
                     severity: Severity::High,

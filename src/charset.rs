@@ -2,13 +2,13 @@
 //!
 //! Sits between `fetch` (which hands over raw bytes and the `Content-Type` header) and the
 //! parsers (`feed`, `extract`), which only ever see UTF-8. feed-rs decodes by the XML declaration
-//! alone and ignores the HTTP charset, so every document is decoded here first and the parsers
-//! get a declaration-free UTF-8 string.
+//! alone and ignores the HTTP charset, so every document is decoded here first (`feed::parse`
+//! then drops the now-stale declaration before feed-rs sees the text).
 //!
 //! The order of evidence follows RFC 7303 for XML and the WHATWG encoding sniffing algorithm
-//! for HTML, with one pragmatic rule on top (see [`prefer_utf8`]): a label naming a Latin
-//! single-byte charset is overridden when the bytes are valid UTF-8 with non-ASCII text, because
-//! that combination is a misconfigured server or CMS, never real Latin-1 text.
+//! for HTML, with two checks of a label against the bytes on top (see `prefer_utf8`): a Latin
+//! single-byte label on valid UTF-8 with non-ASCII text means UTF-8 (a misconfigured server),
+//! and a UTF-8 label on bytes that are mostly not UTF-8 goes to detection (a misconfigured CMS).
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 
@@ -51,7 +51,7 @@ pub fn decode_xml(bytes: &[u8], content_type: Option<&str>) -> (String, &'static
 /// Decodes an HTML page to UTF-8.
 ///
 /// Order: BOM (authoritative, as in WHATWG), HTTP header, `<meta charset>` / `http-equiv` in the
-/// first [`META_SCAN_BYTES`] bytes, then detection (valid UTF-8, else chardetng, which gets
+/// first 4096 bytes, then detection (valid UTF-8, else chardetng, which gets
 /// windows-1256 Arabic and windows-1251 Cyrillic right on realistic amounts of text).
 pub fn decode_html(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
@@ -94,25 +94,63 @@ fn detect_or(bytes: &[u8], declared: Option<&'static Encoding>) -> &'static Enco
     }
 }
 
-/// Valid UTF-8 with non-ASCII bytes beats a Latin-1/windows-1252/ASCII label: the odds of
-/// Latin-1 text forming valid multi-byte UTF-8 sequences by accident are negligible, while
-/// servers that default to ISO-8859-1 in front of UTF-8 content are common.
+/// Checks a label against the bytes, in the two cases where labels are known to lie:
+/// - Valid UTF-8 with non-ASCII bytes beats a Latin-1/windows-1252/ASCII label: the odds of
+///   Latin-1 text forming valid multi-byte UTF-8 sequences by accident are negligible, while
+///   servers that default to ISO-8859-1 in front of UTF-8 content are common.
+/// - A UTF-8 label on bytes that are mostly not UTF-8 (a CMS that declares UTF-8 and emits
+///   windows-1252) goes to detection; a few bad bytes in real UTF-8 text do not.
 fn prefer_utf8(label: &'static Encoding, bytes: &[u8]) -> &'static Encoding {
     if label == WINDOWS_1252 && !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok() {
         UTF_8
+    } else if label == UTF_8 && !mostly_utf8(bytes) {
+        detect(bytes)
     } else {
         label
     }
 }
 
-/// Valid UTF-8 (including pure ASCII) is UTF-8; anything else goes to chardetng.
+/// UTF-8 (including pure ASCII, and UTF-8 with a few corrupt or truncated sequences) is UTF-8;
+/// anything else goes to chardetng.
 fn detect(bytes: &[u8]) -> &'static Encoding {
-    if std::str::from_utf8(bytes).is_ok() {
+    if mostly_utf8(bytes) {
         return UTF_8;
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     det.feed(bytes, true);
     det.guess(None, chardetng::Utf8Detection::Allow)
+}
+
+/// Whether the bytes are UTF-8 with at most as many invalid sequences as valid multi-byte
+/// characters. An incomplete sequence at the very end (a body cut mid-character) is not held
+/// against it.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    if std::str::from_utf8(bytes).is_ok() {
+        return true; // the common case, checked at SIMD speed without counting
+    }
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                multibyte += s.chars().filter(|c| !c.is_ascii()).count();
+                break;
+            }
+            Err(e) => {
+                let (good, after) = rest.split_at(e.valid_up_to());
+                multibyte += std::str::from_utf8(good)
+                    .map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
+                match e.error_len() {
+                    Some(n) => {
+                        invalid += 1;
+                        rest = after.get(n..).unwrap_or_default();
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    invalid <= multibyte
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.

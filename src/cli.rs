@@ -128,6 +128,18 @@ pub enum Command {
         #[arg(value_name = "FILE|-")]
         file: String,
     },
+    /// Configured feeds: list, add, remove, OPML import and export.
+    ///
+    /// Example: feedwatch feeds add https://example.com/rss.xml --name "Example" --tag iraq
+    Feeds {
+        #[command(subcommand)]
+        action: crate::feeds_cmd::FeedsAction,
+    },
+    /// Full-text search over kept articles, in the rule query syntax. Exit 0 if anything
+    /// matched, 1 if nothing did, 2 on a bad query.
+    ///
+    /// Example: feedwatch search '"green zone" AND rocket*' --since 30d
+    Search(crate::search_cmd::SearchArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -174,6 +186,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Config {
             action: ConfigAction::Check,
         } => config_check(&cli),
+        Command::Feeds { action } => crate::feeds_cmd::run(cli.config.as_deref(), action),
+        Command::Search(args) => crate::search_cmd::run(cli.config.as_deref(), args),
     }
 }
 

@@ -333,18 +333,18 @@ impl Fetcher {
 
     /// Refuses to contact a host that asked for a pause.
     fn check_paused(&self, url: &str, parsed: &Url) -> Result<(), FetchError> {
-        let Some(host) = parsed.host_str() else {
+        let Some(host) = authority(parsed) else {
             return Ok(());
         };
         let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::time::Instant::now();
-        match map.get(&host.to_ascii_lowercase()) {
+        match map.get(&host) {
             Some(until) if *until > now => Err(FetchError::HostPaused {
                 url: url.to_string(),
                 secs: (*until - now).as_secs().max(1),
             }),
             Some(_) => {
-                map.remove(&host.to_ascii_lowercase());
+                map.remove(&host);
                 Ok(())
             }
             None => Ok(()),
@@ -353,10 +353,10 @@ impl Fetcher {
 
     /// Remembers a host's request for a pause (429/503 with Retry-After), capped at 6 h.
     fn pause_host(&self, url: &Url, wait: Duration) {
-        if let Some(host) = url.host_str() {
+        if let Some(host) = authority(url) {
             let wait = wait.min(Duration::from_secs(6 * 3600));
             let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-            map.insert(host.to_ascii_lowercase(), std::time::Instant::now() + wait);
+            map.insert(host, std::time::Instant::now() + wait);
         }
     }
 
@@ -470,6 +470,15 @@ impl Fetcher {
             body,
         })))
     }
+}
+
+/// The server a URL talks to, `host:port` lower-cased: the unit a Retry-After pause applies to.
+fn authority(url: &Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port_or_known_default() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
 }
 
 /// One private function builds every client, so timeouts, compression and the redirect

@@ -103,6 +103,12 @@ impl TextBuilder {
         self.pending_break = self.pending_break.max(level);
     }
 
+    /// A `<br>`: a newline, and a paragraph break when two come in a row (`<br><br>` is
+    /// how many feeds and old pages separate paragraphs).
+    pub(crate) fn line_break(&mut self) {
+        self.pending_break = if self.pending_break >= 1 { 2 } else { 1 };
+    }
+
     /// Requests a word separator before the next word (table cells, inline blocks).
     pub(crate) fn space(&mut self) {
         self.pending_space = true;
@@ -163,6 +169,7 @@ pub(crate) fn render(
                         match break_level(tag) {
                             0 if matches!(tag, "td" | "th" | "img") => tb.space(),
                             0 => {}
+                            _ if tag == "br" => tb.line_break(),
                             l => tb.brk(l),
                         }
                     }
@@ -203,6 +210,10 @@ mod tests {
     fn br_and_list_items_are_lines() {
         let t = fragment_to_text("a<br>b<ul><li>x</li><li>y</li></ul>after");
         assert_eq!(t, "a\nb\n\nx\ny\n\nafter");
+        assert_eq!(
+            fragment_to_text("one<br><br>two<br/>three"),
+            "one\n\ntwo\nthree"
+        );
     }
 
     #[test]

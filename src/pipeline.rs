@@ -61,13 +61,13 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         validators: Validators::Keep,
         next_poll_at: now + jittered(interval, row.id),
         seen: Vec::new(),
-        new_items: 0,
         deferred: Vec::new(),
         articles: Vec::new(),
         item_count: None,
         interval_secs: secs(interval),
         gap: false,
         moved_to: None,
+        also_seen: Vec::new(),
     };
 
     // 1. Fetch, conditionally.
@@ -153,6 +153,9 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         {
             taken.extend(keys.iter().copied());
             fresh.push((keys, item));
+        } else if let Some(link) = item.link.as_deref().and_then(feed::identity::canonical_url) {
+            // Known already, perhaps from another feed: this feed becomes one of its sources.
+            rec.also_seen.push(link);
         }
     }
 
@@ -180,13 +183,9 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         .await;
     for o in outcomes {
         match o {
-            ItemOutcome::Seen(keys) => {
-                rec.new_items += 1;
-                rec.seen.extend(keys);
-            }
+            ItemOutcome::Seen(keys) => rec.seen.push(keys),
             ItemOutcome::Kept(keys, a) => {
-                rec.new_items += 1;
-                rec.seen.extend(keys);
+                rec.seen.push(keys);
                 rec.articles.push(*a);
             }
             ItemOutcome::Deferred(k, err) => rec.deferred.push((k, err)),
@@ -327,6 +326,17 @@ async fn process_item(
             snippet: m.snippet,
         })
         .collect();
+    // The story's fingerprint is of its text; headlines differ between outlets.
+    let fingerprint = crate::story::fingerprint(if body.is_empty() {
+        &item.summary
+    } else {
+        &body
+    });
+    let fingerprint = if fingerprint.words == 0 {
+        crate::story::fingerprint(&item.title)
+    } else {
+        fingerprint
+    };
     ItemOutcome::Kept(
         keys,
         Box::new(NewArticle {
@@ -340,6 +350,8 @@ async fn process_item(
             author,
             lang,
             published_at: published.map(|t| t.timestamp()),
+            link_canonical: item.link.as_deref().and_then(feed::identity::canonical_url),
+            fingerprint,
             alerts,
         }),
     )

@@ -17,6 +17,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 const KEYWORD_BODY: &str = "Rockets struck Baghdad's Green Zone overnight, landing near the US embassy, Iraqi security officials said.";
 
+const CHURN_BODY: &str = "Mortar rounds fell near the Green Zone checkpoint in Baghdad before dawn, and the US embassy told staff to shelter in place.";
+
+/// Distinct keyword stories, so story grouping keeps them apart.
+const STORIES: [&str; 3] = [
+    "Two rockets landed inside Baghdad's Green Zone on Monday night; sirens sounded at the US embassy and no casualties were reported.",
+    "A drone carrying explosives was shot down over the Green Zone in Baghdad as it approached the American embassy compound, the army said.",
+    "Protesters tried to storm the Green Zone gates in Baghdad on Friday and were pushed back by security forces near several embassies.",
+];
+
 /// A feed whose item carries the keyword text in its description (no page fetch needed).
 fn healthy_feed(n: usize) -> String {
     let link = format!("http://news.invalid/healthy/{n}");
@@ -25,7 +34,7 @@ fn healthy_feed(n: usize) -> String {
         &[(
             &format!("Rockets hit Baghdad's Green Zone ({n})"),
             &link,
-            Some(KEYWORD_BODY),
+            Some(STORIES[n % STORIES.len()]),
         )],
     )
 }
@@ -170,7 +179,7 @@ async fn respond(mut sock: TcpStream, chaos: Arc<Chaos>) {
             let body = format!(
                 "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Churn</title>\
                  <item><title>Rockets hit Baghdad's Green Zone</title><guid isPermaLink=\"false\">{n}-a</guid>\
-                 <link>http://news.invalid/churn/a</link><description>{KEYWORD_BODY}</description></item>\
+                 <link>http://news.invalid/churn/a</link><description>{CHURN_BODY}</description></item>\
                  </channel></rss>"
             );
             simple("200 OK", "application/rss+xml", body.as_bytes(), "")
@@ -192,20 +201,24 @@ fn rss_kb(pid: u32) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_cycle_over_hostile_feeds() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    // One server (port) per misbehaviour, as on the internet each would be its own host: a
+    // 429's Retry-After pauses only its own host, not the others.
     let chaos = Arc::new(Chaos {
         bomb: gzip_bomb(),
         churn: AtomicUsize::new(0),
     });
-    {
+    let mut servers = Vec::new();
+    for _ in 0..20 {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        servers.push(l.local_addr().expect("addr"));
         let chaos = chaos.clone();
         tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
+            while let Ok((sock, _)) = l.accept().await {
                 tokio::spawn(respond(sock, chaos.clone()));
             }
         });
     }
+    let healthy_addr = servers[19];
     let bad = [
         "drip",
         "reset",
@@ -223,21 +236,22 @@ async fn one_cycle_over_hostile_feeds() {
         "empty",
     ];
     let mut feeds = String::new();
-    for b in bad {
+    for (i, b) in bad.iter().enumerate() {
+        let addr = servers[i];
         feeds.push_str(&format!(
             "[[feeds]]\nurl = \"http://{addr}/{b}\"\nname = \"{b}\"\n\n"
         ));
     }
     for n in 0..3 {
         feeds.push_str(&format!(
-            "[[feeds]]\nurl = \"http://{addr}/healthy/{n}\"\nname = \"healthy-{n}\"\n\n"
+            "[[feeds]]\nurl = \"http://{healthy_addr}/healthy/{n}\"\nname = \"healthy-{n}\"\n\n"
         ));
     }
     feeds.push_str(&format!(
-        "[[feeds]]\nurl = \"http://{addr}/wrong-charset\"\nname = \"wrong-charset\"\n\n"
+        "[[feeds]]\nurl = \"http://{healthy_addr}/wrong-charset\"\nname = \"wrong-charset\"\n\n"
     ));
     feeds.push_str(&format!(
-        "[[feeds]]\nurl = \"http://{addr}/churn\"\nname = \"churn\"\n\n"
+        "[[feeds]]\nurl = \"http://{healthy_addr}/churn\"\nname = \"churn\"\n\n"
     ));
     // Feeds only (no article pages), so private addresses stay refused: the redirect into
     // 10.0.0.0/8 must be stopped before any connection is attempted.
@@ -303,7 +317,7 @@ async fn one_cycle_over_hostile_feeds() {
         let u = format!("http://news.invalid/healthy/{n}");
         assert!(
             urls.contains(&u.as_str()),
-            "healthy feed {n} did not alert: {alerts:#?}"
+            "healthy feed {n} did not alert: {alerts:#?} {:#?}", inst.status().await
         );
     }
     let charset_row = inst

@@ -8,12 +8,10 @@
 //! The text pass ([`filter_text`]) drops short lines that are furniture by their wording
 //! ("2 min read", "Read also: ...", "Follow us on ..."), which markup alone does not reveal.
 
-use std::collections::{HashMap, HashSet};
-
 use ego_tree::iter::Edge;
 use ego_tree::NodeId;
 
-use super::dom::{attr, class_id, has_ancestor, tag, NRef, Stats, MAX_WALK};
+use super::dom::{attr, class_id, has_ancestor, tag, IdMap, IdSet, NRef, Stats, MAX_WALK};
 use super::score::{class_weight, Flags};
 use crate::html::{render, TextBuilder};
 
@@ -66,12 +64,13 @@ fn text_of(n: NRef<'_>) -> String {
 /// siblings).
 pub(crate) fn prep(
     parts: &[NRef<'_>],
-    st: &HashMap<NodeId, Stats>,
+    st: &IdMap<Stats>,
     flags: Flags,
     title: Option<&str>,
-) -> HashSet<NodeId> {
+    pruned: &IdSet,
+) -> IdSet {
     let title = title.map(norm).filter(|t| !t.is_empty());
-    let mut removed: HashSet<NodeId> = HashSet::new();
+    let mut removed = IdSet::default();
     let mut conditional: Vec<NRef<'_>> = Vec::new();
     for part in parts {
         let mut skipping: Option<NodeId> = None;
@@ -88,6 +87,10 @@ pub(crate) fn prep(
             if skipping.is_some() || !n.value().is_element() {
                 continue;
             }
+            if pruned.contains(&n.id()) {
+                skipping = Some(n.id());
+                continue;
+            }
             let t = tag(n);
             let s = st.get(&n.id()).copied().unwrap_or_default();
             let drop = (always_drop(t) && n.id() != part.id())
@@ -96,6 +99,7 @@ pub(crate) fn prep(
                 || (matches!(t, "h2" | "h3" | "h4")
                     && title.as_deref().is_some_and(|ti| norm(&text_of(n)) == ti));
             if drop {
+                tracing::trace!(tag = t, class = %class_id(n), "extract drops furniture");
                 removed.insert(n.id());
                 skipping = Some(n.id());
                 continue;
@@ -103,7 +107,7 @@ pub(crate) fn prep(
             if flags.clean_conditionally
                 && matches!(
                     t,
-                    "form" | "fieldset" | "table" | "ul" | "div" | "section" | "p"
+                    "form" | "fieldset" | "table" | "ul" | "ol" | "div" | "section" | "p"
                 )
             {
                 conditional.push(n);
@@ -115,7 +119,7 @@ pub(crate) fn prep(
     }
     // Bottom-up: descendants (later in document order) before their ancestors, with each
     // removal subtracted from the ancestors' statistics.
-    let mut adj: HashMap<NodeId, Stats> = HashMap::new();
+    let mut adj: IdMap<Stats> = IdMap::default();
     for n in conditional.into_iter().rev() {
         // No ancestor can have been removed yet: ancestors come later in this order, and the
         // list holds nothing from inside the subtrees removed above.
@@ -125,6 +129,7 @@ pub(crate) fn prep(
             .or_else(|| st.get(&n.id()).copied())
             .unwrap_or_default();
         if remove_conditionally(n, &s, flags) {
+            tracing::trace!(tag = tag(n), class = %class_id(n), stats = ?s, "extract drops block");
             removed.insert(n.id());
             // Bounded walk: deeply nested junk must not make this quadratic.
             for a in n.ancestors().take(MAX_WALK) {
@@ -158,7 +163,7 @@ fn remove_conditionally(n: NRef<'_>, s: &Stats, flags: Flags) -> bool {
     let ld = s.link_density();
     if t == "p" {
         // "Read also: <a>Other story</a>", "More: <a>...</a>": a short paragraph that is mostly link.
-        return s.chars < 200 && ld > 0.6;
+        return ld > 0.6;
     }
     if t == "table" && is_data_table(n) {
         return false;
@@ -171,6 +176,10 @@ fn remove_conditionally(n: NRef<'_>, s: &Stats, flags: Flags) -> bool {
         return false;
     }
     let is_list = matches!(t, "ul" | "ol");
+    if is_list && ld > 0.5 {
+        // A list of links inside a story is "more stories", not content.
+        return true;
+    }
     let p = s.p as f32;
     let img = s.img as f32;
     let li = s.li as f32 - 100.0;
@@ -204,48 +213,22 @@ fn is_data_table(n: NRef<'_>) -> bool {
 
 /// Line starts (lower-cased) of furniture that looks like text: related links, social calls,
 /// reading-time badges, photo credits, ad labels.
+#[rustfmt::skip]
 const FURNITURE_PREFIXES: &[&str] = &[
-    "read also",
-    "read more",
-    "also read",
-    "see also",
-    "related:",
-    "related articles",
-    "related stories",
-    "related coverage",
-    "recommended:",
-    "more on this",
-    "follow us",
-    "share this",
-    "share on",
-    "sign up for",
-    "subscribe to",
-    "photo:",
-    "image:",
-    "photograph:",
-    "credit:",
-    "getty images",
-    "(photo",
-    "[photo",
-    "click here",
-    "copyright ©",
-    "© copyright",
-    "all rights reserved",
+    "read also", "read more", "also read", "see also", "related:", "related articles",
+    "related stories", "related coverage", "recommended:", "more on this", "follow us",
+    "share this", "share on", "sign up for", "subscribe to", "photo:", "image:", "photograph:",
+    "credit:", "getty images", "(photo", "[photo", "click here", "copyright ©", "like this story",
+    "share this story", "enjoyed this", "© copyright", "all rights reserved",
 ];
 /// Whole lines (lower-cased, trailing punctuation ignored) that are furniture.
+#[rustfmt::skip]
 const FURNITURE_LINES: &[&str] = &[
-    "advertisement",
-    "advertising",
-    "share",
-    "tweet",
-    "email",
-    "print",
-    "comments",
-    "share this article",
-    "ad",
-    "story continues below advertisement",
-    "continue reading",
-    "scroll to continue with content",
+    "advertisement", "advertising", "share", "tweet", "email", "print", "comments",
+    "share this article", "ad", "story continues below advertisement", "don't miss", "tags",
+    "related", "more stories", "most read", "most popular", "recommended", "you may also like",
+    "you might also like", "trending", "latest news", "related posts", "related news", "more from",
+    "continue reading", "scroll to continue with content",
 ];
 
 fn is_furniture_line(line: &str, title: Option<&str>) -> bool {

@@ -1,7 +1,8 @@
 //! Small DOM helpers shared by the scoring and cleaning passes: element names, class/id
 //! hints, and per-node text statistics computed in one walk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
@@ -10,6 +11,30 @@ use scraper::Node;
 use crate::html::is_invisible;
 
 pub(crate) type NRef<'a> = NodeRef<'a, Node>;
+
+/// Hasher for [`NodeId`] keys: they are small integers from the tree, never attacker-chosen
+/// strings, so one multiply replaces SipHash (the maps are hit for every node of every page).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Map keyed by node.
+pub(crate) type IdMap<V> = HashMap<NodeId, V, BuildHasherDefault<IdHasher>>;
+/// Set of nodes.
+pub(crate) type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
 
 /// The element's tag name, or "" for non-elements.
 pub(crate) fn tag<'a>(n: NRef<'a>) -> &'a str {
@@ -106,9 +131,10 @@ pub(crate) fn text_chars(t: &str) -> u32 {
     n
 }
 
-/// Computes [`Stats`] for every element under `root` (inclusive) in one post-order walk.
-pub(crate) fn stats(root: NRef<'_>) -> HashMap<NodeId, Stats> {
-    let mut map: HashMap<NodeId, Stats> = HashMap::with_capacity(1024);
+/// Computes [`Stats`] for every element under `root` (inclusive) in one post-order walk,
+/// leaving out invisible elements and the `pruned` subtrees.
+pub(crate) fn stats(root: NRef<'_>, pruned: &IdSet) -> IdMap<Stats> {
+    let mut map: IdMap<Stats> = IdMap::with_capacity_and_hasher(1024, Default::default());
     let mut stack: Vec<Stats> = vec![Stats::default()];
     let mut skipping: Option<NodeId> = None;
     // Depth of enclosing <a>, with the weight of the innermost one.
@@ -131,7 +157,7 @@ pub(crate) fn stats(root: NRef<'_>) -> HashMap<NodeId, Stats> {
                         }
                     }
                     Node::Element(e) => {
-                        if is_invisible(e.name()) {
+                        if is_invisible(e.name()) || pruned.contains(&n.id()) {
                             if matches!(e.name(), "object" | "embed" | "iframe" | "video") {
                                 if let Some(top) = stack.last_mut() {
                                     top.embed += 1;

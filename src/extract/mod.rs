@@ -7,8 +7,9 @@
 //!
 //! - [`Extractor`] is built once from the config's `[[sites]]` rules ([`SiteSpec`]) and shared
 //!   (it is `Send + Sync`); [`Extractor::extract`] does one page.
-//! - A site rule whose selectors match is used as is; otherwise the heuristic (`score`, a
-//!   Readability-style content scorer, then `clean`) finds the body.
+//! - A site rule whose selectors match is used as is; otherwise the heuristic finds the body:
+//!   `prune` (what cannot be article), `score` (a Readability-style content scorer picking
+//!   the container), `clean` (furniture inside it).
 //! - `meta` reads title, published time, author, language and canonical URL.
 //! - [`Extracted::failure_reason`] tells the pipeline when the result looks like a failed
 //!   extraction, so it can fall back to the feed's own text.
@@ -19,6 +20,7 @@
 mod clean;
 mod dom;
 mod meta;
+mod prune;
 mod score;
 mod site;
 
@@ -145,7 +147,7 @@ impl Extractor {
         let (text, link_density) = match by_rule {
             Some(t) => (clean::filter_text(&t, m.title.as_deref()), 0.0),
             None => {
-                let b = score::extract_body(doc, html, m.title.as_deref());
+                let b = score::extract_body(&doc, m.title.as_deref());
                 (b.text, b.link_density)
             }
         };

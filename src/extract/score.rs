@@ -8,17 +8,15 @@
 //! retried with the riskier rules (unlikely-candidate pruning, class weights, conditional
 //! cleaning) switched off one by one, and the longest result wins, as Readability does.
 
-use std::collections::{HashMap, HashSet};
-
 use ego_tree::iter::Edge;
 use ego_tree::NodeId;
 use scraper::{Html, Node};
 
 use super::clean;
 use super::dom::{
-    attr, class_id, contains_any, has_ancestor, is_comma, stats, tag, text_chars, NRef, Stats,
+    attr, class_id, contains_any, is_comma, stats, tag, text_chars, IdMap, IdSet, NRef, Stats,
 };
-use crate::html::{is_invisible, render, TextBuilder};
+use crate::html::{render, TextBuilder};
 
 /// Which of the riskier rules a pass uses.
 #[derive(Debug, Clone, Copy)]
@@ -62,167 +60,45 @@ pub(crate) struct Body {
     pub(crate) link_density: f32,
 }
 
-/// Finds the article body. `doc` is the already parsed page (consumed by the first pass);
-/// later passes re-parse `html` since passes prune the tree.
-pub(crate) fn extract_body(doc: Html, html: &str, title: Option<&str>) -> Body {
+/// Finds the article body. Passes never modify the tree (pruned subtrees are skipped by id),
+/// so a retry costs no re-parse.
+pub(crate) fn extract_body(doc: &Html, title: Option<&str>) -> Body {
     let mut best: Option<(usize, Body)> = None;
-    let mut doc = Some(doc);
     for flags in PASSES {
-        let mut d = doc.take().unwrap_or_else(|| Html::parse_document(html));
-        let body = grab(&mut d, flags, title);
+        let body = grab(doc, flags, title);
         let n = body.text.chars().count();
         if n >= CHAR_THRESHOLD {
             return body;
         }
-        if best.as_ref().is_none_or(|(m, _)| n > *m) {
+        // Readability keeps the longest attempt; a later, laxer pass must find clearly more
+        // here, since on a genuinely short news brief it mostly adds back the furniture the
+        // stricter pass removed.
+        if best.as_ref().is_none_or(|(m, _)| n > 2 * *m) {
             best = Some((n, body));
         }
     }
     best.map(|(_, b)| b).unwrap_or_default()
 }
 
-/// Class/id words of page furniture (Readability's `unlikelyCandidates`).
-const UNLIKELY: &[&str] = &[
-    "-ad-",
-    "ai2html",
-    "banner",
-    "breadcrumb",
-    "combx",
-    "comment",
-    "community",
-    "cover-wrap",
-    "disqus",
-    "extra",
-    "footer",
-    "gdpr",
-    "header",
-    "legends",
-    "menu",
-    "related",
-    "remark",
-    "replies",
-    "rss",
-    "shoutbox",
-    "sidebar",
-    "skyscraper",
-    "social",
-    "sponsor",
-    "supplemental",
-    "ad-break",
-    "agegate",
-    "pagination",
-    "pager",
-    "popup",
-    "yom-remote",
-    "cookie",
-    "newsletter",
-    "subscribe",
-    "share",
-    "promo",
-    "most-read",
-    "mostread",
-    "trending",
-    "outbrain",
-    "taboola",
-];
-/// Words that rescue an unlikely-looking element (`okMaybeItsACandidate`).
-const MAYBE: &[&str] = &[
-    "and", "article", "body", "column", "content", "main", "shadow",
-];
+#[rustfmt::skip]
+/// Class/id words of content containers (Readability's `positive`).
 pub(crate) const POSITIVE: &[&str] = &[
-    "article",
-    "body",
-    "content",
-    "entry",
-    "hentry",
-    "h-entry",
-    "main",
-    "page",
-    "pagination",
-    "post",
-    "text",
-    "blog",
-    "story",
+    "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination",
+    "post", "text", "blog", "story",
 ];
+/// Class/id words of furniture (Readability's `negative`, plus captions, bylines, newsletters).
+#[rustfmt::skip]
 pub(crate) const NEGATIVE: &[&str] = &[
-    "-ad-",
-    "hidden",
-    "banner",
-    "combx",
-    "comment",
-    "com-",
-    "contact",
-    "foot",
-    "footer",
-    "footnote",
-    "gdpr",
-    "masthead",
-    "media",
-    "meta",
-    "outbrain",
-    "promo",
-    "related",
-    "scroll",
-    "share",
-    "shoutbox",
-    "sidebar",
-    "skyscraper",
-    "sponsor",
-    "shopping",
-    "tags",
-    "tool",
-    "widget",
-    "caption",
-    "credit",
-    "byline",
-    "newsletter",
-];
-const UNLIKELY_ROLES: &[&str] = &[
-    "menu",
-    "menubar",
-    "complementary",
-    "navigation",
-    "alert",
-    "alertdialog",
-    "dialog",
-];
-/// Class/id words of bylines and date lines; such elements are removed when short.
-const BYLINE: &[&str] = &[
-    "byline",
-    "author",
-    "dateline",
-    "writtenby",
-    "p-author",
-    "date",
-    "timestamp",
-    "published",
-    "reading-time",
-    "readtime",
-    "read-time",
-    "article-meta",
-    "post-meta",
-    "entry-meta",
+    "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footer",
+    "footnote", "gdpr", "masthead", "media", "meta", "outbrain", "promo", "related", "scroll",
+    "share", "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget",
+    "caption", "credit", "byline", "newsletter",
 ];
 /// Children that make a `<div>` a container rather than a paragraph.
+#[rustfmt::skip]
 const DIV_TO_P: &[&str] = &[
-    "blockquote",
-    "dl",
-    "div",
-    "img",
-    "ol",
-    "p",
-    "pre",
-    "table",
-    "ul",
-    "section",
-    "article",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
+    "blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", "section", "article",
+    "figure", "h1", "h2", "h3", "h4", "h5", "h6",
 ];
 
 /// Class/id weight: ±25 per attribute for positive/negative words.
@@ -245,100 +121,6 @@ pub(crate) fn class_weight(n: NRef<'_>, flags: Flags) -> f32 {
     w
 }
 
-fn is_hidden(n: NRef<'_>) -> bool {
-    let Node::Element(e) = n.value() else {
-        return false;
-    };
-    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
-        return true;
-    }
-    e.attr("style").is_some_and(|s| {
-        let s: String = s
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        s.contains("display:none") || s.contains("visibility:hidden")
-    })
-}
-
-/// Subtree text length, for the few checks that need it before stats exist.
-fn subtree_chars(n: NRef<'_>) -> u32 {
-    n.descendants()
-        .filter_map(|d| d.value().as_text())
-        .map(|t| text_chars(t))
-        .sum()
-}
-
-/// First pass: elements that cannot be part of the article.
-fn prune(root: NRef<'_>, flags: Flags) -> Vec<NodeId> {
-    let mut out = Vec::new();
-    let mut skipping: Option<NodeId> = None;
-    for edge in root.traverse() {
-        let n = match edge {
-            Edge::Open(n) => n,
-            Edge::Close(n) => {
-                if skipping == Some(n.id()) {
-                    skipping = None;
-                }
-                continue;
-            }
-        };
-        if skipping.is_some() {
-            continue;
-        }
-        let Node::Element(e) = n.value() else {
-            continue;
-        };
-        let t = e.name();
-        let remove = is_invisible(t)
-            || matches!(t, "nav" | "figcaption" | "input" | "link")
-            || is_hidden(n)
-            || is_byline(n)
-            || (flags.strip_unlikely && is_unlikely(n, t));
-        if remove {
-            out.push(n.id());
-            skipping = Some(n.id());
-        } else if t == "time" {
-            // A date line: the nearest block around a <time> when that block is short. A
-            // <time> inside a real paragraph ("on <time>Monday</time>") stays.
-            if let Some(block) = n
-                .ancestors()
-                .find(|a| crate::html::break_level(tag(*a)) > 0)
-            {
-                if subtree_chars(block) < 100 && !matches!(tag(block), "body" | "article" | "main")
-                {
-                    out.push(block.id());
-                }
-            }
-        }
-    }
-    out
-}
-
-fn is_byline(n: NRef<'_>) -> bool {
-    let rel_author = attr(n, "rel") == Some("author")
-        || attr(n, "itemprop").is_some_and(|p| p.contains("author"));
-    (rel_author || contains_any(&class_id(n), BYLINE)) && subtree_chars(n) < 100
-}
-
-fn is_unlikely(n: NRef<'_>, t: &str) -> bool {
-    if matches!(t, "body" | "html" | "a" | "main" | "article") {
-        return false;
-    }
-    if matches!(t, "aside" | "footer") {
-        return true;
-    }
-    if attr(n, "role").is_some_and(|r| UNLIKELY_ROLES.contains(&r)) {
-        return true;
-    }
-    let ci = class_id(n);
-    !ci.is_empty()
-        && contains_any(&ci, UNLIKELY)
-        && !contains_any(&ci, MAYBE)
-        && !has_ancestor(n, &["table", "code"])
-}
-
 fn base_score(t: &str) -> f32 {
     match t {
         "div" => 5.0,
@@ -350,10 +132,10 @@ fn base_score(t: &str) -> f32 {
 }
 
 struct Scorer<'s> {
-    scores: HashMap<NodeId, f32>,
+    scores: IdMap<f32>,
     order: Vec<NodeId>,
     flags: Flags,
-    stats: &'s HashMap<NodeId, Stats>,
+    stats: &'s IdMap<Stats>,
 }
 
 impl Scorer<'_> {
@@ -396,26 +178,39 @@ impl Scorer<'_> {
 }
 
 /// One extraction pass over `doc` with the given rules.
-pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
-    let pruned = prune(doc.tree.root(), flags);
-    for id in pruned {
-        if let Some(mut n) = doc.tree.get_mut(id) {
-            n.detach();
-        }
-    }
+pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
+    let pruned = super::prune::prune(doc.tree.root(), flags);
+    let live = |n: &NRef<'_>| !pruned.contains(&n.id());
     let root = doc.tree.root();
     let Some(body) = root.descendants().find(|n| tag(*n) == "body") else {
         return Body::default();
     };
-    let st = stats(body);
+    let st = stats(body, &pruned);
     let mut sc = Scorer {
-        scores: HashMap::new(),
+        scores: IdMap::default(),
         order: Vec::new(),
         flags,
         stats: &st,
     };
 
-    for n in body.descendants() {
+    let mut skipping: Option<NodeId> = None;
+    for edge in body.traverse() {
+        let n = match edge {
+            Edge::Open(n) => n,
+            Edge::Close(n) => {
+                if skipping == Some(n.id()) {
+                    skipping = None;
+                }
+                continue;
+            }
+        };
+        if skipping.is_some() {
+            continue;
+        }
+        if !live(&n) {
+            skipping = Some(n.id());
+            continue;
+        }
         let t = tag(n);
         match t {
             "p" | "pre" | "td" | "h2" | "h3" | "h4" | "h5" | "h6" => {
@@ -425,7 +220,7 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
                 }
             }
             "div" => {
-                let block_child = n.children().any(|c| DIV_TO_P.contains(&tag(c)));
+                let block_child = n.children().any(|c| live(&c) && DIV_TO_P.contains(&tag(c)));
                 if !block_child {
                     let s = sc.stat(n.id());
                     if let Some(p) = n.parent() {
@@ -434,7 +229,7 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
                 } else {
                     // Loose text beside blocks: Readability wraps it in a <p> inside the div.
                     let (mut chars, mut commas) = (0u32, 0u32);
-                    for c in n.children() {
+                    for c in n.children().filter(live) {
                         match c.value() {
                             Node::Text(tx) => {
                                 chars += text_chars(tx);
@@ -471,10 +266,19 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
     cands.truncate(5);
 
     let top = match cands.first().and_then(|(id, _)| doc.tree.get(*id)) {
-        Some(top) => choose_top(top, &cands, &sc, doc, body.id()),
+        Some(top) => choose_top(top, &cands, &sc, doc, body.id(), &pruned),
         None => body,
     };
     let top_score = sc.scores.get(&top.id()).copied().unwrap_or(0.0);
+    if tracing::enabled!(tracing::Level::TRACE) {
+        // Why a page came out wrong is a question about these choices; cheap when off.
+        for (id, sc) in &cands {
+            if let Some(n) = doc.tree.get(*id) {
+                tracing::trace!(score = sc, path = %path(n), "extract candidate");
+            }
+        }
+        tracing::trace!(?flags, score = top_score, path = %path(top), "extract top candidate");
+    }
 
     // Siblings that belong to the same story.
     let mut parts: Vec<NRef<'_>> = Vec::new();
@@ -482,7 +286,10 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
         Some(parent) if top.id() != body.id() => {
             let threshold = (top_score * 0.2).max(10.0);
             let top_class = attr(top, "class").unwrap_or("");
-            for sib in parent.children().filter(|c| c.value().is_element()) {
+            for sib in parent
+                .children()
+                .filter(|c| c.value().is_element() && live(c))
+            {
                 if sib.id() == top.id() {
                     parts.push(sib);
                     continue;
@@ -492,24 +299,41 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
                 } else {
                     0.0
                 };
+                let para_like = tag(sib) == "p"
+                    || (matches!(tag(sib), "div" | "section")
+                        && !sib
+                            .children()
+                            .any(|c| live(&c) && DIV_TO_P.contains(&tag(c))));
                 let keep = match sc.scores.get(&sib.id()) {
                     Some(s) if s + bonus >= threshold => true,
-                    _ if tag(sib) == "p" => {
+                    // A paragraph (or a div that reads as one: Readability turns those into
+                    // <p>) beside the story: a standfirst, a closing line.
+                    _ if para_like => {
                         let s = sc.stat(sib.id());
                         let ld = s.link_density();
                         if s.chars > 80 {
                             ld < 0.25
                         } else if s.chars > 0 && ld == 0.0 {
                             let mut tb = TextBuilder::default();
-                            render(sib, &mut tb, &|_| false);
+                            render(sib, &mut tb, &|n| !live(&n));
                             let txt = tb.finish();
                             txt.contains(". ") || txt.ends_with('.')
                         } else {
                             false
                         }
                     }
+                    // Unscored blocks deeper than the five scored ancestor levels: a story
+                    // continued in a sibling wrapper with the top's own class, or several
+                    // paragraphs of prose.
+                    None => {
+                        let s = sc.stat(sib.id());
+                        let same_class = bonus > 0.0;
+                        s.link_density() < 0.25
+                            && ((same_class && s.chars > 80) || (s.p >= 2 && s.chars > 500))
+                    }
                     _ => false,
                 };
+                tracing::trace!(keep, path = %path(sib), "extract sibling");
                 if keep {
                     parts.push(sib);
                 }
@@ -518,12 +342,12 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
         _ => parts.push(top),
     }
 
-    let removed = clean::prep(&parts, &st, flags, title);
+    let removed = clean::prep(&parts, &st, flags, title, &pruned);
     let mut tb = TextBuilder::default();
     let (mut chars, mut link) = (0u32, 0f32);
     for p in &parts {
         tb.brk(2);
-        render(*p, &mut tb, &|n| removed.contains(&n.id()));
+        render(*p, &mut tb, &|n| !live(&n) || removed.contains(&n.id()));
         let s = st.get(&p.id()).copied().unwrap_or_default();
         chars += s.chars;
         link += s.link_chars;
@@ -543,6 +367,21 @@ pub(crate) fn grab(doc: &mut Html, flags: Flags, title: Option<&str>) -> Body {
     Body { text, link_density }
 }
 
+/// `tag.class#id` chain of a node, for trace logs.
+fn path(n: NRef<'_>) -> String {
+    let mut v: Vec<String> = n
+        .ancestors()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .chain(std::iter::once(n))
+        .filter(|a| a.value().is_element())
+        .map(|a| format!("{}.{}", tag(a), class_id(a).replace(' ', ".")))
+        .collect();
+    v.dedup();
+    v.join(" > ")
+}
+
 /// Readability's refinements of the top candidate: promote to a common ancestor of several
 /// near-best candidates (a story split into sibling blocks), climb to a parent that scores
 /// higher, and climb through wrappers that have no other children.
@@ -552,10 +391,11 @@ fn choose_top<'a>(
     sc: &Scorer<'_>,
     doc: &'a Html,
     body: NodeId,
+    pruned: &IdSet,
 ) -> NRef<'a> {
     let mut top = top;
     let top_score = cands.first().map(|c| c.1).unwrap_or(0.0);
-    let alternatives: Vec<HashSet<NodeId>> = cands
+    let alternatives: Vec<IdSet> = cands
         .iter()
         .skip(1)
         .filter(|(_, s)| top_score > 0.0 && s / top_score >= 0.75)
@@ -597,11 +437,82 @@ fn choose_top<'a>(
     while let Some(pn) = top.parent() {
         if pn.id() == body
             || !pn.value().is_element()
-            || pn.children().filter(|c| c.value().is_element()).count() != 1
+            || pn
+                .children()
+                .filter(|c| c.value().is_element() && !pruned.contains(&c.id()))
+                .count()
+                != 1
         {
             break;
         }
         top = pn;
     }
     top
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(html: &str) -> String {
+        extract_body(&Html::parse_document(html), Some("The headline")).text
+    }
+
+    const PARA: &str =
+        "This paragraph is long enough, with commas, clauses, and words, to be scored as prose.";
+
+    #[test]
+    fn furniture_inside_the_article_is_dropped() {
+        let html = format!(
+            r#"<body><article><h1>The headline</h1>
+            <div class="byline">By A. Writer</div>
+            <div class="story-body">
+              <p>{PARA} One.</p>
+              <figure><img src="a.jpg"><figcaption>A caption [Getty]</figcaption></figure>
+              <div class="photo-box"><img src="b.jpg"><p>Another caption</p></div>
+              <p>{PARA} Two.</p>
+              <ul><li><a href="/a">Other story one</a></li><li><a href="/b">Other story two</a></li></ul>
+              <p>Read more: <a href="/c">A related story about something else entirely</a></p>
+              <div class="tags"><a rel="tag" href="/t/x">x</a>, <a rel="tag" href="/t/y">y</a></div>
+              <p hidden>Hidden text that is not shown.</p>
+              <p>{PARA} Three.</p>
+            </div></article></body>"#
+        );
+        let t = body(&html);
+        let paras: Vec<&str> = t.split("\n\n").collect();
+        assert_eq!(paras.len(), 3, "{t}");
+        assert!(paras.iter().all(|p| p.starts_with("This paragraph")), "{t}");
+    }
+
+    #[test]
+    fn standfirst_sibling_is_merged() {
+        let html = format!(
+            r#"<body><div class="main"><div class="summary">A standfirst that sums up the story in one sentence for readers.</div>
+            <div class="text"><p>{PARA}</p><p>{PARA}</p><p>{PARA}</p></div>
+            <div class="promo"><a href="/x">Subscribe now</a></div></div></body>"#
+        );
+        let t = body(&html);
+        assert!(t.starts_with("A standfirst"), "{t}");
+        assert!(!t.contains("Subscribe"), "{t}");
+    }
+
+    #[test]
+    fn retry_without_unlikely_pruning_finds_odd_markup() {
+        // The only prose sits in a box whose class looks like a sidebar: the first pass prunes
+        // it, the retry without pruning finds it.
+        let html = format!(r#"<body><div class="sidebar"><p>{PARA}</p><p>{PARA}</p></div></body>"#);
+        assert!(body(&html).starts_with("This paragraph"));
+    }
+
+    #[test]
+    fn deep_nesting_is_linear_enough() {
+        let html = format!(
+            "{}<p>{PARA}</p>{}",
+            "<div>".repeat(20_000),
+            "</div>".repeat(20_000)
+        );
+        let t = std::time::Instant::now();
+        let _ = body(&html);
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    }
 }

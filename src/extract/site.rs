@@ -81,9 +81,9 @@ impl SiteRule {
     pub(crate) fn matches(&self, host: &str) -> bool {
         let host = normalize_host(host);
         host == self.host
-            || (host.len() > self.host.len()
-                && host.ends_with(&self.host)
-                && host.as_bytes()[host.len() - self.host.len() - 1] == b'.')
+            || host
+                .strip_suffix(self.host.as_str())
+                .is_some_and(|sub| sub.ends_with('.'))
     }
 
     /// The body text by the rule's selectors, or None when they match no text (the site has

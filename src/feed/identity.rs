@@ -15,6 +15,10 @@
 //! 2. **Canonical link** ([`canonical_url`]): global.
 //! 3. **Title + date** (or summary when there is no title), scoped by the feed URL.
 //!
+//! The trade-off of the random-GUID rule: a feed with stable UUID GUIDs whose links change
+//! (slug edited with the title) gets a new key; a feed that regenerates GUIDs every poll does
+//! not. The second is the failure analysts notice (repeated alerts), so it wins.
+//!
 //! An edited title keeps the key in cases 1 and 2. The key is the first 64 bits of SHA-256 of
 //! the identity string: collisions are negligible at feed-reader scale (2^-64 per pair) and an
 //! `i64` fits an SQLite INTEGER column.
@@ -57,7 +61,6 @@ const TRACKING_PARAMS: &[&str] = &[
     "cmpid",
     "ocid",
     "smid",
-    "rss",
     "sr_share",
 ];
 
@@ -76,17 +79,18 @@ pub fn canonical_url(url: &str) -> Option<String> {
         return None;
     }
     u.set_fragment(None);
-    if u.query().is_some() {
-        let kept: Vec<(String, String)> = u
-            .query_pairs()
-            .filter(|(k, _)| !is_tracking(k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+    if let Some(query) = u.query() {
+        // Filter the raw `&`-separated parts, so that the kept ones stay byte-for-byte as the
+        // publisher wrote them (re-encoding would turn `?a` into `?a=` and `%20` into `+`).
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|part| {
+                let key = part.split('=').next().unwrap_or_default();
+                !part.is_empty() && !is_tracking(key)
+            })
             .collect();
-        if kept.is_empty() {
-            u.set_query(None);
-        } else {
-            u.query_pairs_mut().clear().extend_pairs(kept);
-        }
+        let kept = kept.join("&");
+        u.set_query((!kept.is_empty()).then_some(kept.as_str()));
     }
     Some(u.to_string())
 }
@@ -180,6 +184,11 @@ mod tests {
             ),
             ("https://e.com/a?", Some("https://e.com/a")),
             ("https://e.com/a?z=1&a=2", Some("https://e.com/a?z=1&a=2")),
+            (
+                "https://e.com/a?flag&q=a%20b&utm_term=x",
+                Some("https://e.com/a?flag&q=a%20b"),
+            ),
+            ("https://e.com/a?&&id=3&", Some("https://e.com/a?id=3")),
             ("  https://e.com/a  ", Some("https://e.com/a")),
             (
                 "https://bücher.example/x",

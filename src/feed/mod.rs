@@ -3,17 +3,20 @@
 //! Pipeline position: fetch → **parse** → extract → match → store → alert. [`parse`] takes the
 //! raw body bytes and the `Content-Type` header from `fetch`, decodes them with
 //! [`crate::charset::decode_xml`] (feed-rs would otherwise trust only the XML declaration),
-//! repairs what feed-rs is too strict for (see `prepare`), and maps feed-rs's model onto the
+//! fixes what feed-rs is too strict for (`prepare`, and `repair` when feed-rs still fails),
+//! parses dates leniently (`date`), and maps feed-rs's model onto the
 //! plain [`FeedItem`] the later stages use: clean text, absolute links, no made-up ids.
 //! [`identity`] gives each item the stable key dedup relies on.
 //!
-//! Hostile input: internal DTD entities are never expanded (feed-rs/quick-xml only resolve the
-//! five predefined entities and character references, and keep unknown ones as literal text),
-//! so billion-laughs documents cost linear time and memory; the item count is capped at
-//! `max_items`; nothing here panics on any input (a proptest checks it).
+//! Hostile input: feed-rs/quick-xml never expand DTD entities themselves; `prepare` expands
+//! plain ones (bounded) and refuses billion-laughs-shaped DTDs with [`ParseError::Refused`],
+//! so such documents cost linear time and memory. The item count is capped at `max_items`;
+//! nothing here panics on any input (a proptest checks it), and feed-rs panics are caught.
 
+mod date;
 pub mod identity;
 mod prepare;
+mod repair;
 
 use std::fmt;
 use std::time::Duration;
@@ -111,6 +114,12 @@ pub enum ParseError {
         /// What it is instead.
         what: String,
     },
+    /// The document is hostile (an entity-expansion attack in its DOCTYPE) and was not parsed.
+    #[error("refused: {reason}")]
+    Refused {
+        /// What was refused and why.
+        reason: String,
+    },
     /// It looks like a feed but could not be read; `detail` is the parser's message.
     #[error("malformed feed: {detail}")]
     Malformed {
@@ -122,7 +131,7 @@ pub enum ParseError {
 /// Parses a feed document.
 ///
 /// `content_type` is the HTTP header (its charset wins over the XML declaration); `base` is the
-/// feed's URL, for resolving relative links; at most `max_items` items are kept (the first ones,
+/// feed's URL, for resolving relative links (ignored unless http/https); at most `max_items` items are kept (the first ones,
 /// i.e. usually the newest) and `truncated_from` records the original count.
 ///
 /// # Errors
@@ -138,6 +147,9 @@ pub fn parse(
     if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
         return Err(ParseError::Empty);
     }
+    // Only a web base makes links fetchable: a feed read from disk (`file:` base) keeps its
+    // relative links relative instead of turning them into `file:` URLs.
+    let base = base.filter(|b| matches!(b.scheme(), "http" | "https"));
     let (text, _enc) = crate::charset::decode_xml(bytes, content_type);
     if text
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\0')
@@ -155,18 +167,34 @@ pub fn parse(
             })
         }
         Kind::Other(what) => return Err(ParseError::NotAFeed { what: what.clone() }),
+        Kind::Refused(reason) => {
+            return Err(ParseError::Refused {
+                reason: reason.clone(),
+            })
+        }
     };
     let feed = match guarded_parse(base, &body) {
         Ok(feed) => feed,
         Err(err) => {
-            // Recovery ladder: escape bare `&`, then cut back to the last complete item.
-            let amp_fixed = prepare::escape_bare_ampersands(&body);
-            let body = amp_fixed.as_deref().unwrap_or(&body);
-            let salvaged = amp_fixed
-                .as_deref()
-                .and_then(|fixed| guarded_parse(base, fixed).ok())
+            // Recovery ladder: fix Atom `type`s, escape bare `&`, then cut back to the last
+            // complete item. Each step works on the previous one's output.
+            let typed = (format == FeedFormat::Atom)
+                .then(|| repair::normalize_atom_types(&body))
+                .flatten();
+            let body = typed.as_deref().unwrap_or(&body);
+            let amp_fixed = repair::escape_bare_ampersands(body);
+            let body = amp_fixed.as_deref().unwrap_or(body);
+            let salvaged = typed
+                .is_some()
+                .then(|| guarded_parse(base, body).ok())
+                .flatten()
                 .or_else(|| {
-                    prepare::repair_truncated(body, &kind)
+                    amp_fixed
+                        .as_deref()
+                        .and_then(|fixed| guarded_parse(base, fixed).ok())
+                })
+                .or_else(|| {
+                    repair::repair_truncated(body, &kind)
                         .and_then(|fixed| guarded_parse(base, &fixed).ok())
                         .filter(|f| !f.entries.is_empty())
                 });
@@ -175,16 +203,26 @@ pub fn parse(
                     tracing::warn!(error = %err, items = feed.entries.len(), "feed is not well-formed; kept what could be recovered");
                     feed
                 }
-                None => {
-                    return Err(ParseError::Malformed {
-                        detail: err.to_string(),
-                    })
+                // `<rss>` with no `<channel>` (or an empty one feed-rs rejects): a feed with
+                // nothing in it yet, not an error to report on the feed.
+                None if err == NO_ROOT && !body.contains("<item") => {
+                    return Ok(ParsedFeed {
+                        title: None,
+                        format,
+                        items: Vec::new(),
+                        ttl: None,
+                        truncated_from: None,
+                    });
                 }
+                None => return Err(ParseError::Malformed { detail: err }),
             }
         }
     };
     Ok(convert(feed, format, base, max_items))
 }
+
+/// feed-rs's message when it finds no channel/feed element it knows.
+const NO_ROOT: &str = "unable to parse feed: no root element";
 
 /// Runs feed-rs on `body` with a fresh parser each time: a feed-rs 3.0 `Parser` keeps MediaRSS
 /// state across calls, and after a failed parse that state makes the next call panic (an
@@ -206,6 +244,7 @@ fn feed_parser(base: Option<&url::Url>) -> feed_rs::parser::Parser {
         .base_uri(base.map(url::Url::as_str))
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
+        .timestamp_parser(date::parse_date)
         .build()
 }
 
@@ -228,7 +267,7 @@ fn convert(
         .entries
         .into_iter()
         .take(max_items)
-        .map(|e| convert_entry(e, base))
+        .map(|e| convert_entry(e, format, base))
         .collect();
     ParsedFeed {
         title: feed.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
@@ -239,14 +278,21 @@ fn convert(
     }
 }
 
-fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem {
+fn convert_entry(
+    e: feed_rs::model::Entry,
+    format: FeedFormat,
+    base: Option<&url::Url>,
+) -> FeedItem {
     let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
-    // No link: a GUID that is an http(s) URL is the permalink (RSS `isPermaLink` defaults to
-    // true; feed-rs does not expose the attribute), as feedparser does.
+    // No link: an id that is an http(s) URL is the permalink (RSS `isPermaLink` defaults to
+    // true, feed-rs does not expose the attribute; Atom ids are very often the post URL), as
+    // feedparser does. JSON Feed has a separate `url`, so its id is an identifier only.
+    let guid_is_permalink = format != FeedFormat::Json;
     let link = pick_link(&e.links)
-        .map(|href| resolve(href, e.base.as_deref(), base))
+        .and_then(|href| resolve(href, e.base.as_deref(), base))
         .or_else(|| {
             guid.as_deref()
+                .filter(|_| guid_is_permalink)
                 .filter(|g| g.starts_with("http://") || g.starts_with("https://"))
                 .map(String::from)
         });
@@ -254,7 +300,7 @@ fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem 
         .content
         .as_ref()
         .and_then(|c| c.body.as_deref())
-        .map(crate::html::fragment_to_text)
+        .map(to_text)
         .filter(|s| !s.is_empty());
     let author = e
         .authors
@@ -270,10 +316,13 @@ fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem 
         guid,
         link,
         title: e.title.as_ref().map(text_of).unwrap_or_default(),
+        // No summary: YouTube and podcast feeds put it in `media:description` /
+        // `itunes:summary`, which feed-rs files under media.
         summary: e
             .summary
             .as_ref()
-            .map(|t| crate::html::fragment_to_text(&t.content))
+            .or_else(|| e.media.iter().find_map(|m| m.description.as_ref()))
+            .map(|t| to_text(&t.content))
             .unwrap_or_default(),
         content,
         published: e.published.or(e.updated),
@@ -281,7 +330,8 @@ fn convert_entry(e: feed_rs::model::Entry, base: Option<&url::Url>) -> FeedItem 
     }
 }
 
-/// The article link: Atom's `rel="alternate"` (or no rel) first, HTML before other types.
+/// The article link: the first `rel="alternate"` (or rel-less) link whose type, if any, is
+/// HTML. Other types (JSON Feed attachments, Atom links to audio) are not the article.
 fn pick_link(links: &[feed_rs::model::Link]) -> Option<&str> {
     let alternate = |l: &&feed_rs::model::Link| l.rel.as_deref().is_none_or(|r| r == "alternate");
     let html =
@@ -290,16 +340,18 @@ fn pick_link(links: &[feed_rs::model::Link]) -> Option<&str> {
         .iter()
         .filter(alternate)
         .find(html)
-        .or_else(|| links.iter().find(alternate))
         .map(|l| l.href.trim())
         .filter(|h| !h.is_empty())
 }
 
 /// Resolves `href` against the entry's `xml:base`, else the feed URL; keeps it as given when
-/// neither makes it absolute (a relative link is still better than none).
-fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> String {
+/// neither makes it an http(s) URL (a relative link is still better than none).
+///
+/// Absolute links with a scheme other than http(s) (`javascript:`, `data:`, `file:`) are
+/// dropped: the link is what `extract` fetches, and a feed must not point us at local files.
+fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Option<String> {
     if let Ok(u) = url::Url::parse(href) {
-        return u.to_string();
+        return matches!(u.scheme(), "http" | "https").then(|| u.to_string());
     }
     let entry_base = entry_base.and_then(|b| match base {
         Some(fb) => fb.join(b).ok(),
@@ -309,7 +361,8 @@ fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Str
         .as_ref()
         .or(base)
         .and_then(|b| b.join(href).ok())
-        .map_or_else(|| href.to_string(), |u| u.to_string())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map_or_else(|| Some(href.to_string()), |u| Some(u.to_string()))
 }
 
 /// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
@@ -317,10 +370,34 @@ fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Str
 fn text_of(t: &feed_rs::model::Text) -> String {
     let is_html = t.content_type.to_string().contains("html");
     if is_html || t.content.contains('<') || t.content.contains('&') {
-        collapse_ws(&crate::html::fragment_to_text(&t.content))
+        collapse_ws(&to_text(&t.content))
     } else {
-        collapse_ws(&t.content)
+        collapse_ws(&demoronize(&t.content))
     }
+}
+
+/// HTML fragment to clean text ([`crate::html::fragment_to_text`]), then [`demoronize`]d.
+fn to_text(html: &str) -> String {
+    demoronize(&crate::html::fragment_to_text(html))
+}
+
+/// C1 control characters (U+0080..U+009F) never belong in text; they are windows-1252 bytes
+/// (curly quotes, dashes, €) that a CMS decoded as Latin-1. Maps them to what was meant.
+fn demoronize(s: &str) -> String {
+    if !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match u8::try_from(u32::from(c)) {
+            Ok(b @ 0x80..=0x9f) => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(&[b])
+                .0
+                .chars()
+                .next()
+                .unwrap_or(c),
+            _ => c,
+        })
+        .collect()
 }
 
 fn collapse_ws(s: &str) -> String {
@@ -402,6 +479,82 @@ mod tests {
             parse(b"<rss version=\"2.0\"><chan", None, None, 10),
             Err(ParseError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn links_are_resolved_and_only_http() {
+        let doc = br#"<rss version="2.0"><channel>
+<item xml:base="https://other.example/dir/"><title>a</title><link>page.html</link></item>
+<item><title>b</title><link>javascript:alert(1)</link></item>
+<item><title>c</title><link>file:///etc/passwd</link></item>
+<item><title>d</title><guid>https://example.org/p/4</guid></item></channel></rss>"#;
+        let f = parse(doc, None, Some(&base()), 100).expect("parses");
+        let links: Vec<_> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://other.example/dir/page.html"),
+                None,
+                None,
+                Some("https://example.org/p/4")
+            ]
+        );
+    }
+
+    #[test]
+    fn file_base_leaves_relative_links_alone() {
+        let doc = b"<rss version=\"2.0\"><channel><item><title>a</title><link>/news/1</link></item></channel></rss>";
+        let file = url::Url::parse("file:///srv/feeds/x.xml").expect("static url");
+        let f = parse(doc, None, Some(&file), 10).expect("parses");
+        assert_eq!(f.items[0].link.as_deref(), Some("/news/1"));
+    }
+
+    #[test]
+    fn empty_rss_is_an_empty_feed() {
+        let f = parse(
+            b"<?xml version='1.0'?><rss version='2.0'></rss>",
+            None,
+            None,
+            10,
+        )
+        .expect("ok");
+        assert!(f.items.is_empty());
+        assert!(matches!(
+            parse(
+                b"<rss><channel><item><title>x</title></chan",
+                None,
+                None,
+                10
+            ),
+            Err(ParseError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn odd_atom_types_do_not_sink_the_feed() {
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><id>1</id><title type="TEXT">T &amp; U</title><summary type="text/plain">S</summary><content type="text/plain"></content><link href="http://e.org/1"/></entry></feed>"#;
+        let f = parse(atom, None, None, 10).expect("recovered");
+        assert_eq!(
+            (f.items[0].title.as_str(), f.items[0].summary.as_str()),
+            ("T & U", "S")
+        );
+    }
+
+    #[test]
+    fn bare_ampersands_are_recovered() {
+        let rss = b"<rss version=\"2.0\"><channel><item><title>AT&T</title><link>http://e.org/?a=1&b=2</link></item></channel></rss>";
+        let f = parse(rss, None, None, 10).expect("recovered");
+        assert_eq!(f.items[0].title, "AT&T");
+        assert_eq!(f.items[0].link.as_deref(), Some("http://e.org/?a=1&b=2"));
+    }
+
+    #[test]
+    fn c1_controls_become_windows_1252() {
+        assert_eq!(
+            demoronize("don\u{92}t \u{93}x\u{94} \u{80}5"),
+            "don’t “x” €5"
+        );
+        assert_eq!(demoronize("plain"), "plain");
     }
 
     #[test]

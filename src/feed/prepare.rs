@@ -1,20 +1,27 @@
 //! Turns a decoded document into something feed-rs parses, and says what it is.
 //!
-//! feed-rs is strict in places where real feeds are not: it decodes by the XML declaration
-//! (we have already decoded, so the declaration must go), it only accepts `<rss>` with
-//! version 2.0/0.91/0.92 (0.93, 0.94 and a missing version are common), it refuses JSON Feeds
-//! whose version is not exactly `https://jsonfeed.org/version/1*`, and it gives up on a
-//! truncated document. Each of those is fixed here on the text, before feed-rs sees it.
+//! Runs on every document, before feed-rs. It classifies the body (feed format, HTML page,
+//! other JSON/XML, hostile DTD) and fixes, on the text, the places where feed-rs is stricter
+//! than real feeds: it decodes by the XML declaration (we have already decoded, so the
+//! declaration goes), it only accepts `<rss>` with version 2.0/0.91/0.92 and no default
+//! namespace, it knows neither the RSS 0.90 nor the Atom 0.3 namespace, it refuses JSON Feeds
+//! whose version is not exactly `https://jsonfeed.org/version/1*`, and it never expands DTD
+//! entities. Repairs that are only tried after feed-rs fails live in `repair`.
 
 use super::FeedFormat;
 
 /// What the first element of the document says it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Kind {
-    Xml { format: FeedFormat, root: String },
+    Xml {
+        format: FeedFormat,
+        root: String,
+    },
     Json,
     Html,
     Other(String),
+    /// A hostile document (entity expansion); the reason says what was refused.
+    Refused(String),
 }
 
 /// Strips everything feed-rs must not see before the root element (BOM, whitespace, the XML
@@ -22,17 +29,19 @@ pub(super) enum Kind {
 pub(super) fn prepare(text: &str) -> (String, Kind) {
     let body = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     if body.starts_with('{') {
-        return (fix_json(body), Kind::Json);
+        return fix_json(body);
     }
     if body.starts_with('[') {
         return (String::new(), Kind::Other("a JSON array".into()));
     }
     let mut body = strip_declaration(body);
     let Some((root_start, root)) = root_element(&body) else {
-        return (
-            body,
-            Kind::Other("a document with no XML root element".into()),
-        );
+        let what = if body.contains('<') {
+            "a document with no root element"
+        } else {
+            "a plain-text document"
+        };
+        return (body, Kind::Other(what.into()));
     };
     let local = root
         .rsplit(':')
@@ -40,7 +49,11 @@ pub(super) fn prepare(text: &str) -> (String, Kind) {
         .unwrap_or(&root)
         .to_ascii_lowercase();
     let kind = match local.as_str() {
-        "html" | "head" | "body" => Kind::Html,
+        // Pages and page fragments (error pages, login walls, "moved" notices).
+        "html" | "head" | "body" | "meta" | "title" | "link" | "script" | "style" | "div" | "p"
+        | "table" | "span" | "a" | "form" | "iframe" | "center" | "font" | "frameset" | "h1" => {
+            Kind::Html
+        }
         "feed" | "entry" => {
             if body.contains(ATOM03_NS) {
                 body = atom03_to_10(&body);
@@ -71,7 +84,104 @@ pub(super) fn prepare(text: &str) -> (String, Kind) {
         }
         _ => Kind::Other(format!("an XML document with root <{root}>")),
     };
+    if matches!(kind, Kind::Xml { .. }) {
+        match expand_internal_entities(&body) {
+            Ok(Some(expanded)) => body = expanded,
+            Ok(None) => {}
+            Err(reason) => return (String::new(), Kind::Refused(reason)),
+        }
+    }
     (body, kind)
+}
+
+/// Most entities a DOCTYPE may define, and the longest value we accept.
+const MAX_ENTITIES: usize = 64;
+const MAX_ENTITY_VALUE: usize = 4096;
+/// Expansion may add at most this many bytes in total.
+pub(super) const MAX_EXPANSION: usize = 1 << 20;
+
+/// Expands general entities declared in the internal DTD subset, or refuses the document.
+///
+/// feed-rs (quick-xml) never expands DTD entities: billion-laughs cannot hurt it, but the odd
+/// legitimate feed that defines `<!ENTITY id "tag:example.com,">` would keep `&id;` in its text.
+/// So plain-text entities are expanded here, non-recursively, and anything shaped like an
+/// expansion attack is refused with a reason (an `Err`), so that the feed shows a clear error
+/// instead of a page of `&lol9;`:
+/// - an entity whose value refers to another entity (the billion-laughs construction),
+/// - more than [`MAX_ENTITIES`] entities or a value over [`MAX_ENTITY_VALUE`] bytes,
+/// - references that would add more than [`MAX_EXPANSION`] bytes (quadratic blow-up).
+///
+/// External (`SYSTEM`/`PUBLIC`) and parameter entities are never fetched or expanded.
+fn expand_internal_entities(body: &str) -> Result<Option<String>, String> {
+    let Some((root_start, _)) = root_element(body) else {
+        return Ok(None);
+    };
+    let prolog = &body[..root_start];
+    let Some(subset) = internal_subset(prolog) else {
+        return Ok(None);
+    };
+    let mut entities: Vec<(String, String)> = Vec::new();
+    for decl in subset.split("<!ENTITY").skip(1) {
+        let decl = decl.trim_start();
+        if decl.starts_with('%') {
+            continue;
+        }
+        let name: String = decl.chars().take_while(|c| !c.is_whitespace()).collect();
+        let rest = decl[name.len()..].trim_start();
+        let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue; // SYSTEM / PUBLIC: external, never fetched
+        };
+        let Some(end) = rest[1..].find(q) else {
+            continue;
+        };
+        let value = &rest[1..1 + end];
+        if value.contains('&') {
+            return Err(format!(
+                "the DOCTYPE defines entity `{name}` in terms of other entities \
+                 (an entity-expansion \"billion laughs\" attack)"
+            ));
+        }
+        if entities.len() >= MAX_ENTITIES || value.len() > MAX_ENTITY_VALUE {
+            return Err("the DOCTYPE defines too many or too large entities".into());
+        }
+        if !name.is_empty() && !value.contains('<') {
+            entities.push((format!("&{name};"), value.to_string()));
+        }
+    }
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(body.len());
+    out.push_str(prolog);
+    let mut rest = &body[root_start..];
+    let mut budget = MAX_EXPANSION;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let here = &rest[p..];
+        match entities.iter().find(|(r, _)| here.starts_with(r.as_str())) {
+            Some((r, v)) => {
+                budget = budget.checked_sub(v.len()).ok_or_else(|| {
+                    format!("expanding the DOCTYPE's entities would add more than {MAX_EXPANSION} bytes")
+                })?;
+                out.push_str(v);
+                rest = &here[r.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &here[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(Some(out))
+}
+
+/// The internal subset (`[...]`) of the prolog's `<!DOCTYPE`, if any.
+fn internal_subset(prolog: &str) -> Option<&str> {
+    let dt = prolog.find("<!DOCTYPE")?;
+    let subset_start = dt + prolog[dt..].find('[')? + 1;
+    let subset_end = subset_start + prolog[subset_start..].rfind(']')?;
+    Some(&prolog[subset_start..subset_end])
 }
 
 /// Replaces the value of the root element's default `xmlns` with `ns`.
@@ -82,70 +192,6 @@ fn set_default_ns(body: &str, root_start: usize, ns: &str) -> String {
     match attr_span(&body[root_start..tag_end], "xmlns") {
         Some((s, e)) => format!("{}{ns}{}", &body[..root_start + s], &body[root_start + e..]),
         None => body.to_string(),
-    }
-}
-
-/// Escapes `&` that does not start an entity or character reference (`&bar=2` in a link is
-/// the most common well-formedness error in real feeds). CDATA sections and comments are
-/// copied untouched, since `&` is literal there.
-pub(super) fn escape_bare_ampersands(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len() + 64);
-    let mut rest = body;
-    let mut changed = false;
-    loop {
-        let next_amp = rest.find('&');
-        let next_cdata = rest.find("<![CDATA[");
-        let next_comment = rest.find("<!--");
-        let skip = [
-            next_cdata.map(|p| (p, "]]>")),
-            next_comment.map(|p| (p, "-->")),
-        ]
-        .into_iter()
-        .flatten()
-        .min_by_key(|(p, _)| *p);
-        match (next_amp, skip) {
-            (None, _) => break,
-            (Some(a), Some((p, end))) if p < a => {
-                let stop = rest[p..]
-                    .find(end)
-                    .map_or(rest.len(), |e| p + e + end.len());
-                out.push_str(&rest[..stop]);
-                rest = &rest[stop..];
-            }
-            (Some(a), _) => {
-                out.push_str(&rest[..a]);
-                let after = &rest[a + 1..];
-                if !starts_reference(after) {
-                    out.push_str("&amp;");
-                    changed = true;
-                } else {
-                    out.push('&');
-                }
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    changed.then_some(out)
-}
-
-/// Whether the text after `&` is `name;`, `#digits;` or `#xhex;`.
-fn starts_reference(after: &str) -> bool {
-    let Some(end) = after.find(';').filter(|&e| e > 0 && e <= 40) else {
-        return false;
-    };
-    let r = &after[..end];
-    if let Some(num) = r.strip_prefix('#') {
-        match num.strip_prefix(['x', 'X']) {
-            Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
-            None => !num.is_empty() && num.chars().all(|c| c.is_ascii_digit()),
-        }
-    } else {
-        r.chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_')
-            && r.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
     }
 }
 
@@ -258,7 +304,8 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     Some(tag[start..end].to_string())
 }
 
-fn attr_span(tag: &str, name: &str) -> Option<(usize, usize)> {
+/// Byte range of the value of attribute `name` in a start tag's text.
+pub(super) fn attr_span(tag: &str, name: &str) -> Option<(usize, usize)> {
     let mut from = 0;
     while let Some(p) = tag[from..].find(name).map(|p| p + from) {
         from = p + name.len();
@@ -288,56 +335,31 @@ fn replace_attr(tag: &str, name: &str, value: &str) -> String {
 
 /// feed-rs refuses a JSON Feed whose `version` is not `https://jsonfeed.org/version/1*`
 /// (`"1.1"`, `http://` URLs, missing). Anything with an `items` array is given the standard
-/// version; other JSON is left alone and fails as it should.
-fn fix_json(body: &str) -> String {
+/// version. Valid JSON without `items` is not a feed; invalid JSON goes on to feed-rs, whose
+/// error message says where it broke.
+fn fix_json(body: &str) -> (String, Kind) {
     let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
-        return body.to_string();
+        return (body.to_string(), Kind::Json);
     };
-    let Some(obj) = v.as_object_mut() else {
-        return body.to_string();
+    let Some(obj) = v
+        .as_object_mut()
+        .filter(|o| o.get("items").is_some_and(|i| i.is_array()))
+    else {
+        return (
+            String::new(),
+            Kind::Other("a JSON document without \"items\"".into()),
+        );
     };
-    if !obj.get("items").is_some_and(|i| i.is_array()) {
-        return body.to_string();
-    }
     let standard = obj
         .get("version")
         .and_then(|v| v.as_str())
         .is_some_and(|s| s.starts_with("https://jsonfeed.org/version/1"));
     if standard {
-        return body.to_string();
+        return (body.to_string(), Kind::Json);
     }
     obj.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
-    serde_json::to_string(&v).unwrap_or_else(|_| body.to_string())
-}
-
-/// Best effort for a document cut off in transit: keep everything up to the last complete
-/// item/entry and close the elements that enclose it. Returns `None` when there is no complete
-/// item to keep.
-pub(super) fn repair_truncated(body: &str, kind: &Kind) -> Option<String> {
-    let Kind::Xml { format, root } = kind else {
-        return None;
-    };
-    let (item_end, closers): (&str, String) = match format {
-        FeedFormat::Atom => ("entry>", format!("</{root}>")),
-        FeedFormat::Rss10 | FeedFormat::Rss09x if root.ends_with("RDF") => {
-            ("item>", format!("</{root}>"))
-        }
-        _ => ("item>", "</channel></rss>".to_string()),
-    };
-    // The last closing tag of an item, with or without a namespace prefix.
-    let mut search_end = body.len();
-    while let Some(p) = body[..search_end].rfind(item_end) {
-        let open = body[..p].rfind('<')?;
-        let between = &body[open..p];
-        if between.starts_with("</")
-            && !between[2..].contains(|c: char| c.is_whitespace() || c == '>')
-        {
-            let cut = p + item_end.len();
-            return Some(format!("{}{}", &body[..cut], closers));
-        }
-        search_end = p;
-    }
-    None
+    let fixed = serde_json::to_string(&v).unwrap_or_else(|_| body.to_string());
+    (fixed, Kind::Json)
 }
 
 #[cfg(test)]
@@ -354,7 +376,11 @@ mod tests {
             ("<rdf:RDF xmlns:rdf='x' xmlns='http://purl.org/rss/1.0/'/>", "rss1.0"),
             ("<!DOCTYPE html><html><body>moved</body></html>", "html"),
             ("{\"version\":\"1.1\",\"items\":[]}", "json"),
+            ("{\"error\":\"not found\"}", "other"),
+            ("{\"items\":[", "json"),
             ("<foo/>", "other"),
+            ("<div class='error'>Forbidden</div>", "html"),
+            ("<TITLE>Moved</TITLE>", "html"),
             ("plain text", "other"),
         ];
         for (doc, want) in cases {
@@ -364,6 +390,7 @@ mod tests {
                 Kind::Json => "json".into(),
                 Kind::Html => "html".into(),
                 Kind::Other(_) => "other".into(),
+                Kind::Refused(_) => "refused".into(),
             };
             assert_eq!(got, want, "{doc}");
         }
@@ -381,13 +408,19 @@ mod tests {
     }
 
     #[test]
-    fn repairs_truncated_rss() {
-        let doc = "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>b</ti";
-        let (body, kind) = prepare(doc);
-        let fixed = repair_truncated(&body, &kind);
-        assert_eq!(
-            fixed.as_deref(),
-            Some("<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>")
-        );
+    fn expands_plain_internal_entities_only() {
+        let doc = "<!DOCTYPE rss [<!ENTITY id \"tag:x,\"><!ENTITY % p \"x\"><!ENTITY ext SYSTEM \"file:///etc/passwd\">]><rss><channel><item><guid>&id;1 &ext; &amp;</guid></item></channel></rss>";
+        let (body, _) = prepare(doc);
+        assert!(body.contains("<guid>tag:x,1 &ext; &amp;</guid>"), "{body}");
+    }
+
+    #[test]
+    fn refuses_entity_expansion_attacks() {
+        let laughs = "<!DOCTYPE rss [<!ENTITY a \"lol\"><!ENTITY b \"&a;&a;\">]><rss><channel><title>&b;</title></channel></rss>";
+        assert!(matches!(prepare(laughs).1, Kind::Refused(r) if r.contains("billion laughs")));
+        let value = "x".repeat(1000);
+        let refs = "&big;".repeat(5000);
+        let quadratic = format!("<!DOCTYPE rss [<!ENTITY big \"{value}\">]><rss><channel><title>{refs}</title></channel></rss>");
+        assert!(matches!(prepare(&quadratic).1, Kind::Refused(_)));
     }
 }

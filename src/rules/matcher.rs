@@ -1,14 +1,22 @@
 //! Compiling rules into one automaton, and evaluating them against a document.
 //!
-//! Every distinct literal (term, phrase, prefix; from queries and excludes) becomes one
-//! Aho-Corasick pattern over the normalised token stream: `" green zone "` for a phrase,
-//! `" secur"` for a prefix (no trailing sentinel space). One overlapping scan per field yields
-//! every literal occurrence as a token range; rules are then evaluated only if one of their
-//! query literals occurred, or if they can be true with no hit at all (`NOT x`).
+//! Every distinct literal (term, phrase, prefix; from queries and excludes) becomes one pattern
+//! of a single Aho-Corasick automaton over the normalised token stream (`" tok tok … "`, see
+//! [`normalize`](super::normalize)): `"green zone "` for a phrase (the trailing space makes it
+//! end on a word boundary), `"secur"` for a prefix. The automaton is walked anchored at each
+//! token start, so one pass per field yields every literal occurrence as a token range.
+//!
+//! Rules are then evaluated only when one of their *trigger* literals occurred: a set of
+//! literals at least one of which must occur for the query to hold (see [`triggers`]); rules
+//! that can hold with no literal at all (`NOT x`) are evaluated on every document. The cost of a
+//! document is one normalisation pass plus work proportional to the hits, whatever the number
+//! of rules.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Anchored, MatchKind};
 
 use super::explain::{ExplainNode, Explanation};
 use super::normalize::{normalize_into, Normalized};
@@ -69,8 +77,12 @@ struct Hit {
 /// The compiled rule set.
 #[derive(Debug)]
 pub(super) struct Compiled {
-    ac: Option<AhoCorasick>,
-    /// Pattern id → rules whose *query* uses it (excludes alone never make a rule a candidate).
+    /// Every literal of every rule, as one automaton walked from each token start. The
+    /// contiguous NFA measured as fast as the DFA with few rules and faster with thousands,
+    /// whose DFA tables outgrow the CPU caches (`benches/rules.rs`).
+    ac: Option<NFA>,
+    /// Pattern id → rules it wakes: those for which it is a trigger literal (see [`triggers`]);
+    /// excludes never wake a rule.
     pat_rules: Vec<Vec<u32>>,
     /// Pattern id → number of tokens in the literal.
     pat_len: Vec<u32>,
@@ -84,13 +96,17 @@ pub(super) struct Compiled {
 struct Builder {
     patterns: Vec<String>,
     pat_len: Vec<u32>,
+    /// Guessed relative frequency of each pattern, to pick which literals wake a rule.
+    pat_cost: Vec<f32>,
     index: HashMap<String, u32>,
 }
 
 impl Builder {
     fn pattern(&mut self, lit: &Literal) -> u32 {
-        let mut p = String::from(" ");
-        p.push_str(&lit.tokens.join(" "));
+        // No leading sentinel: a match must start right after a space, which `scan` checks.
+        // Leaving it out lets the automaton's prefilter skip to a pattern's first letters
+        // instead of stopping at every space.
+        let mut p = lit.tokens.join(" ");
         if !lit.prefix {
             p.push(' ');
         }
@@ -101,6 +117,13 @@ impl Builder {
         self.index.insert(p.clone(), id);
         self.patterns.push(p);
         self.pat_len.push(lit.tokens.len() as u32);
+        let short = lit.tokens.iter().map(|t| t.chars().count()).sum::<usize>() <= 3;
+        self.pat_cost.push(match (lit.prefix, lit.tokens.len()) {
+            (true, _) => 4.0,
+            (false, 1) if short => 2.0,
+            (false, 1) => 1.0,
+            (false, _) => 0.3,
+        });
         id
     }
 
@@ -150,6 +173,41 @@ impl Builder {
     }
 }
 
+/// Literals of which at least one must occur for `n` to hold; `None` when `n` can hold with no
+/// literal at all (`NOT x`). Of an AND's conjuncts only the cheapest set is kept, so a rule like
+/// `rocket* AND baghdad` is woken by `baghdad` alone and costs nothing on documents without it.
+fn triggers(n: &Node, cost: &[f32]) -> Option<(f32, Vec<u32>)> {
+    let of = |pats: Vec<u32>| {
+        let c = pats
+            .iter()
+            .map(|&p| cost.get(p as usize).copied().unwrap_or(1.0))
+            .sum();
+        (c, pats)
+    };
+    match n {
+        Node::Lit { pat, .. } => Some(of(vec![*pat])),
+        Node::Or(v) => {
+            let mut all = (0.0, Vec::new());
+            for c in v {
+                let (cc, pats) = triggers(c, cost)?;
+                all.0 += cc;
+                all.1.extend(pats);
+            }
+            Some(all)
+        }
+        Node::And(v) => v
+            .iter()
+            .filter_map(|c| triggers(c, cost))
+            .min_by(|a, b| a.0.total_cmp(&b.0)),
+        Node::Not(_) => None,
+        Node::Near { left, right, .. } => {
+            let l = of(left.iter().map(|s| s.pat).collect());
+            let r = of(right.iter().map(|s| s.pat).collect());
+            Some(if r.0 < l.0 { r } else { l })
+        }
+    }
+}
+
 fn collect_pats(n: &Node, out: &mut Vec<u32>, used: &mut u8) {
     match n {
         Node::Lit { pat, fields, .. } => {
@@ -173,6 +231,7 @@ impl Compiled {
         let mut b = Builder {
             patterns: Vec::new(),
             pat_len: Vec::new(),
+            pat_cost: Vec::new(),
             index: HashMap::new(),
         };
         let mut rules = Vec::new();
@@ -215,37 +274,30 @@ impl Compiled {
         let mut pat_rules = vec![Vec::new(); b.patterns.len()];
         let mut always = Vec::new();
         let mut used_fields = 0u8;
-        let empty = DocHits::default();
         for (i, r) in rules.iter().enumerate() {
-            let mut pats = Vec::new();
-            collect_pats(&r.query, &mut pats, &mut used_fields);
-            pats.sort_unstable();
-            pats.dedup();
-            for p in pats {
-                pat_rules[p as usize].push(i as u32);
-            }
+            collect_pats(&r.query, &mut Vec::new(), &mut used_fields);
             if let Some(x) = &r.exclude {
                 collect_pats(x, &mut Vec::new(), &mut used_fields);
             }
-            if eval(&r.query, &empty) {
-                always.push(i as u32);
+            match triggers(&r.query, &b.pat_cost) {
+                Some((_, mut pats)) => {
+                    pats.sort_unstable();
+                    pats.dedup();
+                    for p in pats {
+                        pat_rules[p as usize].push(i as u32);
+                    }
+                }
+                None => always.push(i as u32),
             }
         }
         let ac = if b.patterns.is_empty() {
             None
         } else {
-            // DFA: the fastest scan, and every pattern starts with a space so prefilters cannot help.
-            let built = AhoCorasick::builder()
+            match NFA::builder()
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
                 .build(&b.patterns)
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::Standard)
-                        .build(&b.patterns)
-                });
-            match built {
-                Ok(ac) => Some(ac),
+            {
+                Ok(t) => Some(t),
                 Err(e) => {
                     return Err(vec![RuleError {
                         rule: String::new(),
@@ -290,19 +342,10 @@ impl Compiled {
             }
             let norm = &mut dh.norms[f.index()];
             normalize_into(dh.texts[f.index()], norm);
-            for m in ac.find_overlapping_iter(norm.stream.as_str()) {
-                let pat = m.pattern().as_u32();
-                let Some(start) = norm.token_at(m.start() + 1) else {
-                    continue;
-                };
-                let len = self.pat_len.get(pat as usize).copied().unwrap_or(1);
-                dh.hits.push(Hit {
-                    pat,
-                    field: f.index() as u8,
-                    start: start as u32,
-                    end: start as u32 + len,
-                });
-            }
+            walk(ac, norm, f, &mut dh.hits);
+        }
+        for h in &mut dh.hits {
+            h.end = h.start + self.pat_len.get(h.pat as usize).copied().unwrap_or(1);
         }
         dh.hits.sort_unstable();
         dh
@@ -336,6 +379,7 @@ impl Compiled {
 
     pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
         let dh = self.scan(doc);
+
         let mut out = Vec::new();
         for i in self.candidates(&dh) {
             let Some(rule) = self.rules.get(i as usize) else {
@@ -423,6 +467,46 @@ impl Compiled {
     }
 }
 
+/// Walk the automaton anchored at every token start, collecting the literals that begin there.
+///
+/// Every literal starts at a token and ends at a token boundary (a trailing space) or, for
+/// prefixes, anywhere; so instead of an unanchored scan that tracks every partial match through
+/// failure links, each token start runs the trie until it falls off it. Most tokens fall off
+/// after a byte or two, which keeps the cost nearly flat in the number of rules.
+fn walk<A: Automaton>(a: &A, norm: &Normalized, field: Field, hits: &mut Vec<Hit>) {
+    let Ok(start) = a.start_state(Anchored::Yes) else {
+        return;
+    };
+    let bytes = norm.stream.as_bytes();
+    for (ti, tok) in norm.tokens.iter().enumerate() {
+        let from = tok.norm_start as usize;
+        let mut sid = start;
+        for (k, &byte) in bytes.get(from..).unwrap_or(&[]).iter().enumerate() {
+            sid = a.next_state(Anchored::Yes, sid, byte);
+            if a.is_special(sid) {
+                if a.is_dead(sid) {
+                    break;
+                }
+                if a.is_match(sid) {
+                    for i in 0..a.match_len(sid) {
+                        let pid = a.match_pattern(sid, i);
+                        // Match states also carry shorter patterns that end here (suffixes,
+                        // for unanchored use); only those starting at this token count.
+                        if a.pattern_len(pid) == k + 1 {
+                            hits.push(Hit {
+                                pat: pid.as_u32(),
+                                field: field.index() as u8,
+                                start: ti as u32,
+                                end: 0,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Incremental byte → char offset conversion (hits arrive sorted per field).
 #[derive(Default)]
 struct CharCounter {
@@ -473,7 +557,34 @@ fn eval(n: &Node, dh: &DocHits) -> bool {
         Node::And(v) => v.iter().all(|n| eval(n, dh)),
         Node::Or(v) => v.iter().any(|n| eval(n, dh)),
         Node::Not(n) => !eval(n, dh),
-        Node::Near { .. } => !near_pairs(n, dh, true).is_empty(),
+        Node::Near {
+            left,
+            right,
+            distance,
+            ordered,
+            ..
+        } => left.iter().any(|l| {
+            dh.lit(l.pat, l.fields).any(|a| {
+                right.iter().any(|r| {
+                    dh.lit(r.pat, r.fields)
+                        .any(|b| a.field == b.field && near(a, b, *distance, *ordered))
+                })
+            })
+        }),
+    }
+}
+
+/// Whether `a` and `b` (same field) are within `distance` words, `a` first if `ordered`.
+fn near(a: &Hit, b: &Hit, distance: u32, ordered: bool) -> bool {
+    if (a.start, a.end) == (b.start, b.end) {
+        false
+    } else if a.end <= b.start {
+        b.start - a.end <= distance
+    } else if b.end <= a.start {
+        !ordered && a.start - b.end <= distance
+    } else {
+        // Overlapping spans (`"green zone" NEAR/3 zone`): adjacent, in no order.
+        !ordered
     }
 }
 
@@ -486,8 +597,8 @@ fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
     v
 }
 
-/// Hits taking part in a satisfied NEAR (`first_only`: stop at the first pair, for `eval`).
-fn near_pairs(n: &Node, dh: &DocHits, first_only: bool) -> Vec<Hit> {
+/// Hits taking part in a satisfied NEAR (for terms, snippets and explanations).
+fn near_pairs(n: &Node, dh: &DocHits) -> Vec<Hit> {
     let Node::Near {
         left,
         right,
@@ -514,23 +625,9 @@ fn near_pairs(n: &Node, dh: &DocHits, first_only: bool) -> Vec<Hit> {
             if b.field != a.field || b.start > hi_start {
                 break;
             }
-            if (a.start, a.end) == (b.start, b.end) {
-                continue;
-            }
-            let ok = if a.end <= b.start {
-                b.start - a.end <= *distance
-            } else if b.end <= a.start {
-                !ordered && a.start - b.end <= *distance
-            } else {
-                // Overlapping spans (`"green zone" NEAR/3 zone`): adjacent, in no order.
-                !ordered
-            };
-            if ok {
+            if near(a, b, *distance, *ordered) {
                 out.push(*a);
                 out.push(*b);
-                if first_only {
-                    return out;
-                }
             }
         }
     }
@@ -549,7 +646,7 @@ fn collect(n: &Node, dh: &DocHits, out: &mut Vec<Hit>) {
             }
         }
         Node::Not(_) => {}
-        Node::Near { .. } => out.extend(near_pairs(n, dh, false)),
+        Node::Near { .. } => out.extend(near_pairs(n, dh)),
     }
 }
 
@@ -602,7 +699,7 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
             children: vec![explain_node(c, dh)],
         },
         Node::Near { label, .. } => {
-            let mut pairs = near_pairs(n, dh, false);
+            let mut pairs = near_pairs(n, dh);
             pairs.sort_unstable_by_key(|h| (h.field, h.start, h.end));
             pairs.dedup();
             ExplainNode {

@@ -77,6 +77,8 @@ pub fn tokens(text: &str) -> Vec<String> {
 pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.stream.clear();
     out.tokens.clear();
+    out.stream.reserve(text.len() + 2);
+    out.tokens.reserve(text.len() / 6);
     out.stream.push(' ');
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -140,6 +142,24 @@ fn emit_word(text: &str, start: usize, end: usize, out: &mut Normalized, scratch
     let Some(word) = text.get(start..end) else {
         return;
     };
+    if word.is_ascii() {
+        // Fast path for the common case: byte-wise camel-case split, no Unicode tables.
+        let b = word.as_bytes();
+        let mut part_start = 0;
+        for i in 1..b.len() {
+            let (p, c) = (b[i - 1], b[i]);
+            let boundary = c.is_ascii_uppercase()
+                && (p.is_ascii_lowercase()
+                    || (p.is_ascii_uppercase()
+                        && b.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+            if boundary {
+                emit_part(text, start + part_start, start + i, out, scratch);
+                part_start = i;
+            }
+        }
+        emit_part(text, start + part_start, end, out, scratch);
+        return;
+    }
     // Camel-case boundaries, found on the original letters.
     let mut part_start = 0;
     let mut prev: Option<char> = None;
@@ -147,8 +167,8 @@ fn emit_word(text: &str, start: usize, end: usize, out: &mut Normalized, scratch
     while let Some((idx, c)) = iter.next() {
         if let Some(p) = prev {
             let next = iter.peek().map(|&(_, n)| n);
-            let boundary = (p.is_lowercase() && c.is_uppercase())
-                || (p.is_uppercase() && c.is_uppercase() && next.is_some_and(|n| n.is_lowercase()));
+            let boundary = (p.is_lowercase() && has_lower(c))
+                || (has_lower(p) && has_lower(c) && next.is_some_and(|n| n.is_lowercase()));
             if boundary && idx > part_start {
                 emit_part(text, start + part_start, start + idx, out, scratch);
                 part_start = idx;
@@ -161,6 +181,12 @@ fn emit_word(text: &str, start: usize, end: usize, out: &mut Normalized, scratch
     emit_part(text, start + part_start, end, out, scratch);
 }
 
+/// An upper-case letter with a lower-case form: only those start a camel-case part, so that
+/// normalising twice gives the same tokens (symbols like `🅐` count as upper case but never fold).
+fn has_lower(c: char) -> bool {
+    c.is_uppercase() && c.to_lowercase().ne(std::iter::once(c))
+}
+
 /// Normalise one word part and append it (it may become several tokens after NFKC, or none).
 fn emit_part(text: &str, start: usize, end: usize, out: &mut Normalized, scratch: &mut String) {
     let Some(part) = text.get(start..end) else {
@@ -168,8 +194,10 @@ fn emit_part(text: &str, start: usize, end: usize, out: &mut Normalized, scratch
     };
     if part.is_ascii() {
         let ns = out.stream.len();
-        out.stream
-            .extend(part.bytes().map(|b| b.to_ascii_lowercase() as char));
+        out.stream.push_str(part);
+        if let Some(tail) = out.stream.get_mut(ns..) {
+            tail.make_ascii_lowercase();
+        }
         push_token(out, ns, start, end);
         return;
     }

@@ -18,6 +18,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{Migrations, M};
 
 use crate::rules::{Severity, TermHit};
+use crate::story::{self, Fingerprint};
+
+mod search;
+pub use search::SearchHit;
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
 /// reading while the daemon commits) before giving up.
@@ -28,6 +32,8 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_init.sql")),
         M::up(include_str!("../../migrations/0002_feed_schedule.sql")),
+        M::up(include_str!("../../migrations/0003_stories.sql")),
+        M::up(include_str!("../../migrations/0004_articles_fts.sql")),
     ])
 }
 
@@ -128,6 +134,10 @@ pub struct NewArticle {
     pub author: Option<String>,
     pub lang: Option<String>,
     pub published_at: Option<i64>,
+    /// Canonical form of the item's link, so the same URL from other feeds finds it.
+    pub link_canonical: Option<String>,
+    /// The text's fingerprint, to group syndicated copies into one story.
+    pub fingerprint: Fingerprint,
     pub alerts: Vec<NewAlert>,
 }
 
@@ -142,11 +152,9 @@ pub struct PollRecord {
     pub error: Option<String>,
     pub validators: Validators,
     pub next_poll_at: i64,
-    /// Keys of items handled in this poll (kept or not): never fetched or matched again.
-    /// An item may have several keys (identity and link).
-    pub seen: Vec<i64>,
-    /// How many items those keys belong to (for the feed's `items_seen` count).
-    pub new_items: i64,
+    /// Items handled in this poll (kept or not), each with all its keys (identity first,
+    /// then link): never fetched or matched again.
+    pub seen: Vec<Vec<i64>>,
     /// Items whose article page failed; retried on the next poll. (key, error)
     pub deferred: Vec<(i64, String)>,
     pub articles: Vec<NewArticle>,
@@ -158,6 +166,9 @@ pub struct PollRecord {
     pub gap: bool,
     /// A permanent redirect chain led here: fetch this URL from now on.
     pub moved_to: Option<String>,
+    /// Canonical links of items this feed carried that were already known: if another
+    /// feed's kept article has that link, this feed becomes one of its sources.
+    pub also_seen: Vec<String>,
 }
 
 /// A stored alert joined with its article and feed: what the log, the journal and
@@ -176,6 +187,9 @@ pub struct AlertRecord {
     /// JSON array of term hits, as stored.
     pub hits_json: String,
     pub snippet: String,
+    /// JSON array of `{feed, url}`: the story's other sources (syndicated copies, the same
+    /// URL in other feeds), as known now.
+    pub also_json: String,
 }
 
 /// Figures for the service status line.
@@ -435,7 +449,16 @@ impl Store {
     ) -> Result<Vec<AlertRecord>, StoreError> {
         let sql = format!(
             "SELECT a.id, a.created_at, a.rule, a.severity, COALESCE(f.name, f.url), f.url,
-                    ar.title, ar.url, ar.published_at, a.terms, a.snippet
+                    ar.title, ar.url, ar.published_at, a.terms, a.snippet,
+                    (SELECT json_group_array(json_object('feed', src.feed, 'url', src.url)) FROM (
+                        SELECT COALESCE(f2.name, f2.url) AS feed, o.url AS url, o.id AS k
+                          FROM articles o JOIN feeds f2 ON f2.id = o.feed_id
+                         WHERE o.story_id = ar.story_id AND o.id != ar.id
+                        UNION
+                        SELECT COALESCE(f3.name, f3.url), s.url, s.article_id
+                          FROM article_sources s JOIN feeds f3 ON f3.id = s.feed_id
+                         WHERE s.article_id IN (SELECT id FROM articles WHERE story_id = ar.story_id)
+                        ORDER BY k) AS src)
              FROM alerts a JOIN articles ar ON ar.id = a.article_id
                            JOIN feeds f ON f.id = ar.feed_id {tail}"
         );
@@ -453,6 +476,9 @@ impl Store {
                 published_at: r.get(8)?,
                 hits_json: r.get(9)?,
                 snippet: r.get(10)?,
+                also_json: r
+                    .get::<_, Option<String>>(11)?
+                    .unwrap_or_else(|| "[]".into()),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -555,15 +581,21 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
         }
     }
 
-    let newly_seen = rec.new_items;
+    let mut newly_seen = 0i64;
     {
         let mut seen = tx.prepare_cached(
             "INSERT OR IGNORE INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
         )?;
         let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
-        for &k in &rec.seen {
-            seen.execute(params![k, rec.feed_id, rec.polled_at])?;
-            clear_fail.execute([k])?;
+        for keys in &rec.seen {
+            for (i, &k) in keys.iter().enumerate() {
+                let new = seen.execute(params![k, rec.feed_id, rec.polled_at])?;
+                // An item counts once, by its identity key.
+                if i == 0 {
+                    newly_seen += new as i64;
+                }
+                clear_fail.execute([k])?;
+            }
         }
         let mut fail = tx.prepare_cached(
             "INSERT INTO page_failures (key, attempts, last_error) VALUES (?1, 1, ?2)
@@ -578,16 +610,27 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
     {
         let mut art = tx.prepare_cached(
             "INSERT OR IGNORE INTO articles (item_key, feed_id, url, canonical_url, title, summary,
-                body, body_source, author, lang, published_at, fetched_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                body, body_source, author, lang, published_at, fetched_at, link_canonical,
+                minhash, words)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
-        let mut art_id = tx.prepare_cached("SELECT id FROM articles WHERE item_key = ?1")?;
+        let mut art_id =
+            tx.prepare_cached("SELECT id, story_id FROM articles WHERE item_key = ?1")?;
+        let mut recent = tx.prepare_cached(
+            "SELECT id, story_id, minhash, words FROM articles
+             WHERE fetched_at >= ?1 AND minhash IS NOT NULL AND item_key != ?2 ORDER BY id",
+        )?;
+        let mut set_story = tx.prepare_cached("UPDATE articles SET story_id = ?2 WHERE id = ?1")?;
+        let mut story_alerted = tx.prepare_cached(
+            "SELECT 1 FROM alerts a JOIN articles ar ON ar.id = a.article_id
+             WHERE ar.story_id = ?1 AND a.rule = ?2",
+        )?;
         let mut alert = tx.prepare_cached(
             "INSERT OR IGNORE INTO alerts (article_id, rule, severity, created_at, terms, snippet)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for a in &rec.articles {
-            kept += art.execute(params![
+            let inserted = art.execute(params![
                 a.item_key,
                 rec.feed_id,
                 a.url,
@@ -599,10 +642,39 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
                 a.author,
                 a.lang,
                 a.published_at,
-                rec.polled_at
-            ])? as i64;
-            let id: i64 = art_id.query_row([a.item_key], |r| r.get(0))?;
+                rec.polled_at,
+                a.link_canonical,
+                a.fingerprint.to_bytes(),
+                a.fingerprint.words as i64
+            ])?;
+            kept += inserted as i64;
+            let (id, mut story_id): (i64, Option<i64>) =
+                art_id.query_row([a.item_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if story_id.is_none() {
+                // A new article: the story of the first recent near-duplicate, else its own.
+                let window = rec.polled_at - story::WINDOW_SECS;
+                let mut rows = recent.query(params![window, a.item_key])?;
+                let mut found = None;
+                while let Some(r) = rows.next()? {
+                    let (oid, ostory, bytes, words): (i64, Option<i64>, Vec<u8>, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    let other =
+                        Fingerprint::from_bytes(&bytes, usize::try_from(words).unwrap_or(0));
+                    if other.is_some_and(|o| story::same_story(&a.fingerprint, &o)) {
+                        found = Some(ostory.unwrap_or(oid));
+                        break;
+                    }
+                }
+                let sid = found.unwrap_or(id);
+                set_story.execute(params![id, sid])?;
+                story_id = Some(sid);
+            }
+            let sid = story_id.unwrap_or(id);
             for al in &a.alerts {
+                // One story, one alert per rule: a syndicated copy adds a source, not an alert.
+                if sid != id && story_alerted.exists(params![sid, al.rule])? {
+                    continue;
+                }
                 let hits = serde_json::to_string(&al.hits).unwrap_or_else(|_| "[]".into());
                 alert.execute(params![
                     id,
@@ -613,6 +685,13 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
                     al.snippet
                 ])?;
             }
+        }
+        let mut source = tx.prepare_cached(
+            "INSERT OR IGNORE INTO article_sources (article_id, feed_id, url, first_seen)
+             SELECT id, ?2, url, ?3 FROM articles WHERE link_canonical = ?1 AND feed_id != ?2",
+        )?;
+        for link in &rec.also_seen {
+            source.execute(params![link, rec.feed_id, rec.polled_at])?;
         }
     }
     if newly_seen > 0 || kept > 0 {
@@ -640,13 +719,13 @@ mod tests {
                 last_modified: None,
             },
             next_poll_at: now + 600,
-            seen: vec![1, 2, 3],
-            new_items: 3,
+            seen: vec![vec![1], vec![2], vec![3, 30]],
             deferred: vec![],
             item_count: Some(3),
             interval_secs: 600,
             gap: false,
             moved_to: None,
+            also_seen: vec![],
             articles: vec![NewArticle {
                 item_key: 2,
                 url: Some("http://x/a".into()),
@@ -658,6 +737,8 @@ mod tests {
                 author: None,
                 lang: None,
                 published_at: None,
+                link_canonical: None,
+                fingerprint: story::fingerprint("t b"),
                 alerts: vec![NewAlert {
                     rule: "r".into(),
                     severity: Severity::High,
@@ -683,7 +764,7 @@ mod tests {
         s.commit_poll(&rec(id, 200)).expect("commit again");
         let alerts = s.alerts(0, None).expect("alerts");
         assert_eq!(alerts.len(), 1);
-        assert_eq!(s.unseen(&[1, 2, 4, 4]).expect("unseen"), vec![4]);
+        assert_eq!(s.unseen(&[1, 2, 4, 4, 30]).expect("unseen"), vec![4]);
         let f = &s.feeds().expect("feeds")[0];
         assert_eq!((f.items_seen, f.articles_kept), (3, 1));
         assert_eq!(f.etag.as_deref(), Some("\"e1\""));

@@ -1,0 +1,211 @@
+//! The first pass of the heuristic: elements that cannot be article text, found before any
+//! scoring so they neither score nor get merged back: invisible and hidden elements,
+//! navigation, bylines and date lines, captions and image boxes, "Read more" teasers, tag
+//! lists, and (in the strict pass) Readability's "unlikely candidates" by class/id words.
+//!
+//! Nothing is removed from the tree: the pass returns the ids of the subtrees to skip, so a
+//! retry with laxer rules reuses the same parsed page.
+
+use ego_tree::iter::Edge;
+use ego_tree::NodeId;
+use scraper::Node;
+
+use super::dom::{attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef};
+use super::score::Flags;
+use crate::html::is_invisible;
+
+/// Class/id words of page furniture (Readability's `unlikelyCandidates`).
+#[rustfmt::skip]
+const UNLIKELY: &[&str] = &[
+    "-ad-", "ai2html", "banner", "breadcrumb", "combx", "comment", "community", "cover-wrap",
+    "disqus", "extra", "footer", "gdpr", "header", "legends", "menu", "related", "remark",
+    "replies", "rss", "shoutbox", "sidebar", "skyscraper", "social", "sponsor", "supplemental",
+    "ad-break", "agegate", "pagination", "pager", "popup", "yom-remote", "cookie", "newsletter",
+    "subscribe", "share", "promo", "most-read", "mostread", "trending", "outbrain", "taboola",
+];
+/// Words that rescue an unlikely-looking element (`okMaybeItsACandidate`).
+#[rustfmt::skip]
+const MAYBE: &[&str] = &[
+    "and", "article", "body", "column", "content", "main", "shadow",
+];
+#[rustfmt::skip]
+const UNLIKELY_ROLES: &[&str] = &[
+    "menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog",
+];
+/// Class/id words of bylines and date lines; such elements are removed when short.
+#[rustfmt::skip]
+const BYLINE: &[&str] = &[
+    "byline", "author", "dateline", "writtenby", "p-author", "date", "timestamp", "published",
+    "reading-time", "readtime", "read-time", "article-meta", "post-meta", "entry-meta",
+];
+fn is_hidden(n: NRef<'_>) -> bool {
+    let Node::Element(e) = n.value() else {
+        return false;
+    };
+    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    e.attr("style").is_some_and(|s| {
+        let s: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        s.contains("display:none") || s.contains("visibility:hidden")
+    })
+}
+
+/// True when the subtree has fewer than `limit` chars of text; stops counting at the limit,
+/// so checks on big containers stay cheap.
+fn short(n: NRef<'_>, limit: u32) -> bool {
+    let mut total = 0;
+    for d in n.descendants() {
+        if let Some(t) = d.value().as_text() {
+            total += text_chars(t);
+            if total >= limit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// First pass: elements that cannot be part of the article.
+pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
+    let mut out = IdSet::default();
+    let mut skipping: Option<NodeId> = None;
+    for edge in root.traverse() {
+        let n = match edge {
+            Edge::Open(n) => n,
+            Edge::Close(n) => {
+                if skipping == Some(n.id()) {
+                    skipping = None;
+                }
+                continue;
+            }
+        };
+        if skipping.is_some() {
+            continue;
+        }
+        let Node::Element(e) = n.value() else {
+            continue;
+        };
+        let t = e.name();
+        let ci = class_id(n);
+        let remove = is_invisible(t)
+            || matches!(t, "nav" | "figcaption" | "input" | "link")
+            || is_hidden(n)
+            || is_byline(n, &ci)
+            || is_caption(n, &ci)
+            || is_image_box(n, t, &ci)
+            || is_teaser(n, &ci)
+            || (flags.strip_unlikely && is_unlikely(n, t, &ci));
+        if remove {
+            out.insert(n.id());
+            skipping = Some(n.id());
+        } else if t == "a"
+            && attr(n, "rel").is_some_and(|r| r.split_whitespace().any(|r| r == "tag"))
+        {
+            if let Some(list) = tag_list(n) {
+                out.insert(list.id());
+            }
+        } else if t == "time" {
+            // A date line: the nearest block around a <time> when that block is short. A
+            // <time> inside a real paragraph ("on <time>Monday</time>") stays.
+            if let Some(block) = n
+                .ancestors()
+                .find(|a| crate::html::break_level(tag(*a)) > 0)
+            {
+                if short(block, 100) && !matches!(tag(block), "body" | "article" | "main") {
+                    out.insert(block.id());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Bylines and date lines (by class/id, `rel=author` or microdata), when short.
+fn is_byline(n: NRef<'_>, ci: &str) -> bool {
+    let marked = attr(n, "rel") == Some("author")
+        || attr(n, "itemprop").is_some_and(|p| p.contains("author") || p.contains("date"));
+    (marked || contains_any(ci, BYLINE)) && short(n, 100)
+}
+
+/// Photo captions and credits: the reference bodies never include them, and feeds' images
+/// are not what rules are about.
+fn is_caption(n: NRef<'_>, ci: &str) -> bool {
+    (ci.contains("caption") || ci.contains("credit")) && short(n, 300)
+}
+
+/// Image blocks: a `<figure>`, or a block whose class names an image/photo/media box, holding
+/// a picture and little text (the caption and credit).
+fn is_image_box(n: NRef<'_>, t: &str, ci: &str) -> bool {
+    let boxy = t == "figure"
+        || (matches!(t, "div" | "span" | "p" | "section")
+            && [
+                "image", "photo", "picture", "img", "figure", "media", "gallery",
+            ]
+            .iter()
+            .any(|w| ci.contains(w)));
+    boxy && short(n, 300)
+        && n.descendants()
+            .any(|d| matches!(tag(d), "img" | "picture" | "video"))
+}
+
+/// "Read more"/"Read also" teasers, including the `<a>` elements Readability would keep.
+fn is_teaser(n: NRef<'_>, ci: &str) -> bool {
+    [
+        "read-more",
+        "readmore",
+        "read-also",
+        "readalso",
+        "see-also",
+        "more-stories",
+        "related",
+    ]
+    .iter()
+    .any(|w| ci.contains(w))
+        && short(n, 300)
+}
+
+/// Tag lists (`<a rel=tag>` links, as WordPress and most CMSs mark them): the element
+/// around such a link when it holds little else ("Tags: x, y, z"). A tag link inside prose
+/// is left alone, since dropping it would cut a word out of a sentence.
+fn tag_list(a: NRef<'_>) -> Option<NRef<'_>> {
+    let p = a
+        .parent()
+        .filter(|p| !matches!(tag(*p), "body" | "article" | "main"))?;
+    let (mut other, mut tagged) = (0u32, 0u32);
+    for d in p.descendants() {
+        if let Some(t) = d.value().as_text() {
+            let c = t.chars().filter(|c| c.is_alphanumeric()).count() as u32;
+            let in_tag = d.ancestors().take(3).any(|x| {
+                tag(x) == "a"
+                    && attr(x, "rel").is_some_and(|r| r.split_whitespace().any(|r| r == "tag"))
+            });
+            if in_tag {
+                tagged += c;
+            } else {
+                other += c;
+            }
+        }
+    }
+    (other < 30 || tagged > 2 * other).then_some(p)
+}
+
+fn is_unlikely(n: NRef<'_>, t: &str, ci: &str) -> bool {
+    if matches!(t, "body" | "html" | "a" | "main" | "article") {
+        return false;
+    }
+    if matches!(t, "aside" | "footer") {
+        return true;
+    }
+    if attr(n, "role").is_some_and(|r| UNLIKELY_ROLES.contains(&r)) {
+        return true;
+    }
+    !ci.is_empty()
+        && contains_any(ci, UNLIKELY)
+        && !contains_any(ci, MAYBE)
+        && !has_ancestor(n, &["table", "code"])
+}

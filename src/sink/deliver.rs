@@ -1,0 +1,324 @@
+//! One delivery attempt of one alert to one sink, and what its result means.
+//!
+//! *Whether* to retry ([`classify`]) is kept apart from the retry loop (`worker`), so the
+//! policy reads in one place and is tested on its own.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::spec::{Secret, Sink, Target};
+
+/// Header carrying the alert's stable id, so receivers can drop repeats without parsing.
+pub const HEADER_ALERT_ID: &str = "X-Feedwatch-Alert-Id";
+/// Header carrying `sha256=<hex HMAC-SHA256 of the body>` when the sink has a secret.
+pub const HEADER_SIGNATURE: &str = "X-Feedwatch-Signature";
+/// Header carrying the attempt number (1 on the first try).
+pub const HEADER_ATTEMPT: &str = "X-Feedwatch-Attempt";
+/// How much of a failing response body or exec stderr is kept as the error text.
+const ERROR_EXCERPT: usize = 300;
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver took the alert.
+    Delivered,
+    /// Worth trying again later (5xx, 408, 429, timeout, connection error, exec failure).
+    /// `after` is the receiver's own `Retry-After`, when it gave one.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// The receiver refused this alert for good (a 4xx other than 408/429, or a redirect):
+    /// the same request would be refused again, so it is recorded, not retried.
+    Reject { error: String },
+}
+
+/// The meaning of an HTTP status for a webhook delivery.
+///
+/// 2xx delivered. 408 and 429 are the receiver asking to come back later, and 5xx is the
+/// receiver's own trouble: both retried. Any other 4xx says this request is wrong (bad
+/// signature, unknown path, payload refused): retrying the same bytes cannot help, so the
+/// alert is rejected and shown in `status` until an operator retries it. Redirects are
+/// not followed (a POST turned into a GET would lose the alert) and count as a rejection
+/// that names the fix.
+pub fn classify(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Delivered,
+        300..=399 => Outcome::Reject {
+            error: format!(
+                "HTTP {status}: redirects are not followed; set `url` to the final address"
+            ),
+        },
+        408 | 429 => Outcome::Retry {
+            error: format!("HTTP {status}"),
+            after: None,
+        },
+        400..=499 => Outcome::Reject {
+            error: format!("HTTP {status}"),
+        },
+        _ => Outcome::Retry {
+            error: format!("HTTP {status}"),
+            after: None,
+        },
+    }
+}
+
+/// `sha256=` and the lowercase hex HMAC-SHA256 of `body` under `secret`: what
+/// [`HEADER_SIGNATURE`] carries. Receivers compute the same over the raw body and compare
+/// in constant time.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Sends `body` (the alert's JSON) to the sink once.
+pub(crate) async fn deliver(
+    sink: &Sink,
+    alert_id: i64,
+    attempt: u32,
+    rule: &str,
+    severity: &str,
+    body: Vec<u8>,
+) -> Outcome {
+    match &sink.target {
+        Target::Webhook {
+            client,
+            url,
+            secret,
+        } => post(client, url, secret.as_ref(), alert_id, attempt, body).await,
+        Target::Exec { argv, hide_env } => {
+            let env = [
+                ("FEEDWATCH_SINK", sink.name().to_string()),
+                ("FEEDWATCH_ALERT_ID", alert_id.to_string()),
+                ("FEEDWATCH_ALERT_RULE", rule.to_string()),
+                ("FEEDWATCH_ALERT_SEVERITY", severity.to_string()),
+                ("FEEDWATCH_ATTEMPT", attempt.to_string()),
+            ];
+            exec(argv, hide_env, &env, sink.spec.timeout(), body).await
+        }
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    secret: Option<&Secret>,
+    alert_id: i64,
+    attempt: u32,
+    body: Vec<u8>,
+) -> Outcome {
+    let mut req = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(HEADER_ALERT_ID, alert_id.to_string())
+        .header(HEADER_ATTEMPT, attempt.to_string());
+    if let Some(s) = secret {
+        req = req.header(HEADER_SIGNATURE, signature(&s.0, &body));
+    }
+    let resp = match req.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome::Retry {
+                error: error_chain(&e),
+                after: None,
+            }
+        }
+    };
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let outcome = classify(status);
+    if outcome == Outcome::Delivered {
+        return outcome;
+    }
+    // The receiver's words help whoever reads `status`; keep a short excerpt.
+    let text = resp.text().await.unwrap_or_default();
+    let excerpt = excerpt(text.trim());
+    let with_body = |error: String| {
+        if excerpt.is_empty() {
+            error
+        } else {
+            format!("{error}: {excerpt}")
+        }
+    };
+    match outcome {
+        Outcome::Retry { error, .. } => Outcome::Retry {
+            error: with_body(error),
+            after: retry_after,
+        },
+        Outcome::Reject { error } => Outcome::Reject {
+            error: with_body(error),
+        },
+        Outcome::Delivered => Outcome::Delivered,
+    }
+}
+
+/// The error and its sources in one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// At most [`ERROR_EXCERPT`] bytes, cut on a character boundary, on one line.
+fn excerpt(s: &str) -> String {
+    let mut end = s.len().min(ERROR_EXCERPT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].replace(['\n', '\r'], " ")
+}
+
+/// Runs the command with `body` on stdin; exit status 0 is delivered. Anything else is
+/// retried: a mail relay or chat API behind the command is usually down for a while, not
+/// refusing the alert for good. On timeout the child is killed.
+async fn exec(
+    argv: &[String],
+    hide_env: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+    body: Vec<u8>,
+) -> Outcome {
+    let Some((program, args)) = argv.split_first() else {
+        return Outcome::Reject {
+            error: "empty command".into(),
+        };
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for k in hide_env {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::Retry {
+                error: format!("cannot run {program}: {e}"),
+                after: None,
+            }
+        }
+    };
+    let stdin = child.stdin.take();
+    let stderr = child.stderr.take();
+    let run = async {
+        // Feed stdin and drain stderr while waiting, so a child that writes a lot before
+        // reading (or never reads) cannot deadlock against us. A child that exits without
+        // reading stdin is its own business: its exit status decides.
+        let feed = async {
+            if let Some(mut w) = stdin {
+                let _ = w.write_all(&body).await;
+                let _ = w.write_all(b"\n").await;
+                let _ = w.shutdown().await;
+            }
+        };
+        let drain = async {
+            let mut buf = Vec::new();
+            if let Some(r) = stderr {
+                let _ = r.take(64 * 1024).read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let ((), err, status) = tokio::join!(feed, drain, child.wait());
+        (err, status)
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok((_, Ok(st))) if st.success() => Outcome::Delivered,
+        Ok((err, Ok(st))) => {
+            let err = excerpt(String::from_utf8_lossy(&err).trim());
+            Outcome::Retry {
+                error: if err.is_empty() {
+                    format!("{program}: {st}")
+                } else {
+                    format!("{program}: {st}: {err}")
+                },
+                after: None,
+            }
+        }
+        Ok((_, Err(e))) => Outcome::Retry {
+            error: format!("{program}: {e}"),
+            after: None,
+        },
+        Err(_) => {
+            // kill_on_drop would do it too; killing here also reaps the child at once.
+            let _ = child.kill().await;
+            Outcome::Retry {
+                error: format!(
+                    "{program}: timed out after {}",
+                    humantime::format_duration(timeout)
+                ),
+                after: None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_policy() {
+        assert_eq!(classify(200), Outcome::Delivered);
+        assert_eq!(classify(204), Outcome::Delivered);
+        for s in [408, 429, 500, 502, 503] {
+            assert!(matches!(classify(s), Outcome::Retry { .. }), "{s}");
+        }
+        for s in [301, 400, 401, 403, 404, 410, 413, 422] {
+            assert!(matches!(classify(s), Outcome::Reject { .. }), "{s}");
+        }
+    }
+
+    /// RFC 4231 test case 2.
+    #[test]
+    fn signature_matches_rfc4231() {
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_on_char_boundary() {
+        let s = "é".repeat(400);
+        let e = excerpt(&s);
+        assert!(e.len() <= ERROR_EXCERPT);
+        assert!(e.chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,273 @@
+//! Sinks: alert delivery beyond the log, after `alert`.
+//!
+//! ```text
+//! store (alerts committed) ──▶ alert (JSON-lines log, journal)
+//!                          └─▶ sink  (webhook, exec), each at its own pace
+//! ```
+//!
+//! Every alert is already a row committed with its article. A sink is a `[[sinks]]` table
+//! ([`SinkSpec`]); delivery is durable through an outbox in the same database
+//! (`migrations/0002_sink_outbox.sql`, SQL in `store/outbox.rs`): each sink queues the alerts
+//! its rule/severity filter accepts, claims the oldest due one, delivers it and records the
+//! outcome. Nothing is marked delivered before the receiver said so, so a crash or restart
+//! at any instant loses nothing; an alert whose delivery was cut off is sent again, which
+//! is why every payload carries the alert's stable `id` (also in the `X-Feedwatch-Alert-Id`
+//! header): receivers drop repeats by id. A graceful stop lets the delivery in flight finish
+//! and records it, so a restart alone sends nothing twice.
+//!
+//! - `webhook`: POST of the alert JSON (the object the alert log writes, see
+//!   [`crate::alert::to_json`]); with a secret, `X-Feedwatch-Signature: sha256=<hex
+//!   HMAC-SHA256 of the body>`. 2xx delivers; 408, 429, 5xx and network errors retry; other
+//!   4xx reject for good (see [`classify`]).
+//! - `exec`: runs `command` (argv, no shell) with the alert JSON on stdin; exit 0 delivers,
+//!   anything else (or the timeout, which kills it) retries.
+//!
+//! Retries back off exponentially with jitter per sink (`retry_initial`, doubling, capped by
+//! `retry_max`). Each sink runs in its own task with its own database connection: a sink
+//! that is down holds up neither polling nor the other sinks, and `feedwatch status` shows
+//! its backlog and last error ([`format_status`]).
+//!
+//! Receivers: drop repeats by `id`; with a secret, compute HMAC-SHA256 over the raw body
+//! bytes as received (not re-serialised JSON) and compare with the hex after `sha256=` in
+//! constant time. A 4xx other than 408/429 marks the alert failed for this sink for good
+//! (`Store::retry_failed_sink` queues such alerts again once the receiver is fixed).
+//!
+//! Start with [`SinkSet::start`]; poke [`SinkWaker::wake`] after each commit so new alerts
+//! go out at once (a tick catches anything missed); stop with [`SinkSet::shutdown`].
+
+mod deliver;
+mod spec;
+mod status;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, StoreError};
+
+pub use deliver::{
+    classify, signature, Outcome, HEADER_ALERT_ID, HEADER_ATTEMPT, HEADER_SIGNATURE,
+};
+pub use spec::{
+    check_specs, Sink, SinkKind, SinkSpec, SpecProblem, DEFAULT_EXEC_TIMEOUT,
+    DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX, DEFAULT_WEBHOOK_TIMEOUT,
+};
+pub use status::{format_status, status_json};
+
+/// Default interval at which idle sinks look for work they were not woken for (retries
+/// coming due, alerts committed by another process).
+pub const DEFAULT_TICK: Duration = Duration::from_secs(5);
+
+/// Errors from building or running sinks. Delivery failures are not errors: they are
+/// [`Outcome`]s, recorded in the outbox and retried.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// A sink's spec is incomplete or inconsistent.
+    #[error("sink `{sink}`: {message}")]
+    Config { sink: String, message: String },
+    /// A sink's `secret_file` could not be read.
+    #[error("sink `{sink}`: cannot read secret file {path}: {source}")]
+    ReadSecret {
+        sink: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client of a webhook sink could not be built.
+    #[error("sink `{sink}`: cannot build the HTTP client: {source}")]
+    BuildClient {
+        sink: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The outbox could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Tuning that is not per sink.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// How often an idle sink looks for work without being woken.
+    pub tick: Duration,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions { tick: DEFAULT_TICK }
+    }
+}
+
+/// Wakes every sink to look for new alerts. Cheap and non-blocking, callable from any
+/// thread (the poll writer calls it after each commit). Wakes coalesce: a sink busy
+/// delivering sees one pending wake when it is done.
+#[derive(Debug, Clone)]
+pub struct SinkWaker(Arc<watch::Sender<u64>>);
+
+impl SinkWaker {
+    /// Wakes the sinks.
+    pub fn wake(&self) {
+        self.0.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+/// The tasks of one configuration's sinks.
+#[derive(Default)]
+struct Running {
+    stop: CancellationToken,
+    drain: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The running sinks: one task each. Replaced as a whole on reload.
+pub struct SinkSet {
+    database: PathBuf,
+    opts: SinkOptions,
+    waker: SinkWaker,
+    shutdown: CancellationToken,
+    running: Mutex<Running>,
+}
+
+impl std::fmt::Debug for SinkSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkSet")
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Built sinks and a connection for each, ready to run.
+struct Prepared(Vec<(Arc<Sink>, Store)>);
+
+impl SinkSet {
+    /// Builds every sink (reading secrets now), registers them in the outbox (a new sink
+    /// starts with alerts created from now on) and starts one task per sink. Cancelling
+    /// `shutdown` stops them as [`SinkSet::shutdown`] does, without waiting.
+    ///
+    /// # Errors
+    /// When a sink cannot be built (its secret is missing, …) or the database cannot be
+    /// opened; nothing is started then.
+    pub async fn start(
+        database: &Path,
+        specs: &[SinkSpec],
+        opts: SinkOptions,
+        shutdown: CancellationToken,
+    ) -> Result<SinkSet, SinkError> {
+        let (tx, _) = watch::channel(0u64);
+        let set = SinkSet {
+            database: database.to_path_buf(),
+            opts,
+            waker: SinkWaker(Arc::new(tx)),
+            shutdown,
+            running: Mutex::new(Running::default()),
+        };
+        let prepared = set.prepare(specs).await?;
+        set.launch(prepared);
+        Ok(set)
+    }
+
+    /// A handle that wakes the sinks; it stays valid across reloads.
+    pub fn waker(&self) -> SinkWaker {
+        self.waker.clone()
+    }
+
+    /// Replaces the running sinks with `specs`. The new sinks are built first: if one
+    /// fails, the old ones keep running and the error is returned. Old sinks finish the
+    /// delivery in flight (within `grace`) before the new ones start.
+    ///
+    /// # Errors
+    /// As [`SinkSet::start`].
+    pub async fn reload(&self, specs: &[SinkSpec], grace: Duration) -> Result<(), SinkError> {
+        let prepared = self.prepare(specs).await?;
+        self.stop(grace, false).await;
+        self.launch(prepared);
+        Ok(())
+    }
+
+    /// Stops every sink after the delivery in flight, whose outcome is recorded; waits up
+    /// to `grace`, then cuts the rest off (those alerts are sent again after restart).
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stop(grace, false).await;
+    }
+
+    /// Delivers what is due now (sinks in backoff are skipped), then stops: for
+    /// `poll --once`, which should not exit with alerts it could have sent. Bounded by
+    /// `grace` like [`SinkSet::shutdown`].
+    pub async fn drain(&self, grace: Duration) {
+        self.waker.wake();
+        self.stop(grace, true).await;
+    }
+
+    async fn prepare(&self, specs: &[SinkSpec]) -> Result<Prepared, SinkError> {
+        // Exec children must not inherit another sink's secret from the environment.
+        let hide_env: Vec<String> = specs.iter().filter_map(|s| s.secret_env.clone()).collect();
+        let sinks = specs
+            .iter()
+            .map(|s| Sink::build(s, &hide_env).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let db = self.database.clone();
+        let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+        let stores = tokio::task::spawn_blocking(move || -> Result<Vec<Store>, StoreError> {
+            let mut reg = Store::open(&db)?;
+            reg.register_sinks(names.iter().map(String::as_str), worker::unix_now())?;
+            names.iter().map(|_| Store::open(&db)).collect()
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(Prepared(sinks.into_iter().zip(stores).collect()))
+    }
+
+    fn launch(&self, prepared: Prepared) {
+        let stop = worker::Stop {
+            stop: self.shutdown.child_token(),
+            drain: CancellationToken::new(),
+        };
+        let tasks = prepared
+            .0
+            .into_iter()
+            .map(|(sink, store)| {
+                tokio::spawn(worker::run(
+                    sink,
+                    store,
+                    self.waker.0.subscribe(),
+                    stop.clone(),
+                    self.opts.clone(),
+                ))
+            })
+            .collect();
+        let mut r = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        *r = Running {
+            stop: stop.stop,
+            drain: stop.drain,
+            tasks,
+        };
+    }
+
+    async fn stop(&self, grace: Duration, drain: bool) {
+        let Running {
+            stop,
+            drain: drain_token,
+            tasks,
+        } = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        if drain {
+            drain_token.cancel();
+        } else {
+            stop.cancel();
+        }
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("sinks still delivering after the grace period were cut off; those alerts are sent again after restart");
+            for a in aborts {
+                a.abort();
+            }
+        }
+        stop.cancel();
+    }
+}

@@ -1,0 +1,458 @@
+//! `[[sinks]]` config: plain data ([`SinkSpec`]), its checks, and [`Sink::build`], which
+//! turns one spec into a running component (HTTP client built, secret read).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::SinkError;
+use crate::rules::Severity;
+
+/// Default limit for one webhook request (connect, headers, body).
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit for one exec run: sending mail or a chat message can be slow.
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default delay before the first retry; doubles with each consecutive failure.
+pub const DEFAULT_RETRY_INITIAL: Duration = Duration::from_secs(10);
+/// Default cap on the delay between retries.
+pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// How a sink delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// HTTP POST of the alert JSON.
+    Webhook,
+    /// Runs a command with the alert JSON on stdin.
+    Exec,
+}
+
+/// One `[[sinks]]` table, as written. Checked by [`check_specs`]; built by [`Sink::build`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    /// Identity in the outbox and in `status`: renaming a sink makes a new one (which starts
+    /// with alerts created from then on).
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: SinkKind,
+    /// Webhook: the http(s) URL alerts are POSTed to. Redirects are not followed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Exec: program and arguments (no shell); the alert JSON arrives on stdin.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Limit for one delivery [default: 10s for webhook, 30s for exec]. An exec command still
+    /// running then is killed.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Only alerts of this severity or higher.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    /// Only alerts of these rules; empty means every rule.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Webhook: file holding the HMAC-SHA256 signing secret (trailing newline ignored).
+    /// Relative paths are resolved against the config file's folder by [`check_specs`].
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Webhook: environment variable holding the signing secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Delay before the first retry; doubles per consecutive failure, with jitter.
+    #[serde(default = "retry_initial", deserialize_with = "duration")]
+    pub retry_initial: Duration,
+    /// Cap on the delay between retries.
+    #[serde(default = "retry_max", deserialize_with = "duration")]
+    pub retry_max: Duration,
+}
+
+fn retry_initial() -> Duration {
+    DEFAULT_RETRY_INITIAL
+}
+
+fn retry_max() -> Duration {
+    DEFAULT_RETRY_MAX
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {s:?} ({e}); write e.g. \"500ms\", \"10s\", \"1h\""
+        ))
+    })
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+impl SinkSpec {
+    /// The delivery time limit in force.
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(match self.kind {
+            SinkKind::Webhook => DEFAULT_WEBHOOK_TIMEOUT,
+            SinkKind::Exec => DEFAULT_EXEC_TIMEOUT,
+        })
+    }
+
+    /// Whether this sink wants an alert of `rule` at `severity` (as stored: "high", …).
+    /// An unknown stored severity passes a `min_severity` filter: better a surplus alert
+    /// than a lost one.
+    pub fn accepts(&self, rule: &str, severity: &str) -> bool {
+        if !self.rules.is_empty() && !self.rules.iter().any(|r| r == rule) {
+            return false;
+        }
+        match (self.min_severity, rank(severity)) {
+            (Some(min), Some(have)) => rank(&min.to_string()).is_none_or(|need| have >= need),
+            _ => true,
+        }
+    }
+}
+
+/// Severity order from the names stored in `alerts.severity`.
+fn rank(severity: &str) -> Option<u8> {
+    ["info", "low", "medium", "high", "critical"]
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(severity))
+        .and_then(|p| u8::try_from(p).ok())
+}
+
+/// One problem in `[[sinks]]`: the dotted key (`sinks[1].url`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key `{}`: {}", self.key, self.message)
+    }
+}
+
+/// Checks every sink (and resolves relative `secret_file` paths against `base`, the config
+/// file's folder), returning every problem found: names unique and simple, the fields of
+/// the sink's type present and no others, known rule names, a secret file that exists (it
+/// is read when the sinks start).
+pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> Vec<SpecProblem> {
+    let mut out = Vec::new();
+    for i in 0..specs.len() {
+        let mut problem = |field: &str, message: String| {
+            out.push(SpecProblem {
+                key: format!("sinks[{i}].{field}"),
+                message,
+            })
+        };
+        if let Some(p) = specs[i].secret_file.as_mut().filter(|p| p.is_relative()) {
+            *p = base.join(&*p);
+        }
+        let s = &specs[i];
+        let name_ok = !s.name.is_empty()
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            problem(
+                "name",
+                format!(
+                    "sink name {:?} must be non-empty letters, digits, '-', '_' or '.'",
+                    s.name
+                ),
+            );
+        }
+        if specs[..i].iter().any(|o| o.name == s.name) {
+            problem("name", format!("sink `{}` is defined twice", s.name));
+        }
+        match s.kind {
+            SinkKind::Webhook => {
+                match s.url.as_deref().map(url::Url::parse) {
+                    None => problem("url", format!("webhook sink `{}` needs `url`", s.name)),
+                    Some(Err(e)) => problem("url", format!("invalid URL: {e}")),
+                    Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => problem(
+                        "url",
+                        format!("scheme `{}` is not http or https", u.scheme()),
+                    ),
+                    Some(Ok(_)) => {}
+                }
+                if s.command.is_some() {
+                    problem("command", "`command` is for exec sinks".into());
+                }
+                if s.secret_file.is_some() && s.secret_env.is_some() {
+                    problem(
+                        "secret_env",
+                        "give `secret_file` or `secret_env`, not both".into(),
+                    );
+                }
+            }
+            SinkKind::Exec => {
+                if s.command
+                    .as_ref()
+                    .is_none_or(|c| c.first().is_none_or(String::is_empty))
+                {
+                    problem(
+                        "command",
+                        format!(
+                            "exec sink `{}` needs `command = [\"/path/to/program\", ...]`",
+                            s.name
+                        ),
+                    );
+                }
+                for (field, set) in [
+                    ("url", s.url.is_some()),
+                    ("secret_file", s.secret_file.is_some()),
+                    ("secret_env", s.secret_env.is_some()),
+                ] {
+                    if set {
+                        problem(field, format!("`{field}` is for webhook sinks"));
+                    }
+                }
+            }
+        }
+        for r in &s.rules {
+            if !rule_names.contains(&r.as_str()) {
+                problem("rules", format!("no rule named `{r}`"));
+            }
+        }
+        if s.timeout.is_some_and(|t| t.is_zero()) {
+            problem("timeout", "must be more than 0s".into());
+        }
+        if s.retry_initial.is_zero() || s.retry_max < s.retry_initial {
+            problem(
+                "retry_initial",
+                "must be more than 0s and at most `retry_max`".into(),
+            );
+        }
+        // Only what any user can see is checked here: `config check` and `status` run as
+        // people who may not read the daemon's secret (mode 0600) nor have its environment.
+        // The secret itself is read when the sinks start ([`Sink::build`]).
+        if let Some(p) = &s.secret_file {
+            match std::fs::metadata(p) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => problem(
+                    "secret_file",
+                    format!(
+                        "sink `{}`: secret file {} does not exist",
+                        s.name,
+                        p.display()
+                    ),
+                ),
+                Ok(m) if !m.is_file() => problem(
+                    "secret_file",
+                    format!("sink `{}`: {} is not a file", s.name, p.display()),
+                ),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A signing secret. Debug never shows it.
+#[derive(Clone)]
+pub(crate) struct Secret(pub(crate) Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Reads the sink's secret, if it has one. Read at start-up and reload only, never kept in
+/// the config, never logged.
+pub(crate) fn read_secret(s: &SinkSpec) -> Result<Option<Secret>, SinkError> {
+    let raw = if let Some(path) = &s.secret_file {
+        let text = std::fs::read(path).map_err(|source| SinkError::ReadSecret {
+            sink: s.name.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        warn_if_readable_by_others(&s.name, path);
+        text
+    } else if let Some(var) = &s.secret_env {
+        std::env::var_os(var)
+            .map(|v| v.into_encoded_bytes())
+            .ok_or_else(|| SinkError::Config {
+                sink: s.name.clone(),
+                message: format!("environment variable {var} (secret_env) is not set"),
+            })?
+    } else {
+        return Ok(None);
+    };
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    if end == 0 {
+        return Err(SinkError::Config {
+            sink: s.name.clone(),
+            message: "the signing secret is empty".into(),
+        });
+    }
+    Ok(Some(Secret(raw[..end].to_vec())))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(sink: &str, path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.permissions().mode() & 0o007 != 0 {
+            tracing::warn!(sink, path = %path.display(), "the sink's secret file is readable by other users; chmod o-rwx it");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_sink: &str, _path: &Path) {}
+
+/// Where a built sink sends alerts.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Webhook {
+        client: reqwest::Client,
+        url: String,
+        secret: Option<Secret>,
+    },
+    Exec {
+        argv: Vec<String>,
+        /// Environment variables removed from the child: other sinks' `secret_env`.
+        hide_env: Vec<String>,
+    },
+}
+
+/// A sink ready to deliver: the spec plus what was built from it.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    pub(crate) spec: SinkSpec,
+    pub(crate) target: Target,
+}
+
+impl Sink {
+    /// Builds one sink: the HTTP client for a webhook (timeout, no redirects), the secret
+    /// read now. `hide_env` lists environment variables an exec child must not inherit.
+    ///
+    /// # Errors
+    /// When the spec is incomplete, the secret cannot be read, or the client cannot be built.
+    pub fn build(spec: &SinkSpec, hide_env: &[String]) -> Result<Sink, SinkError> {
+        let cfg_err = |message: &str| SinkError::Config {
+            sink: spec.name.clone(),
+            message: message.to_string(),
+        };
+        let target = match spec.kind {
+            SinkKind::Webhook => {
+                let url = spec.url.clone().ok_or_else(|| cfg_err("needs `url`"))?;
+                let client = reqwest::Client::builder()
+                    .timeout(spec.timeout())
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("feedwatch/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|source| SinkError::BuildClient {
+                        sink: spec.name.clone(),
+                        source,
+                    })?;
+                Target::Webhook {
+                    client,
+                    url,
+                    secret: read_secret(spec)?,
+                }
+            }
+            SinkKind::Exec => {
+                let argv = spec
+                    .command
+                    .clone()
+                    .filter(|c| c.first().is_some_and(|p| !p.is_empty()))
+                    .ok_or_else(|| cfg_err("needs `command`"))?;
+                Target::Exec {
+                    argv,
+                    hide_env: hide_env.to_vec(),
+                }
+            }
+        };
+        Ok(Sink {
+            spec: spec.clone(),
+            target,
+        })
+    }
+
+    /// The sink's configured name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> SinkSpec {
+        toml::from_str(toml_text).expect("spec parses")
+    }
+
+    #[test]
+    fn filters_by_rule_and_severity() {
+        let s = spec("name = \"a\"\ntype = \"exec\"\ncommand = [\"cat\"]\nmin_severity = \"high\"\nrules = [\"r1\"]\n");
+        assert!(s.accepts("r1", "high"));
+        assert!(s.accepts("r1", "critical"));
+        assert!(!s.accepts("r1", "medium"));
+        assert!(!s.accepts("r2", "critical"));
+        assert!(s.accepts("r1", "weird"), "unknown severities pass");
+        let all = spec("name = \"b\"\ntype = \"exec\"\ncommand = [\"cat\"]\n");
+        assert!(all.accepts("anything", "info"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let d = tempfile::tempdir().expect("tmp");
+        let mut specs: Vec<SinkSpec> = vec![
+            spec("name = \"w\"\ntype = \"webhook\"\nsecret_file = \"missing.secret\"\nrules = [\"nope\"]\n"),
+            spec("name = \"w\"\ntype = \"exec\"\nurl = \"http://x/\"\ncommand = []\n"),
+        ];
+        let p = check_specs(&mut specs, d.path(), &["r1"]);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "sinks[0].url",
+                "sinks[0].rules",
+                "sinks[0].secret_file",
+                "sinks[1].name",
+                "sinks[1].command",
+                "sinks[1].url"
+            ],
+            "{p:?}"
+        );
+        assert!(p[2].message.contains("sink `w`"), "{}", p[2]);
+        assert_eq!(
+            specs[0].secret_file.as_deref(),
+            Some(d.path().join("missing.secret").as_path())
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_are_refused() {
+        let e = toml::from_str::<SinkSpec>(
+            "name = \"a\"\ntype = \"exec\"\ncommand = [\"x\"]\nsecret = \"s\"\n",
+        );
+        assert!(e.is_err());
+        let e = toml::from_str::<SinkSpec>(
+            "name = \"a\"\ntype = \"exec\"\ncommand = [\"x\"]\ntimeout = \"soon\"\n",
+        )
+        .expect_err("bad duration");
+        assert!(e.to_string().contains("invalid duration"), "{e}");
+    }
+
+    #[test]
+    fn secret_file_is_trimmed_and_never_printed() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = d.path().join("s");
+        std::fs::write(&f, "hunter2\n").expect("write");
+        let mut s = spec("name = \"w\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\n");
+        s.secret_file = Some(f);
+        let secret = read_secret(&s).expect("read").expect("some");
+        assert_eq!(secret.0, b"hunter2");
+        let built = Sink::build(&s, &[]).expect("build");
+        assert!(!format!("{built:?}").contains("hunter2"));
+    }
+}

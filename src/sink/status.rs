@@ -1,0 +1,153 @@
+//! Sink state for `feedwatch status`: configured sinks joined with their outbox rows.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::spec::{SinkKind, SinkSpec};
+use crate::alert::rfc3339;
+use crate::store::SinkStatus;
+
+/// What `status` says about one sink: configured ones in config order, then removed ones
+/// that still hold undelivered alerts (they resume if configured again).
+fn rows<'a>(
+    specs: &'a [SinkSpec],
+    rows: &'a [SinkStatus],
+) -> Vec<(&'a str, Option<SinkKind>, Option<&'a SinkStatus>)> {
+    let mut out: Vec<_> = specs
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                Some(s.kind),
+                rows.iter().find(|r| r.name == s.name),
+            )
+        })
+        .collect();
+    for r in rows {
+        if !specs.iter().any(|s| s.name == r.name) && (r.pending > 0 || r.failed > 0) {
+            out.push((r.name.as_str(), None, Some(r)));
+        }
+    }
+    out
+}
+
+fn kind_name(k: Option<SinkKind>) -> &'static str {
+    match k {
+        Some(SinkKind::Webhook) => "webhook",
+        Some(SinkKind::Exec) => "exec",
+        None => "removed",
+    }
+}
+
+/// The sinks as an aligned table, one line each, with a header; empty when no sink is
+/// configured or pending. A sink never started shows dashes.
+pub fn format_status(specs: &[SinkSpec], status: &[SinkStatus]) -> String {
+    let list = rows(specs, status);
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "{:<24} {:<8} {:>7} {:>6} {:>5} {:<20} {:<20}  LAST ERROR\n",
+        "SINK", "TYPE", "PENDING", "FAILED", "FAILS", "OLDEST PENDING", "LAST DELIVERY"
+    );
+    let when = |t: Option<i64>| t.map_or_else(|| "-".to_string(), rfc3339);
+    for (name, kind, r) in list {
+        let name: String = name.chars().take(24).collect();
+        let (pending, failed, fails, oldest, last, err) = match r {
+            Some(r) => (
+                r.pending.to_string(),
+                r.failed.to_string(),
+                r.consecutive_failures.to_string(),
+                when(r.oldest_pending_at),
+                when(r.last_delivered_at),
+                r.last_error
+                    .as_deref()
+                    .filter(|_| r.consecutive_failures > 0 || r.failed > 0)
+                    .unwrap_or(""),
+            ),
+            None => (
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "never".into(),
+                "",
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "{name:<24} {:<8} {pending:>7} {failed:>6} {fails:>5} {oldest:<20} {last:<20}  {err}",
+            kind_name(kind)
+        );
+    }
+    out
+}
+
+/// The sinks as JSON objects (one per sink, keys stable) for `status --format json`.
+pub fn status_json(specs: &[SinkSpec], status: &[SinkStatus]) -> Vec<Value> {
+    rows(specs, status)
+        .into_iter()
+        .map(|(name, kind, r)| {
+            json!({
+                "sink": name,
+                "type": kind_name(kind),
+                "pending": r.map(|r| r.pending),
+                "failed": r.map(|r| r.failed),
+                "delivered": r.map(|r| r.delivered),
+                "consecutive_failures": r.map(|r| r.consecutive_failures),
+                "oldest_pending": r.and_then(|r| r.oldest_pending_at).map(rfc3339),
+                "last_delivery": r.and_then(|r| r.last_delivered_at).map(rfc3339),
+                "last_error": r.and_then(|r| r.last_error.clone()),
+                "last_error_at": r.and_then(|r| r.last_error_at).map(rfc3339),
+                "registered": r.map(|r| rfc3339(r.created_at)),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lists_configured_then_removed_with_backlog() {
+        let specs: Vec<SinkSpec> = vec![
+            toml::from_str("name = \"hook\"\ntype = \"webhook\"\nurl = \"http://x/\"\n")
+                .expect("spec"),
+            toml::from_str("name = \"new\"\ntype = \"exec\"\ncommand = [\"cat\"]\n").expect("spec"),
+        ];
+        let st = |name: &str, pending, fails| SinkStatus {
+            name: name.into(),
+            created_at: 0,
+            pending,
+            failed: 0,
+            delivered: 3,
+            oldest_pending_at: Some(1_700_000_000),
+            consecutive_failures: fails,
+            last_error: Some("HTTP 503".into()),
+            last_error_at: Some(1_700_000_100),
+            last_delivered_at: None,
+        };
+        let rows = vec![st("gone", 2, 0), st("hook", 5, 4), st("idle-gone", 0, 0)];
+        let t = format_status(&specs, &rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(
+            lines[1].starts_with("hook") && lines[1].contains("HTTP 503"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("new") && lines[2].contains("never"),
+            "{t}"
+        );
+        assert!(
+            lines[3].starts_with("gone") && lines[3].contains("removed"),
+            "{t}"
+        );
+        let j = status_json(&specs, &rows);
+        assert_eq!(j[0]["pending"], 5);
+        assert_eq!(j[1]["pending"], Value::Null);
+        assert!(format_status(&[], &[]).is_empty());
+    }
+}

@@ -1,0 +1,258 @@
+//! The delivery loop of one sink: queue new alerts, claim the oldest due one, deliver it,
+//! record the outcome; back off after a failure; sleep until woken, due, or the tick.
+//!
+//! Each sink has its own task and its own database connection, so a sink that is down (or
+//! slow to time out) holds up nobody: not the poll writer, not another sink. Store calls are
+//! short and run in `spawn_blocking`.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::deliver::{deliver, Outcome};
+use super::spec::Sink;
+use super::{SinkError, SinkOptions};
+use crate::store::{ClaimedAlert, Store, StoreError};
+
+/// Extra time a claim outlives the sink's timeout, so a delivery that finished just in time
+/// is recorded before anyone else may take the alert.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
+/// Delivered and rejected outbox rows older than this are pruned.
+const KEEP_FINISHED: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often a sink prunes its finished rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Signals that stop a sink's loop.
+#[derive(Clone)]
+pub(crate) struct Stop {
+    /// Stop after the delivery in flight (its outcome is recorded).
+    pub(crate) stop: CancellationToken,
+    /// Deliver what is due now, skipping sinks in backoff, then stop (`poll --once`).
+    pub(crate) drain: CancellationToken,
+}
+
+/// Runs one sink until stopped.
+pub(crate) async fn run(
+    sink: Arc<Sink>,
+    store: Store,
+    mut wake: watch::Receiver<u64>,
+    stop: Stop,
+    opts: SinkOptions,
+) {
+    let name = sink.name().to_string();
+    let store = Arc::new(Mutex::new(store));
+    let mut failures = {
+        let n = name.clone();
+        blocking(&store, move |s| s.sink_consecutive_failures(&n))
+            .await
+            .unwrap_or(0)
+    };
+    let mut paused_until: Option<Instant> = None;
+    let mut next_prune = Instant::now();
+    let mut wake_open = true;
+    tracing::debug!(sink = %name, "sink started");
+    loop {
+        if stop.stop.is_cancelled() {
+            break;
+        }
+        let now = Instant::now();
+        if paused_until.is_some_and(|t| t <= now) {
+            paused_until = None;
+        }
+        let mut next_due: Option<Duration> = None;
+        if paused_until.is_none() {
+            match pass(&sink, &store, &stop.stop, &mut failures).await {
+                Ok(Pass::Idle { next_due: d }) => next_due = d,
+                Ok(Pass::Failed { retry_in }) => paused_until = Some(Instant::now() + retry_in),
+                Ok(Pass::Stopped) => break,
+                Err(e) => {
+                    tracing::error!(sink = %name, error = %e, "sink outbox unavailable; trying again at the next tick");
+                }
+            }
+        }
+        if stop.drain.is_cancelled() {
+            break;
+        }
+        if now >= next_prune {
+            next_prune = now + PRUNE_EVERY;
+            let before = unix_now() - KEEP_FINISHED.as_secs() as i64;
+            if let Err(e) = blocking(&store, move |s| s.prune_sink_deliveries(before)).await {
+                tracing::warn!(sink = %name, error = %e, "cannot prune the sink outbox");
+            }
+        }
+        let mut wait = opts.tick;
+        if let Some(t) = paused_until {
+            wait = wait.min(t.saturating_duration_since(Instant::now()));
+        } else if let Some(d) = next_due {
+            wait = wait.min(d);
+        }
+        tokio::select! {
+            () = stop.stop.cancelled() => break,
+            () = stop.drain.cancelled() => {}
+            changed = wake.changed(), if wake_open => wake_open = changed.is_ok(),
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::debug!(sink = %name, "sink stopped");
+}
+
+/// How a pass over the due alerts ended.
+enum Pass {
+    /// Nothing more is due; the next pending alert is due in `next_due`, if any is pending.
+    Idle { next_due: Option<Duration> },
+    /// A delivery failed and may succeed later: the sink pauses for `retry_in`.
+    Failed { retry_in: Duration },
+    /// Stop was requested between two deliveries.
+    Stopped,
+}
+
+/// Queues new alerts, then delivers due ones oldest first until none is due, one fails
+/// with a retryable error (the receiver is probably down: trying the next alert at once
+/// would only fail too), or stop is requested.
+async fn pass(
+    sink: &Arc<Sink>,
+    store: &Arc<Mutex<Store>>,
+    stop: &CancellationToken,
+    failures: &mut u32,
+) -> Result<Pass, SinkError> {
+    let name = sink.name().to_string();
+    enqueue(sink, store).await?;
+    // A claim lasts twice the timeout (a delivery cannot take longer than one) plus a margin,
+    // rounded up to whole seconds: after a crash the alert is sent again that much later.
+    let lease = (sink.spec.timeout() * 2 + LEASE_MARGIN)
+        .as_secs_f64()
+        .ceil() as i64;
+    loop {
+        if stop.is_cancelled() {
+            return Ok(Pass::Stopped);
+        }
+        let n = name.clone();
+        let claimed = blocking(store, move |s| {
+            let now = unix_now();
+            s.claim_sink_alert(&n, now, now + lease)
+        })
+        .await?;
+        let Some(ClaimedAlert { alert, attempts }) = claimed else {
+            // Alerts committed while this pass was delivering are taken in the same pass.
+            if enqueue(sink, store).await? > 0 {
+                continue;
+            }
+            let n = name.clone();
+            let next = blocking(store, move |s| s.sink_next_due(&n)).await?;
+            let next_due =
+                next.map(|t| Duration::from_secs(t.saturating_sub(unix_now()).max(0) as u64));
+            return Ok(Pass::Idle { next_due });
+        };
+        // serde_json::Value serialisation cannot fail.
+        let body = serde_json::to_vec(&crate::alert::to_json(&alert)).unwrap_or_default();
+        let attempt = attempts.saturating_add(1);
+        let outcome = deliver(sink, alert.id, attempt, &alert.rule, &alert.severity, body).await;
+        let (n, id, now) = (name.clone(), alert.id, unix_now());
+        match outcome {
+            Outcome::Delivered => {
+                *failures = 0;
+                blocking(store, move |s| s.record_sink_delivered(&n, id, now)).await?;
+                tracing::info!(sink = %name, alert_id = id, alert_rule = %alert.rule, attempt, "alert delivered to sink");
+            }
+            Outcome::Reject { error } => {
+                // The receiver is up and answering: no backoff, but the sink's failure
+                // streak (in the store, for `status`) grows.
+                tracing::error!(sink = %name, alert_id = id, alert_rule = %alert.rule, attempt, error = %error,
+                    "sink rejected the alert for good; it is kept as failed (see `feedwatch status`)");
+                blocking(store, move |s| {
+                    s.record_sink_failure(&n, id, now, &error, None)
+                })
+                .await?;
+            }
+            Outcome::Retry { error, after } => {
+                *failures = failures.saturating_add(1);
+                let retry_in = backoff(*failures, sink.spec.retry_initial, sink.spec.retry_max)
+                    .max(after.unwrap_or_default().min(sink.spec.retry_max));
+                // Whole seconds, rounded down: the in-memory pause is exact, and the stored
+                // time must never make the alert wait longer than the pause.
+                let retry_at = now + retry_in.as_secs() as i64;
+                tracing::warn!(sink = %name, alert_id = id, attempt, error = %error,
+                    "sink delivery failed; retrying in {}", humantime::format_duration(round_ms(retry_in)));
+                blocking(store, move |s| {
+                    s.record_sink_failure(&n, id, now, &error, Some(retry_at))
+                })
+                .await?;
+                return Ok(Pass::Failed { retry_in });
+            }
+        }
+    }
+}
+
+/// Queues the alerts committed since the sink's cursor that its filter accepts.
+async fn enqueue(sink: &Arc<Sink>, store: &Arc<Mutex<Store>>) -> Result<usize, SinkError> {
+    let (n, spec) = (sink.name().to_string(), sink.spec.clone());
+    let queued = blocking(store, move |s| {
+        s.enqueue_sink_alerts(&n, unix_now(), |rule, sev| spec.accepts(rule, sev))
+    })
+    .await?;
+    if queued > 0 {
+        tracing::debug!(sink = %sink.name(), queued, "alerts queued for sink");
+    }
+    Ok(queued)
+}
+
+/// Exponential backoff with "equal jitter": the `failures`-th consecutive failure waits
+/// between half and all of `initial · 2^(failures-1)`, capped at `max`. The jitter keeps
+/// many feedwatch instances (or sinks on one receiver) from retrying in lockstep.
+pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(30);
+    let full = initial.saturating_mul(1u32 << exp).min(max);
+    let half = full / 2;
+    half + half.mul_f64(random_unit())
+}
+
+/// A number in [0, 1) from the standard library's randomly keyed hasher: enough for
+/// jitter, and no extra dependency.
+fn random_unit() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(unix_now() as u64);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
+}
+
+pub(crate) fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Runs a store call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SinkError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s)
+    })
+    .await
+    .map_err(|e| SinkError::Store(StoreError::Task(e.to_string())))?
+    .map_err(SinkError::Store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let i = Duration::from_secs(10);
+        let max = Duration::from_secs(3600);
+        for (n, full) in [(1, 10), (2, 20), (3, 40), (10, 3600), (u32::MAX, 3600)] {
+            let d = backoff(n, i, max);
+            let full = Duration::from_secs(full);
+            assert!(d >= full / 2 && d <= full, "{n}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! One story, one alert: syndicated copies of a wire story in several feeds alert once per
+//! rule and list the other sources; the same URL in two feeds is one article.
+
+mod common;
+
+use common::{rss, Fixture, Instance, TestServer};
+
+const WIRE: &str = "Two rockets struck inside Baghdad's heavily fortified Green Zone late on Sunday, \
+    landing near the US embassy compound, Iraqi security sources said. The embassy's air defence \
+    system was activated and sirens sounded across the district, which houses government buildings \
+    and foreign missions. No group claimed responsibility for the attack, the latest in a series of \
+    rocket attacks targeting the diplomatic area and US forces in Iraq. Officials said there were no \
+    casualties, but a car parked near the compound was damaged. Washington has repeatedly blamed \
+    Iran-backed militias for such attacks and has threatened to close its embassy if they continue.";
+
+const OTHER: &str = "A drone was shot down over Baghdad's Green Zone on Tuesday as it approached the US \
+    embassy, the Iraqi military said in a statement, the second such incident this month. Security \
+    forces closed the bridges leading into the district for several hours while experts examined the \
+    wreckage, which carried a small explosive charge. The prime minister ordered an investigation and \
+    said those who target diplomatic missions aim to undermine Iraq's relations with its partners, \
+    while the embassy said it would not comment on security matters.";
+
+fn entry(srv: &TestServer, path: &str, name: &str) -> String {
+    format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"{name}\"\n\n",
+        srv.url(path)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syndicated_copies_alert_once_and_list_the_other_sources() {
+    let srv = TestServer::start().await;
+    let copy_b = format!("BAGHDAD (Reuters) - {WIRE}");
+    srv.set(
+        "/a",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "Wire A",
+                &[(
+                    "Rockets hit Baghdad's Green Zone",
+                    "http://a.invalid/1",
+                    Some(WIRE),
+                )],
+            ),
+        ),
+    );
+    srv.set(
+        "/b",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "Outlet B",
+                &[(
+                    "Rocket attack near US embassy in Baghdad",
+                    "http://b.invalid/story",
+                    Some(&copy_b),
+                )],
+            ),
+        ),
+    );
+    srv.set(
+        "/c",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "Outlet C",
+                &[(
+                    "Drone downed over Green Zone",
+                    "http://c.invalid/drone",
+                    Some(OTHER),
+                )],
+            ),
+        ),
+    );
+    let inst = Instance::new(
+        &(entry(&srv, "/a", "A") + &entry(&srv, "/b", "B") + &entry(&srv, "/c", "C")),
+    );
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+
+    let alerts = inst.alerts().await;
+    let story: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["url"] == "http://a.invalid/1" || a["url"] == "http://b.invalid/story")
+        .collect();
+    let mut rules: Vec<&str> = story.iter().filter_map(|a| a["rule"].as_str()).collect();
+    let n = rules.len();
+    rules.sort_unstable();
+    rules.dedup();
+    assert_eq!(
+        rules.len(),
+        n,
+        "one alert per rule for the story: {story:#?}"
+    );
+    assert!(rules.contains(&"green-zone"), "{story:#?}");
+    for a in &story {
+        let also = a["also"].as_array().expect("also");
+        let other = if a["url"] == "http://a.invalid/1" {
+            "http://b.invalid/story"
+        } else {
+            "http://a.invalid/1"
+        };
+        assert!(
+            also.iter().any(|s| s["url"] == other),
+            "the other copy is listed: {a}"
+        );
+    }
+    // A different story on the same topic alerts on its own.
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["url"] == "http://c.invalid/drone" && a["rule"] == "green-zone"),
+        "{alerts:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_url_in_two_feeds_is_one_article() {
+    let srv = TestServer::start().await;
+    let item = [(
+        "Rockets hit Baghdad's Green Zone",
+        "http://a.invalid/1?utm_source=rss",
+        Some(WIRE),
+    )];
+    srv.set("/a", Fixture::ok("application/rss+xml", rss("A", &item)));
+    let item_d = [(
+        "Rockets hit Baghdad's Green Zone",
+        "http://a.invalid/1",
+        Some(WIRE),
+    )];
+    srv.set("/d", Fixture::ok("application/rss+xml", rss("D", &item_d)));
+    let inst = Instance::new(&entry(&srv, "/a", "A"));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    let before = inst.alerts().await.len();
+    assert!(before > 0);
+
+    let cfg = std::fs::read_to_string(inst.config()).expect("read") + &entry(&srv, "/d", "D");
+    std::fs::write(inst.config(), cfg).expect("write");
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    let alerts = inst.alerts().await;
+    assert_eq!(alerts.len(), before, "no new alert for the same article");
+    let store = feedwatch::store::Store::open(&inst.db()).expect("open");
+    assert_eq!(
+        store.articles_since(0).expect("articles").len(),
+        1,
+        "one article"
+    );
+    assert!(
+        alerts.iter().all(|a| a["also"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|s| s["feed"] == "D"))),
+        "feed D is listed as a source: {alerts:#?}"
+    );
+}

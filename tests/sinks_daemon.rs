@@ -1,0 +1,214 @@
+//! The issue's webhook check through the real binary: a receiver on loopback fails the first
+//! 3 deliveries, then accepts. `feedwatch run` is stopped (SIGTERM) mid-way and the rest is
+//! sent by a later `feedwatch poll --once` on the same database: every alert arrives, each
+//! accepted exactly once by id.
+//!
+//! Needs the `[[sinks]]` wiring in `config`, `schedule` and `cli` (see `src/sink/mod.rs`).
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::{rss, Fixture, Instance, TestServer};
+use serde_json::Value;
+
+#[derive(Default)]
+struct Seen {
+    requests: usize,
+    accepted: Vec<i64>,
+}
+
+/// 500 to the first 3 requests, then 204 after a short pause (so SIGTERM lands mid-way).
+async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let n = {
+        let mut s = seen.lock().expect("lock");
+        s.requests += 1;
+        s.requests
+    };
+    if n <= 3 {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let id = v["id"].as_i64().unwrap_or(-1);
+    let header = headers
+        .get("x-feedwatch-alert-id")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<i64>().ok());
+    assert_eq!(header, Some(id), "header and body ids agree");
+    seen.lock().expect("lock").accepted.push(id);
+    StatusCode::NO_CONTENT
+}
+
+fn items(srv: &TestServer, range: std::ops::RangeInclusive<u32>) -> String {
+    let items: Vec<(String, String, String)> = range
+        .map(|i| {
+            (
+                format!("Rockets strike Baghdad's Green Zone, report {i}"),
+                srv.url(&format!("/news/{i}")),
+                // Distinct enough that each item is a story of its own (one alert per story).
+                format!("Report {i}: rockets struck inside Baghdad's heavily fortified Green Zone on day {i} near the US embassy, sources in district {i} said."),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, Option<&str>)> = items
+        .iter()
+        .map(|(t, l, d)| (t.as_str(), l.as_str(), Some(d.as_str())))
+        .collect();
+    rss("Wire", &refs)
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_gets_every_alert_once_across_a_daemon_restart() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let accepted = || seen.lock().expect("lock").accepted.clone();
+
+    let srv = TestServer::start().await;
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", items(&srv, 1..=6)),
+    );
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"wire\"\ninterval = \"1h\"\n\n\
+         [[sinks]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\ntimeout = \"2s\"\n\
+         retry_initial = \"100ms\"\nretry_max = \"500ms\"\n",
+        srv.url("/rss")
+    ));
+    let stderr_path = inst.dir.path().join("stderr.log");
+    let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(inst.config())
+        .args(["run", "--grace", "5s"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .env_remove("FEEDWATCH_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("LOGS_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .spawn()
+        .expect("start daemon");
+
+    wait_for("the first accepted alert", || !accepted().is_empty()).await;
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no stop on SIGTERM:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
+    let first_run = accepted().len();
+    let before_restart = inst.alerts().await.len();
+    assert!(
+        first_run < before_restart,
+        "the stop came mid-way ({first_run} of {before_restart} sent)"
+    );
+
+    // More news while it was down; `poll --once` fetches it and sends everything still owed.
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", items(&srv, 1..=9)),
+    );
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let all: Vec<i64> = inst
+        .alerts()
+        .await
+        .iter()
+        .filter_map(|a| a["id"].as_i64())
+        .collect();
+    assert!(all.len() >= 9, "one alert per item at least: {all:?}");
+    let got = accepted();
+    let mut count: HashMap<i64, usize> = HashMap::new();
+    for id in &got {
+        *count.entry(*id).or_default() += 1;
+    }
+    for id in &all {
+        assert_eq!(
+            count.get(id),
+            Some(&1),
+            "alert {id}: accepted {:?} times ({got:?})",
+            count.get(id)
+        );
+    }
+    assert_eq!(got.len(), all.len(), "{got:?}");
+    assert_eq!(seen.lock().expect("lock").requests, all.len() + 3);
+
+    let st = inst.status().await;
+    let ops = st
+        .iter()
+        .find(|v| v["sink"] == "ops")
+        .expect("sink in status");
+    assert_eq!(ops["pending"], 0, "{ops}");
+    assert_eq!(ops["consecutive_failures"], 0, "{ops}");
+}
+
+/// `config check` lists every sink problem with its key, and exits 2.
+#[tokio::test]
+async fn config_check_reports_sink_problems() {
+    let inst = Instance::new(
+        "[[sinks]]\nname = \"hook\"\ntype = \"webhook\"\nsecret_file = \"missing.secret\"\nrules = [\"no-such-rule\"]\n\n\
+         [[sinks]]\nname = \"mail\"\ntype = \"exec\"\ncommand = [\"/usr/sbin/sendmail\"]\nsecret_env = \"X\"\n",
+    );
+    let out = inst.run(&["config", "check"]).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for want in [
+        "sinks[0].url",
+        "sinks[0].rules",
+        "no-such-rule",
+        "sinks[0].secret_file",
+        "missing.secret",
+        "sinks[1].secret_env",
+    ] {
+        assert!(text.contains(want), "{want} not in:\n{text}");
+    }
+}
