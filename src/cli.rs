@@ -21,6 +21,7 @@ use crate::fetch::Fetcher;
 use crate::pipeline::Pipeline;
 use crate::rules::{Document, RuleSet};
 use crate::schedule::{self, Runtime, Writer};
+use crate::sink::{SinkOptions, SinkSet};
 use crate::store::Store;
 
 /// feedwatch: watches news feeds and raises keyword alerts.
@@ -244,7 +245,20 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
         "feedwatch started"
     );
-    let writer = Writer::start(store, log).context("cannot start the writer")?;
+    // Sinks get their own stop: they keep delivering while the writer finishes, then stop.
+    let sinks = Arc::new(
+        SinkSet::start(
+            &cfg.database,
+            &cfg.sinks,
+            SinkOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .context("cannot start the alert sinks")?,
+    );
+    let waker = sinks.waker();
+    let writer =
+        Writer::start(store, log, move || waker.wake()).context("cannot start the writer")?;
     let tx = writer.sender();
     let shutdown = CancellationToken::new();
     let res = match grace {
@@ -262,7 +276,13 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
             let (rt_tx, rt_rx) = tokio::sync::watch::channel(runtime);
             crate::notify::ready();
             crate::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
-            let signals = tokio::spawn(daemon_signals(cfg, rt_tx, tx.clone(), shutdown.clone()));
+            let signals = tokio::spawn(daemon_signals(
+                cfg,
+                rt_tx,
+                tx.clone(),
+                sinks.clone(),
+                shutdown.clone(),
+            ));
             let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
             signals.abort();
             r
@@ -272,6 +292,11 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     tokio::task::spawn_blocking(move || writer.finish())
         .await
         .context("writer did not finish")?;
+    match grace {
+        Some(grace) => sinks.shutdown(grace).await,
+        // `poll --once`: send what is due now (a sink that is down is retried next time).
+        None => sinks.drain(Duration::from_secs(30)).await,
+    }
     res?;
     tracing::info!("feedwatch stopped");
     Ok(0)
@@ -307,6 +332,7 @@ async fn daemon_signals(
     mut cfg: Config,
     runtime: tokio::sync::watch::Sender<Arc<Runtime>>,
     writer: tokio::sync::mpsc::Sender<schedule::WriterMsg>,
+    sinks: Arc<SinkSet>,
     shutdown: CancellationToken,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -328,11 +354,14 @@ async fn daemon_signals(
                 let _ = writer.send(schedule::WriterMsg::ReopenLog).await;
                 let reader = runtime.borrow().pipeline.reader.clone();
                 match reload(&cfg, reader) {
-                    Ok((new_cfg, rt)) => {
-                        tracing::info!(feeds = new_cfg.feeds.len(), rules = new_cfg.rules.len(), "reload applied");
-                        cfg = new_cfg;
-                        let _ = runtime.send(Arc::new(rt));
-                    }
+                    Ok((new_cfg, rt)) => match sinks.reload(&new_cfg.sinks, Duration::from_secs(10)).await {
+                        Ok(()) => {
+                            tracing::info!(feeds = new_cfg.feeds.len(), rules = new_cfg.rules.len(), sinks = new_cfg.sinks.len(), "reload applied");
+                            cfg = new_cfg;
+                            let _ = runtime.send(Arc::new(rt));
+                        }
+                        Err(e) => tracing::error!(error = %e, "reload refused: the previous configuration keeps running"),
+                    },
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused: the previous configuration keeps running"),
                 }
                 crate::notify::ready();
@@ -576,6 +605,20 @@ fn status(cli: &Cli, format: Format) -> Result<u8> {
                         "", r.gaps
                     )?;
                 }
+            }
+        }
+    }
+    let sink_rows = store.sink_status()?;
+    match format {
+        Format::Json => {
+            for v in crate::sink::status_json(&cfg.sinks, &sink_rows) {
+                writeln!(out, "{v}")?;
+            }
+        }
+        Format::Text => {
+            let table = crate::sink::format_status(&cfg.sinks, &sink_rows);
+            if !table.is_empty() {
+                write!(out, "\n{table}")?;
             }
         }
     }

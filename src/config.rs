@@ -116,6 +116,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<RuleSpec>,
     pub sites: Vec<SiteSpec>,
+    /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
+    pub sinks: Vec<crate::sink::SinkSpec>,
 }
 
 /// `[fetch]`: how feeds and pages are downloaded.
@@ -221,6 +223,8 @@ struct RawConfig {
     rules: Vec<Spanned<RawRule>>,
     #[serde(default)]
     sites: Vec<SiteSpec>,
+    #[serde(default)]
+    sinks: Vec<crate::sink::SinkSpec>,
 }
 
 #[derive(Deserialize, Default)]
@@ -474,6 +478,17 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         }
     }
 
+    let mut sinks = raw.sinks;
+    let rule_names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    for p in crate::sink::check_specs(&mut sinks, &base, &rule_names) {
+        problems.push(ConfigProblem {
+            file: path.to_path_buf(),
+            line: None,
+            key: Some(p.key),
+            message: p.message,
+        });
+    }
+
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -486,6 +501,7 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         feeds,
         rules: specs,
         sites: raw.sites,
+        sinks,
     })
 }
 

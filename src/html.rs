@@ -1,14 +1,14 @@
 //! HTML to plain text: the one place that decides how markup becomes readable text.
 //!
 //! Feeds carry HTML in titles, summaries and content (`feed` stage), and the `extract` stage
-//! renders the chosen article subtree; both go through the same [`TextBuilder`] so that the
+//! renders the chosen article subtree; both go through the same `TextBuilder` so that the
 //! text the `rules` stage matches against has one shape everywhere: paragraphs separated by a
 //! blank line, list items and `<br>` on their own lines, runs of whitespace collapsed.
 //! Getting the breaks right matters for matching: two paragraphs glued together
 //! (`"end.Next"`) would hide both words from a rule.
 
-use ego_tree::iter::Edge; // needs `ego-tree = "0.11"` in [dependencies]: the copy scraper 0.29 already uses
-use ego_tree::NodeRef;
+use ego_tree::iter::{Edge, Traverse};
+use ego_tree::{NodeId, NodeRef};
 use scraper::{Html, Node};
 
 /// Turns an HTML fragment (a feed title, summary or content) into clean text.
@@ -144,45 +144,71 @@ impl TextBuilder {
     }
 }
 
-/// Renders the text under `root` into `tb`, skipping invisible elements and every subtree for
-/// which `skip` returns true. Iterative, so arbitrarily deep markup cannot overflow the stack.
+/// A depth-first walk over a subtree, as open and close edges, that can leave out the subtree
+/// just opened. Every pass over a page needs "ignore this element and all inside it"; doing it
+/// on the edge stream keeps arbitrarily deep markup from overflowing the stack.
+pub(crate) struct Walk<'a> {
+    edges: Traverse<'a, Node>,
+    skipping: Option<NodeId>,
+}
+
+impl<'a> Walk<'a> {
+    pub(crate) fn new(root: NodeRef<'a, Node>) -> Self {
+        Walk {
+            edges: root.traverse(),
+            skipping: None,
+        }
+    }
+
+    /// Leaves out the subtree of `n`, the node just opened (its close edge included).
+    pub(crate) fn skip_subtree(&mut self, n: NodeRef<'a, Node>) {
+        self.skipping = Some(n.id());
+    }
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = Edge<'a, Node>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for edge in self.edges.by_ref() {
+            match (self.skipping, &edge) {
+                (None, _) => return Some(edge),
+                (Some(id), Edge::Close(n)) if n.id() == id => self.skipping = None,
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// Renders the text under `root` into `tb`, leaving out invisible elements and every subtree
+/// (below `root`) for which `skip` returns true.
 pub(crate) fn render(
     root: NodeRef<'_, Node>,
     tb: &mut TextBuilder,
     skip: &dyn Fn(NodeRef<'_, Node>) -> bool,
 ) {
-    let mut skipping: Option<ego_tree::NodeId> = None;
-    for edge in root.traverse() {
+    let mut walk = Walk::new(root);
+    while let Some(edge) = walk.next() {
         match edge {
-            Edge::Open(n) => {
-                if skipping.is_some() {
-                    continue;
-                }
-                match n.value() {
-                    Node::Text(t) => tb.text(t),
-                    Node::Element(e) => {
-                        let tag = e.name();
-                        if is_invisible(tag) || (n.id() != root.id() && skip(n)) {
-                            skipping = Some(n.id());
-                            continue;
-                        }
-                        match break_level(tag) {
-                            0 if matches!(tag, "td" | "th" | "img") => tb.space(),
-                            0 => {}
-                            _ if tag == "br" => tb.line_break(),
-                            l => tb.brk(l),
-                        }
+            Edge::Open(n) => match n.value() {
+                Node::Text(t) => tb.text(t),
+                Node::Element(e) => {
+                    let tag = e.name();
+                    if is_invisible(tag) || (n.id() != root.id() && skip(n)) {
+                        walk.skip_subtree(n);
+                        continue;
                     }
-                    _ => {}
+                    match break_level(tag) {
+                        0 if matches!(tag, "td" | "th" | "img") => tb.space(),
+                        0 => {}
+                        _ if tag == "br" => tb.line_break(),
+                        l => tb.brk(l),
+                    }
                 }
-            }
+                _ => {}
+            },
             Edge::Close(n) => {
-                if let Some(id) = skipping {
-                    if id == n.id() {
-                        skipping = None;
-                    }
-                    continue;
-                }
                 if let Node::Element(e) = n.value() {
                     let tag = e.name();
                     if matches!(tag, "td" | "th") {
@@ -194,6 +220,13 @@ pub(crate) fn render(
             }
         }
     }
+}
+
+/// The rendered text of one subtree, leaving out what `skip` says.
+pub(crate) fn text_of(root: NodeRef<'_, Node>, skip: &dyn Fn(NodeRef<'_, Node>) -> bool) -> String {
+    let mut tb = TextBuilder::default();
+    render(root, &mut tb, skip);
+    tb.finish()
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //! - [`extract`] turns an article page into its body text and metadata.
 //! - [`rules`] compiles the alert rules into one matcher and explains each match.
 //! - [`store`] is the only module with SQL: one transaction per poll.
-//! - [`alert`] delivers committed alerts to the JSON-lines log and the journal, exactly once.
+//! - [`alert`] delivers committed alerts to the JSON-lines log and the journal, exactly once;
+//!   [`sink`] delivers them to webhooks and commands too, durably and at least once.
 //! - [`pipeline`] is one poll of one feed, top to bottom; [`schedule`] decides when feeds are
 //!   polled and owns the single writer.
 //! - [`config`] reads TOML into plain data; [`cli`] is the command line.
@@ -33,5 +34,6 @@ pub mod pipeline;
 pub mod rules;
 pub mod schedule;
 pub mod search_cmd;
+pub mod sink;
 pub mod store;
 pub mod story;

@@ -43,10 +43,16 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer: delivers any alerts left undelivered by an earlier run first.
+    /// `on_commit` runs after each batch is committed and logged (it wakes the alert
+    /// sinks); it must not block.
     ///
     /// # Errors
     /// When the OS cannot start a thread.
-    pub fn start(mut store: Store, mut log: AlertLog) -> std::io::Result<Writer> {
+    pub fn start(
+        mut store: Store,
+        mut log: AlertLog,
+        on_commit: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Writer> {
         let (tx, mut rx) = mpsc::channel::<WriterMsg>(MAX_BATCH * 2);
         let thread = std::thread::Builder::new()
             .name("feedwatch-writer".into())
@@ -73,6 +79,7 @@ impl Writer {
                     }
                     commit(&mut store, &batch);
                     deliver(&mut store, &mut log);
+                    on_commit();
                     report_status(&store);
                     for a in acks {
                         let _ = a.send(());

@@ -209,12 +209,3 @@ mod tests {
         assert_eq!(f.signature[0], fingerprint(WIRE).signature[0]);
     }
 }
-#[cfg(test)]
-mod tmp_debug {
-    #[test]
-    fn dbg_short() {
-        let a = super::fingerprint("Two rockets landed inside Baghdad's Green Zone on Monday night; sirens sounded at the US embassy and no casualties were reported.");
-        let b = super::fingerprint("A drone carrying explosives was shot down over the Green Zone in Baghdad as it approached the American embassy compound, the army said.");
-        println!("sim {} words {} {} sig {:?}", a.similarity(&b), a.words, b.words, &a.signature[..4]);
-    }
-}

@@ -317,7 +317,8 @@ async fn one_cycle_over_hostile_feeds() {
         let u = format!("http://news.invalid/healthy/{n}");
         assert!(
             urls.contains(&u.as_str()),
-            "healthy feed {n} did not alert: {alerts:#?} {:#?}", inst.status().await
+            "healthy feed {n} did not alert: {alerts:#?} {:#?}",
+            inst.status().await
         );
     }
     let charset_row = inst

@@ -31,6 +31,19 @@ impl Lcg {
     }
 }
 
+/// Forty words that differ from item to item.
+fn filler(seed: usize) -> String {
+    const WORDS: [&str; 16] = [
+        "council", "harbour", "winter", "budget", "railway", "museum", "festival", "orchard",
+        "bridge", "library", "market", "stadium", "valley", "factory", "garden", "island",
+    ];
+    let mut rng = Lcg(seed as u64 + 1);
+    (0..40)
+        .map(|_| WORDS[(rng.next() % 16) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Publishes `rounds` rounds of items on every feed; returns the links that carry keywords.
 fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {
     let mut keyword_links = HashSet::new();
@@ -43,16 +56,18 @@ fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {
                 if hot {
                     keyword_links.insert(link.clone());
                 }
-                items.push((
-                    format!("Item {f}-{r}-{i}"),
-                    link,
+                // Each story its own text, so story grouping keeps them apart.
+                let text = format!(
+                    "{} {}",
                     if hot { KEYWORD } else { PLAIN },
-                ));
+                    filler(f * 1000 + r * 100 + i)
+                );
+                items.push((format!("Item {f}-{r}-{i}"), link, text));
             }
         }
         let refs: Vec<(&str, &str, Option<&str>)> = items
             .iter()
-            .map(|(t, l, d)| (t.as_str(), l.as_str(), Some(*d)))
+            .map(|(t, l, d)| (t.as_str(), l.as_str(), Some(d.as_str())))
             .collect();
         srv.set(
             &format!("/feed/{f}"),

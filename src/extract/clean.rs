@@ -9,11 +9,10 @@
 //! ("2 min read", "Read also: ...", "Follow us on ..."), which markup alone does not reveal.
 
 use ego_tree::iter::Edge;
-use ego_tree::NodeId;
 
 use super::dom::{attr, class_id, has_ancestor, tag, IdMap, IdSet, NRef, Stats, MAX_WALK};
 use super::score::{class_weight, Flags};
-use crate::html::{render, TextBuilder};
+use crate::html::{text_of, Walk};
 
 /// Elements never part of an article body, wherever they stand.
 fn always_drop(t: &str) -> bool {
@@ -54,12 +53,6 @@ fn norm(s: &str) -> String {
         .to_lowercase()
 }
 
-fn text_of(n: NRef<'_>) -> String {
-    let mut tb = TextBuilder::default();
-    render(n, &mut tb, &|_| false);
-    tb.finish()
-}
-
 /// Returns the ids of furniture elements inside `parts` (the chosen container and merged
 /// siblings).
 pub(crate) fn prep(
@@ -73,22 +66,14 @@ pub(crate) fn prep(
     let mut removed = IdSet::default();
     let mut conditional: Vec<NRef<'_>> = Vec::new();
     for part in parts {
-        let mut skipping: Option<NodeId> = None;
-        for edge in part.traverse() {
-            let n = match edge {
-                Edge::Open(n) => n,
-                Edge::Close(n) => {
-                    if skipping == Some(n.id()) {
-                        skipping = None;
-                    }
-                    continue;
-                }
-            };
-            if skipping.is_some() || !n.value().is_element() {
+        let mut walk = Walk::new(*part);
+        while let Some(edge) = walk.next() {
+            let Edge::Open(n) = edge else { continue };
+            if !n.value().is_element() {
                 continue;
             }
             if pruned.contains(&n.id()) {
-                skipping = Some(n.id());
+                walk.skip_subtree(n);
                 continue;
             }
             let t = tag(n);
@@ -97,11 +82,13 @@ pub(crate) fn prep(
                 || (t == "h2" && class_weight(n, flags) < 0.0)
                 || (is_share(n) && s.chars < 500)
                 || (matches!(t, "h2" | "h3" | "h4")
-                    && title.as_deref().is_some_and(|ti| norm(&text_of(n)) == ti));
+                    && title
+                        .as_deref()
+                        .is_some_and(|ti| norm(&text_of(n, &|_| false)) == ti));
             if drop {
                 tracing::trace!(tag = t, class = %class_id(n), "extract drops furniture");
                 removed.insert(n.id());
-                skipping = Some(n.id());
+                walk.skip_subtree(n);
                 continue;
             }
             if flags.clean_conditionally
@@ -136,15 +123,7 @@ pub(crate) fn prep(
                 let e = adj
                     .entry(a.id())
                     .or_insert_with(|| st.get(&a.id()).copied().unwrap_or_default());
-                e.chars = e.chars.saturating_sub(s.chars);
-                e.link_chars = (e.link_chars - s.link_chars).max(0.0);
-                e.commas = e.commas.saturating_sub(s.commas);
-                e.p = e.p.saturating_sub(s.p);
-                e.img = e.img.saturating_sub(s.img);
-                e.li = e.li.saturating_sub(s.li);
-                e.input = e.input.saturating_sub(s.input);
-                e.embed = e.embed.saturating_sub(s.embed);
-                e.heading_chars = e.heading_chars.saturating_sub(s.heading_chars);
+                e.sub(&s);
                 if parts.iter().any(|p| p.id() == a.id()) {
                     break;
                 }
@@ -219,7 +198,9 @@ const FURNITURE_PREFIXES: &[&str] = &[
     "related stories", "related coverage", "recommended:", "more on this", "follow us",
     "share this", "share on", "sign up for", "subscribe to", "photo:", "image:", "photograph:",
     "credit:", "getty images", "(photo", "[photo", "click here", "copyright ©", "like this story",
-    "share this story", "enjoyed this", "© copyright", "all rights reserved",
+    "share this story", "enjoyed this", "© copyright", "all rights reserved", "if you enjoyed this",
+    "if you liked this", "related post", "reporting by", "(reporting by", "additional reporting by",
+    "editing by", "(editing by", "writing by",
 ];
 /// Whole lines (lower-cased, trailing punctuation ignored) that are furniture.
 #[rustfmt::skip]
@@ -228,7 +209,17 @@ const FURNITURE_LINES: &[&str] = &[
     "share this article", "ad", "story continues below advertisement", "don't miss", "tags",
     "related", "more stories", "most read", "most popular", "recommended", "you may also like",
     "you might also like", "trending", "latest news", "related posts", "related news", "more from",
-    "continue reading", "scroll to continue with content",
+    "continue reading", "scroll to continue with content", "more", "about the author",
+];
+/// Social networks named by "Follow ... on ..." footers.
+const SOCIAL: &[&str] = &[
+    "facebook",
+    "twitter",
+    "instagram",
+    "youtube",
+    "linkedin",
+    "telegram",
+    "tiktok",
 ];
 
 fn is_furniture_line(line: &str, title: Option<&str>) -> bool {
@@ -245,6 +236,20 @@ fn is_furniture_line(line: &str, title: Option<&str>) -> bool {
     }
     let len = l.chars().count();
     if len < 200 && FURNITURE_PREFIXES.iter().any(|p| l.starts_with(p)) {
+        return true;
+    }
+    // "Follow Newsbeat on Instagram, Facebook...", "Follow him on Twitter @x".
+    if len < 200 && l.starts_with("follow ") && SOCIAL.iter().any(|n| l.contains(n)) {
+        return true;
+    }
+    // Agency credits and contact lines: "Jane Roe contributed to this report.",
+    // "Write to Al Root at allen.root@dowjones.com", "Copyright 2019 The New Arab".
+    if len < 150
+        && (l.ends_with("contributed to this report")
+            || l.contains("contributed reporting")
+            || (l.starts_with("write to ") && l.contains('@'))
+            || (l.starts_with("copyright") && l.chars().any(|c| c.is_ascii_digit())))
+    {
         return true;
     }
     // "2 min read", "5 minute read", "Reading time: 3 min".
@@ -283,6 +288,33 @@ mod tests {
     fn furniture_lines_dropped() {
         let t = "Lead.\n\n2 min read\n\nBody one.\n\nRead also: Iraq to establish special force\n\nBody two.\n\nFollow us on FacebookTwitter and Instagram to stay connected";
         assert_eq!(filter_text(t, None), "Lead.\n\nBody one.\n\nBody two.");
+    }
+
+    #[test]
+    fn furniture_line_table() {
+        for l in [
+            "2 min read",
+            "Advertisement",
+            "Read more: Iraq to establish special force",
+            "Follow Newsbeat on Instagram, Facebook, Twitter and YouTube.",
+            "Follow us on FacebookTwitter and Instagram to stay connected",
+            "Reporting by Rodrigo Campos; Editing by Nick Zieminski",
+            "Keith Bradsher contributed reporting from Hong Kong.",
+            "Fox News' Jessica Napoli contributed to this report.",
+            "Write to Al Root at allen.root@dowjones.com",
+            "Copyright @ 2019 The New Arab.",
+            "About the Author",
+        ] {
+            assert!(is_furniture_line(l, None), "{l}");
+        }
+        for l in [
+            "Follow-up talks are planned for Monday, the ministry said.",
+            "Copyright holders sued the platform, which denied wrongdoing in a statement.",
+            "Reporters were kept out of the Green Zone.",
+            "More than 40 rocket attacks have targeted the embassy since October.",
+        ] {
+            assert!(!is_furniture_line(l, None), "{l}");
+        }
     }
 
     #[test]

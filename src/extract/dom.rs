@@ -8,7 +8,7 @@ use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use crate::html::is_invisible;
+use crate::html::{is_invisible, Walk};
 
 pub(crate) type NRef<'a> = NodeRef<'a, Node>;
 
@@ -104,6 +104,32 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Adds a child's counts.
+    fn add(&mut self, o: &Stats) {
+        self.chars += o.chars;
+        self.link_chars += o.link_chars;
+        self.commas += o.commas;
+        self.p += o.p;
+        self.img += o.img;
+        self.li += o.li;
+        self.input += o.input;
+        self.embed += o.embed;
+        self.heading_chars += o.heading_chars;
+    }
+
+    /// Takes away a removed descendant's counts.
+    pub(crate) fn sub(&mut self, o: &Stats) {
+        self.chars = self.chars.saturating_sub(o.chars);
+        self.link_chars = (self.link_chars - o.link_chars).max(0.0);
+        self.commas = self.commas.saturating_sub(o.commas);
+        self.p = self.p.saturating_sub(o.p);
+        self.img = self.img.saturating_sub(o.img);
+        self.li = self.li.saturating_sub(o.li);
+        self.input = self.input.saturating_sub(o.input);
+        self.embed = self.embed.saturating_sub(o.embed);
+        self.heading_chars = self.heading_chars.saturating_sub(o.heading_chars);
+    }
+
     pub(crate) fn link_density(&self) -> f32 {
         if self.chars == 0 {
             0.0
@@ -136,56 +162,45 @@ pub(crate) fn text_chars(t: &str) -> u32 {
 pub(crate) fn stats(root: NRef<'_>, pruned: &IdSet) -> IdMap<Stats> {
     let mut map: IdMap<Stats> = IdMap::with_capacity_and_hasher(1024, Default::default());
     let mut stack: Vec<Stats> = vec![Stats::default()];
-    let mut skipping: Option<NodeId> = None;
     // Depth of enclosing <a>, with the weight of the innermost one.
     let mut links: Vec<f32> = Vec::new();
-    for edge in root.traverse() {
+    let mut walk = Walk::new(root);
+    while let Some(edge) = walk.next() {
         match edge {
-            Edge::Open(n) => {
-                if skipping.is_some() {
-                    continue;
-                }
-                match n.value() {
-                    Node::Text(t) => {
-                        let c = text_chars(t);
-                        if let Some(top) = stack.last_mut() {
-                            top.chars += c;
-                            top.commas += t.chars().filter(|&c| is_comma(c)).count() as u32;
-                            if let Some(w) = links.last() {
-                                top.link_chars += c as f32 * w;
-                            }
+            Edge::Open(n) => match n.value() {
+                Node::Text(t) => {
+                    let c = text_chars(t);
+                    if let Some(top) = stack.last_mut() {
+                        top.chars += c;
+                        top.commas += t.chars().filter(|&c| is_comma(c)).count() as u32;
+                        if let Some(w) = links.last() {
+                            top.link_chars += c as f32 * w;
                         }
                     }
-                    Node::Element(e) => {
-                        if is_invisible(e.name()) || pruned.contains(&n.id()) {
-                            if matches!(e.name(), "object" | "embed" | "iframe" | "video") {
-                                if let Some(top) = stack.last_mut() {
-                                    top.embed += 1;
-                                }
-                            }
-                            skipping = Some(n.id());
-                            continue;
-                        }
-                        if e.name() == "a" {
-                            let w = if e.attr("href").is_some_and(|h| h.starts_with('#')) {
-                                0.3
-                            } else {
-                                1.0
-                            };
-                            links.push(w);
-                        }
-                        stack.push(Stats::default());
-                    }
-                    _ => {}
                 }
-            }
+                Node::Element(e) => {
+                    if is_invisible(e.name()) || pruned.contains(&n.id()) {
+                        if matches!(e.name(), "object" | "embed" | "iframe" | "video") {
+                            if let Some(top) = stack.last_mut() {
+                                top.embed += 1;
+                            }
+                        }
+                        walk.skip_subtree(n);
+                        continue;
+                    }
+                    if e.name() == "a" {
+                        let w = if e.attr("href").is_some_and(|h| h.starts_with('#')) {
+                            0.3
+                        } else {
+                            1.0
+                        };
+                        links.push(w);
+                    }
+                    stack.push(Stats::default());
+                }
+                _ => {}
+            },
             Edge::Close(n) => {
-                if let Some(id) = skipping {
-                    if id == n.id() {
-                        skipping = None;
-                    }
-                    continue;
-                }
                 let Node::Element(e) = n.value() else {
                     continue;
                 };
@@ -203,15 +218,7 @@ pub(crate) fn stats(root: NRef<'_>, pruned: &IdSet) -> IdMap<Stats> {
                 }
                 map.insert(n.id(), s);
                 if let Some(parent) = stack.last_mut() {
-                    parent.chars += s.chars;
-                    parent.link_chars += s.link_chars;
-                    parent.commas += s.commas;
-                    parent.p += s.p;
-                    parent.img += s.img;
-                    parent.li += s.li;
-                    parent.input += s.input;
-                    parent.embed += s.embed;
-                    parent.heading_chars += s.heading_chars;
+                    parent.add(&s);
                 }
             }
         }

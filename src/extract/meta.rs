@@ -132,7 +132,20 @@ pub(crate) fn read(doc: &Html, page_url: Option<&Url>) -> Meta {
             {
                 set(&mut f.canonical, e.attr("href"));
             }
-            "time" => set(&mut f.time_datetime, e.attr("datetime")),
+            // Only a <time> that is marked as the publication time, or stands in the article:
+            // the first <time> of a page is as likely a ticker's or a "Most read" item's.
+            "time"
+                if e.attr("pubdate").is_some()
+                    || e.attr("itemprop")
+                        .is_some_and(|p| p.eq_ignore_ascii_case("datePublished"))
+                    || node.ancestors().any(|a| {
+                        a.value()
+                            .as_element()
+                            .is_some_and(|a| matches!(a.name(), "article" | "main"))
+                    }) =>
+            {
+                set(&mut f.time_datetime, e.attr("datetime"))
+            }
             "script"
                 if f.ld.is_none()
                     && e.attr("type")
@@ -334,6 +347,17 @@ mod tests {
             Some("2019-11-20T00:00:00+00:00".into())
         );
         assert_eq!(m.canonical_url, None);
+    }
+
+    #[test]
+    fn time_only_from_the_article() {
+        let html = r#"<body><div class="ticker"><time datetime="2001-01-01T00:00:00Z">old</time></div>
+            <article><p>By X, <time datetime="2020-10-06T10:47:00+01:00">6 Oct</time></p></article></body>"#;
+        let m = read(&Html::parse_document(html), None);
+        assert_eq!(
+            m.published.map(|d| d.to_rfc3339()),
+            Some("2020-10-06T09:47:00+00:00".into())
+        );
     }
 
     #[test]

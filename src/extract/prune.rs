@@ -7,12 +7,13 @@
 //! retry with laxer rules reuses the same parsed page.
 
 use ego_tree::iter::Edge;
-use ego_tree::NodeId;
 use scraper::Node;
 
-use super::dom::{attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef};
+use super::dom::{
+    attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef, MAX_WALK,
+};
 use super::score::Flags;
-use crate::html::is_invisible;
+use crate::html::{is_invisible, Walk};
 
 /// Class/id words of page furniture (Readability's `unlikelyCandidates`).
 #[rustfmt::skip]
@@ -35,9 +36,19 @@ const UNLIKELY_ROLES: &[&str] = &[
 /// Class/id words of bylines and date lines; such elements are removed when short.
 #[rustfmt::skip]
 const BYLINE: &[&str] = &[
-    "byline", "author", "dateline", "writtenby", "p-author", "date", "timestamp", "published",
+    "byline", "author", "dateline", "writtenby", "p-author", "timestamp", "published",
     "reading-time", "readtime", "read-time", "article-meta", "post-meta", "entry-meta",
 ];
+
+/// Class/id words containing "date" that are not dates: an "update" box is news.
+const NOT_DATES: &[&str] = &["update", "candidate", "validate", "mandate", "accommodate"];
+
+/// A class/id token naming a date (`date`, `post-date`, `pubdate`, `date-published`).
+fn names_date(ci: &str) -> bool {
+    ci.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.contains("date") && !NOT_DATES.iter().any(|x| w.contains(x)))
+}
+
 fn is_hidden(n: NRef<'_>) -> bool {
     let Node::Element(e) = n.value() else {
         return false;
@@ -73,20 +84,9 @@ fn short(n: NRef<'_>, limit: u32) -> bool {
 /// First pass: elements that cannot be part of the article.
 pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
     let mut out = IdSet::default();
-    let mut skipping: Option<NodeId> = None;
-    for edge in root.traverse() {
-        let n = match edge {
-            Edge::Open(n) => n,
-            Edge::Close(n) => {
-                if skipping == Some(n.id()) {
-                    skipping = None;
-                }
-                continue;
-            }
-        };
-        if skipping.is_some() {
-            continue;
-        }
+    let mut walk = Walk::new(root);
+    while let Some(edge) = walk.next() {
+        let Edge::Open(n) = edge else { continue };
         let Node::Element(e) = n.value() else {
             continue;
         };
@@ -99,10 +99,10 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
             || is_caption(n, &ci)
             || is_image_box(n, t, &ci)
             || is_teaser(n, &ci)
-            || (flags.strip_unlikely && is_unlikely(n, t, &ci));
+            || (flags.strip_unlikely && (is_unlikely(n, t, &ci) || is_author_box(n, &ci)));
         if remove {
             out.insert(n.id());
-            skipping = Some(n.id());
+            walk.skip_subtree(n);
         } else if t == "a"
             && attr(n, "rel").is_some_and(|r| r.split_whitespace().any(|r| r == "tag"))
         {
@@ -110,13 +110,17 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
                 out.insert(list.id());
             }
         } else if t == "time" {
-            // A date line: the nearest block around a <time> when that block is short. A
-            // <time> inside a real paragraph ("on <time>Monday</time>") stays.
+            // A date line: the nearest block around a <time> when it has few other words
+            // ("2 min read", "Updated"). A <time> inside a sentence ("on <time>Monday</time>
+            // the minister said...") stays.
             if let Some(block) = n
                 .ancestors()
                 .find(|a| crate::html::break_level(tag(*a)) > 0)
             {
-                if short(block, 100) && !matches!(tag(block), "body" | "article" | "main") {
+                if !matches!(tag(block), "body" | "article" | "main")
+                    && short(block, 100)
+                    && words_outside(block, n) <= 6
+                {
                     out.insert(block.id());
                 }
             }
@@ -125,11 +129,27 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
     out
 }
 
+/// Words of `block`'s text outside the `inner` subtree.
+fn words_outside(block: NRef<'_>, inner: NRef<'_>) -> usize {
+    block
+        .descendants()
+        .filter(|d| !d.ancestors().take(MAX_WALK).any(|a| a.id() == inner.id()))
+        .filter_map(|d| d.value().as_text().map(|t| t.split_whitespace().count()))
+        .sum()
+}
+
 /// Bylines and date lines (by class/id, `rel=author` or microdata), when short.
 fn is_byline(n: NRef<'_>, ci: &str) -> bool {
     let marked = attr(n, "rel") == Some("author")
         || attr(n, "itemprop").is_some_and(|p| p.contains("author") || p.contains("date"));
-    (marked || contains_any(ci, BYLINE)) && short(n, 100)
+    (marked || contains_any(ci, BYLINE) || names_date(ci)) && short(n, 100)
+}
+
+/// Author boxes ("About the author", a bio): longer than a byline, still not the story.
+fn is_author_box(n: NRef<'_>, ci: &str) -> bool {
+    ci.contains("author")
+        && !matches!(tag(n), "body" | "html" | "article" | "main")
+        && short(n, 1000)
 }
 
 /// Photo captions and credits: the reference bodies never include them, and feeds' images
@@ -208,4 +228,91 @@ fn is_unlikely(n: NRef<'_>, t: &str, ci: &str) -> bool {
         && contains_any(ci, UNLIKELY)
         && !contains_any(ci, MAYBE)
         && !has_ancestor(n, &["table", "code"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scraper::Html;
+
+    const STRICT: Flags = Flags {
+        strip_unlikely: true,
+        weight_classes: true,
+        clean_conditionally: true,
+    };
+
+    /// Text left after pruning, words only.
+    fn kept(html: &str) -> String {
+        let doc = Html::parse_document(html);
+        let pruned = prune(doc.tree.root(), STRICT);
+        crate::html::text_of(doc.tree.root(), &|n| pruned.contains(&n.id()))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn date_words() {
+        assert!(names_date("post-date"));
+        assert!(names_date("article__pubdate x"));
+        assert!(!names_date("live-update"));
+        assert!(!names_date("candidate-profile"));
+    }
+
+    #[test]
+    fn prunes_furniture_keeps_prose() {
+        let cases = [
+            (
+                r#"<p>Story.</p><div style="display: none">Hidden</div>"#,
+                "Story.",
+            ),
+            (
+                r#"<p>Story.</p><p aria-hidden="true">Hidden</p><p hidden>Hidden</p>"#,
+                "Story.",
+            ),
+            (
+                r#"<div class="byline">By A. Writer</div><p>Story.</p>"#,
+                "Story.",
+            ),
+            (
+                r#"<p class="post-date">6 Oct 2020</p><p class="live-update">Update: more.</p>"#,
+                "Update: more.",
+            ),
+            (
+                r#"<div class="meta"><span>2 min read</span> <time datetime="2020-10-06">6 Oct</time></div><p>Story.</p>"#,
+                "Story.",
+            ),
+            (
+                r#"<p>On <time>Monday</time> the minister, who was in Baghdad, spoke at length to reporters there.</p>"#,
+                "On Monday the minister, who was in Baghdad, spoke at length to reporters there.",
+            ),
+            (
+                r#"<p>Story.</p><div class="tags">Tags: <a rel="tag" href="/t/a">a</a>, <a rel="tag" href="/t/b">b</a></div>"#,
+                "Story.",
+            ),
+            (
+                r#"<p>The <a rel="tag" href="/t/iraq">Iraq</a> story goes on for a good while longer than tags do.</p>"#,
+                "The Iraq story goes on for a good while longer than tags do.",
+            ),
+            (
+                r#"<p>Story.</p><a class="read-more" href="/x">Read more: other story</a>"#,
+                "Story.",
+            ),
+            (
+                r#"<figure><img src="a.jpg"><figcaption>Caption [Getty]</figcaption></figure><p>Story.</p>"#,
+                "Story.",
+            ),
+            (
+                r#"<div class="cookie-banner">We use cookies</div><nav>Home</nav><p>Story.</p>"#,
+                "Story.",
+            ),
+            (
+                r#"<div class="comments-area">Nice!</div><div class="article-content"><p>Story.</p></div>"#,
+                "Story.",
+            ),
+        ];
+        for (html, want) in cases {
+            assert_eq!(kept(html), want, "{html}");
+        }
+    }
 }

@@ -1,12 +1,13 @@
-//! The heuristic body finder, in the spirit of Mozilla's Readability: prune what cannot be
-//! article, score paragraphs into their ancestors, pick the best-scoring container, merge
-//! sibling blocks that belong to the same story, then let [`super::clean`] remove furniture
-//! inside it.
+//! The heuristic body finder, in the spirit of Mozilla's Readability: let [`super::prune`]
+//! set aside what cannot be article, score paragraphs into their ancestors, pick the
+//! best-scoring container, merge sibling blocks that belong to the same story, then let
+//! [`super::clean`] remove furniture inside it.
 //!
 //! Scores come from the text itself (length, commas, link density) plus class/id hints, so
 //! they carry over to sites we have never seen. When a pass yields a very short text, it is
 //! retried with the riskier rules (unlikely-candidate pruning, class weights, conditional
-//! cleaning) switched off one by one, and the longest result wins, as Readability does.
+//! cleaning) switched off one by one, as Readability does; a laxer pass replaces the result
+//! only when it finds clearly more text.
 
 use ego_tree::iter::Edge;
 use ego_tree::NodeId;
@@ -15,8 +16,9 @@ use scraper::{Html, Node};
 use super::clean;
 use super::dom::{
     attr, class_id, contains_any, is_comma, stats, tag, text_chars, IdMap, IdSet, NRef, Stats,
+    MAX_WALK,
 };
-use crate::html::{render, TextBuilder};
+use crate::html::{render, text_of, TextBuilder, Walk};
 
 /// Which of the riskier rules a pass uses.
 #[derive(Debug, Clone, Copy)]
@@ -80,8 +82,8 @@ pub(crate) fn extract_body(doc: &Html, title: Option<&str>) -> Body {
     best.map(|(_, b)| b).unwrap_or_default()
 }
 
-#[rustfmt::skip]
 /// Class/id words of content containers (Readability's `positive`).
+#[rustfmt::skip]
 pub(crate) const POSITIVE: &[&str] = &[
     "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination",
     "post", "text", "blog", "story",
@@ -153,19 +155,17 @@ impl Scorer<'_> {
             }
             if a.value().is_element() {
                 let id = a.id();
-                if !self.scores.contains_key(&id) {
-                    self.scores
-                        .insert(id, base_score(tag(a)) + class_weight(a, self.flags));
-                    self.order.push(id);
-                }
                 let div = match level {
                     0 => 1.0,
                     1 => 2.0,
                     l => l as f32 * 3.0,
                 };
-                if let Some(s) = self.scores.get_mut(&id) {
-                    *s += score / div;
-                }
+                let flags = self.flags;
+                let order = &mut self.order;
+                *self.scores.entry(id).or_insert_with(|| {
+                    order.push(id);
+                    base_score(tag(a)) + class_weight(a, flags)
+                }) += score / div;
             }
             level += 1;
             cur = a.parent();
@@ -180,9 +180,7 @@ impl Scorer<'_> {
 /// One extraction pass over `doc` with the given rules.
 pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
     let pruned = super::prune::prune(doc.tree.root(), flags);
-    let live = |n: &NRef<'_>| !pruned.contains(&n.id());
-    let root = doc.tree.root();
-    let Some(body) = root.descendants().find(|n| tag(*n) == "body") else {
+    let Some(body) = doc.tree.root().descendants().find(|n| tag(*n) == "body") else {
         return Body::default();
     };
     let st = stats(body, &pruned);
@@ -192,63 +190,7 @@ pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
         flags,
         stats: &st,
     };
-
-    let mut skipping: Option<NodeId> = None;
-    for edge in body.traverse() {
-        let n = match edge {
-            Edge::Open(n) => n,
-            Edge::Close(n) => {
-                if skipping == Some(n.id()) {
-                    skipping = None;
-                }
-                continue;
-            }
-        };
-        if skipping.is_some() {
-            continue;
-        }
-        if !live(&n) {
-            skipping = Some(n.id());
-            continue;
-        }
-        let t = tag(n);
-        match t {
-            "p" | "pre" | "td" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                let s = sc.stat(n.id());
-                if let Some(p) = n.parent() {
-                    sc.add(p, s.chars, s.commas);
-                }
-            }
-            "div" => {
-                let block_child = n.children().any(|c| live(&c) && DIV_TO_P.contains(&tag(c)));
-                if !block_child {
-                    let s = sc.stat(n.id());
-                    if let Some(p) = n.parent() {
-                        sc.add(p, s.chars, s.commas);
-                    }
-                } else {
-                    // Loose text beside blocks: Readability wraps it in a <p> inside the div.
-                    let (mut chars, mut commas) = (0u32, 0u32);
-                    for c in n.children().filter(live) {
-                        match c.value() {
-                            Node::Text(tx) => {
-                                chars += text_chars(tx);
-                                commas += tx.chars().filter(|&c| is_comma(c)).count() as u32;
-                            }
-                            Node::Element(e) if crate::html::break_level(e.name()) == 0 => {
-                                let s = sc.stat(c.id());
-                                chars += s.chars;
-                                commas += s.commas;
-                            }
-                            _ => {}
-                        }
-                    }
-                    sc.add(n, chars, commas);
-                }
-            }
-            _ => {}
-        }
-    }
+    score_paragraphs(body, &mut sc, &pruned);
 
     // Link density scales every candidate's score.
     let mut cands: Vec<(NodeId, f32)> = sc
@@ -269,91 +211,37 @@ pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
         Some(top) => choose_top(top, &cands, &sc, doc, body.id(), &pruned),
         None => body,
     };
-    let top_score = sc.scores.get(&top.id()).copied().unwrap_or(0.0);
     if tracing::enabled!(tracing::Level::TRACE) {
         // Why a page came out wrong is a question about these choices; cheap when off.
-        for (id, sc) in &cands {
+        for (id, score) in &cands {
             if let Some(n) = doc.tree.get(*id) {
-                tracing::trace!(score = sc, path = %path(n), "extract candidate");
+                tracing::trace!(score, path = %path(n), "extract candidate");
             }
         }
-        tracing::trace!(?flags, score = top_score, path = %path(top), "extract top candidate");
+        tracing::trace!(?flags, path = %path(top), "extract top candidate");
     }
 
-    // Siblings that belong to the same story.
-    let mut parts: Vec<NRef<'_>> = Vec::new();
-    match top.parent() {
-        Some(parent) if top.id() != body.id() => {
-            let threshold = (top_score * 0.2).max(10.0);
-            let top_class = attr(top, "class").unwrap_or("");
-            for sib in parent
-                .children()
-                .filter(|c| c.value().is_element() && live(c))
-            {
-                if sib.id() == top.id() {
-                    parts.push(sib);
-                    continue;
-                }
-                let bonus = if !top_class.is_empty() && attr(sib, "class") == Some(top_class) {
-                    top_score * 0.2
-                } else {
-                    0.0
-                };
-                let para_like = tag(sib) == "p"
-                    || (matches!(tag(sib), "div" | "section")
-                        && !sib
-                            .children()
-                            .any(|c| live(&c) && DIV_TO_P.contains(&tag(c))));
-                let keep = match sc.scores.get(&sib.id()) {
-                    Some(s) if s + bonus >= threshold => true,
-                    // A paragraph (or a div that reads as one: Readability turns those into
-                    // <p>) beside the story: a standfirst, a closing line.
-                    _ if para_like => {
-                        let s = sc.stat(sib.id());
-                        let ld = s.link_density();
-                        if s.chars > 80 {
-                            ld < 0.25
-                        } else if s.chars > 0 && ld == 0.0 {
-                            let mut tb = TextBuilder::default();
-                            render(sib, &mut tb, &|n| !live(&n));
-                            let txt = tb.finish();
-                            txt.contains(". ") || txt.ends_with('.')
-                        } else {
-                            false
-                        }
-                    }
-                    // Unscored blocks deeper than the five scored ancestor levels: a story
-                    // continued in a sibling wrapper with the top's own class, or several
-                    // paragraphs of prose.
-                    None => {
-                        let s = sc.stat(sib.id());
-                        let same_class = bonus > 0.0;
-                        s.link_density() < 0.25
-                            && ((same_class && s.chars > 80) || (s.p >= 2 && s.chars > 500))
-                    }
-                    _ => false,
-                };
-                tracing::trace!(keep, path = %path(sib), "extract sibling");
-                if keep {
-                    parts.push(sib);
-                }
-            }
-        }
-        _ => parts.push(top),
-    }
-
+    let parts = story_parts(top, body.id(), &sc, &pruned);
     let removed = clean::prep(&parts, &st, flags, title, &pruned);
     let mut tb = TextBuilder::default();
     let (mut chars, mut link) = (0u32, 0f32);
     for p in &parts {
         tb.brk(2);
-        render(*p, &mut tb, &|n| !live(&n) || removed.contains(&n.id()));
-        let s = st.get(&p.id()).copied().unwrap_or_default();
+        render(*p, &mut tb, &|n| {
+            pruned.contains(&n.id()) || removed.contains(&n.id())
+        });
+        let s = sc.stat(p.id());
         chars += s.chars;
         link += s.link_chars;
     }
-    for id in &removed {
-        if let Some(s) = st.get(id) {
+    // Take away what cleaning removed (outermost removals only: their counts include the rest).
+    for n in removed.iter().filter_map(|id| doc.tree.get(*id)) {
+        if !n
+            .ancestors()
+            .take(MAX_WALK)
+            .any(|a| removed.contains(&a.id()))
+        {
+            let s = sc.stat(n.id());
             chars = chars.saturating_sub(s.chars);
             link -= s.link_chars;
         }
@@ -365,6 +253,111 @@ pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
         (link.max(0.0) / chars as f32).min(1.0)
     };
     Body { text, link_density }
+}
+
+/// Scores every paragraph-like element (Readability's `p`, `pre`, `td`, `h2`-`h6`, and
+/// `div`s that hold no blocks, or the loose text of those that do) into its ancestors.
+fn score_paragraphs(body: NRef<'_>, sc: &mut Scorer<'_>, pruned: &IdSet) {
+    let live = |n: &NRef<'_>| !pruned.contains(&n.id());
+    let mut walk = Walk::new(body);
+    while let Some(edge) = walk.next() {
+        let Edge::Open(n) = edge else { continue };
+        if !live(&n) {
+            walk.skip_subtree(n);
+            continue;
+        }
+        match tag(n) {
+            "p" | "pre" | "td" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                let s = sc.stat(n.id());
+                if let Some(p) = n.parent() {
+                    sc.add(p, s.chars, s.commas);
+                }
+            }
+            "div" if !has_block_child(n, pruned) => {
+                let s = sc.stat(n.id());
+                if let Some(p) = n.parent() {
+                    sc.add(p, s.chars, s.commas);
+                }
+            }
+            "div" => {
+                // Loose text beside blocks: Readability wraps it in a <p> inside the div.
+                let (mut chars, mut commas) = (0u32, 0u32);
+                for c in n.children().filter(live) {
+                    match c.value() {
+                        Node::Text(tx) => {
+                            chars += text_chars(tx);
+                            commas += tx.chars().filter(|&c| is_comma(c)).count() as u32;
+                        }
+                        Node::Element(e) if crate::html::break_level(e.name()) == 0 => {
+                            let s = sc.stat(c.id());
+                            chars += s.chars;
+                            commas += s.commas;
+                        }
+                        _ => {}
+                    }
+                }
+                sc.add(n, chars, commas);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// True when `n` holds a block child (so it is a container, not a paragraph).
+fn has_block_child(n: NRef<'_>, pruned: &IdSet) -> bool {
+    n.children()
+        .any(|c| !pruned.contains(&c.id()) && DIV_TO_P.contains(&tag(c)))
+}
+
+/// The top candidate and the siblings that belong to the same story (Readability's sibling
+/// merge, extended to unscored wrappers that continue the story).
+fn story_parts<'a>(top: NRef<'a>, body: NodeId, sc: &Scorer<'_>, pruned: &IdSet) -> Vec<NRef<'a>> {
+    let Some(parent) = top.parent().filter(|_| top.id() != body) else {
+        return vec![top];
+    };
+    let top_score = sc.scores.get(&top.id()).copied().unwrap_or(0.0);
+    let threshold = (top_score * 0.2).max(10.0);
+    let top_class = attr(top, "class").unwrap_or("");
+    let mut parts = Vec::new();
+    for sib in parent
+        .children()
+        .filter(|c| c.value().is_element() && !pruned.contains(&c.id()))
+    {
+        if sib.id() == top.id() {
+            parts.push(sib);
+            continue;
+        }
+        let same_class = !top_class.is_empty() && attr(sib, "class") == Some(top_class);
+        let bonus = if same_class { top_score * 0.2 } else { 0.0 };
+        let para_like = tag(sib) == "p"
+            || (matches!(tag(sib), "div" | "section") && !has_block_child(sib, pruned));
+        let s = sc.stat(sib.id());
+        let ld = s.link_density();
+        let keep = match sc.scores.get(&sib.id()) {
+            Some(score) if score + bonus >= threshold => true,
+            // A paragraph (or a div that reads as one: Readability turns those into <p>)
+            // beside the story: a standfirst, a closing line.
+            _ if para_like => {
+                if s.chars > 80 {
+                    ld < 0.25
+                } else if s.chars > 0 && ld == 0.0 {
+                    let txt = text_of(sib, &|n| pruned.contains(&n.id()));
+                    txt.contains(". ") || txt.ends_with('.')
+                } else {
+                    false
+                }
+            }
+            // Unscored blocks deeper than the five scored ancestor levels: a story continued
+            // in a sibling wrapper with the top's own class, or several paragraphs of prose.
+            None => ld < 0.25 && ((same_class && s.chars > 80) || (s.p >= 2 && s.chars > 500)),
+            _ => false,
+        };
+        tracing::trace!(keep, path = %path(sib), "extract sibling");
+        if keep {
+            parts.push(sib);
+        }
+    }
+    parts
 }
 
 /// `tag.class#id` chain of a node, for trace logs.

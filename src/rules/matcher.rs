@@ -81,6 +81,9 @@ pub(super) struct Compiled {
     /// contiguous NFA measured as fast as the DFA with few rules and faster with thousands,
     /// whose DFA tables outgrow the CPU caches (`benches/rules.rs`).
     ac: Option<NFA>,
+    /// Skips tokens that cannot begin any literal before touching the automaton; only built
+    /// for large rule sets, where the automaton no longer fits in the CPU caches.
+    filter: Option<TokenFilter>,
     /// Pattern id → rules it wakes: those for which it is a trigger literal (see [`triggers`]);
     /// excludes never wake a rule.
     pat_rules: Vec<Vec<u32>>,
@@ -98,6 +101,8 @@ struct Builder {
     pat_len: Vec<u32>,
     /// Guessed relative frequency of each pattern, to pick which literals wake a rule.
     pat_cost: Vec<f32>,
+    /// Each pattern's first word, and whether that word is a prefix (single-word `x*`).
+    firsts: Vec<(String, bool)>,
     index: HashMap<String, u32>,
 }
 
@@ -117,6 +122,10 @@ impl Builder {
         self.index.insert(p.clone(), id);
         self.patterns.push(p);
         self.pat_len.push(lit.tokens.len() as u32);
+        self.firsts.push((
+            lit.tokens.first().cloned().unwrap_or_default(),
+            lit.prefix && lit.tokens.len() == 1,
+        ));
         let short = lit.tokens.iter().map(|t| t.chars().count()).sum::<usize>() <= 3;
         self.pat_cost.push(match (lit.prefix, lit.tokens.len()) {
             (true, _) => 4.0,
@@ -232,6 +241,7 @@ impl Compiled {
             patterns: Vec::new(),
             pat_len: Vec::new(),
             pat_cost: Vec::new(),
+            firsts: Vec::new(),
             index: HashMap::new(),
         };
         let mut rules = Vec::new();
@@ -309,8 +319,10 @@ impl Compiled {
                 }
             }
         };
+        let filter = (b.patterns.len() >= FILTER_MIN_PATTERNS).then(|| TokenFilter::new(&b.firsts));
         Ok(Compiled {
             ac,
+            filter,
             pat_rules,
             pat_len: b.pat_len,
             rules,
@@ -342,7 +354,7 @@ impl Compiled {
             }
             let norm = &mut dh.norms[f.index()];
             normalize_into(dh.texts[f.index()], norm);
-            walk(ac, norm, f, &mut dh.hits);
+            walk(ac, self.filter.as_ref(), norm, f, &mut dh.hits);
         }
         for h in &mut dh.hits {
             h.end = h.start + self.pat_len.get(h.pat as usize).copied().unwrap_or(1);
@@ -467,19 +479,96 @@ impl Compiled {
     }
 }
 
+/// Rule sets with at least this many literals get a [`TokenFilter`] (below it, the automaton is
+/// small enough that walking it is cheaper than hashing every token).
+const FILTER_MIN_PATTERNS: usize = 1_000;
+
+/// A one-hash Bloom filter of the first words of all literals (and of prefix literals, by
+/// prefix length): a token whose bits are clear cannot begin any literal, so the automaton is
+/// not walked for it. False positives only cost a walk; there are no false negatives.
+#[derive(Debug)]
+struct TokenFilter {
+    bits: Vec<u64>,
+    mask: u64,
+    /// Byte lengths of single-word prefix literals (`secur*` → 5): tokens are tested at each.
+    prefix_lens: Vec<usize>,
+}
+
+impl TokenFilter {
+    /// `firsts`: each literal's first word and whether that word is itself a prefix.
+    fn new(firsts: &[(String, bool)]) -> TokenFilter {
+        // ~32 bits per entry: about 3 % false positives.
+        let nbits = (firsts.len() * 32)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 26);
+        let mut f = TokenFilter {
+            bits: vec![0; nbits / 64],
+            mask: nbits as u64 - 1,
+            prefix_lens: Vec::new(),
+        };
+        for (word, prefix) in firsts {
+            let h = fnv1a(word.as_bytes()) & f.mask;
+            if let Some(w) = f.bits.get_mut((h / 64) as usize) {
+                *w |= 1 << (h % 64);
+            }
+            if *prefix && !f.prefix_lens.contains(&word.len()) {
+                f.prefix_lens.push(word.len());
+            }
+        }
+        f.prefix_lens.sort_unstable();
+        f
+    }
+
+    fn test(&self, bytes: &[u8]) -> bool {
+        let h = fnv1a(bytes) & self.mask;
+        self.bits
+            .get((h / 64) as usize)
+            .is_some_and(|w| w & (1 << (h % 64)) != 0)
+    }
+
+    /// Whether some literal may begin with the token `word`.
+    fn may_start(&self, word: &[u8]) -> bool {
+        self.test(word)
+            || self
+                .prefix_lens
+                .iter()
+                .take_while(|&&l| l < word.len())
+                .any(|&l| word.get(..l).is_some_and(|p| self.test(p)))
+    }
+}
+
+/// FNV-1a: tiny, fast on short words, and good enough for a Bloom filter.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Walk the automaton anchored at every token start, collecting the literals that begin there.
 ///
 /// Every literal starts at a token and ends at a token boundary (a trailing space) or, for
 /// prefixes, anywhere; so instead of an unanchored scan that tracks every partial match through
 /// failure links, each token start runs the trie until it falls off it. Most tokens fall off
 /// after a byte or two, which keeps the cost nearly flat in the number of rules.
-fn walk<A: Automaton>(a: &A, norm: &Normalized, field: Field, hits: &mut Vec<Hit>) {
+fn walk<A: Automaton>(
+    a: &A,
+    filter: Option<&TokenFilter>,
+    norm: &Normalized,
+    field: Field,
+    hits: &mut Vec<Hit>,
+) {
     let Ok(start) = a.start_state(Anchored::Yes) else {
         return;
     };
     let bytes = norm.stream.as_bytes();
     for (ti, tok) in norm.tokens.iter().enumerate() {
         let from = tok.norm_start as usize;
+        if let Some(f) = filter {
+            let word = bytes.get(from..tok.norm_end as usize).unwrap_or(&[]);
+            if !f.may_start(word) {
+                continue;
+            }
+        }
         let mut sid = start;
         for (k, &byte) in bytes.get(from..).unwrap_or(&[]).iter().enumerate() {
             sid = a.next_state(Anchored::Yes, sid, byte);
@@ -842,6 +931,36 @@ mod tests {
                 (Field::Body, "embassy", 21, 28),
             ]
         );
+    }
+
+    #[test]
+    fn large_rule_sets_use_the_token_filter_without_losing_hits() {
+        let mut specs: Vec<RuleSpec> = (0..1_200)
+            .map(|i| spec(&format!("w{i}"), &format!("word{i}")))
+            .collect();
+        specs.push(spec("prefix", "secur*"));
+        specs.push(spec("phrase", "\"green zone\""));
+        specs.push(spec("not", "NOT zzz"));
+        specs.push(spec("near", "embassy NEAR/2 rocket*"));
+        let rs = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            rs.inner.filter.is_some(),
+            "filter expected above {FILTER_MIN_PATTERNS}"
+        );
+        let doc = Document {
+            body:
+                "Word7 security GREEN-zone word1199 xword5 word55x rockets hit the embassy's gate",
+            ..Document::default()
+        };
+        let fired: Vec<String> = rs.matches(&doc).into_iter().map(|m| m.rule).collect();
+        assert_eq!(fired, ["w7", "w1199", "prefix", "phrase", "not", "near"]);
+        let explained: Vec<String> = rs
+            .explain(&doc)
+            .into_iter()
+            .filter(|e| e.fired)
+            .map(|e| e.rule)
+            .collect();
+        assert_eq!(fired, explained);
     }
 
     #[test]

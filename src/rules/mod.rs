@@ -184,7 +184,8 @@ pub struct TermHit {
     pub end: usize,
 }
 
-/// A rule that does not compile. `Display` shows the query with a caret under the problem.
+/// A rule that does not compile. `Display` shows the query (or, for a multi-line query, the
+/// line at fault) with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_error(self))]
 pub struct RuleError {
@@ -197,23 +198,42 @@ pub struct RuleError {
     pub in_exclude: bool,
 }
 
+/// The message, then the query line holding the error with a caret under the offending token.
+/// Multi-line queries (TOML `'''` strings) show only that line and say which line it is.
 fn render_error(e: &RuleError) -> String {
     let chars: Vec<char> = e.query.chars().collect();
-    let from = e.column.saturating_sub(1).min(chars.len());
-    let width = chars[from..]
+    let at = e.column.saturating_sub(1).min(chars.len());
+    let line_start = chars[..at]
+        .iter()
+        .rposition(|&c| c == '\n')
+        .map_or(0, |p| p + 1);
+    let line_end = chars[at..]
+        .iter()
+        .position(|&c| c == '\n')
+        .map_or(chars.len(), |p| at + p);
+    let line: String = chars[line_start..line_end]
+        .iter()
+        .map(|&c| if c == '\t' { ' ' } else { c })
+        .collect();
+    let width = chars[at..line_end]
         .iter()
         .take_while(|c| !c.is_whitespace())
         .count()
         .max(1);
+    let where_ = if e.query.trim_end().contains('\n') {
+        let line_no = chars[..at].iter().filter(|&&c| c == '\n').count() + 1;
+        format!("line {line_no}, column {}", at - line_start + 1)
+    } else {
+        format!("column {}", e.column)
+    };
     format!(
-        "rule `{}`: {}{}\n  {}\n  {}{} (column {})",
+        "rule `{}`: {}{}\n  {}\n  {}{} ({where_})",
         e.rule,
         if e.in_exclude { "in exclude: " } else { "" },
         e.message,
-        e.query,
-        " ".repeat(from),
+        line,
+        " ".repeat(at - line_start),
         "^".repeat(width),
-        e.column
     )
 }
 

@@ -249,9 +249,13 @@ fn fold_into(part: &str, out: &mut String) {
     let mut last_base_latin = false;
     for c in folded.chars() {
         if is_arabic(c) {
-            last_base_latin = false;
             match c {
-                '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' => {}
+                // Dropped marks leave the base they sat on unchanged, so a later mark is judged
+                // against the same letter on a second pass (normalisation is idempotent).
+                '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' => continue,
+                _ => last_base_latin = false,
+            }
+            match c {
                 'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
                 'ة' => out.push('ه'),
                 'ى' => out.push('ي'),

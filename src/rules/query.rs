@@ -214,7 +214,7 @@ fn literal(raw: String, body: &str, col: usize, phrase: bool) -> Result<Literal,
     if prefix && last.chars().count() < 2 {
         return Err(QueryError::new(
             col,
-            format!("prefix `{body}` is too short: put at least 2 letters before `*`"),
+            format!("prefix `{last}*` is too short: put at least 2 letters before `*`"),
         ));
     }
     Ok(Literal {

@@ -20,7 +20,9 @@ use rusqlite_migration::{Migrations, M};
 use crate::rules::{Severity, TermHit};
 use crate::story::{self, Fingerprint};
 
+mod outbox;
 mod search;
+pub use outbox::{ClaimedAlert, SinkStatus};
 pub use search::SearchHit;
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
@@ -34,6 +36,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0002_feed_schedule.sql")),
         M::up(include_str!("../../migrations/0003_stories.sql")),
         M::up(include_str!("../../migrations/0004_articles_fts.sql")),
+        M::up(include_str!("../../migrations/0005_sink_outbox.sql")),
     ])
 }
 

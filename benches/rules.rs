@@ -1,0 +1,269 @@
+//! Rule matching throughput: one-pass matcher with 10 … 10,000 rules vs one regex per rule.
+//!
+//! Run: `cargo bench --bench rules` (release profile). The corpus (≥ 10 MB of news-like text) and
+//! the rules are generated from a fixed seed, so runs are comparable. Besides criterion's own
+//! output, a one-shot table is printed first: MB/s by wall clock and by this thread's CPU time
+//! (per core, robust to other processes sharing the machine), and the naive baseline's MB/s.
+//!
+//! The naive baseline is deliberately generous to itself: per rule, one case-insensitive regex
+//! of the rule's literals as an alternation, `is_match` only (no Boolean evaluation).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use feedwatch::rules::{Document, RuleSet, RuleSpec, Severity};
+
+/// xorshift64*: deterministic, dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// Roughly Zipf-distributed index in `0..n` (common words are common, most words rare).
+    fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        (((n as f64 + 1.0).powf(u) - 1.0) as usize).min(n - 1)
+    }
+}
+
+const COMMON: &str = "the a of in on at for with from by after before and or but said says \
+    government ministry parliament council officials minister security forces police city \
+    province oil prices market week year people report talks deal agreement attack rocket \
+    embassy protest election budget water electricity border airport hospital school";
+
+/// Distinct word types. News text has hundreds of thousands (names, places, inflections); a
+/// small vocabulary would make every word of the corpus a literal of some generated rule.
+const VOCABULARY: usize = 200_000;
+
+fn vocabulary(rng: &mut Rng) -> Vec<String> {
+    const SYL: [&str; 24] = [
+        "ka", "ri", "mo", "sa", "lin", "dor", "ta", "ne", "bar", "el", "zu", "pa", "gon", "vi",
+        "ash", "ur", "mel", "to", "fa", "qi", "han", "ber", "ol", "sti",
+    ];
+    let mut v: Vec<String> = COMMON.split_whitespace().map(str::to_string).collect();
+    let mut seen: std::collections::HashSet<String> = v.iter().cloned().collect();
+    while v.len() < VOCABULARY {
+        let n = 2 + rng.below(4);
+        let w: String = (0..n).map(|_| SYL[rng.below(SYL.len())]).collect();
+        // Distinct words, so a "rare" word is really rare.
+        if seen.insert(w.clone()) {
+            v.push(w);
+        }
+    }
+    v
+}
+
+fn corpus(rng: &mut Rng, vocab: &[String], bytes: usize) -> Vec<(String, String)> {
+    let mut docs = Vec::new();
+    let mut total = 0;
+    while total < bytes {
+        let mut title = String::new();
+        for i in 0..(6 + rng.below(6)) {
+            let w = &vocab[rng.zipf(vocab.len())];
+            if i == 0 {
+                title.push_str(&w[..1].to_uppercase());
+                title.push_str(&w[1..]);
+            } else {
+                title.push(' ');
+                title.push_str(w);
+            }
+        }
+        let mut body = String::new();
+        for _ in 0..(200 + rng.below(300)) {
+            let w = &vocab[rng.zipf(vocab.len())];
+            body.push_str(w);
+            body.push(match rng.below(12) {
+                0 => '.',
+                1 => ',',
+                _ => ' ',
+            });
+            if body.ends_with(['.', ',']) {
+                body.push(' ');
+            }
+        }
+        total += title.len() + body.len();
+        docs.push((title, body));
+    }
+    docs
+}
+
+/// Generated rules look like monitoring rules: topical words (not the few hundred most common
+/// ones, which no one alerts on), phrases, prefixes, AND/OR/NOT, NEAR and field scopes.
+fn rules(rng: &mut Rng, vocab: &[String], n: usize) -> Vec<RuleSpec> {
+    let word = |rng: &mut Rng, from: usize| vocab[from + rng.below(vocab.len() - from)].clone();
+    (0..n)
+        .map(|i| {
+            let (a, b, c) = (word(rng, 500), word(rng, 500), word(rng, 500));
+            let query = match i % 6 {
+                0 => word(rng, 5_000),
+                1 => format!("\"{a} {b}\""),
+                2 => format!("{}* AND ({b} OR {c})", &a[..a.len().min(5)]),
+                3 => format!("{a} NEAR/5 ({b} OR {c})"),
+                4 => format!("\"{a} {b}\" OR ({c} AND {})", word(rng, 500)),
+                _ => format!("title:{a} OR ({b} AND {c} NOT {})", word(rng, 500)),
+            };
+            RuleSpec {
+                name: format!("r{i}"),
+                query,
+                severity: Severity::Medium,
+                feeds: Vec::new(),
+                exclude: None,
+            }
+        })
+        .collect()
+}
+
+/// One regex per rule: the rule's literals as a case-insensitive alternation.
+fn naive(specs: &[RuleSpec]) -> Vec<regex::Regex> {
+    specs
+        .iter()
+        .map(|s| {
+            let lits: Vec<String> = s
+                .query
+                .split(['(', ')', ' ', '"'])
+                .filter(|w| !w.is_empty() && !["AND", "OR", "NOT"].contains(w))
+                .filter(|w| !w.starts_with("NEAR/"))
+                .map(|w| {
+                    let w = w.trim_start_matches("title:");
+                    match w.strip_suffix('*') {
+                        Some(p) => format!(r"\b{}\w*", regex::escape(p)),
+                        None => format!(r"\b{}\b", regex::escape(w)),
+                    }
+                })
+                .collect();
+            regex::Regex::new(&format!("(?i){}", lits.join("|"))).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+fn run_set(set: &RuleSet, docs: &[(String, String)]) -> usize {
+    docs.iter()
+        .map(|(t, b)| {
+            set.matches(&Document {
+                title: t,
+                body: b,
+                ..Document::default()
+            })
+            .len()
+        })
+        .sum()
+}
+
+fn run_naive(res: &[regex::Regex], docs: &[(String, String)]) -> usize {
+    docs.iter()
+        .map(|(t, b)| {
+            res.iter()
+                .filter(|r| r.is_match(t) || r.is_match(b))
+                .count()
+        })
+        .sum()
+}
+
+/// CPU time of this thread (Linux `/proc/thread-self/stat`), so MB/s are per core even when
+/// other builds share the machine; `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Run `f` repeatedly for at least a second; wall and CPU time per run. CPU time is what "per
+/// core" means on a machine shared with other builds (and the clock ticks only every 10 ms).
+fn measure(mut f: impl FnMut()) -> (Duration, Duration) {
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let mut runs = 0u32;
+    while runs == 0 || t0.elapsed() < Duration::from_secs(1) {
+        f();
+        runs += 1;
+    }
+    let wall = t0.elapsed();
+    let cpu = cpu_time().zip(c0).map_or(wall, |(c1, c0)| c1 - c0);
+    (wall / runs, cpu / runs)
+}
+
+fn size(docs: &[(String, String)]) -> u64 {
+    docs.iter().map(|(t, b)| (t.len() + b.len()) as u64).sum()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed_f00d_dead_beef);
+    let vocab = vocabulary(&mut rng);
+    let docs = corpus(&mut rng, &vocab, 10 * 1024 * 1024);
+    // The naive baseline gets a 1 MB slice: at 1,000 rules the full corpus would take minutes.
+    let small_end = docs
+        .iter()
+        .scan(0usize, |acc, (t, b)| {
+            *acc += t.len() + b.len();
+            Some(*acc)
+        })
+        .position(|acc| acc >= 1024 * 1024)
+        .map_or(docs.len(), |p| p + 1);
+    let small = &docs[..small_end];
+    let total = size(&docs);
+    let mb = |bytes: u64, d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+
+    println!(
+        "corpus: {} docs, {:.1} MB; naive slice {:.1} MB",
+        docs.len(),
+        total as f64 / 1e6,
+        size(small) as f64 / 1e6
+    );
+    println!(
+        "{:>7} {:>9} {:>12} {:>11} {:>15} {:>9} {:>8}",
+        "rules", "compile", "MB/s (wall)", "MB/s (cpu)", "naive MB/s cpu", "speed-up", "matches"
+    );
+    let mut group = c.benchmark_group("rules");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    for n in [10usize, 100, 1_000, 10_000] {
+        let specs = rules(&mut Rng(n as u64 * 7919), &vocab, n);
+        let t0 = Instant::now();
+        let set = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{:?}", e.first()));
+        let compile = t0.elapsed();
+        let mut hits = 0;
+        let (wall, cpu) = measure(|| hits = run_set(&set, &docs));
+        let naive_res = (n <= 1_000).then(|| naive(&specs));
+        let slow = naive_res.as_ref().map(|res| {
+            let (_, cpu) = measure(|| {
+                black_box(run_naive(res, small));
+            });
+            mb(size(small), cpu)
+        });
+        let fast = mb(total, cpu);
+        println!(
+            "{n:>7} {:>7.0}ms {:>12.1} {fast:>11.1} {:>15} {:>9} {hits:>8}",
+            compile.as_secs_f64() * 1e3,
+            mb(total, wall),
+            slow.map_or("-".into(), |s| format!("{s:.1}")),
+            slow.map_or("-".into(), |s| format!("{:.0}x", fast / s)),
+        );
+
+        group.throughput(Throughput::Bytes(total));
+        group.bench_with_input(BenchmarkId::new("one-pass", n), &docs, |b, docs| {
+            b.iter(|| black_box(run_set(&set, docs)))
+        });
+        if let Some(res) = &naive_res {
+            group.throughput(Throughput::Bytes(size(small)));
+            group.bench_with_input(BenchmarkId::new("naive-regex", n), small, |b, docs| {
+                b.iter(|| black_box(run_naive(res, docs)))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
