@@ -219,6 +219,7 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
 /// The alert as a tracing event with fixed field names, at WARN for high and critical
 /// severities and INFO (journal priority "notice") below.
 fn emit(a: &AlertRecord) {
+    crate::metrics::alert(&a.rule, &a.severity);
     let v = to_json(a);
     let terms = v["terms"]
         .as_array()
@@ -294,6 +295,9 @@ mod tests {
             gap: false,
             moved_to: None,
             also_seen: vec![],
+            extract_failures: vec![],
+            recent: vec![],
+            prune_recent_before: None,
             articles: vec![NewArticle {
                 item_key: key,
                 url: Some(format!("http://x/{key}")),

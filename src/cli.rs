@@ -141,6 +141,21 @@ pub enum Command {
     ///
     /// Example: feedwatch search '"green zone" AND rocket*' --since 30d
     Search(crate::search_cmd::SearchArgs),
+    /// Try rules on what was already seen: stored articles, and the text of items seen in
+    /// the retention period (`[storage] recent_text_retention`). Exit 0 if anything matched,
+    /// 1 if nothing did, 2 on error.
+    ///
+    /// RULES is a rule file with [[rules]] tables, or a query.
+    /// Example: feedwatch backtest '"green zone" NEAR/10 drone*' --since 7d
+    Backtest {
+        #[arg(value_name = "RULE_FILE|QUERY")]
+        rules: String,
+        /// Only documents seen in this period.
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        since: Duration,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -187,6 +202,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Config {
             action: ConfigAction::Check,
         } => config_check(&cli),
+        Command::Backtest {
+            rules,
+            since,
+            format,
+        } => backtest(&cli, rules, *since, *format),
         Command::Feeds { action } => crate::feeds_cmd::run(cli.config.as_deref(), action),
         Command::Search(args) => crate::search_cmd::run(cli.config.as_deref(), args),
     }
@@ -211,6 +231,8 @@ fn build_pipeline(cfg: &Config, reader: Arc<Mutex<Store>>) -> Result<Pipeline> {
         extractor: Arc::new(Extractor::new(&cfg.sites).context("bad [[sites]] rule")?),
         reader,
         poll: cfg.poll.clone(),
+        pages: Default::default(),
+        recent_retention: cfg.recent_text_retention,
     })
 }
 
@@ -274,6 +296,19 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
                 feeds: cfg.feeds.clone(),
             });
             let (rt_tx, rt_rx) = tokio::sync::watch::channel(runtime);
+            let http_stop = CancellationToken::new();
+            if let Some(addr) = cfg.http.listen {
+                let listener = crate::metrics::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} ([http] listen)"))?;
+                let stop = http_stop.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = crate::metrics::serve(listener, stop).await {
+                        tracing::error!(error = %e, "metrics listener failed");
+                    }
+                });
+            }
+            let _http_guard = http_stop.drop_guard();
             crate::notify::ready();
             crate::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
             let signals = tokio::spawn(daemon_signals(
@@ -572,6 +607,8 @@ fn status(cli: &Cli, format: Format) -> Result<u8> {
                     "items_seen": r.items_seen,
                     "articles_kept": r.articles_kept,
                     "interval_secs": r.interval_secs,
+                    "extract_failures": r.extract_failures,
+                    "last_extract_error": r.last_extract_error,
                     "gaps": r.gaps,
                     "moved_to": r.moved_to,
                 })
@@ -723,6 +760,106 @@ fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) -> Result<u
         )?,
     }
     Ok(0)
+}
+
+/// `backtest`: a rule file or query over stored articles and recent item texts.
+fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let specs = if Path::new(rules).is_file() {
+        config::load_rule_file(Path::new(rules))?
+    } else {
+        vec![crate::rules::RuleSpec {
+            name: "query".into(),
+            query: rules.to_string(),
+            severity: crate::rules::Severity::Medium,
+            feeds: vec![],
+            exclude: None,
+        }]
+    };
+    let set = RuleSet::compile(&specs).map_err(|errs| {
+        anyhow::anyhow!(errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    let store = Store::open(&cfg.database)?;
+    let from =
+        chrono::Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
+    let kept = store.articles_since(from)?;
+    let recent = store.recent_items_since(from)?;
+    let tags_of = |feed: &str| -> Vec<String> {
+        cfg.feeds
+            .iter()
+            .find(|f| f.display_name() == feed)
+            .map(|f| f.tags.clone())
+            .unwrap_or_default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut hits = 0usize;
+    let mut by_rule: std::collections::BTreeMap<String, usize> = Default::default();
+    for (source, row) in kept
+        .iter()
+        .map(|r| ("article", r))
+        .chain(recent.iter().map(|r| ("recent", r)))
+    {
+        let tags = tags_of(&row.feed);
+        let doc = Document {
+            title: &row.title,
+            summary: &row.summary,
+            body: &row.body,
+            url: row.url.as_deref().unwrap_or(""),
+            feed: &row.feed,
+            feed_tags: &tags,
+        };
+        for m in set.matches(&doc) {
+            hits += 1;
+            *by_rule.entry(m.rule.clone()).or_default() += 1;
+            match format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    json!({
+                        "rule": m.rule,
+                        "severity": m.severity,
+                        "source": source,
+                        "time": alert::rfc3339(row.fetched_at),
+                        "feed": row.feed,
+                        "title": row.title,
+                        "url": row.url,
+                        "terms": distinct_terms(&m),
+                        "snippet": m.snippet,
+                    })
+                )?,
+                Format::Text => writeln!(
+                    out,
+                    "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
+                    alert::rfc3339(row.fetched_at),
+                    m.severity,
+                    m.rule,
+                    row.feed,
+                    row.title,
+                    row.url.as_deref().unwrap_or("(no link)"),
+                    distinct_terms(&m).join(", "),
+                    m.snippet
+                )?,
+            }
+        }
+    }
+    let summary: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    eprintln!(
+        "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}{}",
+        kept.len(),
+        recent.len(),
+        alert::rfc3339(from),
+        if summary.is_empty() { "" } else { " (" },
+        if summary.is_empty() {
+            String::new()
+        } else {
+            summary.join(", ") + ")"
+        }
+    );
+    Ok(if hits > 0 { 0 } else { 1 })
 }
 
 /// `config check`: every problem, exit 2 on any.

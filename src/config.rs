@@ -26,6 +26,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(120);
 /// Default longest adaptive interval and backoff cap.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+/// Default retention of unmatched items' texts, for backtests.
+pub const DEFAULT_RECENT_RETENTION: Duration = Duration::from_secs(14 * 86_400);
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -111,8 +113,11 @@ pub struct Config {
     pub database: PathBuf,
     /// JSON-lines alert log.
     pub alert_log: PathBuf,
+    /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
+    pub recent_text_retention: Option<Duration>,
     pub fetch: FetchConfig,
     pub poll: PollConfig,
+    pub http: HttpConfig,
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<RuleSpec>,
     pub sites: Vec<SiteSpec>,
@@ -183,6 +188,14 @@ impl Default for PollConfig {
     }
 }
 
+/// `[http]`: the optional metrics and health listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for `/metrics` and `/healthz`, e.g. "127.0.0.1:9464". Off when absent.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// One `[[feeds]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedConfig {
@@ -218,6 +231,8 @@ struct RawConfig {
     #[serde(default)]
     poll: PollConfig,
     #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
     feeds: Vec<Spanned<RawFeed>>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
@@ -231,6 +246,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     database: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    recent_text_retention: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -496,13 +513,51 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         database,
         alert_log,
+        recent_text_retention: match raw.storage.recent_text_retention {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => Some(DEFAULT_RECENT_RETENTION),
+        },
         fetch: raw.fetch,
         poll: raw.poll,
+        http: raw.http,
         feeds,
         rules: specs,
         sites: raw.sites,
         sinks,
     })
+}
+
+/// Loads the `[[rules]]` of one rule file (for `backtest`), checked like the config's.
+///
+/// # Errors
+/// Every problem found, naming file, line and key.
+pub fn load_rule_file(path: &Path) -> Result<Vec<RuleSpec>, ConfigError> {
+    let text = read(path)?;
+    let raw: RawRuleFile = parse_toml(path, &text)?;
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    take_rules(path, &text, raw.rules, &mut rules, &mut problems);
+    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
+    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
+        for e in errs {
+            let line = rules
+                .iter()
+                .find(|(s, _, _)| s.name == e.rule)
+                .map(|(_, _, l)| *l);
+            problems.push(ConfigProblem {
+                file: path.to_path_buf(),
+                line,
+                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
+                message: e.to_string(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ConfigError { problems })
+    }
 }
 
 fn take_rules(

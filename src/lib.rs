@@ -28,6 +28,7 @@ pub mod feeds_cmd;
 pub mod fetch;
 pub mod fts_query;
 pub mod html;
+pub mod metrics;
 pub mod notify;
 pub mod opml;
 pub mod pipeline;

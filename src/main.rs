@@ -57,7 +57,11 @@ fn init_logging(format: LogFormat) {
             Err(e) => eprintln!("feedwatch: journal unavailable ({e}); logging to stderr"),
         }
     }
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only on a terminal: a file, a pipe or the journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     let layer = match format {
         LogFormat::Text => fmt.with_target(false).boxed(),
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),

@@ -18,14 +18,12 @@ use crate::extract::Extractor;
 use crate::feed::{self, FeedItem, ParsedFeed};
 use crate::fetch::{Conditional, FeedResponse, FetchError, Fetcher};
 use crate::rules::{Document, RuleSet};
-use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, Store, Validators};
+use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, RecentItem, Store, Validators};
 
 /// Attempts at an article page before the feed's own text is used instead.
 pub const PAGE_ATTEMPTS: u32 = 3;
 /// Article pages fetched at once for one feed (the per-host limit applies as well).
 const PAGES_IN_FLIGHT: usize = 4;
-/// Extracted text shorter than this (in chars) is treated as a failed extraction.
-const MIN_PAGE_TEXT: usize = 200;
 
 /// What every poll needs, built once at start-up (and on reload).
 #[derive(Clone)]
@@ -36,6 +34,38 @@ pub struct Pipeline {
     /// A read connection for "have we seen this item?". Writes go through the writer.
     pub reader: Arc<Mutex<Store>>,
     pub poll: PollConfig,
+    /// Recent extracted texts per host, to spot furniture extracted in place of articles.
+    pub pages: PageMemory,
+    /// How long texts of items that matched nothing are kept for backtests (None: not kept).
+    pub recent_retention: Option<Duration>,
+}
+
+/// The last extracted text of each host (as a hash). The same text from a different page of
+/// the same host means the extractor found site furniture (a ticker, a cookie wall), not an
+/// article.
+#[derive(Clone, Default)]
+pub struct PageMemory {
+    last: Arc<Mutex<std::collections::HashMap<String, (u64, String)>>>,
+}
+
+impl PageMemory {
+    /// Why this page's text is suspect, if it is: the same text as another page of its host.
+    pub fn same_as_other_page(&self, url: &str, text: &str) -> Option<String> {
+        use std::hash::{Hash, Hasher};
+        let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.split_whitespace().for_each(|w| w.hash(&mut h));
+        let hash = h.finish();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let verdict = match last.get(&host) {
+            Some((prev, prev_url)) if *prev == hash && prev_url != url => Some(format!(
+                "same text as another page of {host} ({prev_url}): site furniture, not an article"
+            )),
+            _ => None,
+        };
+        last.insert(host, (hash, url.to_string()));
+        verdict
+    }
 }
 
 /// Polls one feed and returns what to commit. Never fails: errors are part of the record.
@@ -68,6 +98,11 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         gap: false,
         moved_to: None,
         also_seen: Vec::new(),
+        extract_failures: Vec::new(),
+        recent: Vec::new(),
+        prune_recent_before: p
+            .recent_retention
+            .map(|d| now - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
     };
 
     // 1. Fetch, conditionally.
@@ -176,14 +211,22 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     }
 
     // 4. Full text and matching, a few items at a time.
-    let outcomes: Vec<ItemOutcome> = stream::iter(fresh)
+    let outcomes: Vec<(ItemOutcome, Option<String>)> = stream::iter(fresh)
         .map(|(keys, item)| process_item(p, feed, keys, item))
         .buffer_unordered(PAGES_IN_FLIGHT)
         .collect()
         .await;
-    for o in outcomes {
+    for (o, extract_failure) in outcomes {
+        if let Some(f) = extract_failure {
+            rec.extract_failures.push(f);
+        }
         match o {
-            ItemOutcome::Seen(keys) => rec.seen.push(keys),
+            ItemOutcome::Seen(keys, text) => {
+                if p.recent_retention.is_some() {
+                    rec.recent.push(*text);
+                }
+                rec.seen.push(keys);
+            }
             ItemOutcome::Kept(keys, a) => {
                 rec.seen.push(keys);
                 rec.articles.push(*a);
@@ -255,8 +298,8 @@ fn item_keys(item: &FeedItem, feed_url: &str) -> Vec<i64> {
 }
 
 enum ItemOutcome {
-    /// Handled, nothing matched. All its keys.
-    Seen(Vec<i64>),
+    /// Handled, nothing matched. All its keys, and its text for backtests.
+    Seen(Vec<i64>, Box<RecentItem>),
     /// Matched at least one rule.
     Kept(Vec<i64>, Box<NewArticle>),
     /// Article page failed transiently; retry next poll.
@@ -269,7 +312,7 @@ async fn process_item(
     feed: &FeedConfig,
     keys: Vec<i64>,
     item: FeedItem,
-) -> ItemOutcome {
+) -> (ItemOutcome, Option<String>) {
     let key = keys[0];
     let feed_text = item.content.clone().unwrap_or_default();
     let mut body = feed_text.clone();
@@ -278,26 +321,39 @@ async fn process_item(
     let mut author = item.author.clone();
     let mut lang = None;
     let mut published = item.published;
+    let mut extract_failure = None;
 
     if let (true, Some(link)) = (feed.full_text, item.link.as_deref()) {
         match page_text(p, link).await {
-            Ok(ex) if ex.text.chars().count() >= MIN_PAGE_TEXT || body.is_empty() => {
-                body = ex.text;
-                body_source = "page";
-                canonical = ex.canonical_url;
-                author = author.or(ex.author);
-                lang = ex.lang;
-                published = published.or(ex.published);
-            }
-            Ok(_) => {
-                tracing::debug!(feed = %feed.url, url = link, "extracted text too short; using the feed's text");
-            }
+            Ok(ex) => match ex
+                .failure_reason()
+                .map(str::to_string)
+                .or_else(|| p.pages.same_as_other_page(link, &ex.text))
+            {
+                None => {
+                    body = ex.text;
+                    body_source = "page";
+                    canonical = ex.canonical_url;
+                    author = author.or(ex.author);
+                    lang = ex.lang;
+                    published = published.or(ex.published);
+                }
+                Some(reason) => {
+                    // Furniture or nothing: matching it could raise false alarms (a ticker
+                    // on every page), so the feed's own text stands in.
+                    crate::metrics::extraction_fallback();
+                    tracing::debug!(feed = %feed.url, url = link, reason = %reason,
+                        "article extraction looks failed; using the feed's text");
+                    extract_failure = Some(format!("{link}: {reason}"));
+                }
+            },
             Err(e) => {
+                crate::metrics::fetch_error(e.kind());
                 let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
                 if e.is_transient() && attempts < PAGE_ATTEMPTS {
                     tracing::warn!(feed = %feed.url, url = link, error = %e,
                         "article page failed (attempt {attempts} of {PAGE_ATTEMPTS}); retrying on the next poll");
-                    return ItemOutcome::Deferred(key, e.to_string());
+                    return (ItemOutcome::Deferred(key, e.to_string()), None);
                 }
                 tracing::warn!(feed = %feed.url, url = link, error = %e,
                     "article page unavailable; matching the feed's own text instead");
@@ -315,7 +371,14 @@ async fn process_item(
     };
     let matches = p.rules.matches(&doc);
     if matches.is_empty() {
-        return ItemOutcome::Seen(keys);
+        let text = RecentItem {
+            key,
+            url: item.link,
+            title: item.title,
+            summary: item.summary,
+            body,
+        };
+        return (ItemOutcome::Seen(keys, Box::new(text)), extract_failure);
     }
     let alerts = matches
         .into_iter()
@@ -337,23 +400,26 @@ async fn process_item(
     } else {
         fingerprint
     };
-    ItemOutcome::Kept(
-        keys,
-        Box::new(NewArticle {
-            item_key: key,
-            url: item.link.clone(),
-            canonical_url: canonical,
-            title: item.title,
-            summary: item.summary,
-            body,
-            body_source,
-            author,
-            lang,
-            published_at: published.map(|t| t.timestamp()),
-            link_canonical: item.link.as_deref().and_then(feed::identity::canonical_url),
-            fingerprint,
-            alerts,
-        }),
+    (
+        ItemOutcome::Kept(
+            keys,
+            Box::new(NewArticle {
+                item_key: key,
+                url: item.link.clone(),
+                canonical_url: canonical,
+                title: item.title,
+                summary: item.summary,
+                body,
+                body_source,
+                author,
+                lang,
+                published_at: published.map(|t| t.timestamp()),
+                link_canonical: item.link.as_deref().and_then(feed::identity::canonical_url),
+                fingerprint,
+                alerts,
+            }),
+        ),
+        extract_failure,
     )
 }
 
@@ -397,6 +463,7 @@ fn failed(
     msg: &str,
     e: &FetchError,
 ) -> PollRecord {
+    crate::metrics::fetch_error(e.kind());
     let mut rec = failed_msg(rec, row, interval, cap, msg, e.status());
     if let FetchError::Status {
         status,

@@ -123,6 +123,9 @@ fn commit(store: &mut Store, batch: &[PollRecord]) {
 
 /// `STATUS=` for `systemctl status`: what a person wants to see at a glance.
 fn report_status(store: &Store) {
+    if let Ok(n) = store.outbox_depth() {
+        crate::metrics::outbox_depth(n);
+    }
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
@@ -155,8 +158,15 @@ async fn poll_and_commit(
     row: FeedRow,
     tx: mpsc::Sender<WriterMsg>,
 ) -> (String, i64) {
+    let started = std::time::Instant::now();
     let rec = poll_feed(&p, &feed, &row).await;
     let next = rec.next_poll_at;
+    let result = match (&rec.error, rec.status) {
+        (Some(_), _) => "error",
+        (None, Some(304)) => "not_modified",
+        (None, _) => "ok",
+    };
+    let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
     let (ack_tx, ack_rx) = oneshot::channel();
     if tx
         .send(WriterMsg::Commit(Box::new(rec), ack_tx))
@@ -165,6 +175,7 @@ async fn poll_and_commit(
     {
         let _ = ack_rx.await;
     }
+    crate::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
     (feed.url, next)
 }
 
@@ -280,6 +291,9 @@ pub async fn run(
             .min()
             .unwrap_or(now + 3600);
         let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        // Come round at least twice a minute, so /healthz can tell a stalled loop.
+        crate::metrics::loop_alive();
+        wait = wait.min(Duration::from_secs(30));
         if let Some(w) = watchdog {
             // The loop must come round at least this often to prove it is alive.
             crate::notify::watchdog();

@@ -266,6 +266,9 @@ async fn search_finds_kept_articles() {
                 gap: false,
                 moved_to: None,
                 also_seen: vec![],
+                extract_failures: vec![],
+                recent: vec![],
+                prune_recent_before: None,
             })
             .expect("commit");
     }

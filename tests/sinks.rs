@@ -91,6 +91,9 @@ impl Db {
             gap: false,
             moved_to: None,
             also_seen: vec![],
+            extract_failures: vec![],
+            recent: vec![],
+            prune_recent_before: None,
         };
         self.store.commit_poll(&rec).expect("commit");
     }

@@ -314,6 +314,40 @@ mod tests {
         assert_eq!(ex.failure_reason(), None);
     }
 
+    /// WordPress-style page where the furniture sits inside the body container itself.
+    #[test]
+    fn furniture_inside_the_body_container() {
+        let p = |n: u32| {
+            format!(
+                "Paragraph {n} of the report, long enough to be prose, with a clause, a comma, \
+                 and a full stop at the end of it."
+            )
+        };
+        let html = format!(
+            r##"<html lang="en"><body><div id="page"><div class="entry-content">
+            <div class="sharedaddy"><h3>Share this:</h3><ul><li><a href="#">Twitter</a></li><li><a href="#">Facebook</a></li></ul></div>
+            <p><span class="reading-time">3 min read</span></p>
+            <p>{}</p>
+            <div class="wp-caption"><img src="x.jpg"><p class="wp-caption-text">Rockets over Baghdad [AFP]</p></div>
+            <p>{}</p>
+            <p><strong>Read more:</strong> <a href="/x">Rockets target Green Zone again</a></p>
+            <div class="newsletter-signup"><p>Get our daily briefing in your inbox every morning.</p><form><input type="email"></form></div>
+            <p>{}</p>
+            <div class="most-read"><h4>Most read</h4><ol><li><a href="/a">Embassy closes</a></li><li><a href="/b">Green Zone alert</a></li></ol></div>
+            <p>{}</p>
+            <p><em>Follow us on <a href="https://facebook.com/x">Facebook</a> and <a href="https://twitter.com/x">Twitter</a></em></p>
+            </div></div>
+            <div id="cookie-notice">This site uses cookies. <a href="/privacy">OK</a></div></body></html>"##,
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        );
+        let ex = Extractor::default().extract(&html, None);
+        let want: Vec<String> = (1..=4).map(p).collect();
+        assert_eq!(ex.text, want.join("\n\n"));
+    }
+
     /// Tag soup from a fixed-seed generator: no input may panic, in the extractor or in
     /// `fragment_to_text`.
     #[test]

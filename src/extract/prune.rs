@@ -23,6 +23,7 @@ const UNLIKELY: &[&str] = &[
     "replies", "rss", "shoutbox", "sidebar", "skyscraper", "social", "sponsor", "supplemental",
     "ad-break", "agegate", "pagination", "pager", "popup", "yom-remote", "cookie", "newsletter",
     "subscribe", "share", "promo", "most-read", "mostread", "trending", "outbrain", "taboola",
+    "recommend", "read-next", "up-next", "next-article", "more-from", "also-read",
 ];
 /// Words that rescue an unlikely-looking element (`okMaybeItsACandidate`).
 #[rustfmt::skip]

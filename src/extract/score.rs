@@ -69,14 +69,14 @@ pub(crate) fn extract_body(doc: &Html, title: Option<&str>) -> Body {
     for flags in PASSES {
         let body = grab(doc, flags, title);
         let n = body.text.chars().count();
-        if n >= CHAR_THRESHOLD {
-            return body;
-        }
-        // Readability keeps the longest attempt; a later, laxer pass must find clearly more
-        // here, since on a genuinely short news brief it mostly adds back the furniture the
-        // stricter pass removed.
+        // Readability keeps the longest attempt; here a laxer pass must find clearly more
+        // (twice as much), since on a genuinely short news brief it mostly adds back the
+        // furniture the stricter pass removed.
         if best.as_ref().is_none_or(|(m, _)| n > 2 * *m) {
             best = Some((n, body));
+        }
+        if best.as_ref().is_some_and(|(m, _)| *m >= CHAR_THRESHOLD) {
+            break;
         }
     }
     best.map(|(_, b)| b).unwrap_or_default()

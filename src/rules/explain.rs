@@ -107,4 +107,25 @@ mod tests {
              [body@0 \"Rockets\", body@16 \"Green Zone\"]\n      ✗ embassy\n  exclude:\n    ✗ suites\n"
         );
     }
+
+    #[test]
+    fn long_or_of_terms_shows_only_what_was_found() {
+        let rs = RuleSet::compile(&[RuleSpec {
+            name: "any".into(),
+            query: "alpha OR beta OR gamma OR delta".into(),
+            severity: Severity::Low,
+            feeds: vec![],
+            exclude: None,
+        }])
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let ex = rs.explain(&Document {
+            title: "Gamma rays",
+            ..Document::default()
+        });
+        assert_eq!(
+            ex[0].to_string(),
+            "rule `any` (low): MATCH\n  query:\n    ✓ OR of 4 terms (1 found)\n      ✓ gamma  \
+             [title@0 \"Gamma\"]\n"
+        );
+    }
 }

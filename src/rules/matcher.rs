@@ -108,9 +108,8 @@ struct Builder {
 
 impl Builder {
     fn pattern(&mut self, lit: &Literal) -> u32 {
-        // No leading sentinel: a match must start right after a space, which `scan` checks.
-        // Leaving it out lets the automaton's prefilter skip to a pattern's first letters
-        // instead of stopping at every space.
+        // Walks start at token starts, so no leading space is needed; the trailing one makes a
+        // term end at a word boundary, and its absence makes a prefix.
         let mut p = lit.tokens.join(" ");
         if !lit.prefix {
             p.push(' ');
@@ -770,6 +769,21 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
                 children: Vec::new(),
             }
         }
+        // A long OR of plain literals is shown as one line plus the literals that were found:
+        // listing forty missing synonyms hides the one branch the reader is looking for.
+        Node::Or(v) if v.len() > 3 && v.iter().all(|c| matches!(c, Node::Lit { .. })) => {
+            let found: Vec<ExplainNode> = v
+                .iter()
+                .map(|c| explain_node(c, dh))
+                .filter(|c| c.held)
+                .collect();
+            ExplainNode {
+                label: format!("OR of {} terms ({} found)", v.len(), found.len()),
+                held,
+                hits: Vec::new(),
+                children: found,
+            }
+        }
         Node::And(v) | Node::Or(v) => ExplainNode {
             label: if matches!(n, Node::And(_)) {
                 "AND"
@@ -792,12 +806,20 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
             pairs.sort_unstable_by_key(|h| (h.field, h.start, h.end));
             pairs.dedup();
             ExplainNode {
-                label: label.clone(),
+                label: shorten(label, 100),
                 held,
                 hits: describe(&pairs),
                 children: Vec::new(),
             }
         }
+    }
+}
+
+/// `s` cut to at most `max` characters, with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
 

@@ -13,8 +13,8 @@
 //!    (`أ إ آ ٱ`) become `ا`, taa marbuta `ة` becomes `ه`, alif maqsura `ى` becomes `ي`.
 //!
 //! The output is one string of normalised tokens, each preceded and followed by a single space
-//! (`" green zone rocket "`), which is what the matcher's automaton searches: a sentinel space
-//! on both sides of a pattern is a whole-word match, a missing trailing space a prefix match.
+//! (`" green zone rocket "`), which is what the matcher's automaton walks from each token start:
+//! a pattern ending in a space is a whole-word match, one without a trailing space a prefix.
 //! Each token remembers its byte range in the original text so hits map back to what the reader
 //! sees.
 
@@ -48,13 +48,6 @@ impl Normalized {
             .get(i)
             .and_then(|t| self.stream.get(t.norm_start as usize..t.norm_end as usize))
             .unwrap_or("")
-    }
-
-    /// Index of the token starting at byte `norm_start` of the stream, if any.
-    pub fn token_at(&self, norm_start: usize) -> Option<usize> {
-        self.tokens
-            .binary_search_by_key(&(norm_start as u32), |t| t.norm_start)
-            .ok()
     }
 }
 

@@ -37,6 +37,8 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0003_stories.sql")),
         M::up(include_str!("../../migrations/0004_articles_fts.sql")),
         M::up(include_str!("../../migrations/0005_sink_outbox.sql")),
+        M::up(include_str!("../../migrations/0006_extract_failures.sql")),
+        M::up(include_str!("../../migrations/0007_recent_items.sql")),
     ])
 }
 
@@ -98,6 +100,10 @@ pub struct FeedRow {
     pub gaps: i64,
     /// Poll interval chosen at the last poll, in seconds.
     pub interval_secs: Option<i64>,
+    /// Article pages whose extraction looked failed, so the feed's text was used.
+    pub extract_failures: i64,
+    /// The last such page and why.
+    pub last_extract_error: Option<String>,
 }
 
 /// What to do with a feed's HTTP validators (ETag / Last-Modified) after a poll.
@@ -172,6 +178,22 @@ pub struct PollRecord {
     /// Canonical links of items this feed carried that were already known: if another
     /// feed's kept article has that link, this feed becomes one of its sources.
     pub also_seen: Vec<String>,
+    /// Article pages whose extraction looked failed ("URL: reason"); the feed's text was used.
+    pub extract_failures: Vec<String>,
+    /// Texts of items that matched nothing, kept for backtests (empty when retention is off).
+    pub recent: Vec<RecentItem>,
+    /// Recent item texts older than this (Unix seconds) are deleted.
+    pub prune_recent_before: Option<i64>,
+}
+
+/// A seen item's text, kept for a while so new rules can be backtested on it.
+#[derive(Debug, Clone)]
+pub struct RecentItem {
+    pub key: i64,
+    pub url: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub body: String,
 }
 
 /// A stored alert joined with its article and feed: what the log, the journal and
@@ -317,7 +339,8 @@ impl Store {
         let sql = format!(
             "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
                     consecutive_failures, next_poll_at, items_seen, articles_kept,
-                    moved_to, last_item_count, gaps, interval_secs
+                    moved_to, last_item_count, gaps, interval_secs, extract_failures,
+                    last_extract_error
              FROM feeds {tail}"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
@@ -339,6 +362,8 @@ impl Store {
                 last_item_count: r.get(13)?,
                 gaps: r.get(14)?,
                 interval_secs: r.get(15)?,
+                extract_failures: r.get(16)?,
+                last_extract_error: r.get(17)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -531,6 +556,40 @@ impl Store {
         })
     }
 
+    /// Alerts waiting for delivery: not yet in the log, or queued for a sink.
+    pub fn outbox_depth(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM alerts WHERE delivered_at IS NULL)
+                  + (SELECT count(*) FROM sink_deliveries
+                      WHERE delivered_at IS NULL AND failed_at IS NULL)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Texts of items seen (and not kept) at or after `since`, oldest first, as article rows
+    /// (id is the item key) for backtests.
+    pub fn recent_items_since(&self, since: i64) -> Result<Vec<ArticleRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT r.key, COALESCE(f.name, f.url), r.url, r.title, r.summary, r.body, r.seen_at
+             FROM recent_items r JOIN feeds f ON f.id = r.feed_id
+             WHERE r.seen_at >= ?1 ORDER BY r.seen_at, r.key",
+        )?;
+        let rows = st.query_map([since], |r| {
+            Ok(ArticleRow {
+                id: r.get(0)?,
+                feed: r.get(1)?,
+                url: r.get(2)?,
+                title: r.get(3)?,
+                summary: r.get(4)?,
+                body: r.get(5)?,
+                published_at: None,
+                fetched_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(true)` when the database is sound.
     pub fn integrity_ok(&self) -> Result<bool, StoreError> {
         let res: String = self
@@ -569,6 +628,38 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
         i64::from(rec.gap),
         rec.moved_to
     ])?;
+    {
+        let mut recent = tx.prepare_cached(
+            "INSERT OR IGNORE INTO recent_items (key, feed_id, url, title, summary, body, seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for r in &rec.recent {
+            recent.execute(params![
+                r.key,
+                rec.feed_id,
+                r.url,
+                r.title,
+                r.summary,
+                r.body,
+                rec.polled_at
+            ])?;
+        }
+        if let Some(before) = rec.prune_recent_before {
+            tx.prepare_cached("DELETE FROM recent_items WHERE seen_at < ?1")?
+                .execute([before])?;
+        }
+    }
+    if let Some(last) = rec.extract_failures.last() {
+        tx.prepare_cached(
+            "UPDATE feeds SET extract_failures = extract_failures + ?2, last_extract_error = ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            rec.feed_id,
+            rec.extract_failures.len() as i64,
+            last
+        ])?;
+    }
     match &rec.validators {
         Validators::Keep => {}
         Validators::Set {
@@ -729,6 +820,9 @@ mod tests {
             gap: false,
             moved_to: None,
             also_seen: vec![],
+            extract_failures: vec![],
+            recent: vec![],
+            prune_recent_before: None,
             articles: vec![NewArticle {
                 item_key: 2,
                 url: Some("http://x/a".into()),

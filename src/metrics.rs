@@ -1,0 +1,277 @@
+//! Metrics and health: what an operator's Prometheus scrapes, and what a load balancer or
+//! a supervisor probes.
+//!
+//! The metrics are process-wide (one registry, like Prometheus' own clients): stages record
+//! with a function call and need no handle threaded through them. The HTTP listener is off
+//! unless `[http] listen` is set, and serves `/metrics` (OpenMetrics text) and `/healthz`
+//! (200 while the poll loop comes round, 503 when it has stalled, which is when the systemd
+//! watchdog would fire).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+/// How long the poll loop may go without coming round before `/healthz` says 503.
+pub const STALL_SECS: i64 = 120;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    rule: String,
+    severity: String,
+}
+
+struct Metrics {
+    registry: Registry,
+    polls: Family<ResultLabel, Counter>,
+    fetch_errors: Family<KindLabel, Counter>,
+    http_status: Family<StatusLabel, Counter>,
+    items_seen: Counter,
+    articles_kept: Counter,
+    alerts: Family<AlertLabels, Counter>,
+    extraction_fallbacks: Counter,
+    poll_duration: Histogram,
+    outbox_depth: Gauge,
+    /// Unix seconds of the poll loop's last round; 0 before the loop starts.
+    last_loop: AtomicI64,
+}
+
+fn metrics() -> &'static Metrics {
+    static M: OnceLock<Metrics> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut registry = Registry::with_prefix("feedwatch");
+        let polls = Family::<ResultLabel, Counter>::default();
+        let fetch_errors = Family::<KindLabel, Counter>::default();
+        let http_status = Family::<StatusLabel, Counter>::default();
+        let items_seen = Counter::default();
+        let articles_kept = Counter::default();
+        let alerts = Family::<AlertLabels, Counter>::default();
+        let extraction_fallbacks = Counter::default();
+        let poll_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "polls",
+            "Feed polls by result (ok, not_modified, error)",
+            polls.clone(),
+        );
+        registry.register(
+            "fetch_errors",
+            "Failed feed and page fetches by kind",
+            fetch_errors.clone(),
+        );
+        registry.register(
+            "http_responses",
+            "HTTP responses to feed polls by status",
+            http_status.clone(),
+        );
+        registry.register(
+            "items_seen",
+            "Feed items seen for the first time",
+            items_seen.clone(),
+        );
+        registry.register(
+            "articles_kept",
+            "Articles that matched a rule and were stored",
+            articles_kept.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Alerts delivered to the log, by rule and severity",
+            alerts.clone(),
+        );
+        registry.register(
+            "extraction_fallbacks",
+            "Article pages whose extraction failed, so the feed's text was used",
+            extraction_fallbacks.clone(),
+        );
+        registry.register(
+            "poll_duration_seconds",
+            "Time to poll one feed, commit included",
+            poll_duration.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Alerts waiting for delivery (log and sinks)",
+            outbox_depth.clone(),
+        );
+        Metrics {
+            registry,
+            polls,
+            fetch_errors,
+            http_status,
+            items_seen,
+            articles_kept,
+            alerts,
+            extraction_fallbacks,
+            poll_duration,
+            outbox_depth,
+            last_loop: AtomicI64::new(0),
+        }
+    })
+}
+
+/// A poll finished: its result, HTTP status, new items and kept articles.
+pub fn poll(result: &str, status: Option<u16>, items: u64, kept: u64, seconds: f64) {
+    let m = metrics();
+    m.polls
+        .get_or_create(&ResultLabel {
+            result: result.into(),
+        })
+        .inc();
+    if let Some(s) = status {
+        m.http_status
+            .get_or_create(&StatusLabel {
+                status: s.to_string(),
+            })
+            .inc();
+    }
+    m.items_seen.inc_by(items);
+    m.articles_kept.inc_by(kept);
+    m.poll_duration.observe(seconds);
+}
+
+/// A fetch failed (feed or page).
+pub fn fetch_error(kind: &str) {
+    metrics()
+        .fetch_errors
+        .get_or_create(&KindLabel { kind: kind.into() })
+        .inc();
+}
+
+/// An article page's extraction failed and the feed's text was used.
+pub fn extraction_fallback() {
+    metrics().extraction_fallbacks.inc();
+}
+
+/// An alert was delivered to the log.
+pub fn alert(rule: &str, severity: &str) {
+    metrics()
+        .alerts
+        .get_or_create(&AlertLabels {
+            rule: rule.into(),
+            severity: severity.into(),
+        })
+        .inc();
+}
+
+/// Alerts waiting for delivery.
+pub fn outbox_depth(n: i64) {
+    metrics().outbox_depth.set(n);
+}
+
+/// The poll loop came round.
+pub fn loop_alive() {
+    metrics()
+        .last_loop
+        .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+}
+
+/// Whether the poll loop came round recently (or has not started: a `poll --once` run).
+pub fn healthy() -> bool {
+    let last = metrics().last_loop.load(Ordering::Relaxed);
+    last == 0 || chrono::Utc::now().timestamp() - last <= STALL_SECS
+}
+
+/// The metrics in OpenMetrics text format.
+pub fn encode() -> String {
+    let mut out = String::new();
+    if prometheus_client::encoding::text::encode(&mut out, &metrics().registry).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Binds the listener (at start-up, so a taken port is a start-up error, not a silent one).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves `/metrics` and `/healthz` until `shutdown`.
+///
+/// # Errors
+/// When accepting connections fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    use axum::http::{header, StatusCode};
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    encode(),
+                )
+            }),
+        )
+        .route(
+            "/healthz",
+            get(|| async {
+                if healthy() {
+                    (StatusCode::OK, "ok\n")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "poll loop stalled\n")
+                }
+            }),
+        );
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "metrics and health listener up (/metrics, /healthz)");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_show_in_the_text_format() {
+        poll("ok", Some(200), 3, 1, 0.05);
+        fetch_error("timeout");
+        alert("green-zone", "high");
+        outbox_depth(2);
+        let text = encode();
+        for want in [
+            "feedwatch_polls_total{result=\"ok\"}",
+            "feedwatch_http_responses_total{status=\"200\"}",
+            "feedwatch_fetch_errors_total{kind=\"timeout\"}",
+            "feedwatch_alerts_total{rule=\"green-zone\",severity=\"high\"}",
+            "feedwatch_poll_duration_seconds_bucket",
+            "feedwatch_outbox_depth 2",
+            "feedwatch_items_seen_total",
+        ] {
+            assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+    }
+}

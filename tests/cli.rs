@@ -1,0 +1,196 @@
+//! Everyday commands through the real binary: backtest, `alerts --follow`, and the metrics
+//! and health listener.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{rss, Fixture, Instance, TestServer};
+
+const GZ: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
+const DRONE: &str = "A drone was seen over the harbour on Tuesday; the coast guard said it posed no danger to shipping.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backtest_runs_new_rules_on_kept_and_recent_items() {
+    let srv = TestServer::start().await;
+    srv.set(
+        "/f",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "F",
+                &[
+                    ("Green Zone attack", "http://n.invalid/1", Some(GZ)),
+                    ("Harbour drone", "http://n.invalid/2", Some(DRONE)),
+                ],
+            ),
+        ),
+    );
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"F\"\n",
+        srv.url("/f")
+    ));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+
+    // A query matching only the item that alerted nothing: found among recent items.
+    let out = inst
+        .run(&["backtest", "--format", "json", "drone* NEAR/5 harbour"])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = common::json_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["url"], "http://n.invalid/2");
+    assert_eq!(lines[0]["source"], "recent");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 matches"));
+
+    // A rule file matching the kept article.
+    let rf = inst.dir.path().join("new-rules.toml");
+    std::fs::write(
+        &rf,
+        "[[rules]]\nname = \"gz\"\nquery = '\"green zone\" AND embassy'\nseverity = \"high\"\n",
+    )
+    .expect("write");
+    let out = inst
+        .run(&["backtest", rf.to_str().expect("utf-8"), "--since", "1h"])
+        .await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gz") && text.contains("http://n.invalid/1"),
+        "{text}"
+    );
+
+    // Nothing matches: exit 1. A broken query: exit 2 with the caret.
+    assert_eq!(
+        inst.run(&["backtest", "zeppelin"]).await.status.code(),
+        Some(1)
+    );
+    let out = inst.run(&["backtest", "(green"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_follow_prints_new_alerts_as_they_are_delivered() {
+    let srv = TestServer::start().await;
+    srv.set("/f", Fixture::ok("application/rss+xml", rss("F", &[])));
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"F\"\n",
+        srv.url("/f")
+    ));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(inst.config())
+        .args(["alerts", "--follow", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start follow");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+
+    srv.set(
+        "/f",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "F",
+                &[("Green Zone attack", "http://n.invalid/1", Some(GZ))],
+            ),
+        ),
+    );
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    let start = Instant::now();
+    let mut got = Vec::new();
+    while got.is_empty() && start.elapsed() < Duration::from_secs(10) {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            got.push(l);
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(!got.is_empty(), "--follow printed nothing");
+    let v: serde_json::Value = serde_json::from_str(&got[0]).expect("json line");
+    assert_eq!(v["url"], "http://n.invalid/1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_are_served() {
+    let srv = TestServer::start().await;
+    srv.set(
+        "/f",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "F",
+                &[("Green Zone attack", "http://n.invalid/1", Some(GZ))],
+            ),
+        ),
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let inst = Instance::new(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[feeds]]\nurl = \"{}\"\nname = \"F\"\n",
+        srv.url("/f")
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(inst.config())
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let get = |path: &str| -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).ok()?;
+        let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, buf))
+    };
+    let start = Instant::now();
+    let metrics = loop {
+        if let Some((200, body)) = get("/metrics") {
+            if body.contains("feedwatch_alerts_total{") {
+                break body;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no metrics with alerts"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for want in [
+        "feedwatch_polls_total{result=\"ok\"} 1",
+        "feedwatch_http_responses_total{status=\"200\"} 1",
+        "feedwatch_poll_duration_seconds_count 1",
+    ] {
+        assert!(metrics.contains(want), "missing {want}:\n{metrics}");
+    }
+    assert_eq!(get("/healthz").map(|r| r.0), Some(200));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
