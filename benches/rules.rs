@@ -7,6 +7,19 @@
 //!
 //! The naive baseline is deliberately generous to itself: per rule, one case-insensitive regex
 //! of the rule's literals as an alternation, `is_match` only (no Boolean evaluation).
+//!
+//! Measured 2026-11-28 on the 2-core build machine (release, criterion wall-clock medians,
+//! MB = 10^6 bytes; the corpus is 10.5 MB, 3,390 articles):
+//!
+//! | rules | one-pass MB/s | naive regex MB/s | speed-up | time vs 10 rules |
+//! | ---: | ---: | ---: | ---: | ---: |
+//! | 10 | 195 | 194 | 1× | 1.0× |
+//! | 100 | 161 | 10.6 | 15× | 1.2× |
+//! | 1,000 | 121 | 0.71 | 170× | 1.6× |
+//! | 10,000 | 56 | – | – | 3.5× |
+//!
+//! At 10,000 rules (23,000 literals) the automaton no longer fits in the CPU caches and the
+//! per-token walks that pass the token filter miss; that is where the remaining time goes.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -24,8 +24,10 @@ use crate::config::FeedConfig;
 use crate::pipeline::{poll_feed, Pipeline};
 use crate::store::{FeedRow, PollRecord, Store, StoreError};
 
-/// Records committed in one transaction at most.
-const MAX_BATCH: usize = 256;
+/// Records committed in one transaction at most. Large enough that thousands of feeds cost
+/// a few dozen fsyncs per cycle, small enough that the queue holds little memory (a record
+/// carries the texts of its feed's new items).
+const MAX_BATCH: usize = 32;
 
 /// Messages to the writer thread.
 pub enum WriterMsg {
@@ -199,15 +201,24 @@ pub async fn poll_once(
     let rows = rows_by_url(&p.reader)?;
     let sem = Arc::new(Semaphore::new(p.poll.concurrency.max(1)));
     let mut set = JoinSet::new();
+    // Slots are taken here, in config order, so feeds start in the order they are listed.
     for f in feeds {
         let Some(row) = rows.get(&f.url).cloned() else {
             continue;
         };
-        let (p, f, tx, sem) = (p.clone(), f.clone(), tx.clone(), sem.clone());
+        let permit = tokio::select! {
+            p = sem.clone().acquire_owned() => p.ok(),
+            () = shutdown.cancelled() => break,
+        };
+        let (p, f, tx) = (p.clone(), f.clone(), tx.clone());
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await.ok();
+            let _permit = permit;
             poll_and_commit(p, f, row, tx).await
         });
+        // Reap finished polls as we go, so the set does not hold thousands of results.
+        while let Some(r) = set.try_join_next() {
+            drop(r);
+        }
     }
     loop {
         tokio::select! {

@@ -194,3 +194,159 @@ async fn metrics_and_health_are_served() {
         .status();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_prints_the_body_or_json_metadata() {
+    let inst = Instance::new("");
+    let seed = common::fixtures().join("seed/article.html");
+    let out = inst.run(&["extract", seed.to_str().expect("utf-8")]).await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Green Zone"), "{text}");
+    assert!(
+        !text.contains("Iraq 'taking security measures' to prevent US embassy closure"),
+        "no headline in text mode"
+    );
+    assert!(
+        !text.contains("Follow us") && !text.contains("Read also"),
+        "{text}"
+    );
+
+    let out = inst
+        .run(&[
+            "extract",
+            "--format",
+            "json",
+            "--url",
+            "https://www.newarab.com/news/x",
+            seed.to_str().expect("utf-8"),
+        ])
+        .await;
+    let v = common::json_lines(&out.stdout);
+    let keys: Vec<&str> = v[0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "title",
+        "published",
+        "author",
+        "lang",
+        "canonical_url",
+        "text",
+    ] {
+        assert!(keys.contains(&k), "missing {k}: {keys:?}");
+    }
+
+    // An Arabic page in windows-1256, declared only in its <meta>: decoded right.
+    let arabic = "المنطقة الخضراء في بغداد تتعرض لهجوم صاروخي جديد قرب السفارة الأمريكية";
+    let html = format!(
+        "<html><head><meta charset=\"windows-1256\"><title>خبر</title></head><body><article>{}</article></body></html>",
+        format!("<p>{arabic}.</p>").repeat(4)
+    );
+    let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(&html);
+    let page = inst.dir.path().join("ar.html");
+    std::fs::write(&page, &*bytes).expect("write");
+    let out = inst.run(&["extract", page.to_str().expect("utf-8")]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(arabic),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_prints_items_and_refuses_non_feeds() {
+    let inst = Instance::new("");
+    let feed = inst.dir.path().join("f.xml");
+    std::fs::write(
+        &feed,
+        rss(
+            "T",
+            &[(
+                "A title",
+                "http://n.invalid/a",
+                Some("<p>Some <b>summary</b></p>"),
+            )],
+        ),
+    )
+    .expect("write");
+    let out = inst
+        .run(&["parse", "--format", "json", feed.to_str().expect("utf-8")])
+        .await;
+    assert!(out.status.success());
+    let v = common::json_lines(&out.stdout);
+    assert_eq!(v[0]["format"], "rss2.0");
+    let item = &v[0]["items"][0];
+    assert_eq!(item["title"], "A title");
+    assert_eq!(item["link"], "http://n.invalid/a");
+    assert_eq!(item["published"], "2020-10-06T10:00:00Z");
+    assert_eq!(item["summary_chars"], "Some summary".len());
+    assert!(item.get("id").is_some());
+
+    let html = inst.dir.path().join("page.html");
+    std::fs::write(
+        &html,
+        "<!doctype html><html><body><p>hello</p></body></html>",
+    )
+    .expect("write");
+    let out = inst.run(&["parse", html.to_str().expect("utf-8")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .to_lowercase()
+        .contains("not a feed"));
+}
+
+/// A page whose "article" is a list of links, and a site that serves the same furniture for
+/// every article: the feed's own text is matched instead, and `status` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_extraction_falls_back_to_the_feed_text() {
+    let srv = TestServer::start().await;
+    let links: String = (0..40)
+        .map(|i| {
+            format!(
+                "<li><a href=\"/x/{i}\">Rockets hit Green Zone near US embassy, story {i}</a></li>"
+            )
+        })
+        .collect();
+    let ticker = format!("<html><body><ul>{links}</ul></body></html>");
+    srv.set("/p/1", Fixture::ok("text/html", ticker.clone()));
+    srv.set("/p/2", Fixture::ok("text/html", ticker));
+    srv.set(
+        "/f",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "F",
+                &[
+                    (
+                        "Football: late winner",
+                        &srv.url("/p/1"),
+                        Some("A late goal settled the derby."),
+                    ),
+                    (
+                        "Cup draw made",
+                        &srv.url("/p/2"),
+                        Some("The cup draw was made on Monday."),
+                    ),
+                ],
+            ),
+        ),
+    );
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"F\"\nfull_text = true\n",
+        srv.url("/f")
+    ));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    assert!(inst.alerts().await.is_empty(), "furniture must not alert");
+    let st = inst.status().await;
+    assert_eq!(st[0]["extract_failures"], 2, "{st:?}");
+    assert!(
+        st[0]["last_extract_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/p/")),
+        "{st:?}"
+    );
+}

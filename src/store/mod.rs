@@ -630,7 +630,7 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
     ])?;
     {
         let mut recent = tx.prepare_cached(
-            "INSERT OR IGNORE INTO recent_items (key, feed_id, url, title, summary, body, seen_at)
+            "INSERT INTO recent_items (key, feed_id, url, title, summary, body, seen_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for r in &rec.recent {
