@@ -19,10 +19,14 @@ CREATE TABLE feeds (
     created_at           INTEGER NOT NULL
 );
 
--- Every item ever seen, kept compactly (a 64-bit identity hash is the rowid), so nothing is
--- fetched or matched twice. Most items do not match any rule and are only remembered here.
+-- Every item ever seen, kept compactly (its 64-bit identity hashes), so nothing is fetched
+-- or matched twice. Most items do not match any rule and are only remembered here.
+-- Append-only in rowid order and deliberately without an index on `key`: keys are random,
+-- and a B-tree keyed by them would have every commit rewrite pages all over the table. The
+-- daemon holds the set of keys in memory (loaded at start) and this table makes it durable.
 CREATE TABLE seen_items (
-    key        INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY,
+    key        INTEGER NOT NULL,
     feed_id    INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
     first_seen INTEGER NOT NULL
 );

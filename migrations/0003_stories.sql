@@ -8,6 +8,16 @@ CREATE INDEX articles_link ON articles(link_canonical);
 CREATE INDEX articles_story ON articles(story_id);
 CREATE INDEX articles_fetched ON articles(fetched_at);
 
+-- Locality-sensitive index over the MinHash signatures: each article's signature cut into
+-- bands (see src/story.rs); articles sharing a band are candidate copies, so finding a new
+-- article's story costs a few index lookups, not a scan of every recent article.
+CREATE TABLE article_bands (
+    band       INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    PRIMARY KEY (band, article_id)
+) WITHOUT ROWID;
+CREATE INDEX article_bands_article ON article_bands(article_id);
+
 -- Feeds (other than the article's own) that carried the same article URL.
 CREATE TABLE article_sources (
     article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

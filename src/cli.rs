@@ -224,12 +224,17 @@ fn compile_rules(cfg: &Config) -> Result<RuleSet> {
 }
 
 /// Builds the running components from config: HTTP clients, compiled rules, extractor.
-fn build_pipeline(cfg: &Config, reader: Arc<Mutex<Store>>) -> Result<Pipeline> {
+fn build_pipeline(
+    cfg: &Config,
+    reader: Arc<Mutex<Store>>,
+    seen: Arc<crate::store::SeenKeys>,
+) -> Result<Pipeline> {
     Ok(Pipeline {
         fetcher: Fetcher::new(&cfg.fetch).context("cannot build the HTTP client")?,
         rules: Arc::new(compile_rules(cfg)?),
         extractor: Arc::new(Extractor::new(&cfg.sites).context("bad [[sites]] rule")?),
         reader,
+        seen,
         poll: cfg.poll.clone(),
         pages: Default::default(),
         recent_retention: cfg.recent_text_retention,
@@ -261,7 +266,10 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     }
     let log = AlertLog::open(&cfg.alert_log)?;
     let reader = Arc::new(Mutex::new(Store::open(&cfg.database)?));
-    let pipeline = build_pipeline(&cfg, reader)?;
+    // The writer's view of seen items, shared with the pipeline: what the writer commits
+    // is immediately known as seen.
+    let seen = store.seen_keys()?;
+    let pipeline = build_pipeline(&cfg, reader, seen)?;
     tracing::info!(
         config = %cfg.path.display(), database = %cfg.database.display(),
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
@@ -387,8 +395,11 @@ async fn daemon_signals(
                 tracing::info!(config = %cfg.path.display(), "SIGHUP received: reloading config and rules, reopening the alert log");
                 crate::notify::reloading();
                 let _ = writer.send(schedule::WriterMsg::ReopenLog).await;
-                let reader = runtime.borrow().pipeline.reader.clone();
-                match reload(&cfg, reader) {
+                let (reader, seen) = {
+                    let rt = runtime.borrow();
+                    (rt.pipeline.reader.clone(), rt.pipeline.seen.clone())
+                };
+                match reload(&cfg, reader, seen) {
                     Ok((new_cfg, rt)) => match sinks.reload(&new_cfg.sinks, Duration::from_secs(10)).await {
                         Ok(()) => {
                             tracing::info!(feeds = new_cfg.feeds.len(), rules = new_cfg.rules.len(), sinks = new_cfg.sinks.len(), "reload applied");
@@ -407,14 +418,18 @@ async fn daemon_signals(
 }
 
 /// Loads and builds a new runtime for a reload.
-fn reload(old: &Config, reader: Arc<Mutex<Store>>) -> Result<(Config, Runtime)> {
+fn reload(
+    old: &Config,
+    reader: Arc<Mutex<Store>>,
+    seen: Arc<crate::store::SeenKeys>,
+) -> Result<(Config, Runtime)> {
     let cfg = config::load(&old.path, &Env::from_process())?;
     if cfg.database != old.database || cfg.alert_log != old.alert_log {
         tracing::warn!(
             "the database and alert log paths change only on restart; keeping the current ones"
         );
     }
-    let pipeline = build_pipeline(&cfg, reader)?;
+    let pipeline = build_pipeline(&cfg, reader, seen)?;
     let mut store = Store::open(&old.database)?;
     sync_feeds(&mut store, &cfg)?;
     let feeds = cfg.feeds.clone();

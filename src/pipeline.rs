@@ -31,8 +31,10 @@ pub struct Pipeline {
     pub fetcher: Fetcher,
     pub rules: Arc<RuleSet>,
     pub extractor: Arc<Extractor>,
-    /// A read connection for "have we seen this item?". Writes go through the writer.
+    /// A read connection for feed state and page attempts. Writes go through the writer.
     pub reader: Arc<Mutex<Store>>,
+    /// Keys of every item seen, kept current by the writer's commits.
+    pub seen: Arc<crate::store::SeenKeys>,
     pub poll: PollConfig,
     /// Recent extracted texts per host, to spot furniture extracted in place of articles.
     pub pages: PageMemory,
@@ -174,10 +176,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         .map(|it| (item_keys(&it, &feed.url), it))
         .collect();
     let all: Vec<i64> = keyed.iter().flat_map(|(k, _)| k.iter().copied()).collect();
-    let unseen = match lookup(p, move |s| s.unseen(&all)).await {
-        Ok(u) => u.into_iter().collect::<std::collections::HashSet<i64>>(),
-        Err(e) => return failed_msg(rec, row, interval, cap, &format!("database: {e}"), None),
-    };
+    let unseen: std::collections::HashSet<i64> = p.seen.unseen(&all).into_iter().collect();
     let mut taken = std::collections::HashSet::new();
     let mut fresh: Vec<(Vec<i64>, FeedItem)> = Vec::new();
     for (keys, item) in keyed {

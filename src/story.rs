@@ -102,6 +102,30 @@ pub fn fingerprint(text: &str) -> Fingerprint {
     }
 }
 
+/// Rows (hashes) per band of the locality-sensitive index. With 2 rows and
+/// [`SIGNATURE_LEN`]` / 2` = 32 bands, two texts of similarity 0.5 share at least one band
+/// with probability 1 − (1 − 0.5²)³² ≈ 0.9999, unrelated ones (similarity ≈ 0.02) with about
+/// 1 %: candidates are then checked with [`same_story`].
+pub const BAND_ROWS: usize = 2;
+
+impl Fingerprint {
+    /// The signature's band keys, one per band (band number mixed in), for the index.
+    pub fn bands(&self) -> Vec<i64> {
+        self.signature
+            .chunks(BAND_ROWS)
+            .enumerate()
+            .map(|(i, rows)| {
+                let mut h = FNV_OFFSET;
+                h = fnv1a(h, &(i as u32).to_le_bytes());
+                for r in rows {
+                    h = fnv1a(h, &r.to_le_bytes());
+                }
+                mix(h) as i64
+            })
+            .collect()
+    }
+}
+
 /// Whether two fingerprints are one story.
 pub fn same_story(a: &Fingerprint, b: &Fingerprint) -> bool {
     if a.words == 0 || b.words == 0 {

@@ -244,6 +244,52 @@ pub struct ArticleRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The seen-item keys, loaded on first use and kept in step with this connection's
+    /// commits. Shared (Arc) with the pipeline, which asks it what is new.
+    seen: std::cell::OnceCell<std::sync::Arc<SeenKeys>>,
+}
+
+/// The set of item keys ever seen: the in-memory face of the `seen_items` table.
+#[derive(Debug, Default)]
+pub struct SeenKeys {
+    set: std::sync::RwLock<HashSet<i64>>,
+}
+
+impl SeenKeys {
+    /// Which of `keys` have never been seen, in order, without repeats.
+    pub fn unseen(&self, keys: &[i64]) -> Vec<i64> {
+        let set = self.set.read().unwrap_or_else(|e| e.into_inner());
+        let mut dup = HashSet::new();
+        keys.iter()
+            .copied()
+            .filter(|k| !set.contains(k) && dup.insert(*k))
+            .collect()
+    }
+
+    /// Whether a key has been seen.
+    pub fn contains(&self, key: i64) -> bool {
+        self.set
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+    }
+
+    /// How many keys are known.
+    pub fn len(&self) -> usize {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn extend(&self, keys: impl IntoIterator<Item = i64>) {
+        self.set
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -289,6 +335,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            seen: std::cell::OnceCell::new(),
         })
     }
 
@@ -381,17 +428,27 @@ impl Store {
 
     /// Which of `keys` have never been seen. Order of `keys` is kept.
     pub fn unseen(&self, keys: &[i64]) -> Result<Vec<i64>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT 1 FROM seen_items WHERE key = ?1")?;
-        let mut out = Vec::new();
-        let mut dup = HashSet::new();
-        for &k in keys {
-            if dup.insert(k) && !st.exists([k])? {
-                out.push(k);
+        Ok(self.seen_keys()?.unseen(keys))
+    }
+
+    /// The seen-item keys (loaded from the table on first use). Commits through this
+    /// connection keep it current; hand it to whoever asks "is this item new?".
+    pub fn seen_keys(&self) -> Result<std::sync::Arc<SeenKeys>, StoreError> {
+        if let Some(s) = self.seen.get() {
+            return Ok(s.clone());
+        }
+        let keys = SeenKeys::default();
+        {
+            let mut st = self.conn.prepare("SELECT key FROM seen_items")?;
+            let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+            let mut set = keys.set.write().unwrap_or_else(|e| e.into_inner());
+            for k in rows {
+                set.insert(k?);
             }
         }
-        Ok(out)
+        let keys = std::sync::Arc::new(keys);
+        let _ = self.seen.set(keys.clone());
+        Ok(keys)
     }
 
     /// How often an item's article page has failed so far.
@@ -404,20 +461,21 @@ impl Store {
 
     /// Commits one poll's results in one transaction.
     pub fn commit_poll(&mut self, rec: &PollRecord) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        write_poll(&tx, rec)?;
-        tx.commit()?;
-        Ok(())
+        self.commit_polls(std::slice::from_ref(rec))
     }
 
     /// Commits several polls' results in one transaction (each record is still all or
     /// nothing, as a group): at thousands of feeds, one fsync per batch instead of per feed.
     pub fn commit_polls(&mut self, recs: &[PollRecord]) -> Result<(), StoreError> {
+        let seen = self.seen_keys()?;
+        let mut added = HashSet::new();
         let tx = self.conn.transaction()?;
         for rec in recs {
-            write_poll(&tx, rec)?;
+            write_poll(&tx, rec, &seen, &mut added)?;
         }
         tx.commit()?;
+        // Only committed keys become "seen": a failed commit leaves the items new.
+        seen.extend(added);
         Ok(())
     }
 
@@ -600,7 +658,12 @@ impl Store {
 }
 
 /// Writes one poll inside an open transaction.
-fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> {
+fn write_poll(
+    tx: &Transaction<'_>,
+    rec: &PollRecord,
+    seen: &SeenKeys,
+    added: &mut HashSet<i64>,
+) -> Result<(), StoreError> {
     let failed = rec.error.is_some();
     tx.prepare_cached(
         "UPDATE feeds SET last_poll_at = ?2, last_status = ?3, last_error = ?4,
@@ -677,16 +740,19 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
 
     let mut newly_seen = 0i64;
     {
-        let mut seen = tx.prepare_cached(
-            "INSERT OR IGNORE INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
+        let mut insert_seen = tx.prepare_cached(
+            "INSERT INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
         )?;
         let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
         for keys in &rec.seen {
             for (i, &k) in keys.iter().enumerate() {
-                let new = seen.execute(params![k, rec.feed_id, rec.polled_at])?;
+                if seen.contains(k) || !added.insert(k) {
+                    continue;
+                }
+                insert_seen.execute(params![k, rec.feed_id, rec.polled_at])?;
                 // An item counts once, by its identity key.
                 if i == 0 {
-                    newly_seen += new as i64;
+                    newly_seen += 1;
                 }
                 clear_fail.execute([k])?;
             }
@@ -710,9 +776,15 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
         )?;
         let mut art_id =
             tx.prepare_cached("SELECT id, story_id FROM articles WHERE item_key = ?1")?;
-        let mut recent = tx.prepare_cached(
-            "SELECT id, story_id, minhash, words FROM articles
-             WHERE fetched_at >= ?1 AND minhash IS NOT NULL AND item_key != ?2 ORDER BY id",
+        let mut candidates = tx.prepare_cached(
+            "SELECT DISTINCT ar.id, ar.story_id, ar.minhash, ar.words
+             FROM article_bands b JOIN articles ar ON ar.id = b.article_id
+             WHERE b.band IN (SELECT value FROM json_each(?1))
+               AND ar.fetched_at >= ?2 AND ar.minhash IS NOT NULL AND ar.item_key != ?3
+             ORDER BY ar.id",
+        )?;
+        let mut add_band = tx.prepare_cached(
+            "INSERT OR IGNORE INTO article_bands (band, article_id) VALUES (?1, ?2)",
         )?;
         let mut set_story = tx.prepare_cached("UPDATE articles SET story_id = ?2 WHERE id = ?1")?;
         let mut story_alerted = tx.prepare_cached(
@@ -747,7 +819,9 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
             if story_id.is_none() {
                 // A new article: the story of the first recent near-duplicate, else its own.
                 let window = rec.polled_at - story::WINDOW_SECS;
-                let mut rows = recent.query(params![window, a.item_key])?;
+                let bands = a.fingerprint.bands();
+                let band_list = serde_json::to_string(&bands).unwrap_or_else(|_| "[]".into());
+                let mut rows = candidates.query(params![band_list, window, a.item_key])?;
                 let mut found = None;
                 while let Some(r) = rows.next()? {
                     let (oid, ostory, bytes, words): (i64, Option<i64>, Vec<u8>, i64) =
@@ -758,6 +832,10 @@ fn write_poll(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> 
                         found = Some(ostory.unwrap_or(oid));
                         break;
                     }
+                }
+                drop(rows);
+                for b in bands {
+                    add_band.execute(params![b, id])?;
                 }
                 let sid = found.unwrap_or(id);
                 set_story.execute(params![id, sid])?;
