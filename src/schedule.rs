@@ -34,6 +34,8 @@ const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// How long the writer waits for more records before committing what it has: a few hundred
 /// milliseconds of alert latency buy far fewer page writes at thousands of feeds.
 const GATHER: Duration = Duration::from_millis(250);
+/// ... but only while records keep coming: a pause this long ends the batch.
+const IDLE: Duration = Duration::from_millis(15);
 
 /// Rough size of a record's texts.
 fn record_bytes(rec: &PollRecord) -> usize {
@@ -84,7 +86,8 @@ impl Writer {
                     let mut batch = Vec::new();
                     let mut acks = Vec::new();
                     let mut bytes = 0usize;
-                    let deadline = std::time::Instant::now() + GATHER;
+                    let mut last = std::time::Instant::now();
+                    let deadline = last + GATHER;
                     let mut msg = Some(first);
                     while let Some(m) = msg.take() {
                         match m {
@@ -102,12 +105,16 @@ impl Writer {
                         // bytes): random item keys dirty pages all over the seen-items table,
                         // so fewer, larger transactions write far less.
                         while msg.is_none() && batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                            let now = std::time::Instant::now();
                             match rx.try_recv() {
-                                Ok(m) => msg = Some(m),
+                                Ok(m) => {
+                                    msg = Some(m);
+                                    last = now;
+                                }
                                 Err(mpsc::error::TryRecvError::Empty)
-                                    if std::time::Instant::now() < deadline =>
+                                    if now < deadline && now - last < IDLE =>
                                 {
-                                    std::thread::sleep(Duration::from_millis(2));
+                                    std::thread::sleep(Duration::from_millis(1));
                                 }
                                 Err(_) => break,
                             }
