@@ -278,26 +278,13 @@ mod tests {
     use super::*;
 
     use crate::rules::Severity;
-    use crate::store::{NewAlert, NewArticle, PollRecord, Validators};
+    use crate::store::{NewAlert, NewArticle, PollRecord};
 
     fn poll_with_alert(feed_id: i64, key: i64) -> PollRecord {
         PollRecord {
-            feed_id,
-            polled_at: 1_600_000_000,
             status: Some(200),
-            error: None,
-            validators: Validators::Keep,
-            next_poll_at: 1_600_000_600,
             seen: vec![vec![key]],
-            deferred: vec![],
             item_count: Some(1),
-            interval_secs: 600,
-            gap: false,
-            moved_to: None,
-            also_seen: vec![],
-            extract_failures: vec![],
-            recent: vec![],
-            prune_recent_before: None,
             articles: vec![NewArticle {
                 item_key: key,
                 url: Some(format!("http://x/{key}")),
@@ -318,6 +305,7 @@ mod tests {
                     snippet: "s".into(),
                 }],
             }],
+            ..PollRecord::new(feed_id, 1_600_000_000)
         }
     }
 

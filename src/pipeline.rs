@@ -86,25 +86,12 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     });
     let cap = p.poll.max_interval;
     let mut rec = PollRecord {
-        feed_id: row.id,
-        polled_at: now,
-        status: None,
-        error: None,
-        validators: Validators::Keep,
         next_poll_at: now + jittered(interval, row.id),
-        seen: Vec::new(),
-        deferred: Vec::new(),
-        articles: Vec::new(),
-        item_count: None,
         interval_secs: secs(interval),
-        gap: false,
-        moved_to: None,
-        also_seen: Vec::new(),
-        extract_failures: Vec::new(),
-        recent: Vec::new(),
         prune_recent_before: p
             .recent_retention
             .map(|d| now - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
+        ..PollRecord::new(row.id, now)
     };
 
     // 1. Fetch, conditionally.

@@ -4,19 +4,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{page, read_fixture, rss, Fixture, Instance, TestServer};
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([format!("-{sig}"), child.id().to_string()])
-        .status()
-        .expect("run kill")
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
+use common::signal;
 
 async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -164,17 +157,8 @@ async fn run_reloads_on_hup_and_stops_on_term() {
 
     signal(&child, "TERM");
 
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "daemon did not stop on SIGTERM:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let Some(status) = common::wait_exit(&mut child, Duration::from_secs(15)).await else {
+        panic!("daemon did not stop on SIGTERM:\n{}", log());
     };
     assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{json_lines, Instance};
-use feedwatch::store::{NewArticle, PollRecord, Store, Validators};
+use feedwatch::store::{NewArticle, PollRecord, Store};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -252,23 +252,11 @@ async fn search_finds_kept_articles() {
         ];
         store
             .commit_poll(&PollRecord {
-                feed_id,
-                polled_at: now - 100,
                 status: Some(200),
-                error: None,
-                validators: Validators::Keep,
-                next_poll_at: now + 600,
                 seen: vec![vec![1], vec![2], vec![3]],
-                deferred: vec![],
                 articles,
                 item_count: Some(3),
-                interval_secs: 600,
-                gap: false,
-                moved_to: None,
-                also_seen: vec![],
-                extract_failures: vec![],
-                recent: vec![],
-                prune_recent_before: None,
+                ..PollRecord::new(feed_id, now - 100)
             })
             .expect("commit");
     }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use feedwatch::rules::Severity;
 use feedwatch::sink::{SinkOptions, SinkSet, SinkSpec};
-use feedwatch::store::{NewAlert, NewArticle, PollRecord, SinkStatus, Store, Validators};
+use feedwatch::store::{NewAlert, NewArticle, PollRecord, SinkStatus, Store};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -54,14 +54,8 @@ impl Db {
         let key = self.next_key;
         self.next_key += 1;
         let rec = PollRecord {
-            feed_id: 1,
-            polled_at: chrono::Utc::now().timestamp(),
             status: Some(200),
-            error: None,
-            validators: Validators::Keep,
-            next_poll_at: 0,
             seen: vec![vec![key]],
-            deferred: vec![],
             articles: vec![NewArticle {
                 item_key: key,
                 url: Some(format!("http://feed.test/{key}")),
@@ -87,13 +81,7 @@ impl Db {
                     .collect(),
             }],
             item_count: Some(1),
-            interval_secs: 600,
-            gap: false,
-            moved_to: None,
-            also_seen: vec![],
-            extract_failures: vec![],
-            recent: vec![],
-            prune_recent_before: None,
+            ..PollRecord::new(1, chrono::Utc::now().timestamp())
         };
         self.store.commit_poll(&rec).expect("commit");
     }

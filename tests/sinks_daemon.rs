@@ -117,23 +117,9 @@ async fn webhook_gets_every_alert_once_across_a_daemon_restart() {
         .expect("start daemon");
 
     wait_for("the first accepted alert", || !accepted().is_empty()).await;
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no stop on SIGTERM:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    common::signal(&child, "TERM");
+    let Some(status) = common::wait_exit(&mut child, Duration::from_secs(15)).await else {
+        panic!("no stop on SIGTERM:\n{}", log());
     };
     assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
     let first_run = accepted().len();

@@ -186,6 +186,32 @@ pub struct PollRecord {
     pub prune_recent_before: Option<i64>,
 }
 
+impl PollRecord {
+    /// A record of a poll that changed nothing yet: no response, no items, validators kept,
+    /// next poll at `polled_at`. Stages fill in what they learn.
+    pub fn new(feed_id: i64, polled_at: i64) -> PollRecord {
+        PollRecord {
+            feed_id,
+            polled_at,
+            status: None,
+            error: None,
+            validators: Validators::Keep,
+            next_poll_at: polled_at,
+            seen: Vec::new(),
+            deferred: Vec::new(),
+            articles: Vec::new(),
+            item_count: None,
+            interval_secs: 0,
+            gap: false,
+            moved_to: None,
+            also_seen: Vec::new(),
+            extract_failures: Vec::new(),
+            recent: Vec::new(),
+            prune_recent_before: None,
+        }
+    }
+}
+
 /// A seen item's text, kept for a while so new rules can be backtested on it.
 #[derive(Debug, Clone)]
 pub struct RecentItem {
@@ -882,25 +908,13 @@ mod tests {
 
     fn rec(feed_id: i64, now: i64) -> PollRecord {
         PollRecord {
-            feed_id,
-            polled_at: now,
             status: Some(200),
-            error: None,
             validators: Validators::Set {
                 etag: Some("\"e1\"".into()),
                 last_modified: None,
             },
-            next_poll_at: now + 600,
             seen: vec![vec![1], vec![2], vec![3, 30]],
-            deferred: vec![],
             item_count: Some(3),
-            interval_secs: 600,
-            gap: false,
-            moved_to: None,
-            also_seen: vec![],
-            extract_failures: vec![],
-            recent: vec![],
-            prune_recent_before: None,
             articles: vec![NewArticle {
                 item_key: 2,
                 url: Some("http://x/a".into()),
@@ -921,6 +935,7 @@ mod tests {
                     snippet: "…".into(),
                 }],
             }],
+            ..PollRecord::new(feed_id, now)
         }
     }
 
