@@ -26,6 +26,11 @@ use crate::config::FetchConfig;
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
+/// Decides whether an address may be contacted by the page fetcher ("is this address
+/// allowed?"). The default is [`is_public`]; tests substitute one that allows a single
+/// loopback address so the guard can be exercised without leaving the machine.
+pub type AddressPolicy = fn(IpAddr) -> bool;
+
 /// HTTP validators remembered from the last successful poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Conditional {
@@ -150,6 +155,8 @@ pub struct Fetcher {
     feeds: reqwest::Client,
     pages: reqwest::Client,
     cfg: FetchConfig,
+    /// Which addresses article pages may come from (see [`AddressPolicy`]).
+    policy: AddressPolicy,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
     /// every feed and page on that host, not only the one that was refused.
@@ -168,9 +175,25 @@ impl Fetcher {
     /// # Errors
     /// When the TLS backend cannot be initialised.
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher, reqwest::Error> {
+        Fetcher::with_address_policy(cfg, is_public)
+    }
+
+    /// Like [`Fetcher::new`], with `policy` instead of [`is_public`] deciding which resolved
+    /// and literal addresses article pages may come from (when `allow_private_addresses` is
+    /// false). For tests: production code uses [`Fetcher::new`].
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    #[doc(hidden)]
+    pub fn with_address_policy(
+        cfg: &FetchConfig,
+        policy: AddressPolicy,
+    ) -> Result<Fetcher, reqwest::Error> {
+        let guard = (!cfg.allow_private_addresses).then_some(policy);
         Ok(Fetcher {
-            feeds: build_client(cfg, false, false)?,
-            pages: build_client(cfg, !cfg.allow_private_addresses, true)?,
+            feeds: build_client(cfg, None, false)?,
+            pages: build_client(cfg, guard, true)?,
+            policy,
             cfg: cfg.clone(),
             hosts: Arc::default(),
             paused: Arc::default(),
@@ -249,7 +272,7 @@ impl Fetcher {
                 // The configured host is trusted; a redirect elsewhere is not: it may not
                 // lead into private address space unless that is allowed.
                 if !self.cfg.allow_private_addresses && next.host_str() != parsed_host.as_deref() {
-                    if let Some(reason) = literal_ip_refusal(&next) {
+                    if let Some(reason) = literal_ip_refusal(&next, is_public) {
                         return Err(FetchError::Refused {
                             url: url.to_string(),
                             reason: format!("redirect to {next}: {reason}"),
@@ -291,7 +314,7 @@ impl Fetcher {
             });
         }
         if !self.cfg.allow_private_addresses {
-            if let Some(reason) = literal_ip_refusal(&parsed) {
+            if let Some(reason) = literal_ip_refusal(&parsed, self.policy) {
                 return Err(FetchError::Refused {
                     url: url.to_string(),
                     reason,
@@ -310,6 +333,21 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| classify(url, &e, self.cfg.timeout))?;
+        // A redirect the client did not follow (its Location is not an http(s) URI, e.g.
+        // `file:///etc/passwd`) is a refusal to report as such, not an HTTP error.
+        if resp.status().is_redirection() {
+            let next = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| resp.url().join(loc).ok());
+            if let Some(next) = next.filter(|n| !matches!(n.scheme(), "http" | "https")) {
+                return Err(FetchError::Refused {
+                    url: url.to_string(),
+                    reason: format!("redirect to scheme `{}`", next.scheme()),
+                });
+            }
+        }
         if let Some(ct) = resp
             .headers()
             .get(header::CONTENT_TYPE)
@@ -485,14 +523,16 @@ fn authority(url: &Url) -> Option<String> {
 /// policy are the same everywhere.
 fn build_client(
     cfg: &FetchConfig,
-    guard: bool,
+    guard: Option<AddressPolicy>,
     follow: bool,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let policy = if !follow {
         redirect::Policy::none()
     } else {
         redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous()` already holds the URL that answered with this redirect, so the
+            // first redirect sees one entry: more than MAX_REDIRECTS means one too many.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(RedirectLimit);
             }
             let url = attempt.url();
@@ -500,8 +540,8 @@ fn build_client(
                 let reason = format!("redirect to scheme `{}`", url.scheme());
                 return attempt.error(Blocked(reason));
             }
-            if guard {
-                if let Some(reason) = literal_ip_refusal(url) {
+            if let Some(policy) = guard {
+                if let Some(reason) = literal_ip_refusal(url, policy) {
                     return attempt.error(Blocked(format!("redirect: {reason}")));
                 }
             }
@@ -519,8 +559,10 @@ fn build_client(
         .deflate(true)
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(4);
-    if guard {
-        b = b.dns_resolver(Arc::new(GuardedResolver)).no_proxy();
+    if let Some(policy) = guard {
+        b = b
+            .dns_resolver(Arc::new(GuardedResolver { policy }))
+            .no_proxy();
     }
     b.build()
 }
@@ -528,19 +570,19 @@ fn build_client(
 /// Resolves names with the system resolver and drops every address that is not public,
 /// so a hostname pointing at 127.0.0.1 or 169.254.169.254 is refused at connect time (for
 /// every redirect hop, since each hop resolves again).
-struct GuardedResolver;
+struct GuardedResolver {
+    policy: AddressPolicy,
+}
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
+        let policy = self.policy;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = addrs
-                .iter()
-                .copied()
-                .filter(|a| is_public(a.ip()))
-                .collect();
+            let public: Vec<SocketAddr> =
+                addrs.iter().copied().filter(|a| policy(a.ip())).collect();
             if public.is_empty() {
                 let shown = addrs
                     .first()
@@ -558,19 +600,21 @@ impl reqwest::dns::Resolve for GuardedResolver {
 }
 
 /// Why a URL whose host is an IP literal must not be fetched, if it must not.
-fn literal_ip_refusal(url: &Url) -> Option<String> {
+fn literal_ip_refusal(url: &Url, policy: AddressPolicy) -> Option<String> {
     let ip = match url.host()? {
         url::Host::Ipv4(a) => IpAddr::V4(a),
         url::Host::Ipv6(a) => IpAddr::V6(a),
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             if d == "localhost" || d.ends_with(".localhost") {
-                return Some(format!("{d} is a loopback name"));
+                return Some(format!(
+                    "{d} is a loopback name; set [fetch] allow_private_addresses = true to allow"
+                ));
             }
             return None;
         }
     };
-    (!is_public(ip)).then(|| {
+    (!policy(ip)).then(|| {
         format!("{ip} is a private or reserved address; set [fetch] allow_private_addresses = true to allow")
     })
 }
@@ -744,11 +788,45 @@ mod tests {
     #[test]
     fn literal_hosts() {
         let u = |s: &str| Url::parse(s).expect("test literal");
-        assert!(literal_ip_refusal(&u("http://127.0.0.1:8080/")).is_some());
-        assert!(literal_ip_refusal(&u("http://[::1]/")).is_some());
-        assert!(literal_ip_refusal(&u("http://localhost/")).is_some());
-        assert!(literal_ip_refusal(&u("http://example.com/")).is_none());
-        assert!(literal_ip_refusal(&u("http://8.8.8.8/")).is_none());
+        assert!(literal_ip_refusal(&u("http://127.0.0.1:8080/"), is_public).is_some());
+        assert!(literal_ip_refusal(&u("http://[::1]/"), is_public).is_some());
+        assert!(literal_ip_refusal(&u("http://localhost/"), is_public).is_some());
+        assert!(literal_ip_refusal(&u("http://example.com/"), is_public).is_none());
+        assert!(literal_ip_refusal(&u("http://8.8.8.8/"), is_public).is_none());
+    }
+
+    /// A name that resolves only to refused addresses is refused by the resolver itself
+    /// (the path every hostname, on every redirect hop, goes through). `localhost` is
+    /// answered from /etc/hosts, so no packet leaves the machine.
+    #[tokio::test]
+    async fn resolver_refuses_names_of_refused_addresses() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
+        let guarded = GuardedResolver { policy: is_public };
+        let err = match guarded.resolve(name).await {
+            Ok(addrs) => panic!("resolved: {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(err.downcast_ref::<Blocked>().is_some(), "{msg}");
+        assert!(
+            msg.contains("localhost") && msg.contains("allow_private_addresses"),
+            "{msg}"
+        );
+
+        // With a policy allowing 127.0.0.1, only that address is handed to the connector.
+        let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
+        let allow_one = GuardedResolver {
+            policy: |ip| ip == IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let addrs: Vec<SocketAddr> = match allow_one.resolve(name).await {
+            Ok(a) => a.collect(),
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!addrs.is_empty());
+        assert!(addrs
+            .iter()
+            .all(|a| a.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
 
     #[test]
