@@ -604,18 +604,7 @@ impl Store {
              FROM articles ar JOIN feeds f ON f.id = ar.feed_id
              WHERE ar.fetched_at >= ?1 ORDER BY ar.id",
         )?;
-        let rows = st.query_map([since], |r| {
-            Ok(ArticleRow {
-                id: r.get(0)?,
-                feed: r.get(1)?,
-                url: r.get(2)?,
-                title: r.get(3)?,
-                summary: r.get(4)?,
-                body: r.get(5)?,
-                published_at: r.get(6)?,
-                fetched_at: r.get(7)?,
-            })
-        })?;
+        let rows = st.query_map([since], article_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -655,22 +644,12 @@ impl Store {
     /// (id is the item key) for backtests.
     pub fn recent_items_since(&self, since: i64) -> Result<Vec<ArticleRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT r.key, COALESCE(f.name, f.url), r.url, r.title, r.summary, r.body, r.seen_at
+            "SELECT r.key, COALESCE(f.name, f.url), r.url, r.title, r.summary, r.body, NULL,
+                    r.seen_at
              FROM recent_items r JOIN feeds f ON f.id = r.feed_id
              WHERE r.seen_at >= ?1 ORDER BY r.seen_at, r.key",
         )?;
-        let rows = st.query_map([since], |r| {
-            Ok(ArticleRow {
-                id: r.get(0)?,
-                feed: r.get(1)?,
-                url: r.get(2)?,
-                title: r.get(3)?,
-                summary: r.get(4)?,
-                body: r.get(5)?,
-                published_at: None,
-                fetched_at: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map([since], article_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -681,6 +660,20 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(res == "ok")
     }
+}
+
+/// An [`ArticleRow`] from a row of (id, feed, url, title, summary, body, published, fetched).
+fn article_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArticleRow> {
+    Ok(ArticleRow {
+        id: r.get(0)?,
+        feed: r.get(1)?,
+        url: r.get(2)?,
+        title: r.get(3)?,
+        summary: r.get(4)?,
+        body: r.get(5)?,
+        published_at: r.get(6)?,
+        fetched_at: r.get(7)?,
+    })
 }
 
 /// Writes one poll inside an open transaction.
