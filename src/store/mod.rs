@@ -442,16 +442,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Moves a feed to a new URL after a permanent redirect, keeping its history. Returns
-    /// false when another feed row already has that URL.
-    pub fn move_feed(&mut self, from: &str, to: &str) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE feeds SET url = ?2 WHERE url = ?1 AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = ?2)",
-            params![from, to],
-        )?;
-        Ok(n == 1)
-    }
-
     /// Which of `keys` have never been seen. Order of `keys` is kept.
     pub fn unseen(&self, keys: &[i64]) -> Result<Vec<i64>, StoreError> {
         Ok(self.seen_keys()?.unseen(keys))
