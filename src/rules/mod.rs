@@ -35,9 +35,9 @@
 //!
 //! # Matching cost
 //!
-//! Every literal of every rule goes into one Aho-Corasick automaton over the normalised token
-//! stream of each field; a document costs one normalisation pass and one automaton pass per field,
-//! then only rules that had a hit on a literal they need (or that can be true without any, like
+//! Every literal of every rule goes into one automaton over the normalised token stream of each
+//! field (a lexicon keyed by a literal's first token); a document costs one normalisation pass
+//! and one pass over its tokens per field, then only rules that had a hit on a literal they need (or that can be true without any, like
 //! `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
 
 mod explain;
