@@ -122,20 +122,44 @@ impl TextBuilder {
         if s.starts_with(char::is_whitespace) {
             self.pending_space = true;
         }
-        for word in s.split_whitespace() {
-            if !self.out.is_empty() {
-                match self.pending_break {
-                    2 => self.out.push_str("\n\n"),
-                    1 => self.out.push('\n'),
-                    _ if self.pending_space => self.out.push(' '),
-                    _ => {}
+        if s.is_ascii() {
+            // Most text is ASCII, where whitespace is six bytes: no UTF-8 decoding per char.
+            let b = s.as_bytes();
+            let is_space =
+                |i: usize| matches!(b.get(i), Some(b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
+            let mut i = 0;
+            while i < b.len() {
+                while is_space(i) {
+                    i += 1;
+                }
+                let start = i;
+                while i < b.len() && !is_space(i) {
+                    i += 1;
+                }
+                if let Some(word) = s.get(start..i).filter(|w| !w.is_empty()) {
+                    self.word(word);
                 }
             }
-            self.out.push_str(word);
-            self.pending_break = 0;
-            self.pending_space = true;
+        } else {
+            for word in s.split_whitespace() {
+                self.word(word);
+            }
         }
         self.pending_space = s.ends_with(char::is_whitespace);
+    }
+
+    fn word(&mut self, word: &str) {
+        if !self.out.is_empty() {
+            match self.pending_break {
+                2 => self.out.push_str("\n\n"),
+                1 => self.out.push('\n'),
+                _ if self.pending_space => self.out.push(' '),
+                _ => {}
+            }
+        }
+        self.out.push_str(word);
+        self.pending_break = 0;
+        self.pending_space = true;
     }
 
     /// The text so far, trimmed.

@@ -384,7 +384,12 @@ fn to_text(html: &str) -> String {
 /// C1 control characters (U+0080..U+009F) never belong in text; they are windows-1252 bytes
 /// (curly quotes, dashes, €) that a CMS decoded as Latin-1. Maps them to what was meant.
 fn demoronize(s: &str) -> String {
-    if !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+    // In UTF-8 these are 0xC2 then 0x80..=0x9F; a byte scan skips decoding the whole text.
+    if !s
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
+    {
         return s.to_string();
     }
     s.chars()

@@ -498,6 +498,25 @@ struct Lexicon {
     /// Distinct byte lengths of single-token prefix literals, ascending: a token is probed at
     /// each length shorter than itself (its full length is probed anyway).
     prefix_lens: Vec<usize>,
+    /// A one-hash Bloom filter (8 KiB) of the prefix literals' first [`HEAD`] bytes (fewer
+    /// when a prefix is shorter): a real rule pack has prefixes of a dozen lengths, and this
+    /// spares most tokens all of those probes.
+    prefix_heads: Vec<u64>,
+    /// How many leading bytes `prefix_heads` is keyed on: the shortest prefix literal's length,
+    /// at most [`HEAD`].
+    head_len: usize,
+}
+
+/// Leading bytes of a token that [`Lexicon::prefix_heads`] looks at.
+const HEAD: usize = 4;
+
+/// Bit of [`Lexicon::prefix_heads`] for a token's first `n` bytes.
+fn head_bit(b: &[u8], n: usize) -> Option<usize> {
+    let h = b
+        .get(..n)?
+        .iter()
+        .fold(0u32, |h, &c| (h << 8) | u32::from(c));
+    Some((h.wrapping_mul(0x9E37_79B1) >> 16) as usize)
 }
 
 /// Entry kinds, in the top two bits of a [`Lexicon::entries`] value: a single-term literal
@@ -604,6 +623,27 @@ impl LexiconBuilder {
             };
         }
         lex.prefix_lens.sort_unstable();
+        if let Some(&shortest) = lex.prefix_lens.first() {
+            lex.head_len = shortest.min(HEAD);
+            lex.prefix_heads = vec![0; (1 << 16) / 64];
+            let prefixes = lex.short.iter().map(|(k, s)| (k.to_le_bytes().to_vec(), s));
+            let medium = lex.medium.iter().map(|((a, b), s)| {
+                let mut k = a.to_le_bytes().to_vec();
+                k.extend(b.to_le_bytes());
+                (k, s)
+            });
+            let long = lex.long.iter().map(|(k, s)| (k.as_bytes().to_vec(), s));
+            for (key, slot) in prefixes.chain(medium).chain(long) {
+                let entries = lex
+                    .entries
+                    .get(slot.at as usize..(slot.at + slot.len) as usize);
+                if entries.is_some_and(|e| e.iter().any(|e| e & KIND == PREFIX)) {
+                    if let Some(h) = head_bit(&key, lex.head_len) {
+                        lex.prefix_heads[h / 64] |= 1 << (h % 64);
+                    }
+                }
+            }
+        }
         lex
     }
 }
@@ -619,6 +659,18 @@ impl Lexicon {
         };
         slot.and_then(|s| self.entries.get(s.at as usize..(s.at + s.len) as usize))
             .unwrap_or(&[])
+    }
+
+    /// Whether some prefix literal may begin `token` (false positives allowed).
+    fn may_have_prefix(&self, token: Option<&[u8]>) -> bool {
+        match token.and_then(|t| head_bit(t, self.head_len)) {
+            Some(h) => self
+                .prefix_heads
+                .get(h / 64)
+                .is_some_and(|w| w & (1 << (h % 64)) != 0),
+            // Shorter than every prefix literal.
+            None => false,
+        }
     }
 
     /// Every literal occurrence in `norm`, as hits of `field`.
@@ -646,6 +698,9 @@ impl Lexicon {
                     start,
                     end,
                 });
+            }
+            if !self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
+                continue;
             }
             for &plen in &self.prefix_lens {
                 if plen >= len {
