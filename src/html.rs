@@ -127,7 +127,9 @@ impl TextBuilder {
             let b = s.as_bytes();
             let is_space =
                 |i: usize| matches!(b.get(i), Some(b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
+            // Words separated by single spaces are already collapsed: they go out as one run.
             let mut i = 0;
+            let mut run: Option<(usize, usize)> = None;
             while i < b.len() {
                 while is_space(i) {
                     i += 1;
@@ -136,9 +138,20 @@ impl TextBuilder {
                 while i < b.len() && !is_space(i) {
                     i += 1;
                 }
-                if let Some(word) = s.get(start..i).filter(|w| !w.is_empty()) {
-                    self.word(word);
+                if start == i {
+                    break;
                 }
+                run = match run {
+                    Some((rs, re)) if start == re + 1 && b.get(re) == Some(&b' ') => Some((rs, i)),
+                    Some((rs, re)) => {
+                        self.word(s.get(rs..re).unwrap_or_default());
+                        Some((start, i))
+                    }
+                    None => Some((start, i)),
+                };
+            }
+            if let Some((rs, re)) = run {
+                self.word(s.get(rs..re).unwrap_or_default());
             }
         } else {
             for word in s.split_whitespace() {
@@ -300,6 +313,26 @@ mod tests {
             "One.\n\nTwo & three"
         );
         assert_eq!(fragment_to_text(""), "");
+    }
+
+    #[test]
+    fn ascii_runs_collapse_like_unicode_whitespace() {
+        for s in [
+            "a b c",
+            "  a  b\tc\n d ",
+            "one\x0btwo\x0cthree\rfour",
+            "x",
+            "   ",
+            "a b  c d e\n\nf g",
+        ] {
+            let mut tb = super::TextBuilder::default();
+            tb.text(s);
+            assert_eq!(
+                tb.finish(),
+                s.split_whitespace().collect::<Vec<_>>().join(" "),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

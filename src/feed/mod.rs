@@ -378,18 +378,25 @@ fn text_of(t: &feed_rs::model::Text) -> String {
 
 /// HTML fragment to clean text ([`crate::html::fragment_to_text`]), then [`demoronize`]d.
 fn to_text(html: &str) -> String {
-    demoronize(&crate::html::fragment_to_text(html))
+    let text = crate::html::fragment_to_text(html);
+    if has_c1(&text) {
+        demoronize(&text)
+    } else {
+        text
+    }
+}
+
+/// Whether `s` holds a C1 control: in UTF-8, 0xC2 then 0x80..=0x9F (a byte scan; no decoding).
+fn has_c1(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
 }
 
 /// C1 control characters (U+0080..U+009F) never belong in text; they are windows-1252 bytes
 /// (curly quotes, dashes, €) that a CMS decoded as Latin-1. Maps them to what was meant.
 fn demoronize(s: &str) -> String {
-    // In UTF-8 these are 0xC2 then 0x80..=0x9F; a byte scan skips decoding the whole text.
-    if !s
-        .as_bytes()
-        .windows(2)
-        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
-    {
+    if !has_c1(s) {
         return s.to_string();
     }
     s.chars()

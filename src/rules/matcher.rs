@@ -335,16 +335,32 @@ impl Compiled {
             }
             let norm = &mut dh.norms[f.index()];
             normalize_into(dh.texts[f.index()], norm);
-            dh.hits.reserve(norm.tokens.len() / 4);
+            dh.hits.reserve(norm.tokens.len() / 2);
             self.lexicon.scan(norm, f, &mut dh.hits);
         }
         // Grouped by literal, then in text order (a literal's hits at one token are one hit:
-        // its length is fixed). One integer key sorts about twice as fast as the tuple.
-        dh.hits.sort_unstable_by_key(|h| {
-            u64::from(h.pat) << 32
-                | u64::from(h.field) << 29
-                | u64::from(h.start.min(SORT_START_MAX))
-        });
+        // its length is fixed, so the packed key loses nothing). Sorting plain integers is
+        // about twice as fast as sorting the structs by key.
+        if dh.hits.iter().any(|h| h.start > SORT_START_MAX) {
+            // Half a billion words into a field: too far for the packed key.
+            dh.hits.sort_unstable();
+            return dh;
+        }
+        let mut keys: Vec<u64> = dh
+            .hits
+            .iter()
+            .map(|h| u64::from(h.pat) << 32 | u64::from(h.field) << 29 | u64::from(h.start))
+            .collect();
+        keys.sort_unstable();
+        for (h, k) in dh.hits.iter_mut().zip(keys) {
+            let (pat, start) = ((k >> 32) as u32, (k as u32) & SORT_START_MAX);
+            *h = Hit {
+                pat,
+                field: ((k >> 29) & 7) as u8,
+                start,
+                end: start + self.pat_len.get(pat as usize).copied().unwrap_or(1),
+            };
+        }
         dh
     }
 
@@ -739,7 +755,7 @@ impl Lexicon {
     }
 }
 
-/// Token positions beyond this (half a billion words into one field) share a sort key.
+/// Token positions up to this (half a billion words into one field) fit the packed sort key.
 const SORT_START_MAX: u32 = (1 << 29) - 1;
 
 /// Incremental byte → char offset conversion (hits arrive sorted per field).

@@ -79,6 +79,15 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     let mut scratch = String::new();
     while i < bytes.len() {
         let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            // The common case, in a tight loop: a run of ASCII letters and digits.
+            word_start.get_or_insert(i);
+            i += 1;
+            while bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+                i += 1;
+            }
+            continue;
+        }
         let (c, len) = if b < 0x80 {
             (b as char, 1)
         } else {
