@@ -122,7 +122,13 @@ impl TextBuilder {
         if s.starts_with(char::is_whitespace) {
             self.pending_space = true;
         }
-        if s.is_ascii() {
+        if s.is_ascii() && !s.bytes().any(|b| matches!(b, 0x09..=0x0D)) && !s.contains("  ") {
+            // Already collapsed (the usual paragraph of a feed): one run, no per-byte work.
+            let run = s.trim_matches(' ');
+            if !run.is_empty() {
+                self.word(run);
+            }
+        } else if s.is_ascii() {
             // Most text is ASCII, where whitespace is six bytes: no UTF-8 decoding per char.
             let b = s.as_bytes();
             let is_space =
