@@ -157,24 +157,32 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     // 3. Only items never seen before go further. An item is known by its identity and
     // also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
     // under a new GUID, does not alert again.
-    let keyed: Vec<(Vec<i64>, FeedItem)> = parsed
+    let scope = feed::identity::scope(&feed.url);
+    let keyed: Vec<Keyed> = parsed
         .items
         .into_iter()
-        .map(|it| (item_keys(&it, &feed.url), it))
+        .map(|item| {
+            let (keys, link) = feed::identity::item_keys(&item, &scope);
+            Keyed {
+                keys: keys.into_iter().map(|k| k.0).collect(),
+                link,
+                item,
+            }
+        })
         .collect();
-    let all: Vec<i64> = keyed.iter().flat_map(|(k, _)| k.iter().copied()).collect();
+    let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
     let unseen: std::collections::HashSet<i64> = p.seen.unseen(&all).into_iter().collect();
     let mut taken = std::collections::HashSet::new();
-    let mut fresh: Vec<(Vec<i64>, FeedItem)> = Vec::new();
-    for (keys, item) in keyed {
+    let mut fresh: Vec<Keyed> = Vec::new();
+    for k in keyed {
         // New only if no key of it was seen before, in an earlier poll or earlier in this one.
-        if keys
+        if k.keys
             .iter()
-            .all(|k| unseen.contains(k) && !taken.contains(k))
+            .all(|key| unseen.contains(key) && !taken.contains(key))
         {
-            taken.extend(keys.iter().copied());
-            fresh.push((keys, item));
-        } else if let Some(link) = item.link.as_deref().and_then(feed::identity::canonical_url) {
+            taken.extend(k.keys.iter().copied());
+            fresh.push(k);
+        } else if let Some(link) = k.link {
             // Known already, perhaps from another feed: this feed becomes one of its sources.
             rec.also_seen.push(link);
         }
@@ -198,7 +206,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
 
     // 4. Full text and matching, a few items at a time.
     let outcomes: Vec<(ItemOutcome, Option<String>)> = stream::iter(fresh)
-        .map(|(keys, item)| process_item(p, feed, keys, item))
+        .map(|k| process_item(p, feed, k))
         .buffer_unordered(PAGES_IN_FLIGHT)
         .collect()
         .await;
@@ -259,28 +267,11 @@ fn publishing_gap(items: &[FeedItem]) -> Option<Duration> {
     u64::try_from(gap).ok().map(Duration::from_secs)
 }
 
-/// Every key an item is known by: its identity first, then its link's.
-fn item_keys(item: &FeedItem, feed_url: &str) -> Vec<i64> {
-    let primary = feed::identity::item_key(item, feed_url).0;
-    let mut keys = vec![primary];
-    if item.guid.is_some() {
-        if let Some(link) = &item.link {
-            let by_link = FeedItem {
-                guid: None,
-                link: Some(link.clone()),
-                title: String::new(),
-                summary: String::new(),
-                content: None,
-                published: None,
-                author: None,
-            };
-            let k = feed::identity::item_key(&by_link, feed_url).0;
-            if k != primary {
-                keys.push(k);
-            }
-        }
-    }
-    keys
+/// A parsed item with its identity keys (see [`feed::identity::item_keys`]) and canonical link.
+struct Keyed {
+    keys: Vec<i64>,
+    link: Option<String>,
+    item: FeedItem,
 }
 
 enum ItemOutcome {
@@ -296,9 +287,13 @@ enum ItemOutcome {
 async fn process_item(
     p: &Pipeline,
     feed: &FeedConfig,
-    keys: Vec<i64>,
-    item: FeedItem,
+    keyed: Keyed,
 ) -> (ItemOutcome, Option<String>) {
+    let Keyed {
+        keys,
+        link: link_canonical,
+        item,
+    } = keyed;
     let key = keys[0];
     let feed_text = item.content.clone().unwrap_or_default();
     let mut body = feed_text.clone();
@@ -400,7 +395,7 @@ async fn process_item(
                 author,
                 lang,
                 published_at: published.map(|t| t.timestamp()),
-                link_canonical: item.link.as_deref().and_then(feed::identity::canonical_url),
+                link_canonical,
                 fingerprint,
                 alerts,
             }),

@@ -98,15 +98,39 @@ pub fn canonical_url(url: &str) -> Option<String> {
 /// Stable identity of an item; see the module docs for the rule.
 pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
     let link = item.link.as_deref().and_then(canonical_url);
+    identity(item, link.as_deref(), &scope(feed_url))
+}
+
+/// Every key an item is known by: its identity first, then, when that came from its GUID, its
+/// link's (so an item re-published under a new GUID is still known), with the canonical link.
+///
+/// The same keys as [`item_key`] on the item and on its link alone, computed with one parse of
+/// each URL: `scope` is [`scope`] of the feed URL, computed once per feed.
+pub fn item_keys(item: &FeedItem, scope: &str) -> (Vec<ItemKey>, Option<String>) {
+    let link = item.link.as_deref().and_then(canonical_url);
+    let primary = identity(item, link.as_deref(), scope);
+    let mut keys = vec![primary];
+    if let (Some(_), Some(l)) = (&item.guid, &link) {
+        let by_link = digest(&format!("url\n{l}"));
+        if by_link != primary {
+            keys.push(by_link);
+        }
+    }
+    (keys, link)
+}
+
+/// The identity of `item` whose link canonicalises to `link`, in a feed of scope `scope`.
+fn identity(item: &FeedItem, link: Option<&str>, scope: &str) -> ItemKey {
     let id = match item
         .guid
         .as_deref()
         .map(str::trim)
         .filter(|g| trusted_guid(g, link.is_some()))
     {
-        Some(g) => match canonical_url(g) {
+        // A GUID that is not a web address (`urn:…`, `1234`) needs no URL parse.
+        Some(g) => match is_web_url(g).then(|| canonical_url(g)).flatten() {
             Some(u) => format!("url\n{u}"),
-            None => format!("guid\n{}\n{g}", scope(feed_url)),
+            None => format!("guid\n{scope}\n{g}"),
         },
         None => match link {
             Some(u) => format!("url\n{u}"),
@@ -122,10 +146,22 @@ pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
                     .join(" ")
                     .to_lowercase();
                 let date = item.published.map(|d| d.to_rfc3339()).unwrap_or_default();
-                format!("text\n{}\n{text}\n{date}", scope(feed_url))
+                format!("text\n{scope}\n{text}\n{date}")
             }
         },
     };
+    digest(&id)
+}
+
+/// Whether `s` starts like an http(s) URL (the only kind [`canonical_url`] accepts).
+fn is_web_url(s: &str) -> bool {
+    // As `url` does: leading spaces and C0 controls are not part of the URL.
+    let s = s.trim_start_matches(|c: char| c <= ' ').as_bytes();
+    let starts = |p: &[u8]| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    starts(b"http:") || starts(b"https:")
+}
+
+fn digest(id: &str) -> ItemKey {
     let digest = Sha256::digest(id.as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&digest[..8]);
@@ -133,7 +169,7 @@ pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
 }
 
 /// The feed URL as a scope: canonical when it is one, as given otherwise (a local path).
-fn scope(feed_url: &str) -> String {
+pub fn scope(feed_url: &str) -> String {
     canonical_url(feed_url).unwrap_or_else(|| feed_url.trim().to_string())
 }
 
@@ -214,6 +250,32 @@ mod tests {
             content: None,
             published: None,
             author: None,
+        }
+    }
+
+    #[test]
+    fn item_keys_are_the_item_and_link_keys() {
+        let feed = "HTTPS://A.example:443/feed#x";
+        let cases = [
+            item(Some("42"), Some("https://x.example/a?utm_source=t"), "t"),
+            item(Some("https://x.example/a"), Some("https://x.example/a"), "t"),
+            item(Some("  HTTP://X.example/b "), Some("https://x.example/a"), "t"),
+            item(Some("urn:uuid:1"), None, "t"),
+            item(None, Some("https://x.example/a"), "t"),
+            item(None, None, "Some title"),
+            item(Some("\u{1}http://x.example/c"), Some("https://x.example/a"), "t"),
+        ];
+        for it in cases {
+            let (keys, link) = item_keys(&it, &scope(feed));
+            let mut want = vec![item_key(&it, feed)];
+            if it.guid.is_some() && it.link.is_some() {
+                let k = item_key(&item(None, it.link.as_deref(), ""), feed);
+                if k != want[0] {
+                    want.push(k);
+                }
+            }
+            assert_eq!(keys, want, "{it:?}");
+            assert_eq!(link, it.link.as_deref().and_then(canonical_url));
         }
     }
 
