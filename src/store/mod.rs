@@ -343,6 +343,9 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // A poll's commit alone uses some twenty statements; with the default cache of 16 they
+        // would be compiled again for every poll.
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL: readers (CLI) never block the daemon's writer. synchronous=NORMAL in WAL mode
         // is durable against process crashes (kill -9); only an OS crash can lose the last
         // commits, never corrupt the file.
@@ -753,6 +756,10 @@ fn write_poll(
             "INSERT INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
         )?;
         let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
+        // Usually empty (only full-text feeds fail pages): then there is nothing to clear.
+        let failures: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM page_failures)")?
+            .query_row([], |r| r.get(0))?;
         for keys in &rec.seen {
             for (i, &k) in keys.iter().enumerate() {
                 if seen.contains(k) || !added.insert(k) {
@@ -763,7 +770,9 @@ fn write_poll(
                 if i == 0 {
                     newly_seen += 1;
                 }
-                clear_fail.execute([k])?;
+                if failures {
+                    clear_fail.execute([k])?;
+                }
             }
         }
         let mut fail = tx.prepare_cached(
