@@ -258,12 +258,24 @@ mod tests {
         let feed = "HTTPS://A.example:443/feed#x";
         let cases = [
             item(Some("42"), Some("https://x.example/a?utm_source=t"), "t"),
-            item(Some("https://x.example/a"), Some("https://x.example/a"), "t"),
-            item(Some("  HTTP://X.example/b "), Some("https://x.example/a"), "t"),
+            item(
+                Some("https://x.example/a"),
+                Some("https://x.example/a"),
+                "t",
+            ),
+            item(
+                Some("  HTTP://X.example/b "),
+                Some("https://x.example/a"),
+                "t",
+            ),
             item(Some("urn:uuid:1"), None, "t"),
             item(None, Some("https://x.example/a"), "t"),
             item(None, None, "Some title"),
-            item(Some("\u{1}http://x.example/c"), Some("https://x.example/a"), "t"),
+            item(
+                Some("\u{1}http://x.example/c"),
+                Some("https://x.example/a"),
+                "t",
+            ),
         ];
         for it in cases {
             let (keys, link) = item_keys(&it, &scope(feed));
