@@ -346,6 +346,12 @@ impl Store {
         // A poll's commit alone uses some twenty statements; with the default cache of 16 they
         // would be compiled again for every poll.
         conn.set_prepared_statement_cache_capacity(64);
+        // 16 KiB pages for a new database (an existing one keeps its own): most bytes written
+        // are item texts, and bigger pages mean a quarter of the write calls and page headers.
+        // A cold 1,000-feed poll measured 1.25 s with 4 KiB pages, 1.13 s with 16 KiB. Must
+        // come before WAL mode, which fixes the page size.
+        conn.pragma_update(None, "page_size", 16384)
+            .map_err(open_err)?;
         // WAL: readers (CLI) never block the daemon's writer. synchronous=NORMAL in WAL mode
         // is durable against process crashes (kill -9); only an OS crash can lose the last
         // commits, never corrupt the file.
