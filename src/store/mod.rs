@@ -39,6 +39,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0005_sink_outbox.sql")),
         M::up(include_str!("../../migrations/0006_extract_failures.sql")),
         M::up(include_str!("../../migrations/0007_recent_items.sql")),
+        M::up(include_str!("../../migrations/0008_fts_insert_in_code.sql")),
     ])
 }
 
@@ -800,6 +801,9 @@ fn write_poll(
         )?;
         let mut art_id =
             tx.prepare_cached("SELECT id, story_id FROM articles WHERE item_key = ?1")?;
+        let mut index = tx.prepare_cached(
+            "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         let mut candidates = tx.prepare_cached(
             "SELECT DISTINCT ar.id, ar.story_id, ar.minhash, ar.words
              FROM article_bands b JOIN articles ar ON ar.id = b.article_id
@@ -840,6 +844,9 @@ fn write_poll(
             kept += inserted as i64;
             let (id, mut story_id): (i64, Option<i64>) =
                 art_id.query_row([a.item_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if inserted > 0 {
+                index.execute(params![id, a.title, a.summary, a.body])?;
+            }
             if story_id.is_none() {
                 // A new article: the story of the first recent near-duplicate, else its own.
                 let window = rec.polled_at - story::WINDOW_SECS;

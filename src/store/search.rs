@@ -104,8 +104,9 @@ impl Store {
 mod tests {
     use super::*;
 
-    /// Articles are inserted with plain SQL so this test exercises the triggers directly and
-    /// does not depend on the shape of `PollRecord` (tests/feeds_cli.rs covers that path).
+    /// Articles are inserted with plain SQL (and indexed as `write_poll` does) so this test does
+    /// not depend on the shape of `PollRecord` (tests/feeds_cli.rs covers that path); updates
+    /// and deletes exercise the index's triggers.
     fn insert(s: &Store, id: i64, title: &str, body: &str, published: i64, fetched: i64) {
         s.conn
             .execute(
@@ -115,6 +116,12 @@ mod tests {
                 params![id, title, body, published, fetched],
             )
             .expect("insert article");
+        s.conn
+            .execute(
+                "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?1, ?2, '', ?3)",
+                params![id, title, body],
+            )
+            .expect("index article");
     }
 
     #[test]
