@@ -24,6 +24,8 @@ use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, RecentItem, Store,
 pub const PAGE_ATTEMPTS: u32 = 3;
 /// Article pages fetched at once for one feed (the per-host limit applies as well).
 const PAGES_IN_FLIGHT: usize = 4;
+/// Feeds up to this size are parsed on the polling task itself (see `poll_feed`).
+const INLINE_PARSE_BYTES: usize = 512 * 1024;
 
 /// What every poll needs, built once at start-up (and on reload).
 #[derive(Clone)]
@@ -114,15 +116,26 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
     }
 
-    // 2. Parse (CPU work: off the async threads).
-    let base = fetched.url.clone();
-    let ct = fetched.content_type.clone();
+    // 2. Parse. A typical feed parses in well under a millisecond, less than handing it to
+    // another thread costs, so it is parsed here; a big one goes to the blocking pool so that
+    // it cannot hold up the other polls sharing this runtime thread.
     let max_items = p.poll.max_items;
-    let body = fetched.body;
-    let parsed = tokio::task::spawn_blocking(move || {
-        feed::parse(&body, ct.as_deref(), Some(&base), max_items)
-    })
-    .await;
+    let parsed = if fetched.body.len() <= INLINE_PARSE_BYTES {
+        let ct = fetched.content_type.as_deref();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            feed::parse(&fetched.body, ct, Some(&fetched.url), max_items)
+        }))
+        .map_err(|_| "panicked".to_string())
+    } else {
+        let base = fetched.url.clone();
+        let ct = fetched.content_type.clone();
+        let body = fetched.body;
+        tokio::task::spawn_blocking(move || {
+            feed::parse(&body, ct.as_deref(), Some(&base), max_items)
+        })
+        .await
+        .map_err(|e| e.to_string())
+    };
     let parsed: ParsedFeed = match parsed {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
