@@ -9,10 +9,11 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    // Parsing and extraction run on the blocking pool; more threads than a few per core only
-    // add memory (each brings its own allocator arena), not speed. Measured on the 1,000-feed
-    // bench farm (2 cores): peak RSS 40 MB with 8 threads, 36 MB with 4, same wall time; 4
-    // leaves room for DNS lookups, which share the pool.
+    // Article extraction, big feeds and store lookups run on the blocking pool; more threads
+    // than a few per core only add memory (each brings its own allocator arena), not speed.
+    // Measured on the 1,000-feed bench farm (2 cores) when every feed was parsed there: peak
+    // RSS 40 MB with 8 threads, 36 MB with 4, same wall time; 4 leaves room for DNS lookups,
+    // which share the pool.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(4)
