@@ -25,7 +25,7 @@ pub fn fragment_to_text(html: &str) -> String {
         return text;
     }
     let doc = Html::parse_fragment(html);
-    let mut tb = TextBuilder::default();
+    let mut tb = TextBuilder::with_capacity(html.len());
     render(doc.tree.root(), &mut tb, &|_| false);
     tb.finish()
 }
@@ -40,28 +40,25 @@ fn simple_fragment_to_text(html: &str) -> Option<String> {
     if b.contains(&0) {
         return None;
     }
-    let mut tb = TextBuilder::default();
+    let mut tb = TextBuilder::with_capacity(html.len());
     let mut open: Vec<&str> = Vec::new();
-    let mut text = String::new();
     let mut i = 0;
     while i < b.len() {
+        // Text runs go to the builder as they are: it joins consecutive pieces seamlessly.
         let next = b.get(i..)?.iter().position(|&c| c == b'<' || c == b'&');
         let end = next.map_or(b.len(), |n| i + n);
-        text.push_str(html.get(i..end)?);
+        tb.text(html.get(i..end)?);
         i = end;
         match b.get(i) {
             None => break,
             Some(b'&') => {
                 let (c, len) = simple_entity(b.get(i..)?)?;
-                text.push(c);
+                tb.text(c.encode_utf8(&mut [0; 4]));
                 i += len;
                 continue;
             }
             _ => {}
         }
-        // A tag: flush the text before it.
-        tb.text(&text);
-        text.clear();
         let closing = b.get(i + 1) == Some(&b'/');
         let name_start = i + 1 + usize::from(closing);
         let name_len = b
@@ -131,7 +128,6 @@ fn simple_fragment_to_text(html: &str) -> Option<String> {
     if !open.is_empty() {
         return None;
     }
-    tb.text(&text);
     Some(tb.finish())
 }
 
@@ -231,7 +227,7 @@ fn simple_entity(b: &[u8]) -> Option<(char, usize)> {
 
 /// Plain text keeps its paragraphs: feeds often put text with blank lines in `<description>`.
 fn plain_to_text(text: &str) -> String {
-    let mut tb = TextBuilder::default();
+    let mut tb = TextBuilder::with_capacity(text.len());
     let mut blank = false;
     for line in text.lines() {
         if line.trim().is_empty() {
@@ -300,6 +296,15 @@ pub(crate) struct TextBuilder {
 }
 
 impl TextBuilder {
+    /// A builder whose output buffer starts at `bytes` (the text is rarely longer than its
+    /// markup).
+    pub(crate) fn with_capacity(bytes: usize) -> TextBuilder {
+        TextBuilder {
+            out: String::with_capacity(bytes),
+            ..TextBuilder::default()
+        }
+    }
+
     /// Requests a break before the next word.
     pub(crate) fn brk(&mut self, level: u8) {
         self.pending_break = self.pending_break.max(level);

@@ -368,7 +368,7 @@ fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Opt
 /// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
 /// collapsed to single spaces.
 fn text_of(t: &feed_rs::model::Text) -> String {
-    let is_html = t.content_type.to_string().contains("html");
+    let is_html = t.content_type.as_str().contains("html");
     if is_html || t.content.contains('<') || t.content.contains('&') {
         collapse_ws(&to_text(&t.content))
     } else {
