@@ -63,6 +63,9 @@ pub(crate) async fn run(
         if paused_until.is_some_and(|t| t <= now) {
             paused_until = None;
         }
+        // A drain must be followed by a pass that *started* after it: alerts committed while
+        // an earlier pass was running are only seen by the next one.
+        let draining = stop.drain.is_cancelled();
         let mut next_due: Option<Duration> = None;
         if paused_until.is_none() {
             match pass(&sink, &store, &stop.stop, &mut failures).await {
@@ -74,7 +77,7 @@ pub(crate) async fn run(
                 }
             }
         }
-        if stop.drain.is_cancelled() {
+        if draining {
             break;
         }
         if now >= next_prune {
