@@ -438,7 +438,9 @@ impl Fetcher {
             return Err(too_large());
         }
         let mut body =
-            Vec::with_capacity(resp.content_length().unwrap_or(16 * 1024).min(limit) as usize);
+            // Unknown length (a compressed body is decoded on the fly): room for a typical feed,
+            // so that the buffer is not regrown and copied four times.
+            Vec::with_capacity(resp.content_length().unwrap_or(128 * 1024).min(limit) as usize);
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {

@@ -372,7 +372,11 @@ fn text_of(t: &feed_rs::model::Text) -> String {
     if is_html || t.content.contains('<') || t.content.contains('&') {
         collapse_ws(&to_text(&t.content))
     } else {
-        collapse_ws(&demoronize(&t.content))
+        if has_c1(&t.content) {
+            collapse_ws(&demoronize(&t.content))
+        } else {
+            collapse_ws(&t.content)
+        }
     }
 }
 
@@ -413,6 +417,16 @@ fn demoronize(s: &str) -> String {
 }
 
 fn collapse_ws(s: &str) -> String {
+    let b = s.as_bytes();
+    let collapsed = s.is_ascii()
+        && b.first().is_none_or(|&c| c != b' ')
+        && b.last().is_none_or(|&c| c != b' ')
+        && !b.iter().any(|&c| matches!(c, 0x09..=0x0D))
+        && !s.contains("  ");
+    if collapsed {
+        // Already one-space separated: the common case for titles.
+        return s.to_string();
+    }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
