@@ -395,7 +395,7 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     if raw.poll.concurrency == 0 {
         problems.push(problem(
             path,
-            None,
+            key_line(&text, "poll.concurrency"),
             "poll.concurrency",
             "must be at least 1",
         ));
@@ -403,18 +403,23 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     if raw.fetch.per_host_concurrency == 0 {
         problems.push(problem(
             path,
-            None,
+            key_line(&text, "fetch.per_host_concurrency"),
             "fetch.per_host_concurrency",
             "must be at least 1",
         ));
     }
     if raw.poll.interval < Duration::from_secs(1) {
-        problems.push(problem(path, None, "poll.interval", "must be at least 1s"));
+        problems.push(problem(
+            path,
+            key_line(&text, "poll.interval"),
+            "poll.interval",
+            "must be at least 1s",
+        ));
     }
     if raw.poll.min_interval > raw.poll.max_interval {
         problems.push(problem(
             path,
-            None,
+            key_line(&text, "poll.min_interval"),
             "poll.min_interval",
             "must not be longer than poll.max_interval",
         ));
@@ -500,7 +505,7 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     for p in crate::sink::check_specs(&mut sinks, &base, &rule_names) {
         problems.push(ConfigProblem {
             file: path.to_path_buf(),
-            line: None,
+            line: key_line(&text, &p.key),
             key: Some(p.key),
             message: p.message,
         });
@@ -651,6 +656,38 @@ fn parse_toml<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T
     })
 }
 
+/// Line of a dotted key (`poll.concurrency`, `sinks[1].url`) in `text`: where the key is
+/// written, else where the nearest enclosing table is (`[poll]`, the second `[[sinks]]`), for
+/// problems found after deserialising, when serde's spans are gone.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut best: Option<usize> = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((k, item)) = table.get_key_value(name) else {
+            break;
+        };
+        best = k.span().map(|s| s.start).or(best);
+        let next: Option<&dyn toml_edit::TableLike> = match index {
+            Some(i) => {
+                let t = item.as_array_of_tables().and_then(|a| a.get(i));
+                best = t.and_then(toml_edit::Table::span).map(|s| s.start).or(best);
+                t.map(|t| t as &dyn toml_edit::TableLike)
+            }
+            None => item.as_table_like(),
+        };
+        match next {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    best.map(|start| line_of(text, start))
+}
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
@@ -743,6 +780,29 @@ mod tests {
             e.to_string().contains("g.toml:2: key `poll.interval`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn checks_after_parsing_still_name_the_line() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = write(
+            d.path(),
+            "f.toml",
+            "[poll]\nconcurrency = 0\n\n[[sinks]]\nname = \"ok\"\ntype = \"webhook\"\nurl = \"https://h/\"\n\n\
+             [[sinks]]\nname = \"bad\"\ntype = \"webhook\"\nurl = \"ftp://h/\"\n\n\
+             [[sinks]]\nname = \"nourl\"\ntype = \"webhook\"\n",
+        );
+        let e = load(&p, &Env::default()).expect_err("must fail");
+        let at = |key: &str| {
+            e.problems
+                .iter()
+                .find(|p| p.key.as_deref() == Some(key))
+                .and_then(|p| p.line)
+        };
+        assert_eq!(at("poll.concurrency"), Some(2), "{e}");
+        assert_eq!(at("sinks[1].url"), Some(12), "{e}");
+        // A missing key: the line of its `[[sinks]]` table.
+        assert_eq!(at("sinks[2].url"), Some(14), "{e}");
     }
 
     #[test]
