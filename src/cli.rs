@@ -161,6 +161,24 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Alert sinks (webhooks, programs). Their state is in `status`.
+    Sinks {
+        #[command(subcommand)]
+        action: SinksAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SinksAction {
+    /// Queue a sink's rejected deliveries again (after fixing the receiver, say): a running
+    /// daemon sends them at its next sink tick, `poll --once` at once. Exit 2 for a sink that
+    /// is not configured.
+    ///
+    /// Example: feedwatch sinks retry ops-webhook
+    Retry {
+        /// The sink's `name` in `[[sinks]]`.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,7 +227,33 @@ pub async fn run(cli: Cli) -> Result<u8> {
         } => backtest(&cli, rules, *since, *format),
         Command::Feeds { action } => crate::feeds_cmd::run(cli.config.as_deref(), action),
         Command::Search(args) => crate::search_cmd::run(cli.config.as_deref(), args),
+        Command::Sinks {
+            action: SinksAction::Retry { name },
+        } => sinks_retry(&cli, name),
     }
+}
+
+/// `sinks retry`: rejected deliveries of one sink become pending again.
+fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    if !cfg.sinks.iter().any(|s| s.name == name) {
+        let known: Vec<&str> = cfg.sinks.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "feedwatch: no sink named `{name}` in the config (configured: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        return Ok(2);
+    }
+    let mut store = Store::open(&cfg.database)?;
+    let n = store.retry_failed_sink(name, chrono::Utc::now().timestamp())?;
+    println!(
+        "{n} rejected deliveries to `{name}` queued again; a running daemon sends them at its next sink tick"
+    );
+    Ok(0)
 }
 
 /// Compiles the rules, with every error in one message.

@@ -198,3 +198,98 @@ async fn config_check_reports_sink_problems() {
         assert!(text.contains(want), "{want} not in:\n{text}");
     }
 }
+
+/// A receiver that refuses (422) while `refuse` is set, and accepts afterwards.
+async fn picky(
+    State(state): State<(Arc<Mutex<Seen>>, Arc<std::sync::atomic::AtomicBool>)>,
+    body: Bytes,
+) -> StatusCode {
+    let (seen, refuse) = state;
+    let mut s = seen.lock().expect("lock");
+    s.requests += 1;
+    if refuse.load(std::sync::atomic::Ordering::SeqCst) {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.accepted.push(v["id"].as_i64().unwrap_or(-1));
+    StatusCode::NO_CONTENT
+}
+
+/// Deliveries the receiver refused stay refused until `feedwatch sinks retry NAME`; then the
+/// next `poll --once` sends them, once each. An unknown sink name exits 2 and names the known.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sinks_retry_sends_refused_alerts_again() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(picky))
+        .with_state((seen.clone(), refuse.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let srv = TestServer::start().await;
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", items(&srv, 1..=3)),
+    );
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\n\n[[sinks]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\n",
+        srv.url("/rss")
+    ));
+
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = inst.alerts().await.len();
+    assert!(alerts >= 3, "{alerts} alerts");
+    let ops = |st: Vec<Value>| st.into_iter().find(|v| v["sink"] == "ops").expect("sink");
+    assert_eq!(ops(inst.status().await)["failed"], alerts, "all refused");
+
+    // Refused is final: another poll does not send them again.
+    let before = seen.lock().expect("lock").requests;
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(out.status.success());
+    assert_eq!(seen.lock().expect("lock").requests, before);
+
+    let out = inst.run(&["sinks", "retry", "nope"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configured: ops"));
+
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = inst.run(&["sinks", "retry", "ops"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!("{alerts} rejected")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(out.status.success());
+    let mut got = seen.lock().expect("lock").accepted.clone();
+    got.sort_unstable();
+    let mut want: Vec<i64> = inst
+        .alerts()
+        .await
+        .iter()
+        .filter_map(|a| a["id"].as_i64())
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let st = ops(inst.status().await);
+    assert_eq!(
+        (st["failed"].as_u64(), st["pending"].as_u64()),
+        (Some(0), Some(0)),
+        "{st}"
+    );
+}
