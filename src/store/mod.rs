@@ -353,6 +353,11 @@ impl Store {
         // come before WAL mode, which fixes the page size.
         conn.pragma_update(None, "page_size", 16384)
             .map_err(open_err)?;
+        // SQLite checkpoints after 1,000 pages of WAL by default: 4 MB with its default pages,
+        // 16 MB with ours. Back to about 4 MB: the checkpoint at exit (and at each threshold)
+        // is then shorter, and a cold 1,000-feed poll measured about 3% faster.
+        conn.pragma_update(None, "wal_autocheckpoint", 256)
+            .map_err(open_err)?;
         // WAL: readers (CLI) never block the daemon's writer. synchronous=NORMAL in WAL mode
         // is durable against process crashes (kill -9); only an OS crash can lose the last
         // commits, never corrupt the file.
