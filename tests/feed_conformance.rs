@@ -143,6 +143,17 @@ fn parse_with_deadline(bytes: Vec<u8>) -> (Outcome, Duration) {
     let start = Instant::now();
     let handle = std::thread::spawn(move || {
         let r = feed::parse(&bytes, None, None, 10_000).map_err(|e| e.to_string());
+        if let Ok(f) = &r {
+            // The canonical link the feed stage computes from its own parse of the link is
+            // the one identity would compute from the link text (a mismatch is a panic here).
+            for it in &f.items {
+                let want = it
+                    .link
+                    .as_deref()
+                    .and_then(feedwatch::feed::identity::canonical_url);
+                assert_eq!(it.link_canonical, want, "canonical link of {:?}", it.link);
+            }
+        }
         let _ = tx.send(r);
     });
     let outcome = match rx.recv_timeout(DEADLINE) {
@@ -632,6 +643,8 @@ mod never_panics {
                 prop_assert!(f.items.len() <= 100);
                 for it in &f.items {
                     let _ = feedwatch::feed::identity::item_key(it, "https://example.net/dir/feed.xml");
+                    let want = it.link.as_deref().and_then(feedwatch::feed::identity::canonical_url);
+                    prop_assert_eq!(&it.link_canonical, &want);
                 }
             }
         }

@@ -74,7 +74,12 @@ fn is_tracking(key: &str) -> bool {
 /// (some CMSs route on parameter order, and sorting would merge nothing in practice), and no
 /// trailing `?`. Returns `None` for anything that is not an absolute http(s) URL.
 pub fn canonical_url(url: &str) -> Option<String> {
-    let mut u = url::Url::parse(url.trim()).ok()?;
+    canonical_of(url::Url::parse(url.trim()).ok()?)
+}
+
+/// [`canonical_url`] of an already parsed URL (the feed stage parses each link once and
+/// passes both forms on).
+pub fn canonical_of(mut u: url::Url) -> Option<String> {
     if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
         return None;
     }
@@ -107,7 +112,10 @@ pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
 /// The same keys as [`item_key`] on the item and on its link alone, computed with one parse of
 /// each URL: `scope` is [`scope`] of the feed URL, computed once per feed.
 pub fn item_keys(item: &FeedItem, scope: &str) -> (Vec<ItemKey>, Option<String>) {
-    let link = item.link.as_deref().and_then(canonical_url);
+    let link = match &item.link_canonical {
+        Some(c) => Some(c.clone()),
+        None => item.link.as_deref().and_then(canonical_url),
+    };
     let primary = identity(item, link.as_deref(), scope);
     let mut keys = vec![primary];
     if let (Some(_), Some(l)) = (&item.guid, &link) {
@@ -250,6 +258,7 @@ mod tests {
             content: None,
             published: None,
             author: None,
+            link_canonical: None,
         }
     }
 

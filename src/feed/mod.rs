@@ -43,6 +43,10 @@ pub struct FeedItem {
     pub published: Option<DateTime<Utc>>,
     /// First author's name (or e-mail when there is no name).
     pub author: Option<String>,
+    /// [`identity::canonical_url`] of `link`, computed from the same parse; `None` when the
+    /// link has no canonical form, or when whoever built the item did not compute it.
+    #[serde(skip)]
+    pub link_canonical: Option<String>,
 }
 
 /// A parsed feed: its title, format and items.
@@ -288,14 +292,21 @@ fn convert_entry(
     // true, feed-rs does not expose the attribute; Atom ids are very often the post URL), as
     // feedparser does. JSON Feed has a separate `url`, so its id is an identifier only.
     let guid_is_permalink = format != FeedFormat::Json;
-    let link = pick_link(&e.links)
-        .and_then(|href| resolve(href, e.base.as_deref(), base))
-        .or_else(|| {
-            guid.as_deref()
-                .filter(|_| guid_is_permalink)
-                .filter(|g| g.starts_with("http://") || g.starts_with("https://"))
-                .map(String::from)
-        });
+    let (link, link_canonical) =
+        match pick_link(&e.links).and_then(|href| resolve(href, e.base.as_deref(), base)) {
+            Some(Resolved::Url(u)) => (Some(u.to_string()), identity::canonical_of(u)),
+            Some(Resolved::Raw(href)) => {
+                let canonical = identity::canonical_url(&href);
+                (Some(href), canonical)
+            }
+            None => {
+                let g = guid
+                    .as_deref()
+                    .filter(|_| guid_is_permalink)
+                    .filter(|g| g.starts_with("http://") || g.starts_with("https://"));
+                (g.map(String::from), g.and_then(identity::canonical_url))
+            }
+        };
     let content = e
         .content
         .as_ref()
@@ -327,6 +338,7 @@ fn convert_entry(
         content,
         published: e.published.or(e.updated),
         author,
+        link_canonical,
     }
 }
 
@@ -349,9 +361,9 @@ fn pick_link(links: &[feed_rs::model::Link]) -> Option<&str> {
 ///
 /// Absolute links with a scheme other than http(s) (`javascript:`, `data:`, `file:`) are
 /// dropped: the link is what `extract` fetches, and a feed must not point us at local files.
-fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Option<String> {
+fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Option<Resolved> {
     if let Ok(u) = url::Url::parse(href) {
-        return matches!(u.scheme(), "http" | "https").then(|| u.to_string());
+        return matches!(u.scheme(), "http" | "https").then_some(Resolved::Url(u));
     }
     let entry_base = entry_base.and_then(|b| match base {
         Some(fb) => fb.join(b).ok(),
@@ -362,7 +374,16 @@ fn resolve(href: &str, entry_base: Option<&str>, base: Option<&url::Url>) -> Opt
         .or(base)
         .and_then(|b| b.join(href).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .map_or_else(|| Some(href.to_string()), |u| Some(u.to_string()))
+        .map_or_else(
+            || Some(Resolved::Raw(href.to_string())),
+            |u| Some(Resolved::Url(u)),
+        )
+}
+
+/// A resolved link: parsed, or as given when it could not be made absolute.
+enum Resolved {
+    Url(url::Url),
+    Raw(String),
 }
 
 /// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
