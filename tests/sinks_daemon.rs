@@ -64,6 +64,18 @@ fn items(srv: &TestServer, range: std::ops::RangeInclusive<u32>) -> String {
     rss("Wire", &refs)
 }
 
+/// Serves `app` on an ephemeral loopback port; the URL of its `/hook`.
+async fn serve_hook(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -81,13 +93,7 @@ async fn webhook_gets_every_alert_once_across_a_daemon_restart() {
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(hook))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let hook_url = serve_hook(app).await;
     let accepted = || seen.lock().expect("lock").accepted.clone();
 
     let srv = TestServer::start().await;
@@ -224,13 +230,7 @@ async fn sinks_retry_sends_refused_alerts_again() {
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(picky))
         .with_state((seen.clone(), refuse.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let hook_url = serve_hook(app).await;
     let srv = TestServer::start().await;
     srv.set(
         "/rss",
