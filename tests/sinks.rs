@@ -2,6 +2,8 @@
 //! commits them, sinks started on the same database, receivers on loopback. Backoff and
 //! ticks are shortened so every test ends in a few seconds.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -172,13 +174,7 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(hook))
             .with_state((seen.clone(), b));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("http://{}/hook", common::serve(app).await);
         Receiver { url, seen }
     }
 

@@ -64,16 +64,9 @@ fn items(srv: &TestServer, range: std::ops::RangeInclusive<u32>) -> String {
     rss("Wire", &refs)
 }
 
-/// Serves `app` on an ephemeral loopback port; the URL of its `/hook`.
+/// Serves `app` on loopback; the URL of its `/hook`.
 async fn serve_hook(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    format!("http://{}/hook", common::serve(app).await)
 }
 
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {

@@ -69,6 +69,18 @@ struct Shared {
     log: Vec<(String, u16)>,
 }
 
+/// Serves `app` on an ephemeral loopback port, in the background; its address.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
 /// A loopback HTTP server on an ephemeral port.
 #[derive(Clone)]
 pub struct TestServer {
@@ -82,13 +94,7 @@ impl TestServer {
         let app = axum::Router::new()
             .fallback(handler)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = serve(app).await;
         TestServer { addr, shared }
     }
 
