@@ -225,6 +225,13 @@ fn simple_entity(b: &[u8]) -> Option<(char, usize)> {
     Some((c, 2 + usize::from(hex) + n + 1))
 }
 
+/// `s` with runs of whitespace collapsed to single spaces and trimmed (titles, names).
+pub(crate) fn collapse_whitespace(s: &str) -> String {
+    let mut tb = TextBuilder::with_capacity(s.len());
+    tb.text(s);
+    tb.finish()
+}
+
 /// Plain text keeps its paragraphs: feeds often put text with blank lines in `<description>`.
 fn plain_to_text(text: &str) -> String {
     let mut tb = TextBuilder::with_capacity(text.len());
@@ -329,13 +336,14 @@ impl TextBuilder {
         if s.starts_with(char::is_whitespace) {
             self.pending_space = true;
         }
-        if s.is_ascii() && !s.bytes().any(|b| matches!(b, 0x09..=0x0D)) && !s.contains("  ") {
+        let ascii = s.is_ascii();
+        if ascii && !s.bytes().any(|b| matches!(b, 0x09..=0x0D)) && !s.contains("  ") {
             // Already collapsed (the usual paragraph of a feed): one run, no per-byte work.
             let run = s.trim_matches(' ');
             if !run.is_empty() {
                 self.word(run);
             }
-        } else if s.is_ascii() {
+        } else if ascii {
             // Most text is ASCII, where whitespace is six bytes: no UTF-8 decoding per char.
             let b = s.as_bytes();
             let is_space =
@@ -537,11 +545,10 @@ mod tests {
             "x",
             "   ",
             "a b  c d e\n\nf g",
+            " Ünï  \u{a0}x\u{2003}y ",
         ] {
-            let mut tb = super::TextBuilder::default();
-            tb.text(s);
             assert_eq!(
-                tb.finish(),
+                super::collapse_whitespace(s),
                 s.split_whitespace().collect::<Vec<_>>().join(" "),
                 "{s:?}"
             );

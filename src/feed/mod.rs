@@ -18,6 +18,7 @@ pub mod identity;
 mod prepare;
 mod repair;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -393,36 +394,30 @@ fn text_of(t: &feed_rs::model::Text) -> String {
     if is_html || t.content.contains('<') || t.content.contains('&') {
         collapse_ws(&to_text(&t.content))
     } else {
-        if has_c1(&t.content) {
-            collapse_ws(&demoronize(&t.content))
-        } else {
-            collapse_ws(&t.content)
-        }
+        collapse_ws(&demoronize(&t.content))
     }
 }
 
 /// HTML fragment to clean text ([`crate::html::fragment_to_text`]), then [`demoronize`]d.
 fn to_text(html: &str) -> String {
     let text = crate::html::fragment_to_text(html);
-    if has_c1(&text) {
-        demoronize(&text)
-    } else {
-        text
+    match demoronize(&text) {
+        Cow::Owned(fixed) => fixed,
+        Cow::Borrowed(_) => text,
     }
 }
 
-/// Whether `s` holds a C1 control: in UTF-8, 0xC2 then 0x80..=0x9F (a byte scan; no decoding).
-fn has_c1(s: &str) -> bool {
-    s.as_bytes()
-        .windows(2)
-        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
-}
-
 /// C1 control characters (U+0080..U+009F) never belong in text; they are windows-1252 bytes
-/// (curly quotes, dashes, €) that a CMS decoded as Latin-1. Maps them to what was meant.
-fn demoronize(s: &str) -> String {
-    if !has_c1(s) {
-        return s.to_string();
+/// (curly quotes, dashes, €) that a CMS decoded as Latin-1. Maps them to what was meant; text
+/// without any (nearly all) is returned as it is, found by a byte scan for their UTF-8 form
+/// (0xC2, then 0x80..=0x9F) rather than by decoding it.
+fn demoronize(s: &str) -> Cow<'_, str> {
+    let has_c1 = s
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]));
+    if !has_c1 {
+        return Cow::Borrowed(s);
     }
     s.chars()
         .map(|c| match u8::try_from(u32::from(c)) {
@@ -437,18 +432,9 @@ fn demoronize(s: &str) -> String {
         .collect()
 }
 
+/// Words separated by single spaces (the `html` stage's own collapsing).
 fn collapse_ws(s: &str) -> String {
-    let b = s.as_bytes();
-    let collapsed = s.is_ascii()
-        && b.first().is_none_or(|&c| c != b' ')
-        && b.last().is_none_or(|&c| c != b' ')
-        && !b.iter().any(|&c| matches!(c, 0x09..=0x0D))
-        && !s.contains("  ");
-    if collapsed {
-        // Already one-space separated: the common case for titles.
-        return s.to_string();
-    }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::html::collapse_whitespace(s)
 }
 
 #[cfg(test)]
