@@ -112,10 +112,10 @@ pub fn item_key(item: &FeedItem, feed_url: &str) -> ItemKey {
 /// The same keys as [`item_key`] on the item and on its link alone, computed with one parse of
 /// each URL: `scope` is [`scope`] of the feed URL, computed once per feed.
 pub fn item_keys(item: &FeedItem, scope: &str) -> (Vec<ItemKey>, Option<String>) {
-    let link = match &item.link_canonical {
-        Some(c) => Some(c.clone()),
-        None => item.link.as_deref().and_then(canonical_url),
-    };
+    let link = item
+        .link_canonical
+        .clone()
+        .or_else(|| item.link.as_deref().and_then(canonical_url));
     let primary = identity(item, link.as_deref(), scope);
     let mut keys = vec![primary];
     if let (Some(_), Some(l)) = (&item.guid, &link) {

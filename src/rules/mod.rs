@@ -37,8 +37,8 @@
 //!
 //! Every literal of every rule goes into one automaton over the normalised token stream of each
 //! field (a lexicon keyed by a literal's first token); a document costs one normalisation pass
-//! and one pass over its tokens per field, then only rules that had a hit on a literal they need (or that can be true without any, like
-//! `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
+//! and one pass over its tokens per field, then only rules that had a hit on a literal they
+//! need (or that can be true without any, like `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
 
 mod explain;
 mod matcher;
