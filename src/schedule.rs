@@ -282,6 +282,62 @@ pub struct Runtime {
     pub feeds: Vec<FeedConfig>,
 }
 
+/// When each idle feed is next due, ordered by time.
+///
+/// The loop comes round once per finished poll; at 10,000 feeds a scan of every feed on each
+/// turn (what a plain map needs to find the due ones) made a cycle quadratic. Here the due
+/// feeds are taken from the front of an ordered set. A feed in flight is not in the queue:
+/// it comes back with its next time when its poll is committed.
+#[derive(Default)]
+struct DueQueue {
+    at: HashMap<Arc<str>, i64>,
+    order: std::collections::BTreeSet<(i64, Arc<str>)>,
+}
+
+impl DueQueue {
+    /// Sets (or moves) a feed's due time.
+    fn set(&mut self, url: Arc<str>, at: i64) {
+        if let Some(old) = self.at.insert(url.clone(), at) {
+            self.order.remove(&(old, url.clone()));
+        }
+        self.order.insert((at, url));
+    }
+
+    fn contains(&self, url: &str) -> bool {
+        self.at.contains_key(url)
+    }
+
+    /// Removes and returns the earliest feed due at or before `now`.
+    fn pop_due(&mut self, now: i64) -> Option<Arc<str>> {
+        if self.order.first().is_none_or(|(at, _)| *at > now) {
+            return None;
+        }
+        let (_, url) = self.order.pop_first()?;
+        self.at.remove(&url);
+        Some(url)
+    }
+
+    /// The earliest due time, if any feed is waiting.
+    fn next_at(&self) -> Option<i64> {
+        self.order.first().map(|(at, _)| *at)
+    }
+
+    /// Drops the feeds for which `keep` is false.
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.order.retain(|(_, u)| keep(u));
+        self.at.retain(|u, _| keep(u));
+    }
+}
+
+/// The runtime's feeds by URL, so a due URL finds its config without a scan.
+fn index_feeds(rt: &Runtime) -> HashMap<Arc<str>, usize> {
+    rt.feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (Arc::from(f.url.as_str()), i))
+        .collect()
+}
+
 /// The daemon loop: polls each feed when it is due, until `shutdown` is cancelled; then
 /// gives in-flight polls `grace` to finish and cancels the rest.
 ///
@@ -297,10 +353,11 @@ pub async fn run(
     grace: Duration,
 ) -> Result<(), StoreError> {
     let mut rt = runtime.borrow_and_update().clone();
-    let mut due: HashMap<String, i64> = HashMap::new();
-    schedule_feeds(&rt, &mut due)?;
+    let mut by_url = index_feeds(&rt);
+    let mut due = DueQueue::default();
+    let mut busy: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+    schedule_feeds(&rt, &by_url, &busy, &mut due)?;
     let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
-    let mut busy: std::collections::HashSet<String> = std::collections::HashSet::new();
     let watchdog = crate::notify::watchdog_interval();
 
     loop {
@@ -308,17 +365,11 @@ pub async fn run(
         let p = &rt.pipeline;
         let limit = p.poll.concurrency.max(1);
         // Start what is due, earliest first, up to the concurrency limit.
-        let mut ready: Vec<(&String, &i64)> = due
-            .iter()
-            .filter(|(u, at)| **at <= now && !busy.contains(*u))
-            .collect();
-        ready.sort_by_key(|(_, at)| **at);
-        let ready: Vec<String> = ready.into_iter().map(|(u, _)| u.clone()).collect();
-        for url in ready {
-            if busy.len() >= limit {
+        while busy.len() < limit {
+            let Some(url) = due.pop_due(now) else {
                 break;
-            }
-            let Some(f) = rt.feeds.iter().find(|f| f.url == url) else {
+            };
+            let Some(f) = by_url.get(&url).and_then(|&i| rt.feeds.get(i)) else {
                 continue;
             };
             let row = {
@@ -330,19 +381,14 @@ pub async fn run(
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(feed = %url, error = %e, "cannot read feed state; retrying in a minute");
-                    due.insert(url.clone(), now + 60);
+                    due.set(url, now + 60);
                     continue;
                 }
             };
-            busy.insert(url.clone());
+            busy.insert(url);
             in_flight.spawn(poll_and_commit(p.clone(), f.clone(), row, tx.clone(), None));
         }
-        let next_due = due
-            .iter()
-            .filter(|(u, _)| !busy.contains(*u))
-            .map(|(_, at)| *at)
-            .min()
-            .unwrap_or(now + 3600);
+        let next_due = due.next_at().unwrap_or(now + 3600);
         let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
         // Come round at least twice a minute, so /healthz can tell a stalled loop.
         crate::metrics::loop_alive();
@@ -356,16 +402,19 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             Some(done) = in_flight.join_next() => {
                 if let Ok((url, next)) = done {
-                    busy.remove(&url);
-                    if due.contains_key(&url) {
-                        due.insert(url, next);
+                    // A feed removed by a reload while in flight is not scheduled again.
+                    if let Some(url) = busy.take(url.as_str()) {
+                        if by_url.contains_key(&url) {
+                            due.set(url, next);
+                        }
                     }
                 }
             }
             changed = runtime.changed() => {
                 if changed.is_ok() {
                     rt = runtime.borrow_and_update().clone();
-                    if let Err(e) = schedule_feeds(&rt, &mut due) {
+                    by_url = index_feeds(&rt);
+                    if let Err(e) = schedule_feeds(&rt, &by_url, &busy, &mut due) {
                         tracing::error!(error = %e, "cannot read feed state after reload");
                     }
                 }
@@ -392,15 +441,47 @@ pub async fn run(
     Ok(())
 }
 
-/// Brings the due map in line with the runtime's feeds: known feeds keep their time, new
-/// ones take the stored next-poll time (or now), removed ones are dropped.
-fn schedule_feeds(rt: &Runtime, due: &mut HashMap<String, i64>) -> Result<(), StoreError> {
+/// Brings the due queue in line with the runtime's feeds: known feeds keep their time, new
+/// ones take the stored next-poll time (or now), removed ones are dropped. Feeds in flight
+/// are left to the loop, which schedules them when their poll is committed.
+fn schedule_feeds(
+    rt: &Runtime,
+    by_url: &HashMap<Arc<str>, usize>,
+    busy: &std::collections::HashSet<Arc<str>>,
+    due: &mut DueQueue,
+) -> Result<(), StoreError> {
     let rows = rows_by_url(&rt.pipeline.reader)?;
     let now = chrono::Utc::now().timestamp();
-    due.retain(|u, _| rt.feeds.iter().any(|f| &f.url == u));
+    due.retain(|u| by_url.contains_key(u));
     for f in &rt.feeds {
-        due.entry(f.url.clone())
-            .or_insert_with(|| rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now));
+        if due.contains(&f.url) || busy.contains(f.url.as_str()) {
+            continue;
+        }
+        let at = rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now);
+        due.set(Arc::from(f.url.as_str()), at);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_queue_hands_out_due_feeds_earliest_first() {
+        let mut q = DueQueue::default();
+        q.set(Arc::from("b"), 20);
+        q.set(Arc::from("a"), 10);
+        q.set(Arc::from("c"), 30);
+        // Moving a feed replaces its old time instead of adding a second entry.
+        q.set(Arc::from("c"), 5);
+        assert_eq!(q.next_at(), Some(5));
+        assert_eq!(q.pop_due(15).as_deref(), Some("c"));
+        assert_eq!(q.pop_due(15).as_deref(), Some("a"));
+        assert_eq!(q.pop_due(15), None, "b is not due before 20");
+        assert!(q.contains("b") && !q.contains("a"));
+        q.retain(|u| u != "b");
+        assert_eq!(q.next_at(), None);
+        assert_eq!(q.pop_due(i64::MAX), None);
+    }
 }
