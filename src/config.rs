@@ -8,6 +8,7 @@
 //! Errors name the file, the line and the key, and loading collects every problem it can
 //! find instead of stopping at the first, so `feedwatch config check` can list them all.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -391,7 +392,8 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         (None, None) => resolve(Path::new("data/alerts.jsonl")),
     };
 
-    let at = |span: std::ops::Range<usize>| Some(line_of(&text, span.start));
+    let lines = Lines::new(&text);
+    let at = |span: std::ops::Range<usize>| Some(lines.line(span.start));
     if raw.poll.concurrency == 0 {
         problems.push(problem(
             path,
@@ -426,13 +428,14 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     }
 
     let mut feeds: Vec<FeedConfig> = Vec::new();
+    let mut listed = std::collections::HashSet::new();
     for (i, f) in raw.feeds.into_iter().enumerate() {
         let line = at(f.span());
         let f = f.into_inner();
         let key = format!("feeds[{i}].url");
         match check_feed_url(&f.url, &base) {
             Ok(url) => {
-                if feeds.iter().any(|o| o.url == url) {
+                if !listed.insert(url.clone()) {
                     problems.push(ConfigProblem {
                         file: path.to_path_buf(),
                         line,
@@ -572,14 +575,21 @@ fn take_rules(
     out: &mut Vec<(RuleSpec, PathBuf, usize)>,
     problems: &mut Vec<ConfigProblem>,
 ) {
+    let lines = Lines::new(text);
+    // Names already taken (by this file or an earlier one), to their place in `out`.
+    let mut names: HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _, _))| (s.name.clone(), i))
+        .collect();
     for r in raw {
-        let line = line_of(text, r.span().start);
+        let line = lines.line(r.span().start);
         let r = r.into_inner();
         if r.name.trim().is_empty() {
             problems.push(problem(file, Some(line), "rules.name", "must not be empty"));
             continue;
         }
-        if let Some((_, f, l)) = out.iter().find(|(s, _, _)| s.name == r.name) {
+        if let Some((_, f, l)) = names.get(&r.name).and_then(|&i| out.get(i)) {
             problems.push(problem(
                 file,
                 Some(line),
@@ -592,6 +602,7 @@ fn take_rules(
             ));
             continue;
         }
+        names.insert(r.name.clone(), out.len());
         out.push((
             RuleSpec {
                 name: r.name,
@@ -688,6 +699,26 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
     best.map(|start| line_of(text, start))
 }
 
+/// Line numbers of byte offsets in one text, for configs with thousands of feeds or rules:
+/// counting newlines from the top for each entry made loading quadratic.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
+        )
+    }
+
+    /// 1-based line of `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
@@ -730,6 +761,15 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn line_index_agrees_with_counting() {
+        let text = "a = 1\n\n[poll]\ninterval = \"5m\"\n\n\n[[feeds]]\nurl = \"x\"";
+        let lines = Lines::new(text);
+        for off in 0..=text.len() + 2 {
+            assert_eq!(lines.line(off), line_of(text, off), "offset {off}");
+        }
+    }
+
     use super::*;
 
     fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
