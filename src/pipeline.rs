@@ -305,11 +305,10 @@ async fn process_item(
     let Keyed {
         keys,
         link: link_canonical,
-        item,
+        mut item,
     } = keyed;
     let key = keys[0];
-    let feed_text = item.content.clone().unwrap_or_default();
-    let mut body = feed_text.clone();
+    let mut body = item.content.take().unwrap_or_default();
     let mut body_source = if body.is_empty() { "none" } else { "feed" };
     let mut canonical = None;
     let mut author = item.author.clone();
