@@ -761,6 +761,8 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn line_index_agrees_with_counting() {
         let text = "a = 1\n\n[poll]\ninterval = \"5m\"\n\n\n[[feeds]]\nurl = \"x\"";
@@ -769,8 +771,6 @@ mod tests {
             assert_eq!(lines.line(off), line_of(text, off), "offset {off}");
         }
     }
-
-    use super::*;
 
     fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
         let p = dir.join(name);

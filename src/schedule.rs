@@ -375,7 +375,7 @@ pub async fn run(
             slots = Arc::new(Semaphore::new(limit));
         }
         // Start what is due, earliest first, while slots are free.
-        while due.next_at().is_some_and(|at| at <= now) {
+        loop {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
@@ -407,8 +407,8 @@ pub async fn run(
                 Some(slot),
             ));
         }
-        let waiting = due.next_at().is_some_and(|at| at <= now);
         let next_due = due.next_at().unwrap_or(now + 3600);
+        let waiting = next_due <= now;
         let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
         // Come round at least twice a minute, so /healthz can tell a stalled loop.
         crate::metrics::loop_alive();
@@ -475,12 +475,12 @@ fn schedule_feeds(
     let rows = rows_by_url(&rt.pipeline.reader)?;
     let now = chrono::Utc::now().timestamp();
     due.retain(|u| by_url.contains_key(u));
-    for f in &rt.feeds {
-        if due.contains(&f.url) || busy.contains(f.url.as_str()) {
+    for url in by_url.keys() {
+        if due.contains(url) || busy.contains(url) {
             continue;
         }
-        let at = rows.get(&f.url).and_then(|r| r.next_poll_at).unwrap_or(now);
-        due.set(Arc::from(f.url.as_str()), at);
+        let at = rows.get(&**url).and_then(|r| r.next_poll_at).unwrap_or(now);
+        due.set(url.clone(), at);
     }
     Ok(())
 }
