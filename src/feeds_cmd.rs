@@ -8,6 +8,12 @@
 //! write to a temporary file in the same folder followed by a rename, so a reader (the daemon
 //! on SIGHUP) sees the old file or the new one, never half of one.
 //!
+//! Feed URLs pass the one URL policy ([`config::url`]): `add` and `import` take http(s) only
+//! (an OPML file may come from a stranger and must never make the daemon read a local file);
+//! a local feed file is written in the config by hand. An imported `feedwatch:interval`
+//! outside [`limits::FEED_INTERVAL`] is refused for that outline, not clamped: what lands in
+//! the config is what the file said or nothing, and the message names the outline.
+//!
 //! The daemon does not watch the file: each edit ends by telling the user to reload it.
 
 use std::collections::HashSet;
@@ -304,7 +310,7 @@ fn add(path: &Path, env: &Env, feed: &NewFeed) -> Result<u8, FeedsError> {
 /// `feeds remove`.
 fn remove(path: &Path, env: &Env, url: &str) -> Result<u8, FeedsError> {
     // Loading first refuses to edit a config that is already broken.
-    config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
     // Removing names a feed that is already configured, perhaps a local one: the config
     // file's policy applies, with paths relative to where the command runs.
     let cwd = cwd();
@@ -317,6 +323,11 @@ fn remove(path: &Path, env: &Env, url: &str) -> Result<u8, FeedsError> {
         "feedwatch: removed {removed} from {}; its history stays in the database; {RELOAD_HINT}",
         file.path.display()
     );
+    if current.feeds.len() == 1 {
+        eprintln!(
+            "feedwatch: warning: no feeds are left; the daemon refuses to start or reload with none, so add one first"
+        );
+    }
     Ok(0)
 }
 

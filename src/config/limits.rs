@@ -279,6 +279,13 @@ mod tests {
             RECENT_TEXT_RETENTION.check(Duration::ZERO).is_ok(),
             "0s: keep none"
         );
+        // The sink timeout's default depends on the sink's type; both are inside.
+        for d in [
+            crate::sink::DEFAULT_WEBHOOK_TIMEOUT,
+            crate::sink::DEFAULT_EXEC_TIMEOUT,
+        ] {
+            assert!(SINK_TIMEOUT.check(d).is_ok());
+        }
     }
 
     #[test]

@@ -472,6 +472,36 @@ mod tests {
     }
 
     #[test]
+    fn commands_and_durations_are_held_to_their_bounds() {
+        let d = tempfile::tempdir().expect("tmp");
+        let mut specs: Vec<SinkSpec> = vec![
+            spec("name = \"a\"\ntype = \"exec\"\ncommand = [\"  \"]\ntimeout = \"0s\"\n"),
+            spec("name = \"b\"\ntype = \"exec\"\ncommand = [\"/no/such/program\"]\nretry_initial = \"1ms\"\nretry_max = \"30days\"\n"),
+            spec("name = \"c\"\ntype = \"webhook\"\nurl = \"https://h/\"\ntimeout = \"1h\"\nretry_initial = \"2h\"\nretry_max = \"1h\"\n"),
+            spec("name = \"ok\"\ntype = \"exec\"\ncommand = [\"cat\"]\ntimeout = \"1s\"\nretry_initial = \"100ms\"\nretry_max = \"100ms\"\n"),
+        ];
+        let p = check_specs(&mut specs, d.path(), &[]);
+        let keys: Vec<String> = p.iter().map(SpecProblem::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "sinks[0].command",
+                "sinks[0].timeout",
+                "sinks[1].command",
+                "sinks[1].retry_initial",
+                "sinks[1].retry_max",
+                "sinks[2].timeout",
+                "sinks[2].retry_initial",
+                "sinks[2].retry_initial",
+            ],
+            "{p:?}"
+        );
+        assert!(p[0].message.contains("blank program"), "{}", p[0]);
+        assert!(p[2].message.contains("does not exist"), "{}", p[2]);
+        assert!(p[1].message.contains("between 1s and 10m"), "{}", p[1]);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_durations_are_refused() {
         let e = toml::from_str::<SinkSpec>(
             "name = \"a\"\ntype = \"exec\"\ncommand = [\"x\"]\nsecret = \"s\"\n",
