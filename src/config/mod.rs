@@ -359,40 +359,10 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     check_bounds(&src, &raw, &mut problems);
     let feeds = take_feeds(&src, raw.feeds, &base, &mut problems);
 
-    let mut rules = Vec::new();
-    take_rules(&src, raw.rules, &mut rules, &mut problems);
-    for rf in &raw.rule_files {
-        let rpath = resolve(Path::new(rf.get_ref()));
-        match source::read(&rpath) {
-            Ok(rtext) => take_rule_file(&rpath, &rtext, &mut rules, &mut problems),
-            Err(e) => {
-                // Name where the unreadable file was referenced, then what went wrong.
-                for mut p in e.problems {
-                    p.message = format!(
-                        "{} (named in {}:{} key `rule_files`)",
-                        p.message,
-                        path.display(),
-                        src.lines.line(rf.span().start)
-                    );
-                    problems.push(p);
-                }
-            }
-        }
-    }
+    let rules = read_rules(&src, raw.rules, &raw.rule_files, &resolve, &mut problems);
     let specs = compile_check(path, &rules, &mut problems);
 
-    let (sink_index, mut sinks): (Vec<usize>, Vec<_>) = raw.sinks.into_iter().unzip();
-    let rule_names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    for p in crate::sink::check_specs(&mut sinks, &base, &rule_names) {
-        // Entries that could not be read are not in `sinks`: name the entry as in the file.
-        let key = format!("sinks[{}].{}", sink_index[p.index], p.field);
-        problems.push(ConfigProblem {
-            file: path.to_path_buf(),
-            line: key_line(&text, &key),
-            key: Some(key),
-            message: p.message,
-        });
-    }
+    let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
 
     if !problems.is_empty() {
         sort_problems(&mut problems);
@@ -415,6 +385,62 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         sites: raw.sites,
         sinks,
     })
+}
+
+/// The main file's `[[rules]]`, then each rule file's, in order; rule names unique across
+/// all. Each rule comes with its file and line, for messages.
+fn read_rules(
+    src: &Source<'_>,
+    own: Vec<toml::Spanned<check::RawRule>>,
+    rule_files: &[toml::Spanned<String>],
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<(RuleSpec, PathBuf, usize)> {
+    let mut rules = Vec::new();
+    take_rules(src, own, &mut rules, problems);
+    for rf in rule_files {
+        let rpath = resolve(Path::new(rf.get_ref()));
+        match source::read(&rpath) {
+            Ok(rtext) => take_rule_file(&rpath, &rtext, &mut rules, problems),
+            Err(e) => {
+                // Name where the unreadable file was referenced, then what went wrong.
+                for mut p in e.problems {
+                    p.message = format!(
+                        "{} (named in {}:{} key `rule_files`)",
+                        p.message,
+                        src.path.display(),
+                        src.lines.line(rf.span().start)
+                    );
+                    problems.push(p);
+                }
+            }
+        }
+    }
+    rules
+}
+
+/// Checks the `[[sinks]]` that were read (relative secret paths resolved against `base`).
+fn check_sinks(
+    src: &Source<'_>,
+    raw: Vec<(usize, crate::sink::SinkSpec)>,
+    base: &Path,
+    rules: &[RuleSpec],
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<crate::sink::SinkSpec> {
+    let (index, mut sinks): (Vec<usize>, Vec<_>) = raw.into_iter().unzip();
+    let rule_names: Vec<&str> = rules.iter().map(|s| s.name.as_str()).collect();
+    for p in crate::sink::check_specs(&mut sinks, base, &rule_names) {
+        // Entries that could not be read are not in `sinks`: name the entry as in the file.
+        let at = index.get(p.index).copied().unwrap_or(p.index);
+        let key = format!("sinks[{at}].{}", p.field);
+        problems.push(ConfigProblem {
+            file: src.path.to_path_buf(),
+            line: key_line(src.text, &key),
+            key: Some(key),
+            message: p.message,
+        });
+    }
+    sinks
 }
 
 /// Refuses a config that would leave the daemon with nothing to do: no feeds (nothing is
