@@ -299,6 +299,8 @@ fn sync_feeds(store: &mut Store, cfg: &Config) -> Result<()> {
 /// `run` (grace = Some) and `poll --once` (grace = None).
 async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     let cfg = load_config(cli)?;
+    // A config with no feeds or no rules would run healthy and silent: refuse it.
+    config::require_work(&cfg)?;
     let mut store = Store::open(&cfg.database)?;
     sync_feeds(&mut store, &cfg)?;
     let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
@@ -467,12 +469,21 @@ fn reload(
     reader: Arc<Mutex<Store>>,
     seen: Arc<crate::store::SeenKeys>,
 ) -> Result<(Config, Runtime)> {
-    let cfg = config::load(&old.path, &Env::from_process())?;
-    if cfg.database != old.database || cfg.alert_log != old.alert_log {
-        tracing::warn!(
-            "the database and alert log paths change only on restart; keeping the current ones"
-        );
+    let mut cfg = config::load(&old.path, &Env::from_process())?;
+    // An emptied or half-written config would mute the daemon while it looks healthy.
+    config::require_work(&cfg)?;
+    // The writer, the sinks and the alert log stay on the files they opened; the running
+    // config keeps naming those, so later reloads sync feeds into the database in use.
+    if cfg.database != old.database {
+        tracing::warn!(configured = %cfg.database.display(), in_use = %old.database.display(),
+            "[storage] database changed: takes effect on restart; the daemon keeps using the current database");
     }
+    if cfg.alert_log != old.alert_log {
+        tracing::warn!(configured = %cfg.alert_log.display(), in_use = %old.alert_log.display(),
+            "[alerts] log changed: takes effect on restart; the daemon keeps writing the current log");
+    }
+    cfg.database.clone_from(&old.database);
+    cfg.alert_log.clone_from(&old.alert_log);
     let pipeline = build_pipeline(&cfg, reader, seen)?;
     let mut store = Store::open(&old.database)?;
     sync_feeds(&mut store, &cfg)?;
@@ -924,7 +935,10 @@ fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u
 /// `config check`: every problem, exit 2 on any.
 fn config_check(cli: &Cli) -> Result<u8> {
     let path = config::locate(cli.config.as_deref())?;
-    match config::load(&path, &Env::from_process()) {
+    match config::load(&path, &Env::from_process()).and_then(|cfg| {
+        config::require_work(&cfg)?;
+        Ok(cfg)
+    }) {
         Ok(cfg) => {
             if let Err(e) = Extractor::new(&cfg.sites) {
                 eprintln!("{}: [[sites]]: {e}", path.display());

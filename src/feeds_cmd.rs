@@ -8,6 +8,12 @@
 //! write to a temporary file in the same folder followed by a rename, so a reader (the daemon
 //! on SIGHUP) sees the old file or the new one, never half of one.
 //!
+//! Feed URLs pass the one URL policy ([`config::url`]): `add` and `import` take http(s) only
+//! (an OPML file may come from a stranger and must never make the daemon read a local file);
+//! a local feed file is written in the config by hand. An imported `feedwatch:interval`
+//! outside [`limits::FEED_INTERVAL`] is refused for that outline, not clamped: what lands in
+//! the config is what the file said or nothing, and the message names the outline.
+//!
 //! The daemon does not watch the file: each edit ends by telling the user to reload it.
 
 use std::collections::HashSet;
@@ -20,7 +26,8 @@ use serde_json::json;
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::cli::Format;
-use crate::config::{self, ConfigError, Env};
+use crate::config::url::{self as feed_url, FeedUrlError, Origin};
+use crate::config::{self, limits, ConfigError, Env};
 use crate::opml::{self, OpmlError};
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not
@@ -44,7 +51,7 @@ pub enum FeedsAction {
     ///
     /// Example: feedwatch feeds add https://example.com/rss.xml --name "Example News" --tag iraq --full-text
     Add {
-        /// Feed URL (http, https or file), or a path to a feed file.
+        /// Feed URL, http or https. (A local feed file is written in the config file by hand.)
         url: String,
         /// Name shown in alerts and status (default: the URL).
         #[arg(long)]
@@ -104,9 +111,12 @@ pub enum FeedsError {
     /// The edited config would not load; nothing was written.
     #[error("the edited config would be invalid, so it was not written:\n{0}")]
     EditInvalid(ConfigError),
-    /// A URL given on the command line is not usable.
-    #[error("invalid feed URL {url:?}: {reason}")]
-    BadUrl { url: String, reason: String },
+    /// A URL given on the command line is not usable (the source names it and says why).
+    #[error("invalid feed URL")]
+    BadUrl(#[from] FeedUrlError),
+    /// `--interval` outside its bounds.
+    #[error("--interval: {0}")]
+    BadInterval(String),
     /// `add` of a feed that is already configured.
     #[error("{url} is already configured (as {existing}); nothing changed")]
     Duplicate { url: String, existing: String },
@@ -157,11 +167,13 @@ pub fn run(config_arg: Option<&Path>, action: &FeedsAction) -> anyhow::Result<u8
             tags,
             interval,
         } => {
+            if let Some(d) = interval {
+                limits::FEED_INTERVAL
+                    .check(*d)
+                    .map_err(FeedsError::BadInterval)?;
+            }
             let feed = NewFeed {
-                url: normalize_url(url, &cwd()).map_err(|reason| FeedsError::BadUrl {
-                    url: url.clone(),
-                    reason,
-                })?,
+                url: feed_url::check(url, Origin::Remote).map_err(FeedsError::BadUrl)?,
                 name: name.clone().filter(|n| !n.trim().is_empty()),
                 full_text: *full_text,
                 tags: tags.clone(),
@@ -190,7 +202,7 @@ fn cwd() -> PathBuf {
 /// A feed to write into the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFeed {
-    /// Already normalised (see [`normalize_url`]).
+    /// Already checked and normalised (see [`config::url`]).
     pub url: String,
     pub name: Option<String>,
     pub full_text: bool,
@@ -298,11 +310,12 @@ fn add(path: &Path, env: &Env, feed: &NewFeed) -> Result<u8, FeedsError> {
 /// `feeds remove`.
 fn remove(path: &Path, env: &Env, url: &str) -> Result<u8, FeedsError> {
     // Loading first refuses to edit a config that is already broken.
-    config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
-    let target = normalize_url(url, &cwd()).map_err(|reason| FeedsError::BadUrl {
-        url: url.to_string(),
-        reason,
-    })?;
+    let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    // Removing names a feed that is already configured, perhaps a local one: the config
+    // file's policy applies, with paths relative to where the command runs.
+    let cwd = cwd();
+    let target =
+        feed_url::check(url, Origin::ConfigFile { base: &cwd }).map_err(FeedsError::BadUrl)?;
     let mut file = ConfigFile::open(path)?;
     let removed = file.remove(&target)?;
     file.commit(env)?;
@@ -310,6 +323,11 @@ fn remove(path: &Path, env: &Env, url: &str) -> Result<u8, FeedsError> {
         "feedwatch: removed {removed} from {}; its history stays in the database; {RELOAD_HINT}",
         file.path.display()
     );
+    if current.feeds.len() == 1 {
+        eprintln!(
+            "feedwatch: warning: no feeds are left; the daemon refuses to start or reload with none, so add one first"
+        );
+    }
     Ok(0)
 }
 
@@ -330,18 +348,21 @@ fn import(path: &Path, env: &Env, source: &str) -> Result<u8, FeedsError> {
     let mut skipped = 0usize;
     let mut new = Vec::new();
     for f in doc.feeds {
-        // An OPML file has no folder of its own to resolve relative paths against.
-        if !f.url.contains("://") {
-            invalid.push(format!("{}: not an absolute URL", f.url));
-            continue;
-        }
-        let url = match normalize_url(&f.url, Path::new("/")) {
+        // An OPML file comes from another program or a stranger: http(s) only, so it can
+        // never make the daemon read a local file.
+        let url = match feed_url::check(&f.url, Origin::Remote) {
             Ok(u) => u,
-            Err(reason) => {
-                invalid.push(reason);
+            Err(e) => {
+                invalid.push(e.to_string());
                 continue;
             }
         };
+        // Out of bounds is refused, not clamped: what lands in the config is what the file
+        // said or nothing, and the message says which outline to fix.
+        if let Some(Err(m)) = f.interval.map(|d| limits::FEED_INTERVAL.check(d)) {
+            invalid.push(format!("{url}: feedwatch:interval: {m}"));
+            continue;
+        }
         if !keys.insert(dedup_key(&url)) {
             skipped += 1;
             continue;
@@ -400,38 +421,6 @@ fn read_opml(source: &str) -> Result<Vec<u8>, FeedsError> {
         .read_to_end(&mut buf)
         .map_err(read_err)?;
     Ok(buf)
-}
-
-/// Checks a feed URL the way the config loader does (http/https with a host, `file://`, or a
-/// path made absolute against `base`) and returns it in the form the config stores. The
-/// fragment is dropped: it never reaches the server, so it cannot name a different feed.
-///
-/// # Errors
-/// A message saying what is wrong with the URL.
-pub fn normalize_url(raw: &str, base: &Path) -> Result<String, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err("feed URL is empty".into());
-    }
-    let mut url = if raw.contains("://") {
-        let url = url::Url::parse(raw).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
-        match url.scheme() {
-            "http" | "https" if url.host().is_some() => url,
-            "file" => url,
-            s => {
-                return Err(format!(
-                    "unsupported scheme `{s}` in {raw:?}; use http, https or file"
-                ))
-            }
-        }
-    } else {
-        let p = base.join(raw);
-        let p = std::path::absolute(&p).map_err(|e| format!("bad path {raw:?}: {e}"))?;
-        url::Url::from_file_path(&p)
-            .map_err(|()| format!("cannot make a file URL of {}", p.display()))?
-    };
-    url.set_fragment(None);
-    Ok(url.to_string())
 }
 
 /// What two URLs must share to be the same feed: the normalised form (scheme and host
@@ -525,7 +514,7 @@ impl ConfigFile {
         let folder = self.folder().to_path_buf();
         let key = dedup_key(target);
         let matches = |url: Option<&str>| {
-            url.and_then(|u| normalize_url(u, &folder).ok())
+            url.and_then(|u| feed_url::check(u, Origin::ConfigFile { base: &folder }).ok())
                 .is_some_and(|u| dedup_key(&u) == key)
         };
         let not_found = || FeedsError::NotFound {
@@ -786,7 +775,15 @@ mod tests {
 
     #[test]
     fn urls_normalise_for_duplicate_checks() {
-        let n = |s| normalize_url(s, Path::new("/etc/feedwatch")).map(|u| dedup_key(&u));
+        let n = |s| {
+            feed_url::check(
+                s,
+                Origin::ConfigFile {
+                    base: Path::new("/etc/feedwatch"),
+                },
+            )
+            .map(|u| dedup_key(&u))
+        };
         assert_eq!(
             n("HTTPS://Example.COM:443/a#frag"),
             n("https://example.com/a")

@@ -201,7 +201,9 @@ async fn run_reloads_on_hup_and_stops_on_term() {
 /// A service manager that never reads its socket must not stall the daemon.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_notify_socket_never_blocks() {
-    let inst = Instance::new("");
+    // A feed dropped on disk: `run` refuses a config with no feeds.
+    let inst = Instance::new("[[feeds]]\nurl = \"feed.xml\"\ninterval = \"1h\"\n");
+    std::fs::write(inst.dir.path().join("feed.xml"), rss("Local", &[])).expect("write feed");
     let sock_path = inst.dir.path().join("notify.sock");
     let _sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
     let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))

@@ -198,6 +198,11 @@ pub struct RuleError {
     pub in_exclude: bool,
 }
 
+/// Characters of a long query line shown before the error's column.
+const ECHO_BEFORE: usize = 60;
+/// Characters of a long query line shown in all.
+const ECHO_WINDOW: usize = 120;
+
 /// The message, then the query line holding the error with a caret under the offending token.
 /// Multi-line queries (TOML `'''` strings) show only that line and say which line it is.
 fn render_error(e: &RuleError) -> String {
@@ -211,11 +216,23 @@ fn render_error(e: &RuleError) -> String {
         .iter()
         .position(|&c| c == '\n')
         .map_or(chars.len(), |p| at + p);
-    let line: String = chars[line_start..line_end]
+    // A long line is shown as a window around the error, marked `…` where cut, so a huge
+    // query is not echoed in full and the caret still points at the right character.
+    let from = line_start.max(at.saturating_sub(ECHO_BEFORE));
+    let to = line_end.min(from + ECHO_WINDOW);
+    let mut line: String = chars[from..to]
         .iter()
         .map(|&c| if c == '\t' { ' ' } else { c })
         .collect();
-    let width = chars[at..line_end]
+    let mut pad = at - from;
+    if from > line_start {
+        line.insert(0, '…');
+        pad += 1;
+    }
+    if to < line_end {
+        line.push('…');
+    }
+    let width = chars[at..to]
         .iter()
         .take_while(|c| !c.is_whitespace())
         .count()
@@ -232,7 +249,7 @@ fn render_error(e: &RuleError) -> String {
         if e.in_exclude { "in exclude: " } else { "" },
         e.message,
         line,
-        " ".repeat(at - line_start),
+        " ".repeat(pad),
         "^".repeat(width),
     )
 }
@@ -310,6 +327,34 @@ mod tests {
             e.to_string(),
             "rule `r`: bad\n  a NEAR b\n    ^^^^ (column 3)"
         );
+    }
+
+    #[test]
+    fn a_long_query_is_windowed_and_the_caret_still_points_right() {
+        let query = format!("{}NEAR/x{}", "word ".repeat(40_000), " tail".repeat(40_000));
+        let column = "word ".repeat(40_000).chars().count() + 1;
+        let e = RuleError {
+            rule: "r".into(),
+            message: "bad".into(),
+            column,
+            query,
+            in_exclude: false,
+        };
+        let shown = e.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(shown.chars().count() < 400, "{shown}");
+        assert!(
+            lines[1].starts_with("  …") && lines[1].ends_with('…'),
+            "{shown}"
+        );
+        let caret = lines[2].find('^').expect("caret");
+        let under: String = lines[1]
+            .chars()
+            .skip(lines[2][..caret].chars().count())
+            .take(6)
+            .collect();
+        assert_eq!(under, "NEAR/x", "{shown}");
+        assert!(lines[2].contains(&format!("(column {column})")), "{shown}");
     }
 
     fn _assert_send_sync() {

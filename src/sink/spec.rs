@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::config::limits;
+
 use super::SinkError;
 use crate::rules::Severity;
 
@@ -78,16 +80,11 @@ fn retry_max() -> Duration {
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "invalid duration {s:?} ({e}); write e.g. \"500ms\", \"10s\", \"1h\""
-        ))
-    })
+    crate::config::duration(d)
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
+    crate::config::opt_duration(d)
 }
 
 impl SinkSpec {
@@ -121,16 +118,27 @@ fn rank(severity: &str) -> Option<u8> {
         .and_then(|p| u8::try_from(p).ok())
 }
 
-/// One problem in `[[sinks]]`: the dotted key (`sinks[1].url`) and what is wrong.
+/// One problem in `[[sinks]]`: which sink (its place in the list given), which field, and
+/// what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecProblem {
-    pub key: String,
+    /// Index of the sink in the slice given to [`check_specs`].
+    pub index: usize,
+    /// The field the problem is about (`url`, `command`, …).
+    pub field: String,
     pub message: String,
+}
+
+impl SpecProblem {
+    /// The dotted key, `sinks[1].url`.
+    pub fn key(&self) -> String {
+        format!("sinks[{}].{}", self.index, self.field)
+    }
 }
 
 impl fmt::Display for SpecProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "key `{}`: {}", self.key, self.message)
+        write!(f, "key `{}`: {}", self.key(), self.message)
     }
 }
 
@@ -143,7 +151,8 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
     for i in 0..specs.len() {
         let mut problem = |field: &str, message: String| {
             out.push(SpecProblem {
-                key: format!("sinks[{i}].{field}"),
+                index: i,
+                field: field.to_string(),
                 message,
             })
         };
@@ -189,14 +198,11 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
                 }
             }
             SinkKind::Exec => {
-                if s.command
-                    .as_ref()
-                    .is_none_or(|c| c.first().is_none_or(String::is_empty))
-                {
+                if let Some(why) = bad_command(s.command.as_deref()) {
                     problem(
                         "command",
                         format!(
-                            "exec sink `{}` needs `command = [\"/path/to/program\", ...]`",
+                            "exec sink `{}` {why}; write `command = [\"/path/to/program\", ...]`",
                             s.name
                         ),
                     );
@@ -217,13 +223,23 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
                 problem("rules", format!("no rule named `{r}`"));
             }
         }
-        if s.timeout.is_some_and(|t| t.is_zero()) {
-            problem("timeout", "must be more than 0s".into());
+        for (field, bound, value) in [
+            ("timeout", &limits::SINK_TIMEOUT, s.timeout),
+            (
+                "retry_initial",
+                &limits::SINK_RETRY_INITIAL,
+                Some(s.retry_initial),
+            ),
+            ("retry_max", &limits::SINK_RETRY_MAX, Some(s.retry_max)),
+        ] {
+            if let Some(Err(m)) = value.map(|v| bound.check(v)) {
+                problem(field, m);
+            }
         }
-        if s.retry_initial.is_zero() || s.retry_max < s.retry_initial {
+        if s.retry_max < s.retry_initial {
             problem(
                 "retry_initial",
-                "must be more than 0s and at most `retry_max`".into(),
+                "must not be longer than `retry_max`".into(),
             );
         }
         // Only what any user can see is checked here: `config check` and `status` run as
@@ -248,6 +264,31 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
         }
     }
     out
+}
+
+/// Why an exec sink's `command` cannot run, if it cannot: missing, empty, a blank program,
+/// a NUL byte (no program can receive one), or an absolute program path that does not exist.
+fn bad_command(command: Option<&[String]>) -> Option<String> {
+    let Some(command) = command else {
+        return Some("has no `command`".into());
+    };
+    let Some(program) = command.first() else {
+        return Some("has an empty `command`".into());
+    };
+    if program.trim().is_empty() {
+        return Some("has a blank program name".into());
+    }
+    if command.iter().any(|a| a.contains('\0')) {
+        return Some("has a NUL byte in `command`".into());
+    }
+    let path = Path::new(program);
+    if path.is_absolute() && !path.exists() {
+        return Some(format!(
+            "runs {}, which does not exist",
+            crate::config::clip(program, crate::config::MAX_ECHO_CHARS)
+        ));
+    }
+    None
 }
 
 /// A signing secret. Debug never shows it.
@@ -410,7 +451,7 @@ mod tests {
             spec("name = \"w\"\ntype = \"exec\"\nurl = \"http://x/\"\ncommand = []\n"),
         ];
         let p = check_specs(&mut specs, d.path(), &["r1"]);
-        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        let keys: Vec<String> = p.iter().map(SpecProblem::key).collect();
         assert_eq!(
             keys,
             [
@@ -428,6 +469,36 @@ mod tests {
             specs[0].secret_file.as_deref(),
             Some(d.path().join("missing.secret").as_path())
         );
+    }
+
+    #[test]
+    fn commands_and_durations_are_held_to_their_bounds() {
+        let d = tempfile::tempdir().expect("tmp");
+        let mut specs: Vec<SinkSpec> = vec![
+            spec("name = \"a\"\ntype = \"exec\"\ncommand = [\"  \"]\ntimeout = \"0s\"\n"),
+            spec("name = \"b\"\ntype = \"exec\"\ncommand = [\"/no/such/program\"]\nretry_initial = \"1ms\"\nretry_max = \"30days\"\n"),
+            spec("name = \"c\"\ntype = \"webhook\"\nurl = \"https://h/\"\ntimeout = \"1h\"\nretry_initial = \"2h\"\nretry_max = \"1h\"\n"),
+            spec("name = \"ok\"\ntype = \"exec\"\ncommand = [\"cat\"]\ntimeout = \"1s\"\nretry_initial = \"100ms\"\nretry_max = \"100ms\"\n"),
+        ];
+        let p = check_specs(&mut specs, d.path(), &[]);
+        let keys: Vec<String> = p.iter().map(SpecProblem::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "sinks[0].command",
+                "sinks[0].timeout",
+                "sinks[1].command",
+                "sinks[1].retry_initial",
+                "sinks[1].retry_max",
+                "sinks[2].timeout",
+                "sinks[2].retry_initial",
+                "sinks[2].retry_initial",
+            ],
+            "{p:?}"
+        );
+        assert!(p[0].message.contains("blank program"), "{}", p[0]);
+        assert!(p[2].message.contains("does not exist"), "{}", p[2]);
+        assert!(p[1].message.contains("between 1s and 10m"), "{}", p[1]);
     }
 
     #[test]

@@ -1,0 +1,396 @@
+//! From the deserialised entries of a config or rule file to checked plain data: the raw
+//! shapes serde reads, their bounds ([`super::limits`]), feed URLs ([`super::url`]), rule
+//! names and queries. Every check pushes its problems and goes on, so one bad entry never
+//! hides another.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::source::{key_line, Source};
+use super::{
+    clip, limits, opt_duration, url, ConfigError, ConfigProblem, FeedConfig, FetchConfig,
+    HttpConfig, PollConfig, MAX_ECHO_CHARS,
+};
+use crate::extract::SiteSpec;
+use crate::rules::{RuleSpec, Severity};
+
+/// The config file as deserialised, before checks. Lists keep each entry's index in the
+/// file, so messages about an entry name it (`feeds[3].url`) even when an earlier entry
+/// could not be read.
+#[derive(Default)]
+pub(super) struct RawConfig {
+    pub(super) rule_files: Vec<Spanned<String>>,
+    pub(super) storage: RawStorage,
+    pub(super) alerts: RawAlerts,
+    pub(super) fetch: FetchConfig,
+    pub(super) poll: PollConfig,
+    pub(super) http: HttpConfig,
+    pub(super) feeds: Vec<(usize, Spanned<RawFeed>)>,
+    pub(super) rules: Vec<Spanned<RawRule>>,
+    pub(super) sites: Vec<SiteSpec>,
+    pub(super) sinks: Vec<(usize, crate::sink::SinkSpec)>,
+}
+
+/// The top-level keys of the config file.
+const TOP_KEYS: &str = "rule_files, storage, alerts, fetch, poll, http, feeds, rules, sites, sinks";
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStorage {
+    pub(super) database: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) recent_text_retention: Option<Duration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlerts {
+    pub(super) log: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFeed {
+    url: String,
+    name: Option<String>,
+    #[serde(default)]
+    full_text: bool,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    interval: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRule {
+    name: String,
+    query: String,
+    #[serde(default = "default_severity")]
+    severity: Severity,
+    #[serde(default)]
+    feeds: Vec<String>,
+    exclude: Option<String>,
+}
+
+fn default_severity() -> Severity {
+    Severity::Medium
+}
+
+/// Sorts the top-level entries into [`RawConfig`], reading each on its own.
+pub(super) fn read_raw(src: &mut Source<'_>, problems: &mut Vec<ConfigProblem>) -> RawConfig {
+    fn set<T>(slot: &mut T, r: Result<T, ConfigProblem>, problems: &mut Vec<ConfigProblem>) {
+        match r {
+            Ok(v) => *slot = v,
+            Err(p) => problems.push(p),
+        }
+    }
+    let mut raw = RawConfig::default();
+    for (key, value) in std::mem::take(&mut src.entries) {
+        match key.get_ref().as_str() {
+            "rule_files" => set(&mut raw.rule_files, src.take(value), problems),
+            "storage" => set(&mut raw.storage, src.take(value), problems),
+            "alerts" => set(&mut raw.alerts, src.take(value), problems),
+            "fetch" => set(&mut raw.fetch, src.take(value), problems),
+            "poll" => set(&mut raw.poll, src.take(value), problems),
+            "http" => set(&mut raw.http, src.take(value), problems),
+            "feeds" => raw.feeds = src.take_each(value, problems),
+            "rules" => {
+                raw.rules = src
+                    .take_each(value, problems)
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .collect();
+            }
+            "sites" => {
+                raw.sites = src
+                    .take_each::<SiteSpec>(value, problems)
+                    .into_iter()
+                    .map(|(_, s)| s.into_inner())
+                    .collect();
+            }
+            "sinks" => {
+                raw.sinks = src
+                    .take_each::<crate::sink::SinkSpec>(value, problems)
+                    .into_iter()
+                    .map(|(i, s)| (i, s.into_inner()))
+                    .collect();
+            }
+            other => {
+                let mut p = src.problem_at(
+                    key.span().start,
+                    format!("unknown key; expected one of {TOP_KEYS}"),
+                );
+                p.key = Some(clip(other, 64).into_owned());
+                problems.push(p);
+            }
+        }
+    }
+    raw
+}
+
+/// Every interval, timeout and cap against its [`limits`] bound.
+pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec<ConfigProblem>) {
+    let mut check = |key: &str, r: Result<(), String>| {
+        if let Err(m) = r {
+            problems.push(problem(src.path, key_line(src.text, key), key, &m));
+        }
+    };
+    let (f, p) = (&raw.fetch, &raw.poll);
+    check(
+        limits::FETCH_TIMEOUT.key,
+        limits::FETCH_TIMEOUT.check(f.timeout),
+    );
+    check(
+        limits::MAX_FEED_BYTES.key,
+        limits::MAX_FEED_BYTES.check(f.max_feed_bytes),
+    );
+    check(
+        limits::MAX_PAGE_BYTES.key,
+        limits::MAX_PAGE_BYTES.check(f.max_page_bytes),
+    );
+    let per_host = &limits::PER_HOST_CONCURRENCY;
+    check(per_host.key, per_host.check_usize(f.per_host_concurrency));
+    check(
+        limits::POLL_INTERVAL.key,
+        limits::POLL_INTERVAL.check(p.interval),
+    );
+    check(
+        limits::MIN_INTERVAL.key,
+        limits::MIN_INTERVAL.check(p.min_interval),
+    );
+    check(
+        limits::MAX_INTERVAL.key,
+        limits::MAX_INTERVAL.check(p.max_interval),
+    );
+    check(
+        limits::CONCURRENCY.key,
+        limits::CONCURRENCY.check_usize(p.concurrency),
+    );
+    check(
+        limits::MAX_ITEMS.key,
+        limits::MAX_ITEMS.check_usize(p.max_items),
+    );
+    if let Some(d) = raw.storage.recent_text_retention {
+        let b = &limits::RECENT_TEXT_RETENTION;
+        check(b.key, b.check(d));
+    }
+    if p.min_interval > p.max_interval {
+        check(
+            "poll.min_interval",
+            Err("must not be longer than poll.max_interval".into()),
+        );
+    }
+    let ua = &f.user_agent;
+    if ua.trim().is_empty()
+        || ua.len() > limits::MAX_USER_AGENT_BYTES
+        || ua.chars().any(char::is_control)
+    {
+        check(
+            "fetch.user_agent",
+            Err(format!(
+                "must be 1 to {} bytes of printable text (it is sent as an HTTP header)",
+                limits::MAX_USER_AGENT_BYTES
+            )),
+        );
+    }
+}
+
+/// Checks each `[[feeds]]` entry's URL (under the config file's policy) and interval.
+pub(super) fn take_feeds(
+    src: &Source<'_>,
+    raw: Vec<(usize, Spanned<RawFeed>)>,
+    base: &Path,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<FeedConfig> {
+    let mut feeds: Vec<FeedConfig> = Vec::with_capacity(raw.len());
+    let mut listed = std::collections::HashSet::new();
+    let origin = url::Origin::ConfigFile { base };
+    for (i, f) in raw {
+        let line = Some(src.lines.line(f.span().start));
+        let f = f.into_inner();
+        let at = |field: &str, message: String| ConfigProblem {
+            file: src.path.to_path_buf(),
+            line,
+            key: Some(format!("feeds[{i}].{field}")),
+            message,
+        };
+        let interval_ok = match f.interval.map(|d| limits::FEED_INTERVAL.check(d)) {
+            Some(Err(m)) => {
+                problems.push(at("interval", m));
+                false
+            }
+            _ => true,
+        };
+        let url = match url::check(&f.url, origin) {
+            Ok(url) if interval_ok => url,
+            Ok(_) => continue,
+            Err(e) => {
+                problems.push(at("url", e.to_string()));
+                continue;
+            }
+        };
+        if !listed.insert(url.clone()) {
+            problems.push(at(
+                "url",
+                format!("feed {} is listed twice", clip(&url, MAX_ECHO_CHARS)),
+            ));
+            continue;
+        }
+        feeds.push(FeedConfig {
+            url,
+            name: f.name.filter(|n| !n.trim().is_empty()),
+            full_text: f.full_text,
+            tags: f.tags,
+            interval: f.interval,
+        });
+    }
+    feeds
+}
+
+/// The `[[rules]]` of a rule file, read entry by entry like the main file's.
+pub(super) fn take_rule_file(
+    path: &Path,
+    text: &str,
+    out: &mut Vec<(RuleSpec, PathBuf, usize)>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let mut src = match Source::parse(path, text) {
+        Ok(s) => s,
+        Err(e) => return problems.extend(e.problems),
+    };
+    let mut raw = Vec::new();
+    for (key, value) in std::mem::take(&mut src.entries) {
+        if key.get_ref() == "rules" {
+            raw = src
+                .take_each(value, problems)
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+        } else {
+            let mut p = src.problem_at(
+                key.span().start,
+                "unknown key; a rule file holds only [[rules]] tables".into(),
+            );
+            p.key = Some(clip(key.get_ref(), 64).into_owned());
+            problems.push(p);
+        }
+    }
+    take_rules(&src, raw, out, problems);
+}
+
+/// Compiles the rules that were read, so a bad query is a config error at load time; each
+/// error names the rule's file and line.
+pub(super) fn compile_check(
+    fallback: &Path,
+    rules: &[(RuleSpec, PathBuf, usize)],
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<RuleSpec> {
+    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
+    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
+        for e in errs {
+            let (file, line) = rules
+                .iter()
+                .find(|(s, _, _)| s.name == e.rule)
+                .map(|(_, f, l)| (f.clone(), Some(*l)))
+                .unwrap_or((fallback.to_path_buf(), None));
+            problems.push(ConfigProblem {
+                file,
+                line,
+                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
+                message: e.to_string(),
+            });
+        }
+    }
+    specs
+}
+
+/// Loads the `[[rules]]` of one rule file (for `backtest`), checked like the config's.
+///
+/// # Errors
+/// Every problem found, naming file, line and key.
+pub fn load_rule_file(path: &Path) -> Result<Vec<RuleSpec>, ConfigError> {
+    let text = super::source::read(path)?;
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    take_rule_file(path, &text, &mut rules, &mut problems);
+    let specs = compile_check(path, &rules, &mut problems);
+    if problems.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+pub(super) fn take_rules(
+    src: &Source<'_>,
+    raw: Vec<Spanned<RawRule>>,
+    out: &mut Vec<(RuleSpec, PathBuf, usize)>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let file = src.path;
+    // Names already taken (by this file or an earlier one), to their place in `out`.
+    let mut names: HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _, _))| (s.name.clone(), i))
+        .collect();
+    for r in raw {
+        let line = src.lines.line(r.span().start);
+        let r = r.into_inner();
+        if r.name.trim().is_empty() {
+            problems.push(problem(file, Some(line), "rules.name", "must not be empty"));
+            continue;
+        }
+        if let Some((_, f, l)) = names.get(&r.name).and_then(|&i| out.get(i)) {
+            problems.push(problem(
+                file,
+                Some(line),
+                "rules.name",
+                &format!(
+                    "rule `{}` is already defined at {}:{l}; rule names must be unique",
+                    clip(&r.name, MAX_ECHO_CHARS),
+                    f.display()
+                ),
+            ));
+            continue;
+        }
+        names.insert(r.name.clone(), out.len());
+        out.push((
+            RuleSpec {
+                name: r.name,
+                query: r.query,
+                severity: r.severity,
+                feeds: r.feeds,
+                exclude: r.exclude.filter(|e| !e.trim().is_empty()),
+            },
+            file.to_path_buf(),
+            line,
+        ));
+    }
+}
+
+/// Files in the order their first problem was found (the main config first), each file's
+/// problems in line order.
+pub(super) fn sort_problems(problems: &mut [ConfigProblem]) {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in problems.iter() {
+        if !files.contains(&p.file) {
+            files.push(p.file.clone());
+        }
+    }
+    problems.sort_by_key(|p| (files.iter().position(|f| *f == p.file), p.line));
+}
+
+pub(super) fn problem(file: &Path, line: Option<usize>, key: &str, message: &str) -> ConfigProblem {
+    ConfigProblem {
+        file: file.to_path_buf(),
+        line,
+        key: Some(key.to_string()),
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,481 @@
+//! Configuration: TOML files in, plain data out.
+//!
+//! The daemon's config (`feedwatch.toml`) and the rule files it names are read here and
+//! turned into [`Config`]: plain data with every path resolved and every value checked.
+//! Nothing here builds running components; the binary builds the HTTP client, the rule
+//! matcher and the extractor from this data at start-up (and again on reload).
+//!
+//! Errors name the file, the line and the key, and loading collects every problem it can
+//! find instead of stopping at the first, so `feedwatch config check` can list them all:
+//! each section and each list entry is read on its own ([`source`]), every number is held
+//! to a floor and a ceiling ([`limits`]), and every feed URL passes the one URL policy
+//! ([`url`]). Echoes of user input in messages are clipped ([`clip`]).
+
+mod check;
+pub mod limits;
+mod source;
+pub mod url;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::extract::SiteSpec;
+use crate::rules::RuleSpec;
+pub use check::load_rule_file;
+use check::{
+    check_bounds, compile_check, problem, read_raw, sort_problems, take_feeds, take_rule_file,
+    take_rules,
+};
+use source::{key_line, Source};
+
+/// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
+pub const DEFAULT_PATHS: [&str; 2] = ["config/feedwatch.toml", "/etc/feedwatch/feedwatch.toml"];
+/// Default per-feed poll interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+/// Default shortest adaptive interval.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(120);
+/// Default longest adaptive interval and backoff cap.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+/// Default retention of unmatched items' texts, for backtests.
+pub const DEFAULT_RECENT_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+/// Default number of feeds polled at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Default HTTP timeout for one request (connect + headers + body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default cap on a feed document's size, after decompression.
+pub const DEFAULT_MAX_FEED_BYTES: u64 = 10 * 1024 * 1024;
+/// Default cap on an article page's size, after decompression.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// Default cap on items taken from one feed document.
+pub const DEFAULT_MAX_ITEMS: usize = 1000;
+/// Default number of concurrent requests to one host.
+pub const DEFAULT_PER_HOST: usize = 2;
+/// Default user agent: names the tool so publishers can reach its operators.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "feedwatch/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/feedwatch/feedwatch)"
+);
+
+/// One problem found while loading configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key (dotted path) the problem is about, when known.
+    pub key: Option<String>,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": key `{k}`")?;
+        }
+        // A last guard against echoing huge input: no message line is longer than this.
+        for (i, line) in self.message.lines().enumerate() {
+            let sep = if i == 0 { ": " } else { "\n" };
+            write!(f, "{sep}{}", clip(line, 4 * MAX_ECHO_CHARS))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in the configuration. Display prints one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    fn one(file: &Path, line: Option<usize>, key: Option<&str>, message: String) -> Self {
+        ConfigError {
+            problems: vec![ConfigProblem {
+                file: file.to_path_buf(),
+                line,
+                key: key.map(str::to_string),
+                message,
+            }],
+        }
+    }
+}
+
+/// The loaded, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main config file.
+    pub path: PathBuf,
+    /// SQLite database file.
+    pub database: PathBuf,
+    /// JSON-lines alert log.
+    pub alert_log: PathBuf,
+    /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
+    pub recent_text_retention: Option<Duration>,
+    pub fetch: FetchConfig,
+    pub poll: PollConfig,
+    pub http: HttpConfig,
+    pub feeds: Vec<FeedConfig>,
+    pub rules: Vec<RuleSpec>,
+    pub sites: Vec<SiteSpec>,
+    /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
+    pub sinks: Vec<crate::sink::SinkSpec>,
+}
+
+/// `[fetch]`: how feeds and pages are downloaded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Sent with every request.
+    pub user_agent: String,
+    /// Limit for one whole request (connect, headers and body).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Whether article links from feeds may point at loopback/private addresses.
+    pub allow_private_addresses: bool,
+    /// Cap on a feed's decompressed size, in bytes.
+    pub max_feed_bytes: u64,
+    /// Cap on an article page's decompressed size, in bytes.
+    pub max_page_bytes: u64,
+    /// Concurrent requests to one host.
+    pub per_host_concurrency: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            timeout: DEFAULT_TIMEOUT,
+            allow_private_addresses: false,
+            max_feed_bytes: DEFAULT_MAX_FEED_BYTES,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            per_host_concurrency: DEFAULT_PER_HOST,
+        }
+    }
+}
+
+/// `[poll]`: when and how many feeds are polled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// Default interval between polls of one feed.
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// Feeds polled at once.
+    pub concurrency: usize,
+    /// Items taken from one feed document; the rest are dropped with a warning.
+    pub max_items: usize,
+    /// Shortest interval the adaptive schedule may choose.
+    #[serde(deserialize_with = "duration")]
+    pub min_interval: Duration,
+    /// Longest interval the adaptive schedule (and error backoff) may choose.
+    #[serde(deserialize_with = "duration")]
+    pub max_interval: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            interval: DEFAULT_INTERVAL,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_items: DEFAULT_MAX_ITEMS,
+            min_interval: DEFAULT_MIN_INTERVAL,
+            max_interval: DEFAULT_MAX_INTERVAL,
+        }
+    }
+}
+
+/// `[http]`: the optional metrics and health listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for `/metrics` and `/healthz`, e.g. "127.0.0.1:9464". Off when absent.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// http(s) URL, or `file://` URL for a feed dropped on disk (see [`url`] for the policy).
+    pub url: String,
+    pub name: Option<String>,
+    /// Fetch the linked article page and extract its text.
+    pub full_text: bool,
+    /// Labels rules can select with `feeds = [...]`.
+    pub tags: Vec<String>,
+    /// Overrides `[poll] interval` for this feed.
+    pub interval: Option<Duration>,
+}
+
+impl FeedConfig {
+    /// The name shown in alerts: the configured name, else the URL.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// Reads a duration written like `"90s"`, `"10m"`, `"1h 30m"`. Shared by every duration in
+/// the config, `[[sinks]]` included, so they all read and complain the same way.
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {:?} ({e}); write e.g. \"500ms\", \"90s\", \"10m\", \"1h\"",
+            clip(&s, 64)
+        ))
+    })
+}
+
+/// [`duration`] for optional keys.
+pub(crate) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// Longest piece of user input echoed in a message, in characters.
+pub const MAX_ECHO_CHARS: usize = 200;
+
+/// `s` cut to `max` characters with a marker saying how much was left out, so a message
+/// never echoes a huge input in full.
+pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((cut, _)) => {
+            let rest = s[cut..].chars().count();
+            Cow::Owned(format!("{}…[{rest} more characters]", &s[..cut]))
+        }
+    }
+}
+
+/// Environment consulted for default paths (systemd sets these for the service).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `$STATE_DIRECTORY`: default folder of the database.
+    pub state_directory: Option<PathBuf>,
+    /// `$LOGS_DIRECTORY`: default folder of the alert log.
+    pub logs_directory: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads the process environment. systemd may pass several colon-separated folders;
+    /// the first is ours.
+    pub fn from_process() -> Env {
+        let first = |k: &str| {
+            std::env::var_os(k)
+                .and_then(|v| {
+                    v.to_str()
+                        .map(|s| s.split(':').next().unwrap_or("").to_string())
+                })
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        };
+        Env {
+            state_directory: first("STATE_DIRECTORY"),
+            logs_directory: first("LOGS_DIRECTORY"),
+        }
+    }
+}
+
+/// Picks the config file: `--config`, else `$FEEDWATCH_CONFIG`, else the first of
+/// [`DEFAULT_PATHS`] that exists.
+///
+/// # Errors
+/// When none is given and none of the defaults exists.
+pub fn locate(cli: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = cli {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("FEEDWATCH_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    DEFAULT_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            ConfigError::one(
+                Path::new(DEFAULT_PATHS[0]),
+                None,
+                None,
+                format!(
+                    "no config file found (tried --config, $FEEDWATCH_CONFIG, {}); pass --config PATH",
+                    DEFAULT_PATHS.join(", ")
+                ),
+            )
+        })
+}
+
+/// Loads and checks the config at `path` and every rule file it names.
+///
+/// The result may still have no feeds or no rules (`feeds add` starts from such a file);
+/// what polls must also pass [`require_work`].
+///
+/// # Errors
+/// Every problem found, each naming file, line and key.
+pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+    let text = source::read(path)?;
+    let mut src = Source::parse(path, &text)?;
+    let mut problems = Vec::new();
+    let raw = read_raw(&mut src, &mut problems);
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let resolve = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let database = match (&raw.storage.database, &env.state_directory) {
+        (Some(p), _) => resolve(p),
+        (None, Some(dir)) => dir.join("feedwatch.db"),
+        (None, None) => resolve(Path::new("data/feedwatch.db")),
+    };
+    let alert_log = match (&raw.alerts.log, &env.logs_directory) {
+        (Some(p), _) => resolve(p),
+        (None, Some(dir)) => dir.join("alerts.jsonl"),
+        (None, None) => resolve(Path::new("data/alerts.jsonl")),
+    };
+    check_bounds(&src, &raw, &mut problems);
+    let feeds = take_feeds(&src, raw.feeds, &base, &mut problems);
+
+    let rules = read_rules(&src, raw.rules, &raw.rule_files, &resolve, &mut problems);
+    let specs = compile_check(path, &rules, &mut problems);
+
+    let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
+
+    if !problems.is_empty() {
+        sort_problems(&mut problems);
+        return Err(ConfigError { problems });
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        database,
+        alert_log,
+        recent_text_retention: match raw.storage.recent_text_retention {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => Some(DEFAULT_RECENT_RETENTION),
+        },
+        fetch: raw.fetch,
+        poll: raw.poll,
+        http: raw.http,
+        feeds,
+        rules: specs,
+        sites: raw.sites,
+        sinks,
+    })
+}
+
+/// The main file's `[[rules]]`, then each rule file's, in order; rule names unique across
+/// all. Each rule comes with its file and line, for messages.
+fn read_rules(
+    src: &Source<'_>,
+    own: Vec<toml::Spanned<check::RawRule>>,
+    rule_files: &[toml::Spanned<String>],
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<(RuleSpec, PathBuf, usize)> {
+    let mut rules = Vec::new();
+    take_rules(src, own, &mut rules, problems);
+    for rf in rule_files {
+        let rpath = resolve(Path::new(rf.get_ref()));
+        match source::read(&rpath) {
+            Ok(rtext) => take_rule_file(&rpath, &rtext, &mut rules, problems),
+            Err(e) => {
+                // Name where the unreadable file was referenced, then what went wrong.
+                for mut p in e.problems {
+                    p.message = format!(
+                        "{} (named in {}:{} key `rule_files`)",
+                        p.message,
+                        src.path.display(),
+                        src.lines.line(rf.span().start)
+                    );
+                    problems.push(p);
+                }
+            }
+        }
+    }
+    rules
+}
+
+/// Checks the `[[sinks]]` that were read (relative secret paths resolved against `base`).
+fn check_sinks(
+    src: &Source<'_>,
+    raw: Vec<(usize, crate::sink::SinkSpec)>,
+    base: &Path,
+    rules: &[RuleSpec],
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<crate::sink::SinkSpec> {
+    let (index, mut sinks): (Vec<usize>, Vec<_>) = raw.into_iter().unzip();
+    let rule_names: Vec<&str> = rules.iter().map(|s| s.name.as_str()).collect();
+    for p in crate::sink::check_specs(&mut sinks, base, &rule_names) {
+        // Entries that could not be read are not in `sinks`: name the entry as in the file.
+        let at = index.get(p.index).copied().unwrap_or(p.index);
+        let key = format!("sinks[{at}].{}", p.field);
+        problems.push(ConfigProblem {
+            file: src.path.to_path_buf(),
+            line: key_line(src.text, &key),
+            key: Some(key),
+            message: p.message,
+        });
+    }
+    sinks
+}
+
+/// Refuses a config that would leave the daemon with nothing to do: no feeds (nothing is
+/// polled) or no rules (nothing can ever alert). Both look healthy while monitoring nothing,
+/// so `run`, `poll --once`, a reload and `config check` refuse them.
+///
+/// # Errors
+/// One problem per missing part, naming the config file.
+pub fn require_work(cfg: &Config) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+    if cfg.feeds.is_empty() {
+        problems.push(problem(
+            &cfg.path,
+            key_line(&text, "feeds").or(Some(1)),
+            "feeds",
+            "no feeds are configured, so nothing would be polled; add a [[feeds]] table (or `feedwatch feeds add URL`)",
+        ));
+    }
+    if cfg.rules.is_empty() {
+        problems.push(problem(
+            &cfg.path,
+            key_line(&text, "rule_files")
+                .or_else(|| key_line(&text, "rules"))
+                .or(Some(1)),
+            "rules",
+            "no rules are configured, so nothing could ever alert; add [[rules]] or name a rule file in `rule_files`",
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,262 @@
+//! Loading, checking and reporting, through [`super::load`] on files in a temporary folder.
+
+use super::*;
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).expect("write");
+    p
+}
+
+/// The problems' (key, line) pairs.
+fn keys(e: &ConfigError) -> Vec<(String, Option<usize>)> {
+    e.problems
+        .iter()
+        .map(|p| (p.key.clone().unwrap_or_default(), p.line))
+        .collect()
+}
+
+#[test]
+fn shipped_config_loads() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/feedwatch.toml");
+    let c = load(&p, &Env::default()).expect("shipped config must load");
+    assert!(!c.feeds.is_empty());
+    assert!(c.rules.iter().any(|r| r.name == "green-zone"));
+    assert!(c.rules.iter().any(|r| r.name == "embassy-security"));
+    assert!(c.database.starts_with(p.parent().expect("dir")));
+    require_work(&c).expect("the shipped config has work to do");
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[fetch]\nuser_agent = \"x\"\ntimeot = \"5s\"\n\n[polll]\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(s.contains("f.toml:3"), "{s}");
+    assert!(s.contains("fetch.timeot"), "{s}");
+    assert!(s.contains("f.toml:5: key `polll`: unknown key"), "{s}");
+}
+
+#[test]
+fn bad_duration_and_bad_url_are_all_reported() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[[feeds]]\nurl = \"ftp://x/\"\n\n[[feeds]]\nurl = \"http://ok/\"\n\n[[feeds]]\nurl = \"gopher://y\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    assert_eq!(e.problems.len(), 2, "{e}");
+    assert_eq!(e.problems[0].line, Some(1));
+    assert_eq!(e.problems[1].line, Some(7));
+    let p = write(d.path(), "g.toml", "[poll]\ninterval = \"soon\"\n");
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    assert!(
+        e.to_string().contains("g.toml:2: key `poll.interval`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn checks_after_parsing_still_name_the_line() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[poll]\nconcurrency = 0\n\n[[sinks]]\nname = \"ok\"\ntype = \"webhook\"\nurl = \"https://h/\"\n\n\
+         [[sinks]]\nname = \"bad\"\ntype = \"webhook\"\nurl = \"ftp://h/\"\n\n\
+         [[sinks]]\nname = \"nourl\"\ntype = \"webhook\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let at = |key: &str| {
+        e.problems
+            .iter()
+            .find(|p| p.key.as_deref() == Some(key))
+            .and_then(|p| p.line)
+    };
+    assert_eq!(at("poll.concurrency"), Some(2), "{e}");
+    assert_eq!(at("sinks[1].url"), Some(12), "{e}");
+    // A missing key: the line of its `[[sinks]]` table.
+    assert_eq!(at("sinks[2].url"), Some(14), "{e}");
+}
+
+#[test]
+fn every_interval_timeout_and_cap_is_bounded() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[storage]\nrecent_text_retention = \"5years\"\n\n\
+         [fetch]\ntimeout = \"0s\"\nmax_feed_bytes = 0\nmax_page_bytes = 1000000000\nper_host_concurrency = 0\n\n\
+         [poll]\ninterval = \"0s\"\nmin_interval = \"1s\"\nmax_interval = \"30days\"\nconcurrency = 100000\nmax_items = 0\n\n\
+         [[feeds]]\nurl = \"http://a.example/\"\ninterval = \"0s\"\n\n\
+         [[sinks]]\nname = \"x\"\ntype = \"exec\"\ncommand = [\"cat\"]\ntimeout = \"0s\"\nretry_initial = \"0s\"\nretry_max = \"1year\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let want = [
+        ("storage.recent_text_retention", 2),
+        ("fetch.timeout", 5),
+        ("fetch.max_feed_bytes", 6),
+        ("fetch.max_page_bytes", 7),
+        ("fetch.per_host_concurrency", 8),
+        ("poll.interval", 11),
+        ("poll.min_interval", 12),
+        ("poll.max_interval", 13),
+        ("poll.concurrency", 14),
+        ("poll.max_items", 15),
+        ("feeds[0].interval", 17),
+        ("sinks[0].timeout", 25),
+        ("sinks[0].retry_initial", 26),
+        ("sinks[0].retry_max", 27),
+    ];
+    let got = keys(&e);
+    for (key, line) in want {
+        assert!(
+            got.contains(&(key.to_string(), Some(line))),
+            "{key} at line {line} missing from:\n{e}"
+        );
+    }
+    assert!(
+        e.to_string().contains("must be between 1m and 7days"),
+        "{e}"
+    );
+}
+
+#[test]
+fn one_bad_rule_does_not_hide_the_others() {
+    let d = tempfile::tempdir().expect("tmp");
+    write(
+        d.path(),
+        "r.toml",
+        "[[rules]]\nname = \"typed\"\nquery = \"x\"\nseverity = 5\n\n\
+         [[rules]]\nname = \"b\"\nquery = \"a AND\"\n\n\
+         [[rules]]\nname = \"c\"\nquery = \"(open\"\n\n\
+         [[rules]]\nname = \"d\"\nqeury = \"x\"\n",
+    );
+    let p = write(
+        d.path(),
+        "f.toml",
+        "rule_files = [\"r.toml\"]\n\n[[rules]]\nname = 7\nquery = \"x\"\n\n[[rules]]\nname = \"ok\"\nquery = \"NOT\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    for want in [
+        "f.toml:4: key `rules.name`",
+        "f.toml:7: key `query`: rule `ok`",
+        "r.toml:4: key `rules.severity`",
+        "r.toml:6",
+        "r.toml:10",
+        "r.toml:16: key `rules.qeury`",
+    ] {
+        assert!(s.contains(want), "{want} missing from:\n{s}");
+    }
+    assert!(
+        s.contains("rule `b`") && s.contains("rule `c`") && s.contains("rule `ok`"),
+        "{s}"
+    );
+}
+
+#[test]
+fn huge_echoes_are_clipped() {
+    let d = tempfile::tempdir().expect("tmp");
+    let long = "word ".repeat(40_000);
+    let p = write(
+        d.path(),
+        "f.toml",
+        &format!(
+            "[[rules]]\nname = \"big\"\nquery = \"{long}AND\"\n\n[poll]\ninterval = \"{}\"\n",
+            "x".repeat(100_000)
+        ),
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(s.len() < 3_000, "{} bytes echoed", s.len());
+    assert!(s.contains("more characters]"), "{s}");
+    assert!(s.contains("poll.interval"), "{s}");
+    assert_eq!(clip("abcdef", 3), "abc…[3 more characters]");
+    assert_eq!(clip("abc", 3), "abc");
+}
+
+#[test]
+fn an_empty_config_loads_but_has_no_work() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(d.path(), "f.toml", "");
+    let c = load(&p, &Env::default()).expect("an empty file is valid TOML");
+    let e = require_work(&c).expect_err("nothing to do");
+    assert_eq!(
+        keys(&e),
+        [
+            ("feeds".to_string(), Some(1)),
+            ("rules".to_string(), Some(1))
+        ]
+    );
+    assert!(e.to_string().contains("no feeds"), "{e}");
+    assert!(e.to_string().contains("no rules"), "{e}");
+}
+
+#[test]
+fn feed_urls_follow_the_config_file_policy() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[[feeds]]\nurl = \"javascript:alert(1)\"\n\n[[feeds]]\nurl = \"data:text/xml,x\"\n\n\
+         [[feeds]]\nurl = \"http://a.example/x#one\"\n\n[[feeds]]\nurl = \"http://a.example/x#two\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(
+        s.contains("f.toml:1: key `feeds[0].url`: unsupported scheme `javascript`"),
+        "{s}"
+    );
+    assert!(
+        s.contains("f.toml:4: key `feeds[1].url`: unsupported scheme `data`"),
+        "{s}"
+    );
+    assert!(
+        s.contains("f.toml:10: key `feeds[3].url`: feed http://a.example/x is listed twice"),
+        "{s}"
+    );
+}
+
+#[test]
+fn paths_resolve_relative_to_config_and_env() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(d.path(), "f.toml", "[[feeds]]\nurl = \"local/feed.xml\"\n");
+    let c = load(&p, &Env::default()).expect("load");
+    assert_eq!(c.database, d.path().join("data/feedwatch.db"));
+    assert!(c.feeds[0].url.starts_with("file://"));
+    assert!(c.feeds[0].url.ends_with("/local/feed.xml"));
+    let env = Env {
+        state_directory: Some("/var/lib/feedwatch".into()),
+        logs_directory: Some("/var/log/feedwatch".into()),
+    };
+    let c = load(&p, &env).expect("load");
+    assert_eq!(c.database, Path::new("/var/lib/feedwatch/feedwatch.db"));
+    assert_eq!(c.alert_log, Path::new("/var/log/feedwatch/alerts.jsonl"));
+}
+
+#[test]
+fn rule_files_and_duplicate_rules() {
+    let d = tempfile::tempdir().expect("tmp");
+    write(
+        d.path(),
+        "r.toml",
+        "[[rules]]\nname = \"a\"\nquery = \"x\"\n\n[[rules]]\nname = \"a\"\nquery = \"y\"\n",
+    );
+    let p = write(
+        d.path(),
+        "f.toml",
+        "rule_files = [\"r.toml\", \"missing.toml\"]\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(s.contains("r.toml:5: key `rules.name`"), "{s}");
+    assert!(s.contains("missing.toml"), "{s}");
+    assert!(s.contains("named in"), "{s}");
+}
