@@ -5,7 +5,8 @@
 //! with a function call and need no handle threaded through them. The HTTP listener is off
 //! unless `[http] listen` is set, and serves `/metrics` (OpenMetrics text) and `/healthz`
 //! (200 while the poll loop comes round, 503 when it has stalled, which is when the systemd
-//! watchdog would fire).
+//! watchdog would fire). The listener bounds what clients can hold: a connection cap and
+//! header, idle and lifetime timeouts (see [`serve`]).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
@@ -210,17 +211,28 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves `/metrics` and `/healthz` until `shutdown`.
-///
-/// # Errors
-/// When accepting connections fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+/// Connections the listener serves at once. A Prometheus scraper and a health probe need
+/// one or two each; 64 leaves room for several of both, while a flood of connections costs
+/// at most 64 file handles (the unit's `LimitNOFILE` leaves thousands for feeds, the
+/// database and the log). Connections beyond it are closed as soon as they are accepted.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send a request's headers. hyper also runs this timer while a
+/// keep-alive connection waits for its next request, so it is the idle timeout as well.
+/// Scrapers on the same host or network send their headers within milliseconds.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest one connection may live, whatever it does (reads a response a byte at a
+/// time, trickles requests): a scraper simply reconnects.
+pub const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+/// Pause after a failed `accept` (out of file handles), so the loop does not spin.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
+/// At most one warning per this period about refused connections or accept errors.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The routes: `/metrics` and `/healthz`.
+fn router() -> axum::Router {
     use axum::http::{header, StatusCode};
     use axum::routing::get;
-    let app = axum::Router::new()
+    axum::Router::new()
         .route(
             "/metrics",
             get(|| async {
@@ -242,13 +254,78 @@ pub async fn serve(
                     (StatusCode::SERVICE_UNAVAILABLE, "poll loop stalled\n")
                 }
             }),
-        );
+        )
+}
+
+/// Serves `/metrics` and `/healthz` until `shutdown`.
+///
+/// Whatever clients do, the listener holds at most [`MAX_CONNECTIONS`] connections (more
+/// are closed at once), each for at most [`HEADER_TIMEOUT`] without a request and
+/// [`CONNECTION_LIFETIME`] in all: idle or slow clients cannot take the process's file
+/// handles, which feeds, the database and SIGHUP's config read need too.
+///
+/// # Errors
+/// None at present: a failed `accept` (out of file handles) is logged at error level and
+/// retried, so the listener recovers when handles are free again.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let app = router();
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics and health listener up (/metrics, /healthz)");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = tokio::task::JoinSet::new();
+    let mut quiet_until: Option<std::time::Instant> = None;
+    let mut may_warn = move || {
+        let now = std::time::Instant::now();
+        let ok = quiet_until.is_none_or(|t| now >= t);
+        if ok {
+            quiet_until = Some(now + WARN_EVERY);
+        }
+        ok
+    };
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        while conns.try_join_next().is_some() {}
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                if may_warn() {
+                    tracing::error!(error = %e, "metrics listener cannot accept connections; retrying");
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            if may_warn() {
+                tracing::warn!(
+                    "metrics listener has {MAX_CONNECTIONS} connections open; closing new ones until some end"
+                );
+            }
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        conns.spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // Errors are the client's (it went away, sent garbage, was too slow).
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+        });
+    }
+    // Scrapes are idempotent: connections still open are cut when `conns` is dropped.
+    Ok(())
 }
 
 #[cfg(test)]
