@@ -3,10 +3,22 @@
 //! Two kinds of download happen here, with different trust:
 //! - **feeds** the operator configured: conditional GET (ETag / Last-Modified, a 304 costs
 //!   nothing downstream), a size cap, timeouts. `file://` feeds are read from disk.
-//! - **article pages** whose links strangers wrote into their feeds: an SSRF surface. Every
-//!   connection's resolved address is checked (loopback, private, link-local, multicast,
-//!   unspecified and other reserved ranges are refused unless `allow_private_addresses`),
-//!   every redirect hop is checked too, only http/https, only HTML.
+//! - **article pages** whose links strangers wrote into their feeds: an SSRF surface. Only
+//!   http/https, only HTML.
+//!
+//! One address policy covers every request the daemon makes. A host the operator wrote into
+//! the config is trusted, private or not (a feed on the intranet is a legitimate choice).
+//! Every other host is not: article links, and every feed redirect hop that leaves the
+//! configured host, must resolve to public addresses (loopback, private, link-local,
+//! multicast, unspecified and other reserved ranges are refused, see [`is_public`]) unless
+//! `[fetch] allow_private_addresses = true`. The check is made on the addresses the
+//! connection is actually made to (a resolver that drops refused addresses), so a name
+//! pointing at 127.0.0.1, or one that changes its answer between two lookups, cannot get
+//! round it; literal IP hosts and `localhost` names are refused before any connection. A
+//! refused hop fails the whole fetch, so a permanent redirect into private space never
+//! becomes a feed's stored address. Webhook sinks are operator-configured too: their URL is
+//! trusted as written and they follow no redirects at all (`sink::deliver`), so a receiver
+//! cannot send an alert anywhere the operator did not name.
 //!
 //! Both caps are enforced while streaming, on the decompressed bytes, so a gzip bomb stops at
 //! the cap. A per-host semaphore keeps one slow host from hogging the pool.
@@ -26,10 +38,15 @@ use crate::config::FetchConfig;
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
-/// Decides whether an address may be contacted by the page fetcher ("is this address
-/// allowed?"). The default is [`is_public`]; tests substitute one that allows a single
-/// loopback address so the guard can be exercised without leaving the machine.
+/// Decides whether an address may be contacted on a host the operator did not configure
+/// ("is this address allowed?"). The default is [`is_public`]; tests substitute one that
+/// allows a single loopback address so the guard can be exercised without leaving the
+/// machine.
 pub type AddressPolicy = fn(IpAddr) -> bool;
+
+/// Names answered without DNS. Empty in production; tests use it to give a made-up name a
+/// loopback address (editing /etc/hosts is no option for a test).
+type StaticHosts = Arc<HashMap<String, Vec<IpAddr>>>;
 
 /// HTTP validators remembered from the last successful poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -152,10 +169,13 @@ struct RedirectLimit;
 /// The downloader, built once from `[fetch]` and shared by all polls.
 #[derive(Clone)]
 pub struct Fetcher {
+    /// Feed requests to the host the operator configured: no address check.
     feeds: reqwest::Client,
+    /// Feed requests after a redirect to another host: under the address policy.
+    feeds_elsewhere: reqwest::Client,
     pages: reqwest::Client,
     cfg: FetchConfig,
-    /// Which addresses article pages may come from (see [`AddressPolicy`]).
+    /// Which addresses hosts the operator did not configure may have (see [`AddressPolicy`]).
     policy: AddressPolicy,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
@@ -189,10 +209,34 @@ impl Fetcher {
         cfg: &FetchConfig,
         policy: AddressPolicy,
     ) -> Result<Fetcher, reqwest::Error> {
+        Fetcher::with_test_hosts(cfg, policy, &[])
+    }
+
+    /// Like [`Fetcher::with_address_policy`], with `hosts` answered without DNS: a test can
+    /// give a made-up name a loopback address and see the policy applied to it exactly as
+    /// to a name the system resolver answers. For tests only.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    #[doc(hidden)]
+    pub fn with_test_hosts(
+        cfg: &FetchConfig,
+        policy: AddressPolicy,
+        hosts: &[(&str, IpAddr)],
+    ) -> Result<Fetcher, reqwest::Error> {
+        let mut table: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for (name, ip) in hosts {
+            table
+                .entry(name.to_ascii_lowercase())
+                .or_default()
+                .push(*ip);
+        }
+        let hosts: StaticHosts = Arc::new(table);
         let guard = (!cfg.allow_private_addresses).then_some(policy);
         Ok(Fetcher {
-            feeds: build_client(cfg, None, false)?,
-            pages: build_client(cfg, guard, true)?,
+            feeds: build_client(cfg, None, &hosts, false)?,
+            feeds_elsewhere: build_client(cfg, guard, &hosts, false)?,
+            pages: build_client(cfg, guard, &hosts, true)?,
             policy,
             cfg: cfg.clone(),
             hosts: Arc::default(),
@@ -200,12 +244,28 @@ impl Fetcher {
         })
     }
 
-    /// Fetches a feed, conditionally. `file://` URLs are read from disk, with the file's
-    /// modification time standing in for Last-Modified.
+    /// Fetches a feed the operator configured at `url`, conditionally. `file://` URLs are
+    /// read from disk, with the file's modification time standing in for Last-Modified.
     ///
     /// # Errors
     /// Any [`FetchError`]; HTTP errors carry the status and `Retry-After`.
     pub async fn feed(&self, url: &str, cond: &Conditional) -> Result<FeedResponse, FetchError> {
+        self.feed_from(url, url, cond).await
+    }
+
+    /// Fetches `url` for the feed configured as `configured` (they differ once the feed has
+    /// moved permanently). Only the configured host is trusted: the address a permanent
+    /// redirect once led to is checked like any other host, on every poll, since the name
+    /// may point elsewhere by now.
+    ///
+    /// # Errors
+    /// Any [`FetchError`]; HTTP errors carry the status and `Retry-After`.
+    pub async fn feed_from(
+        &self,
+        configured: &str,
+        url: &str,
+        cond: &Conditional,
+    ) -> Result<FeedResponse, FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
             url: url.to_string(),
             reason: e.to_string(),
@@ -237,18 +297,42 @@ impl Fetcher {
         self.check_paused(url, &parsed)?;
         let _permit = self.host_permit(&parsed).await;
         // Redirects are followed by hand for feeds, so a chain made only of permanent
-        // redirects (301/308) can update the stored URL.
-        let parsed_host = parsed.host_str().map(str::to_string);
+        // redirects (301/308) can update the stored URL, and so each hop is sent with the
+        // client its host deserves: trusted only on the configured host.
+        let trusted_host = Url::parse(configured)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
         let mut current = parsed;
         let mut permanent = true;
         for hop in 0..=MAX_REDIRECTS {
-            let resp = self
-                .feeds
+            let elsewhere = !self.cfg.allow_private_addresses
+                && current.host_str().map(str::to_ascii_lowercase) != trusted_host;
+            if elsewhere {
+                if let Some(reason) = literal_ip_refusal(&current, self.policy) {
+                    return Err(refused_hop(url, &current, hop, reason));
+                }
+            }
+            let client = if elsewhere {
+                &self.feeds_elsewhere
+            } else {
+                &self.feeds
+            };
+            let resp = match client
                 .get(current.clone())
                 .headers(headers.clone())
                 .send()
                 .await
-                .map_err(|e| classify(url, &e, self.cfg.timeout))?;
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(match classify(url, &e, self.cfg.timeout) {
+                        FetchError::Refused { reason, .. } => {
+                            refused_hop(url, &current, hop, reason)
+                        }
+                        other => other,
+                    })
+                }
+            };
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let next = resp
@@ -268,16 +352,6 @@ impl Fetcher {
                         url: url.to_string(),
                         reason: format!("redirect to scheme `{}`", next.scheme()),
                     });
-                }
-                // The configured host is trusted; a redirect elsewhere is not: it may not
-                // lead into private address space unless that is allowed.
-                if !self.cfg.allow_private_addresses && next.host_str() != parsed_host.as_deref() {
-                    if let Some(reason) = literal_ip_refusal(&next, is_public) {
-                        return Err(FetchError::Refused {
-                            url: url.to_string(),
-                            reason: format!("redirect to {next}: {reason}"),
-                        });
-                    }
                 }
                 if hop == MAX_REDIRECTS {
                     break;
@@ -512,6 +586,20 @@ impl Fetcher {
     }
 }
 
+/// A feed request refused by the address policy. Hop 0 is the feed's own (moved) address;
+/// a later hop is named as the redirect it was.
+fn refused_hop(url: &str, at: &Url, hop: usize, reason: String) -> FetchError {
+    let reason = if hop == 0 {
+        reason
+    } else {
+        format!("redirect to {at}: {reason}")
+    };
+    FetchError::Refused {
+        url: url.to_string(),
+        reason,
+    }
+}
+
 /// The server a URL talks to, `host:port` lower-cased: the unit a Retry-After pause applies to.
 fn authority(url: &Url) -> Option<String> {
     let host = url.host_str()?.to_ascii_lowercase();
@@ -526,6 +614,7 @@ fn authority(url: &Url) -> Option<String> {
 fn build_client(
     cfg: &FetchConfig,
     guard: Option<AddressPolicy>,
+    hosts: &StaticHosts,
     follow: bool,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let policy = if !follow {
@@ -561,28 +650,43 @@ fn build_client(
         .deflate(true)
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(4);
-    if let Some(policy) = guard {
-        b = b
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
-            .no_proxy();
+    if guard.is_some() || !hosts.is_empty() {
+        b = b.dns_resolver(Arc::new(GuardedResolver {
+            policy: guard,
+            hosts: hosts.clone(),
+        }));
+    }
+    if guard.is_some() {
+        // A proxy would resolve the name itself, out of the guard's sight.
+        b = b.no_proxy();
     }
     b.build()
 }
 
-/// Resolves names with the system resolver and drops every address that is not public,
-/// so a hostname pointing at 127.0.0.1 or 169.254.169.254 is refused at connect time (for
-/// every redirect hop, since each hop resolves again).
+/// Resolves names with the system resolver and, under a policy, drops every address that
+/// is not allowed, so a hostname pointing at 127.0.0.1 or 169.254.169.254 is refused at
+/// connect time (for every redirect hop, since each hop resolves again). The connection is
+/// made to the addresses returned here, so a name cannot answer differently in between.
 struct GuardedResolver {
-    policy: AddressPolicy,
+    /// None: every address is fine (a trusted client that only needs `hosts`).
+    policy: Option<AddressPolicy>,
+    hosts: StaticHosts,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         let policy = self.policy;
+        let fixed = self.hosts.get(&host.to_ascii_lowercase()).cloned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = match fixed {
+                Some(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            let Some(policy) = policy else {
+                let it: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+                return Ok(it);
+            };
             let public: Vec<SocketAddr> =
                 addrs.iter().copied().filter(|a| policy(a.ip())).collect();
             if public.is_empty() {
@@ -804,7 +908,10 @@ mod tests {
     async fn resolver_refuses_names_of_refused_addresses() {
         use reqwest::dns::Resolve;
         let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
-        let guarded = GuardedResolver { policy: is_public };
+        let guarded = GuardedResolver {
+            policy: Some(is_public),
+            hosts: StaticHosts::default(),
+        };
         let err = match guarded.resolve(name).await {
             Ok(addrs) => panic!("resolved: {:?}", addrs.collect::<Vec<_>>()),
             Err(e) => e,
@@ -819,7 +926,8 @@ mod tests {
         // With a policy allowing 127.0.0.1, only that address is handed to the connector.
         let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
         let allow_one = GuardedResolver {
-            policy: |ip| ip == IpAddr::V4(Ipv4Addr::LOCALHOST),
+            policy: Some(|ip| ip == IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            hosts: StaticHosts::default(),
         };
         let addrs: Vec<SocketAddr> = match allow_one.resolve(name).await {
             Ok(a) => a.collect(),

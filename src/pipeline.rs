@@ -98,7 +98,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
 
     // 1. Fetch, conditionally.
     let url = row.moved_to.as_deref().unwrap_or(&feed.url);
-    let fetched = match p.fetcher.feed(url, &cond).await {
+    let fetched = match p.fetcher.feed_from(&feed.url, url, &cond).await {
         Ok(FeedResponse::NotModified { status }) => {
             rec.status = Some(status);
             return rec;
