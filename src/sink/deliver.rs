@@ -117,6 +117,11 @@ pub(crate) async fn deliver(
     }
 }
 
+/// POSTs the alert to a webhook. The URL is the operator's, written in the config, so under
+/// the address policy (see `fetch`) it is trusted as written, private or not: a receiver on
+/// the same host or the intranet is the usual case. Redirects are never followed (the
+/// client has `Policy::none()`, see [`classify`]), so a receiver cannot send the alert, or
+/// the request, anywhere the operator did not name.
 async fn post(
     client: &reqwest::Client,
     url: &str,
