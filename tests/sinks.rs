@@ -656,7 +656,7 @@ async fn a_hung_exec_sink_leaves_no_process_behind() {
     let hung_pids = db.dir().join("hung.pids");
     let slow_pids = db.dir().join("slow.pids");
     let specs = [
-        forking_sink("hung", &hung_pids, "300ms"),
+        forking_sink("hung", &hung_pids, "1s"),
         forking_sink("slow", &slow_pids, "60s"),
     ];
     let sinks = start(&db, &specs).await;
