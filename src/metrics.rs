@@ -5,10 +5,13 @@
 //! with a function call and need no handle threaded through them. The HTTP listener is off
 //! unless `[http] listen` is set, and serves `/metrics` (OpenMetrics text) and `/healthz`
 //! (200 while the poll loop comes round, 503 when it has stalled, which is when the systemd
-//! watchdog would fire).
+//! watchdog would fire). The listener bounds what clients can hold: a connection cap and
+//! header, idle and lifetime timeouts (see [`serve`]).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// How long the poll loop may go without coming round before `/healthz` says 503.
@@ -212,8 +216,14 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
 
 /// Serves `/metrics` and `/healthz` until `shutdown`.
 ///
+/// Whatever clients do, the listener holds at most [`MAX_CONNECTIONS`] connections, each
+/// for at most [`HEADER_TIMEOUT`] without a request and [`CONNECTION_LIFETIME`] in all
+/// (see [`accept_loop`]): idle or slow clients cannot take the process's file handles,
+/// which feeds, the database and SIGHUP's config read need too.
+///
 /// # Errors
-/// When accepting connections fails.
+/// None at present: a failed `accept` (out of file handles) is logged at error level and
+/// retried, so the listener recovers when handles are free again.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
@@ -246,9 +256,109 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics and health listener up (/metrics, /healthz)");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    accept_loop(listener, app, shutdown).await;
+    Ok(())
+}
+
+/// Connections the listener serves at once. A Prometheus scraper and a health probe need
+/// one or two each; 64 leaves room for several of both, while a flood of connections costs
+/// at most 64 file handles (the unit's `LimitNOFILE` leaves thousands for feeds, the
+/// database and the log).
+pub const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send a request's headers. hyper also runs this timer while a
+/// keep-alive connection waits for its next request, so it is the idle timeout as well.
+/// Scrapers on the same host or network send their headers within milliseconds.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one connection may live, whatever it does (reads a response a byte at a
+/// time, trickles requests): a scraper simply reconnects.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a new connection waits for the slot of the connection it evicted.
+const EVICT_WAIT: Duration = Duration::from_millis(200);
+/// Pause after a failed `accept` (out of file handles), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
+/// At most one warning per this period about evictions or accept errors.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Accepts and serves connections until `shutdown`, holding at most [`MAX_CONNECTIONS`].
+///
+/// At the cap a new connection evicts the oldest one instead of being turned away: the
+/// oldest is nearly always idle (a scrape takes milliseconds), while the newcomer may be a
+/// health probe that sends its request at once, so `/healthz` keeps answering while someone
+/// holds connections open. Each connection is also dropped after [`HEADER_TIMEOUT`] without
+/// a complete request and after [`CONNECTION_LIFETIME`] in all.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Live connections, oldest first; an entry is cancelled to evict it, and by its own
+    // task when it ends (so stale entries are known and skipped).
+    let mut oldest: VecDeque<CancellationToken> = VecDeque::new();
+    let mut conns = tokio::task::JoinSet::new();
+    let mut quiet_until: Option<std::time::Instant> = None;
+    let mut may_warn = move || {
+        let now = std::time::Instant::now();
+        let ok = quiet_until.is_none_or(|t| now >= t);
+        if ok {
+            quiet_until = Some(now + WARN_EVERY);
+        }
+        ok
+    };
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        while conns.try_join_next().is_some() {}
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                if may_warn() {
+                    tracing::error!(error = %e, "metrics listener cannot accept connections; retrying");
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if let Some(victim) = oldest.iter().find(|t| !t.is_cancelled()) {
+                    victim.cancel();
+                }
+                if may_warn() {
+                    tracing::warn!(
+                        "metrics listener has {MAX_CONNECTIONS} connections open; closing the oldest for each new one"
+                    );
+                }
+                match tokio::time::timeout(EVICT_WAIT, slots.clone().acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => continue,
+                }
+            }
+        };
+        oldest.retain(|t| !t.is_cancelled());
+        let evict = CancellationToken::new();
+        oldest.push_back(evict.clone());
+        let service = TowerToHyperService::new(app.clone());
+        conns.spawn(async move {
+            let _slot = slot;
+            let _done = evict.clone().drop_guard();
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // Errors are the client's (it went away, sent garbage, was too slow).
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_LIFETIME, conn) => {}
+                () = evict.cancelled() => {}
+            }
+        });
+    }
+    // Scrapes are idempotent: connections still open are cut when `conns` is dropped.
 }
 
 #[cfg(test)]

@@ -80,11 +80,13 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         last_modified: row.last_modified.clone(),
     };
     // A configured interval is fixed; otherwise the last adaptive choice stands until the
-    // feed's item times say otherwise.
+    // feed's item times say otherwise (within a max_interval a reload may have shortened).
     let mut interval = feed.interval.unwrap_or_else(|| {
         row.interval_secs
             .and_then(|s| u64::try_from(s).ok())
-            .map_or(p.poll.interval, Duration::from_secs)
+            .map_or(p.poll.interval, |s| {
+                Duration::from_secs(s).min(p.poll.max_interval)
+            })
     });
     let cap = p.poll.max_interval;
     let mut rec = PollRecord {
@@ -98,7 +100,7 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
 
     // 1. Fetch, conditionally.
     let url = row.moved_to.as_deref().unwrap_or(&feed.url);
-    let fetched = match p.fetcher.feed(url, &cond).await {
+    let fetched = match p.fetcher.feed_from(&feed.url, url, &cond).await {
         Ok(FeedResponse::NotModified { status }) => {
             rec.status = Some(status);
             return rec;
@@ -111,9 +113,6 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         tracing::warn!(feed = %feed.url, moved_to = %fetched.url,
             "feed moved permanently; polling the new address from now on (update the config)");
         rec.moved_to = Some(fetched.url.to_string());
-    }
-    if let Some(age) = fetched.max_age {
-        rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
     }
 
     // 2. Parse. A typical feed parses in well under a millisecond, less than handing it to
@@ -158,12 +157,13 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
             rec.next_poll_at = now + jittered(interval, row.id);
         }
     }
-    if let Some(age) = fetched.max_age {
-        rec.next_poll_at = rec.next_poll_at.max(now + secs(age));
-    }
-    if let Some(ttl) = parsed.ttl {
-        rec.next_poll_at = rec.next_poll_at.max(now + secs(ttl));
-    }
+    let asked = [
+        ("Cache-Control max-age / Expires", fetched.max_age),
+        ("<ttl>", parsed.ttl),
+    ];
+    rec.next_poll_at = rec
+        .next_poll_at
+        .max(now + server_wait(&feed.url, &asked, cap));
     let item_count = parsed.items.len() as i64;
     rec.item_count = Some(item_count);
 
@@ -458,20 +458,21 @@ fn failed(
 ) -> PollRecord {
     crate::metrics::fetch_error(e.kind());
     let mut rec = failed_msg(rec, row, interval, cap, msg, e.status());
-    if let FetchError::Status {
-        status,
-        retry_after: Some(wait),
-        ..
-    } = e
-    {
-        if *status == 429 || *status == 503 {
-            rec.next_poll_at = rec.next_poll_at.max(rec.polled_at + secs(*wait));
-        }
-    }
-    if let FetchError::HostPaused { secs: wait, .. } = e {
-        rec.next_poll_at = rec
-            .next_poll_at
-            .max(rec.polled_at + i64::try_from(*wait).unwrap_or(0));
+    let asked = match e {
+        FetchError::Status {
+            status: 429 | 503,
+            retry_after: Some(wait),
+            ..
+        } => Some(("Retry-After", *wait)),
+        FetchError::HostPaused { secs: wait, .. } => Some((
+            "Retry-After (for the whole host)",
+            Duration::from_secs(*wait),
+        )),
+        _ => None,
+    };
+    if let Some((what, wait)) = asked {
+        let wait = server_wait(&row.url, &[(what, Some(wait))], cap);
+        rec.next_poll_at = rec.next_poll_at.max(rec.polled_at + wait);
     }
     if e.status() == Some(410) {
         // Gone: the publisher removed the feed. Stop polling and say so.
@@ -507,6 +508,27 @@ fn failed_msg(
         tracing::debug!(feed = %row.url, error = %msg, failures, "feed still failing; next try at {when}");
     }
     rec
+}
+
+/// The longest wait the server asked for (Cache-Control max-age or Expires, `<ttl>`,
+/// Retry-After), in seconds, capped at `[poll] max_interval`: one response must not be able
+/// to silence a feed for years (a max-age of ten years is a typo or an attack, and the
+/// stored time would outlive restarts). A capped request is logged once per poll, at warn
+/// level, naming the feed and the header.
+fn server_wait(feed: &str, asked: &[(&str, Option<Duration>)], cap: Duration) -> i64 {
+    let Some((what, wait)) = asked
+        .iter()
+        .filter_map(|(what, wait)| wait.map(|w| (*what, w)))
+        .max_by_key(|(_, w)| *w)
+    else {
+        return 0;
+    };
+    if wait > cap {
+        tracing::warn!(feed, asked_secs = wait.as_secs(), max_interval_secs = cap.as_secs(),
+            "the server asked not to be polled for {} ({what}); waiting [poll] max_interval ({}) instead",
+            humantime::format_duration(wait), humantime::format_duration(cap));
+    }
+    secs(wait.min(cap))
 }
 
 /// Spreads polls over ±10% of the interval, stable per feed, so feeds configured together

@@ -303,8 +303,9 @@ impl DueQueue {
         self.order.insert((at, url));
     }
 
-    fn contains(&self, url: &str) -> bool {
-        self.at.contains_key(url)
+    /// The feed's due time, if it is waiting.
+    fn get(&self, url: &str) -> Option<i64> {
+        self.at.get(url).copied()
     }
 
     /// Removes and returns the earliest feed due at or before `now`.
@@ -464,8 +465,9 @@ pub async fn run(
 }
 
 /// Brings the due queue in line with the runtime's feeds: known feeds keep their time, new
-/// ones take the stored next-poll time (or now), removed ones are dropped. Feeds in flight
-/// are left to the loop, which schedules them when their poll is committed.
+/// ones take the stored next-poll time (or now), removed ones are dropped, and no feed waits
+/// longer than [`due_ceiling`] allows. Feeds in flight are left to the loop, which schedules
+/// them when their poll is committed.
 fn schedule_feeds(
     rt: &Runtime,
     by_url: &HashMap<Arc<str>, usize>,
@@ -475,14 +477,44 @@ fn schedule_feeds(
     let rows = rows_by_url(&rt.pipeline.reader)?;
     let now = chrono::Utc::now().timestamp();
     due.retain(|u| by_url.contains_key(u));
-    for url in by_url.keys() {
-        if due.contains(url) || busy.contains(url) {
+    for (url, &i) in by_url {
+        if busy.contains(url) {
             continue;
         }
-        let at = rows.get(&**url).and_then(|r| r.next_poll_at).unwrap_or(now);
-        due.set(url.clone(), at);
+        let row = rows.get(&**url);
+        let known = due.get(url);
+        let at = known
+            .or_else(|| row.and_then(|r| r.next_poll_at))
+            .unwrap_or(now);
+        let interval = rt
+            .feeds
+            .get(i)
+            .and_then(|f| f.interval)
+            .unwrap_or(rt.pipeline.poll.interval);
+        let last_poll = row.and_then(|r| r.last_poll_at);
+        let ceiling = due_ceiling(last_poll, now, interval, rt.pipeline.poll.max_interval);
+        if at > ceiling && at < STOPPED {
+            tracing::warn!(feed = %url, "next poll was set for {}, further away than [poll] max_interval allows; polling at {} instead",
+                crate::alert::rfc3339(at), crate::alert::rfc3339(ceiling));
+            due.set(url.clone(), ceiling);
+        } else if known.is_none() {
+            due.set(url.clone(), at);
+        }
     }
     Ok(())
+}
+
+/// Next-poll times from here on are feeds stopped on purpose (410 Gone), not waits.
+const STOPPED: i64 = i64::MAX / 4;
+
+/// The latest a feed may be due: its last poll (now if never polled) plus the longer of
+/// `[poll] max_interval` and its own interval, plus the 10% jitter polls are spread by.
+/// Stored times beyond it come from an older version, which honoured any wait a server asked
+/// for (a `<ttl>` that set a feed's next poll in 2217), or from a reload that shortened
+/// `max_interval`: they are pulled in at start and on every reload.
+fn due_ceiling(last_poll: Option<i64>, now: i64, interval: Duration, max: Duration) -> i64 {
+    let longest = i64::try_from(interval.max(max).as_secs()).unwrap_or(STOPPED / 4);
+    last_poll.unwrap_or(now).min(now) + longest + longest / 10
 }
 
 #[cfg(test)]
@@ -501,9 +533,24 @@ mod tests {
         assert_eq!(q.pop_due(15).as_deref(), Some("c"));
         assert_eq!(q.pop_due(15).as_deref(), Some("a"));
         assert_eq!(q.pop_due(15), None, "b is not due before 20");
-        assert!(q.contains("b") && !q.contains("a"));
+        assert!(q.get("b") == Some(20) && q.get("a").is_none());
         q.retain(|u| u != "b");
         assert_eq!(q.next_at(), None);
         assert_eq!(q.pop_due(i64::MAX), None);
+    }
+
+    #[test]
+    fn due_ceiling_is_the_last_poll_plus_the_longest_interval_and_jitter() {
+        let h = Duration::from_secs(3600);
+        let six = Duration::from_secs(6 * 3600);
+        assert_eq!(due_ceiling(Some(1000), 5000, h, six), 1000 + 6 * 3960);
+        // A configured interval longer than max_interval is the operator's choice.
+        assert_eq!(
+            due_ceiling(Some(1000), 5000, 2 * six, six),
+            1000 + 12 * 3960
+        );
+        // Never polled, or a last poll in the future (clock stepped back): from now.
+        assert_eq!(due_ceiling(None, 5000, h, six), 5000 + 6 * 3960);
+        assert_eq!(due_ceiling(Some(9000), 5000, h, six), 5000 + 6 * 3960);
     }
 }

@@ -471,3 +471,203 @@ async fn a_busy_host_does_not_block_another() {
     );
     busy.abort_all();
 }
+
+// ---- Feed redirects under the one address policy (issue 11, row 3) ----
+//
+// A feed the operator configured may live on a private address; a redirect that leaves its
+// host may not lead there. The redirect target is a made-up name given a loopback address
+// through `Fetcher::with_test_hosts`, so the resolver path (not the literal-IP check) is
+// what refuses it.
+
+/// A listener on `ip` that records any connection (see [`trap`]).
+async fn trap_on(ip: Ipv4Addr) -> (SocketAddr, Arc<AtomicBool>) {
+    let listener = TcpListener::bind((ip, 0)).await.expect("bind trap");
+    let addr = listener.local_addr().expect("addr");
+    let hit = Arc::new(AtomicBool::new(false));
+    let flag = hit.clone();
+    tokio::spawn(async move {
+        while let Ok((_sock, _)) = listener.accept().await {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    (addr, hit)
+}
+
+fn rss_doc() -> Vec<Vec<u8>> {
+    vec![response(
+        "200 OK",
+        &[("Content-Type", "application/rss+xml")],
+        b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Inside</title>\
+          <item><title>Internal note</title><link>http://news.invalid/internal/1</link></item>\
+          </channel></rss>",
+    )]
+}
+
+fn redirect_with(status: &'static str, location: String) -> Handler {
+    Arc::new(move |_| vec![response(status, &[("Location", &location)], b"")])
+}
+
+#[tokio::test]
+async fn feed_redirect_to_a_name_of_a_private_address_is_refused() {
+    // The issue's case: the configured feed (loopback, trusted because the operator wrote
+    // it) redirects to `internal.example`, which resolves to 127.0.0.1. The default policy
+    // refuses it, for a temporary and for a permanent redirect alike.
+    for status in ["302 Found", "301 Moved Permanently"] {
+        let (inner, hit) = trap_on(ALLOWED).await;
+        let target = format!("http://internal.example:{}/feed", inner.port());
+        let from = serve(ALLOWED, redirect_with(status, target.clone())).await;
+        let f = Fetcher::with_test_hosts(
+            &cfg(),
+            feedwatch::fetch::is_public,
+            &[("internal.example", IpAddr::V4(ALLOWED))],
+        )
+        .expect("client");
+        let url = format!("http://{from}/feed");
+        let err = f.feed(&url, &Default::default()).await.expect_err(status);
+        assert_refused(&err, &url, &format!("redirect to {target}"));
+        assert_refused(&err, &url, "internal.example resolves to a private");
+        assert!(!hit.load(Ordering::SeqCst), "{status}: connected to it");
+    }
+}
+
+#[tokio::test]
+async fn feed_redirect_elsewhere_is_followed_when_the_address_is_allowed() {
+    // The control for the test above: the same redirect to a name with an allowed address
+    // is followed, and a permanent one is reported as a move.
+    let inner = serve(ALLOWED, Arc::new(|_| rss_doc())).await;
+    let target = format!("http://elsewhere.example:{}/feed", inner.port());
+    let from = serve(
+        ALLOWED,
+        redirect_with("301 Moved Permanently", target.clone()),
+    )
+    .await;
+    let f = Fetcher::with_test_hosts(
+        &cfg(),
+        only_127_0_0_1,
+        &[("elsewhere.example", IpAddr::V4(ALLOWED))],
+    )
+    .expect("client");
+    let got = f
+        .feed(&format!("http://{from}/feed"), &Default::default())
+        .await
+        .expect("followed");
+    let feedwatch::fetch::FeedResponse::Fetched(doc) = got else {
+        panic!("not modified?");
+    };
+    assert_eq!(doc.url.as_str(), target);
+    assert!(doc.moved_permanently);
+}
+
+#[tokio::test]
+async fn feed_redirect_within_the_configured_host_stays_trusted() {
+    // A private feed host the operator configured keeps working across its own redirects,
+    // under the strictest policy.
+    let addr = serve(
+        REFUSED,
+        Arc::new(|path: &str| {
+            if path == "/old" {
+                vec![response(
+                    "301 Moved Permanently",
+                    &[("Location", "/new")],
+                    b"",
+                )]
+            } else {
+                rss_doc()
+            }
+        }),
+    )
+    .await;
+    let got = Fetcher::new(&cfg())
+        .expect("client")
+        .feed(&format!("http://{addr}/old"), &Default::default())
+        .await
+        .expect("configured host");
+    assert!(matches!(got, feedwatch::fetch::FeedResponse::Fetched(d) if d.moved_permanently));
+}
+
+#[tokio::test]
+async fn a_moved_feed_is_checked_on_every_poll() {
+    // A feed moved to another host earlier: that host is not the configured one, so when
+    // its name points into private space now, the poll is refused before connecting.
+    let (inner, hit) = trap_on(REFUSED).await;
+    let configured = "http://127.0.0.1:9/old";
+    let moved = format!("http://moved.example:{}/feed", inner.port());
+    let f = Fetcher::with_test_hosts(
+        &cfg(),
+        only_127_0_0_1,
+        &[("moved.example", IpAddr::V4(REFUSED))],
+    )
+    .expect("client");
+    let err = f
+        .feed_from(configured, &moved, &Default::default())
+        .await
+        .expect_err("refused");
+    assert_refused(&err, &moved, "moved.example resolves to a private");
+    assert!(!hit.load(Ordering::SeqCst));
+}
+
+/// Polls the feed at `url` once through the pipeline and commits the result, as the daemon
+/// does; returns the stored row.
+async fn poll_and_store(f: Fetcher, url: &str) -> feedwatch::store::FeedRow {
+    use feedwatch::store::Store;
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("fw.db")).expect("store");
+    store.sync_feeds([(url, None)], 0).expect("sync");
+    let row = store.feed(url).expect("read").expect("row");
+    let reader = Store::open(&dir.path().join("fw.db")).expect("reader");
+    let p = feedwatch::pipeline::Pipeline {
+        fetcher: f,
+        rules: Arc::new(feedwatch::rules::RuleSet::compile(&[]).expect("rules")),
+        extractor: Arc::new(feedwatch::extract::Extractor::new(&[]).expect("extractor")),
+        reader: Arc::new(Mutex::new(reader)),
+        seen: Arc::default(),
+        poll: Default::default(),
+        pages: Default::default(),
+        recent_retention: None,
+    };
+    let feed = feedwatch::config::FeedConfig {
+        url: url.to_string(),
+        name: None,
+        full_text: false,
+        tags: vec![],
+        interval: None,
+    };
+    let rec = feedwatch::pipeline::poll_feed(&p, &feed, &row).await;
+    store.commit_poll(&rec).expect("commit");
+    store.feed(url).expect("read").expect("row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_permanent_redirect_never_becomes_the_stored_address() {
+    let (inner, hit) = trap_on(REFUSED).await;
+    let target = format!("http://internal.example:{}/feed", inner.port());
+    let from = serve(ALLOWED, redirect_with("301 Moved Permanently", target)).await;
+    let url = format!("http://{from}/feed");
+    let hosts = [("internal.example", IpAddr::V4(REFUSED))];
+    let f = Fetcher::with_test_hosts(&cfg(), only_127_0_0_1, &hosts).expect("client");
+    let row = poll_and_store(f, &url).await;
+    assert_eq!(row.moved_to, None, "the refused address was stored");
+    assert_eq!(
+        row.items_seen, 0,
+        "an item behind the refused address was stored"
+    );
+    let error = row.last_error.unwrap_or_default();
+    assert!(error.contains("internal.example"), "{error}");
+    assert!(!hit.load(Ordering::SeqCst));
+
+    // The control: with the name allowed, the same poll stores the move and the item.
+    let inner = serve(ALLOWED, Arc::new(|_| rss_doc())).await;
+    let target = format!("http://internal.example:{}/feed", inner.port());
+    let from = serve(
+        ALLOWED,
+        redirect_with("301 Moved Permanently", target.clone()),
+    )
+    .await;
+    let url = format!("http://{from}/feed");
+    let hosts = [("internal.example", IpAddr::V4(ALLOWED))];
+    let f = Fetcher::with_test_hosts(&cfg(), only_127_0_0_1, &hosts).expect("client");
+    let row = poll_and_store(f, &url).await;
+    assert_eq!(row.moved_to.as_deref(), Some(target.as_str()));
+    assert_eq!(row.items_seen, 1);
+}

@@ -222,3 +222,149 @@ async fn retry_after_pauses_the_whole_host() {
         );
     }
 }
+
+/// Seconds from now until a status row's next poll.
+fn next_poll_in(status: &[serde_json::Value], name: &str) -> i64 {
+    let next = row(status, name)["next_poll"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}: no next poll"))
+        .to_string();
+    chrono::DateTime::parse_from_rfc3339(&next)
+        .expect("rfc3339")
+        .timestamp()
+        - chrono::Utc::now().timestamp()
+}
+
+const MAX_INTERVAL: i64 = 6 * 3600;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_a_server_asks_for_are_capped_at_max_interval() {
+    let srv = TestServer::start().await;
+    let plain = common::rss("P", &[("x", "http://news.invalid/p", None)]);
+    // Ten years of Cache-Control, 190 years of <ttl> (in minutes), three years of Retry-After.
+    srv.set(
+        "/max-age",
+        Fixture::ok("application/rss+xml", plain.clone())
+            .with_header("Cache-Control", "public, max-age=315360000"),
+    );
+    srv.set(
+        "/ttl",
+        Fixture::ok(
+            "application/rss+xml",
+            plain.replace("<description>test</description>", "<ttl>99999999</ttl>"),
+        ),
+    );
+    srv.set(
+        "/retry",
+        Fixture::status(503).with_header("Retry-After", "99999999"),
+    );
+    // A wait within the cap is honoured as asked.
+    srv.set(
+        "/modest",
+        Fixture::ok("application/rss+xml", plain).with_header("Cache-Control", "max-age=7200"),
+    );
+    let names = ["max-age", "ttl", "retry", "modest"];
+    let inst = Instance::new(
+        &names
+            .iter()
+            .map(|n| feed_entry(&srv, &format!("/{n}"), n))
+            .collect::<String>(),
+    );
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(out.status.success());
+    let st = inst.status().await;
+    for name in ["max-age", "ttl", "retry"] {
+        let wait = next_poll_in(&st, name);
+        assert!(
+            (MAX_INTERVAL - 60..=MAX_INTERVAL).contains(&wait),
+            "{name}: next poll in {wait}s, the cap is {MAX_INTERVAL}s"
+        );
+    }
+    let modest = next_poll_in(&st, "modest");
+    assert!((7200 - 60..=7200).contains(&modest), "modest: {modest}s");
+    let log = String::from_utf8_lossy(&out.stderr);
+    for (name, what) in [
+        ("max-age", "Cache-Control"),
+        ("ttl", "<ttl>"),
+        ("retry", "Retry-After"),
+    ] {
+        let url = srv.url(&format!("/{name}"));
+        assert!(
+            log.lines().any(|l| l.contains(&url)
+                && l.contains(what)
+                && l.contains("max_interval")
+                && l.contains("WARN")),
+            "{name}: no warning naming the feed:\n{log}"
+        );
+    }
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(&srv.url("/modest")) && l.contains("max_interval")),
+        "a wait within the cap is no warning"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_next_poll_beyond_max_interval_is_pulled_in_at_start() {
+    let srv = TestServer::start().await;
+    srv.set(
+        "/f",
+        Fixture::ok(
+            "application/rss+xml",
+            common::rss("F", &[("x", "http://news.invalid/f", None)]),
+        ),
+    );
+    srv.set("/gone", Fixture::status(410));
+    let inst = Instance::new(&(feed_entry(&srv, "/f", "f") + &feed_entry(&srv, "/gone", "gone")));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    assert_eq!(srv.requests("/f"), 1);
+    // What an older version stored after a `<ttl>` of 190 years, polled seven hours ago.
+    let now = chrono::Utc::now().timestamp();
+    let db = rusqlite::Connection::open(inst.db()).expect("open db");
+    db.execute(
+        "UPDATE feeds SET next_poll_at = ?1, last_poll_at = ?2 WHERE url = ?3",
+        rusqlite::params![7_800_000_000_i64, now - 7 * 3600, srv.url("/f")],
+    )
+    .expect("update");
+    drop(db);
+
+    let stderr_path = inst.dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(inst.config())
+        .args(["run", "--grace", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .env_remove("FEEDWATCH_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("LOGS_DIRECTORY")
+        .spawn()
+        .expect("start daemon");
+    let started = std::time::Instant::now();
+    while srv.requests("/f") < 2 && started.elapsed() < std::time::Duration::from_secs(15) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    common::signal(&child, "TERM");
+    let exited = common::wait_exit(&mut child, std::time::Duration::from_secs(10)).await;
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    assert_eq!(
+        srv.requests("/f"),
+        2,
+        "the feed is polled at once: its last poll plus max_interval is past"
+    );
+    assert_eq!(
+        srv.requests("/gone"),
+        1,
+        "a feed that is gone stays stopped"
+    );
+    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(
+        log.lines().any(|l| l.contains(&srv.url("/f"))
+            && l.contains("further away than [poll] max_interval")
+            && l.contains("WARN")),
+        "{log}"
+    );
+}

@@ -617,3 +617,76 @@ async fn a_crash_mid_delivery_loses_nothing() {
     assert!(c.values().filter(|n| **n == 2).count() <= 1, "{c:?}");
     assert_eq!(db.status("hook").pending, 0);
 }
+
+/// Whether a process is still running (a zombie waiting to be reaped counts as gone).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The state follows the parenthesised command name.
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
+
+/// Pids an exec sink's command wrote (one per attempt).
+fn pids(path: &Path) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// A command that starts a child of its own and waits for it: killing only the command
+/// would leave the child behind. It writes the child's pid to `$1`.
+fn forking_sink(name: &str, pid_file: &Path, timeout: &str) -> SinkSpec {
+    spec(&format!(
+        "name = \"{name}\"\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"sleep 300 & echo $! >> \\\"$1\\\"; wait\", \"sh\", {:?}]\ntimeout = \"{timeout}\"\nretry_initial = \"30s\"\nretry_max = \"30s\"\n",
+        pid_file.display().to_string()
+    ))
+}
+
+/// Issue 11, row 17: the exec sink's whole process group is killed on timeout and when a
+/// delivery is cut off at shutdown, so no grandchild outlives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_exec_sink_leaves_no_process_behind() {
+    let mut db = Db::new();
+    let hung_pids = db.dir().join("hung.pids");
+    let slow_pids = db.dir().join("slow.pids");
+    let specs = [
+        forking_sink("hung", &hung_pids, "1s"),
+        forking_sink("slow", &slow_pids, "60s"),
+    ];
+    let sinks = start(&db, &specs).await;
+    db.alerts(1);
+    sinks.waker().wake();
+    wait_until("the hung command to time out", || {
+        db.status("hung").consecutive_failures >= 1
+    })
+    .await;
+    wait_until("the slow command to start its child", || {
+        !pids(&slow_pids).is_empty()
+    })
+    .await;
+    let hung = pids(&hung_pids);
+    assert!(!hung.is_empty(), "the hung command started no child");
+    wait_until("the timed-out command's child to be killed", || {
+        !hung.iter().any(|&p| running(p))
+    })
+    .await;
+
+    // Shutdown with a grace period shorter than the delivery: it is cut off, and its whole
+    // group goes with it.
+    let slow = pids(&slow_pids);
+    assert!(
+        slow.iter().all(|&p| running(p)),
+        "the slow child is running"
+    );
+    sinks.shutdown(Duration::from_millis(200)).await;
+    wait_until("the cut-off command's child to be killed", || {
+        !slow.iter().any(|&p| running(p))
+    })
+    .await;
+}

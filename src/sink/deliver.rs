@@ -117,6 +117,11 @@ pub(crate) async fn deliver(
     }
 }
 
+/// POSTs the alert to a webhook. The URL is the operator's, written in the config, so under
+/// the address policy (see `fetch`) it is trusted as written, private or not: a receiver on
+/// the same host or the intranet is the usual case. Redirects are never followed (the
+/// client has `Policy::none()`, see [`classify`]), so a receiver cannot send the alert, or
+/// the request, anywhere the operator did not name.
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -199,9 +204,49 @@ fn excerpt(s: &str) -> String {
     s[..end].replace(['\n', '\r'], " ")
 }
 
+/// An exec sink's process group, killed as a whole when this is dropped: on timeout, and
+/// when the delivery is abandoned at shutdown. Killing only the direct child (what tokio's
+/// `kill_on_drop` does) left its own children, a `sleep 300` under a shell, running under
+/// init, against the unit's `TasksMax`.
+struct ProcessGroup(Option<rustix::process::Pid>);
+
+impl ProcessGroup {
+    /// The command's own group: its pid is the group id (`process_group(0)` at spawn).
+    fn of(child: &tokio::process::Child) -> ProcessGroup {
+        let pid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw);
+        ProcessGroup(pid)
+    }
+
+    /// The command finished on its own (exited, stdin and stderr closed): whatever it
+    /// started in the background on purpose is its business, and once its group is empty the
+    /// id may belong to someone else. (While any member lives, Linux keeps the id reserved,
+    /// so the kill on timeout cannot hit a stranger.)
+    fn release(&mut self) {
+        self.0 = None;
+    }
+
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // ESRCH: everyone is gone already.
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Runs the command with `body` on stdin; exit status 0 is delivered. Anything else is
 /// retried: a mail relay or chat API behind the command is usually down for a while, not
-/// refusing the alert for good. On timeout the child is killed.
+/// refusing the alert for good. The command runs in its own process group, and on timeout
+/// (or when the delivery is dropped at shutdown) the whole group is killed, so a hung
+/// command cannot leave children behind.
 async fn exec(
     argv: &[String],
     hide_env: &[String],
@@ -219,6 +264,7 @@ async fn exec(
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     for k in hide_env {
         cmd.env_remove(k);
@@ -235,6 +281,7 @@ async fn exec(
             }
         }
     };
+    let mut group = ProcessGroup::of(&child);
     let stdin = child.stdin.take();
     let stderr = child.stderr.take();
     let run = async {
@@ -258,7 +305,11 @@ async fn exec(
         let ((), err, status) = tokio::join!(feed, drain, child.wait());
         (err, status)
     };
-    match tokio::time::timeout(timeout, run).await {
+    let finished = tokio::time::timeout(timeout, run).await;
+    if finished.is_ok() {
+        group.release();
+    }
+    match finished {
         Ok((_, Ok(st))) if st.success() => Outcome::Delivered,
         Ok((err, Ok(st))) => {
             let err = excerpt(String::from_utf8_lossy(&err).trim());
@@ -276,7 +327,8 @@ async fn exec(
             after: None,
         },
         Err(_) => {
-            // kill_on_drop would do it too; killing here also reaps the child at once.
+            group.kill();
+            // Reaps the child at once (it is already dying from the group kill).
             let _ = child.kill().await;
             Outcome::Retry {
                 error: format!(

@@ -3,16 +3,28 @@
 //! Two kinds of download happen here, with different trust:
 //! - **feeds** the operator configured: conditional GET (ETag / Last-Modified, a 304 costs
 //!   nothing downstream), a size cap, timeouts. `file://` feeds are read from disk.
-//! - **article pages** whose links strangers wrote into their feeds: an SSRF surface. Every
-//!   connection's resolved address is checked (loopback, private, link-local, multicast,
-//!   unspecified and other reserved ranges are refused unless `allow_private_addresses`),
-//!   every redirect hop is checked too, only http/https, only HTML.
+//! - **article pages** whose links strangers wrote into their feeds: an SSRF surface. Only
+//!   http/https, only HTML.
+//!
+//! One address policy covers every request the daemon makes. A host the operator wrote into
+//! the config is trusted, private or not (a feed on the intranet is a legitimate choice).
+//! Every other host is not: article links, and every feed redirect hop that leaves the
+//! configured host, must resolve to public addresses (loopback, private, link-local,
+//! multicast, unspecified and other reserved ranges are refused, see [`is_public`]) unless
+//! `[fetch] allow_private_addresses = true`. The check is made on the addresses the
+//! connection is actually made to (a resolver that drops refused addresses), so a name
+//! pointing at 127.0.0.1, or one that changes its answer between two lookups, cannot get
+//! round it; literal IP hosts and `localhost` names are refused before any connection. A
+//! refused hop fails the whole fetch, so a permanent redirect into private space never
+//! becomes a feed's stored address. Webhook sinks are operator-configured too: their URL is
+//! trusted as written and they follow no redirects at all (`sink::deliver`), so a receiver
+//! cannot send an alert anywhere the operator did not name.
 //!
 //! Both caps are enforced while streaming, on the decompressed bytes, so a gzip bomb stops at
 //! the cap. A per-host semaphore keeps one slow host from hogging the pool.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,13 +35,16 @@ use url::Url;
 
 use crate::config::FetchConfig;
 
+mod error;
+mod policy;
+
+pub use error::FetchError;
+use error::{classify, RedirectLimit};
+pub use policy::{is_public, AddressPolicy};
+use policy::{literal_ip_refusal, Blocked, GuardedResolver, StaticHosts};
+
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// Decides whether an address may be contacted by the page fetcher ("is this address
-/// allowed?"). The default is [`is_public`]; tests substitute one that allows a single
-/// loopback address so the guard can be exercised without leaving the machine.
-pub type AddressPolicy = fn(IpAddr) -> bool;
 
 /// HTTP validators remembered from the last successful poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,99 +78,16 @@ pub enum FeedResponse {
     Fetched(Box<Fetched>),
 }
 
-/// Why a download failed. Each message names the URL and says what happened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FetchError {
-    #[error("{url}: invalid URL: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error("{url}: refused: {reason}")]
-    Refused { url: String, reason: String },
-    #[error("{url}: timed out after {secs}s")]
-    Timeout { url: String, secs: u64 },
-    #[error("{url}: cannot connect: {reason}")]
-    Connect { url: String, reason: String },
-    #[error("{url}: HTTP {status}")]
-    Status {
-        url: String,
-        status: u16,
-        retry_after: Option<Duration>,
-    },
-    #[error("{url}: the host asked for a pause (Retry-After); {secs}s left, not contacting it")]
-    HostPaused { url: String, secs: u64 },
-    #[error("{url}: larger than the {limit}-byte limit")]
-    TooLarge { url: String, limit: u64 },
-    #[error("{url}: more than {MAX_REDIRECTS} redirects")]
-    TooManyRedirects { url: String },
-    #[error("{url}: not an HTML page (Content-Type {content_type})")]
-    NotHtml { url: String, content_type: String },
-    #[error("{url}: reading the response failed: {reason}")]
-    ReadBody { url: String, reason: String },
-    #[error("{path}: cannot read feed file: {source}")]
-    File {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl FetchError {
-    /// The HTTP status, when the failure was an HTTP error response.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            FetchError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// Whether trying again later may succeed (network trouble, overload), as opposed to a
-    /// refusal or a permanent answer.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            FetchError::Timeout { .. }
-            | FetchError::Connect { .. }
-            | FetchError::ReadBody { .. } => true,
-            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
-            FetchError::HostPaused { .. } => true,
-            _ => false,
-        }
-    }
-
-    /// A short, stable name of the failure kind (for logs and metrics).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FetchError::InvalidUrl { .. } => "invalid_url",
-            FetchError::Refused { .. } => "refused",
-            FetchError::Timeout { .. } => "timeout",
-            FetchError::Connect { .. } => "connect",
-            FetchError::Status { .. } => "http_status",
-            FetchError::TooLarge { .. } => "too_large",
-            FetchError::HostPaused { .. } => "host_paused",
-            FetchError::TooManyRedirects { .. } => "redirects",
-            FetchError::NotHtml { .. } => "not_html",
-            FetchError::ReadBody { .. } => "read_body",
-            FetchError::File { .. } => "file",
-        }
-    }
-}
-
-/// Marker error raised inside reqwest (resolver, redirect policy) for a refused address, so
-/// it can be told apart from ordinary connection failures.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Blocked(String);
-
-#[derive(Debug, thiserror::Error)]
-#[error("too many redirects")]
-struct RedirectLimit;
-
 /// The downloader, built once from `[fetch]` and shared by all polls.
 #[derive(Clone)]
 pub struct Fetcher {
+    /// Feed requests to the host the operator configured: no address check.
     feeds: reqwest::Client,
+    /// Feed requests after a redirect to another host: under the address policy.
+    feeds_elsewhere: reqwest::Client,
     pages: reqwest::Client,
     cfg: FetchConfig,
-    /// Which addresses article pages may come from (see [`AddressPolicy`]).
+    /// Which addresses hosts the operator did not configure may have (see [`AddressPolicy`]).
     policy: AddressPolicy,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
@@ -189,10 +121,34 @@ impl Fetcher {
         cfg: &FetchConfig,
         policy: AddressPolicy,
     ) -> Result<Fetcher, reqwest::Error> {
+        Fetcher::with_test_hosts(cfg, policy, &[])
+    }
+
+    /// Like [`Fetcher::with_address_policy`], with `hosts` answered without DNS: a test can
+    /// give a made-up name a loopback address and see the policy applied to it exactly as
+    /// to a name the system resolver answers. For tests only.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    #[doc(hidden)]
+    pub fn with_test_hosts(
+        cfg: &FetchConfig,
+        policy: AddressPolicy,
+        hosts: &[(&str, IpAddr)],
+    ) -> Result<Fetcher, reqwest::Error> {
+        let mut table: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for (name, ip) in hosts {
+            table
+                .entry(name.to_ascii_lowercase())
+                .or_default()
+                .push(*ip);
+        }
+        let hosts: StaticHosts = Arc::new(table);
         let guard = (!cfg.allow_private_addresses).then_some(policy);
         Ok(Fetcher {
-            feeds: build_client(cfg, None, false)?,
-            pages: build_client(cfg, guard, true)?,
+            feeds: build_client(cfg, None, &hosts, false)?,
+            feeds_elsewhere: build_client(cfg, guard, &hosts, false)?,
+            pages: build_client(cfg, guard, &hosts, true)?,
             policy,
             cfg: cfg.clone(),
             hosts: Arc::default(),
@@ -200,12 +156,28 @@ impl Fetcher {
         })
     }
 
-    /// Fetches a feed, conditionally. `file://` URLs are read from disk, with the file's
-    /// modification time standing in for Last-Modified.
+    /// Fetches a feed the operator configured at `url`, conditionally. `file://` URLs are
+    /// read from disk, with the file's modification time standing in for Last-Modified.
     ///
     /// # Errors
     /// Any [`FetchError`]; HTTP errors carry the status and `Retry-After`.
     pub async fn feed(&self, url: &str, cond: &Conditional) -> Result<FeedResponse, FetchError> {
+        self.feed_from(url, url, cond).await
+    }
+
+    /// Fetches `url` for the feed configured as `configured` (they differ once the feed has
+    /// moved permanently). Only the configured host is trusted: the address a permanent
+    /// redirect once led to is checked like any other host, on every poll, since the name
+    /// may point elsewhere by now.
+    ///
+    /// # Errors
+    /// Any [`FetchError`]; HTTP errors carry the status and `Retry-After`.
+    pub async fn feed_from(
+        &self,
+        configured: &str,
+        url: &str,
+        cond: &Conditional,
+    ) -> Result<FeedResponse, FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
             url: url.to_string(),
             reason: e.to_string(),
@@ -237,18 +209,42 @@ impl Fetcher {
         self.check_paused(url, &parsed)?;
         let _permit = self.host_permit(&parsed).await;
         // Redirects are followed by hand for feeds, so a chain made only of permanent
-        // redirects (301/308) can update the stored URL.
-        let parsed_host = parsed.host_str().map(str::to_string);
+        // redirects (301/308) can update the stored URL, and so each hop is sent with the
+        // client its host deserves: trusted only on the configured host.
+        let trusted_host = Url::parse(configured)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
         let mut current = parsed;
         let mut permanent = true;
         for hop in 0..=MAX_REDIRECTS {
-            let resp = self
-                .feeds
+            let elsewhere = !self.cfg.allow_private_addresses
+                && current.host_str().map(str::to_ascii_lowercase) != trusted_host;
+            if elsewhere {
+                if let Some(reason) = literal_ip_refusal(&current, self.policy) {
+                    return Err(refused_hop(url, &current, hop, reason));
+                }
+            }
+            let client = if elsewhere {
+                &self.feeds_elsewhere
+            } else {
+                &self.feeds
+            };
+            let resp = match client
                 .get(current.clone())
                 .headers(headers.clone())
                 .send()
                 .await
-                .map_err(|e| classify(url, &e, self.cfg.timeout))?;
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(match classify(url, &e, self.cfg.timeout) {
+                        FetchError::Refused { reason, .. } => {
+                            refused_hop(url, &current, hop, reason)
+                        }
+                        other => other,
+                    })
+                }
+            };
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let next = resp
@@ -268,16 +264,6 @@ impl Fetcher {
                         url: url.to_string(),
                         reason: format!("redirect to scheme `{}`", next.scheme()),
                     });
-                }
-                // The configured host is trusted; a redirect elsewhere is not: it may not
-                // lead into private address space unless that is allowed.
-                if !self.cfg.allow_private_addresses && next.host_str() != parsed_host.as_deref() {
-                    if let Some(reason) = literal_ip_refusal(&next, is_public) {
-                        return Err(FetchError::Refused {
-                            url: url.to_string(),
-                            reason: format!("redirect to {next}: {reason}"),
-                        });
-                    }
                 }
                 if hop == MAX_REDIRECTS {
                     break;
@@ -512,6 +498,20 @@ impl Fetcher {
     }
 }
 
+/// A feed request refused by the address policy. Hop 0 is the feed's own (moved) address;
+/// a later hop is named as the redirect it was.
+fn refused_hop(url: &str, at: &Url, hop: usize, reason: String) -> FetchError {
+    let reason = if hop == 0 {
+        reason
+    } else {
+        format!("redirect to {at}: {reason}")
+    };
+    FetchError::Refused {
+        url: url.to_string(),
+        reason,
+    }
+}
+
 /// The server a URL talks to, `host:port` lower-cased: the unit a Retry-After pause applies to.
 fn authority(url: &Url) -> Option<String> {
     let host = url.host_str()?.to_ascii_lowercase();
@@ -526,6 +526,7 @@ fn authority(url: &Url) -> Option<String> {
 fn build_client(
     cfg: &FetchConfig,
     guard: Option<AddressPolicy>,
+    hosts: &StaticHosts,
     follow: bool,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let policy = if !follow {
@@ -561,162 +562,17 @@ fn build_client(
         .deflate(true)
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(4);
-    if let Some(policy) = guard {
-        b = b
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
-            .no_proxy();
+    if guard.is_some() || !hosts.is_empty() {
+        b = b.dns_resolver(Arc::new(GuardedResolver {
+            policy: guard,
+            hosts: hosts.clone(),
+        }));
+    }
+    if guard.is_some() {
+        // A proxy would resolve the name itself, out of the guard's sight.
+        b = b.no_proxy();
     }
     b.build()
-}
-
-/// Resolves names with the system resolver and drops every address that is not public,
-/// so a hostname pointing at 127.0.0.1 or 169.254.169.254 is refused at connect time (for
-/// every redirect hop, since each hop resolves again).
-struct GuardedResolver {
-    policy: AddressPolicy,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        let policy = self.policy;
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> =
-                addrs.iter().copied().filter(|a| policy(a.ip())).collect();
-            if public.is_empty() {
-                let shown = addrs
-                    .first()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
-                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Blocked(format!(
-                    "{host} resolves to a private or reserved address ({shown}); set [fetch] allow_private_addresses = true to allow"
-                )));
-                return Err(err);
-            }
-            let it: reqwest::dns::Addrs = Box::new(public.into_iter());
-            Ok(it)
-        })
-    }
-}
-
-/// Why a URL whose host is an IP literal must not be fetched, if it must not.
-fn literal_ip_refusal(url: &Url, policy: AddressPolicy) -> Option<String> {
-    let ip = match url.host()? {
-        url::Host::Ipv4(a) => IpAddr::V4(a),
-        url::Host::Ipv6(a) => IpAddr::V6(a),
-        url::Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            if d == "localhost" || d.ends_with(".localhost") {
-                return Some(format!(
-                    "{d} is a loopback name; set [fetch] allow_private_addresses = true to allow"
-                ));
-            }
-            return None;
-        }
-    };
-    (!policy(ip)).then(|| {
-        format!("{ip} is a private or reserved address; set [fetch] allow_private_addresses = true to allow")
-    })
-}
-
-/// Whether an address is globally routable: not loopback, private, link-local, multicast,
-/// unspecified, shared (CGNAT), documentation, benchmarking or reserved. IPv4-mapped and
-/// NAT64 IPv6 addresses are judged by the IPv4 address inside.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => is_public_v4(a),
-        IpAddr::V6(a) => is_public_v6(a),
-    }
-}
-
-fn is_public_v4(a: Ipv4Addr) -> bool {
-    let o = a.octets();
-    !(a.is_loopback()
-        || a.is_private()
-        || a.is_link_local()
-        || a.is_multicast()
-        || a.is_broadcast()
-        || a.is_unspecified()
-        || a.is_documentation()
-        || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 shared address space
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24 IETF protocol assignments
-        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
-        || o[0] >= 240) // 240.0.0.0/4 reserved
-}
-
-fn is_public_v6(a: Ipv6Addr) -> bool {
-    if let Some(v4) = a.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
-    let s = a.segments();
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return is_public_v4(v4);
-    }
-    !(a.is_loopback()
-        || a.is_unspecified()
-        || a.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0])) // ::/96 IPv4-compatible and friends
-}
-
-/// Turns a reqwest error into a [`FetchError`], recognising our own refusals in its chain.
-fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(b) = s.downcast_ref::<Blocked>() {
-            return FetchError::Refused {
-                url: url.to_string(),
-                reason: b.0.clone(),
-            };
-        }
-        if s.downcast_ref::<RedirectLimit>().is_some() {
-            return FetchError::TooManyRedirects {
-                url: url.to_string(),
-            };
-        }
-        src = s.source();
-    }
-    if e.is_timeout() {
-        return FetchError::Timeout {
-            url: url.to_string(),
-            secs: timeout.as_secs(),
-        };
-    }
-    if e.is_connect() {
-        return FetchError::Connect {
-            url: url.to_string(),
-            reason: root_cause(e),
-        };
-    }
-    if e.is_body() || e.is_decode() {
-        return FetchError::ReadBody {
-            url: url.to_string(),
-            reason: root_cause(e),
-        };
-    }
-    FetchError::Connect {
-        url: url.to_string(),
-        reason: root_cause(e),
-    }
-}
-
-/// The innermost error message: "Connection refused (os error 111)" says more than
-/// "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        last = s.to_string();
-        src = s.source();
-    }
-    last
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -754,82 +610,6 @@ fn max_age(h: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_and_reserved_addresses() {
-        let cases: &[(&str, bool)] = &[
-            ("8.8.8.8", true),
-            ("93.184.216.34", true),
-            ("127.0.0.1", false),
-            ("10.1.2.3", false),
-            ("172.16.0.1", false),
-            ("192.168.1.1", false),
-            ("169.254.169.254", false),
-            ("100.64.0.1", false),
-            ("0.0.0.0", false),
-            ("224.0.0.1", false),
-            ("255.255.255.255", false),
-            ("198.18.0.1", false),
-            ("2606:4700::1111", true),
-            ("::1", false),
-            ("::", false),
-            ("fe80::1", false),
-            ("fd00::1", false),
-            ("ff02::1", false),
-            ("::ffff:127.0.0.1", false),
-            ("::ffff:8.8.8.8", true),
-            ("64:ff9b::a00:1", false),
-            ("2001:db8::1", false),
-        ];
-        for (ip, want) in cases {
-            let ip: IpAddr = ip.parse().expect("test literal");
-            assert_eq!(is_public(ip), *want, "{ip}");
-        }
-    }
-
-    #[test]
-    fn literal_hosts() {
-        let u = |s: &str| Url::parse(s).expect("test literal");
-        assert!(literal_ip_refusal(&u("http://127.0.0.1:8080/"), is_public).is_some());
-        assert!(literal_ip_refusal(&u("http://[::1]/"), is_public).is_some());
-        assert!(literal_ip_refusal(&u("http://localhost/"), is_public).is_some());
-        assert!(literal_ip_refusal(&u("http://example.com/"), is_public).is_none());
-        assert!(literal_ip_refusal(&u("http://8.8.8.8/"), is_public).is_none());
-    }
-
-    /// A name that resolves only to refused addresses is refused by the resolver itself
-    /// (the path every hostname, on every redirect hop, goes through). `localhost` is
-    /// answered from /etc/hosts, so no packet leaves the machine.
-    #[tokio::test]
-    async fn resolver_refuses_names_of_refused_addresses() {
-        use reqwest::dns::Resolve;
-        let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
-        let guarded = GuardedResolver { policy: is_public };
-        let err = match guarded.resolve(name).await {
-            Ok(addrs) => panic!("resolved: {:?}", addrs.collect::<Vec<_>>()),
-            Err(e) => e,
-        };
-        let msg = err.to_string();
-        assert!(err.downcast_ref::<Blocked>().is_some(), "{msg}");
-        assert!(
-            msg.contains("localhost") && msg.contains("allow_private_addresses"),
-            "{msg}"
-        );
-
-        // With a policy allowing 127.0.0.1, only that address is handed to the connector.
-        let name: reqwest::dns::Name = "localhost".parse().expect("test literal");
-        let allow_one = GuardedResolver {
-            policy: |ip| ip == IpAddr::V4(Ipv4Addr::LOCALHOST),
-        };
-        let addrs: Vec<SocketAddr> = match allow_one.resolve(name).await {
-            Ok(a) => a.collect(),
-            Err(e) => panic!("{e}"),
-        };
-        assert!(!addrs.is_empty());
-        assert!(addrs
-            .iter()
-            .all(|a| a.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    }
 
     #[test]
     fn cache_headers() {
