@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::{self, AlertLog};
+use crate::alert::{self, AlertError, AlertLog};
 use crate::config::FeedConfig;
+use crate::health::{self, Fault};
 use crate::pipeline::{poll_feed, Pipeline};
 use crate::store::{FeedRow, PollRecord, Store, StoreError};
 
@@ -36,6 +37,9 @@ const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
 const GATHER: Duration = Duration::from_millis(250);
 /// ... but only while records keep coming: a pause this long ends the batch.
 const IDLE: Duration = Duration::from_millis(15);
+/// How often the daemon's writer checks, between commits, that the database and the alert
+/// log are still at their paths, and retries undelivered alerts while the log fails.
+pub const HEALTH_TICK: Duration = Duration::from_secs(5);
 
 /// Rough size of a record's texts.
 fn record_bytes(rec: &PollRecord) -> usize {
@@ -53,10 +57,12 @@ fn record_bytes(rec: &PollRecord) -> usize {
 
 /// Messages to the writer thread.
 pub enum WriterMsg {
-    /// Commit this poll, then acknowledge.
-    Commit(Box<PollRecord>, oneshot::Sender<()>),
+    /// Commit this poll, then acknowledge: `true` when it was committed.
+    Commit(Box<PollRecord>, oneshot::Sender<bool>),
     /// Reopen the alert log (after logrotate).
     ReopenLog,
+    /// Check the database and alert log paths; retry undelivered alerts.
+    Tick,
 }
 
 /// Handle to the writer thread.
@@ -100,6 +106,7 @@ impl Writer {
                                 Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
                                 Err(e) => tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file"),
                             },
+                            WriterMsg::Tick => check_paths(&store, &mut log),
                         }
                         // Gather what arrives within a short window (bounded by count and
                         // bytes): random item keys dirty pages all over the seen-items table,
@@ -120,12 +127,16 @@ impl Writer {
                             }
                         }
                     }
-                    commit(&mut store, &batch);
-                    deliver(&mut store, &mut log);
-                    on_commit();
-                    report_status(&store);
-                    for a in acks {
-                        let _ = a.send(());
+                    let committed = commit(&mut store, &batch);
+                    if !batch.is_empty() {
+                        check_database(&store);
+                    }
+                    if deliver(&mut store, &mut log) > 0 || !batch.is_empty() {
+                        on_commit();
+                        report_status(&store);
+                    }
+                    for (a, ok) in acks.into_iter().zip(committed) {
+                        let _ = a.send(ok);
                     }
                 }
                 deliver(&mut store, &mut log);
@@ -148,19 +159,66 @@ impl Writer {
     }
 }
 
-fn commit(store: &mut Store, batch: &[PollRecord]) {
+/// Commits a batch; per record, whether it was committed. Raises the `store_commit` fault
+/// when any record failed and clears it when all went in.
+fn commit(store: &mut Store, batch: &[PollRecord]) -> Vec<bool> {
     if batch.is_empty() {
-        return;
+        return Vec::new();
     }
-    if let Err(e) = store.commit_polls(batch) {
-        // Commit each on its own so one bad record cannot take the others down with it.
-        tracing::warn!(error = %e, "batch commit failed; committing polls one by one");
-        for rec in batch {
-            if let Err(e) = store.commit_poll(rec) {
-                tracing::error!(feed_id = rec.feed_id, error = %e,
+    let Err(e) = store.commit_polls(batch) else {
+        health::clear(Fault::StoreCommit);
+        return vec![true; batch.len()];
+    };
+    // Commit each on its own so one bad record cannot take the others down with it.
+    tracing::warn!(error = %e, "batch commit failed; committing polls one by one");
+    let mut last_error = None;
+    let done: Vec<bool> = batch
+        .iter()
+        .map(|rec| match store.commit_poll(rec) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(feed_id = rec.feed_id, error = %e,
                     "cannot store poll results; the feed's new items will be fetched again next poll");
+                last_error = Some(e);
+                false
             }
+        })
+        .collect();
+    match last_error {
+        Some(e) => {
+            let failed = done.iter().filter(|ok| !**ok).count();
+            health::set(
+                Fault::StoreCommit,
+                format!(
+                    "{failed} of {} poll results could not be stored in {}: {e}",
+                    batch.len(),
+                    store.path().display()
+                ),
+            );
         }
+        None => health::clear(Fault::StoreCommit),
+    }
+    done
+}
+
+/// Raises the fatal `database_gone` fault when the database file left its path: commits
+/// would go on into a file no one can read, so the daemon stops and its service manager
+/// restarts it on whatever database is there then.
+fn check_database(store: &Store) {
+    if let Some(why) = store.file_gone() {
+        if !health::is_active(Fault::DatabaseGone) {
+            health::set(Fault::DatabaseGone, why);
+            health::fatal().cancel();
+        }
+    }
+}
+
+/// Between commits: the database still there, the alert log still at its path (created
+/// again if it was deleted), and undelivered alerts retried while the log was failing.
+fn check_paths(store: &Store, log: &mut AlertLog) {
+    check_database(store);
+    if let Err(e) = log.follow_path() {
+        health::set(Fault::AlertLog, e.to_string());
     }
 }
 
@@ -170,6 +228,15 @@ fn report_status(store: &Store) {
         crate::metrics::outbox_depth(n);
     }
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let faults = health::active();
+    if !faults.is_empty() {
+        let list: Vec<String> = faults
+            .iter()
+            .map(|f| format!("{}: {}", f.fault, f.reason))
+            .collect();
+        crate::notify::status(&format!("FAULT {}", list.join("; ")));
         return;
     }
     let now = chrono::Utc::now();
@@ -188,9 +255,41 @@ fn report_status(store: &Store) {
     }
 }
 
-fn deliver(store: &mut Store, log: &mut AlertLog) {
-    if let Err(e) = alert::deliver_pending(store, log) {
-        tracing::error!(error = %e, "alert delivery failed; undelivered alerts are kept and retried");
+/// Delivers pending alerts; how many. A log that cannot be written raises the `alert_log`
+/// fault (the alerts stay undelivered and are retried at the next commit or tick), a store
+/// that cannot mark them raises `store_commit`.
+fn deliver(store: &mut Store, log: &mut AlertLog) -> usize {
+    match alert::deliver_pending(store, log) {
+        Ok(n) => {
+            health::clear(Fault::AlertLog);
+            n
+        }
+        Err(e @ AlertError::Log { .. }) => {
+            health::set(Fault::AlertLog, e.to_string());
+            0
+        }
+        Err(e) => {
+            health::set(
+                Fault::StoreCommit,
+                format!("cannot mark alerts delivered: {e}"),
+            );
+            0
+        }
+    }
+}
+
+/// Sends the writer a [`WriterMsg::Tick`] every [`HEALTH_TICK`] until `stop`.
+pub async fn health_ticks(tx: mpsc::Sender<WriterMsg>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(HEALTH_TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {
+                // A full queue means the writer is busy and checks after its next batch.
+                let _ = tx.try_send(WriterMsg::Tick);
+            }
+        }
     }
 }
 
@@ -206,21 +305,30 @@ async fn poll_and_commit(
 ) -> (String, i64) {
     let started = std::time::Instant::now();
     let rec = poll_feed(&p, &feed, &row).await;
-    let next = rec.next_poll_at;
-    let result = match (&rec.error, rec.status) {
+    let mut next = rec.next_poll_at;
+    let mut result = match (&rec.error, rec.status) {
         (Some(_), _) => "error",
         (None, Some(304)) => "not_modified",
         (None, _) => "ok",
     };
     let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
     let (ack_tx, ack_rx) = oneshot::channel();
+    let mut committed = false;
     if tx
         .send(WriterMsg::Commit(Box::new(rec), ack_tx))
         .await
         .is_ok()
     {
         drop(slot);
-        let _ = ack_rx.await;
+        committed = ack_rx.await.unwrap_or(false);
+    }
+    if !committed {
+        // Nothing of this poll was stored: count it as failed, and poll again soon rather
+        // than at the stored schedule, so the work is redone once the store recovers.
+        result = "error";
+        let soon = chrono::Utc::now().timestamp()
+            + i64::try_from(p.poll.min_interval.as_secs()).unwrap_or(i64::MAX / 4);
+        next = next.min(soon);
     }
     crate::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
     (feed.url, next)

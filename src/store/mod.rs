@@ -20,6 +20,7 @@ use rusqlite_migration::{Migrations, M};
 use crate::rules::{Severity, TermHit};
 use crate::story::{self, Fingerprint};
 
+pub mod lock;
 mod outbox;
 mod search;
 pub use outbox::{ClaimedAlert, SinkStatus};
@@ -274,6 +275,9 @@ pub struct Store {
     /// The seen-item keys, loaded on first use and kept in step with this connection's
     /// commits. Shared (Arc) with the pipeline, which asks it what is new.
     seen: std::cell::OnceCell<std::sync::Arc<SeenKeys>>,
+    /// Device and inode of the file when it was opened: SQLite writes on into a deleted
+    /// file without a word, so [`Store::file_gone`] compares them with the path's.
+    identity: Option<(u64, u64)>,
 }
 
 /// The set of item keys ever seen: the in-memory face of the `seen_items` table.
@@ -377,7 +381,40 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             seen: std::cell::OnceCell::new(),
+            identity: lock::file_identity(path),
         })
+    }
+
+    /// Why the database file this store writes is no longer at its path (deleted, its
+    /// folder removed, or replaced by another file), if it is not.
+    pub fn file_gone(&self) -> Option<String> {
+        let now = lock::file_identity(&self.path);
+        if now.is_some() && now == self.identity {
+            return None;
+        }
+        Some(match now {
+            None => format!(
+                "database {} was deleted while feedwatch was running (commits go into a file nobody can read)",
+                self.path.display()
+            ),
+            Some(_) => format!(
+                "database {} was replaced by another file while feedwatch was running",
+                self.path.display()
+            ),
+        })
+    }
+
+    /// Runs `PRAGMA quick_check` (every page and index structure, without cross-checking
+    /// index contents: seconds for a large database, unlike the full check). The problems
+    /// found, at most ten; empty when the database is sound.
+    ///
+    /// # Errors
+    /// When the check cannot run (which on a damaged file is itself the answer).
+    pub fn quick_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare("PRAGMA quick_check(10)")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let found: Vec<String> = rows.collect::<Result<_, _>>()?;
+        Ok(found.into_iter().filter(|l| l != "ok").collect())
     }
 
     /// The database file this store writes.
@@ -540,6 +577,17 @@ impl Store {
             "UPDATE alerts SET delivered_at = ?2 WHERE id <= ?1 AND delivered_at IS NULL",
             params![max_id, at],
         )?)
+    }
+
+    /// The rule and creation time of one alert, to tell whether an alert log line with this
+    /// id was written from this database.
+    pub fn alert_identity(&self, id: i64) -> Result<Option<(String, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT rule, created_at FROM alerts WHERE id = ?1")?;
+        Ok(st
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// Stored alerts created at or after `since` (Unix seconds), optionally for one rule,
