@@ -106,7 +106,7 @@ impl Writer {
                                 Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
                                 Err(e) => tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file"),
                             },
-                            WriterMsg::Tick => check_paths(&store, &mut log),
+                            WriterMsg::Tick => check_paths(&mut store, &mut log),
                         }
                         // Gather what arrives within a short window (bounded by count and
                         // bytes): random item keys dirty pages all over the seen-items table,
@@ -214,11 +214,15 @@ fn check_database(store: &Store) {
 }
 
 /// Between commits: the database still there, the alert log still at its path (created
-/// again if it was deleted), and undelivered alerts retried while the log was failing.
-fn check_paths(store: &Store, log: &mut AlertLog) {
+/// again if it was deleted), and, while commits fail, a probe write to see them work again
+/// (the feeds whose results were lost are polled again within `min_interval`).
+fn check_paths(store: &mut Store, log: &mut AlertLog) {
     check_database(store);
     if let Err(e) = log.follow_path() {
         health::set(Fault::AlertLog, e.to_string());
+    }
+    if health::is_active(Fault::StoreCommit) && store.probe_write().is_ok() {
+        health::clear(Fault::StoreCommit);
     }
 }
 

@@ -404,6 +404,24 @@ impl Store {
         })
     }
 
+    /// Whether a write commits now: one row rewritten as it is, in its own transaction. The
+    /// daemon tries it while commits are failing, to see the fault gone without waiting for
+    /// the next poll.
+    ///
+    /// # Errors
+    /// When the write or its commit fails (a full disk, say).
+    pub fn probe_write(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE feeds SET name = name WHERE id = (SELECT min(id) FROM feeds)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Runs `PRAGMA quick_check` (every page and index structure, without cross-checking
     /// index contents: seconds for a large database, unlike the full check). The problems
     /// found, at most ten; empty when the database is sound.
