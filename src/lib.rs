@@ -40,5 +40,6 @@ pub mod safe_text;
 pub mod schedule;
 pub mod search_cmd;
 pub mod sink;
+pub mod status_cmd;
 pub mod store;
 pub mod story;
