@@ -3,7 +3,8 @@
 //! The first line is about the service as a whole, seen from outside the daemon, because the
 //! thing that failed may be the database itself: whether a daemon (or poll) holds the
 //! database's lock and the faults it wrote there (see `health` and `store::lock`), and a
-//! `PRAGMA quick_check` of the database. Then one line (or JSON object) per configured feed
+//! `PRAGMA quick_check` of the database, and the free space where the database and the
+//! alert log are written. Then one line (or JSON object) per configured feed
 //! and per sink. Text from feeds goes through `safe_text::printable`.
 
 use std::io::Write;
@@ -35,6 +36,39 @@ struct Service {
     db_exists: bool,
     /// Integrity problems, or why the database could not be opened.
     db_problems: Vec<String>,
+    /// Bytes free for unprivileged writers where the database and the alert log live.
+    db_free: Option<u64>,
+    log_free: Option<u64>,
+}
+
+/// Bytes an unprivileged writer can still use on the file system holding `path` (or its
+/// nearest existing folder). `statvfs` through rustix: the standard library has no call for
+/// it, and this keeps the crate free of `unsafe`.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let dir = path.ancestors().skip(1).find(|d| d.is_dir())?;
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Bytes for people: `512 KiB`, `3.2 GiB`.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 impl Service {
@@ -62,12 +96,16 @@ impl Service {
             holder,
             db_exists: cfg.database.exists(),
             db_problems,
+            db_free: free_bytes(&cfg.database),
+            log_free: free_bytes(&cfg.alert_log),
         }
     }
 
     /// Whether anything here stops the service doing its job.
     fn faulty(&self) -> bool {
         !self.db_problems.is_empty()
+            || self.db_free == Some(0)
+            || self.log_free == Some(0)
             || self
                 .holder
                 .as_ref()
@@ -87,6 +125,11 @@ impl Service {
                 "path": cfg.database,
                 "exists": self.db_exists,
                 "problems": self.db_problems,
+                "free_bytes": self.db_free,
+            },
+            "alert_log": {
+                "path": cfg.alert_log,
+                "free_bytes": self.log_free,
             },
         })
     }
@@ -136,6 +179,18 @@ impl Service {
                 printable(&self.db_problems.join("; "), false)
             )?;
         }
+        let free = |f: Option<u64>| match f {
+            Some(0) => "NO SPACE LEFT".to_string(),
+            Some(b) => format!("{} free", human(b)),
+            None => "free space unknown".to_string(),
+        };
+        writeln!(
+            out,
+            "disk: {} for the database, {} for the alert log ({})",
+            free(self.db_free),
+            free(self.log_free),
+            cfg.alert_log.display()
+        )?;
         writeln!(out)
     }
 }
@@ -242,4 +297,18 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        let d = tempfile::tempdir().expect("tmp");
+        assert!(free_bytes(&d.path().join("not/yet/there.db")).is_some_and(|b| b > 0));
+    }
 }

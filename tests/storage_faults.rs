@@ -320,6 +320,7 @@ async fn a_full_disk_under_the_alert_log_is_loud_and_recovers() {
             && text.contains("FAULT alert_log"),
         "status must lead with the fault: {text}"
     );
+    assert!(text.contains("free for the alert log"), "{text}");
     assert!(whole_lines_once(&log).is_empty());
 
     fs.free();
