@@ -35,8 +35,14 @@ pub const MAX_SNIPPET_CHARS: usize = 4_000;
 pub const MAX_TERM_CHARS: usize = 200;
 /// Most terms, hits and other sources listed in one alert.
 pub const MAX_LIST: usize = 100;
-/// Bytes read per step when the log is scanned backwards for its last line.
+/// Bytes read per step when the log is scanned backwards for a line start: the first step
+/// reads 4 KiB (a usual alert line is under 1 KiB), each further one twice as much, up to
+/// this.
 const SCAN_CHUNK: usize = 64 * 1024;
+/// Lines repair looks at, from the end, for the last alert line. Only a torn line (cut on
+/// open) or something written by hand can sit after it; past this many, repair marks
+/// nothing (repeats are possible then, losses are not).
+const SCAN_LINES: usize = 1_000;
 
 /// Errors from delivering alerts.
 #[derive(Debug, thiserror::Error)]
@@ -216,9 +222,11 @@ fn byte_at(file: &mut File, pos: u64) -> std::io::Result<u8> {
 /// read backwards in chunks: memory stays bounded whatever the line's length.
 fn line_start(file: &mut File, end: u64) -> std::io::Result<u64> {
     let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut step = 4096;
     let mut pos = end;
     while pos > 0 {
-        let n = SCAN_CHUNK.min(usize::try_from(pos).unwrap_or(SCAN_CHUNK));
+        let n = step.min(usize::try_from(pos).unwrap_or(step));
+        step = (step * 2).min(SCAN_CHUNK);
         pos -= n as u64;
         file.seek(SeekFrom::Start(pos))?;
         file.read_exact(&mut buf[..n])?;
@@ -356,13 +364,19 @@ fn last_logged(path: &Path) -> Result<Option<LineId>, AlertError> {
         Err(e) => return Err(err(e)),
     };
     let mut end = f.metadata().map_err(err)?.len();
-    while end > 0 {
+    for _ in 0..SCAN_LINES {
+        if end == 0 {
+            break;
+        }
         let start = line_start(&mut f, end).map_err(err)?;
         if let Some(line) = read_id(&mut f, start, end).map_err(err)? {
             return Ok(Some(line));
         }
         // `start - 1` is the newline that ends the line before.
         end = start.saturating_sub(1);
+    }
+    if end > 0 {
+        tracing::warn!(path = %path.display(), "no alert line among the alert log's last {SCAN_LINES} lines: nothing marked delivered from it");
     }
     Ok(None)
 }
