@@ -79,69 +79,14 @@ impl Writer {
     /// # Errors
     /// When the OS cannot start a thread.
     pub fn start(
-        mut store: Store,
-        mut log: AlertLog,
+        store: Store,
+        log: AlertLog,
         on_commit: impl Fn() + Send + 'static,
     ) -> std::io::Result<Writer> {
-        let (tx, mut rx) = mpsc::channel::<WriterMsg>(QUEUE);
+        let (tx, rx) = mpsc::channel::<WriterMsg>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("feedwatch-writer".into())
-            .spawn(move || {
-                deliver(&mut store, &mut log);
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = Vec::new();
-                    let mut acks = Vec::new();
-                    let mut bytes = 0usize;
-                    let mut last = std::time::Instant::now();
-                    let deadline = last + GATHER;
-                    let mut msg = Some(first);
-                    while let Some(m) = msg.take() {
-                        match m {
-                            WriterMsg::Commit(rec, ack) => {
-                                bytes += record_bytes(&rec);
-                                batch.push(*rec);
-                                acks.push(ack);
-                            }
-                            WriterMsg::ReopenLog => match log.reopen() {
-                                Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
-                                Err(e) => tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file"),
-                            },
-                            WriterMsg::Tick => check_paths(&mut store, &mut log),
-                        }
-                        // Gather what arrives within a short window (bounded by count and
-                        // bytes): random item keys dirty pages all over the seen-items table,
-                        // so fewer, larger transactions write far less.
-                        while msg.is_none() && batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                            let now = std::time::Instant::now();
-                            match rx.try_recv() {
-                                Ok(m) => {
-                                    msg = Some(m);
-                                    last = now;
-                                }
-                                Err(mpsc::error::TryRecvError::Empty)
-                                    if now < deadline && now - last < IDLE =>
-                                {
-                                    std::thread::sleep(Duration::from_millis(1));
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    let committed = commit(&mut store, &batch);
-                    if !batch.is_empty() {
-                        check_database(&store);
-                    }
-                    if deliver(&mut store, &mut log) > 0 || !batch.is_empty() {
-                        on_commit();
-                        report_status(&store);
-                    }
-                    for (a, ok) in acks.into_iter().zip(committed) {
-                        let _ = a.send(ok);
-                    }
-                }
-                deliver(&mut store, &mut log);
-            })
-            ?;
+            .spawn(move || writer_loop(rx, store, log, on_commit))?;
         Ok(Writer { tx, thread })
     }
 
@@ -157,6 +102,95 @@ impl Writer {
             tracing::error!("the writer thread panicked");
         }
     }
+}
+
+/// What one round of the writer gathered.
+#[derive(Default)]
+struct Round {
+    batch: Vec<PollRecord>,
+    acks: Vec<oneshot::Sender<bool>>,
+    bytes: usize,
+    /// A [`WriterMsg::Tick`] came: the paths were checked.
+    ticked: bool,
+}
+
+/// The writer thread: delivers what an earlier run left, then commits what arrives, round
+/// by round, until every sender is gone; delivers once more at the end.
+fn writer_loop(
+    mut rx: mpsc::Receiver<WriterMsg>,
+    mut store: Store,
+    mut log: AlertLog,
+    on_commit: impl Fn(),
+) {
+    deliver(&mut store, &mut log);
+    while let Some(first) = rx.blocking_recv() {
+        let round = gather(&mut rx, first, &mut store, &mut log);
+        let committed = commit(&mut store, &round.batch);
+        if !round.batch.is_empty() {
+            check_database(&store);
+        }
+        let work = deliver(&mut store, &mut log) > 0 || !round.batch.is_empty();
+        if work {
+            on_commit();
+        }
+        // Ticks too: a fault raised or cleared between commits shows in `systemctl status`
+        // within a tick.
+        if work || round.ticked {
+            report_status(&store);
+        }
+        for (a, ok) in round.acks.into_iter().zip(committed) {
+            let _ = a.send(ok);
+        }
+    }
+    deliver(&mut store, &mut log);
+}
+
+/// Handles `first` and what arrives within a short window (bounded by count and bytes):
+/// random item keys dirty pages all over the seen-items table, so fewer, larger
+/// transactions write far less.
+fn gather(
+    rx: &mut mpsc::Receiver<WriterMsg>,
+    first: WriterMsg,
+    store: &mut Store,
+    log: &mut AlertLog,
+) -> Round {
+    let mut round = Round::default();
+    let mut last = std::time::Instant::now();
+    let deadline = last + GATHER;
+    let mut msg = Some(first);
+    while let Some(m) = msg.take() {
+        match m {
+            WriterMsg::Commit(rec, ack) => {
+                round.bytes += record_bytes(&rec);
+                round.batch.push(*rec);
+                round.acks.push(ack);
+            }
+            WriterMsg::ReopenLog => match log.reopen() {
+                Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file")
+                }
+            },
+            WriterMsg::Tick => {
+                check_paths(store, log);
+                round.ticked = true;
+            }
+        }
+        while msg.is_none() && round.batch.len() < MAX_BATCH && round.bytes < MAX_BATCH_BYTES {
+            let now = std::time::Instant::now();
+            match rx.try_recv() {
+                Ok(m) => {
+                    msg = Some(m);
+                    last = now;
+                }
+                Err(mpsc::error::TryRecvError::Empty) if now < deadline && now - last < IDLE => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    round
 }
 
 /// Commits a batch; per record, whether it was committed. Raises the `store_commit` fault
