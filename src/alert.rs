@@ -331,7 +331,8 @@ pub fn rfc3339(secs: i64) -> String {
 /// The log's last alert must be one of this database's (same id, rule and time): a log
 /// left from another database (the database was deleted and created again, or restored
 /// from an old backup) marks nothing, since marking by its ids would drop alerts never
-/// written. Repeats are the lesser harm there: receivers drop them by id.
+/// written; and the store then gives new alerts ids above the log's, so no new alert
+/// shares an id with an old one (receivers drop repeats by id).
 ///
 /// # Errors
 /// When the log cannot be read or the store cannot be updated.
@@ -344,7 +345,8 @@ pub fn reconcile(store: &mut Store, log_path: &Path) -> Result<usize, AlertError
         .is_some_and(|(rule, at)| rule == last.rule && rfc3339(at) == last.time);
     if !ours {
         tracing::warn!(path = %log_path.display(), alert_id = last.id,
-            "the alert log's last alert is not one of this database's (a new or restored database?): nothing marked delivered from it");
+            "the alert log's last alert is not one of this database's (a new or restored database?): nothing marked delivered from it, and new alert ids start above it");
+        store.keep_alert_ids_above(last.id);
         return Ok(0);
     }
     Ok(store.mark_delivered_up_to(last.id, chrono::Utc::now().timestamp())?)
@@ -619,7 +621,7 @@ mod tests {
         let logp = d.path().join("alerts.jsonl");
         std::fs::write(
             &logp,
-            "{\"id\":1,\"rule\":\"r\",\"time\":\"2001-01-01T00:00:00Z\"}\n",
+            "{\"id\":7,\"rule\":\"r\",\"time\":\"2001-01-01T00:00:00Z\"}\n",
         )
         .expect("w");
         let mut store = Store::open(&d.path().join("f.db")).expect("open");
@@ -627,5 +629,14 @@ mod tests {
         store.commit_poll(&poll_with_alert(1, 10)).expect("commit");
         assert_eq!(reconcile(&mut store, &logp).expect("reconcile"), 0);
         assert_eq!(store.undelivered_alerts(10).expect("pending").len(), 1);
+        // New alerts do not take ids the log already uses for other alerts.
+        store.commit_poll(&poll_with_alert(1, 11)).expect("commit");
+        let ids: Vec<i64> = store
+            .undelivered_alerts(10)
+            .expect("pending")
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, vec![1, 8]);
     }
 }

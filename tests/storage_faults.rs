@@ -616,3 +616,43 @@ async fn control_characters_never_reach_the_terminal_or_the_log() {
     let status = inst.run(&["status"]).await;
     assert!(!hostile(&String::from_utf8_lossy(&status.stdout)));
 }
+
+/// Row 10's recovery: the database is gone (deleted, then created again at the next start)
+/// but the alert log is kept. The new database's alerts must neither be taken for the old
+/// ones by repair nor reuse their ids, which receivers drop repeats by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_beside_an_old_alert_log_never_reuses_its_ids() {
+    let srv = TestServer::start().await;
+    srv.set(
+        "/a",
+        Fixture::ok("application/rss+xml", hot_feed("a", 3, 0)),
+    );
+    let inst = Instance::new(&feed_entry(&srv, "/a"));
+    assert!(inst.run(&["poll", "--once"]).await.status.success());
+    let old = whole_lines_once(&inst.alert_log());
+    assert!(!old.is_empty());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = inst.db().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    srv.set(
+        "/a",
+        Fixture::ok("application/rss+xml", hot_feed("c", 3, 0)),
+    );
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = whole_lines_once(&inst.alert_log());
+    let stored = inst.alerts().await.len();
+    assert_eq!(
+        ids.len(),
+        old.len() + stored,
+        "every new alert written, once"
+    );
+    let top = old.iter().max().copied().unwrap_or(0);
+    assert!(ids[old.len()..].iter().all(|&i| i > top), "{ids:?}");
+}

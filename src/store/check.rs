@@ -54,4 +54,13 @@ impl Store {
         let found: Vec<String> = rows.collect::<Result<_, _>>()?;
         Ok(found.into_iter().filter(|l| l != "ok").collect())
     }
+
+    /// New alerts get ids above `floor` from now on (this connection's commits). Alert ids
+    /// are what receivers drop repeats by; a database created again beside an alert log that
+    /// already holds ids 1..N would hand out 1..N again, and its new alerts would look like
+    /// repeats. Start-up repair sets this to the log's last id when the log is not this
+    /// database's.
+    pub fn keep_alert_ids_above(&mut self, floor: i64) {
+        self.alert_id_floor = floor;
+    }
 }
