@@ -1,7 +1,6 @@
-//! Storage faults through the real binary (issue 11, rows 8-12): a second instance on the
+//! Storage faults through the real binary (issue 11, rows 8-11): a second instance on the
 //! same database, a full disk under the alert log and under the database, a damaged
-//! database, the database or the alert log deleted while the daemon runs, and hostile
-//! control characters in titles. Each fault must show in `status`, `/healthz`, metrics, the
+//! database, the database or the alert log deleted while the daemon runs. Each fault must show in `status`, `/healthz`, metrics, the
 //! log and exit codes, and go away when its cause does. Loopback only; the full-disk tests
 //! mount a small tmpfs, which needs root: without it they say so and skip.
 
@@ -563,58 +562,6 @@ async fn the_alert_log_deleted_while_running_is_created_again() {
         from_b,
         "b's alerts, once"
     );
-}
-
-/// Row 12: raw ESC, a clipboard write (OSC 52), a screen clear, a C1 CSI and a bidi override
-/// in a title reach neither the terminal (`alerts`, `status`) nor the alert log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn control_characters_never_reach_the_terminal_or_the_log() {
-    let srv = TestServer::start().await;
-    let title = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}Rockets hit\u{1b}[2J Baghdad's Green Zone \u{9b}31m near the\u{202e} US embassy";
-    let feed = serde_json::json!({
-        "version": "https://jsonfeed.org/version/1.1",
-        "title": "Hostile \u{1b}[5m feed",
-        "items": [{
-            "id": "h1",
-            "url": "http://news.invalid/hostile/1",
-            "title": title,
-            "content_text": format!("{} \u{1b}[31m red \u{7f}", STORIES[0]),
-        }],
-    });
-    srv.set("/h", Fixture::ok("application/feed+json", feed.to_string()));
-    let inst = Instance::new(&feed_entry(&srv, "/h"));
-    assert!(inst.run(&["poll", "--once"]).await.status.success());
-    let hostile = |s: &str| {
-        s.chars()
-            .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c))
-    };
-    let out = inst.run(&["alerts"]).await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Rockets hit"), "{text}");
-    assert!(
-        !hostile(&text),
-        "alerts printed control characters: {text:?}"
-    );
-    let json = inst.run(&["alerts", "--format", "json"]).await;
-    let json = String::from_utf8_lossy(&json.stdout);
-    assert!(
-        !json.contains("\\u001b") && !json.contains("\\u009b"),
-        "{json}"
-    );
-    let lines = inst.log_lines();
-    assert!(!lines.is_empty());
-    for line in lines {
-        let logged = line["title"].as_str().expect("title");
-        assert!(
-            logged.contains("Rockets hit") && !hostile(logged),
-            "{logged:?}"
-        );
-        for k in ["snippet", "feed", "url"] {
-            assert!(!hostile(line[k].as_str().unwrap_or("")), "{line}");
-        }
-    }
-    let status = inst.run(&["status"]).await;
-    assert!(!hostile(&String::from_utf8_lossy(&status.stdout)));
 }
 
 /// Row 10's recovery: the database is gone (deleted, then created again at the next start)
