@@ -4,21 +4,45 @@
 //! `store`). This module delivers them after commit: it appends each as one JSON line to the
 //! alert log, fsyncs, emits a tracing event (the journal shows it), and only then marks the
 //! rows delivered. A crash between the write and the mark is repaired at start-up by
-//! [`reconcile`], which reads the ids already in the log, so every alert reaches the log
-//! exactly once whatever instant the process dies at.
+//! [`reconcile`], which reads the last id in the log, so every alert reaches the log exactly
+//! once whatever instant the process dies at.
+//!
+//! The log is kept whole under failure too: an append that fails (a full disk) is cut back
+//! to where it started, so no torn line stays and the retry writes the batch once; a log
+//! deleted or replaced while the daemon runs is noticed at the next append and created
+//! again at its path, and a batch written into a file deleted meanwhile is written again.
+//! Ids in the log only ever ascend (batches go out in id order, and a failed batch goes
+//! out again before anything newer), which is what lets repair read only the last line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::safe_text::{clip, printable};
 use crate::store::{AlertRecord, Store, StoreError};
 
 /// Alerts delivered per store round trip.
 const BATCH: usize = 500;
-/// How much of the log's tail is read to find the last delivered id.
-const TAIL_BYTES: u64 = 256 * 1024;
+/// Longest title, feed name, URL or rule name in an alert line, in characters. A feed
+/// controls its titles; a line that size is already unusual and still cheap to read back.
+pub const MAX_FIELD_CHARS: usize = 2_000;
+/// Longest snippet, in characters.
+pub const MAX_SNIPPET_CHARS: usize = 4_000;
+/// Longest matched term, in characters.
+pub const MAX_TERM_CHARS: usize = 200;
+/// Most terms, hits and other sources listed in one alert.
+pub const MAX_LIST: usize = 100;
+/// Bytes read per step when the log is scanned backwards for a line start: the first step
+/// reads 4 KiB (a usual alert line is under 1 KiB), each further one twice as much, up to
+/// this.
+const SCAN_CHUNK: usize = 64 * 1024;
+/// Lines repair looks at, from the end, for the last alert line. Only a torn line (cut on
+/// open) or something written by hand can sit after it; past this many, repair marks
+/// nothing (repeats are possible then, losses are not).
+const SCAN_LINES: usize = 1_000;
 
 /// Errors from delivering alerts.
 #[derive(Debug, thiserror::Error)]
@@ -34,29 +58,23 @@ pub enum AlertError {
     Store(#[from] StoreError),
 }
 
-/// Whether the file is empty or ends in a newline.
-fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
-    let mut f = File::open(path)?;
-    let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok(true);
-    }
-    f.seek(SeekFrom::Start(len - 1))?;
-    let mut b = [0u8; 1];
-    f.read_exact(&mut b)?;
-    Ok(b[0] == b'\n')
-}
-
 /// The JSON-lines alert log, opened for appending.
 #[derive(Debug)]
 pub struct AlertLog {
     path: PathBuf,
     file: File,
+    /// Where a failed append started, when cutting it back failed too: cut before the next.
+    cut_to: Option<u64>,
+    /// Alerts written to the log whose delivered mark failed: marked before anything else
+    /// is written, so they are not written twice.
+    unmarked: Vec<i64>,
 }
 
 impl AlertLog {
     /// Opens (creating folder and file if needed) the log for appending. The file is created
-    /// with mode 0600 where the OS supports it: alerts can be sensitive.
+    /// with mode 0600 where the OS supports it: alerts can be sensitive. A torn last line
+    /// (a crash mid-write) is cut off; its alert was not marked delivered and is written
+    /// again whole.
     ///
     /// # Errors
     /// When the file cannot be created or opened.
@@ -69,37 +87,63 @@ impl AlertLog {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
         let mut opts = OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
+        opts.create(true).append(true).read(true);
         {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
         let mut file = opts.open(path).map_err(err)?;
-        // A crash mid-write can leave a partial last line; end it so the next alert starts
-        // on a line of its own (readers skip the broken line, reconcile ignores it).
-        if !ends_with_newline(path).map_err(err)? {
-            file.write_all(b"\n").map_err(err)?;
-        }
+        repair_tail(&mut file).map_err(err)?;
         Ok(AlertLog {
             path: path.to_path_buf(),
             file,
+            cut_to: None,
+            unmarked: Vec::new(),
         })
     }
 
-    /// Reopens the file by name (after logrotate moved it away).
+    /// Reopens the file by name (after logrotate moved it away, or it was deleted).
     ///
     /// # Errors
     /// When the file cannot be opened; the old handle stays in use then.
     pub fn reopen(&mut self) -> Result<(), AlertError> {
         let fresh = AlertLog::open(&self.path)?;
         self.file = fresh.file;
+        self.cut_to = None;
         Ok(())
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Reopens the log when the open file was deleted, or its path now names another file
+    /// (rotated away, or deleted and created again by someone else). Returns whether it did.
+    ///
+    /// # Errors
+    /// When the file cannot be examined or opened again.
+    pub fn follow_path(&mut self) -> Result<bool, AlertError> {
+        let err = |source| AlertError::Log {
+            path: self.path.clone(),
+            source,
+        };
+        let open = self.file.metadata().map_err(err)?;
+        let here = std::fs::metadata(&self.path).ok();
+        let same = here
+            .as_ref()
+            .is_some_and(|m| m.dev() == open.dev() && m.ino() == open.ino());
+        if same && open.nlink() > 0 {
+            return Ok(false);
+        }
+        if open.nlink() == 0 {
+            tracing::error!(path = %self.path.display(),
+                "the alert log was deleted while feedwatch was running; creating it again (alerts from now on go to the new file)");
+        } else {
+            tracing::info!(path = %self.path.display(), "the alert log's path names another file (rotated?); reopening it");
+        }
+        self.reopen()?;
+        Ok(true)
     }
 
     /// Appends alerts as JSON lines and syncs them to disk before returning.
@@ -110,44 +154,168 @@ impl AlertLog {
             serde_json::to_writer(&mut buf, &to_json(a)).unwrap_or_default();
             buf.push(b'\n');
         }
+        self.follow_path()?;
+        self.write_durably(&buf)?;
+        // Deleted while we wrote: the batch is in a file nobody can read. Write it again.
+        let gone = self
+            .file
+            .metadata()
+            .map(|m| m.nlink() == 0)
+            .unwrap_or(false);
+        if gone && self.follow_path()? {
+            self.write_durably(&buf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` at the end and fsyncs; on failure cuts the file back to its length
+    /// before the write, so no partial line stays and a retry appends the batch once.
+    fn write_durably(&mut self, buf: &[u8]) -> Result<(), AlertError> {
         let err = |source| AlertError::Log {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(&buf).map_err(err)?;
-        self.file.sync_data().map_err(err)?;
+        if let Some(len) = self.cut_to {
+            self.file.set_len(len).map_err(err)?;
+            self.cut_to = None;
+        }
+        let start = self.file.metadata().map_err(err)?.len();
+        let res = self
+            .file
+            .write_all(buf)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = res {
+            if self.file.set_len(start).is_err() {
+                self.cut_to = Some(start);
+            }
+            return Err(err(e));
+        }
         Ok(())
     }
 }
 
+/// Ends the log on a whole line: a torn last line is cut off, unless it is a complete JSON
+/// object whose newline alone was lost, which gets its newline.
+fn repair_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 || byte_at(file, len - 1)? == b'\n' {
+        return Ok(());
+    }
+    let start = line_start(file, len)?;
+    if read_id(file, start, len)?.is_some() {
+        file.write_all(b"\n")?;
+    } else {
+        tracing::warn!(bytes = len - start, "alert log ended in a torn line (a crash mid-write): cut off; its alert is written again");
+        file.set_len(start)?;
+    }
+    file.sync_data()
+}
+
+fn byte_at(file: &mut File, pos: u64) -> std::io::Result<u8> {
+    file.seek(SeekFrom::Start(pos))?;
+    let mut b = [0u8; 1];
+    file.read_exact(&mut b)?;
+    Ok(b[0])
+}
+
+/// Offset of the first byte after the last newline before `end` (0 when there is none),
+/// read backwards in chunks: memory stays bounded whatever the line's length.
+fn line_start(file: &mut File, end: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut step = 4096;
+    let mut pos = end;
+    while pos > 0 {
+        let n = step.min(usize::try_from(pos).unwrap_or(step));
+        step = (step * 2).min(SCAN_CHUNK);
+        pos -= n as u64;
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(pos + i as u64 + 1);
+        }
+    }
+    Ok(0)
+}
+
+/// What reconcile needs from a log line; every other field is skipped while parsing.
+#[derive(serde::Deserialize)]
+struct LineId {
+    id: i64,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    time: String,
+}
+
+/// The line in `start..end` parsed as an alert, streaming (a line of any length is parsed
+/// in constant memory); `None` when it is not one.
+fn read_id(file: &mut File, start: u64, end: u64) -> std::io::Result<Option<LineId>> {
+    file.seek(SeekFrom::Start(start))?;
+    let reader = BufReader::new(Read::take(&mut *file, end - start));
+    Ok(serde_json::from_reader(reader).ok())
+}
+
 /// The alert as other tools read it: one JSON object per line in the log and in
-/// `feedwatch alerts --format json`. Keys are a stable interface.
+/// `feedwatch alerts --format json`. Keys are a stable interface. Text fields are cleaned of
+/// control characters (see `safe_text`) and cut at their limits ([`MAX_FIELD_CHARS`] and
+/// the others) with a `…[truncated]` marker, so a line stays bounded and safe to print.
 pub fn to_json(a: &AlertRecord) -> Value {
     let hits: Value = serde_json::from_str(&a.hits_json).unwrap_or(Value::Array(vec![]));
     let mut terms: Vec<String> = Vec::new();
     if let Some(arr) = hits.as_array() {
         for h in arr {
             if let Some(t) = h.get("term").and_then(Value::as_str) {
-                if !terms.iter().any(|x| x.eq_ignore_ascii_case(t)) {
-                    terms.push(t.to_string());
+                if terms.len() < MAX_LIST && !terms.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                    terms.push(text(t, MAX_TERM_CHARS));
                 }
             }
         }
     }
+    let also = serde_json::from_str::<Value>(&a.also_json).unwrap_or(Value::Array(vec![]));
     json!({
         "id": a.id,
         "time": rfc3339(a.created_at),
-        "rule": a.rule,
-        "severity": a.severity,
-        "feed": a.feed,
-        "title": a.title,
-        "url": a.url,
+        "rule": text(&a.rule, MAX_FIELD_CHARS),
+        "severity": text(&a.severity, MAX_FIELD_CHARS),
+        "feed": text(&a.feed, MAX_FIELD_CHARS),
+        "title": text(&a.title, MAX_FIELD_CHARS),
+        "url": a.url.as_deref().map(|u| text(u, MAX_FIELD_CHARS)),
         "published": a.published_at.map(rfc3339),
         "terms": terms,
-        "hits": hits,
-        "snippet": a.snippet,
-        "also": serde_json::from_str::<Value>(&a.also_json).unwrap_or(Value::Array(vec![])),
+        "hits": bounded(hits),
+        "snippet": text(&a.snippet, MAX_SNIPPET_CHARS),
+        "also": bounded(also),
     })
+}
+
+/// A stranger's text as it may be printed or logged: no control characters, at most `max`
+/// characters.
+fn text(s: &str, max: usize) -> String {
+    clip(&printable(s, false), max).into_owned()
+}
+
+/// A list of small objects (hits, other sources) cut to [`MAX_LIST`] entries, each string
+/// cleaned and cut.
+fn bounded(v: Value) -> Value {
+    let Value::Array(items) = v else {
+        return Value::Array(vec![]);
+    };
+    let items = items
+        .into_iter()
+        .take(MAX_LIST)
+        .map(|item| match item {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => (k, Value::String(text(&s, MAX_FIELD_CHARS))),
+                        other => (k, other),
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })
+        .collect();
+    Value::Array(items)
 }
 
 /// Unix seconds as RFC 3339 UTC.
@@ -160,17 +328,34 @@ pub fn rfc3339(secs: i64) -> String {
 /// Start-up repair: alerts already in the log but not marked delivered (the process died
 /// between the two) are marked now, so they are not written twice.
 ///
+/// The log's last alert must be one of this database's (same id, rule and time): a log
+/// left from another database (the database was deleted and created again, or restored
+/// from an old backup) marks nothing, since marking by its ids would drop alerts never
+/// written; and the store then gives new alerts ids above the log's, so no new alert
+/// shares an id with an old one (receivers drop repeats by id).
+///
 /// # Errors
 /// When the log cannot be read or the store cannot be updated.
 pub fn reconcile(store: &mut Store, log_path: &Path) -> Result<usize, AlertError> {
-    let Some(max_id) = last_logged_id(log_path)? else {
+    let Some(last) = last_logged(log_path)? else {
         return Ok(0);
     };
-    Ok(store.mark_delivered_up_to(max_id, chrono::Utc::now().timestamp())?)
+    let ours = store
+        .alert_identity(last.id)?
+        .is_some_and(|(rule, at)| rule == last.rule && rfc3339(at) == last.time);
+    if !ours {
+        tracing::warn!(path = %log_path.display(), alert_id = last.id,
+            "the alert log's last alert is not one of this database's (a new or restored database?): nothing marked delivered from it, and new alert ids start above it");
+        store.keep_alert_ids_above(last.id);
+        return Ok(0);
+    }
+    Ok(store.mark_delivered_up_to(last.id, chrono::Utc::now().timestamp())?)
 }
 
-/// The highest alert id in the log's tail, if any.
-fn last_logged_id(path: &Path) -> Result<Option<i64>, AlertError> {
+/// The log's last alert line (ids only ascend, so it has the highest id), found by reading
+/// backwards line by line: lines of any length, torn or garbage lines skipped, memory
+/// bounded.
+fn last_logged(path: &Path) -> Result<Option<LineId>, AlertError> {
     let err = |source| AlertError::Log {
         path: path.to_path_buf(),
         source,
@@ -180,17 +365,22 @@ fn last_logged_id(path: &Path) -> Result<Option<i64>, AlertError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(e)),
     };
-    let len = f.metadata().map_err(err)?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))
-        .map_err(err)?;
-    let mut tail = Vec::new();
-    f.read_to_end(&mut tail).map_err(err)?;
-    let max = String::from_utf8_lossy(&tail)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v.get("id").and_then(Value::as_i64))
-        .max();
-    Ok(max)
+    let mut end = f.metadata().map_err(err)?.len();
+    for _ in 0..SCAN_LINES {
+        if end == 0 {
+            break;
+        }
+        let start = line_start(&mut f, end).map_err(err)?;
+        if let Some(line) = read_id(&mut f, start, end).map_err(err)? {
+            return Ok(Some(line));
+        }
+        // `start - 1` is the newline that ends the line before.
+        end = start.saturating_sub(1);
+    }
+    if end > 0 {
+        tracing::warn!(path = %path.display(), "no alert line among the alert log's last {SCAN_LINES} lines: nothing marked delivered from it");
+    }
+    Ok(None)
 }
 
 /// Delivers every committed, undelivered alert: log line (fsynced), tracing event, then the
@@ -198,8 +388,13 @@ fn last_logged_id(path: &Path) -> Result<Option<i64>, AlertError> {
 ///
 /// # Errors
 /// When the log cannot be written (the alerts stay undelivered and are retried) or the
-/// store fails.
+/// store fails (alerts already written are remembered and marked first next time).
 pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, AlertError> {
+    let now = || chrono::Utc::now().timestamp();
+    if !log.unmarked.is_empty() {
+        store.mark_delivered(&log.unmarked, now())?;
+        log.unmarked.clear();
+    }
     let mut total = 0;
     loop {
         let batch = store.undelivered_alerts(BATCH)?;
@@ -211,7 +406,10 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
             emit(a);
         }
         let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
-        store.mark_delivered(&ids, chrono::Utc::now().timestamp())?;
+        if let Err(e) = store.mark_delivered(&ids, now()) {
+            log.unmarked = ids;
+            return Err(e.into());
+        }
         total += batch.len();
     }
 }
@@ -221,37 +419,36 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
 fn emit(a: &AlertRecord) {
     crate::metrics::alert(&a.rule, &a.severity);
     let v = to_json(a);
-    let terms = v["terms"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let url = a.url.as_deref().unwrap_or("");
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let (rule, severity, feed, title, url, snippet) = (
+        s("rule"),
+        s("severity"),
+        s("feed"),
+        s("title"),
+        s("url"),
+        s("snippet"),
+    );
+    let terms = terms_line(&v);
     if matches!(a.severity.as_str(), "high" | "critical") {
         tracing::warn!(
             target: "feedwatch::alert",
-            alert_id = a.id, alert_rule = %a.rule, severity = %a.severity, feed = %a.feed,
-            title = %a.title, url, terms = %terms, snippet = %a.snippet,
-            "ALERT [{}] {}: {}", a.severity, a.rule, a.title
+            alert_id = a.id, alert_rule = %rule, severity = %severity, feed = %feed,
+            title = %title, url = %url, terms = %terms, snippet = %snippet,
+            "ALERT [{severity}] {rule}: {title}"
         );
     } else {
         tracing::info!(
             target: "feedwatch::alert",
-            alert_id = a.id, alert_rule = %a.rule, severity = %a.severity, feed = %a.feed,
-            title = %a.title, url, terms = %terms, snippet = %a.snippet,
-            "ALERT [{}] {}: {}", a.severity, a.rule, a.title
+            alert_id = a.id, alert_rule = %rule, severity = %severity, feed = %feed,
+            title = %title, url = %url, terms = %terms, snippet = %snippet,
+            "ALERT [{severity}] {rule}: {title}"
         );
     }
 }
 
-/// One alert for people: a header line and indented details.
-pub fn to_text(a: &AlertRecord) -> String {
-    let v = to_json(a);
-    let terms = v["terms"]
+/// The alert's terms, comma-separated.
+fn terms_line(v: &Value) -> String {
+    v["terms"]
         .as_array()
         .map(|t| {
             t.iter()
@@ -259,17 +456,24 @@ pub fn to_text(a: &AlertRecord) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// One alert for people: a header line and indented details, built from [`to_json`] so it
+/// is as clean and bounded as the log line.
+pub fn to_text(a: &AlertRecord) -> String {
+    let v = to_json(a);
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
     format!(
         "{}  {:<8} {}  [{}]  {}\n    {}\n    terms: {}\n    {}\n",
         rfc3339(a.created_at),
-        a.severity.to_uppercase(),
-        a.rule,
-        a.feed,
-        a.title,
-        a.url.as_deref().unwrap_or("(no link)"),
-        terms,
-        a.snippet
+        s("severity").to_uppercase(),
+        s("rule"),
+        s("feed"),
+        s("title"),
+        v["url"].as_str().unwrap_or("(no link)"),
+        terms_line(&v),
+        s("snippet")
     )
 }
 
@@ -363,15 +567,76 @@ mod tests {
     }
 
     #[test]
-    fn last_id_reads_tail_and_ignores_garbage() {
+    fn last_line_skips_garbage_and_torn_lines() {
         let d = tempfile::tempdir().expect("tmp");
         let p = d.path().join("a.jsonl");
-        assert_eq!(last_logged_id(&p).expect("missing is fine"), None);
+        assert!(last_logged(&p).expect("missing is fine").is_none());
+        std::fs::write(&p, "{\"id\":3}\n{\"id\":7}\nnot json\n\n{\"id\":9,").expect("w");
+        assert_eq!(last_logged(&p).expect("read").map(|l| l.id), Some(7));
+    }
+
+    /// A line far longer than any chunk read (and than the old 256 KiB tail) is found, and
+    /// parsed without holding it: the id comes after the long field here.
+    #[test]
+    fn last_line_of_any_length_is_found() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("a.jsonl");
+        let long = "x".repeat(3 * 1024 * 1024);
+        let text = format!(
+            "{{\"id\":4}}\n{{\"also\":[],\"hits\":[],\"title\":\"{long}\",\"id\":5,\"rule\":\"r\"}}\n{{\"id\":6,\"title\":\"{long}"
+        );
+        std::fs::write(&p, text).expect("w");
+        let last = last_logged(&p).expect("read").expect("a line");
+        assert_eq!((last.id, last.rule.as_str()), (5, "r"));
+        // Opening cuts the torn third line off: the log ends on a whole line again.
+        drop(AlertLog::open(&p).expect("open"));
+        assert_eq!(ids_in(&p), vec![4, 5]);
+        assert!(std::fs::read(&p)
+            .expect("r")
+            .ends_with(b"\"rule\":\"r\"}\n"));
+    }
+
+    #[test]
+    fn long_and_hostile_fields_are_cut_and_cleaned() {
+        let d = tempfile::tempdir().expect("tmp");
+        let mut store = Store::open(&d.path().join("f.db")).expect("open");
+        store.sync_feeds([("http://f/", None)], 0).expect("sync");
+        let mut rec = poll_with_alert(1, 10);
+        rec.articles[0].title = format!("\u{1b}]52;c;SGk=\u{7}{}", "word ".repeat(200_000));
+        store.commit_poll(&rec).expect("commit");
+        let a = &store.undelivered_alerts(1).expect("pending")[0];
+        let v = to_json(a);
+        let title = v["title"].as_str().expect("title");
+        assert_eq!(title.chars().count(), MAX_FIELD_CHARS);
+        assert!(
+            title.starts_with("]52;c;SGk=word") && title.ends_with(crate::safe_text::TRUNCATED)
+        );
+        assert!(!to_text(a).contains('\u{1b}'));
+    }
+
+    /// Repair marks nothing from a log another database wrote: its ids mean other alerts.
+    #[test]
+    fn reconcile_ignores_a_log_from_another_database() {
+        let d = tempfile::tempdir().expect("tmp");
+        let logp = d.path().join("alerts.jsonl");
         std::fs::write(
-            &p,
-            "{\"id\":3}\n{\"id\":7}\nnot json\n{\"id\":5}\n{\"id\":9,",
+            &logp,
+            "{\"id\":7,\"rule\":\"r\",\"time\":\"2001-01-01T00:00:00Z\"}\n",
         )
         .expect("w");
-        assert_eq!(last_logged_id(&p).expect("read"), Some(7));
+        let mut store = Store::open(&d.path().join("f.db")).expect("open");
+        store.sync_feeds([("http://f/", None)], 0).expect("sync");
+        store.commit_poll(&poll_with_alert(1, 10)).expect("commit");
+        assert_eq!(reconcile(&mut store, &logp).expect("reconcile"), 0);
+        assert_eq!(store.undelivered_alerts(10).expect("pending").len(), 1);
+        // New alerts do not take ids the log already uses for other alerts.
+        store.commit_poll(&poll_with_alert(1, 11)).expect("commit");
+        let ids: Vec<i64> = store
+            .undelivered_alerts(10)
+            .expect("pending")
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, vec![1, 8]);
     }
 }

@@ -2,7 +2,9 @@
 //! interface (other tools depend on them).
 //!
 //! Each command returns an exit code; errors that make a command impossible (no config, no
-//! database) come back as `anyhow` errors to `main`, which prints them and exits 2.
+//! database) come back as `anyhow` errors to `main`, which prints them and exits 2. The
+//! other codes: [`EXIT_IN_USE`] and [`EXIT_FAULT`]. Text from feeds and pages is printed
+//! through `safe_text::printable` only.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,11 +20,22 @@ use crate::alert::{self, AlertLog};
 use crate::config::{self, Config, Env};
 use crate::extract::Extractor;
 use crate::fetch::Fetcher;
+use crate::health::{self, Fault};
 use crate::pipeline::Pipeline;
 use crate::rules::{Document, RuleSet};
+use crate::safe_text::printable;
 use crate::schedule::{self, Runtime, Writer};
 use crate::sink::{SinkOptions, SinkSet};
+use crate::store::lock::{DbLock, LockError};
 use crate::store::Store;
+
+/// Exit code of `run` and `poll` when another feedwatch holds the database.
+pub const EXIT_IN_USE: u8 = 3;
+/// Exit code when the service could not do its job: a commit or the alert log failed during
+/// `poll --once`, the database failed its integrity check at start, or it was deleted under
+/// `run` (which stops so the service manager restarts it). `status` exits with it too while
+/// the daemon reports a fault or the database is damaged.
+pub const EXIT_FAULT: u8 = 4;
 
 /// feedwatch: watches news feeds and raises keyword alerts.
 #[derive(Debug, Parser)]
@@ -296,12 +309,79 @@ fn sync_feeds(store: &mut Store, cfg: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Takes the database's lock and publishes this process's faults into it; `Err(code)` when
+/// another process holds it.
+fn take_lock(cfg: &Config) -> Result<std::result::Result<Arc<DbLock>, u8>> {
+    let held = match DbLock::acquire(&cfg.database) {
+        Ok(l) => Arc::new(l),
+        Err(e @ LockError::Held { .. }) => {
+            tracing::error!(error = %e, "not starting");
+            eprintln!("feedwatch: {e}");
+            return Ok(Err(EXIT_IN_USE));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let publisher = held.clone();
+    health::set_publisher(move |faults| {
+        if let Err(e) = publisher.write_health(faults) {
+            tracing::warn!(error = %e, "cannot write the service health into the lock file");
+        }
+    });
+    Ok(Ok(held))
+}
+
+/// `PRAGMA quick_check` at start: polling on a damaged database fails every commit while it
+/// looks as if it runs. `Some(code)` when it failed.
+fn integrity_gate(store: &Store) -> Option<u8> {
+    let problems = match store.quick_check() {
+        Ok(p) if p.is_empty() => return None,
+        Ok(p) => p.join("; "),
+        Err(e) => e.to_string(),
+    };
+    let why = format!(
+        "database {} failed its integrity check (PRAGMA quick_check: {problems})",
+        store.path().display()
+    );
+    health::set(Fault::Integrity, why.clone());
+    eprintln!(
+        "feedwatch: {why}; not polling. Restore it from a backup, or move it away to start a new one"
+    );
+    Some(EXIT_FAULT)
+}
+
+/// The exit code once the work is done: [`EXIT_FAULT`] when the database went away, or when
+/// a `poll --once` (no grace) met a failed commit or alert log write.
+fn fault_exit(once: bool) -> u8 {
+    let raised = health::raised();
+    let fatal = raised.contains(&Fault::DatabaseGone);
+    let failed_once = once && !raised.is_empty();
+    if !fatal && !failed_once {
+        return 0;
+    }
+    let names: Vec<&str> = raised.iter().map(|f| f.name()).collect();
+    let still = health::describe(&health::active());
+    eprintln!(
+        "feedwatch: stopped with service faults ({}){}{}",
+        names.join(", "),
+        if still.is_empty() { "" } else { ":\n" },
+        still.trim_end()
+    );
+    EXIT_FAULT
+}
+
 /// `run` (grace = Some) and `poll --once` (grace = None).
 async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     let cfg = load_config(cli)?;
     // A config with no feeds or no rules would run healthy and silent: refuse it.
     config::require_work(&cfg)?;
+    let _lock = match take_lock(&cfg)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let mut store = Store::open(&cfg.database)?;
+    if let Some(code) = integrity_gate(&store) {
+        return Ok(code);
+    }
     sync_feeds(&mut store, &cfg)?;
     let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
     if repaired > 0 {
@@ -337,6 +417,17 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
         Writer::start(store, log, move || waker.wake()).context("cannot start the writer")?;
     let tx = writer.sender();
     let shutdown = CancellationToken::new();
+    // A fault that cannot be mended in place (the database deleted) stops the work.
+    let fatal = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            health::fatal().cancelled().await;
+            tracing::error!("stopping: a fatal service fault (see above)");
+            shutdown.cancel();
+        })
+    };
+    let ticks_stop = CancellationToken::new();
+    let ticks = tokio::spawn(schedule::health_ticks(tx.clone(), ticks_stop.clone()));
     let res = match grace {
         None => {
             let signals = tokio::spawn(watch_signals(shutdown.clone()));
@@ -377,6 +468,9 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
             r
         }
     };
+    ticks_stop.cancel();
+    let _ = ticks.await;
+    fatal.abort();
     drop(tx);
     tokio::task::spawn_blocking(move || writer.finish())
         .await
@@ -388,7 +482,7 @@ async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     }
     res?;
     tracing::info!("feedwatch stopped");
-    Ok(0)
+    Ok(fault_exit(grace.is_none()))
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.
@@ -563,7 +657,12 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
                 )?;
             }
             Format::Text => {
-                writeln!(out, "{file}: {title}")?;
+                writeln!(
+                    out,
+                    "{}: {}",
+                    printable(file, false),
+                    printable(&title, false)
+                )?;
                 if matches.is_empty() {
                     writeln!(out, "  no rule matched")?;
                 }
@@ -573,15 +672,15 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
                         "  [{}] {}  terms: {}\n      {}",
                         m.severity,
                         m.rule,
-                        distinct_terms(m).join(", "),
-                        m.snippet
+                        printable(&distinct_terms(m).join(", "), false),
+                        printable(&m.snippet, false)
                     )?;
                 }
             }
         }
         if explain {
             for e in rules.explain(&doc) {
-                writeln!(out, "{e}")?;
+                writeln!(out, "{}", printable(&e.to_string(), true))?;
             }
         }
     }
@@ -644,92 +743,9 @@ async fn alerts(
     }
 }
 
-/// `status`: one line (text) or one JSON object per configured feed.
+/// `status`: see [`crate::status_cmd`].
 fn status(cli: &Cli, format: Format) -> Result<u8> {
-    let cfg = load_config(cli)?;
-    let store = Store::open(&cfg.database)?;
-    let rows = store.feeds()?;
-    let mut out = std::io::stdout().lock();
-    let when = |t: Option<i64>| t.map(alert::rfc3339);
-    if format == Format::Text {
-        writeln!(
-            out,
-            "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  ERROR",
-            "FEED", "LAST POLL", "STATUS", "FAILS", "NEXT POLL", "SEEN", "KEPT"
-        )?;
-    }
-    for f in &cfg.feeds {
-        let Some(r) = rows.iter().find(|r| r.url == f.url) else {
-            continue;
-        };
-        match format {
-            Format::Json => writeln!(
-                out,
-                "{}",
-                json!({
-                    "url": r.url,
-                    "name": f.name,
-                    "last_poll": when(r.last_poll_at),
-                    "last_status": r.last_status,
-                    "last_error": r.last_error,
-                    "consecutive_failures": r.consecutive_failures,
-                    "next_poll": when(r.next_poll_at.filter(|t| *t < i64::MAX / 4)),
-                    "items_seen": r.items_seen,
-                    "articles_kept": r.articles_kept,
-                    "interval_secs": r.interval_secs,
-                    "extract_failures": r.extract_failures,
-                    "last_extract_error": r.last_extract_error,
-                    "gaps": r.gaps,
-                    "moved_to": r.moved_to,
-                })
-            )?,
-            Format::Text => {
-                let name: String = f.display_name().chars().take(40).collect();
-                writeln!(
-                    out,
-                    "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  {}",
-                    name,
-                    when(r.last_poll_at).unwrap_or_else(|| "never".into()),
-                    r.last_status.map_or("-".into(), |s| s.to_string()),
-                    r.consecutive_failures,
-                    when(r.next_poll_at.filter(|t| *t < i64::MAX / 4))
-                        .unwrap_or_else(|| "stopped".into()),
-                    r.items_seen,
-                    r.articles_kept,
-                    r.last_error.as_deref().unwrap_or("")
-                )?;
-                if let Some(to) = &r.moved_to {
-                    writeln!(
-                        out,
-                        "{:<40} moved permanently to {to}: update the config",
-                        ""
-                    )?;
-                }
-                if r.gaps > 0 {
-                    writeln!(
-                        out,
-                        "{:<40} {} poll(s) suggested missed items: consider a shorter interval",
-                        "", r.gaps
-                    )?;
-                }
-            }
-        }
-    }
-    let sink_rows = store.sink_status()?;
-    match format {
-        Format::Json => {
-            for v in crate::sink::status_json(&cfg.sinks, &sink_rows) {
-                writeln!(out, "{v}")?;
-            }
-        }
-        Format::Text => {
-            let table = crate::sink::format_status(&cfg.sinks, &sink_rows);
-            if !table.is_empty() {
-                write!(out, "\n{table}")?;
-            }
-        }
-    }
-    Ok(0)
+    Ok(crate::status_cmd::run(&load_config(cli)?, format)?)
 }
 
 /// `parse`: one feed's normalised items.
@@ -781,7 +797,7 @@ async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
             writeln!(
                 out,
                 "{} ({}, {} items)",
-                feed.title.as_deref().unwrap_or("(untitled)"),
+                printable(feed.title.as_deref().unwrap_or("(untitled)"), false),
                 feed.format,
                 feed.items.len()
             )?;
@@ -789,11 +805,11 @@ async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
                 writeln!(
                     out,
                     "- {}\n  {}\n  published: {}  id: {}  summary: {} chars",
-                    it.title,
-                    it.link.as_deref().unwrap_or("(no link)"),
+                    printable(&it.title, false),
+                    printable(it.link.as_deref().unwrap_or("(no link)"), false),
                     it.published.map_or("-".into(), |t| t
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                    it.guid.as_deref().unwrap_or("-"),
+                    printable(it.guid.as_deref().unwrap_or("-"), false),
                     it.summary.chars().count()
                 )?;
             }
@@ -815,7 +831,7 @@ fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) -> Result<u
     let ex = Extractor::new(&sites)?.extract(&html, url.as_ref());
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Text => writeln!(out, "{}", ex.text)?,
+        Format::Text => writeln!(out, "{}", printable(&ex.text, true))?,
         Format::Json => writeln!(
             out,
             "{}",
@@ -907,11 +923,11 @@ fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u
                     alert::rfc3339(row.fetched_at),
                     m.severity,
                     m.rule,
-                    row.feed,
-                    row.title,
-                    row.url.as_deref().unwrap_or("(no link)"),
-                    distinct_terms(&m).join(", "),
-                    m.snippet
+                    printable(&row.feed, false),
+                    printable(&row.title, false),
+                    printable(row.url.as_deref().unwrap_or("(no link)"), false),
+                    printable(&distinct_terms(&m).join(", "), false),
+                    printable(&m.snippet, false)
                 )?,
             }
         }

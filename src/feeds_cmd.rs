@@ -268,12 +268,14 @@ pub fn write_table<const N: usize>(
     let mut widths = header.clone().map(|h| h.chars().count());
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(crate::safe_text::printable(c, false).chars().count());
         }
     }
     for r in std::iter::once(header).chain(rows) {
         let mut line = String::new();
         for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
+            // Cells can hold strangers' text (an imported OPML file's names and URLs).
+            let cell = &crate::safe_text::printable(cell, false);
             if i + 1 == N {
                 line.push_str(cell);
             } else {

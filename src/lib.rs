@@ -16,6 +16,8 @@
 //!   [`sink`] delivers them to webhooks and commands too, durably and at least once.
 //! - [`pipeline`] is one poll of one feed, top to bottom; [`schedule`] decides when feeds are
 //!   polled and owns the single writer.
+//! - [`health`] holds the service-level faults (store, alert log, database) that `status`,
+//!   `/healthz`, metrics and exit codes report; [`safe_text`] cleans strangers' text for output.
 //! - [`config`] reads TOML into plain data; [`cli`] is the command line.
 
 pub mod alert;
@@ -27,14 +29,17 @@ pub mod feed;
 pub mod feeds_cmd;
 pub mod fetch;
 pub mod fts_query;
+pub mod health;
 pub mod html;
 pub mod metrics;
 pub mod notify;
 pub mod opml;
 pub mod pipeline;
 pub mod rules;
+pub mod safe_text;
 pub mod schedule;
 pub mod search_cmd;
 pub mod sink;
+pub mod status_cmd;
 pub mod store;
 pub mod story;

@@ -4,9 +4,10 @@
 //! The metrics are process-wide (one registry, like Prometheus' own clients): stages record
 //! with a function call and need no handle threaded through them. The HTTP listener is off
 //! unless `[http] listen` is set, and serves `/metrics` (OpenMetrics text) and `/healthz`
-//! (200 while the poll loop comes round, 503 when it has stalled, which is when the systemd
-//! watchdog would fire). The listener bounds what clients can hold: a connection cap and
-//! header, idle and lifetime timeouts (see [`serve`]).
+//! (200 while the poll loop comes round and no service fault is active; 503 with the reasons
+//! when the loop has stalled, which is when the systemd watchdog would fire, or a fault such
+//! as a failing commit or alert log is active). The listener bounds what clients can hold: a
+//! connection cap and header, idle and lifetime timeouts (see [`serve`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -41,6 +42,11 @@ struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabel {
+    fault: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     rule: String,
     severity: String,
@@ -57,6 +63,8 @@ struct Metrics {
     extraction_fallbacks: Counter,
     poll_duration: Histogram,
     outbox_depth: Gauge,
+    /// 1 while a service fault (see `health`) is active, else 0; every fault is listed.
+    faults: Family<FaultLabel, Gauge>,
     /// Unix seconds of the poll loop's last round; 0 before the loop starts.
     last_loop: AtomicI64,
 }
@@ -74,6 +82,19 @@ fn metrics() -> &'static Metrics {
         let extraction_fallbacks = Counter::default();
         let poll_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let outbox_depth = Gauge::default();
+        let faults = Family::<FaultLabel, Gauge>::default();
+        for f in crate::health::Fault::ALL {
+            faults
+                .get_or_create(&FaultLabel {
+                    fault: f.name().into(),
+                })
+                .set(0);
+        }
+        registry.register(
+            "fault",
+            "Service faults (store_commit, alert_log, database_gone, integrity): 1 while active",
+            faults.clone(),
+        );
         registry.register(
             "polls",
             "Feed polls by result (ok, not_modified, error)",
@@ -130,6 +151,7 @@ fn metrics() -> &'static Metrics {
             extraction_fallbacks,
             poll_duration,
             outbox_depth,
+            faults,
             last_loop: AtomicI64::new(0),
         }
     })
@@ -184,6 +206,14 @@ pub fn outbox_depth(n: i64) {
     metrics().outbox_depth.set(n);
 }
 
+/// A service fault was raised (`true`) or cleared.
+pub fn fault(name: &str, active: bool) {
+    metrics()
+        .faults
+        .get_or_create(&FaultLabel { fault: name.into() })
+        .set(i64::from(active));
+}
+
 /// The poll loop came round.
 pub fn loop_alive() {
     metrics()
@@ -195,6 +225,21 @@ pub fn loop_alive() {
 pub fn healthy() -> bool {
     let last = metrics().last_loop.load(Ordering::Relaxed);
     last == 0 || chrono::Utc::now().timestamp() - last <= STALL_SECS
+}
+
+/// The `/healthz` answer: 200 `ok`, or 503 with one line per reason (a stalled poll loop,
+/// each active service fault with its since-time and cause).
+pub fn health_report() -> (bool, String) {
+    let faults = crate::health::active();
+    let mut body = crate::health::describe(&faults);
+    if !healthy() {
+        body.insert_str(0, "poll loop stalled\n");
+    }
+    if body.is_empty() {
+        (true, "ok\n".into())
+    } else {
+        (false, body)
+    }
 }
 
 /// The metrics in OpenMetrics text format.
@@ -246,10 +291,9 @@ pub async fn serve(
         .route(
             "/healthz",
             get(|| async {
-                if healthy() {
-                    (StatusCode::OK, "ok\n")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "poll loop stalled\n")
+                match health_report() {
+                    (true, body) => (StatusCode::OK, body),
+                    (false, body) => (StatusCode::SERVICE_UNAVAILABLE, body),
                 }
             }),
         );
@@ -380,6 +424,7 @@ mod tests {
             "feedwatch_poll_duration_seconds_bucket",
             "feedwatch_outbox_depth 2",
             "feedwatch_items_seen_total",
+            "feedwatch_fault{fault=\"database_gone\"} 0",
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

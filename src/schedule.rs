@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::{self, AlertLog};
+use crate::alert::{self, AlertError, AlertLog};
 use crate::config::FeedConfig;
+use crate::health::{self, Fault};
 use crate::pipeline::{poll_feed, Pipeline};
 use crate::store::{FeedRow, PollRecord, Store, StoreError};
 
@@ -36,6 +37,9 @@ const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
 const GATHER: Duration = Duration::from_millis(250);
 /// ... but only while records keep coming: a pause this long ends the batch.
 const IDLE: Duration = Duration::from_millis(15);
+/// How often the daemon's writer checks, between commits, that the database and the alert
+/// log are still at their paths, and retries undelivered alerts while the log fails.
+pub const HEALTH_TICK: Duration = Duration::from_secs(5);
 
 /// Rough size of a record's texts.
 fn record_bytes(rec: &PollRecord) -> usize {
@@ -53,10 +57,12 @@ fn record_bytes(rec: &PollRecord) -> usize {
 
 /// Messages to the writer thread.
 pub enum WriterMsg {
-    /// Commit this poll, then acknowledge.
-    Commit(Box<PollRecord>, oneshot::Sender<()>),
+    /// Commit this poll, then acknowledge: `true` when it was committed.
+    Commit(Box<PollRecord>, oneshot::Sender<bool>),
     /// Reopen the alert log (after logrotate).
     ReopenLog,
+    /// Check the database and alert log paths; retry undelivered alerts.
+    Tick,
 }
 
 /// Handle to the writer thread.
@@ -73,64 +79,14 @@ impl Writer {
     /// # Errors
     /// When the OS cannot start a thread.
     pub fn start(
-        mut store: Store,
-        mut log: AlertLog,
+        store: Store,
+        log: AlertLog,
         on_commit: impl Fn() + Send + 'static,
     ) -> std::io::Result<Writer> {
-        let (tx, mut rx) = mpsc::channel::<WriterMsg>(QUEUE);
+        let (tx, rx) = mpsc::channel::<WriterMsg>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("feedwatch-writer".into())
-            .spawn(move || {
-                deliver(&mut store, &mut log);
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = Vec::new();
-                    let mut acks = Vec::new();
-                    let mut bytes = 0usize;
-                    let mut last = std::time::Instant::now();
-                    let deadline = last + GATHER;
-                    let mut msg = Some(first);
-                    while let Some(m) = msg.take() {
-                        match m {
-                            WriterMsg::Commit(rec, ack) => {
-                                bytes += record_bytes(&rec);
-                                batch.push(*rec);
-                                acks.push(ack);
-                            }
-                            WriterMsg::ReopenLog => match log.reopen() {
-                                Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
-                                Err(e) => tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file"),
-                            },
-                        }
-                        // Gather what arrives within a short window (bounded by count and
-                        // bytes): random item keys dirty pages all over the seen-items table,
-                        // so fewer, larger transactions write far less.
-                        while msg.is_none() && batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                            let now = std::time::Instant::now();
-                            match rx.try_recv() {
-                                Ok(m) => {
-                                    msg = Some(m);
-                                    last = now;
-                                }
-                                Err(mpsc::error::TryRecvError::Empty)
-                                    if now < deadline && now - last < IDLE =>
-                                {
-                                    std::thread::sleep(Duration::from_millis(1));
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    commit(&mut store, &batch);
-                    deliver(&mut store, &mut log);
-                    on_commit();
-                    report_status(&store);
-                    for a in acks {
-                        let _ = a.send(());
-                    }
-                }
-                deliver(&mut store, &mut log);
-            })
-            ?;
+            .spawn(move || writer_loop(rx, store, log, on_commit))?;
         Ok(Writer { tx, thread })
     }
 
@@ -148,19 +104,159 @@ impl Writer {
     }
 }
 
-fn commit(store: &mut Store, batch: &[PollRecord]) {
-    if batch.is_empty() {
-        return;
+/// What one round of the writer gathered.
+#[derive(Default)]
+struct Round {
+    batch: Vec<PollRecord>,
+    acks: Vec<oneshot::Sender<bool>>,
+    bytes: usize,
+    /// A [`WriterMsg::Tick`] came: the paths were checked.
+    ticked: bool,
+}
+
+/// The writer thread: delivers what an earlier run left, then commits what arrives, round
+/// by round, until every sender is gone; delivers once more at the end.
+fn writer_loop(
+    mut rx: mpsc::Receiver<WriterMsg>,
+    mut store: Store,
+    mut log: AlertLog,
+    on_commit: impl Fn(),
+) {
+    deliver(&mut store, &mut log);
+    while let Some(first) = rx.blocking_recv() {
+        let round = gather(&mut rx, first, &mut store, &mut log);
+        let committed = commit(&mut store, &round.batch);
+        if !round.batch.is_empty() {
+            check_database(&store);
+        }
+        let work = deliver(&mut store, &mut log) > 0 || !round.batch.is_empty();
+        if work {
+            on_commit();
+        }
+        // Ticks too: a fault raised or cleared between commits shows in `systemctl status`
+        // within a tick.
+        if work || round.ticked {
+            report_status(&store);
+        }
+        for (a, ok) in round.acks.into_iter().zip(committed) {
+            let _ = a.send(ok);
+        }
     }
-    if let Err(e) = store.commit_polls(batch) {
-        // Commit each on its own so one bad record cannot take the others down with it.
-        tracing::warn!(error = %e, "batch commit failed; committing polls one by one");
-        for rec in batch {
-            if let Err(e) = store.commit_poll(rec) {
-                tracing::error!(feed_id = rec.feed_id, error = %e,
-                    "cannot store poll results; the feed's new items will be fetched again next poll");
+    deliver(&mut store, &mut log);
+}
+
+/// Handles `first` and what arrives within a short window (bounded by count and bytes):
+/// random item keys dirty pages all over the seen-items table, so fewer, larger
+/// transactions write far less.
+fn gather(
+    rx: &mut mpsc::Receiver<WriterMsg>,
+    first: WriterMsg,
+    store: &mut Store,
+    log: &mut AlertLog,
+) -> Round {
+    let mut round = Round::default();
+    let mut last = std::time::Instant::now();
+    let deadline = last + GATHER;
+    let mut msg = Some(first);
+    while let Some(m) = msg.take() {
+        match m {
+            WriterMsg::Commit(rec, ack) => {
+                round.bytes += record_bytes(&rec);
+                round.batch.push(*rec);
+                round.acks.push(ack);
+            }
+            WriterMsg::ReopenLog => match log.reopen() {
+                Ok(()) => tracing::info!(path = %log.path().display(), "alert log reopened"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file")
+                }
+            },
+            WriterMsg::Tick => {
+                check_paths(store, log);
+                round.ticked = true;
             }
         }
+        while msg.is_none() && round.batch.len() < MAX_BATCH && round.bytes < MAX_BATCH_BYTES {
+            let now = std::time::Instant::now();
+            match rx.try_recv() {
+                Ok(m) => {
+                    msg = Some(m);
+                    last = now;
+                }
+                Err(mpsc::error::TryRecvError::Empty) if now < deadline && now - last < IDLE => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    round
+}
+
+/// Commits a batch; per record, whether it was committed. Raises the `store_commit` fault
+/// when any record failed and clears it when all went in.
+fn commit(store: &mut Store, batch: &[PollRecord]) -> Vec<bool> {
+    if batch.is_empty() {
+        return Vec::new();
+    }
+    let Err(e) = store.commit_polls(batch) else {
+        health::clear(Fault::StoreCommit);
+        return vec![true; batch.len()];
+    };
+    // Commit each on its own so one bad record cannot take the others down with it.
+    tracing::warn!(error = %e, "batch commit failed; committing polls one by one");
+    let mut last_error = None;
+    let done: Vec<bool> = batch
+        .iter()
+        .map(|rec| match store.commit_poll(rec) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(feed_id = rec.feed_id, error = %e,
+                    "cannot store poll results; the feed's new items will be fetched again next poll");
+                last_error = Some(e);
+                false
+            }
+        })
+        .collect();
+    match last_error {
+        Some(e) => {
+            let failed = done.iter().filter(|ok| !**ok).count();
+            health::set(
+                Fault::StoreCommit,
+                format!(
+                    "{failed} of {} poll results could not be stored in {}: {e}",
+                    batch.len(),
+                    store.path().display()
+                ),
+            );
+        }
+        None => health::clear(Fault::StoreCommit),
+    }
+    done
+}
+
+/// Raises the fatal `database_gone` fault when the database file left its path: commits
+/// would go on into a file no one can read, so the daemon stops and its service manager
+/// restarts it on whatever database is there then.
+fn check_database(store: &Store) {
+    if let Some(why) = store.file_gone() {
+        if !health::is_active(Fault::DatabaseGone) {
+            health::set(Fault::DatabaseGone, why);
+            health::fatal().cancel();
+        }
+    }
+}
+
+/// Between commits: the database still there, the alert log still at its path (created
+/// again if it was deleted), and, while commits fail, a probe write to see them work again
+/// (the feeds whose results were lost are polled again within `min_interval`).
+fn check_paths(store: &mut Store, log: &mut AlertLog) {
+    check_database(store);
+    if let Err(e) = log.follow_path() {
+        health::set(Fault::AlertLog, e.to_string());
+    }
+    if health::is_active(Fault::StoreCommit) && store.probe_write().is_ok() {
+        health::clear(Fault::StoreCommit);
     }
 }
 
@@ -170,6 +266,15 @@ fn report_status(store: &Store) {
         crate::metrics::outbox_depth(n);
     }
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let faults = health::active();
+    if !faults.is_empty() {
+        let list: Vec<String> = faults
+            .iter()
+            .map(|f| format!("{}: {}", f.fault, f.reason))
+            .collect();
+        crate::notify::status(&format!("FAULT {}", list.join("; ")));
         return;
     }
     let now = chrono::Utc::now();
@@ -188,9 +293,41 @@ fn report_status(store: &Store) {
     }
 }
 
-fn deliver(store: &mut Store, log: &mut AlertLog) {
-    if let Err(e) = alert::deliver_pending(store, log) {
-        tracing::error!(error = %e, "alert delivery failed; undelivered alerts are kept and retried");
+/// Delivers pending alerts; how many. A log that cannot be written raises the `alert_log`
+/// fault (the alerts stay undelivered and are retried at the next commit or tick), a store
+/// that cannot mark them raises `store_commit`.
+fn deliver(store: &mut Store, log: &mut AlertLog) -> usize {
+    match alert::deliver_pending(store, log) {
+        Ok(n) => {
+            health::clear(Fault::AlertLog);
+            n
+        }
+        Err(e @ AlertError::Log { .. }) => {
+            health::set(Fault::AlertLog, e.to_string());
+            0
+        }
+        Err(e) => {
+            health::set(
+                Fault::StoreCommit,
+                format!("cannot mark alerts delivered: {e}"),
+            );
+            0
+        }
+    }
+}
+
+/// Sends the writer a [`WriterMsg::Tick`] every [`HEALTH_TICK`] until `stop`.
+pub async fn health_ticks(tx: mpsc::Sender<WriterMsg>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(HEALTH_TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {
+                // A full queue means the writer is busy and checks after its next batch.
+                let _ = tx.try_send(WriterMsg::Tick);
+            }
+        }
     }
 }
 
@@ -206,21 +343,30 @@ async fn poll_and_commit(
 ) -> (String, i64) {
     let started = std::time::Instant::now();
     let rec = poll_feed(&p, &feed, &row).await;
-    let next = rec.next_poll_at;
-    let result = match (&rec.error, rec.status) {
+    let mut next = rec.next_poll_at;
+    let mut result = match (&rec.error, rec.status) {
         (Some(_), _) => "error",
         (None, Some(304)) => "not_modified",
         (None, _) => "ok",
     };
     let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
     let (ack_tx, ack_rx) = oneshot::channel();
+    let mut committed = false;
     if tx
         .send(WriterMsg::Commit(Box::new(rec), ack_tx))
         .await
         .is_ok()
     {
         drop(slot);
-        let _ = ack_rx.await;
+        committed = ack_rx.await.unwrap_or(false);
+    }
+    if !committed {
+        // Nothing of this poll was stored: count it as failed, and poll again soon rather
+        // than at the stored schedule, so the work is redone once the store recovers.
+        result = "error";
+        let soon = chrono::Utc::now().timestamp()
+            + i64::try_from(p.poll.min_interval.as_secs()).unwrap_or(i64::MAX / 4);
+        next = next.min(soon);
     }
     crate::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
     (feed.url, next)

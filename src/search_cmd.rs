@@ -98,6 +98,7 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
         return writeln!(out, "no articles matched");
     }
     let clip = |s: &str, n: usize| -> String {
+        let s = crate::safe_text::printable(s, false);
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if s.chars().count() > n {
             let mut c: String = s.chars().take(n - 1).collect();
@@ -130,7 +131,7 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
     for (line, h) in lines.zip(hits) {
         writeln!(out, "{line}")?;
         if let Some(u) = &h.url {
-            writeln!(out, "    {u}")?;
+            writeln!(out, "    {}", crate::safe_text::printable(u, false))?;
         }
         writeln!(out, "    {}", clip(&h.snippet, 200))?;
     }

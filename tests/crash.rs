@@ -179,3 +179,70 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
         alerts.len()
     );
 }
+
+/// Row 14 of issue 11: an alert with a 1 MB title, then a crash between the log write and
+/// the delivered mark (simulated by clearing the marks). The log line is cut to a bounded
+/// size with a marker, and repair at the next start finds the last line whatever its
+/// length, so nothing is written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_title_is_cut_and_repair_finds_its_line() {
+    let srv = TestServer::start().await;
+    let title = format!(
+        "Rockets hit Baghdad's Green Zone near the US embassy {}",
+        "again ".repeat(180_000)
+    );
+    srv.set(
+        "/big",
+        Fixture::ok(
+            "application/rss+xml",
+            rss(
+                "Big",
+                &[(&title, "http://news.invalid/big/1", Some(KEYWORD))],
+            ),
+        ),
+    );
+    let inst = Instance::new(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"big\"\n",
+        srv.url("/big")
+    ));
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = inst.log_lines();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let t = l["title"].as_str().expect("title");
+        assert_eq!(t.chars().count(), feedwatch::alert::MAX_FIELD_CHARS);
+        assert!(t.ends_with(feedwatch::safe_text::TRUNCATED), "{t:.80}");
+    }
+    let size = std::fs::metadata(inst.alert_log()).expect("log").len();
+    assert!(size < 64 * 1024, "log lines stay bounded: {size} bytes");
+
+    // The crash: the lines are in the log, the marks are not.
+    let conn = rusqlite::Connection::open(inst.db()).expect("open db");
+    conn.execute("UPDATE alerts SET delivered_at = NULL", [])
+        .expect("clear marks");
+    drop(conn);
+    let out = inst.run(&["poll", "--once"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ids: Vec<i64> = inst
+        .log_lines()
+        .iter()
+        .filter_map(|a| a["id"].as_i64())
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (ids.len(), n),
+        (lines.len(), lines.len()),
+        "repair wrote nothing twice"
+    );
+}

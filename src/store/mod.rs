@@ -20,6 +20,8 @@ use rusqlite_migration::{Migrations, M};
 use crate::rules::{Severity, TermHit};
 use crate::story::{self, Fingerprint};
 
+mod check;
+pub mod lock;
 mod outbox;
 mod search;
 pub use outbox::{ClaimedAlert, SinkStatus};
@@ -274,6 +276,11 @@ pub struct Store {
     /// The seen-item keys, loaded on first use and kept in step with this connection's
     /// commits. Shared (Arc) with the pipeline, which asks it what is new.
     seen: std::cell::OnceCell<std::sync::Arc<SeenKeys>>,
+    /// Device and inode of the file when it was opened: SQLite writes on into a deleted
+    /// file without a word, so [`Store::file_gone`] compares them with the path's.
+    identity: Option<(u64, u64)>,
+    /// New alert ids are above this (see [`Store::keep_alert_ids_above`]).
+    alert_id_floor: i64,
 }
 
 /// The set of item keys ever seen: the in-memory face of the `seen_items` table.
@@ -377,6 +384,8 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             seen: std::cell::OnceCell::new(),
+            identity: lock::file_identity(path),
+            alert_id_floor: 0,
         })
     }
 
@@ -500,9 +509,10 @@ impl Store {
     pub fn commit_polls(&mut self, recs: &[PollRecord]) -> Result<(), StoreError> {
         let seen = self.seen_keys()?;
         let mut added = HashSet::new();
+        let floor = self.alert_id_floor;
         let tx = self.conn.transaction()?;
         for rec in recs {
-            write_poll(&tx, rec, &seen, &mut added)?;
+            write_poll(&tx, rec, &seen, &mut added, floor)?;
         }
         tx.commit()?;
         // Only committed keys become "seen": a failed commit leaves the items new.
@@ -540,6 +550,17 @@ impl Store {
             "UPDATE alerts SET delivered_at = ?2 WHERE id <= ?1 AND delivered_at IS NULL",
             params![max_id, at],
         )?)
+    }
+
+    /// The rule and creation time of one alert, to tell whether an alert log line with this
+    /// id was written from this database.
+    pub fn alert_identity(&self, id: i64) -> Result<Option<(String, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT rule, created_at FROM alerts WHERE id = ?1")?;
+        Ok(st
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// Stored alerts created at or after `since` (Unix seconds), optionally for one rule,
@@ -687,6 +708,7 @@ fn write_poll(
     rec: &PollRecord,
     seen: &SeenKeys,
     added: &mut HashSet<i64>,
+    id_floor: i64,
 ) -> Result<(), StoreError> {
     let failed = rec.error.is_some();
     tx.prepare_cached(
@@ -825,8 +847,9 @@ fn write_poll(
              WHERE ar.story_id = ?1 AND a.rule = ?2",
         )?;
         let mut alert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO alerts (article_id, rule, severity, created_at, terms, snippet)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO alerts (id, article_id, rule, severity, created_at, terms, snippet)
+             VALUES ((SELECT max(coalesce(max(id), 0), ?7) + 1 FROM alerts),
+                     ?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for a in &rec.articles {
             let inserted = art.execute(params![
@@ -890,7 +913,8 @@ fn write_poll(
                     al.severity.to_string(),
                     rec.polled_at,
                     hits,
-                    al.snippet
+                    al.snippet,
+                    id_floor
                 ])?;
             }
         }

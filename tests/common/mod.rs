@@ -240,7 +240,8 @@ impl Instance {
         json_lines(&out.stdout)
     }
 
-    /// `status --format json`, parsed.
+    /// `status --format json`, parsed: the feed and sink objects (the service object that
+    /// comes first is left out; see `service`).
     pub async fn status(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["status", "--format", "json"]).await;
         assert!(
@@ -249,6 +250,17 @@ impl Instance {
             String::from_utf8_lossy(&out.stderr)
         );
         json_lines(&out.stdout)
+            .into_iter()
+            .filter(|v| v.get("service").is_none())
+            .collect()
+    }
+
+    /// The service object of `status --format json` (holder, faults, database check) and
+    /// the exit code.
+    pub async fn service(&self) -> (serde_json::Value, Option<i32>) {
+        let out = self.run(&["status", "--format", "json"]).await;
+        let first = json_lines(&out.stdout).into_iter().next();
+        (first.unwrap_or_default(), out.status.code())
     }
 
     /// Lines of the alert log, parsed.

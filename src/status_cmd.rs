@@ -1,0 +1,314 @@
+//! `feedwatch status`: is the service doing its job, and how is each feed.
+//!
+//! The first line is about the service as a whole, seen from outside the daemon, because the
+//! thing that failed may be the database itself: whether a daemon (or poll) holds the
+//! database's lock and the faults it wrote there (see `health` and `store::lock`), and a
+//! `PRAGMA quick_check` of the database, and the free space where the database and the
+//! alert log are written. Then one line (or JSON object) per configured feed
+//! and per sink. Text from feeds goes through `safe_text::printable`.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::alert;
+use crate::cli::{Format, EXIT_FAULT};
+use crate::config::Config;
+use crate::safe_text::printable;
+use crate::store::lock;
+use crate::store::{Store, StoreError};
+
+/// Errors from `status`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the status: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The service-level part of `status`, seen from outside the daemon: whether a daemon (or
+/// poll) holds the database and the faults it reports through the lock file (the database
+/// itself may be unwritable), and the database's own `PRAGMA quick_check`.
+struct Service {
+    holder: Option<lock::Holder>,
+    db_exists: bool,
+    /// Integrity problems, or why the database could not be opened.
+    db_problems: Vec<String>,
+    /// Bytes free for unprivileged writers where the database and the alert log live.
+    db_free: Option<u64>,
+    log_free: Option<u64>,
+}
+
+/// Bytes an unprivileged writer can still use on the file system holding `path` (or its
+/// nearest existing folder). `statvfs` through rustix: the standard library has no call for
+/// it, and this keeps the crate free of `unsafe`.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let dir = path.ancestors().skip(1).find(|d| d.is_dir())?;
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Bytes for people: `512 KiB`, `3.2 GiB`.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl Service {
+    fn observe(cfg: &Config, store: Option<&Result<Store, StoreError>>) -> Service {
+        let holder = match lock::holder(&cfg.database) {
+            Ok(h) => h,
+            Err(e) => Some(lock::Holder {
+                faults: vec![lock::HolderFault {
+                    fault: "lock_file".into(),
+                    since: "-".into(),
+                    reason: format!(
+                        "cannot read {}: {e}",
+                        lock::lock_path(&cfg.database).display()
+                    ),
+                }],
+                ..Default::default()
+            }),
+        };
+        let db_problems = match store {
+            Some(Ok(s)) => s.quick_check().unwrap_or_else(|e| vec![e.to_string()]),
+            Some(Err(e)) => vec![e.to_string()],
+            None => vec![],
+        };
+        Service {
+            holder,
+            db_exists: cfg.database.exists(),
+            db_problems,
+            db_free: free_bytes(&cfg.database),
+            log_free: free_bytes(&cfg.alert_log),
+        }
+    }
+
+    /// Whether anything here stops the service doing its job.
+    fn faulty(&self) -> bool {
+        !self.db_problems.is_empty()
+            || self.db_free == Some(0)
+            || self.log_free == Some(0)
+            || self
+                .holder
+                .as_ref()
+                .is_some_and(|h| h.running && !h.faults.is_empty())
+    }
+
+    fn json(&self, cfg: &Config) -> serde_json::Value {
+        json!({
+            "service": self.holder.as_ref().map(|h| json!({
+                "running": h.running,
+                "pid": h.pid,
+                "host": h.host,
+                "since": h.since,
+                "faults": if h.running { json!(h.faults) } else { json!([]) },
+            })),
+            "database": {
+                "path": cfg.database,
+                "exists": self.db_exists,
+                "problems": self.db_problems,
+                "free_bytes": self.db_free,
+            },
+            "alert_log": {
+                "path": cfg.alert_log,
+                "free_bytes": self.log_free,
+            },
+        })
+    }
+
+    fn write_text(&self, out: &mut impl Write, cfg: &Config) -> std::io::Result<()> {
+        match &self.holder {
+            None => writeln!(
+                out,
+                "service: not running (no daemon or poll has run on this database)"
+            )?,
+            Some(h) if !h.running => writeln!(
+                out,
+                "service: not running (last run: pid {} on host {}, started {})",
+                h.pid, h.host, h.since
+            )?,
+            Some(h) => {
+                let health = if h.faults.is_empty() {
+                    "healthy"
+                } else {
+                    "FAULT"
+                };
+                writeln!(
+                    out,
+                    "service: running, pid {} on host {} since {}; {health}",
+                    h.pid, h.host, h.since
+                )?;
+                for f in &h.faults {
+                    writeln!(
+                        out,
+                        "  FAULT {} since {}: {}",
+                        printable(&f.fault, false),
+                        printable(&f.since, false),
+                        printable(&f.reason, false)
+                    )?;
+                }
+            }
+        }
+        let db = cfg.database.display();
+        if !self.db_exists {
+            writeln!(out, "database: {db} does not exist yet")?;
+        } else if self.db_problems.is_empty() {
+            writeln!(out, "database: {db}: ok (quick_check)")?;
+        } else {
+            writeln!(
+                out,
+                "database: {db}: DAMAGED or unreadable: {}",
+                printable(&self.db_problems.join("; "), false)
+            )?;
+        }
+        let free = |f: Option<u64>| match f {
+            Some(0) => "NO SPACE LEFT".to_string(),
+            Some(b) => format!("{} free", human(b)),
+            None => "free space unknown".to_string(),
+        };
+        writeln!(
+            out,
+            "disk: {} for the database, {} for the alert log ({})",
+            free(self.db_free),
+            free(self.log_free),
+            cfg.alert_log.display()
+        )?;
+        writeln!(out)
+    }
+}
+
+/// The service line, then one line (text) or one JSON object per configured feed.
+/// Exits [`EXIT_FAULT`] when the daemon reports a fault or the database is damaged.
+pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
+    let existed = cfg.database.exists();
+    let opened = existed.then(|| Store::open(&cfg.database));
+    let service = Service::observe(cfg, opened.as_ref());
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", service.json(cfg))?,
+        Format::Text => service.write_text(&mut out, cfg)?,
+    }
+    let code = if service.faulty() { EXIT_FAULT } else { 0 };
+    let store = match opened {
+        Some(s) => s?,
+        None => Store::open(&cfg.database)?,
+    };
+    let rows = store.feeds()?;
+    let when = |t: Option<i64>| t.map(alert::rfc3339);
+    if format == Format::Text {
+        writeln!(
+            out,
+            "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  ERROR",
+            "FEED", "LAST POLL", "STATUS", "FAILS", "NEXT POLL", "SEEN", "KEPT"
+        )?;
+    }
+    for f in &cfg.feeds {
+        let Some(r) = rows.iter().find(|r| r.url == f.url) else {
+            continue;
+        };
+        match format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                json!({
+                    "url": r.url,
+                    "name": f.name,
+                    "last_poll": when(r.last_poll_at),
+                    "last_status": r.last_status,
+                    "last_error": r.last_error,
+                    "consecutive_failures": r.consecutive_failures,
+                    "next_poll": when(r.next_poll_at.filter(|t| *t < i64::MAX / 4)),
+                    "items_seen": r.items_seen,
+                    "articles_kept": r.articles_kept,
+                    "interval_secs": r.interval_secs,
+                    "extract_failures": r.extract_failures,
+                    "last_extract_error": r.last_extract_error,
+                    "gaps": r.gaps,
+                    "moved_to": r.moved_to,
+                })
+            )?,
+            Format::Text => {
+                let name: String = printable(f.display_name(), false)
+                    .chars()
+                    .take(40)
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<40} {:<20} {:>6} {:>5} {:<20} {:>7} {:>5}  {}",
+                    name,
+                    when(r.last_poll_at).unwrap_or_else(|| "never".into()),
+                    r.last_status.map_or("-".into(), |s| s.to_string()),
+                    r.consecutive_failures,
+                    when(r.next_poll_at.filter(|t| *t < i64::MAX / 4))
+                        .unwrap_or_else(|| "stopped".into()),
+                    r.items_seen,
+                    r.articles_kept,
+                    printable(r.last_error.as_deref().unwrap_or(""), false)
+                )?;
+                if let Some(to) = &r.moved_to {
+                    writeln!(
+                        out,
+                        "{:<40} moved permanently to {}: update the config",
+                        "",
+                        printable(to, false)
+                    )?;
+                }
+                if r.gaps > 0 {
+                    writeln!(
+                        out,
+                        "{:<40} {} poll(s) suggested missed items: consider a shorter interval",
+                        "", r.gaps
+                    )?;
+                }
+            }
+        }
+    }
+    let sink_rows = store.sink_status()?;
+    match format {
+        Format::Json => {
+            for v in crate::sink::status_json(&cfg.sinks, &sink_rows) {
+                writeln!(out, "{v}")?;
+            }
+        }
+        Format::Text => {
+            let table = crate::sink::format_status(&cfg.sinks, &sink_rows);
+            if !table.is_empty() {
+                // Sink errors quote receivers' answers: cleaned, lines kept.
+                write!(out, "\n{}", printable(&table, true))?;
+            }
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        let d = tempfile::tempdir().expect("tmp");
+        assert!(free_bytes(&d.path().join("not/yet/there.db")).is_some_and(|b| b > 0));
+    }
+}
