@@ -15,6 +15,7 @@
 
 mod date;
 pub mod identity;
+mod limit;
 mod prepare;
 mod repair;
 
@@ -63,6 +64,9 @@ pub struct ParsedFeed {
     pub ttl: Option<Duration>,
     /// The item count before the `max_items` cut, when there was a cut.
     pub truncated_from: Option<usize>,
+    /// Other elements (or JSON members) removed because they were past a structural limit:
+    /// too many children, too deep, too many attributes (see `limit`).
+    pub dropped_elements: usize,
 }
 
 /// Feed formats, as shown to users (`Display`) and in `parse --format json`.
@@ -162,7 +166,13 @@ pub fn parse(
     {
         return Err(ParseError::Empty);
     }
-    let (body, kind) = prepare::prepare(&text);
+    // A JSON Feed is cut before `prepare` reads it into a `serde_json::Value`.
+    let json_cut = text
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('{')
+        .then(|| limit::json(&text, max_items));
+    let text = json_cut.as_ref().map_or(&*text, |l| l.text(&text));
+    let (body, kind) = prepare::prepare(text);
     let format = match &kind {
         Kind::Xml { format, .. } => *format,
         Kind::Json => FeedFormat::Json,
@@ -178,6 +188,12 @@ pub fn parse(
             })
         }
     };
+    let limited = match (&kind, json_cut) {
+        (Kind::Xml { format, .. }, _) => limit::xml(&body, item_tag(*format), max_items),
+        (_, Some(json)) => limit::Limited { body: None, ..json },
+        _ => limit::Limited::default(),
+    };
+    let body = limited.body.unwrap_or(body);
     let feed = match guarded_parse(base, &body) {
         Ok(feed) => feed,
         Err(err) => {
@@ -217,13 +233,27 @@ pub fn parse(
                         items: Vec::new(),
                         ttl: None,
                         truncated_from: None,
+                        dropped_elements: limited.dropped,
                     });
                 }
                 None => return Err(ParseError::Malformed { detail: err }),
             }
         }
     };
-    Ok(convert(feed, format, base, max_items))
+    let mut parsed = convert(feed, format, base, max_items);
+    if limited.items > max_items {
+        parsed.truncated_from = Some(limited.items);
+    }
+    parsed.dropped_elements = limited.dropped;
+    Ok(parsed)
+}
+
+/// The local name of an item element in `format`.
+fn item_tag(format: FeedFormat) -> &'static str {
+    match format {
+        FeedFormat::Atom => "entry",
+        _ => "item",
+    }
 }
 
 /// feed-rs's message when it finds no channel/feed element it knows.
@@ -260,14 +290,8 @@ fn convert(
     max_items: usize,
 ) -> ParsedFeed {
     let total = feed.entries.len();
+    // `limit` has cut the document already; this is the count for documents it left alone.
     let truncated_from = (total > max_items).then_some(total);
-    if let Some(n) = truncated_from {
-        tracing::warn!(
-            items = n,
-            max_items,
-            "feed has more items than max_items; truncated"
-        );
-    }
     let items = feed
         .entries
         .into_iter()
@@ -280,6 +304,7 @@ fn convert(
         items,
         ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         truncated_from,
+        dropped_elements: 0,
     }
 }
 
