@@ -51,15 +51,66 @@ pub struct FeedItem {
     pub link_canonical: Option<String>,
 }
 
+/// An item as parsed, with its summary and content still HTML: turning HTML into text is the
+/// costly part of a parse, and most items of a feed were seen in an earlier poll, so the
+/// pipeline converts only the new ones ([`RawItem::into_item`]).
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    /// Everything but `summary` and `content`, which are filled in by [`RawItem::into_item`]
+    /// (the summary already is when the item has no title: identity may need it).
+    pub head: FeedItem,
+    summary: Option<String>,
+    content: Option<String>,
+}
+
+impl RawItem {
+    /// The summary's and the content's markup as the document gave them, for comparing items
+    /// of one document without converting them.
+    pub fn markup(&self) -> (Option<&str>, Option<&str>) {
+        (self.summary.as_deref(), self.content.as_deref())
+    }
+
+    /// The item with its summary and content as clean text; HTML nested deeper than
+    /// `max_html_depth` loses its deeper tags first ([`crate::html::cap_depth`]).
+    pub fn into_item(self, max_html_depth: usize) -> FeedItem {
+        #[cfg(test)]
+        CONVERSIONS.with(|c| c.set(c.get() + 1));
+        let mut item = self.head;
+        if let Some(s) = self.summary {
+            item.summary = to_text(&s, max_html_depth);
+        }
+        item.content = self
+            .content
+            .map(|c| to_text(&c, max_html_depth))
+            .filter(|s| !s.is_empty());
+        item
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Items converted by [`RawItem::into_item`] on this thread (tests check what is skipped).
+    pub(crate) static CONVERSIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Bounds on the work one document may cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Items kept (the first ones); the rest are cut before feed-rs reads them.
+    pub max_items: usize,
+    /// Nesting depth of HTML in titles, summaries and content.
+    pub max_html_depth: usize,
+}
+
 /// A parsed feed: its title, format and items.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ParsedFeed {
+pub struct ParsedFeed<I = FeedItem> {
     /// Feed title as clean text.
     pub title: Option<String>,
     /// Which format the document was.
     pub format: FeedFormat,
     /// Items in document order (usually newest first), at most `max_items`.
-    pub items: Vec<FeedItem>,
+    pub items: Vec<I>,
     /// RSS `<ttl>`: the publisher's minimum time between polls.
     pub ttl: Option<Duration>,
     /// The item count before the `max_items` cut, when there was a cut.
@@ -153,6 +204,37 @@ pub fn parse(
     base: Option<&url::Url>,
     max_items: usize,
 ) -> Result<ParsedFeed, ParseError> {
+    let limits = Limits {
+        max_items,
+        max_html_depth: crate::html::DEFAULT_MAX_DEPTH,
+    };
+    let raw = parse_raw(bytes, content_type, base, limits)?;
+    Ok(ParsedFeed {
+        items: raw
+            .items
+            .into_iter()
+            .map(|i| i.into_item(limits.max_html_depth))
+            .collect(),
+        title: raw.title,
+        format: raw.format,
+        ttl: raw.ttl,
+        truncated_from: raw.truncated_from,
+        dropped_elements: raw.dropped_elements,
+    })
+}
+
+/// [`parse`], with the items' summaries and content left as markup ([`RawItem`]) and the
+/// bounds given in full.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_raw(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: Option<&url::Url>,
+    limits: Limits,
+) -> Result<ParsedFeed<RawItem>, ParseError> {
+    let max_items = limits.max_items;
     if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
         return Err(ParseError::Empty);
     }
@@ -240,7 +322,7 @@ pub fn parse(
             }
         }
     };
-    let mut parsed = convert(feed, format, base, max_items);
+    let mut parsed = convert(feed, format, base, limits);
     if limited.items > max_items {
         parsed.truncated_from = Some(limited.items);
     }
@@ -287,8 +369,9 @@ fn convert(
     feed: feed_rs::model::Feed,
     format: FeedFormat,
     base: Option<&url::Url>,
-    max_items: usize,
-) -> ParsedFeed {
+    limits: Limits,
+) -> ParsedFeed<RawItem> {
+    let (max_items, depth) = (limits.max_items, limits.max_html_depth);
     let total = feed.entries.len();
     // `limit` has cut the document already; this is the count for documents it left alone.
     let truncated_from = (total > max_items).then_some(total);
@@ -296,10 +379,13 @@ fn convert(
         .entries
         .into_iter()
         .take(max_items)
-        .map(|e| convert_entry(e, format, base))
+        .map(|e| convert_entry(e, format, base, depth))
         .collect();
     ParsedFeed {
-        title: feed.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .map(|t| text_of(&t, depth))
+            .filter(|t| !t.is_empty()),
         format,
         items,
         ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
@@ -312,7 +398,8 @@ fn convert_entry(
     e: feed_rs::model::Entry,
     format: FeedFormat,
     base: Option<&url::Url>,
-) -> FeedItem {
+    depth: usize,
+) -> RawItem {
     let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
     // No link: an id that is an http(s) URL is the permalink (RSS `isPermaLink` defaults to
     // true, feed-rs does not expose the attribute; Atom ids are very often the post URL), as
@@ -333,12 +420,7 @@ fn convert_entry(
                 (g.map(String::from), g.and_then(identity::canonical_url))
             }
         };
-    let content = e
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(to_text)
-        .filter(|s| !s.is_empty());
+    let content = e.content.and_then(|c| c.body);
     let author = e
         .authors
         .iter()
@@ -349,22 +431,38 @@ fn convert_entry(
                 .or_else(|| p.email.clone())
         })
         .map(|n| collapse_ws(&n));
-    FeedItem {
-        guid,
-        link,
-        title: e.title.as_ref().map(text_of).unwrap_or_default(),
-        // No summary: YouTube and podcast feeds put it in `media:description` /
-        // `itunes:summary`, which feed-rs files under media.
-        summary: e
-            .summary
-            .as_ref()
-            .or_else(|| e.media.iter().find_map(|m| m.description.as_ref()))
-            .map(|t| to_text(&t.content))
-            .unwrap_or_default(),
+    let title = e
+        .title
+        .as_ref()
+        .map(|t| text_of(t, depth))
+        .unwrap_or_default();
+    // No summary: YouTube and podcast feeds put it in `media:description` /
+    // `itunes:summary`, which feed-rs files under media.
+    let mut summary = e
+        .summary
+        .or_else(|| e.media.into_iter().find_map(|m| m.description))
+        .map(|t| t.content);
+    // Without a title, identity falls back to the summary, so it is needed now.
+    let summary_text = match summary.as_deref() {
+        Some(s) if title.is_empty() => to_text(s, depth),
+        _ => String::new(),
+    };
+    if title.is_empty() {
+        summary = None;
+    }
+    RawItem {
+        head: FeedItem {
+            guid,
+            link,
+            title,
+            summary: summary_text,
+            content: None,
+            published: e.published.or(e.updated),
+            author,
+            link_canonical,
+        },
+        summary,
         content,
-        published: e.published.or(e.updated),
-        author,
-        link_canonical,
     }
 }
 
@@ -414,18 +512,19 @@ enum Resolved {
 
 /// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
 /// collapsed to single spaces.
-fn text_of(t: &feed_rs::model::Text) -> String {
+fn text_of(t: &feed_rs::model::Text, depth: usize) -> String {
     let is_html = t.content_type.as_str().contains("html");
     if is_html || t.content.contains('<') || t.content.contains('&') {
-        collapse_ws(&to_text(&t.content))
+        collapse_ws(&to_text(&t.content, depth))
     } else {
         collapse_ws(&demoronize(&t.content))
     }
 }
 
-/// HTML fragment to clean text ([`crate::html::fragment_to_text`]), then [`demoronize`]d.
-fn to_text(html: &str) -> String {
-    let text = crate::html::fragment_to_text(html);
+/// HTML fragment to clean text ([`crate::html::fragment_to_text_capped`]), then
+/// [`demoronize`]d.
+fn to_text(html: &str, depth: usize) -> String {
+    let text = crate::html::fragment_to_text_capped(html, depth);
     match demoronize(&text) {
         Cow::Owned(fixed) => fixed,
         Cow::Borrowed(_) => text,
