@@ -217,6 +217,9 @@ struct Open<'a> {
 #[derive(Default)]
 struct Model<'a> {
     stack: Vec<Open<'a>>,
+    /// How many elements of each name are open: most tags ask "is a `p` (a `table`...) open?",
+    /// and the answer must not cost a scan of the stack per tag.
+    open: std::collections::HashMap<Cow<'a, str>, u32>,
     /// Formatting elements closed implicitly, which html5ever re-opens at the next text: how
     /// many of each (name, attributes), at most three ("Noah's Ark"); per name, the keys in
     /// the order they were added (an unmatched `</b>` forgets the last one); and the total.
@@ -245,11 +248,27 @@ impl<'a> Model<'a> {
     }
 
     fn has(&self, name: &str) -> bool {
-        self.stack.iter().any(|o| o.name == name)
+        self.open.get(name).is_some_and(|&n| n > 0)
+    }
+
+    fn push_open(&mut self, o: Open<'a>) {
+        *self.open.entry(o.name.clone()).or_default() += 1;
+        self.stack.push(o);
+    }
+
+    fn pop_open(&mut self) -> Option<Open<'a>> {
+        let o = self.stack.pop()?;
+        if let Some(n) = self.open.get_mut(&o.name) {
+            *n = n.saturating_sub(1);
+        }
+        Some(o)
     }
 
     /// Index of the topmost `names` element, if no `boundary` element is above it.
     fn find(&self, names: &[&str], boundary: &dyn Fn(&str) -> bool) -> Option<usize> {
+        if !names.iter().any(|n| self.has(n)) {
+            return None;
+        }
         for (i, o) in self.stack.iter().enumerate().rev() {
             if names.contains(&o.name.as_ref()) {
                 return Some(i);
@@ -264,7 +283,7 @@ impl<'a> Model<'a> {
     /// Pops the stack down to index `i` (exclusive of what stays); formatting elements linger.
     fn pop_to(&mut self, i: usize) {
         while self.stack.len() > i {
-            if let Some(o) = self.stack.pop() {
+            if let Some(o) = self.pop_open() {
                 self.linger(&o);
             }
         }
@@ -318,14 +337,14 @@ impl<'a> Model<'a> {
         let in_scope = |m: &Self, names: &[&str]| m.find(names, &|n| is(TABLE_SCOPE, n)).is_some();
         let section = ["tbody", "thead", "tfoot"];
         if matches!(name, "td" | "th" | "tr") && !in_scope(self, &section) {
-            self.stack.push(Open {
+            self.push_open(Open {
                 name: Cow::Borrowed("tbody"),
                 foreign: false,
                 attrs: 0,
             });
         }
         if matches!(name, "td" | "th") && !in_scope(self, &["tr"]) {
-            self.stack.push(Open {
+            self.push_open(Open {
                 name: Cow::Borrowed("tr"),
                 foreign: false,
                 attrs: 0,
@@ -358,7 +377,7 @@ impl<'a> Model<'a> {
         if (heading(name) && top_is(self, &heading))
             || (matches!(name, "option" | "optgroup") && top_is(self, &|n| n == "option"))
         {
-            self.stack.pop();
+            self.pop_open();
         }
         if self.has("table") {
             let cell: &[&str] = match name {
@@ -392,7 +411,7 @@ impl<'a> Model<'a> {
             }
             // Formatting elements above it are closed but re-opened at the next text.
             self.pop_to(i + 1);
-            self.stack.truncate(i);
+            self.pop_open();
             return true;
         }
         let scope: &dyn Fn(&str) -> bool = match name {
@@ -476,7 +495,7 @@ pub fn cap_depth(html: &str, max_depth: usize) -> Cow<'_, str> {
                     } else {
                         0
                     };
-                    m.stack.push(Open {
+                    m.push_open(Open {
                         name,
                         foreign,
                         attrs,
