@@ -1,9 +1,11 @@
 //! The pipeline: one poll of one feed, read top to bottom.
 //!
-//! fetch (conditional) → parse → drop items already seen → fetch and extract article pages
-//! of new items (full-text feeds) → match rules → a [`PollRecord`] for the store. Nothing
-//! here writes to the database: the record is committed in one transaction by the writer
-//! (see `schedule`), and alerts are delivered from committed rows (see `alert`).
+//! fetch (conditional) → parse (items cut to `max_items` while parsing, their HTML left as
+//! markup) → drop items already seen → new items to text → fetch and extract article pages
+//! of new items (full-text feeds, within `extract_timeout`) → match rules → a [`PollRecord`]
+//! for the store. Nothing here writes to the database: the record is committed in one
+//! transaction by the writer (see `schedule`), and alerts are delivered from committed rows
+//! (see `alert`).
 //!
 //! A failing feed becomes a record with an error; a failing article page falls back to the
 //! feed's own text after a few attempts. Nothing here panics or stops other feeds.

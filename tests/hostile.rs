@@ -101,7 +101,9 @@ async fn million_item_feed_is_polled_and_warned_about() {
     );
     let alerts = inst.alerts().await;
     assert!(
-        alerts.iter().any(|a| a["url"] == "http://hostile.invalid/1"),
+        alerts
+            .iter()
+            .any(|a| a["url"] == "http://hostile.invalid/1"),
         "{alerts:#?}"
     );
 }
@@ -114,7 +116,10 @@ async fn nested_divs_in_feed_content_are_bounded() {
     let srv = TestServer::start().await;
     let n = 200_000;
     let content = format!("{}<p>{STORY}</p>{}", "<div>".repeat(n), "</div>".repeat(n));
-    let doc = rss_doc(&matching_item("http://hostile.invalid/deep", Some(&content)));
+    let doc = rss_doc(&matching_item(
+        "http://hostile.invalid/deep",
+        Some(&content),
+    ));
     srv.set(
         "/deep",
         Fixture {
@@ -137,7 +142,10 @@ async fn nested_divs_in_feed_content_are_bounded() {
     let store = feedwatch::store::Store::open(&inst.db()).expect("open");
     let arts = store.articles_since(0).expect("articles");
     assert_eq!(arts.len(), 1);
-    assert!(arts[0].body.contains("Rockets struck the Green Zone"), "text kept");
+    assert!(
+        arts[0].body.contains("Rockets struck the Green Zone"),
+        "text kept"
+    );
 }
 
 /// Row 2: an article page of 100,000 nested `<div>` is extracted (its text is the body) in
@@ -214,5 +222,8 @@ async fn extraction_over_budget_falls_back_to_the_feed_text() {
         "{row}"
     );
     let alerts = inst.alerts().await;
-    assert!(alerts.iter().any(|a| a["url"] == link.as_str()), "{alerts:#?}");
+    assert!(
+        alerts.iter().any(|a| a["url"] == link.as_str()),
+        "{alerts:#?}"
+    );
 }

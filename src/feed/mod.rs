@@ -10,8 +10,11 @@
 //!
 //! Hostile input: feed-rs/quick-xml never expand DTD entities themselves; `prepare` expands
 //! plain ones (bounded) and refuses billion-laughs-shaped DTDs with [`ParseError::Refused`],
-//! so such documents cost linear time and memory. The item count is capped at `max_items`;
-//! nothing here panics on any input (a proptest checks it), and feed-rs panics are caught.
+//! so such documents cost linear time and memory. `limit` cuts the document before feed-rs
+//! builds anything: items past `max_items`, and elements past its structural limits (children,
+//! depth, attributes). HTML in items is capped in depth when it is converted, and
+//! [`parse_raw`] leaves that conversion to the caller, who does it for new items only.
+//! Nothing here panics on any input (a proptest checks it), and feed-rs panics are caught.
 
 mod date;
 pub mod identity;
