@@ -5,7 +5,7 @@
 #
 #   cargo build --release && benches/hostile.sh [path/to/feedwatch]
 #
-# Needs python3 (generates the inputs and serves them) and GNU time at /usr/bin/time
+# Needs python3 (generates the inputs and serves them), sqlite3, and GNU time at /usr/bin/time
 # (Debian/Ubuntu: `apt-get install -y time`). Loopback only; nothing leaves the machine.
 # The target: no input above 200 MB of RSS or 10 s of CPU.
 set -euo pipefail
@@ -60,6 +60,11 @@ for n in (100_000, 200_000):
             + f"<p>{story}</p>" * 3 + "</div>" * n + "</body></html>")
     write(f"page-{n // 1000}k-divs.html", page)
     write(f"rss-page-{n // 1000}k-divs.xml", rss(item(f"{base}/page-{n // 1000}k-divs.html")))
+# Nesting that only html5ever's adoption agency builds: `</b>` with a block inside keeps the
+# block open, so each round nests one level deeper.
+page = "<!doctype html><html><body>" + "<b><div></b>" * 100_000 + f"<p>{story}</p>" * 3 + "</body></html>"
+write("page-100k-adoption.html", page)
+write("rss-page-100k-adoption.xml", rss(item(f"{base}/page-100k-adoption.html")))
 EOF
 
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir/www" >/dev/null 2>&1 &
@@ -69,10 +74,10 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-printf '%-28s %9s %8s %9s %6s %7s\n' input "size MB" "wall s" "CPU s" "RSS MB" alerts
+printf '%-28s %9s %8s %9s %6s %7s  %s\n' input "size MB" "wall s" "CPU s" "RSS MB" alerts "text from"
 for file in rss-1.45M-items.xml atom-1.3M-entries.xml json-3M-items.json \
     rss-900k-categories.xml rss-content-200k-divs.xml rss-page-100k-divs.xml \
-    rss-page-200k-divs.xml; do
+    rss-page-200k-divs.xml rss-page-100k-adoption.xml; do
     case=$dir/case-${file%.*}
     mkdir -p "$case"
     full_text=false
@@ -98,7 +103,9 @@ EOF
     read -r wall user sys rss < <(tail -n 1 "$case/time")
     size=$(stat -c %s "$dir/www/$file")
     alerts=$(cat "$case/alerts.jsonl" 2>/dev/null | grep -c . || true)
+    # Where the matched text came from: "page" when the article page was extracted.
+    source=$(sqlite3 "$case/fw.db" "SELECT group_concat(DISTINCT body_source) FROM articles" 2>/dev/null || echo "?")
     awk -v f="$file" -v size="$size" -v wall="$wall" -v u="$user" \
-        -v s="$sys" -v rss="$rss" -v a="$alerts" \
-        'BEGIN { printf "%-28s %9.1f %8.2f %9.2f %6d %7s\n", f, size / 1048576, wall, u + s, rss / 1024, a }'
+        -v s="$sys" -v rss="$rss" -v a="$alerts" -v src="$source" \
+        'BEGIN { printf "%-28s %9.1f %8.2f %9.2f %6d %7s  %s\n", f, size / 1048576, wall, u + s, rss / 1024, a, src }'
 done
