@@ -5,7 +5,7 @@
 #
 #   cargo build --release && benches/hostile.sh [path/to/feedwatch]
 #
-# Each run is killed after LIMIT seconds (default 300; "killed" in the last column). ONLY, a
+# Each run is stopped after LIMIT seconds (default 300; "stopped" in the last column). ONLY, a
 # space-separated list of input names, runs a subset.
 #
 # Needs python3 (generates the inputs and serves them), sqlite3, and GNU time at /usr/bin/time
@@ -102,14 +102,14 @@ allow_private_addresses = true
 url = "$base/$file"
 full_text = $full_text
 EOF
-    /usr/bin/time -o "$case/time" -f "%e %U %S %M" timeout -s KILL "${LIMIT:-300}" \
+    /usr/bin/time -o "$case/time" -f "%e %U %S %M" timeout --foreground -s KILL "${LIMIT:-300}" \
         "$bin" --config "$case/feedwatch.toml" poll --once >"$case/stdout" 2>"$case/stderr" || true
     read -r wall user sys rss < <(tail -n 1 "$case/time")
     size=$(stat -c %s "$dir/www/$file")
     alerts=$(cat "$case/alerts.jsonl" 2>/dev/null | grep -c . || true)
     # Where the matched text came from: "page" when the article page was extracted.
     source=$(sqlite3 "$case/fw.db" "SELECT group_concat(DISTINCT body_source) FROM articles" 2>/dev/null || echo "?")
-    grep -q "signal 9" "$case/time" && source="killed after ${LIMIT:-300}s"
+    grep -qE "status 12[45]|status 137|signal" "$case/time" && source="stopped after ${LIMIT:-300}s"
     awk -v f="$file" -v size="$size" -v wall="$wall" -v u="$user" \
         -v s="$sys" -v rss="$rss" -v a="$alerts" -v src="$source" \
         'BEGIN { printf "%-28s %9.1f %8.2f %9.2f %6d %7s  %s\n", f, size / 1048576, wall, u + s, rss / 1024, a, src }'
