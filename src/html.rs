@@ -7,6 +7,10 @@
 //! Getting the breaks right matters for matching: two paragraphs glued together
 //! (`"end.Next"`) would hide both words from a rule.
 
+mod depth;
+
+pub use depth::cap_depth;
+
 use ego_tree::iter::{Edge, Traverse};
 use ego_tree::{NodeId, NodeRef};
 use scraper::{Html, Node};
@@ -18,9 +22,21 @@ use scraper::{Html, Node};
 /// the result is trimmed. Input without any `<` is treated as plain text: its line structure
 /// is kept (blank lines stay paragraph breaks), only spaces are collapsed and entities decoded.
 pub fn fragment_to_text(html: &str) -> String {
+    fragment_to_text_capped(html, DEFAULT_MAX_DEPTH)
+}
+
+/// Default for `[poll] max_html_depth`: how deeply HTML may nest before deeper tags are
+/// dropped (their text is kept). Real pages and feed content nest a few dozen levels; at 256
+/// levels html5ever parses a 5 MB page of nested markup in well under a second.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// [`fragment_to_text`] with nesting deeper than `max_depth` flattened first ([`cap_depth`]),
+/// so that hostile markup costs linear time.
+pub fn fragment_to_text_capped(html: &str, max_depth: usize) -> String {
     if !html.contains('<') {
         return plain_to_text(html);
     }
+    let html = &*cap_depth(html, max_depth);
     if let Some(text) = simple_fragment_to_text(html) {
         return text;
     }

@@ -1,9 +1,11 @@
 //! The pipeline: one poll of one feed, read top to bottom.
 //!
-//! fetch (conditional) → parse → drop items already seen → fetch and extract article pages
-//! of new items (full-text feeds) → match rules → a [`PollRecord`] for the store. Nothing
-//! here writes to the database: the record is committed in one transaction by the writer
-//! (see `schedule`), and alerts are delivered from committed rows (see `alert`).
+//! fetch (conditional) → parse (items cut to `max_items` while parsing, their HTML left as
+//! markup) → drop items already seen → new items to text → fetch and extract article pages
+//! of new items (full-text feeds, within `extract_timeout`) → match rules → a [`PollRecord`]
+//! for the store. Nothing here writes to the database: the record is committed in one
+//! transaction by the writer (see `schedule`), and alerts are delivered from committed rows
+//! (see `alert`).
 //!
 //! A failing feed becomes a record with an error; a failing article page falls back to the
 //! feed's own text after a few attempts. Nothing here panics or stops other feeds.
@@ -15,7 +17,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::config::{FeedConfig, PollConfig};
 use crate::extract::Extractor;
-use crate::feed::{self, FeedItem, ParsedFeed};
+use crate::feed::{self, FeedItem, ParsedFeed, RawItem};
 use crate::fetch::{Conditional, FeedResponse, FetchError, Fetcher};
 use crate::rules::{Document, RuleSet};
 use crate::store::{FeedRow, NewAlert, NewArticle, PollRecord, RecentItem, Store, Validators};
@@ -118,11 +120,15 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     // 2. Parse. A typical feed parses in well under a millisecond, less than handing it to
     // another thread costs, so it is parsed here; a big one goes to the blocking pool so that
     // it cannot hold up the other polls sharing this runtime thread.
-    let max_items = p.poll.max_items;
+    let limits = feed::Limits {
+        max_items: p.poll.max_items,
+        max_html_depth: p.poll.max_html_depth,
+    };
+    let max_items = limits.max_items;
     let parsed = if fetched.body.len() <= INLINE_PARSE_BYTES {
         let ct = fetched.content_type.as_deref();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            feed::parse(&fetched.body, ct, Some(&fetched.url), max_items)
+            feed::parse_raw(&fetched.body, ct, Some(&fetched.url), limits)
         }))
         .map_err(|_| "panicked".to_string())
     } else {
@@ -130,12 +136,12 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         let ct = fetched.content_type.clone();
         let body = fetched.body;
         tokio::task::spawn_blocking(move || {
-            feed::parse(&body, ct.as_deref(), Some(&base), max_items)
+            feed::parse_raw(&body, ct.as_deref(), Some(&base), limits)
         })
         .await
         .map_err(|e| e.to_string())
     };
-    let parsed: ParsedFeed = match parsed {
+    let parsed: ParsedFeed<RawItem> = match parsed {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
             let msg = format!("{}: {e}", feed.url);
@@ -147,8 +153,14 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         }
     };
     if let Some(n) = parsed.truncated_from {
-        tracing::warn!(feed = %feed.url, items = n, kept = max_items,
-            "feed has {n} items; only the first {max_items} are read ([poll] max_items)");
+        let dropped = n.saturating_sub(max_items);
+        tracing::warn!(feed = %feed.url, items = n, kept = max_items, dropped,
+            "feed has {n} items; only the first {max_items} are read, {dropped} dropped before parsing ([poll] max_items)");
+    }
+    if parsed.dropped_elements > 0 {
+        tracing::warn!(feed = %feed.url, dropped = parsed.dropped_elements,
+            "feed has elements past the structural limits (children per element, nesting, attributes); {} dropped before parsing, the rest of the feed is read",
+            parsed.dropped_elements);
     }
     if feed.interval.is_none() {
         if let Some(gap) = publishing_gap(&parsed.items) {
@@ -170,36 +182,13 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     // 3. Only items never seen before go further. An item is known by its identity and
     // also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
     // under a new GUID, does not alert again.
+    // Nothing has been turned from HTML into text yet (apart from titles): only new items are.
     let scope = feed::identity::scope(&feed.url);
-    let keyed: Vec<Keyed> = parsed
-        .items
-        .into_iter()
-        .map(|item| {
-            let (keys, link) = feed::identity::item_keys(&item, &scope);
-            Keyed {
-                keys: keys.into_iter().map(|k| k.0).collect(),
-                link,
-                item,
-            }
-        })
-        .collect();
+    let keyed = key_items(parsed.items, &scope);
     let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
     let unseen: std::collections::HashSet<i64> = p.seen.unseen(&all).into_iter().collect();
-    let mut taken = std::collections::HashSet::new();
-    let mut fresh: Vec<Keyed> = Vec::new();
-    for k in keyed {
-        // New only if no key of it was seen before, in an earlier poll or earlier in this one.
-        if k.keys
-            .iter()
-            .all(|key| unseen.contains(key) && !taken.contains(key))
-        {
-            taken.extend(k.keys.iter().copied());
-            fresh.push(k);
-        } else if let Some(link) = k.link {
-            // Known already, perhaps from another feed: this feed becomes one of its sources.
-            rec.also_seen.push(link);
-        }
-    }
+    let (fresh, also_seen) = select_fresh(keyed, &unseen);
+    rec.also_seen.extend(also_seen);
 
     // Gap detection: everything is new and the document is as full as usual, so items may
     // have scrolled off between polls. Say so, and poll this feed more often.
@@ -217,7 +206,24 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
             interval.as_secs());
     }
 
-    // 4. Full text and matching, a few items at a time.
+    // 4. New items to text (off the async threads when there is much of it), then full text
+    // and matching, a few items at a time.
+    let depth = p.poll.max_html_depth;
+    let markup: usize = fresh.iter().map(Keyed::markup_len).sum();
+    let fresh: Vec<NewItem> = if markup <= INLINE_PARSE_BYTES {
+        fresh.into_iter().map(|k| k.convert(depth)).collect()
+    } else {
+        let handle = tokio::task::spawn_blocking(move || {
+            fresh.into_iter().map(|k| k.convert(depth)).collect()
+        });
+        match handle.await {
+            Ok(items) => items,
+            Err(e) => {
+                let msg = format!("{}: converting items to text crashed: {e}", feed.url);
+                return failed_msg(rec, row, interval, cap, &msg, None);
+            }
+        }
+    };
     let outcomes: Vec<(ItemOutcome, Option<String>)> = stream::iter(fresh)
         .map(|k| process_item(p, feed, k))
         .buffer_unordered(PAGES_IN_FLIGHT)
@@ -264,10 +270,10 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
 
 /// The feed's typical time between items, from its newest dated items: the span of up to
 /// ten newest dates divided by the gaps between them. `None` with fewer than three dates.
-fn publishing_gap(items: &[FeedItem]) -> Option<Duration> {
+fn publishing_gap(items: &[RawItem]) -> Option<Duration> {
     let mut dates: Vec<i64> = items
         .iter()
-        .filter_map(|i| i.published.map(|t| t.timestamp()))
+        .filter_map(|i| i.head.published.map(|t| t.timestamp()))
         .collect();
     dates.sort_unstable_by(|a, b| b.cmp(a));
     dates.dedup();
@@ -280,11 +286,110 @@ fn publishing_gap(items: &[FeedItem]) -> Option<Duration> {
     u64::try_from(gap).ok().map(Duration::from_secs)
 }
 
-/// A parsed item with its identity keys (see [`feed::identity::item_keys`]) and canonical link.
+/// A parsed item, still markup, with its identity keys (see [`feed::identity::item_keys`]),
+/// its canonical link, and whether its summary and content are the feed's boilerplate.
 struct Keyed {
     keys: Vec<i64>,
     link: Option<String>,
+    item: RawItem,
+    boilerplate: Boilerplate,
+}
+
+/// Which of an item's texts other items of the same document share verbatim ("Read the full
+/// story on our website."): they say nothing about which story the item is.
+#[derive(Clone, Copy, Default)]
+struct Boilerplate {
+    summary: bool,
+    content: bool,
+}
+
+impl Keyed {
+    fn markup_len(&self) -> usize {
+        let (s, c) = self.item.markup();
+        s.map_or(0, str::len) + c.map_or(0, str::len) + self.item.head.summary.len()
+    }
+
+    fn convert(self, max_html_depth: usize) -> NewItem {
+        NewItem {
+            keys: self.keys,
+            link: self.link,
+            item: self.item.into_item(max_html_depth),
+            boilerplate: self.boilerplate,
+        }
+    }
+}
+
+/// A new item, as text.
+struct NewItem {
+    keys: Vec<i64>,
+    link: Option<String>,
     item: FeedItem,
+    boilerplate: Boilerplate,
+}
+
+/// Keys every item, and marks the summaries and contents that two or more items of the
+/// document share verbatim (compared as markup, so nothing is converted).
+fn key_items(items: Vec<RawItem>, scope: &str) -> Vec<Keyed> {
+    use std::hash::{Hash, Hasher};
+    let hash = |field: u8, s: &str| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (field, s.trim()).hash(&mut h);
+        h.finish()
+    };
+    let fields = |i: &RawItem| {
+        let (s, c) = i.markup();
+        // An item without a title had its summary converted already (identity needs it).
+        let s = s.or(Some(i.head.summary.as_str()));
+        [
+            s.filter(|s| !s.trim().is_empty()).map(|s| hash(0, s)),
+            c.filter(|c| !c.trim().is_empty()).map(|c| hash(1, c)),
+        ]
+    };
+    let mut counts: std::collections::HashMap<u64, usize> = Default::default();
+    for h in items.iter().flat_map(fields).flatten() {
+        *counts.entry(h).or_default() += 1;
+    }
+    let shared = |h: Option<u64>| h.is_some_and(|h| counts.get(&h).is_some_and(|&n| n > 1));
+    items
+        .into_iter()
+        .map(|item| {
+            let [s, c] = fields(&item);
+            let (keys, link) = feed::identity::item_keys(&item.head, scope);
+            Keyed {
+                keys: keys.into_iter().map(|k| k.0).collect(),
+                link,
+                boilerplate: Boilerplate {
+                    summary: shared(s),
+                    content: shared(c),
+                },
+                item,
+            }
+        })
+        .collect()
+}
+
+/// The items none of whose keys were seen before (`unseen` holds the keys not seen in
+/// earlier polls), nor earlier in this document; and the links of the others, whose sources
+/// this feed joins. Nothing is converted here: the seen items are dropped as markup.
+fn select_fresh(
+    keyed: Vec<Keyed>,
+    unseen: &std::collections::HashSet<i64>,
+) -> (Vec<Keyed>, Vec<String>) {
+    let mut taken = std::collections::HashSet::new();
+    let mut fresh = Vec::new();
+    let mut also_seen = Vec::new();
+    for k in keyed {
+        if k.keys
+            .iter()
+            .all(|key| unseen.contains(key) && !taken.contains(key))
+        {
+            taken.extend(k.keys.iter().copied());
+            fresh.push(k);
+        } else if let Some(link) = k.link {
+            also_seen.push(link);
+        }
+    }
+    (fresh, also_seen)
 }
 
 enum ItemOutcome {
@@ -300,13 +405,14 @@ enum ItemOutcome {
 async fn process_item(
     p: &Pipeline,
     feed: &FeedConfig,
-    keyed: Keyed,
+    new: NewItem,
 ) -> (ItemOutcome, Option<String>) {
-    let Keyed {
+    let NewItem {
         keys,
         link: link_canonical,
         mut item,
-    } = keyed;
+        boilerplate,
+    } = new;
     let key = keys[0];
     let mut body = item.content.take().unwrap_or_default();
     let mut body_source = if body.is_empty() { "none" } else { "feed" };
@@ -335,8 +441,14 @@ async fn process_item(
                     // Furniture or nothing: matching it could raise false alarms (a ticker
                     // on every page), so the feed's own text stands in.
                     crate::metrics::extraction_fallback();
-                    tracing::debug!(feed = %feed.url, url = link, reason = %reason,
-                        "article extraction looks failed; using the feed's text");
+                    if ex.timed_out {
+                        tracing::warn!(feed = %feed.url, url = link,
+                            budget_ms = p.poll.extract_timeout.as_millis() as u64,
+                            "article extraction ran past [poll] extract_timeout; using the feed's text");
+                    } else {
+                        tracing::debug!(feed = %feed.url, url = link, reason = %reason,
+                            "article extraction looks failed; using the feed's text");
+                    }
                     extract_failure = Some(format!("{link}: {reason}"));
                 }
             },
@@ -382,17 +494,15 @@ async fn process_item(
             snippet: m.snippet,
         })
         .collect();
-    // The story's fingerprint is of its text; headlines differ between outlets.
-    let fingerprint = crate::story::fingerprint(if body.is_empty() {
-        &item.summary
-    } else {
-        &body
-    });
-    let fingerprint = if fingerprint.words == 0 {
-        crate::story::fingerprint(&item.title)
-    } else {
-        fingerprint
+    // The story's fingerprint is of its headline and its distinctive text: the page's, else
+    // the feed's content or summary unless other items of the feed share it verbatim.
+    let story_text = match body_source {
+        "page" => body.as_str(),
+        "feed" if !boilerplate.content => body.as_str(),
+        _ if !boilerplate.summary => item.summary.as_str(),
+        _ => "",
     };
+    let fingerprint = crate::story::article_fingerprint(&item.title, story_text);
     (
         ItemOutcome::Kept(
             keys,
@@ -416,22 +526,31 @@ async fn process_item(
     )
 }
 
-/// Downloads, decodes and extracts one article page.
+/// Downloads, decodes and extracts one article page, within `[poll] extract_timeout`.
+///
+/// The extractor checks the budget between its stages and gives up with a timed-out result;
+/// a stage that runs on past it is not waited for (a second after the budget, the poll goes
+/// on with the feed's text while the blocking thread finishes and is dropped).
 async fn page_text(p: &Pipeline, link: &str) -> Result<crate::extract::Extracted, FetchError> {
     let page = p.fetcher.page(link).await?;
     let ex = p.extractor.clone();
     let url = page.url.clone();
     let ct = page.content_type.clone();
     let body = page.body;
-    tokio::task::spawn_blocking(move || {
+    let budget = p.poll.extract_timeout;
+    let depth = p.poll.max_html_depth;
+    let work = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + budget;
         let (html, _) = crate::charset::decode_html(&body, ct.as_deref());
-        ex.extract(&html, Some(&url))
-    })
-    .await
-    .map_err(|e| FetchError::ReadBody {
-        url: link.to_string(),
-        reason: format!("extractor crashed: {e}"),
-    })
+        ex.extract_within(&html, Some(&url), depth, deadline)
+    });
+    match tokio::time::timeout(budget + Duration::from_secs(1), work).await {
+        Ok(done) => done.map_err(|e| FetchError::ReadBody {
+            url: link.to_string(),
+            reason: format!("extractor crashed: {e}"),
+        }),
+        Err(_) => Ok(crate::extract::Extracted::timed_out()),
+    }
 }
 
 /// Runs a read query on the shared read connection, off the async threads.
@@ -547,4 +666,56 @@ fn jittered(d: Duration, seed: i64) -> i64 {
 
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn raw_items(descriptions: &[&str]) -> Vec<RawItem> {
+        let items: String = descriptions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                format!("<item><title>Item {i}</title><guid>g{i}</guid><description>{d}</description></item>")
+            })
+            .collect();
+        let doc = format!("<rss version=\"2.0\"><channel>{items}</channel></rss>");
+        let limits = feed::Limits {
+            max_items: 100,
+            max_html_depth: 64,
+        };
+        feed::parse_raw(doc.as_bytes(), None, None, limits)
+            .expect("parses")
+            .items
+    }
+
+    #[test]
+    fn seen_items_are_never_converted_to_text() {
+        let items = raw_items(&["&lt;p&gt;one&lt;/p&gt;", "&lt;p&gt;two&lt;/p&gt;", "three"]);
+        feed::CONVERSIONS.with(|c| c.set(0));
+        let keyed = key_items(items, "https://example.org/feed");
+        let unseen: HashSet<i64> = keyed[1].keys.iter().copied().collect();
+        let (fresh, _) = select_fresh(keyed, &unseen);
+        assert_eq!(fresh.len(), 1);
+        assert_eq!(fresh[0].item.markup().0, Some("<p>two</p>"), "still markup");
+        assert_eq!(
+            feed::CONVERSIONS.with(|c| c.get()),
+            0,
+            "nothing converted yet"
+        );
+        let new: Vec<NewItem> = fresh.into_iter().map(|k| k.convert(64)).collect();
+        assert_eq!(feed::CONVERSIONS.with(|c| c.get()), 1, "only the new item");
+        assert_eq!(new[0].item.summary, "two");
+    }
+
+    #[test]
+    fn summaries_shared_within_the_document_are_boilerplate() {
+        let teaser = "Read the full story on our website.";
+        let keyed = key_items(raw_items(&[teaser, "Own words.", teaser]), "s");
+        let marks: Vec<bool> = keyed.iter().map(|k| k.boilerplate.summary).collect();
+        assert_eq!(marks, [true, false, true]);
+        assert!(keyed.iter().all(|k| !k.boilerplate.content));
+    }
 }

@@ -152,3 +152,53 @@ async fn the_same_url_in_two_feeds_is_one_article() {
         "feed D is listed as a source: {alerts:#?}"
     );
 }
+
+/// Issue 11 row 7: unrelated matching items whose summaries are all the same teaser are
+/// three stories and three alerts, whether they come from one feed (the teaser is shared
+/// verbatim, so it is boilerplate) or one per feed (headlines tell them apart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boilerplate_summaries_do_not_merge_stories() {
+    let teaser = "Read the full story on our website.";
+    let items = [
+        (
+            "Rockets strike Baghdad's Green Zone overnight",
+            "http://one.invalid/rockets",
+        ),
+        (
+            "Drone shot down over the Green Zone in Baghdad",
+            "http://one.invalid/drone",
+        ),
+        (
+            "Protesters gather at the gates of Baghdad's Green Zone",
+            "http://one.invalid/protest",
+        ),
+    ];
+    let srv = TestServer::start().await;
+    let all: Vec<(&str, &str, Option<&str>)> =
+        items.iter().map(|(t, l)| (*t, *l, Some(teaser))).collect();
+    srv.set("/one", Fixture::ok("application/rss+xml", rss("One", &all)));
+    let mut each = String::new();
+    for (i, (t, l)) in items.iter().enumerate() {
+        let link = l.replace("one.invalid", "each.invalid");
+        let path = format!("/each{i}");
+        let doc = rss(&format!("Each {i}"), &[(*t, link.as_str(), Some(teaser))]);
+        srv.set(&path, Fixture::ok("application/rss+xml", doc));
+        each += &entry(&srv, &path, &format!("E{i}"));
+    }
+    for (name, feeds, host) in [
+        ("one feed", entry(&srv, "/one", "One"), "one.invalid"),
+        ("a feed each", each, "each.invalid"),
+    ] {
+        let inst = Instance::new(&feeds);
+        assert!(inst.run(&["poll", "--once"]).await.status.success());
+        let alerts = inst.alerts().await;
+        let mut urls: Vec<&str> = alerts
+            .iter()
+            .filter(|a| a["rule"] == "green-zone")
+            .filter_map(|a| a["url"].as_str())
+            .filter(|u| u.contains(host))
+            .collect();
+        urls.sort_unstable();
+        assert_eq!(urls.len(), 3, "{name}: one alert per story: {alerts:#?}");
+    }
+}

@@ -175,6 +175,14 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
         limits::MAX_ITEMS.key,
         limits::MAX_ITEMS.check_usize(p.max_items),
     );
+    check(
+        limits::MAX_HTML_DEPTH.key,
+        limits::MAX_HTML_DEPTH.check_usize(p.max_html_depth),
+    );
+    check(
+        limits::EXTRACT_TIMEOUT.key,
+        limits::EXTRACT_TIMEOUT.check(p.extract_timeout),
+    );
     if let Some(d) = raw.storage.recent_text_retention {
         let b = &limits::RECENT_TEXT_RETENTION;
         check(b.key, b.check(d));

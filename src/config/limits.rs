@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_MAX_FEED_BYTES, DEFAULT_MAX_INTERVAL,
-    DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST,
-    DEFAULT_RECENT_RETENTION, DEFAULT_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAX_FEED_BYTES,
+    DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES,
+    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_TIMEOUT,
 };
 use crate::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 
@@ -165,6 +165,23 @@ pub const MAX_ITEMS: Bound<u64> = Bound {
     floor: 1,
     ceiling: 10_000,
 };
+/// `[poll] max_html_depth`: real pages nest a few dozen levels (56 at most on the 121
+/// corpus pages); html5ever's cost grows with depth times tag count, so past 1,024 one page
+/// can take seconds again.
+pub const MAX_HTML_DEPTH: Bound<u64> = Bound {
+    key: "poll.max_html_depth",
+    default: Some(DEFAULT_MAX_HTML_DEPTH as u64),
+    floor: 16,
+    ceiling: 1024,
+};
+/// `[poll] extract_timeout`: one page's extraction budget; 0 would never extract, and past
+/// two minutes one hostile page holds a blocking thread that long on every poll.
+pub const EXTRACT_TIMEOUT: Bound<Duration> = Bound {
+    key: "poll.extract_timeout",
+    default: Some(DEFAULT_EXTRACT_TIMEOUT),
+    floor: Duration::from_millis(10),
+    ceiling: Duration::from_secs(120),
+};
 /// `[storage] recent_text_retention`: `"0s"` keeps none; past a year the kept texts only
 /// grow the database.
 pub const RECENT_TEXT_RETENTION: Bound<Duration> = Bound {
@@ -198,8 +215,9 @@ pub const SINK_RETRY_MAX: Bound<Duration> = Bound {
 };
 
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 9] = [
+pub const DURATIONS: [&Bound<Duration>; 10] = [
     &FETCH_TIMEOUT,
+    &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
     &MIN_INTERVAL,
     &MAX_INTERVAL,
@@ -210,7 +228,8 @@ pub const DURATIONS: [&Bound<Duration>; 9] = [
     &SINK_RETRY_MAX,
 ];
 /// Every count and size bound.
-pub const COUNTS: [&Bound<u64>; 5] = [
+pub const COUNTS: [&Bound<u64>; 6] = [
+    &MAX_HTML_DEPTH,
     &MAX_FEED_BYTES,
     &MAX_PAGE_BYTES,
     &PER_HOST_CONCURRENCY,

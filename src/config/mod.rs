@@ -52,6 +52,11 @@ pub const DEFAULT_MAX_FEED_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_MAX_PAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// Default cap on items taken from one feed document.
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
+/// Default for `[poll] max_html_depth`: HTML nested deeper loses its deeper tags (not text).
+pub const DEFAULT_MAX_HTML_DEPTH: usize = crate::html::DEFAULT_MAX_DEPTH;
+/// Default for `[poll] extract_timeout`: the time one article page's extraction may take
+/// before the feed's own text is used instead.
+pub const DEFAULT_EXTRACT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default number of concurrent requests to one host.
 pub const DEFAULT_PER_HOST: usize = 2;
 /// Default user agent: names the tool so publishers can reach its operators.
@@ -193,6 +198,12 @@ pub struct PollConfig {
     /// Longest interval the adaptive schedule (and error backoff) may choose.
     #[serde(deserialize_with = "duration")]
     pub max_interval: Duration,
+    /// HTML (feed content and article pages) nested deeper than this loses the deeper tags,
+    /// not their text: html5ever's cost grows with nesting depth.
+    pub max_html_depth: usize,
+    /// Time one article page's extraction may take; past it the feed's own text is used.
+    #[serde(deserialize_with = "duration")]
+    pub extract_timeout: Duration,
 }
 
 impl Default for PollConfig {
@@ -203,6 +214,8 @@ impl Default for PollConfig {
             max_items: DEFAULT_MAX_ITEMS,
             min_interval: DEFAULT_MIN_INTERVAL,
             max_interval: DEFAULT_MAX_INTERVAL,
+            max_html_depth: DEFAULT_MAX_HTML_DEPTH,
+            extract_timeout: DEFAULT_EXTRACT_TIMEOUT,
         }
     }
 }

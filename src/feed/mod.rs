@@ -10,11 +10,15 @@
 //!
 //! Hostile input: feed-rs/quick-xml never expand DTD entities themselves; `prepare` expands
 //! plain ones (bounded) and refuses billion-laughs-shaped DTDs with [`ParseError::Refused`],
-//! so such documents cost linear time and memory. The item count is capped at `max_items`;
-//! nothing here panics on any input (a proptest checks it), and feed-rs panics are caught.
+//! so such documents cost linear time and memory. `limit` cuts the document before feed-rs
+//! builds anything: items past `max_items`, and elements past its structural limits (children,
+//! depth, attributes). HTML in items is capped in depth when it is converted, and
+//! [`parse_raw`] leaves that conversion to the caller, who does it for new items only.
+//! Nothing here panics on any input (a proptest checks it), and feed-rs panics are caught.
 
 mod date;
 pub mod identity;
+mod limit;
 mod prepare;
 mod repair;
 
@@ -50,19 +54,73 @@ pub struct FeedItem {
     pub link_canonical: Option<String>,
 }
 
+/// An item as parsed, with its summary and content still HTML: turning HTML into text is the
+/// costly part of a parse, and most items of a feed were seen in an earlier poll, so the
+/// pipeline converts only the new ones ([`RawItem::into_item`]).
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    /// Everything but `summary` and `content`, which are filled in by [`RawItem::into_item`]
+    /// (the summary already is when the item has no title: identity may need it).
+    pub head: FeedItem,
+    summary: Option<String>,
+    content: Option<String>,
+}
+
+impl RawItem {
+    /// The summary's and the content's markup as the document gave them, for comparing items
+    /// of one document without converting them.
+    pub fn markup(&self) -> (Option<&str>, Option<&str>) {
+        (self.summary.as_deref(), self.content.as_deref())
+    }
+
+    /// The item with its summary and content as clean text; HTML nested deeper than
+    /// `max_html_depth` loses its deeper tags first ([`crate::html::cap_depth`]).
+    pub fn into_item(self, max_html_depth: usize) -> FeedItem {
+        #[cfg(test)]
+        CONVERSIONS.with(|c| c.set(c.get() + 1));
+        let mut item = self.head;
+        if let Some(s) = self.summary {
+            item.summary = to_text(&s, max_html_depth);
+        }
+        item.content = self
+            .content
+            .map(|c| to_text(&c, max_html_depth))
+            .filter(|s| !s.is_empty());
+        item
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Items converted by [`RawItem::into_item`] on this thread (tests check what is skipped).
+    pub(crate) static CONVERSIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Bounds on the work one document may cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Items kept (the first ones); the rest are cut before feed-rs reads them.
+    pub max_items: usize,
+    /// Nesting depth of HTML in titles, summaries and content.
+    pub max_html_depth: usize,
+}
+
 /// A parsed feed: its title, format and items.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ParsedFeed {
+pub struct ParsedFeed<I = FeedItem> {
     /// Feed title as clean text.
     pub title: Option<String>,
     /// Which format the document was.
     pub format: FeedFormat,
     /// Items in document order (usually newest first), at most `max_items`.
-    pub items: Vec<FeedItem>,
+    pub items: Vec<I>,
     /// RSS `<ttl>`: the publisher's minimum time between polls.
     pub ttl: Option<Duration>,
     /// The item count before the `max_items` cut, when there was a cut.
     pub truncated_from: Option<usize>,
+    /// Other elements (or JSON members) removed because they were past a structural limit:
+    /// too many children, too deep, too many attributes (see `limit`).
+    pub dropped_elements: usize,
 }
 
 /// Feed formats, as shown to users (`Display`) and in `parse --format json`.
@@ -149,6 +207,37 @@ pub fn parse(
     base: Option<&url::Url>,
     max_items: usize,
 ) -> Result<ParsedFeed, ParseError> {
+    let limits = Limits {
+        max_items,
+        max_html_depth: crate::html::DEFAULT_MAX_DEPTH,
+    };
+    let raw = parse_raw(bytes, content_type, base, limits)?;
+    Ok(ParsedFeed {
+        items: raw
+            .items
+            .into_iter()
+            .map(|i| i.into_item(limits.max_html_depth))
+            .collect(),
+        title: raw.title,
+        format: raw.format,
+        ttl: raw.ttl,
+        truncated_from: raw.truncated_from,
+        dropped_elements: raw.dropped_elements,
+    })
+}
+
+/// [`parse`], with the items' summaries and content left as markup ([`RawItem`]) and the
+/// bounds given in full.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_raw(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: Option<&url::Url>,
+    limits: Limits,
+) -> Result<ParsedFeed<RawItem>, ParseError> {
+    let max_items = limits.max_items;
     if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
         return Err(ParseError::Empty);
     }
@@ -162,7 +251,13 @@ pub fn parse(
     {
         return Err(ParseError::Empty);
     }
-    let (body, kind) = prepare::prepare(&text);
+    // A JSON Feed is cut before `prepare` reads it into a `serde_json::Value`.
+    let json_cut = text
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('{')
+        .then(|| limit::json(&text, max_items));
+    let text = json_cut.as_ref().map_or(&*text, |l| l.text(&text));
+    let (body, kind) = prepare::prepare(text);
     let format = match &kind {
         Kind::Xml { format, .. } => *format,
         Kind::Json => FeedFormat::Json,
@@ -178,6 +273,12 @@ pub fn parse(
             })
         }
     };
+    let limited = match (&kind, json_cut) {
+        (Kind::Xml { format, .. }, _) => limit::xml(&body, item_tag(*format), max_items),
+        (_, Some(json)) => limit::Limited { body: None, ..json },
+        _ => limit::Limited::default(),
+    };
+    let body = limited.body.unwrap_or(body);
     let feed = match guarded_parse(base, &body) {
         Ok(feed) => feed,
         Err(err) => {
@@ -217,13 +318,27 @@ pub fn parse(
                         items: Vec::new(),
                         ttl: None,
                         truncated_from: None,
+                        dropped_elements: limited.dropped,
                     });
                 }
                 None => return Err(ParseError::Malformed { detail: err }),
             }
         }
     };
-    Ok(convert(feed, format, base, max_items))
+    let mut parsed = convert(feed, format, base, limits);
+    if limited.items > max_items {
+        parsed.truncated_from = Some(limited.items);
+    }
+    parsed.dropped_elements = limited.dropped;
+    Ok(parsed)
+}
+
+/// The local name of an item element in `format`.
+fn item_tag(format: FeedFormat) -> &'static str {
+    match format {
+        FeedFormat::Atom => "entry",
+        _ => "item",
+    }
 }
 
 /// feed-rs's message when it finds no channel/feed element it knows.
@@ -257,29 +372,28 @@ fn convert(
     feed: feed_rs::model::Feed,
     format: FeedFormat,
     base: Option<&url::Url>,
-    max_items: usize,
-) -> ParsedFeed {
+    limits: Limits,
+) -> ParsedFeed<RawItem> {
+    let (max_items, depth) = (limits.max_items, limits.max_html_depth);
     let total = feed.entries.len();
+    // `limit` has cut the document already; this is the count for documents it left alone.
     let truncated_from = (total > max_items).then_some(total);
-    if let Some(n) = truncated_from {
-        tracing::warn!(
-            items = n,
-            max_items,
-            "feed has more items than max_items; truncated"
-        );
-    }
     let items = feed
         .entries
         .into_iter()
         .take(max_items)
-        .map(|e| convert_entry(e, format, base))
+        .map(|e| convert_entry(e, format, base, depth))
         .collect();
     ParsedFeed {
-        title: feed.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .map(|t| text_of(&t, depth))
+            .filter(|t| !t.is_empty()),
         format,
         items,
         ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         truncated_from,
+        dropped_elements: 0,
     }
 }
 
@@ -287,7 +401,8 @@ fn convert_entry(
     e: feed_rs::model::Entry,
     format: FeedFormat,
     base: Option<&url::Url>,
-) -> FeedItem {
+    depth: usize,
+) -> RawItem {
     let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
     // No link: an id that is an http(s) URL is the permalink (RSS `isPermaLink` defaults to
     // true, feed-rs does not expose the attribute; Atom ids are very often the post URL), as
@@ -308,12 +423,7 @@ fn convert_entry(
                 (g.map(String::from), g.and_then(identity::canonical_url))
             }
         };
-    let content = e
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(to_text)
-        .filter(|s| !s.is_empty());
+    let content = e.content.and_then(|c| c.body);
     let author = e
         .authors
         .iter()
@@ -324,22 +434,38 @@ fn convert_entry(
                 .or_else(|| p.email.clone())
         })
         .map(|n| collapse_ws(&n));
-    FeedItem {
-        guid,
-        link,
-        title: e.title.as_ref().map(text_of).unwrap_or_default(),
-        // No summary: YouTube and podcast feeds put it in `media:description` /
-        // `itunes:summary`, which feed-rs files under media.
-        summary: e
-            .summary
-            .as_ref()
-            .or_else(|| e.media.iter().find_map(|m| m.description.as_ref()))
-            .map(|t| to_text(&t.content))
-            .unwrap_or_default(),
+    let title = e
+        .title
+        .as_ref()
+        .map(|t| text_of(t, depth))
+        .unwrap_or_default();
+    // No summary: YouTube and podcast feeds put it in `media:description` /
+    // `itunes:summary`, which feed-rs files under media.
+    let mut summary = e
+        .summary
+        .or_else(|| e.media.into_iter().find_map(|m| m.description))
+        .map(|t| t.content);
+    // Without a title, identity falls back to the summary, so it is needed now.
+    let summary_text = match summary.as_deref() {
+        Some(s) if title.is_empty() => to_text(s, depth),
+        _ => String::new(),
+    };
+    if title.is_empty() {
+        summary = None;
+    }
+    RawItem {
+        head: FeedItem {
+            guid,
+            link,
+            title,
+            summary: summary_text,
+            content: None,
+            published: e.published.or(e.updated),
+            author,
+            link_canonical,
+        },
+        summary,
         content,
-        published: e.published.or(e.updated),
-        author,
-        link_canonical,
     }
 }
 
@@ -389,18 +515,19 @@ enum Resolved {
 
 /// Title-like text: HTML (or anything that looks like markup or entities) to text, whitespace
 /// collapsed to single spaces.
-fn text_of(t: &feed_rs::model::Text) -> String {
+fn text_of(t: &feed_rs::model::Text, depth: usize) -> String {
     let is_html = t.content_type.as_str().contains("html");
     if is_html || t.content.contains('<') || t.content.contains('&') {
-        collapse_ws(&to_text(&t.content))
+        collapse_ws(&to_text(&t.content, depth))
     } else {
         collapse_ws(&demoronize(&t.content))
     }
 }
 
-/// HTML fragment to clean text ([`crate::html::fragment_to_text`]), then [`demoronize`]d.
-fn to_text(html: &str) -> String {
-    let text = crate::html::fragment_to_text(html);
+/// HTML fragment to clean text ([`crate::html::fragment_to_text_capped`]), then
+/// [`demoronize`]d.
+fn to_text(html: &str, depth: usize) -> String {
+    let text = crate::html::fragment_to_text_capped(html, depth);
     match demoronize(&text) {
         Cow::Owned(fixed) => fixed,
         Cow::Borrowed(_) => text,
