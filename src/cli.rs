@@ -287,7 +287,9 @@ fn build_pipeline(
     seen: Arc<crate::store::SeenKeys>,
 ) -> Result<Pipeline> {
     Ok(Pipeline {
-        fetcher: Fetcher::new(&cfg.fetch).context("cannot build the HTTP client")?,
+        fetcher: Fetcher::new(&cfg.fetch)
+            .context("cannot build the HTTP client")?
+            .with_max_pause(cfg.poll.max_interval),
         rules: Arc::new(compile_rules(cfg)?),
         extractor: Arc::new(Extractor::new(&cfg.sites).context("bad [[sites]] rule")?),
         reader,

@@ -93,7 +93,13 @@ pub struct Fetcher {
     /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
     /// every feed and page on that host, not only the one that was refused.
     paused: Arc<Mutex<HashMap<String, std::time::Instant>>>,
+    /// The longest pause a host may ask for: the daemon sets `[poll] max_interval`, so no
+    /// server's header keeps its feeds quiet for longer than the schedule itself would.
+    max_pause: Duration,
 }
+
+/// The longest host pause when nothing else is set: `[poll] max_interval`'s default.
+pub const DEFAULT_MAX_PAUSE: Duration = crate::config::DEFAULT_MAX_INTERVAL;
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,6 +159,7 @@ impl Fetcher {
             cfg: cfg.clone(),
             hosts: Arc::default(),
             paused: Arc::default(),
+            max_pause: DEFAULT_MAX_PAUSE,
         })
     }
 
@@ -375,10 +382,19 @@ impl Fetcher {
         }
     }
 
-    /// Remembers a host's request for a pause (429/503 with Retry-After), capped at 6 h.
+    /// Caps the pause a host may ask for (429/503 with Retry-After) at `max`, which the daemon
+    /// sets to `[poll] max_interval`.
+    #[must_use]
+    pub fn with_max_pause(mut self, max: Duration) -> Fetcher {
+        self.max_pause = max;
+        self
+    }
+
+    /// Remembers a host's request for a pause (429/503 with Retry-After), capped at
+    /// `max_pause`.
     fn pause_host(&self, url: &Url, wait: Duration) {
         if let Some(host) = authority(url) {
-            let wait = wait.min(Duration::from_secs(6 * 3600));
+            let wait = wait.min(self.max_pause);
             let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
             map.insert(host, std::time::Instant::now() + wait);
         }
