@@ -18,10 +18,13 @@
 //! `benches/extract.rs` (speed).
 
 mod clean;
+mod comments;
 mod dom;
+mod gallery;
 mod meta;
 mod prune;
 mod score;
+mod sections;
 mod site;
 
 use std::collections::HashSet;
