@@ -40,6 +40,14 @@ pub(crate) fn is_gallery(n: NRef<'_>) -> bool {
     ) {
         return false;
     }
+    // Counting children first is cheap; looking into each for a picture is not.
+    if n.children()
+        .filter(|c| c.value().is_element())
+        .nth(2)
+        .is_none()
+    {
+        return false;
+    }
     let (mut kids, mut pics) = (0u32, 0u32);
     for c in n.children().filter(|c| c.value().is_element()).take(500) {
         kids += 1;

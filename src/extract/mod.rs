@@ -26,6 +26,7 @@ mod prune;
 mod score;
 mod sections;
 mod site;
+mod teasers;
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! scoring so they neither score nor get merged back: invisible and hidden elements,
 //! navigation, bylines and date lines, captions and image boxes, "Read more" teasers, tag
 //! lists, reader comment sections ([`super::comments`]), galleries and profile boxes
-//! ([`super::gallery`]), and (in the strict pass) Readability's "unlikely candidates" by
+//! ([`super::gallery`]), teaser lists ([`super::teasers`]), and (in the strict pass) Readability's "unlikely candidates" by
 //! class/id words.
 //!
 //! Nothing is removed from the tree: the pass returns the ids of the subtrees to skip, so a
@@ -17,6 +17,7 @@ use super::dom::{
 };
 use super::gallery::{is_gallery, is_profile_box};
 use super::score::Flags;
+use super::teasers::{is_teaser_heading, is_teaser_list, teasers_follow};
 use crate::html::{is_invisible, Walk};
 
 /// Class/id words of page furniture (Readability's `unlikelyCandidates`).
@@ -100,9 +101,15 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags, threads: &Threads) -> IdSet {
             walk.skip_subtree(n);
             continue;
         }
-        if is_comment_heading(n) {
+        let comment_heading = is_comment_heading(n);
+        if comment_heading || is_teaser_heading(n) {
             out.insert(n.id());
-            if thread_follows(n) {
+            let follows = if comment_heading {
+                thread_follows(n)
+            } else {
+                teasers_follow(n)
+            };
+            if follows {
                 out.extend(
                     n.next_siblings()
                         .filter(|s| s.value().is_element())
@@ -125,6 +132,7 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags, threads: &Threads) -> IdSet {
             || is_gallery(n)
             || is_profile_box(n)
             || is_form_box(n)
+            || is_teaser_list(n)
             || (flags.strip_unlikely && (is_unlikely(n, t, &ci) || is_author_box(n, &ci)));
         if remove {
             out.insert(n.id());
