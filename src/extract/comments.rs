@@ -212,7 +212,15 @@ fn signs(n: NRef<'_>) -> Signs {
             "h2" | "h3" | "h4" | "h5" | "h6" | "legend" => {
                 s.heading |= short_text(d, 60).is_some_and(|t| is_comment_line(&t));
             }
-            "article" | "main" if !named(d) && !microdata(d) => s.holds_article = true,
+            // A story element, unless it is one comment of the thread (an unnamed
+            // `<article>` per comment, with its own reply control).
+            "article" | "main"
+                if !named(d)
+                    && !microdata(d)
+                    && !d.descendants().take(SCAN).any(is_reply_control) =>
+            {
+                s.holds_article = true
+            }
             _ => {}
         }
         if attr(d, "itemprop").is_some_and(|p| p.contains("articleBody")) {
@@ -441,6 +449,21 @@ mod tests {
         assert!(thread_follows(heads[0]));
         // A heading that happens to read "Comments" over prose: the prose stays.
         assert!(!thread_follows(heads[1]));
+    }
+
+    #[test]
+    fn thread_of_unnamed_articles_is_a_thread() {
+        let doc = Html::parse_document(
+            r##"<body><div id="x"><article><p>Reader one.</p><a href="#">Reply</a></article>
+            <article><p>Reader two.</p><a href="#">Reply</a></article></div></body>"##,
+        );
+        let x = doc
+            .tree
+            .root()
+            .descendants()
+            .find(|n| attr(*n, "id") == Some("x"))
+            .expect("x");
+        assert!(is_comment_section(x));
     }
 
     #[test]
