@@ -40,18 +40,19 @@ const HEADINGS: &[&str] = &[
     "comments", "leave a comment", "leave a reply", "post a comment", "add a comment",
     "reader comments", "readers comments", "join the discussion", "join the conversation",
     "responses", "thoughts on", "comments are closed", "show comments", "view comments",
-    "write a comment",
+    "write a comment", "tell us what you think", "what do you think", "have your say",
     // fr
     "commentaires", "laisser un commentaire", "laissez un commentaire",
     "ajouter un commentaire", "écrire un commentaire", "laisser une réponse", "réponses",
-    "vos commentaires", "les commentaires sont fermés",
+    "vos commentaires", "les commentaires sont fermés", "donnez votre avis", "réagissez",
     // de
     "kommentare", "kommentar schreiben", "kommentieren", "leserkommentare",
     "schreiben sie einen kommentar", "antwort hinterlassen", "hinterlasse einen kommentar",
-    "einen kommentar hinterlassen", "kommentare anzeigen",
+    "einen kommentar hinterlassen", "kommentare anzeigen", "diskutieren sie mit",
+    "ihre meinung ist gefragt",
     // ar
     "تعليقات", "التعليقات", "اترك تعليقا", "أضف تعليقا", "اضف تعليقا", "اضف تعليق",
-    "أضف تعليق", "اكتب تعليقا", "تعليقات القراء",
+    "أضف تعليق", "اكتب تعليقا", "تعليقات القراء", "شاركنا رأيك", "ما رأيك",
 ];
 
 /// Labels of the per-comment reply control.
@@ -356,6 +357,8 @@ mod tests {
             "رد",
             "التعليقات",
             "اترك تعليقا",
+            "Tell us what YOU think...",
+            "Diskutieren Sie mit!",
         ] {
             assert!(is_comment_line(l), "{l}");
         }
