@@ -113,6 +113,23 @@ pub(crate) fn is_profile_box(n: NRef<'_>) -> bool {
     if named && holds_picture(n) && chars_upto(n, 600) <= 600 {
         return true;
     }
+    // An author box: named for the author, holding a link to the author's page (the
+    // portrait may be a CSS background, so no picture is needed) and a short bio.
+    let author_named = ["class", "id"].iter().any(|a| {
+        attr(n, a).is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == "author")
+        })
+    });
+    if author_named
+        && n.descendants()
+            .take(SCAN)
+            .any(|d| tag(d) == "a" && attr(d, "rel").is_some_and(|r| r.contains("author")))
+        && chars_upto(n, 600) <= 600
+    {
+        return true;
+    }
     !matches!(tag(n), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
         && opening_heading(n).is_some_and(|h| ABOUT.contains(&h.as_str()))
         && chars_upto(n, 1500) <= 1500
@@ -165,10 +182,12 @@ mod tests {
         let doc = Html::parse_document(
             r#"<body><div id="w" class="widget widget_about"><img src="me.jpg"><p>I write about travel and food from my kitchen in Lyon.</p></div>
             <div id="h"><h3>Über mich</h3><p>Ich schreibe über Reisen und Essen.</p></div>
+            <div id="a" class="post-author"><h5><a rel="author" href="/u/r">Regan</a></h5><p>Regan writes about hiking with children.</p></div>
             <div id="s" class="story"><h3>Rockets hit the zone</h3><img src="x.jpg"><p>Short story.</p></div></body>"#,
         );
         assert!(is_profile_box(by_id(&doc, "w")));
         assert!(is_profile_box(by_id(&doc, "h")));
+        assert!(is_profile_box(by_id(&doc, "a")));
         assert!(!is_profile_box(by_id(&doc, "s")));
     }
 }
