@@ -121,8 +121,15 @@ fn named(n: NRef<'_>) -> bool {
     let mut hit = false;
     for a in ["class", "id"] {
         for c in attr(n, a).unwrap_or("").split_whitespace() {
-            let c = c.to_ascii_lowercase();
-            if names_comments(&c) {
+            // Lower-cased copies only when needed: this runs for every element of a page.
+            let lower;
+            let c = if c.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower = c.to_ascii_lowercase();
+                lower.as_str()
+            } else {
+                c
+            };
+            if names_comments(c) {
                 hit = true;
             } else if CONTENT.iter().any(|w| c.contains(w)) {
                 return false;
@@ -184,11 +191,38 @@ fn is_reply_control(n: NRef<'_>) -> bool {
         c.split_whitespace()
             .any(|c| c.contains("reply") && !c.contains("replies"))
     });
-    classed
-        || short_text(n, 40).is_some_and(|t| {
-            let l = letters(&t);
-            REPLY.contains(&l.as_str())
-        })
+    classed || label(n).is_some_and(is_reply_label)
+}
+
+/// The one text run of a small element (a link, a button), trimmed of what is not a letter;
+/// None when the element is larger or holds several runs. Runs for every link of a page, so
+/// it neither allocates nor looks further than [`LABEL_NODES`] nodes.
+fn label(n: NRef<'_>) -> Option<&str> {
+    let mut found = None;
+    for (i, d) in n.descendants().enumerate() {
+        if i > LABEL_NODES {
+            return None;
+        }
+        if let Some(t) = d.value().as_text() {
+            let t = t.trim_matches(|c: char| !c.is_alphabetic());
+            if !t.is_empty() {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(t);
+            }
+        }
+    }
+    found
+}
+
+/// True when `t` (letters at both ends) is a reply label, compared case-insensitively
+/// without allocating.
+fn is_reply_label(t: &str) -> bool {
+    t.len() <= 40
+        && REPLY
+            .iter()
+            .any(|r| t.chars().flat_map(char::to_lowercase).eq(r.chars()))
 }
 
 /// Signs of a thread inside `n` (bounded scan): reply controls, textareas, timestamps,

@@ -104,9 +104,8 @@ pub(crate) fn is_profile_box(n: NRef<'_>) -> bool {
     }
     let named = ["class", "id"].iter().any(|a| {
         attr(n, a).is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| PROFILE_WORDS.contains(&w))
+            v.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| PROFILE_WORDS.iter().any(|p| w.eq_ignore_ascii_case(p)))
         })
     });
     // Cheap tests first: counting text walks the subtree.
@@ -117,9 +116,8 @@ pub(crate) fn is_profile_box(n: NRef<'_>) -> bool {
     // portrait may be a CSS background, so no picture is needed) and a short bio.
     let author_named = ["class", "id"].iter().any(|a| {
         attr(n, a).is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == "author")
+            v.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w.eq_ignore_ascii_case("author"))
         })
     });
     if author_named

@@ -140,7 +140,13 @@ fn shape<'a>(n: NRef<'a>) -> (&'a str, &'a str) {
 /// short cards each opening with a linked headline, making up most of its children. An
 /// ordered list is the article's own (a roundup, a ranking).
 pub(crate) fn is_teaser_list(n: NRef<'_>) -> bool {
-    if !matches!(tag(n), "ul" | "div" | "section" | "aside") {
+    // Counting children first is cheap; collecting them for every element is not.
+    if !matches!(tag(n), "ul" | "div" | "section" | "aside")
+        || n.children()
+            .filter(|c| c.value().is_element())
+            .nth(2)
+            .is_none()
+    {
         return false;
     }
     let kids: Vec<NRef<'_>> = n
