@@ -280,7 +280,8 @@ pub(crate) fn is_invisible(tag: &str) -> bool {
             | "iframe"
             | "template"
             | "svg"
-            | "math"
+            | "annotation"
+            | "annotation-xml"
             | "head"
             | "select"
             | "textarea"
@@ -291,6 +292,14 @@ pub(crate) fn is_invisible(tag: &str) -> bool {
             | "audio"
             | "button"
     )
+}
+
+/// The `alttext` of a `<math>` element, when it has one.
+fn math_alt_text<'a>(tag: &str, e: &'a scraper::node::Element) -> Option<&'a str> {
+    if tag != "math" {
+        return None;
+    }
+    e.attr("alttext").filter(|a| !a.trim().is_empty())
 }
 
 /// How much of a break an element forces around itself: 2 = paragraph, 1 = line, 0 = none.
@@ -473,6 +482,14 @@ pub(crate) fn render(
                         walk.skip_subtree(n);
                         continue;
                     }
+                    if let Some(alt) = math_alt_text(tag, e) {
+                        // Inline math is part of the sentence ("a rise of <math>…</math> per
+                        // cent"); its alt text reads as the author meant, else the MathML
+                        // tokens below give the text content (annotations are invisible).
+                        tb.text(alt);
+                        walk.skip_subtree(n);
+                        continue;
+                    }
                     match break_level(tag) {
                         0 if matches!(tag, "td" | "th" | "img") => tb.space(),
                         0 => {}
@@ -511,6 +528,14 @@ mod tests {
     fn blocks_become_paragraphs() {
         let t = fragment_to_text("<p>One <b>bold</b> word.</p><p>Two&amp;three</p>");
         assert_eq!(t, "One bold word.\n\nTwo&three");
+    }
+
+    #[test]
+    fn inline_math_is_text() {
+        let t = fragment_to_text(
+            r#"<p>A rise of <math alttext="x^2"><mi>x</mi><msup><mn>2</mn></msup></math> per year, or <math><semantics><mi>y</mi><mo>=</mo><mn>3</mn><annotation encoding="application/x-tex">y=3</annotation></semantics></math> here.</p>"#,
+        );
+        assert_eq!(t, "A rise of x^2 per year, or y=3 here.");
     }
 
     #[test]

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use feedwatch::extract::Extractor;
 use unicode_normalization::UnicodeNormalization;
 
-/// Mean F1 below this fails the test (the goal is 0.97; this leaves room for noise, not for
-/// regressions).
-const MIN_MEAN_F1: f64 = 0.95;
+/// Mean F1 below this fails the test: issue #13 requires 0.97 on these pages (0.985 measured
+/// on 2026-12-03), so a change that costs more than about a point fails.
+const MIN_MEAN_F1: f64 = 0.97;
 
 fn corpus_dir() -> Option<PathBuf> {
     let shared = std::env::var_os("FEEDWATCH_SHARED_DIR")

@@ -102,6 +102,7 @@ pub(crate) fn prep(
         }
     }
     if !flags.clean_conditionally {
+        drop_trailing_headings(parts, &mut removed, pruned);
         return removed;
     }
     // Bottom-up: descendants (later in document order) before their ancestors, with each
@@ -130,7 +131,47 @@ pub(crate) fn prep(
             }
         }
     }
+    drop_trailing_headings(parts, &mut removed, pruned);
     removed
+}
+
+/// Headings left with nothing after them at the end of the article ("More from X" once its
+/// teaser list is gone): a heading introduces what follows, so with nothing following it is
+/// furniture. At most three, from the end.
+fn drop_trailing_headings(parts: &[NRef<'_>], removed: &mut IdSet, pruned: &IdSet) {
+    let Some(last_part) = parts.last() else {
+        return;
+    };
+    for _ in 0..3 {
+        let mut last_text = None;
+        let mut walk = Walk::new(*last_part);
+        while let Some(edge) = walk.next() {
+            let Edge::Open(n) = edge else { continue };
+            if n.value().is_element() {
+                if n.id() != last_part.id()
+                    && (removed.contains(&n.id())
+                        || pruned.contains(&n.id())
+                        || crate::html::is_invisible(tag(n)))
+                {
+                    walk.skip_subtree(n);
+                }
+            } else if n.value().as_text().is_some_and(|t| !t.trim().is_empty()) {
+                last_text = Some(n);
+            }
+        }
+        let heading = last_text.and_then(|t| {
+            t.ancestors()
+                .take(4)
+                .take_while(|a| a.id() != last_part.id())
+                .find(|a| matches!(tag(*a), "h2" | "h3" | "h4" | "h5" | "h6"))
+        });
+        match heading {
+            Some(h) => {
+                removed.insert(h.id());
+            }
+            None => return,
+        }
+    }
 }
 
 /// Readability's `_cleanConditionally` test for one element, plus link-only paragraphs.
@@ -231,7 +272,7 @@ fn is_furniture_line(line: &str, title: Option<&str>) -> bool {
     if title.is_some_and(|t| t == l) {
         return true;
     }
-    if FURNITURE_LINES.contains(&l) {
+    if FURNITURE_LINES.contains(&l) || super::comments::is_comment_line(l) {
         return true;
     }
     let len = l.chars().count();
@@ -304,6 +345,10 @@ mod tests {
             "Write to Al Root at allen.root@dowjones.com",
             "Copyright @ 2019 The New Arab.",
             "About the Author",
+            "Leave a Reply",
+            "Répondre",
+            "12 Kommentare",
+            "التعليقات",
         ] {
             assert!(is_furniture_line(l, None), "{l}");
         }

@@ -18,11 +18,15 @@
 //! `benches/extract.rs` (speed).
 
 mod clean;
+mod comments;
 mod dom;
+mod gallery;
 mod meta;
 mod prune;
 mod score;
+mod sections;
 mod site;
+mod teasers;
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -1,7 +1,9 @@
 //! The first pass of the heuristic: elements that cannot be article text, found before any
 //! scoring so they neither score nor get merged back: invisible and hidden elements,
 //! navigation, bylines and date lines, captions and image boxes, "Read more" teasers, tag
-//! lists, and (in the strict pass) Readability's "unlikely candidates" by class/id words.
+//! lists, reader comment sections ([`super::comments`]), galleries and profile boxes
+//! ([`super::gallery`]), teaser lists ([`super::teasers`]), and (in the strict pass) Readability's "unlikely candidates" by
+//! class/id words.
 //!
 //! Nothing is removed from the tree: the pass returns the ids of the subtrees to skip, so a
 //! retry with laxer rules reuses the same parsed page.
@@ -9,10 +11,13 @@
 use ego_tree::iter::Edge;
 use scraper::Node;
 
+use super::comments::{is_comment_heading, thread_follows, Threads};
 use super::dom::{
     attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef, MAX_WALK,
 };
+use super::gallery::{is_gallery, is_profile_box};
 use super::score::Flags;
+use super::teasers::{is_teaser_heading, is_teaser_list, teasers_follow};
 use crate::html::{is_invisible, Walk};
 
 /// Class/id words of page furniture (Readability's `unlikelyCandidates`).
@@ -83,7 +88,7 @@ fn short(n: NRef<'_>, limit: u32) -> bool {
 }
 
 /// First pass: elements that cannot be part of the article.
-pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
+pub(crate) fn prune(root: NRef<'_>, flags: Flags, threads: &Threads) -> IdSet {
     let mut out = IdSet::default();
     let mut walk = Walk::new(root);
     while let Some(edge) = walk.next() {
@@ -91,6 +96,29 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
         let Node::Element(e) = n.value() else {
             continue;
         };
+        if out.contains(&n.id()) {
+            // A sibling set aside with a comment heading before it.
+            walk.skip_subtree(n);
+            continue;
+        }
+        let comment_heading = is_comment_heading(n);
+        if comment_heading || is_teaser_heading(n) {
+            out.insert(n.id());
+            let follows = if comment_heading {
+                thread_follows(n)
+            } else {
+                teasers_follow(n)
+            };
+            if follows {
+                out.extend(
+                    n.next_siblings()
+                        .filter(|s| s.value().is_element())
+                        .map(|s| s.id()),
+                );
+            }
+            walk.skip_subtree(n);
+            continue;
+        }
         let t = e.name();
         let ci = class_id(n);
         let remove = is_invisible(t)
@@ -100,6 +128,11 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags) -> IdSet {
             || is_caption(n, &ci)
             || is_image_box(n, t, &ci)
             || is_teaser(n, &ci)
+            || threads.is_comment_section(n)
+            || is_gallery(n)
+            || is_profile_box(n)
+            || is_form_box(n)
+            || is_teaser_list(n)
             || (flags.strip_unlikely && (is_unlikely(n, t, &ci) || is_author_box(n, &ci)));
         if remove {
             out.insert(n.id());
@@ -137,6 +170,20 @@ fn words_outside(block: NRef<'_>, inner: NRef<'_>) -> usize {
         .filter(|d| !d.ancestors().take(MAX_WALK).any(|a| a.id() == inner.id()))
         .filter_map(|d| d.value().as_text().map(|t| t.split_whitespace().count()))
         .sum()
+}
+
+/// Sign-up and search boxes: a `<form>` with fields, or a short block holding one ("Get our
+/// newsletter" and the form), with little text. Inputs are pruned before statistics are
+/// counted, so conditional cleaning cannot count them; this rule looks at the markup.
+fn is_form_box(n: NRef<'_>) -> bool {
+    if matches!(tag(n), "html" | "body" | "main" | "article") {
+        return false;
+    }
+    (tag(n) == "form" || n.children().any(|c| tag(c) == "form"))
+        && short(n, 200)
+        && n.descendants()
+            .take(200)
+            .any(|d| matches!(tag(d), "input" | "select" | "textarea"))
 }
 
 /// Bylines and date lines (by class/id, `rel=author` or microdata), when short.
@@ -245,7 +292,7 @@ mod tests {
     /// Text left after pruning, words only.
     fn kept(html: &str) -> String {
         let doc = Html::parse_document(html);
-        let pruned = prune(doc.tree.root(), STRICT);
+        let pruned = prune(doc.tree.root(), STRICT, &Threads::scan(doc.tree.root()));
         crate::html::text_of(doc.tree.root(), &|n| pruned.contains(&n.id()))
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -309,6 +356,18 @@ mod tests {
             ),
             (
                 r#"<div class="comments-area">Nice!</div><div class="article-content"><p>Story.</p></div>"#,
+                "Story.",
+            ),
+            (
+                r#"<div class="box"><p>Get our briefing.</p><form><input type="email"></form></div><p>Story.</p>"#,
+                "Story.",
+            ),
+            (
+                r##"<p>Story.</p><div><div><p>Reader one.</p><a href="#">Reply</a></div><div><p>Reader two.</p><a href="#">Reply</a></div></div>"##,
+                "Story.",
+            ),
+            (
+                r#"<p>Story.</p><div><div><img src="1.jpg"></div><div><img src="2.jpg"></div><div><img src="3.jpg"> A boat.</div></div>"#,
                 "Story.",
             ),
         ];

@@ -66,8 +66,10 @@ pub(crate) struct Body {
 /// so a retry costs no re-parse.
 pub(crate) fn extract_body(doc: &Html, title: Option<&str>) -> Body {
     let mut best: Option<(usize, Body)> = None;
+    // Where reply controls sit does not depend on the pass: found once per page.
+    let threads = super::comments::Threads::scan(doc.tree.root());
     for flags in PASSES {
-        let body = grab(doc, flags, title);
+        let body = grab(doc, flags, title, &threads);
         let n = body.text.chars().count();
         // Readability keeps the longest attempt; here a laxer pass must find clearly more
         // (twice as much), since on a genuinely short news brief it mostly adds back the
@@ -178,8 +180,13 @@ impl Scorer<'_> {
 }
 
 /// One extraction pass over `doc` with the given rules.
-pub(crate) fn grab(doc: &Html, flags: Flags, title: Option<&str>) -> Body {
-    let pruned = super::prune::prune(doc.tree.root(), flags);
+pub(crate) fn grab(
+    doc: &Html,
+    flags: Flags,
+    title: Option<&str>,
+    threads: &super::comments::Threads,
+) -> Body {
+    let pruned = super::prune::prune(doc.tree.root(), flags, threads);
     let Some(body) = doc.tree.root().descendants().find(|n| tag(*n) == "body") else {
         return Body::default();
     };
@@ -318,13 +325,13 @@ fn story_parts<'a>(top: NRef<'a>, body: NodeId, sc: &Scorer<'_>, pruned: &IdSet)
     let top_score = sc.scores.get(&top.id()).copied().unwrap_or(0.0);
     let threshold = (top_score * 0.2).max(10.0);
     let top_class = attr(top, "class").unwrap_or("");
-    let mut parts = Vec::new();
+    let mut sibs = Vec::new();
     for sib in parent
         .children()
         .filter(|c| c.value().is_element() && !pruned.contains(&c.id()))
     {
         if sib.id() == top.id() {
-            parts.push(sib);
+            sibs.push((sib, true));
             continue;
         }
         let same_class = !top_class.is_empty() && attr(sib, "class") == Some(top_class);
@@ -353,11 +360,10 @@ fn story_parts<'a>(top: NRef<'a>, body: NodeId, sc: &Scorer<'_>, pruned: &IdSet)
             _ => false,
         };
         tracing::trace!(keep, path = %path(sib), "extract sibling");
-        if keep {
-            parts.push(sib);
-        }
+        sibs.push((sib, keep));
     }
-    parts
+    super::sections::merge_adjacent(&mut sibs, sc.stats, sc.flags);
+    sibs.into_iter().filter(|s| s.1).map(|s| s.0).collect()
 }
 
 /// `tag.class#id` chain of a node, for trace logs.
@@ -487,6 +493,16 @@ mod tests {
         let t = body(&html);
         assert!(t.starts_with("A standfirst"), "{t}");
         assert!(!t.contains("Subscribe"), "{t}");
+    }
+
+    #[test]
+    fn heading_left_without_its_list_is_dropped() {
+        let html = format!(
+            r#"<body><div class="text"><p>{PARA}</p><p>{PARA}</p><p>{PARA}</p>
+            <h3>More from us</h3><ul><li><a href="/a">Another story that is a teaser</a></li><li><a href="/b">One more teaser story</a></li></ul></div></body>"#
+        );
+        let t = body(&html);
+        assert!(t.ends_with("prose."), "{t}");
     }
 
     #[test]
