@@ -258,7 +258,7 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
 
 /// Compiles the rules, with every error in one message.
 fn compile_rules(cfg: &Config) -> Result<RuleSet> {
-    RuleSet::compile(&cfg.rules).map_err(|errs| {
+    RuleSet::compile_with(&cfg.rules, &cfg.concepts).map_err(|errs| {
         anyhow::anyhow!(errs
             .iter()
             .map(ToString::to_string)
@@ -824,18 +824,20 @@ fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) -> Result<u
 /// `backtest`: a rule file or query over stored articles and recent item texts.
 fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
     let cfg = load_config(cli)?;
-    let specs = if Path::new(rules).is_file() {
-        config::load_rule_file(Path::new(rules))?
+    let (specs, concepts) = if Path::new(rules).is_file() {
+        let file = config::load_rule_file(Path::new(rules), &cfg.concepts)?;
+        (file.rules, file.concepts)
     } else {
-        vec![crate::rules::RuleSpec {
+        let rule = crate::rules::RuleSpec {
             name: "query".into(),
             query: rules.to_string(),
             severity: crate::rules::Severity::Medium,
             feeds: vec![],
             exclude: None,
-        }]
+        };
+        (vec![rule], cfg.concepts.clone())
     };
-    let set = RuleSet::compile(&specs).map_err(|errs| {
+    let set = RuleSet::compile_with(&specs, &concepts).map_err(|errs| {
         anyhow::anyhow!(errs
             .iter()
             .map(ToString::to_string)

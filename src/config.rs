@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::extract::SiteSpec;
-use crate::rules::{RuleSpec, Severity};
+use crate::rules::{ConceptSpec, RuleSpec, Severity};
 
 /// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
 pub const DEFAULT_PATHS: [&str; 2] = ["config/feedwatch.toml", "/etc/feedwatch/feedwatch.toml"];
@@ -121,6 +121,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<RuleSpec>,
+    /// `[[concepts]]` of the config and every rule file: named term sets rules use as `@name`.
+    pub concepts: Vec<ConceptSpec>,
     pub sites: Vec<SiteSpec>,
     /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
     pub sinks: Vec<crate::sink::SinkSpec>,
@@ -238,6 +240,8 @@ struct RawConfig {
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
     #[serde(default)]
+    concepts: Vec<Spanned<RawConcept>>,
+    #[serde(default)]
     sites: Vec<SiteSpec>,
     #[serde(default)]
     sinks: Vec<crate::sink::SinkSpec>,
@@ -275,6 +279,15 @@ struct RawFeed {
 struct RawRuleFile {
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    concepts: Vec<Spanned<RawConcept>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConcept {
+    name: String,
+    terms: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -462,12 +475,15 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     }
 
     let mut rules = Vec::new();
+    let mut concepts = Vec::new();
     take_rules(path, &text, raw.rules, &mut rules, &mut problems);
+    take_concepts(path, &text, raw.concepts, &mut concepts);
     for rf in &raw.rule_files {
         let rpath = resolve(Path::new(rf.get_ref()));
         match read(&rpath).and_then(|t| parse_toml::<RawRuleFile>(&rpath, &t).map(|r| (t, r))) {
             Ok((rtext, rfile)) => {
-                take_rules(&rpath, &rtext, rfile.rules, &mut rules, &mut problems)
+                take_rules(&rpath, &rtext, rfile.rules, &mut rules, &mut problems);
+                take_concepts(&rpath, &rtext, rfile.concepts, &mut concepts);
             }
             Err(e) => {
                 // Name where the missing file was referenced, then what went wrong.
@@ -486,22 +502,8 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         }
     }
     // The rule language is checked here too, so a bad query is a config error at load time.
-    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
-    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
-        for e in errs {
-            let (file, line) = rules
-                .iter()
-                .find(|(s, _, _)| s.name == e.rule)
-                .map(|(_, f, l)| (f.clone(), Some(*l)))
-                .unwrap_or((path.to_path_buf(), None));
-            problems.push(ConfigProblem {
-                file,
-                line,
-                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
-                message: e.to_string(),
-            });
-        }
-    }
+    problems.extend(check_rules(path, &rules, &concepts, &[], true));
+    let specs: Vec<RuleSpec> = rules.into_iter().map(|(s, _, _)| s).collect();
 
     let mut sinks = raw.sinks;
     let rule_names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -531,40 +533,138 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         http: raw.http,
         feeds,
         rules: specs,
+        concepts: concepts.into_iter().map(|(c, _, _)| c).collect(),
         sites: raw.sites,
         sinks,
     })
 }
 
-/// Loads the `[[rules]]` of one rule file (for `backtest`), checked like the config's.
+/// The `[[rules]]` and `[[concepts]]` of one rule file.
+#[derive(Debug, Clone)]
+pub struct RuleFile {
+    pub rules: Vec<RuleSpec>,
+    /// The file's own concepts, then those of `known` it did not redefine.
+    pub concepts: Vec<ConceptSpec>,
+}
+
+/// Loads one rule file (for `backtest`), checked like the config's. Its rules may use the
+/// `known` concepts (the config's); a concept the file defines replaces a known one of the
+/// same name.
 ///
 /// # Errors
 /// Every problem found, naming file, line and key.
-pub fn load_rule_file(path: &Path) -> Result<Vec<RuleSpec>, ConfigError> {
+pub fn load_rule_file(path: &Path, known: &[ConceptSpec]) -> Result<RuleFile, ConfigError> {
     let text = read(path)?;
     let raw: RawRuleFile = parse_toml(path, &text)?;
     let mut rules = Vec::new();
+    let mut concepts = Vec::new();
     let mut problems = Vec::new();
     take_rules(path, &text, raw.rules, &mut rules, &mut problems);
+    take_concepts(path, &text, raw.concepts, &mut concepts);
+    let known: Vec<ConceptSpec> = known
+        .iter()
+        .filter(|k| !concepts.iter().any(|(c, _, _)| c.name == k.name))
+        .cloned()
+        .collect();
+    problems.extend(check_rules(path, &rules, &concepts, &known, false));
+    if problems.is_empty() {
+        Ok(RuleFile {
+            rules: rules.into_iter().map(|(s, _, _)| s).collect(),
+            concepts: concepts
+                .into_iter()
+                .map(|(c, _, _)| c)
+                .chain(known)
+                .collect(),
+        })
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+/// Compiles the rules with their concepts (plus `known` ones, defined elsewhere) and turns
+/// every error into a problem at the rule's or concept's line; with `unused`, a concept no rule
+/// uses is a problem too.
+fn check_rules(
+    default_file: &Path,
+    rules: &[(RuleSpec, PathBuf, usize)],
+    concepts: &[(ConceptSpec, PathBuf, usize)],
+    known: &[ConceptSpec],
+    unused: bool,
+) -> Vec<ConfigProblem> {
     let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
-    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
-        for e in errs {
-            let line = rules
+    let mut all: Vec<ConceptSpec> = concepts.iter().map(|(c, _, _)| c.clone()).collect();
+    all.extend(known.iter().cloned());
+    let at = |name: &str, in_concepts: bool| -> (PathBuf, Option<usize>) {
+        let found = if in_concepts {
+            concepts
                 .iter()
-                .find(|(s, _, _)| s.name == e.rule)
-                .map(|(_, _, l)| *l);
+                .rev()
+                .find(|(c, _, _)| c.name == name)
+                .map(|(_, f, l)| (f.clone(), Some(*l)))
+        } else {
+            rules
+                .iter()
+                .find(|(s, _, _)| s.name == name)
+                .map(|(_, f, l)| (f.clone(), Some(*l)))
+        };
+        found.unwrap_or((default_file.to_path_buf(), None))
+    };
+    let mut problems = Vec::new();
+    if let Err(errs) = crate::rules::RuleSet::compile_with(&specs, &all) {
+        for e in errs {
+            let (file, line) = match &e.concept {
+                Some(c) => at(c, true),
+                None => at(&e.rule, false),
+            };
+            let key = match (&e.concept, e.in_exclude) {
+                (Some(_), _) => "concepts",
+                (None, true) => "exclude",
+                (None, false) => "query",
+            };
             problems.push(ConfigProblem {
-                file: path.to_path_buf(),
+                file,
                 line,
-                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
+                key: Some(key.to_string()),
                 message: e.to_string(),
             });
         }
     }
-    if problems.is_empty() {
-        Ok(specs)
-    } else {
-        Err(ConfigError { problems })
+    if unused {
+        for name in crate::rules::unused_concepts(&specs, &all) {
+            let (file, line) = at(&name, true);
+            problems.push(ConfigProblem {
+                file,
+                line,
+                key: Some("concepts.name".into()),
+                message: format!(
+                    "concept `{name}` is defined but no rule uses it; use it as `@{name}` or \
+                     remove it"
+                ),
+            });
+        }
+    }
+    problems
+}
+
+/// Collects `[[concepts]]` with their file and line; the rules module checks them.
+fn take_concepts(
+    file: &Path,
+    text: &str,
+    raw: Vec<Spanned<RawConcept>>,
+    out: &mut Vec<(ConceptSpec, PathBuf, usize)>,
+) {
+    let lines = Lines::new(text);
+    for c in raw {
+        let line = lines.line(c.span().start);
+        let c = c.into_inner();
+        out.push((
+            ConceptSpec {
+                name: c.name,
+                terms: c.terms,
+            },
+            file.to_path_buf(),
+            line,
+        ));
     }
 }
 

@@ -40,15 +40,20 @@
 //! and one pass over its tokens per field, then only rules that had a hit on a literal they
 //! need (or that can be true without any, like `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
 
+mod concepts;
 mod explain;
+mod lang;
+mod lexicon;
 mod matcher;
 pub mod normalize;
 pub mod query;
 mod snippet;
+mod stem;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use concepts::{unused_concepts, ConceptSpec, MAX_EXPANDED_TERMS};
 pub use explain::{ExplainNode, Explanation};
 pub use query::{parse, Expr, QueryError};
 
@@ -182,9 +187,13 @@ pub struct TermHit {
     /// Character (not byte) offsets into that field's original text.
     pub start: usize,
     pub end: usize,
+    /// How the rule found the word when it is not a literal of the rule itself: the stem or
+    /// term and the concept it belongs to (`~storm in @attack`). Absent for plain literals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
-/// A rule that does not compile. `Display` shows the query (or, for a multi-line query, the
+/// A rule or concept that does not compile. `Display` shows the query (or, for a multi-line query, the
 /// line at fault) with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_error(self))]
@@ -193,9 +202,12 @@ pub struct RuleError {
     pub message: String,
     /// 1-based character column in `query`.
     pub column: usize,
-    /// The query text the column refers to (the rule's `exclude` when `in_exclude`).
+    /// The query text the column refers to (the rule's `exclude` when `in_exclude`; the
+    /// term at fault for a concept).
     pub query: String,
     pub in_exclude: bool,
+    /// The error is in this concept's definition, not in a rule (`rule` is then empty).
+    pub concept: Option<String>,
 }
 
 /// The message, then the query line holding the error with a caret under the offending token.
@@ -226,9 +238,15 @@ fn render_error(e: &RuleError) -> String {
     } else {
         format!("column {}", e.column)
     };
+    let whose = match &e.concept {
+        Some(c) => format!("concept `{c}`"),
+        None => format!("rule `{}`", e.rule),
+    };
+    if e.concept.is_some() && e.query.is_empty() {
+        return format!("{whose}: {}", e.message);
+    }
     format!(
-        "rule `{}`: {}{}\n  {}\n  {}{} ({where_})",
-        e.rule,
+        "{whose}: {}{}\n  {}\n  {}{} ({where_})",
         if e.in_exclude { "in exclude: " } else { "" },
         e.message,
         line,
@@ -256,7 +274,21 @@ impl RuleSet {
     /// # Errors
     /// One [`RuleError`] per bad query or exclude, and per duplicated rule name.
     pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, Vec<RuleError>> {
-        matcher::Compiled::new(specs).map(|inner| RuleSet { inner })
+        Self::compile_with(specs, &[])
+    }
+
+    /// Compile rules that may use the `@concepts` defined in `concepts`.
+    ///
+    /// # Errors
+    /// As [`RuleSet::compile`], plus one [`RuleError`] (with `concept` set) per bad concept:
+    /// a term that is not one literal, a duplicate name, an undefined or cyclic reference,
+    /// an expansion over [`MAX_EXPANDED_TERMS`]; and one per rule that uses an undefined
+    /// concept. Unused concepts are not an error here (see [`unused_concepts`]).
+    pub fn compile_with(
+        specs: &[RuleSpec],
+        concepts: &[ConceptSpec],
+    ) -> Result<RuleSet, Vec<RuleError>> {
+        matcher::Compiled::new(specs, concepts).map(|inner| RuleSet { inner })
     }
 
     pub fn len(&self) -> usize {
@@ -305,6 +337,7 @@ mod tests {
             column: 3,
             query: "a NEAR b".into(),
             in_exclude: false,
+            concept: None,
         };
         assert_eq!(
             e.to_string(),

@@ -1,0 +1,138 @@
+//! The language of an item, which picks the stemmer for `~word` literals.
+//!
+//! Only the languages the stemmers cover are told apart: English, French, German (Snowball) and
+//! Arabic (our light stemmer). Arabic needs no detection: a word in Arabic script is stemmed as
+//! Arabic whatever the item's language. For Latin-script words the item's language decides;
+//! when it is none of the three, or the detector is unsure, a word matches `~x` if it shares
+//! the stem of `x` in any of them (a miss costs an alert, a rare cross-language stem collision
+//! costs little).
+//!
+//! Detection uses `whatlang` (trigram profiles, no model files) restricted to the four
+//! languages, on the first [`SAMPLE_BYTES`] of title, summary and body. Measured on the
+//! labelled set's titles (`tests/rules_pack.rs`, `lang_detection_on_titles`; 2026-12-03, see
+//! the README's rule-matching section): see [`SAMPLE_BYTES`] for the figures that chose it.
+//! Detection runs lazily, only for items that contain a word that could match a stem literal,
+//! so items that no stem concerns pay nothing.
+
+use whatlang::{Detector, Lang as WLang};
+
+/// A language with a stemmer, or none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    En,
+    Fr,
+    De,
+    Ar,
+}
+
+impl Lang {
+    /// The languages of Latin-script stems, in the order stems are stored.
+    pub const LATIN: [Lang; 3] = [Lang::En, Lang::Fr, Lang::De];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::De => "de",
+            Lang::Ar => "ar",
+        }
+    }
+}
+
+/// Bytes of an item's text given to the detector: title, then summary, then body. Detection
+/// time grows with the text; 400 bytes (a title and two sentences) is where accuracy on the
+/// labelled set stops improving.
+pub const SAMPLE_BYTES: usize = 400;
+
+/// Detects an item's language; built once per rule set.
+#[derive(Debug, Clone)]
+pub struct LangDetector {
+    inner: Detector,
+}
+
+impl Default for LangDetector {
+    fn default() -> Self {
+        LangDetector {
+            inner: Detector::with_allowlist(vec![WLang::Eng, WLang::Fra, WLang::Deu, WLang::Ara]),
+        }
+    }
+}
+
+impl LangDetector {
+    /// The language of `text` when the detector is confident, else `None`.
+    pub fn detect(&self, text: &str) -> Option<Lang> {
+        let info = self.inner.detect(text)?;
+        if !info.is_reliable() {
+            return None;
+        }
+        Some(match info.lang() {
+            WLang::Eng => Lang::En,
+            WLang::Fra => Lang::Fr,
+            WLang::Deu => Lang::De,
+            WLang::Ara => Lang::Ar,
+            _ => return None,
+        })
+    }
+
+    /// The language of an item from the first [`SAMPLE_BYTES`] of its fields, in order.
+    pub fn detect_fields(&self, fields: &[&str]) -> Option<Lang> {
+        let mut sample = String::with_capacity(SAMPLE_BYTES + 8);
+        for f in fields {
+            if sample.len() >= SAMPLE_BYTES {
+                break;
+            }
+            let room = SAMPLE_BYTES - sample.len();
+            let mut cut = room.min(f.len());
+            while !f.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            sample.push_str(&f[..cut]);
+            sample.push('\n');
+        }
+        self.detect(&sample)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_the_four_languages_apart() {
+        let d = LangDetector::default();
+        let cases = [
+            (
+                "Rockets were fired at the embassy in the capital overnight",
+                Lang::En,
+            ),
+            (
+                "Des roquettes ont été tirées sur l'ambassade pendant la nuit",
+                Lang::Fr,
+            ),
+            (
+                "In der Nacht wurden Raketen auf die Botschaft abgefeuert",
+                Lang::De,
+            ),
+            (
+                "سقطت صواريخ قرب السفارة في العاصمة الليلة الماضية",
+                Lang::Ar,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(d.detect(text), Some(want), "{text}");
+        }
+        assert_eq!(d.detect(""), None);
+    }
+
+    #[test]
+    fn sample_is_bounded_and_cut_on_characters() {
+        let d = LangDetector::default();
+        let long = "é".repeat(10_000);
+        // Whatever it says, it must not panic on a cut inside a character.
+        let _ = d.detect_fields(&["Botschaft", &long, "never read"]);
+        assert_eq!(
+            d.detect_fields(&["", "Les manifestants se sont rassemblés devant l'ambassade"]),
+            Some(Lang::Fr)
+        );
+    }
+}
