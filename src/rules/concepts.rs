@@ -231,20 +231,22 @@ impl Concepts {
             .get_key_value(name)
             .map(|(k, v)| (k.as_str(), v.as_slice()))
     }
+}
 
-    /// `@references` in `e` that name no concept, as (name, column).
-    pub(super) fn undefined<'e>(&self, e: &'e Expr, out: &mut Vec<(&'e str, usize)>) {
-        match e {
-            Expr::Concept(c) if !self.by_name.contains_key(&c.name) => {
-                out.push((&c.name, c.column))
-            }
-            Expr::Lit(_) | Expr::Concept(_) => {}
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| self.undefined(e, out)),
-            Expr::Not(e) | Expr::Scope(_, e) => self.undefined(e, out),
-            Expr::Near { left, right, .. } => {
-                self.undefined(left, out);
-                self.undefined(right, out);
-            }
+/// `@references` in `e` for which `defined` is false, as (name, column).
+pub(super) fn undefined<'e>(
+    e: &'e Expr,
+    defined: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(&'e str, usize)>,
+) {
+    match e {
+        Expr::Concept(c) if !defined(&c.name) => out.push((&c.name, c.column)),
+        Expr::Lit(_) | Expr::Concept(_) => {}
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| undefined(e, defined, out)),
+        Expr::Not(e) | Expr::Scope(_, e) => undefined(e, defined, out),
+        Expr::Near { left, right, .. } => {
+            undefined(left, defined, out);
+            undefined(right, defined, out);
         }
     }
 }
