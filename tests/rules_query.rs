@@ -4,11 +4,13 @@
 use feedwatch::rules::normalize::{normalize, tokens};
 use feedwatch::rules::{parse, Document, RuleSet, RuleSpec, Severity};
 use proptest::prelude::*;
+use rust_stemmers::{Algorithm, Stemmer};
 
 /// Query-shaped strings: mostly valid, often not (the parser must cope either way).
 fn query() -> impl Strategy<Value = String> {
     let word = prop_oneof![
         "[a-zA-Z]{1,6}\\*?",
+        "~[a-zA-Z]{3,8}",
         "[éüßÉ]{1,3}[a-z]{0,3}",
         "[\u{0627}-\u{064A}]{2,5}",
         Just("Green-Zone".to_string()),
@@ -137,6 +139,30 @@ proptest! {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Stems are matched lazily (a word is stemmed only if it begins like a stem literal's
+    /// stem); that shortcut must never lose a word whose stem is the literal's. A one-word
+    /// item has no detectable language, so any of the three Snowball stemmers may agree.
+    #[test]
+    fn lazy_stemming_finds_every_word_with_the_same_stem(
+        base in "[a-z]{2,7}",
+        lit_end in prop_oneof![Just(""), Just("e"), Just("y"), Just("s"), Just("ed"), Just("ing")],
+        doc_end in prop_oneof![Just(""), Just("s"), Just("es"), Just("ed"), Just("ing"), Just("ies"),
+                               Just("ly"), Just("ment"), Just("ation"), Just("er"), Just("en"), Just("ung")],
+    ) {
+        let lit = format!("{base}{lit_end}");
+        let word = format!("{base}{doc_end}");
+        prop_assume!(lit.len() >= 3);
+        let set = RuleSet::compile(&[RuleSpec {
+            name: "r".into(), query: format!("~{lit}"), severity: Severity::Low, feeds: vec![], exclude: None,
+        }]).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let fired = !set.matches(&Document { body: &word, ..Document::default() }).is_empty();
+        let same = [Algorithm::English, Algorithm::French, Algorithm::German].into_iter().any(|a| {
+            let s = Stemmer::create(a);
+            s.stem(&lit) == s.stem(&word)
+        });
+        prop_assert_eq!(fired, same, "~{} on {}", lit, word);
+    }
 
     /// Rules are only evaluated when a trigger literal occurred; `explain` evaluates every rule.
     /// The two must agree, or the trigger selection dropped a rule that should fire.

@@ -13,6 +13,8 @@
 //! | `embassy` | the word, in title, summary or body (not url/feed unless scoped) |
 //! | `"green zone"` | the words in this order, adjacent |
 //! | `secur*` | a word starting with `secur` (at least 2 letters before `*`; only at the end) |
+//! | `~storm` | a word with the stem of `storm` in the item's language (one word, ≥ 3 letters; see `stem.rs`) |
+//! | `@attack` | any term of the concept `attack`, an OR-group (see [`ConceptSpec`]) |
 //! | `a AND b`, `a b` | both (adjacent operands are AND-ed) |
 //! | `a OR b` | either |
 //! | `NOT a` | a does not occur (`a NOT b` is `a AND NOT b`) |
@@ -23,8 +25,14 @@
 //!
 //! Precedence, tightest first: field scope, `NOT`, `NEAR`/`ONEAR`, `AND` (explicit or implicit),
 //! `OR`. So `a b OR c` is `(a AND b) OR c`, and `NOT a b` is `(NOT a) AND b`.
-//! Operands of `NEAR`/`ONEAR` must have word positions: terms, phrases, prefixes or OR-groups of
-//! them (`"green zone" NEAR/15 (rocket* OR drone*)`).
+//! Operands of `NEAR`/`ONEAR` must have word positions: terms, phrases, prefixes, stems,
+//! concepts or OR-groups of them (`"green zone" NEAR/15 (rocket* OR @drone)`).
+//!
+//! A word starting with `~` is a stem literal and one starting with `@` a concept reference;
+//! elsewhere `~` and `@` are punctuation as before. A plain term stays exact: `storm` does not
+//! match "stormed". Concepts are defined in rule files (`[[concepts]] name terms`) and passed
+//! to [`RuleSet::compile_with`]; a hit found through a stem or concept says so in
+//! [`TermHit::via`].
 //!
 //! Operators are the upper-case words `AND`, `OR`, `NOT`, `NEAR/n`, `ONEAR/n`; in lower case they
 //! are ordinary terms (`and` matches the word "and"), because headlines are full of "or" and
@@ -38,7 +46,10 @@
 //! Every literal of every rule goes into one automaton over the normalised token stream of each
 //! field (a lexicon keyed by a literal's first token); a document costs one normalisation pass
 //! and one pass over its tokens per field, then only rules that had a hit on a literal they
-//! need (or that can be true without any, like `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
+//! need (or that can be true without any, like `NOT x`) are evaluated. Stem literals sit in the
+//! same lexicon under the head their stems share, so a word is stemmed only when it could
+//! match one. See `matcher.rs` and `lexicon.rs` for the details and `benches/rules.rs` for
+//! figures.
 
 mod concepts;
 mod explain;
