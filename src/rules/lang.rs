@@ -21,8 +21,9 @@
 //! Titles alone are too short for either to be sure, and 200 bytes are enough for both; at
 //! that length whatlang is six times faster and far smaller (lingua's four models add several
 //! megabytes to the binary), so it is the one used. An unsure answer counts as "unknown".
-//! Detection runs lazily, only for items that contain a word that could match a stem literal,
-//! so items that no stem concerns pay nothing.
+//! Detection runs lazily, once per item at most, and only when the three stemmers disagree on
+//! whether a word of the item matches a stem literal (`attacked` has the English stem of
+//! `~attack` but not the French one); items that no stem concerns pay nothing.
 
 use whatlang::{Detector, Lang as WLang};
 

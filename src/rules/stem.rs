@@ -195,14 +195,21 @@ impl Stems {
 
     /// The pattern of Latin stem literal `idx` if `token` shares its stem in the item's
     /// language (any of the three when the language is unknown).
+    ///
+    /// The three stemmers are asked first: when they agree, the language cannot change the
+    /// answer and is not detected (detection costs about 50 µs, a stem well under one).
     pub(super) fn latin_match(&self, idx: u32, token: &str, lang: &mut LazyLang) -> Option<u32> {
         let lit = self.latin.get(idx as usize)?;
-        let hit = |i: usize| self.snowball[i].stem(token) == *lit.stems[i];
-        let ok = match lang.get(&self.detector) {
-            Some(Lang::En) => hit(0),
-            Some(Lang::Fr) => hit(1),
-            Some(Lang::De) => hit(2),
-            Some(Lang::Ar) | None => (0..3).any(hit),
+        let hits = [0, 1, 2].map(|i| self.snowball[i].stem(token) == *lit.stems[i]);
+        let ok = if hits.iter().all(|&h| h == hits[0]) {
+            hits[0]
+        } else {
+            match lang.get(&self.detector) {
+                Some(Lang::En) => hits[0],
+                Some(Lang::Fr) => hits[1],
+                Some(Lang::De) => hits[2],
+                Some(Lang::Ar) | None => hits.iter().any(|&h| h),
+            }
         };
         ok.then_some(lit.pat)
     }
