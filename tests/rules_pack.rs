@@ -436,3 +436,56 @@ fn default_pack_is_exact_on_the_bench_farm() {
     );
     assert_eq!((fp, fneg), (0, 0), "precision {p:.3}, recall {r:.3}");
 }
+
+/// The coverage issue #13 asks of the pack, one short item each (written for this test):
+/// inflections, idioms, demonyms, clitics, reopening, host-state duties; and its look-alikes.
+#[test]
+fn pack_covers_the_issue_13_vocabulary_and_keeps_look_alikes_out() {
+    let gz = &["green-zone"][..];
+    let emb = &["embassy-security"][..];
+    let none: &[&str] = &[];
+    let cases: [(&str, &str, &[&str]); 24] = [
+        ("Baghdad's Green Zone came under fire", "Two projectiles were fired towards the fortified district before dawn, officials said.", gz),
+        ("Iraqis walk into the Green Zone", "Iraqis were allowed into Baghdad's Green Zone on foot on Friday as authorities reopened its gates to the public.", gz),
+        ("Green Zone in lockdown", "Security forces locked down Baghdad's Green Zone and sealed off the bridges ahead of Friday's protests.", gz),
+        ("Diplomatic missions evacuated", "Several diplomatic missions evacuated their staff on Sunday as fighting neared the capital.", emb),
+        ("Mob storms embassy", "An angry mob stormed the embassy compound and set fire to the reception building, witnesses said.", emb),
+        ("Demonstranten stürmten Botschaft", "Hunderte Demonstranten stürmten am Abend das Gelände der Botschaft und rissen die Fahne herunter.", emb),
+        ("Botschaft gestürmt", "Die Botschaft wurde am Freitag von einer aufgebrachten Menge gestürmt, die Polizei griff nicht ein.", emb),
+        ("Mehrere Botschaften geschlossen", "Nach Drohungen gegen ihre Vertretungen haben mehrere Staaten ihre Botschaften vorübergehend geschlossen.", emb),
+        ("L'ambassade envahie par des manifestants", "Des centaines de manifestants ont envahi l'ambassade samedi soir avant d'être dispersés par la police.", emb),
+        ("Ambassade prise d'assaut", "L'ambassade a été prise d'assaut par une foule en colère qui a brisé les vitres du bâtiment.", emb),
+        ("Les ambassades occidentales évacuées", "Plusieurs ambassades occidentales ont évacué leur personnel alors que les combats se rapprochaient.", emb),
+        ("اقتحام السفارة", "اقتحم محتجون غاضبون مبنى السفارة وأضرموا النار في بوابتها الرئيسية.", emb),
+        ("إجلاء موظفي السفارات", "بدأت دول عدة إجلاء موظفي سفاراتها مع تصاعد القتال في العاصمة.", emb),
+        ("Host states must protect embassies", "The Vienna Convention puts a special duty on the host state to protect diplomatic missions against intrusion and damage.", emb),
+        // Look-alikes.
+        ("City extends its green zone", "The council will extend the car-free green zone around schools to improve air quality for cyclists and pedestrians.", none),
+        ("Region moves into the green zone", "Infection rates fell and the region moves into the COVID green zone, so restaurants can reopen next week.", none),
+        ("Green Zone on TV tonight", "Matt Damon stars in Green Zone, Paul Greengrass's thriller set in Baghdad in 2003.", none),
+        ("Stay in the green zone", "Keep your easy runs in the heart-rate green zone and attack the hills later in the week.", none),
+        ("Embassy Suites opens downtown", "The Embassy Suites hotel opened its new ballroom with a charity gala on Saturday.", none),
+        ("Embassy extends visa hours", "The embassy will open its visa section on Saturdays after a security screening upgrade.", none),
+        ("Eine klare Botschaft", "Der Papst sandte in seiner Osterbotschaft eine klare Botschaft des Friedens an die Welt.", none),
+        ("Social security office closed", "The social security office next to the embassy will be closed on Monday for the holiday.", none),
+        ("Embassy staff targeted by phishing", "Hackers sent phishing emails to embassy staff in a cybersecurity campaign, researchers said.", none),
+        ("Tangier's International Zone", "A walking tour retraces the old International Zone of Tangier and its smugglers and spies.", none),
+    ];
+    let rules = pack();
+    let mut wrong = Vec::new();
+    for (title, body, want) in cases {
+        let got: Vec<String> = rules
+            .matches(&Document {
+                title,
+                body,
+                ..Document::default()
+            })
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
+        if got != want {
+            wrong.push(format!("{title}: fired {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
