@@ -55,7 +55,8 @@ fn strip_suffix<'a>(word: &'a str, suffix: &str) -> Option<&'a str> {
 
 /// The light stem of an Arabic word with its clitics already removed: one pronoun suffix
 /// (then a `ت` that was a taa marbuta before it: `سفارتها` → `سفار`), or one inflectional
-/// suffix (then the nisba `ي` of a plural: `عراقيين` → `عراق`).
+/// suffix (then the nisba `ي` of a plural: `عراقيين` → `عراق`, or the `ت` of a feminine dual:
+/// `سفارتين` → `سفار`).
 pub fn arabic_core_stem(word: &str) -> &str {
     if let Some(r) = AR_PRONOUNS.iter().find_map(|p| strip_suffix(word, p)) {
         return strip_suffix(r, "ت").unwrap_or(r);
@@ -64,7 +65,10 @@ pub fn arabic_core_stem(word: &str) -> &str {
         .iter()
         .find_map(|s| strip_suffix(word, s).map(|r| (s, r)))
     {
-        Some((&("ون" | "ين" | "ات"), r)) => strip_suffix(r, "ي").unwrap_or(r),
+        Some((&"ين", r)) => strip_suffix(r, "ي")
+            .or_else(|| strip_suffix(r, "ت"))
+            .unwrap_or(r),
+        Some((&("ون" | "ات"), r)) => strip_suffix(r, "ي").unwrap_or(r),
         Some((_, r)) => r,
         None => word,
     }
