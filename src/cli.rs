@@ -562,7 +562,7 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
                         "  [{}] {}  terms: {}\n      {}",
                         m.severity,
                         m.rule,
-                        distinct_terms(m).join(", "),
+                        terms_with_via(m).join(", "),
                         m.snippet
                     )?;
                 }
@@ -575,6 +575,25 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
         }
     }
     Ok(if any { 0 } else { 1 })
+}
+
+/// The distinct words, each followed by the stem or concept it was found through, if any:
+/// `stormed (~storm in @attack)`.
+fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut v = Vec::new();
+    for t in &m.terms {
+        let word = t.term.to_lowercase();
+        if seen.contains(&word) {
+            continue;
+        }
+        seen.push(word);
+        v.push(match &t.via {
+            Some(via) => format!("{} ({via})", t.term),
+            None => t.term.clone(),
+        });
+    }
+    v
 }
 
 fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {

@@ -10,6 +10,8 @@
 //! `cargo test --test rules_pack -- --nocapture` prints the table. The test fails when, on the
 //! `test` split, recall is below 0.95 in any language or the false-alarm rate is above 3%.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -488,4 +490,55 @@ fn pack_covers_the_issue_13_vocabulary_and_keeps_look_alikes_out() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Through the binary: `check` names the stem or concept behind each word (text and JSON
+/// `hits`), and `config check` points at a broken concept's file and line.
+#[tokio::test]
+async fn check_and_config_check_explain_stems_and_concepts() {
+    let inst = common::Instance::new("");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(
+        &article,
+        "Crowd ransacks embassy\nHundreds of angry men ransacked the embassy compound in the \
+         capital on Friday night and smashed the windows, witnesses said.\n",
+    )
+    .expect("write article");
+    let path = article.to_string_lossy().to_string();
+    let out = inst.run(&["check", &path]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ransacked (~ransack in @attack)"), "{text}");
+    let out = inst.run(&["check", "--format", "json", &path]).await;
+    let v = &common::json_lines(&out.stdout)[0];
+    let hits = v["matches"][0]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        hits.iter()
+            .any(|h| h["term"] == "ransacked" && h["via"] == "~ransack in @attack"),
+        "{hits:?}"
+    );
+
+    std::fs::write(
+        inst.dir.path().join("extra.toml"),
+        "[[concepts]]\nname = \"loop\"\nterms = [\"@loop\"]\n",
+    )
+    .expect("write rule file");
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    std::fs::write(
+        inst.config(),
+        cfg.replacen("rule_files = [", "rule_files = [\"extra.toml\", ", 1),
+    )
+    .expect("rewrite config");
+    let out = inst.run(&["config", "check"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "extra.toml:1: key `concepts`: concept `loop`: refers to itself: @loop → @loop"
+        ),
+        "{err}"
+    );
 }
