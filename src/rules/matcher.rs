@@ -186,6 +186,9 @@ impl<'c> Builder<'c> {
                 let mut r = Vec::new();
                 self.sides(left, fields, &mut l);
                 self.sides(right, fields, &mut r);
+                // Sorted by pattern for `side_hits`.
+                l.sort_by_key(|s| s.pat);
+                r.sort_by_key(|s| s.pat);
                 Node::Near {
                     left: l,
                     right: r,
@@ -643,14 +646,17 @@ fn eval(n: &Node, dh: &DocHits) -> bool {
             distance,
             ordered,
             ..
-        } => left.iter().any(|l| {
-            dh.lit(l.pat, l.fields).any(|a| {
-                right.iter().any(|r| {
-                    dh.lit(r.pat, r.fields)
-                        .any(|b| a.field == b.field && near(a, b, *distance, *ordered))
-                })
+        } => {
+            let l = side_hits(left, dh);
+            if l.is_empty() {
+                return false;
+            }
+            let r = side_hits(right, dh);
+            l.iter().any(|a| {
+                r.iter()
+                    .any(|b| a.field == b.field && near(a, b, *distance, *ordered))
             })
-        }),
+        }
     }
 }
 
@@ -668,12 +674,32 @@ fn near(a: &Hit, b: &Hit, distance: u32, ordered: bool) -> bool {
     }
 }
 
+/// The hits of a NEAR side, in text order. `sides` is sorted by pattern. A side made of
+/// concepts has hundreds of literals and a document a few dozen hits: then the hits are walked
+/// and each looked up among the sides, rather than each side looked up among the hits.
 fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
-    let mut v: Vec<Hit> = sides
-        .iter()
-        .flat_map(|s| dh.lit(s.pat, s.fields).copied())
-        .collect();
+    let mut v: Vec<Hit> = if dh.hits.len() < sides.len() {
+        dh.hits
+            .iter()
+            .filter(|h| {
+                let from = sides.partition_point(|s| s.pat < h.pat);
+                sides
+                    .get(from..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .take_while(|s| s.pat == h.pat)
+                    .any(|s| s.fields & (1 << h.field) != 0)
+            })
+            .copied()
+            .collect()
+    } else {
+        sides
+            .iter()
+            .flat_map(|s| dh.lit(s.pat, s.fields).copied())
+            .collect()
+    };
     v.sort_unstable_by_key(|h| (h.field, h.start, h.end));
+    v.dedup();
     v
 }
 
