@@ -542,3 +542,42 @@ async fn check_and_config_check_explain_stems_and_concepts() {
         "{err}"
     );
 }
+
+/// Language detection (which picks the stemmer) on every labelled item's first 200 bytes: the
+/// function-word vote alone, and with `whatlang` behind it. Prints both; the combination must
+/// be right on at least 98% of the items.
+#[test]
+fn language_detection_on_the_labelled_set() {
+    use feedwatch::rules::lang::{by_function_words, LangDetector, SAMPLE_BYTES};
+    let cases = labelled_set();
+    let detector = LangDetector::default();
+    let (mut vote_right, mut vote_decided, mut right) = (0, 0, 0);
+    for c in &cases {
+        let mut sample = format!("{}\n{}", c.title, c.body);
+        let mut cut = SAMPLE_BYTES.min(sample.len());
+        while !sample.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        sample.truncate(cut);
+        let vote = by_function_words(&sample).map(|l| l.code());
+        vote_decided += u32::from(vote.is_some());
+        vote_right += u32::from(vote == Some(c.lang.as_str()));
+        let got = detector
+            .detect_fields(&[&c.title, &c.body])
+            .map(|l| l.code());
+        right += u32::from(got == Some(c.lang.as_str()));
+    }
+    let n = cases.len() as f64;
+    println!(
+        "language of {} items: function words decide {vote_decided} (right {vote_right}); \
+         with whatlang behind them right {right} ({:.3})",
+        cases.len(),
+        f64::from(right) / n
+    );
+    assert_eq!(vote_right, vote_decided, "the function-word vote was wrong");
+    assert!(
+        f64::from(right) / n >= 0.98,
+        "accuracy {:.3}",
+        f64::from(right) / n
+    );
+}

@@ -85,7 +85,8 @@ impl LangDetector {
         })
     }
 
-    /// The language of an item from the first [`SAMPLE_BYTES`] of its fields, in order.
+    /// The language of an item from the first [`SAMPLE_BYTES`] of its fields, in order:
+    /// function words first ([`by_function_words`]), `whatlang` when they do not decide.
     pub fn detect_fields(&self, fields: &[&str]) -> Option<Lang> {
         let mut sample = String::with_capacity(SAMPLE_BYTES + 8);
         for f in fields {
@@ -100,8 +101,59 @@ impl LangDetector {
             sample.push_str(&f[..cut]);
             sample.push('\n');
         }
-        self.detect(&sample)
+        by_function_words(&sample).or_else(|| self.detect(&sample))
     }
+}
+
+/// The language whose most common function words (`the`, `les`, `der`…) dominate `text`, or
+/// whose script does (Arabic); `None` when that is not clear. About a microsecond for 200 bytes
+/// where `whatlang` takes about fifty. On the first 200 bytes of the labelled set's 397 items it
+/// decides 396, all rightly, and `whatlang` settles the last (`tests/rules_pack.rs`,
+/// `language_detection_on_the_labelled_set`), so `whatlang` is left for the texts it cannot
+/// settle.
+pub fn by_function_words(text: &str) -> Option<Lang> {
+    let (mut votes, mut arabic, mut latin) = ([0u32; 3], 0u32, 0u32);
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if w.starts_with(|c: char| ('\u{0600}'..='\u{06FF}').contains(&c)) {
+            arabic += 1;
+            continue;
+        }
+        latin += 1;
+        if let Some(i) = function_word(w) {
+            votes[i] += 1;
+        }
+    }
+    if arabic > 2 * latin {
+        return Some(Lang::Ar);
+    }
+    let mut order = [0usize, 1, 2];
+    order.sort_by_key(|&i| std::cmp::Reverse(votes[i]));
+    let (best, second) = (votes[order[0]], votes[order[1]]);
+    (best >= 2 && best >= 2 * second).then(|| Lang::LATIN[order[0]])
+}
+
+/// Index in [`Lang::LATIN`] of the language `w` is a common function word of (ASCII words of
+/// at most five letters; words shared by two of the languages are left out).
+fn function_word(w: &str) -> Option<usize> {
+    if w.len() > 5 || !w.is_ascii() {
+        return None;
+    }
+    let mut buf = [0u8; 5];
+    let low = buf.get_mut(..w.len())?;
+    low.copy_from_slice(w.as_bytes());
+    low.make_ascii_lowercase();
+    Some(match &*low {
+        b"the" | b"and" | b"of" | b"to" | b"was" | b"were" | b"is" | b"for" | b"with" | b"said"
+        | b"by" | b"from" | b"after" | b"has" | b"have" | b"that" | b"it" | b"on" | b"at" => 0,
+        b"le" | b"la" | b"les" | b"des" | b"du" | b"et" | b"un" | b"une" | b"est" | b"au"
+        | b"aux" | b"dans" | b"sur" | b"pour" | b"par" | b"qui" | b"ont" | b"avec" => 1,
+        b"der" | b"die" | b"das" | b"den" | b"dem" | b"und" | b"ein" | b"eine" | b"ist" | b"im"
+        | b"mit" | b"von" | b"zu" | b"auf" | b"nach" | b"sich" | b"wurde" | b"nicht" | b"bei" => 2,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -133,6 +185,30 @@ mod tests {
             assert_eq!(d.detect(text), Some(want), "{text}");
         }
         assert_eq!(d.detect(""), None);
+    }
+
+    #[test]
+    fn function_words_decide_when_they_can() {
+        let cases = [
+            (
+                "The embassy was closed on Monday after the protest",
+                Some(Lang::En),
+            ),
+            (
+                "Les manifestants se sont rassemblés devant l'ambassade dans la nuit",
+                Some(Lang::Fr),
+            ),
+            (
+                "Die Botschaft wurde nach dem Angriff geschlossen und bewacht",
+                Some(Lang::De),
+            ),
+            ("سقطت صواريخ قرب السفارة في العاصمة", Some(Lang::Ar)),
+            ("Embassy closed", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(by_function_words(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@
 
 mod concepts;
 mod explain;
-mod lang;
+pub mod lang;
 mod lexicon;
 mod matcher;
 pub mod normalize;

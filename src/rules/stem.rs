@@ -126,6 +126,9 @@ fn ar_head(s: &str) -> Option<usize> {
 struct LatinStem {
     pat: u32,
     stems: [Box<str>; 3],
+    /// Each stem without its last character: a word can only have that stem if it begins
+    /// with this, so the other languages' stemmers are not even run on most candidates.
+    heads: [Box<str>; 3],
 }
 
 /// The stem literals of a rule set.
@@ -180,18 +183,16 @@ impl Stems {
             return (u32::MAX, Vec::new());
         }
         let stems = [0, 1, 2].map(|i| Box::<str>::from(self.snowball[i].stem(token)));
-        let mut heads: Vec<String> = stems
-            .iter()
-            .map(|s| {
-                let keep = s.char_indices().last().map_or(0, |(i, _)| i).max(1);
-                s.get(..keep).unwrap_or(s).to_string()
-            })
-            .collect();
-        heads.sort_unstable();
-        heads.dedup();
+        let heads = stems.clone().map(|s| {
+            let keep = s.char_indices().last().map_or(0, |(i, _)| i).max(1);
+            Box::<str>::from(s.get(..keep).unwrap_or(&s))
+        });
+        let mut filed: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+        filed.sort_unstable();
+        filed.dedup();
         let idx = self.latin.len() as u32;
-        self.latin.push(LatinStem { pat, stems });
-        (idx, heads)
+        self.latin.push(LatinStem { pat, stems, heads });
+        (idx, filed)
     }
 
     pub(super) fn has_arabic(&self) -> bool {
@@ -205,7 +206,9 @@ impl Stems {
     /// answer and is not detected (detection costs about 50 µs, a stem well under one).
     pub(super) fn latin_match(&self, idx: u32, token: &str, lang: &mut LazyLang) -> Option<u32> {
         let lit = self.latin.get(idx as usize)?;
-        let hits = [0, 1, 2].map(|i| self.snowball[i].stem(token) == *lit.stems[i]);
+        let hits = [0, 1, 2].map(|i| {
+            token.starts_with(&*lit.heads[i]) && self.snowball[i].stem(token) == *lit.stems[i]
+        });
         let ok = if hits.iter().all(|&h| h == hits[0]) {
             hits[0]
         } else {
