@@ -60,6 +60,23 @@ pub(super) struct Lexicon {
     head_len: usize,
     /// The stem literals; Latin ones are also filed as [`STEM`] entries under their heads.
     stems: Stems,
+    /// A one-hash Bloom filter (64 KiB) of (length, first bytes) of every prefix literal and
+    /// stem head: a token is probed at a length only if its head of that length may be one.
+    /// A pack with stems has heads of a dozen lengths, the shortest of three letters, so
+    /// `prefix_heads` lets most tokens through; this spares them the hash probes.
+    len_heads: Vec<u64>,
+}
+
+/// Bit of [`Lexicon::len_heads`] for the first `len` bytes of `b` (keyed on at most 8 of them).
+fn len_bit(b: &[u8], len: usize) -> Option<usize> {
+    let head = b.get(..len.min(8))?;
+    let k = head
+        .iter()
+        .rev()
+        .fold(0u64, |k, &c| (k << 8) | u64::from(c));
+    let k =
+        (k ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    Some((k >> (64 - 19)) as usize)
 }
 
 /// Leading bytes of a token that [`Lexicon::prefix_heads`] looks at.
@@ -186,11 +203,15 @@ impl LexiconBuilder {
         if let Some(&shortest) = lex.prefix_lens.first() {
             lex.head_len = shortest.min(HEAD);
             lex.prefix_heads = vec![0; (1 << 16) / 64];
+            lex.len_heads = vec![0; (1 << 19) / 64];
         }
         for (text, (mut entries, phrases)) in self.slots {
             if has_prefix(&entries) {
                 if let Some(h) = head_bit(text.as_bytes(), lex.head_len) {
                     lex.prefix_heads[h / 64] |= 1 << (h % 64);
+                }
+                if let Some(h) = len_bit(text.as_bytes(), text.len()) {
+                    lex.len_heads[h / 64] |= 1 << (h % 64);
                 }
             }
             entries.extend((0..phrases.len()).map(|i| PHRASE | (lex.phrases.len() + i) as u32));
@@ -298,9 +319,18 @@ impl Lexicon {
             if !self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
                 continue;
             }
+            let bytes = norm.stream.as_bytes().get(from..from + len).unwrap_or(&[]);
             for &plen in &self.prefix_lens {
                 if plen >= len {
                     break;
+                }
+                let filed = len_bit(bytes, plen).is_some_and(|h| {
+                    self.len_heads
+                        .get(h / 64)
+                        .is_some_and(|w| w & (1 << (h % 64)) != 0)
+                });
+                if !filed {
+                    continue;
                 }
                 // A head that ends inside a character is no prefix: literals are whole
                 // characters, so it finds no entries.

@@ -45,6 +45,11 @@ enum Node {
     Concept {
         name: String,
         terms: Vec<Node>,
+        /// Every literal under it, sorted by pattern, as NEAR sides are: a concept holds only
+        /// literals and concepts, so it holds exactly when one of these occurs, which
+        /// [`any_side_hit`] finds by walking the document's few hits rather than looking up
+        /// hundreds of literals.
+        lits: Vec<Side>,
     },
     And(Vec<Node>),
     Or(Vec<Node>),
@@ -167,9 +172,13 @@ impl<'c> Builder<'c> {
                 self.path.push(name);
                 let terms = terms.iter().map(|t| self.node(&t.expr(), fields)).collect();
                 self.path.pop();
+                let mut lits = Vec::new();
+                self.sides(e, fields, &mut lits);
+                lits.sort_by_key(|s| s.pat);
                 Node::Concept {
                     name: c.name.clone(),
                     terms,
+                    lits,
                 }
             }
             Expr::And(v) => Node::And(v.iter().map(|e| self.node(e, fields)).collect()),
@@ -638,7 +647,8 @@ fn eval(n: &Node, dh: &DocHits) -> bool {
     match n {
         Node::Lit { pat, fields, .. } => dh.lit(*pat, *fields).next().is_some(),
         Node::And(v) => v.iter().all(|n| eval(n, dh)),
-        Node::Or(v) | Node::Concept { terms: v, .. } => v.iter().any(|n| eval(n, dh)),
+        Node::Or(v) => v.iter().any(|n| eval(n, dh)),
+        Node::Concept { lits, .. } => any_side_hit(lits, dh),
         Node::Not(n) => !eval(n, dh),
         Node::Near {
             left,
@@ -674,6 +684,28 @@ fn near(a: &Hit, b: &Hit, distance: u32, ordered: bool) -> bool {
     }
 }
 
+/// Whether any literal of `sides` (sorted by pattern) occurs, without gathering the hits.
+fn any_side_hit(sides: &[Side], dh: &DocHits) -> bool {
+    if dh.hits.len() < sides.len() {
+        dh.hits.iter().any(|h| side_has(sides, h))
+    } else {
+        sides
+            .iter()
+            .any(|s| dh.lit(s.pat, s.fields).next().is_some())
+    }
+}
+
+/// Whether a literal of `sides` (sorted by pattern) found `h` in a field it may match in.
+fn side_has(sides: &[Side], h: &Hit) -> bool {
+    let from = sides.partition_point(|s| s.pat < h.pat);
+    sides
+        .get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|s| s.pat == h.pat)
+        .any(|s| s.fields & (1 << h.field) != 0)
+}
+
 /// The hits of a NEAR side, in text order. `sides` is sorted by pattern. A side made of
 /// concepts has hundreds of literals and a document a few dozen hits: then the hits are walked
 /// and each looked up among the sides, rather than each side looked up among the hits.
@@ -681,15 +713,7 @@ fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
     let mut v: Vec<Hit> = if dh.hits.len() < sides.len() {
         dh.hits
             .iter()
-            .filter(|h| {
-                let from = sides.partition_point(|s| s.pat < h.pat);
-                sides
-                    .get(from..)
-                    .unwrap_or(&[])
-                    .iter()
-                    .take_while(|s| s.pat == h.pat)
-                    .any(|s| s.fields & (1 << h.field) != 0)
-            })
+            .filter(|h| side_has(sides, h))
             .copied()
             .collect()
     } else {
@@ -820,7 +844,7 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
             }
         }
         // A concept is shown as its name and the terms that were found, for the same reason.
-        Node::Concept { name, terms } => {
+        Node::Concept { name, terms, .. } => {
             let found: Vec<ExplainNode> = terms
                 .iter()
                 .map(|c| explain_node(c, dh))
