@@ -271,7 +271,7 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
 
 /// Compiles the rules, with every error in one message.
 fn compile_rules(cfg: &Config) -> Result<RuleSet> {
-    RuleSet::compile(&cfg.rules).map_err(|errs| {
+    RuleSet::compile_with(&cfg.rules, &cfg.concepts).map_err(|errs| {
         anyhow::anyhow!(errs
             .iter()
             .map(ToString::to_string)
@@ -674,7 +674,7 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
                         "  [{}] {}  terms: {}\n      {}",
                         m.severity,
                         m.rule,
-                        printable(&distinct_terms(m).join(", "), false),
+                        printable(&terms_with_via(m).join(", "), false),
                         printable(&m.snippet, false)
                     )?;
                 }
@@ -687,6 +687,25 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
         }
     }
     Ok(if any { 0 } else { 1 })
+}
+
+/// The distinct words, each followed by the stem or concept it was found through, if any:
+/// `stormed (~storm in @attack)`.
+fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut v = Vec::new();
+    for t in &m.terms {
+        let word = t.term.to_lowercase();
+        if seen.contains(&word) {
+            continue;
+        }
+        seen.push(word);
+        v.push(match &t.via {
+            Some(via) => format!("{} ({via})", t.term),
+            None => t.term.clone(),
+        });
+    }
+    v
 }
 
 fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {
@@ -853,18 +872,20 @@ fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) -> Result<u
 /// `backtest`: a rule file or query over stored articles and recent item texts.
 fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
     let cfg = load_config(cli)?;
-    let specs = if Path::new(rules).is_file() {
-        config::load_rule_file(Path::new(rules))?
+    let (specs, concepts) = if Path::new(rules).is_file() {
+        let file = config::load_rule_file(Path::new(rules), &cfg.concepts)?;
+        (file.rules, file.concepts)
     } else {
-        vec![crate::rules::RuleSpec {
+        let rule = crate::rules::RuleSpec {
             name: "query".into(),
             query: rules.to_string(),
             severity: crate::rules::Severity::Medium,
             feeds: vec![],
             exclude: None,
-        }]
+        };
+        (vec![rule], cfg.concepts.clone())
     };
-    let set = RuleSet::compile(&specs).map_err(|errs| {
+    let set = RuleSet::compile_with(&specs, &concepts).map_err(|errs| {
         anyhow::anyhow!(errs
             .iter()
             .map(ToString::to_string)

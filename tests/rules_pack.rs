@@ -1,48 +1,46 @@
-//! The default rule pack (`config/rules.toml`) against the labelled set and the seed article.
+//! The rule packs against the labelled set and the seed article: the default pack
+//! (`config/rules.toml`, surface forms) and the concept pack (`config/rules-concepts.toml`,
+//! concepts and `~stems`), which is not the default yet because it costs more CPU per item
+//! (see the README's *Rules*).
 //!
-//! Precision and recall are counted per (article, rule) pair over every rule of the pack, so a
-//! rule firing on an article labelled for another rule is a false positive too.
+//! The labelled set is `tests/fixtures/rules_labelled`: `articles.toml` (the first 73 cases; the
+//! pack was tuned on them, so they count as `dev`) and `cases/{en,ar,fr,de}.toml` (each case
+//! `dev` or `test`; see that folder's README for the labelling policy). Per language and split:
+//! - recall = expected (case, rule) pairs that fired / expected pairs;
+//! - false-alarm rate = cases labelled `[]` on which any rule fired / cases labelled `[]`;
+//! - precision per rule = pairs that fired and were expected / pairs that fired.
+//!
+//! `cargo test --test rules_pack -- --nocapture` prints the tables. Issue #13's target on the
+//! `test` split is recall >= 0.95 in every language and false alarms <= 3%; neither pack meets
+//! it yet, so the held-out check is a floor at today's measured figures (a change that loses
+//! recall or adds false alarms fails), and the target is printed beside them.
 
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use feedwatch::rules::{Document, Field, RuleSet, RuleSpec, Severity};
 
-#[derive(serde::Deserialize)]
-struct Pack {
-    rules: Vec<Raw>,
-}
-
-#[derive(serde::Deserialize)]
-struct Raw {
-    name: String,
-    query: String,
-    severity: Severity,
-    #[serde(default)]
-    feeds: Vec<String>,
-    exclude: Option<String>,
-}
+/// The default pack.
+const DEFAULT_PACK: &str = "config/rules.toml";
+/// The concept pack: `@concepts` and `~stems`.
+const CONCEPT_PACK: &str = "config/rules-concepts.toml";
 
 fn pack() -> RuleSet {
-    pack_with_names().0
+    pack_with_names(DEFAULT_PACK).0
 }
 
-fn pack_with_names() -> (RuleSet, Vec<String>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rules.toml");
-    let text = std::fs::read_to_string(&path).expect("config/rules.toml is readable");
-    let pack: Pack = toml::from_str(&text).expect("config/rules.toml parses");
-    let specs: Vec<RuleSpec> = pack
-        .rules
-        .into_iter()
-        .map(|r| RuleSpec {
-            name: r.name,
-            query: r.query,
-            severity: r.severity,
-            feeds: r.feeds,
-            exclude: r.exclude,
-        })
-        .collect();
-    let names = specs.iter().map(|s| s.name.clone()).collect();
-    let set = RuleSet::compile(&specs).unwrap_or_else(|errs| {
+/// A shipped pack, loaded by the config loader (so concepts and line numbers are checked the
+/// way the daemon checks them).
+fn pack_with_names(file: &str) -> (RuleSet, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let file = feedwatch::config::load_rule_file(&path, &[])
+        .unwrap_or_else(|e| panic!("default pack does not load:\n{e}"));
+    let unused = feedwatch::rules::unused_concepts(&file.rules, &file.concepts);
+    assert!(unused.is_empty(), "unused concepts in the pack: {unused:?}");
+    let names = file.rules.iter().map(|s| s.name.clone()).collect();
+    let set = RuleSet::compile_with(&file.rules, &file.concepts).unwrap_or_else(|errs| {
         let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
         panic!("default pack does not compile:\n{}", msgs.join("\n"))
     });
@@ -62,63 +60,294 @@ struct Article {
     expect: Vec<String>,
 }
 
-fn precision_recall(set: &RuleSet, articles: &[Article], names: &[String]) -> (f64, f64) {
-    let (mut tp, mut fp, mut fneg) = (0u32, 0u32, 0u32);
-    for a in articles {
-        for e in &a.expect {
-            assert!(names.contains(e), "{}: unknown rule `{e}` in expect", a.id);
+/// One case of `cases/*.toml` (fields the measure does not use are ignored).
+#[derive(serde::Deserialize)]
+struct Case {
+    id: String,
+    lang: String,
+    split: String,
+    title: String,
+    body: String,
+    expect: Vec<String>,
+    /// From `articles.toml`, the set the pack was first tuned on.
+    #[serde(skip)]
+    first_set: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct CaseFile {
+    case: Vec<Case>,
+}
+
+const LANGS: [&str; 4] = ["en", "ar", "fr", "de"];
+
+/// Every labelled case: `articles.toml` as `dev` (language from the id's prefix), then
+/// whatever `cases/*.toml` files exist.
+fn labelled_set() -> Vec<Case> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules_labelled");
+    let text = std::fs::read_to_string(dir.join("articles.toml")).expect("articles.toml");
+    let old: Labelled = toml::from_str(&text).expect("articles.toml parses");
+    let mut out: Vec<Case> = old
+        .article
+        .into_iter()
+        .map(|a| {
+            let rest = a.id.strip_prefix("neg-").unwrap_or(&a.id);
+            let lang = LANGS
+                .iter()
+                .find(|l| rest.starts_with(&format!("{l}-")))
+                .unwrap_or(&"en");
+            Case {
+                lang: lang.to_string(),
+                split: "dev".into(),
+                id: a.id,
+                title: a.title,
+                body: a.body,
+                expect: a.expect,
+                first_set: true,
+            }
+        })
+        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("cases"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("case file is readable");
+        let cf: CaseFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        out.extend(cf.case);
+    }
+    let mut ids = std::collections::HashSet::new();
+    for c in &out {
+        assert!(ids.insert(c.id.clone()), "duplicate case id {}", c.id);
+        assert!(
+            LANGS.contains(&c.lang.as_str()),
+            "{}: lang {}",
+            c.id,
+            c.lang
+        );
+        assert!(
+            ["dev", "test"].contains(&c.split.as_str()),
+            "{}: split",
+            c.id
+        );
+    }
+    out
+}
+
+/// Counts for one (language, split) cell.
+#[derive(Default, Clone)]
+struct Cell {
+    cases: u32,
+    /// Expected (case, rule) pairs, and those that fired.
+    expected: u32,
+    found: u32,
+    negatives: u32,
+    false_alarms: u32,
+    /// Per rule: pairs that fired, and of those the expected ones.
+    fired: BTreeMap<String, (u32, u32)>,
+}
+
+impl Cell {
+    fn recall(&self) -> f64 {
+        f64::from(self.found) / f64::from(self.expected.max(1))
+    }
+    fn false_alarm_rate(&self) -> f64 {
+        f64::from(self.false_alarms) / f64::from(self.negatives.max(1))
+    }
+    fn add(&mut self, o: &Cell) {
+        self.cases += o.cases;
+        self.expected += o.expected;
+        self.found += o.found;
+        self.negatives += o.negatives;
+        self.false_alarms += o.false_alarms;
+        for (r, (f, t)) in &o.fired {
+            let e = self.fired.entry(r.clone()).or_default();
+            e.0 += f;
+            e.1 += t;
+        }
+    }
+}
+
+/// Scores `cases` per (language, split); misses and false alarms go to stderr.
+fn score(set: &RuleSet, names: &[String], cases: &[Case]) -> BTreeMap<(String, String), Cell> {
+    let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
+    for c in cases {
+        for e in &c.expect {
+            assert!(names.contains(e), "{}: unknown rule `{e}` in expect", c.id);
         }
         let fired: Vec<String> = set
             .matches(&Document {
-                title: &a.title,
-                body: &a.body,
+                title: &c.title,
+                body: &c.body,
                 ..Document::default()
             })
             .into_iter()
             .map(|m| m.rule)
             .collect();
-        for name in names {
-            match (fired.contains(name), a.expect.contains(name)) {
-                (true, true) => tp += 1,
-                (true, false) => {
-                    fp += 1;
-                    eprintln!("false positive: {name} on {}", a.id);
-                }
-                (false, true) => {
-                    fneg += 1;
-                    eprintln!("missed: {name} on {}", a.id);
-                }
-                (false, false) => {}
+        let cell = cells.entry((c.lang.clone(), c.split.clone())).or_default();
+        cell.cases += 1;
+        for e in &c.expect {
+            cell.expected += 1;
+            if fired.contains(e) {
+                cell.found += 1;
+            } else {
+                eprintln!("missed ({}): {e} on {}", c.split, c.id);
             }
         }
+        if c.expect.is_empty() {
+            cell.negatives += 1;
+            if !fired.is_empty() {
+                cell.false_alarms += 1;
+                eprintln!("false alarm ({}): {fired:?} on {}", c.split, c.id);
+            }
+        }
+        for r in &fired {
+            let e = cell.fired.entry(r.clone()).or_default();
+            e.0 += 1;
+            e.1 += u32::from(c.expect.contains(r));
+        }
     }
-    let p = f64::from(tp) / f64::from((tp + fp).max(1));
-    let r = f64::from(tp) / f64::from((tp + fneg).max(1));
-    eprintln!("tp {tp} fp {fp} fn {fneg}: precision {p:.3} recall {r:.3}");
-    (p, r)
+    cells
+}
+
+fn print_table(cells: &BTreeMap<(String, String), Cell>, names: &[String]) {
+    println!(
+        "{:<6} {:<5} {:>5} {:>8} {:>7} {:>8} {:>7}  precision per rule",
+        "split", "lang", "cases", "pairs", "recall", "negs", "FA"
+    );
+    for split in ["test", "dev"] {
+        let mut all = Cell::default();
+        for lang in LANGS
+            .iter()
+            .map(|l| l.to_string())
+            .chain(["all".to_string()])
+        {
+            let cell = if lang == "all" {
+                all.clone()
+            } else {
+                match cells.get(&(lang.clone(), split.to_string())) {
+                    Some(c) => {
+                        all.add(c);
+                        c.clone()
+                    }
+                    None => continue,
+                }
+            };
+            let prec: Vec<String> = names
+                .iter()
+                .map(|r| {
+                    let (f, t) = cell.fired.get(r).copied().unwrap_or_default();
+                    format!("{r} {:.3} ({t}/{f})", f64::from(t) / f64::from(f.max(1)))
+                })
+                .collect();
+            println!(
+                "{split:<6} {lang:<5} {:>5} {:>8} {:>7.3} {:>8} {:>6.1}%  {}",
+                cell.cases,
+                format!("{}/{}", cell.found, cell.expected),
+                cell.recall(),
+                format!("{}/{}", cell.false_alarms, cell.negatives),
+                100.0 * cell.false_alarm_rate(),
+                prec.join(", ")
+            );
+        }
+    }
+}
+
+/// Held-out floors per language: (recall at least, false-alarm rate at most), measured on
+/// 2026-12-03 and rounded down / up to leave room for nothing but rounding.
+struct Floors {
+    recall: [(&'static str, f64); 4],
+    false_alarms: [(&'static str, f64); 4],
+}
+
+/// Measured: recall 0.568 / 0.667 / 0.485 / 0.364, false alarms 13.3% / 20.0% / 8.3% / 19.2%.
+const DEFAULT_FLOORS: Floors = Floors {
+    recall: [("en", 0.56), ("ar", 0.66), ("fr", 0.48), ("de", 0.36)],
+    false_alarms: [("en", 0.14), ("ar", 0.20), ("fr", 0.09), ("de", 0.20)],
+};
+
+/// Measured: recall 0.865 / 0.952 / 0.879 / 0.879, false alarms 23.3% / 0.0% / 20.8% / 7.7%.
+const CONCEPT_FLOORS: Floors = Floors {
+    recall: [("en", 0.86), ("ar", 0.95), ("fr", 0.87), ("de", 0.87)],
+    false_alarms: [("en", 0.24), ("ar", 0.0), ("fr", 0.21), ("de", 0.08)],
+};
+
+fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
+    let cases = labelled_set();
+    let (rules, names) = pack_with_names(file);
+    let cells = score(&rules, &names, &cases);
+    println!("{file}:");
+    print_table(&cells, &names);
+
+    // The set the packs were first tuned on must stay solved.
+    let first: Vec<Case> = cases.into_iter().filter(|c| c.first_set).collect();
+    assert!(
+        first.len() >= 60,
+        "only {} cases in articles.toml",
+        first.len()
+    );
+    let mut old = Cell::default();
+    score(&rules, &names, &first)
+        .values()
+        .for_each(|c| old.add(c));
+    let (fired, right) = old
+        .fired
+        .values()
+        .fold((0, 0), |(f, t), (ff, tt)| (f + ff, t + tt));
+    let precision = f64::from(right) / f64::from(fired.max(1));
+    assert!(
+        old.recall() >= 0.95,
+        "{file}: articles.toml recall {:.3}",
+        old.recall()
+    );
+    assert!(
+        precision >= 0.95,
+        "{file}: articles.toml precision {precision:.3}"
+    );
+
+    let mut failures = Vec::new();
+    let mut held_out = 0;
+    for ((lang, min_recall), (_, max_fa)) in floors.recall.iter().zip(&floors.false_alarms) {
+        let Some(cell) = cells.get(&(lang.to_string(), "test".to_string())) else {
+            continue;
+        };
+        held_out += cell.cases;
+        println!(
+            "{file} {lang} test: recall {:.3} (floor {min_recall:.3}, target 0.95), false alarms \
+             {:.1}% (ceiling {:.1}%, target 3%)",
+            cell.recall(),
+            100.0 * cell.false_alarm_rate(),
+            100.0 * max_fa
+        );
+        if cell.recall() < *min_recall {
+            failures.push(format!(
+                "{lang}: test recall {:.3} < {min_recall:.3}",
+                cell.recall()
+            ));
+        }
+        if cell.false_alarm_rate() > *max_fa {
+            failures.push(format!(
+                "{lang}: test false alarms {:.1}% > {:.1}%",
+                100.0 * cell.false_alarm_rate(),
+                100.0 * max_fa
+            ));
+        }
+    }
+    if held_out == 0 {
+        eprintln!("no test-split cases in tests/fixtures/rules_labelled/cases: nothing held out");
+    }
+    assert!(failures.is_empty(), "{file}: {}", failures.join("\n"));
 }
 
 #[test]
-fn default_pack_precision_and_recall_on_labelled_set() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules_labelled/articles.toml");
-    let text = std::fs::read_to_string(path).expect("labelled set is readable");
-    let set: Labelled = toml::from_str(&text).expect("labelled set parses");
-    assert!(
-        set.article.len() >= 60,
-        "only {} articles",
-        set.article.len()
-    );
-    let positives = set.article.iter().filter(|a| !a.expect.is_empty()).count();
-    assert!(positives >= 20 && set.article.len() - positives >= 20);
-    let (rules, names) = pack_with_names();
-    let (p, r) = precision_recall(&rules, &set.article, &names);
-    println!(
-        "labelled set ({} articles): precision {p:.3}, recall {r:.3}",
-        set.article.len()
-    );
-    assert!(p >= 0.95, "precision {p:.3} below 0.95");
-    assert!(r >= 0.95, "recall {r:.3} below 0.95");
+fn default_pack_on_the_labelled_set_per_language_and_split() {
+    pack_on_the_labelled_set(DEFAULT_PACK, &DEFAULT_FLOORS);
+}
+
+#[test]
+fn concept_pack_on_the_labelled_set_per_language_and_split() {
+    pack_on_the_labelled_set(CONCEPT_PACK, &CONCEPT_FLOORS);
 }
 
 #[test]
@@ -132,22 +361,29 @@ fn precision_recall_counts_mistakes() {
         exclude: None,
     }])
     .expect("compiles");
-    let articles = vec![
-        Article {
-            id: "a".into(),
-            title: "x".into(),
-            body: String::new(),
-            expect: vec!["green-zone".into()],
-        },
-        Article {
-            id: "b".into(),
-            title: "y".into(),
-            body: String::new(),
-            expect: vec![],
-        },
+    let case = |id: &str, split: &str, expect: &[&str]| Case {
+        id: id.into(),
+        lang: "fr".into(),
+        split: split.into(),
+        title: "x".into(),
+        body: String::new(),
+        expect: expect.iter().map(|e| e.to_string()).collect(),
+        first_set: false,
+    };
+    let cases = [
+        case("a", "test", &["green-zone"]),
+        case("b", "test", &[]),
+        case("c", "test", &[]),
+        case("d", "dev", &[]),
     ];
-    let (p, r) = precision_recall(&everything, &articles, &["green-zone".to_string()]);
-    assert_eq!((p, r), (0.5, 1.0));
+    let cells = score(&everything, &["green-zone".to_string()], &cases);
+    let test = &cells[&("fr".to_string(), "test".to_string())];
+    assert_eq!((test.recall(), test.false_alarm_rate()), (1.0, 1.0));
+    assert_eq!(test.fired["green-zone"], (3, 1), "precision 1/3");
+    assert_eq!(
+        cells[&("fr".to_string(), "dev".to_string())].false_alarms,
+        1
+    );
 }
 
 #[test]
@@ -253,4 +489,155 @@ fn default_pack_is_exact_on_the_bench_farm() {
         "too few keyword items ({tp}) for a meaningful check"
     );
     assert_eq!((fp, fneg), (0, 0), "precision {p:.3}, recall {r:.3}");
+}
+
+/// The coverage issue #13 asks of the concept pack, one short item each (written for this test):
+/// inflections, idioms, demonyms, clitics, reopening, host-state duties; and its look-alikes.
+#[test]
+fn pack_covers_the_issue_13_vocabulary_and_keeps_look_alikes_out() {
+    let gz = &["green-zone"][..];
+    let emb = &["embassy-security"][..];
+    let none: &[&str] = &[];
+    let cases: [(&str, &str, &[&str]); 24] = [
+        ("Baghdad's Green Zone came under fire", "Two projectiles were fired towards the fortified district before dawn, officials said.", gz),
+        ("Iraqis walk into the Green Zone", "Iraqis were allowed into Baghdad's Green Zone on foot on Friday as authorities reopened its gates to the public.", gz),
+        ("Green Zone in lockdown", "Security forces locked down Baghdad's Green Zone and sealed off the bridges ahead of Friday's protests.", gz),
+        ("Diplomatic missions evacuated", "Several diplomatic missions evacuated their staff on Sunday as fighting neared the capital.", emb),
+        ("Mob storms embassy", "An angry mob stormed the embassy compound and set fire to the reception building, witnesses said.", emb),
+        ("Demonstranten stürmten Botschaft", "Hunderte Demonstranten stürmten am Abend das Gelände der Botschaft und rissen die Fahne herunter.", emb),
+        ("Botschaft gestürmt", "Die Botschaft wurde am Freitag von einer aufgebrachten Menge gestürmt, die Polizei griff nicht ein.", emb),
+        ("Mehrere Botschaften geschlossen", "Nach Drohungen gegen ihre Vertretungen haben mehrere Staaten ihre Botschaften vorübergehend geschlossen.", emb),
+        ("L'ambassade envahie par des manifestants", "Des centaines de manifestants ont envahi l'ambassade samedi soir avant d'être dispersés par la police.", emb),
+        ("Ambassade prise d'assaut", "L'ambassade a été prise d'assaut par une foule en colère qui a brisé les vitres du bâtiment.", emb),
+        ("Les ambassades occidentales évacuées", "Plusieurs ambassades occidentales ont évacué leur personnel alors que les combats se rapprochaient.", emb),
+        ("اقتحام السفارة", "اقتحم محتجون غاضبون مبنى السفارة وأضرموا النار في بوابتها الرئيسية.", emb),
+        ("إجلاء موظفي السفارات", "بدأت دول عدة إجلاء موظفي سفاراتها مع تصاعد القتال في العاصمة.", emb),
+        ("Host states must protect embassies", "The Vienna Convention puts a special duty on the host state to protect diplomatic missions against intrusion and damage.", emb),
+        // Look-alikes.
+        ("City extends its green zone", "The council will extend the car-free green zone around schools to improve air quality for cyclists and pedestrians.", none),
+        ("Region moves into the green zone", "Infection rates fell and the region moves into the COVID green zone, so restaurants can reopen next week.", none),
+        ("Green Zone on TV tonight", "Matt Damon stars in Green Zone, Paul Greengrass's thriller set in Baghdad in 2003.", none),
+        ("Stay in the green zone", "Keep your easy runs in the heart-rate green zone and attack the hills later in the week.", none),
+        ("Embassy Suites opens downtown", "The Embassy Suites hotel opened its new ballroom with a charity gala on Saturday.", none),
+        ("Embassy extends visa hours", "The embassy will open its visa section on Saturdays after a security screening upgrade.", none),
+        ("Eine klare Botschaft", "Der Papst sandte in seiner Osterbotschaft eine klare Botschaft des Friedens an die Welt.", none),
+        ("Social security office closed", "The social security office next to the embassy will be closed on Monday for the holiday.", none),
+        ("Embassy staff targeted by phishing", "Hackers sent phishing emails to embassy staff in a cybersecurity campaign, researchers said.", none),
+        ("Tangier's International Zone", "A walking tour retraces the old International Zone of Tangier and its smugglers and spies.", none),
+    ];
+    let rules = pack_with_names(CONCEPT_PACK).0;
+    let mut wrong = Vec::new();
+    for (title, body, want) in cases {
+        let got: Vec<String> = rules
+            .matches(&Document {
+                title,
+                body,
+                ..Document::default()
+            })
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
+        if got != want {
+            wrong.push(format!("{title}: fired {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Through the binary: `check` names the stem or concept behind each word (text and JSON
+/// `hits`), and `config check` points at a broken concept's file and line.
+#[tokio::test]
+async fn check_and_config_check_explain_stems_and_concepts() {
+    let inst = common::Instance::new("");
+    let concepts = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONCEPT_PACK);
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PACK);
+    std::fs::write(
+        inst.config(),
+        cfg.replacen(&format!("{default:?}"), &format!("{concepts:?}"), 1),
+    )
+    .expect("point the config at the concept pack");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(
+        &article,
+        "Crowd ransacks embassy\nHundreds of angry men ransacked the embassy compound in the \
+         capital on Friday night and smashed the windows, witnesses said.\n",
+    )
+    .expect("write article");
+    let path = article.to_string_lossy().to_string();
+    let out = inst.run(&["check", &path]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ransacked (~ransack in @attack)"), "{text}");
+    let out = inst.run(&["check", "--format", "json", &path]).await;
+    let v = &common::json_lines(&out.stdout)[0];
+    let hits = v["matches"][0]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        hits.iter()
+            .any(|h| h["term"] == "ransacked" && h["via"] == "~ransack in @attack"),
+        "{hits:?}"
+    );
+
+    std::fs::write(
+        inst.dir.path().join("extra.toml"),
+        "[[concepts]]\nname = \"loop\"\nterms = [\"@loop\"]\n",
+    )
+    .expect("write rule file");
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    std::fs::write(
+        inst.config(),
+        cfg.replacen("rule_files = [", "rule_files = [\"extra.toml\", ", 1),
+    )
+    .expect("rewrite config");
+    let out = inst.run(&["config", "check"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "extra.toml:1: key `concepts`: concept `loop`: refers to itself: @loop → @loop"
+        ),
+        "{err}"
+    );
+}
+
+/// Language detection (which picks the stemmer) on every labelled item's first 200 bytes: the
+/// function-word vote alone, and with `whatlang` behind it. Prints both; the combination must
+/// be right on at least 98% of the items.
+#[test]
+fn language_detection_on_the_labelled_set() {
+    use feedwatch::rules::lang::{by_function_words, LangDetector, SAMPLE_BYTES};
+    let cases = labelled_set();
+    let detector = LangDetector::default();
+    let (mut vote_right, mut vote_decided, mut right) = (0, 0, 0);
+    for c in &cases {
+        let mut sample = format!("{}\n{}", c.title, c.body);
+        let mut cut = SAMPLE_BYTES.min(sample.len());
+        while !sample.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        sample.truncate(cut);
+        let vote = by_function_words(&sample).map(|l| l.code());
+        vote_decided += u32::from(vote.is_some());
+        vote_right += u32::from(vote == Some(c.lang.as_str()));
+        let got = detector
+            .detect_fields(&[&c.title, &c.body])
+            .map(|l| l.code());
+        right += u32::from(got == Some(c.lang.as_str()));
+    }
+    let n = cases.len() as f64;
+    println!(
+        "language of {} items: function words decide {vote_decided} (right {vote_right}); \
+         with whatlang behind them right {right} ({:.3})",
+        cases.len(),
+        f64::from(right) / n
+    );
+    assert_eq!(vote_right, vote_decided, "the function-word vote was wrong");
+    assert!(
+        f64::from(right) / n >= 0.98,
+        "accuracy {:.3}",
+        f64::from(right) / n
+    );
 }

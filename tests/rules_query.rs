@@ -2,13 +2,15 @@
 //! offsets always point into the original text.
 
 use feedwatch::rules::normalize::{normalize, tokens};
-use feedwatch::rules::{parse, Document, RuleSet, RuleSpec, Severity};
+use feedwatch::rules::{parse, ConceptSpec, Document, RuleSet, RuleSpec, Severity};
 use proptest::prelude::*;
+use rust_stemmers::{Algorithm, Stemmer};
 
 /// Query-shaped strings: mostly valid, often not (the parser must cope either way).
 fn query() -> impl Strategy<Value = String> {
     let word = prop_oneof![
         "[a-zA-Z]{1,6}\\*?",
+        "~[a-zA-Z]{3,8}",
         "[éüßÉ]{1,3}[a-z]{0,3}",
         "[\u{0627}-\u{064A}]{2,5}",
         Just("Green-Zone".to_string()),
@@ -138,6 +140,30 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
+    /// Stems are matched lazily (a word is stemmed only if it begins like a stem literal's
+    /// stem); that shortcut must never lose a word whose stem is the literal's. A one-word
+    /// item has no detectable language, so any of the three Snowball stemmers may agree.
+    #[test]
+    fn lazy_stemming_finds_every_word_with_the_same_stem(
+        base in "[a-z]{2,7}",
+        lit_end in prop_oneof![Just(""), Just("e"), Just("y"), Just("s"), Just("ed"), Just("ing")],
+        doc_end in prop_oneof![Just(""), Just("s"), Just("es"), Just("ed"), Just("ing"), Just("ies"),
+                               Just("ly"), Just("ment"), Just("ation"), Just("er"), Just("en"), Just("ung")],
+    ) {
+        let lit = format!("{base}{lit_end}");
+        let word = format!("{base}{doc_end}");
+        prop_assume!(lit.len() >= 3);
+        let set = RuleSet::compile(&[RuleSpec {
+            name: "r".into(), query: format!("~{lit}"), severity: Severity::Low, feeds: vec![], exclude: None,
+        }]).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let fired = !set.matches(&Document { body: &word, ..Document::default() }).is_empty();
+        let same = [Algorithm::English, Algorithm::French, Algorithm::German].into_iter().any(|a| {
+            let s = Stemmer::create(a);
+            s.stem(&lit) == s.stem(&word)
+        });
+        prop_assert_eq!(fired, same, "~{} on {}", lit, word);
+    }
+
     /// Rules are only evaluated when a trigger literal occurred; `explain` evaluates every rule.
     /// The two must agree, or the trigger selection dropped a rule that should fire.
     #[test]
@@ -159,4 +185,166 @@ proptest! {
             prop_assert_eq!(fired, explained);
         }
     }
+}
+
+fn spec(name: &str, query: &str) -> RuleSpec {
+    RuleSpec {
+        name: name.into(),
+        query: query.into(),
+        severity: Severity::High,
+        feeds: Vec::new(),
+        exclude: None,
+    }
+}
+
+fn fires(query: &str, body: &str) -> bool {
+    let rs = RuleSet::compile(&[spec("r", query)]).unwrap_or_else(|e| panic!("{query}: {e:?}"));
+    !rs.matches(&Document {
+        body,
+        ..Document::default()
+    })
+    .is_empty()
+}
+
+#[test]
+fn stems_match_inflections_in_the_items_language() {
+    let cases = [
+        (
+            "~storm",
+            "Protesters stormed the embassy compound overnight",
+            true,
+        ),
+        (
+            "~storm",
+            "Protesters storming the gates of the embassy",
+            true,
+        ),
+        ("~storm", "A stormy debate in parliament", false),
+        (
+            "~embassy",
+            "Several embassies closed their doors on Monday",
+            true,
+        ),
+        (
+            "~ambassade",
+            "Les ambassades occidentales ont fermé leurs portes",
+            true,
+        ),
+        (
+            "~botschaft",
+            "Mehrere Botschaften schlossen am Montag",
+            true,
+        ),
+        (
+            "~stürmten",
+            "Demonstranten stürmten das Gelände der Botschaft",
+            true,
+        ),
+        ("~سفارة", "اقتحم محتجون مبنى السفارة ليلا", true),
+        ("~سفارة", "تجمع المحتجون امام السفارات الغربية", true),
+        ("~سفارة", "والسفارتين مغلقتان", true),
+        ("~سفارة", "سافر الوفد امس", false),
+        ("~بغداد", "سقطت قذيفة في ببغداد ليلا", true),
+        ("~بغداد", "اخبار البصرة اليوم", false),
+        // Stems are whole words: no stem is a prefix of another word's stem.
+        ("~arm", "Armed men fired at the gate", true),
+        ("~arm", "The army moved in", false),
+        ("storm", "Protesters stormed the compound", false),
+    ];
+    for (q, body, want) in cases {
+        assert_eq!(fires(q, body), want, "{q} on {body:?}");
+    }
+}
+
+#[test]
+fn concepts_expand_and_hits_say_how_they_matched() {
+    let concepts = [
+        ConceptSpec {
+            name: "attack".into(),
+            terms: vec![
+                "~storm".into(),
+                "\"came under fire\"".into(),
+                "@blast".into(),
+            ],
+        },
+        ConceptSpec {
+            name: "blast".into(),
+            terms: vec!["explosion*".into()],
+        },
+    ];
+    let rs = RuleSet::compile_with(&[spec("r", "embassy NEAR/5 @attack")], &concepts)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let hits = |body: &str| -> Vec<(String, Option<String>)> {
+        rs.matches(&Document {
+            body,
+            ..Document::default()
+        })
+        .into_iter()
+        .flat_map(|m| m.terms)
+        .map(|t| (t.term, t.via))
+        .collect()
+    };
+    assert_eq!(
+        hits("Crowds stormed the embassy"),
+        [
+            ("stormed".into(), Some("~storm in @attack".into())),
+            ("embassy".into(), None),
+        ]
+    );
+    assert_eq!(
+        hits("The embassy came under fire; explosions were heard"),
+        [
+            ("embassy".into(), None),
+            (
+                "came under fire".into(),
+                Some("\"came under fire\" in @attack".into())
+            ),
+            ("explosions".into(), Some("explosion* in @blast".into())),
+        ]
+    );
+    assert!(hits("The embassy held a reception").is_empty());
+    let ex = rs.explain(&Document {
+        body: "Crowds of angry young men stormed the embassy in the capital on Sunday night, \
+               witnesses said, and the police did nothing to stop them.",
+        ..Document::default()
+    });
+    let text = ex[0].to_string();
+    assert!(text.contains("(stems in language: en)"), "{text}");
+    assert!(
+        text.contains("body@26 \"stormed\" via ~storm in @attack"),
+        "{text}"
+    );
+}
+
+#[test]
+fn undefined_concepts_are_refused_at_the_at_sign() {
+    let errs = RuleSet::compile_with(&[spec("r", "embassy AND @atack")], &[])
+        .err()
+        .unwrap_or_default();
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].column, 13);
+    assert!(
+        errs[0].message.contains("no concept named `atack`"),
+        "{errs:?}"
+    );
+    // A broken concept is reported once, on the concept, not again on the rules that use
+    // it; a rule's truly undefined concept still is.
+    let bad = [ConceptSpec {
+        name: "x".into(),
+        terms: vec!["a AND b".into()],
+    }];
+    let errs = RuleSet::compile_with(&[spec("r", "@x OR @y")], &bad)
+        .err()
+        .unwrap_or_default();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(errs[0].concept.as_deref(), Some("x"));
+    assert!(
+        errs[0].to_string().starts_with("concept `x`: term 1"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[1].message.contains("`y`") && errs[1].column == 7,
+        "{errs:?}"
+    );
 }

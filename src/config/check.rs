@@ -10,13 +10,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::concepts::{take_concepts, RawConcept};
 use super::source::{key_line, Source};
 use super::{
-    clip, limits, opt_duration, url, ConfigError, ConfigProblem, FeedConfig, FetchConfig,
-    HttpConfig, PollConfig, MAX_ECHO_CHARS,
+    clip, limits, opt_duration, url, ConfigProblem, FeedConfig, FetchConfig, HttpConfig,
+    PollConfig, MAX_ECHO_CHARS,
 };
 use crate::extract::SiteSpec;
-use crate::rules::{RuleSpec, Severity};
+use crate::rules::{ConceptSpec, RuleSpec, Severity};
 
 /// The config file as deserialised, before checks. Lists keep each entry's index in the
 /// file, so messages about an entry name it (`feeds[3].url`) even when an earlier entry
@@ -31,12 +32,14 @@ pub(super) struct RawConfig {
     pub(super) http: HttpConfig,
     pub(super) feeds: Vec<(usize, Spanned<RawFeed>)>,
     pub(super) rules: Vec<Spanned<RawRule>>,
+    pub(super) concepts: Vec<Spanned<RawConcept>>,
     pub(super) sites: Vec<SiteSpec>,
     pub(super) sinks: Vec<(usize, crate::sink::SinkSpec)>,
 }
 
 /// The top-level keys of the config file.
-const TOP_KEYS: &str = "rule_files, storage, alerts, fetch, poll, http, feeds, rules, sites, sinks";
+const TOP_KEYS: &str =
+    "rule_files, storage, alerts, fetch, poll, http, feeds, rules, concepts, sites, sinks";
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +107,13 @@ pub(super) fn read_raw(src: &mut Source<'_>, problems: &mut Vec<ConfigProblem>) 
                     .take_each(value, problems)
                     .into_iter()
                     .map(|(_, r)| r)
+                    .collect();
+            }
+            "concepts" => {
+                raw.concepts = src
+                    .take_each(value, problems)
+                    .into_iter()
+                    .map(|(_, c)| c)
                     .collect();
             }
             "sites" => {
@@ -260,11 +270,13 @@ pub(super) fn take_feeds(
     feeds
 }
 
-/// The `[[rules]]` of a rule file, read entry by entry like the main file's.
+/// The `[[rules]]` and `[[concepts]]` of a rule file, read entry by entry like the main
+/// file's.
 pub(super) fn take_rule_file(
     path: &Path,
     text: &str,
     out: &mut Vec<(RuleSpec, PathBuf, usize)>,
+    concepts: &mut Vec<(ConceptSpec, PathBuf, usize)>,
     problems: &mut Vec<ConfigProblem>,
 ) {
     let mut src = match Source::parse(path, text) {
@@ -272,66 +284,35 @@ pub(super) fn take_rule_file(
         Err(e) => return problems.extend(e.problems),
     };
     let mut raw = Vec::new();
+    let mut raw_concepts = Vec::new();
     for (key, value) in std::mem::take(&mut src.entries) {
-        if key.get_ref() == "rules" {
-            raw = src
-                .take_each(value, problems)
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect();
-        } else {
-            let mut p = src.problem_at(
-                key.span().start,
-                "unknown key; a rule file holds only [[rules]] tables".into(),
-            );
-            p.key = Some(clip(key.get_ref(), 64).into_owned());
-            problems.push(p);
+        match key.get_ref().as_str() {
+            "rules" => {
+                raw = src
+                    .take_each(value, problems)
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .collect();
+            }
+            "concepts" => {
+                raw_concepts = src
+                    .take_each(value, problems)
+                    .into_iter()
+                    .map(|(_, c)| c)
+                    .collect();
+            }
+            other => {
+                let mut p = src.problem_at(
+                    key.span().start,
+                    "unknown key; a rule file holds only [[rules]] and [[concepts]] tables".into(),
+                );
+                p.key = Some(clip(other, 64).into_owned());
+                problems.push(p);
+            }
         }
     }
     take_rules(&src, raw, out, problems);
-}
-
-/// Compiles the rules that were read, so a bad query is a config error at load time; each
-/// error names the rule's file and line.
-pub(super) fn compile_check(
-    fallback: &Path,
-    rules: &[(RuleSpec, PathBuf, usize)],
-    problems: &mut Vec<ConfigProblem>,
-) -> Vec<RuleSpec> {
-    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
-    if let Err(errs) = crate::rules::RuleSet::compile(&specs) {
-        for e in errs {
-            let (file, line) = rules
-                .iter()
-                .find(|(s, _, _)| s.name == e.rule)
-                .map(|(_, f, l)| (f.clone(), Some(*l)))
-                .unwrap_or((fallback.to_path_buf(), None));
-            problems.push(ConfigProblem {
-                file,
-                line,
-                key: Some(if e.in_exclude { "exclude" } else { "query" }.to_string()),
-                message: e.to_string(),
-            });
-        }
-    }
-    specs
-}
-
-/// Loads the `[[rules]]` of one rule file (for `backtest`), checked like the config's.
-///
-/// # Errors
-/// Every problem found, naming file, line and key.
-pub fn load_rule_file(path: &Path) -> Result<Vec<RuleSpec>, ConfigError> {
-    let text = super::source::read(path)?;
-    let mut rules = Vec::new();
-    let mut problems = Vec::new();
-    take_rule_file(path, &text, &mut rules, &mut problems);
-    let specs = compile_check(path, &rules, &mut problems);
-    if problems.is_empty() {
-        Ok(specs)
-    } else {
-        Err(ConfigError { problems })
-    }
+    take_concepts(&src, raw_concepts, concepts);
 }
 
 pub(super) fn take_rules(

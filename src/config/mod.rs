@@ -12,6 +12,7 @@
 //! ([`url`]). Echoes of user input in messages are clipped ([`clip`]).
 
 mod check;
+mod concepts;
 pub mod limits;
 mod source;
 pub mod url;
@@ -24,12 +25,12 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::extract::SiteSpec;
-use crate::rules::RuleSpec;
-pub use check::load_rule_file;
+use crate::rules::{ConceptSpec, RuleSpec};
 use check::{
-    check_bounds, compile_check, problem, read_raw, sort_problems, take_feeds, take_rule_file,
-    take_rules,
+    check_bounds, problem, read_raw, sort_problems, take_feeds, take_rule_file, take_rules,
 };
+use concepts::{check_rules, take_concepts};
+pub use concepts::{load_rule_file, RuleFile};
 use source::{key_line, Source};
 
 /// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
@@ -144,6 +145,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<RuleSpec>,
+    /// `[[concepts]]` of the config and every rule file: named term sets rules use as `@name`.
+    pub concepts: Vec<ConceptSpec>,
     pub sites: Vec<SiteSpec>,
     /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
     pub sinks: Vec<crate::sink::SinkSpec>,
@@ -372,8 +375,19 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
     check_bounds(&src, &raw, &mut problems);
     let feeds = take_feeds(&src, raw.feeds, &base, &mut problems);
 
-    let rules = read_rules(&src, raw.rules, &raw.rule_files, &resolve, &mut problems);
-    let specs = compile_check(path, &rules, &mut problems);
+    let mut concepts = Vec::new();
+    take_concepts(&src, raw.concepts, &mut concepts);
+    let rules = read_rules(
+        &src,
+        raw.rules,
+        &raw.rule_files,
+        &resolve,
+        &mut concepts,
+        &mut problems,
+    );
+    // The rule language is checked here too, so a bad query is a config error at load time.
+    problems.extend(check_rules(path, &rules, &concepts, &[], true));
+    let specs: Vec<RuleSpec> = rules.into_iter().map(|(s, _, _)| s).collect();
 
     let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
 
@@ -395,18 +409,21 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         http: raw.http,
         feeds,
         rules: specs,
+        concepts: concepts.into_iter().map(|(c, _, _)| c).collect(),
         sites: raw.sites,
         sinks,
     })
 }
 
 /// The main file's `[[rules]]`, then each rule file's, in order; rule names unique across
-/// all. Each rule comes with its file and line, for messages.
+/// all. Each rule comes with its file and line, for messages; rule files' `[[concepts]]` are
+/// added to `concepts`.
 fn read_rules(
     src: &Source<'_>,
     own: Vec<toml::Spanned<check::RawRule>>,
     rule_files: &[toml::Spanned<String>],
     resolve: &dyn Fn(&Path) -> PathBuf,
+    concepts: &mut Vec<(ConceptSpec, PathBuf, usize)>,
     problems: &mut Vec<ConfigProblem>,
 ) -> Vec<(RuleSpec, PathBuf, usize)> {
     let mut rules = Vec::new();
@@ -414,7 +431,7 @@ fn read_rules(
     for rf in rule_files {
         let rpath = resolve(Path::new(rf.get_ref()));
         match source::read(&rpath) {
-            Ok(rtext) => take_rule_file(&rpath, &rtext, &mut rules, problems),
+            Ok(rtext) => take_rule_file(&rpath, &rtext, &mut rules, concepts, problems),
             Err(e) => {
                 // Name where the unreadable file was referenced, then what went wrong.
                 for mut p in e.problems {

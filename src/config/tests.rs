@@ -260,3 +260,67 @@ fn rule_files_and_duplicate_rules() {
     assert!(s.contains("missing.toml"), "{s}");
     assert!(s.contains("named in"), "{s}");
 }
+
+#[test]
+fn concept_problems_name_file_and_line() {
+    let d = tempfile::tempdir().expect("tmp");
+    write(
+        d.path(),
+        "c.toml",
+        "[[concepts]]\nname = \"a\"\nterms = [\"@b\"]\n\n\
+         [[concepts]]\nname = \"b\"\nterms = [\"@a\"]\n\n\
+         [[concepts]]\nname = \"spare\"\nterms = [\"x\"]\n\n\
+         [[concepts]]\nname = \"fine\"\nterms = [\"~storm\", \"rocket*\"]\n",
+    );
+    let p = write(
+        d.path(),
+        "f.toml",
+        "rule_files = [\"c.toml\"]\n\n[[rules]]\nname = \"r\"\nquery = \"@fine OR @nope\"\n\n\
+         [[rules]]\nname = \"s\"\nquery = \"@a\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(
+        s.contains("c.toml:1: key `concepts`: concept `a`: refers to itself: @a → @b → @a"),
+        "{s}"
+    );
+    assert!(
+        s.contains("c.toml:9: key `concepts.name`: concept `spare` is defined but no rule uses it"),
+        "{s}"
+    );
+    assert!(
+        s.contains("f.toml:3: key `query`: rule `r`: no concept named `nope`"),
+        "{s}"
+    );
+    assert_eq!(e.problems.len(), 3, "{s}");
+
+    // Fixed, the concepts reach the config and compile with the rules.
+    write(
+        d.path(),
+        "c.toml",
+        "[[concepts]]\nname = \"a\"\nterms = [\"@fine\"]\n\n\
+         [[concepts]]\nname = \"fine\"\nterms = [\"~storm\", \"rocket*\"]\n",
+    );
+    write(
+        d.path(),
+        "f.toml",
+        "rule_files = [\"c.toml\"]\n\n[[rules]]\nname = \"r\"\nquery = \"@a embassy\"\n",
+    );
+    let c = load(&p, &Env::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.concepts.len(), 2);
+    let set = crate::rules::RuleSet::compile_with(&c.rules, &c.concepts).expect("compiles");
+    let doc = crate::rules::Document {
+        body: "Crowds stormed the embassy",
+        ..Default::default()
+    };
+    assert_eq!(set.matches(&doc).len(), 1);
+    // A rule file for `backtest` may use the config's concepts.
+    let rf = write(
+        d.path(),
+        "bt.toml",
+        "[[rules]]\nname = \"t\"\nquery = \"@fine\"\n",
+    );
+    let file = load_rule_file(&rf, &c.concepts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((file.rules.len(), file.concepts.len()), (1, 2));
+    assert!(load_rule_file(&rf, &[]).is_err());
+}

@@ -30,6 +30,10 @@ pub struct Explanation {
     pub fired: bool,
     /// False when the rule's `feeds` list rules this document's feed out.
     pub feed_allowed: bool,
+    /// The item's language (`en`, `fr`, `de`, `ar`) when a `~stem` literal needed it and the
+    /// detector was sure; `None` also when stems were tried in every language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<&'static str>,
     pub query: ExplainNode,
     pub exclude: Option<ExplainNode>,
 }
@@ -71,7 +75,11 @@ impl fmt::Display for Explanation {
         } else {
             "no match"
         };
-        writeln!(f, "rule `{}` ({}): {verdict}", self.rule, self.severity)?;
+        write!(f, "rule `{}` ({}): {verdict}", self.rule, self.severity)?;
+        match self.lang {
+            Some(lang) => writeln!(f, " (stems in language: {lang})")?,
+            None => writeln!(f)?,
+        }
         writeln!(f, "  query:")?;
         self.query.write(f, 2)?;
         if let Some(x) = &self.exclude {

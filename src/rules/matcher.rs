@@ -14,13 +14,16 @@
 //! of rules.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
+use super::concepts::{undefined, ConceptSpec, Concepts};
 use super::explain::{ExplainNode, Explanation};
+use super::lang::Lang;
+use super::lexicon::{Hit, Lexicon, LexiconBuilder, PHRASE};
 use super::normalize::{normalize_into, Normalized};
 use super::query::{parse, Expr, Literal};
 use super::snippet::snippet;
+use super::stem::LazyLang;
 use super::{Document, Field, Match, RuleError, RuleSpec, Severity, TermHit};
 
 /// Unscoped literals match in these fields.
@@ -34,6 +37,19 @@ enum Node {
         pat: u32,
         fields: u8,
         raw: String,
+        /// What a hit reports besides the word, when the literal is a stem or comes from a
+        /// concept: `~storm in @attack`.
+        via: Option<Arc<str>>,
+    },
+    /// `@name`, expanded: an OR of the concept's terms.
+    Concept {
+        name: String,
+        terms: Vec<Node>,
+        /// Every literal under it, sorted by pattern, as NEAR sides are: a concept holds only
+        /// literals and concepts, so it holds exactly when one of these occurs, which
+        /// [`any_side_hit`] finds by walking the document's few hits rather than looking up
+        /// hundreds of literals.
+        lits: Vec<Side>,
     },
     And(Vec<Node>),
     Or(Vec<Node>),
@@ -52,6 +68,7 @@ enum Node {
 struct Side {
     pat: u32,
     fields: u8,
+    via: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -62,15 +79,6 @@ struct Rule {
     feeds: Vec<String>,
     query: Node,
     exclude: Option<Node>,
-}
-
-/// One literal occurrence: pattern, field index and token range `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Hit {
-    pat: u32,
-    field: u8,
-    start: u32,
-    end: u32,
 }
 
 /// The compiled rule set.
@@ -92,36 +100,60 @@ pub(super) struct Compiled {
     used_fields: u8,
 }
 
-struct Builder {
+struct Builder<'c> {
     lexicon: LexiconBuilder,
     pat_len: Vec<u32>,
     /// Guessed relative frequency of each pattern, to pick which literals wake a rule.
     pat_cost: Vec<f32>,
     index: HashMap<String, u32>,
+    concepts: &'c Concepts,
+    /// The concepts being expanded, outermost first, for [`Node::Lit::via`].
+    path: Vec<&'c str>,
 }
 
-impl Builder {
+impl<'c> Builder<'c> {
     fn pattern(&mut self, lit: &Literal) -> u32 {
-        // One id per distinct literal: tokens joined, `*` marking a prefix.
+        // One id per distinct literal: tokens joined, `*` marking a prefix, `~` a stem.
         let mut p = lit.tokens.join(" ");
         if lit.prefix {
             p.push('*');
+        }
+        if lit.stem {
+            p.insert(0, '~');
         }
         if let Some(&id) = self.index.get(&p) {
             return id;
         }
         let id = self.pat_len.len() as u32;
         self.index.insert(p, id);
-        self.lexicon.insert(id, &lit.tokens, lit.prefix);
+        match (lit.stem, lit.tokens.first()) {
+            (true, Some(t)) => self.lexicon.insert_stem(id, t),
+            _ => self.lexicon.insert(id, &lit.tokens, lit.prefix),
+        }
         self.pat_len.push(lit.tokens.len() as u32);
         let short = lit.tokens.iter().map(|t| t.chars().count()).sum::<usize>() <= 3;
-        self.pat_cost.push(match (lit.prefix, lit.tokens.len()) {
-            (true, _) => 4.0,
-            (false, 1) if short => 2.0,
-            (false, 1) => 1.0,
-            (false, _) => 0.3,
-        });
+        self.pat_cost
+            .push(match (lit.prefix || lit.stem, lit.tokens.len()) {
+                (true, _) => 4.0,
+                (false, 1) if short => 2.0,
+                (false, 1) => 1.0,
+                (false, _) => 0.3,
+            });
         id
+    }
+
+    /// `~storm in @attack`, or `None` for a plain literal written in the rule itself.
+    fn via(&self, lit: &Literal) -> Option<Arc<str>> {
+        let concept = self.path.last();
+        if !lit.stem && concept.is_none() {
+            return None;
+        }
+        let mut v = lit.raw.clone();
+        if let Some(c) = concept {
+            v.push_str(" in @");
+            v.push_str(c);
+        }
+        Some(v.into())
     }
 
     fn node(&mut self, e: &Expr, fields: u8) -> Node {
@@ -130,7 +162,25 @@ impl Builder {
                 pat: self.pattern(l),
                 fields,
                 raw: l.raw.clone(),
+                via: self.via(l),
             },
+            Expr::Concept(c) => {
+                // Undefined names were reported before building; an empty OR never holds.
+                let Some((name, terms)) = self.concepts.entry(&c.name) else {
+                    return Node::Or(Vec::new());
+                };
+                self.path.push(name);
+                let terms = terms.iter().map(|t| self.node(&t.expr(), fields)).collect();
+                self.path.pop();
+                let mut lits = Vec::new();
+                self.sides(e, fields, &mut lits);
+                lits.sort_by_key(|s| s.pat);
+                Node::Concept {
+                    name: c.name.clone(),
+                    terms,
+                    lits,
+                }
+            }
             Expr::And(v) => Node::And(v.iter().map(|e| self.node(e, fields)).collect()),
             Expr::Or(v) => Node::Or(v.iter().map(|e| self.node(e, fields)).collect()),
             Expr::Not(e) => Node::Not(Box::new(self.node(e, fields))),
@@ -145,6 +195,9 @@ impl Builder {
                 let mut r = Vec::new();
                 self.sides(left, fields, &mut l);
                 self.sides(right, fields, &mut r);
+                // Sorted by pattern for `side_hits`.
+                l.sort_by_key(|s| s.pat);
+                r.sort_by_key(|s| s.pat);
                 Node::Near {
                     left: l,
                     right: r,
@@ -161,7 +214,18 @@ impl Builder {
             Expr::Lit(l) => out.push(Side {
                 pat: self.pattern(l),
                 fields,
+                via: self.via(l),
             }),
+            Expr::Concept(c) => {
+                let Some((name, terms)) = self.concepts.entry(&c.name) else {
+                    return;
+                };
+                self.path.push(name);
+                for t in terms {
+                    self.sides(&t.expr(), fields, out);
+                }
+                self.path.pop();
+            }
             Expr::Or(v) => v.iter().for_each(|e| self.sides(e, fields, out)),
             Expr::Scope(f, e) => self.sides(e, f.bit(), out),
             // The parser only lets positional expressions reach a NEAR.
@@ -183,7 +247,7 @@ fn triggers(n: &Node, cost: &[f32]) -> Option<(f32, Vec<u32>)> {
     };
     match n {
         Node::Lit { pat, .. } => Some(of(vec![*pat])),
-        Node::Or(v) => {
+        Node::Or(v) | Node::Concept { terms: v, .. } => {
             let mut all = (0.0, Vec::new());
             for c in v {
                 let (cc, pats) = triggers(c, cost)?;
@@ -211,7 +275,9 @@ fn collect_pats(n: &Node, out: &mut Vec<u32>, used: &mut u8) {
             out.push(*pat);
             *used |= fields;
         }
-        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| collect_pats(n, out, used)),
+        Node::And(v) | Node::Or(v) | Node::Concept { terms: v, .. } => {
+            v.iter().for_each(|n| collect_pats(n, out, used))
+        }
         Node::Not(n) => collect_pats(n, out, used),
         Node::Near { left, right, .. } => {
             for s in left.iter().chain(right) {
@@ -223,13 +289,25 @@ fn collect_pats(n: &Node, out: &mut Vec<u32>, used: &mut u8) {
 }
 
 impl Compiled {
-    pub(super) fn new(specs: &[RuleSpec]) -> Result<Compiled, Vec<RuleError>> {
-        let mut errors = Vec::new();
+    pub(super) fn new(
+        specs: &[RuleSpec],
+        concepts: &[ConceptSpec],
+    ) -> Result<Compiled, Vec<RuleError>> {
+        // Names defined even if broken: a rule using a broken concept is not told it is
+        // undefined (the concept's own error says what is wrong).
+        let names: std::collections::HashSet<&str> =
+            concepts.iter().map(|c| c.name.as_str()).collect();
+        let (concepts, mut errors) = match Concepts::new(concepts) {
+            Ok(c) => (c, Vec::new()),
+            Err(e) => (Concepts::default(), e),
+        };
         let mut b = Builder {
             lexicon: LexiconBuilder::default(),
             pat_len: Vec::new(),
             pat_cost: Vec::new(),
             index: HashMap::new(),
+            concepts: &concepts,
+            path: Vec::new(),
         };
         let mut rules = Vec::new();
         let mut seen = HashMap::new();
@@ -240,16 +318,34 @@ impl Compiled {
                 column,
                 query: query.to_string(),
                 in_exclude,
+                concept: None,
+            };
+            // A query that parses but names an undefined concept is refused at the `@`
+            // (unless the concepts themselves are broken: their errors say why first).
+            let checked = |q: &str, in_exclude: bool| {
+                let e = parse(q).map_err(|e| err(e.message, e.column, q, in_exclude))?;
+                let mut missing = Vec::new();
+                undefined(&e, &|n| names.contains(n), &mut missing);
+                match missing.first() {
+                    Some((name, col)) => Err(err(
+                        format!(
+                            "no concept named `{name}` is defined (`[[concepts]]` in a rule file)"
+                        ),
+                        *col,
+                        q,
+                        in_exclude,
+                    )),
+                    _ => Ok(e),
+                }
             };
             if seen.insert(spec.name.as_str(), ()).is_some() {
                 errors.push(err("duplicate rule name".into(), 1, &spec.query, false));
             }
-            let query =
-                parse(&spec.query).map_err(|e| err(e.message, e.column, &spec.query, false));
+            let query = checked(&spec.query, false);
             let exclude = spec
                 .exclude
                 .as_deref()
-                .map(|x| parse(x).map_err(|e| err(e.message, e.column, x, true)))
+                .map(|x| checked(x, true))
                 .transpose();
             match (query, exclude) {
                 (Ok(q), Ok(x)) => rules.push(Rule {
@@ -272,6 +368,7 @@ impl Compiled {
                 column: 1,
                 query: String::new(),
                 in_exclude: false,
+                concept: None,
             });
         }
         if !errors.is_empty() {
@@ -329,6 +426,7 @@ impl Compiled {
         if self.pat_len.is_empty() {
             return dh;
         }
+        let mut lang = LazyLang::new(doc.title, doc.summary, doc.body);
         for f in Field::ALL {
             if self.used_fields & f.bit() == 0 || dh.texts[f.index()].is_empty() {
                 continue;
@@ -336,8 +434,9 @@ impl Compiled {
             let norm = &mut dh.norms[f.index()];
             normalize_into(dh.texts[f.index()], norm);
             dh.hits.reserve(norm.tokens.len() / 2);
-            self.lexicon.scan(norm, f, &mut dh.hits);
+            self.lexicon.scan(norm, f, &mut dh.hits, &mut lang);
         }
+        dh.lang = lang.known();
         // Grouped by literal, then in text order (a literal's hits at one token are one hit:
         // its length is fixed, so the packed key loses nothing). Sorting plain integers is
         // about twice as fast as sorting the structs by key.
@@ -418,14 +517,20 @@ impl Compiled {
         out
     }
 
-    fn build_match(&self, rule: &Rule, dh: &DocHits, mut hits: Vec<Hit>) -> Match {
-        // Order by field then position; the same text span once, whichever literal found it.
-        hits.sort_unstable_by_key(|h| (h.field, h.start, h.end));
-        hits.dedup_by_key(|h| (h.field, h.start, h.end));
+    fn build_match(
+        &self,
+        rule: &Rule,
+        dh: &DocHits,
+        mut hits: Vec<(Hit, Option<&Arc<str>>)>,
+    ) -> Match {
+        // Order by field then position; the same text span once, whichever literal found it
+        // (one found through a stem or concept first, so the hit can say so).
+        hits.sort_unstable_by_key(|(h, via)| (h.field, h.start, h.end, via.is_none()));
+        hits.dedup_by_key(|(h, _)| (h.field, h.start, h.end));
         let mut terms = Vec::with_capacity(hits.len());
         let mut spans: [Vec<(usize, usize)>; 5] = Default::default();
         let mut counter = CharCounter::default();
-        for h in &hits {
+        for (h, via) in &hits {
             let f = h.field as usize;
             let (Some(text), Some(norm)) = (dh.texts.get(f), dh.norms.get(f)) else {
                 continue;
@@ -448,6 +553,7 @@ impl Compiled {
                 field: Field::ALL[f],
                 start,
                 end,
+                via: via.map(|v| v.to_string()),
             });
         }
         terms.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.term == b.term);
@@ -479,270 +585,12 @@ impl Compiled {
                     severity: r.severity,
                     fired: feed_ok && query.held && !excluded,
                     feed_allowed: feed_ok,
+                    lang: dh.lang.map(Lang::code),
                     query,
                     exclude,
                 }
             })
             .collect()
-    }
-}
-
-/// The literals as an automaton over tokens, anchored at each token: the first step is a hash
-/// lookup of the whole token (or of its leading bytes, for prefixes), the following steps
-/// compare the next tokens of a phrase.
-///
-/// It replaced a byte-level Aho-Corasick automaton (the `aho-corasick` crate's contiguous NFA,
-/// walked anchored from each token start; its DFA measured slower still with many rules). On
-/// `benches/rules.rs` the switch kept 10 rules at the same speed and cut the time with 10,000
-/// (23,000 literals) by a fifth at once, and to 1.85× the 10-rule time once the tables were
-/// made small: a token costs a few hash probes into tables that stay in the L2 cache, where
-/// the automaton cost one dependent, cache-missing state load per byte.
-#[derive(Debug, Default)]
-struct Lexicon {
-    /// Tokens of up to 8 bytes, as one integer (see [`key_at`]); nearly every word is that
-    /// short. An integer key is hashed and compared in place, with no pointer to follow, and
-    /// with the 8-byte [`Slot`] beside it a bucket is 16 bytes: the tables of 10,000 rules
-    /// stay in a core's L2 cache, which is what keeps large rule sets nearly as fast as small.
-    short: FxHashMap<u64, Slot>,
-    /// Tokens of 9 to 16 bytes, as two integers.
-    medium: FxHashMap<(u64, u64), Slot>,
-    /// Longer tokens.
-    long: FxHashMap<Box<str>, Slot>,
-    /// Every slot's entries, slot after slot: a pattern id or phrase index tagged with its
-    /// kind (see [`TERM`], [`PHRASE`], [`PREFIX`]).
-    entries: Vec<u32>,
-    phrases: Vec<Phrase>,
-    /// Distinct byte lengths of single-token prefix literals, ascending: a token is probed at
-    /// each length shorter than itself (its full length is probed anyway).
-    prefix_lens: Vec<usize>,
-    /// A one-hash Bloom filter (8 KiB) of the prefix literals' first [`HEAD`] bytes (fewer
-    /// when a prefix is shorter): a real rule pack has prefixes of a dozen lengths, and this
-    /// spares most tokens all of those probes.
-    prefix_heads: Vec<u64>,
-    /// How many leading bytes `prefix_heads` is keyed on: the shortest prefix literal's length,
-    /// at most [`HEAD`].
-    head_len: usize,
-}
-
-/// Leading bytes of a token that [`Lexicon::prefix_heads`] looks at.
-const HEAD: usize = 4;
-
-/// Bit of [`Lexicon::prefix_heads`] for a token's first `n` bytes.
-fn head_bit(b: &[u8], n: usize) -> Option<usize> {
-    let h = b
-        .get(..n)?
-        .iter()
-        .fold(0u32, |h, &c| (h << 8) | u32::from(c));
-    Some((h.wrapping_mul(0x9E37_79B1) >> 16) as usize)
-}
-
-/// Entry kinds, in the top two bits of a [`Lexicon::entries`] value: a single-term literal
-/// equal to the token, a phrase (index into [`Lexicon::phrases`]) beginning with it, a
-/// single-token prefix literal equal to it (`secur*` in the slot of `secur`).
-const TERM: u32 = 0;
-const PHRASE: u32 = 1 << 30;
-const PREFIX: u32 = 2 << 30;
-const KIND: u32 = 3 << 30;
-
-/// A token's entries: `entries[at..at + len]`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    at: u32,
-    len: u32,
-}
-
-/// A literal of several tokens: the tokens that must follow its first.
-#[derive(Debug)]
-struct Phrase {
-    pat: u32,
-    rest: Box<[Box<str>]>,
-    /// The last token of `rest` is a prefix (`"green zon*"`).
-    prefix: bool,
-}
-
-/// The lexicon while rules are compiled: literals grouped by first token.
-#[derive(Debug, Default)]
-struct LexiconBuilder {
-    slots: HashMap<String, (Vec<u32>, Vec<Phrase>)>,
-}
-
-/// The key of a token (or head of a token) of `len` bytes at `start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key<'a> {
-    Short(u64),
-    Medium(u64, u64),
-    Long(&'a str),
-}
-
-/// `buf[start..start + len]` as a [`Key`]: up to 16 bytes become integers, zero-padded, which
-/// is unambiguous because normalised tokens never contain a NUL (not a word character). Read
-/// by whole-word loads and masks where the buffer allows (a byte copy into a temporary would
-/// stall on store forwarding).
-fn key_at(buf: &str, start: usize, len: usize) -> Option<Key<'_>> {
-    let bytes = buf.as_bytes();
-    let word = |at: usize, n: usize| -> Option<u64> {
-        let v = match bytes
-            .get(at..at + 8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        {
-            Some(b) => u64::from_le_bytes(b),
-            None => {
-                let mut k = [0u8; 8];
-                k.get_mut(..n)?.copy_from_slice(bytes.get(at..at + n)?);
-                u64::from_le_bytes(k)
-            }
-        };
-        Some(v & u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0))
-    };
-    Some(match len {
-        0..=8 => Key::Short(word(start, len)?),
-        9..=16 => Key::Medium(word(start, 8)?, word(start + 8, len - 8)?),
-        _ => Key::Long(buf.get(start..start + len)?),
-    })
-}
-
-impl LexiconBuilder {
-    fn insert(&mut self, pat: u32, tokens: &[String], prefix: bool) {
-        let Some((first, rest)) = tokens.split_first() else {
-            return;
-        };
-        let slot = self.slots.entry(first.clone()).or_default();
-        match (rest.is_empty(), prefix) {
-            (true, false) => slot.0.push(TERM | pat),
-            (true, true) => slot.0.push(PREFIX | pat),
-            (false, _) => slot.1.push(Phrase {
-                pat,
-                rest: rest.iter().map(|t| t.as_str().into()).collect(),
-                prefix,
-            }),
-        }
-    }
-
-    fn build(self) -> Lexicon {
-        let mut lex = Lexicon::default();
-        let has_prefix = |entries: &[u32]| entries.iter().any(|e| e & KIND == PREFIX);
-        for (text, (entries, _)) in &self.slots {
-            if has_prefix(entries) && !lex.prefix_lens.contains(&text.len()) {
-                lex.prefix_lens.push(text.len());
-            }
-        }
-        lex.prefix_lens.sort_unstable();
-        if let Some(&shortest) = lex.prefix_lens.first() {
-            lex.head_len = shortest.min(HEAD);
-            lex.prefix_heads = vec![0; (1 << 16) / 64];
-        }
-        for (text, (mut entries, phrases)) in self.slots {
-            if has_prefix(&entries) {
-                if let Some(h) = head_bit(text.as_bytes(), lex.head_len) {
-                    lex.prefix_heads[h / 64] |= 1 << (h % 64);
-                }
-            }
-            entries.extend((0..phrases.len()).map(|i| PHRASE | (lex.phrases.len() + i) as u32));
-            lex.phrases.extend(phrases);
-            let slot = Slot {
-                at: lex.entries.len() as u32,
-                len: entries.len() as u32,
-            };
-            lex.entries.extend(entries);
-            match key_at(&text, 0, text.len()) {
-                Some(Key::Short(k)) => lex.short.insert(k, slot),
-                Some(Key::Medium(a, b)) => lex.medium.insert((a, b), slot),
-                Some(Key::Long(k)) => lex.long.insert(k.into(), slot),
-                None => None,
-            };
-        }
-        lex
-    }
-}
-
-impl Lexicon {
-    /// The entries of the `len` bytes of `stream` from `start` (a token or a token's head).
-    fn get(&self, stream: &str, start: usize, len: usize) -> &[u32] {
-        let slot = match key_at(stream, start, len) {
-            Some(Key::Short(k)) => self.short.get(&k),
-            Some(Key::Medium(a, b)) => self.medium.get(&(a, b)),
-            Some(Key::Long(k)) => self.long.get(k),
-            None => None,
-        };
-        slot.and_then(|s| self.entries.get(s.at as usize..(s.at + s.len) as usize))
-            .unwrap_or(&[])
-    }
-
-    /// Whether some prefix literal may begin `token` (false positives allowed).
-    fn may_have_prefix(&self, token: Option<&[u8]>) -> bool {
-        match token.and_then(|t| head_bit(t, self.head_len)) {
-            Some(h) => self
-                .prefix_heads
-                .get(h / 64)
-                .is_some_and(|w| w & (1 << (h % 64)) != 0),
-            // Shorter than every prefix literal.
-            None => false,
-        }
-    }
-
-    /// Every literal occurrence in `norm`, as hits of `field`.
-    fn scan(&self, norm: &Normalized, field: Field, hits: &mut Vec<Hit>) {
-        let field = field.index() as u8;
-        for (ti, tok) in norm.tokens.iter().enumerate() {
-            let (from, len) = (
-                tok.norm_start as usize,
-                (tok.norm_end - tok.norm_start) as usize,
-            );
-            let start = ti as u32;
-            for &e in self.get(&norm.stream, from, len) {
-                let (pat, end) = match e & KIND {
-                    PHRASE => match self.phrases.get((e & !KIND) as usize) {
-                        Some(p) if Self::follows(norm, ti + 1, p) => {
-                            (p.pat, start + 1 + p.rest.len() as u32)
-                        }
-                        _ => continue,
-                    },
-                    _ => (e & !KIND, start + 1),
-                };
-                hits.push(Hit {
-                    pat,
-                    field,
-                    start,
-                    end,
-                });
-            }
-            if !self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
-                continue;
-            }
-            for &plen in &self.prefix_lens {
-                if plen >= len {
-                    break;
-                }
-                // A head that ends inside a character is no prefix: literals are whole
-                // characters, so it finds no entries.
-                for &e in self.get(&norm.stream, from, plen) {
-                    if e & KIND == PREFIX {
-                        hits.push(Hit {
-                            pat: e & !KIND,
-                            field,
-                            start,
-                            end: start + 1,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether the tokens from `next` on continue the phrase `e`.
-    fn follows(norm: &Normalized, next: usize, e: &Phrase) -> bool {
-        if next + e.rest.len() > norm.tokens.len() {
-            return false;
-        }
-        let last = e.rest.len() - 1;
-        e.rest.iter().enumerate().all(|(k, want)| {
-            let got = norm.token_text(next + k);
-            if e.prefix && k == last {
-                got.starts_with(&**want)
-            } else {
-                got == &**want
-            }
-        })
     }
 }
 
@@ -777,6 +625,8 @@ struct DocHits<'d> {
     texts: [&'d str; 5],
     norms: [Normalized; 5],
     hits: Vec<Hit>,
+    /// The item's language, when a stem literal needed it.
+    lang: Option<Lang>,
 }
 
 impl DocHits<'_> {
@@ -798,6 +648,7 @@ fn eval(n: &Node, dh: &DocHits) -> bool {
         Node::Lit { pat, fields, .. } => dh.lit(*pat, *fields).next().is_some(),
         Node::And(v) => v.iter().all(|n| eval(n, dh)),
         Node::Or(v) => v.iter().any(|n| eval(n, dh)),
+        Node::Concept { lits, .. } => any_side_hit(lits, dh),
         Node::Not(n) => !eval(n, dh),
         Node::Near {
             left,
@@ -805,14 +656,17 @@ fn eval(n: &Node, dh: &DocHits) -> bool {
             distance,
             ordered,
             ..
-        } => left.iter().any(|l| {
-            dh.lit(l.pat, l.fields).any(|a| {
-                right.iter().any(|r| {
-                    dh.lit(r.pat, r.fields)
-                        .any(|b| a.field == b.field && near(a, b, *distance, *ordered))
-                })
+        } => {
+            let l = side_hits(left, dh);
+            if l.is_empty() {
+                return false;
+            }
+            let r = side_hits(right, dh);
+            l.iter().any(|a| {
+                r.iter()
+                    .any(|b| a.field == b.field && near(a, b, *distance, *ordered))
             })
-        }),
+        }
     }
 }
 
@@ -830,12 +684,46 @@ fn near(a: &Hit, b: &Hit, distance: u32, ordered: bool) -> bool {
     }
 }
 
-fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
-    let mut v: Vec<Hit> = sides
+/// Whether any literal of `sides` (sorted by pattern) occurs, without gathering the hits.
+fn any_side_hit(sides: &[Side], dh: &DocHits) -> bool {
+    if dh.hits.len() < sides.len() {
+        dh.hits.iter().any(|h| side_has(sides, h))
+    } else {
+        sides
+            .iter()
+            .any(|s| dh.lit(s.pat, s.fields).next().is_some())
+    }
+}
+
+/// Whether a literal of `sides` (sorted by pattern) found `h` in a field it may match in.
+fn side_has(sides: &[Side], h: &Hit) -> bool {
+    let from = sides.partition_point(|s| s.pat < h.pat);
+    sides
+        .get(from..)
+        .unwrap_or(&[])
         .iter()
-        .flat_map(|s| dh.lit(s.pat, s.fields).copied())
-        .collect();
+        .take_while(|s| s.pat == h.pat)
+        .any(|s| s.fields & (1 << h.field) != 0)
+}
+
+/// The hits of a NEAR side, in text order. `sides` is sorted by pattern. A side made of
+/// concepts has hundreds of literals and a document a few dozen hits: then the hits are walked
+/// and each looked up among the sides, rather than each side looked up among the hits.
+fn side_hits(sides: &[Side], dh: &DocHits) -> Vec<Hit> {
+    let mut v: Vec<Hit> = if dh.hits.len() < sides.len() {
+        dh.hits
+            .iter()
+            .filter(|h| side_has(sides, h))
+            .copied()
+            .collect()
+    } else {
+        sides
+            .iter()
+            .flat_map(|s| dh.lit(s.pat, s.fields).copied())
+            .collect()
+    };
     v.sort_unstable_by_key(|h| (h.field, h.start, h.end));
+    v.dedup();
     v
 }
 
@@ -877,10 +765,13 @@ fn near_pairs(n: &Node, dh: &DocHits) -> Vec<Hit> {
 }
 
 /// Hits of the positive literals under branches that held, for `Match::terms` and snippets.
-fn collect(n: &Node, dh: &DocHits, out: &mut Vec<Hit>) {
+/// Each with the stem or concept it was found through (see [`Node::Lit::via`]).
+fn collect<'n>(n: &'n Node, dh: &DocHits, out: &mut Vec<(Hit, Option<&'n Arc<str>>)>) {
     match n {
-        Node::Lit { pat, fields, .. } => out.extend(dh.lit(*pat, *fields).copied()),
-        Node::And(v) | Node::Or(v) => {
+        Node::Lit {
+            pat, fields, via, ..
+        } => out.extend(dh.lit(*pat, *fields).map(|h| (*h, via.as_ref()))),
+        Node::And(v) | Node::Or(v) | Node::Concept { terms: v, .. } => {
             for c in v {
                 if eval(c, dh) {
                     collect(c, dh, out);
@@ -888,8 +779,20 @@ fn collect(n: &Node, dh: &DocHits, out: &mut Vec<Hit>) {
             }
         }
         Node::Not(_) => {}
-        Node::Near { .. } => out.extend(near_pairs(n, dh)),
+        Node::Near { left, right, .. } => {
+            for h in near_pairs(n, dh) {
+                out.push((h, side_via(left, right, &h)));
+            }
+        }
     }
+}
+
+/// The `via` of the NEAR side that found `h`.
+fn side_via<'n>(left: &'n [Side], right: &'n [Side], h: &Hit) -> Option<&'n Arc<str>> {
+    left.iter()
+        .chain(right)
+        .find(|s| s.pat == h.pat && s.fields & (1 << h.field) != 0)
+        .and_then(|s| s.via.as_ref())
 }
 
 fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
@@ -914,7 +817,9 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
             .collect()
     };
     match n {
-        Node::Lit { pat, fields, raw } => {
+        Node::Lit {
+            pat, fields, raw, ..
+        } => {
             let hits: Vec<Hit> = dh.lit(*pat, *fields).copied().collect();
             ExplainNode {
                 label: raw.clone(),
@@ -938,6 +843,20 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
                 children: found,
             }
         }
+        // A concept is shown as its name and the terms that were found, for the same reason.
+        Node::Concept { name, terms, .. } => {
+            let found: Vec<ExplainNode> = terms
+                .iter()
+                .map(|c| explain_node(c, dh))
+                .filter(|c| c.held)
+                .collect();
+            ExplainNode {
+                label: format!("@{name} ({} of {} terms found)", found.len(), terms.len()),
+                held,
+                hits: Vec::new(),
+                children: found,
+            }
+        }
         Node::And(v) | Node::Or(v) => ExplainNode {
             label: if matches!(n, Node::And(_)) {
                 "AND"
@@ -955,14 +874,24 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
             hits: Vec::new(),
             children: vec![explain_node(c, dh)],
         },
-        Node::Near { label, .. } => {
+        Node::Near {
+            label, left, right, ..
+        } => {
             let mut pairs = near_pairs(n, dh);
             pairs.sort_unstable_by_key(|h| (h.field, h.start, h.end));
             pairs.dedup();
+            let hits = describe(&pairs)
+                .into_iter()
+                .zip(&pairs)
+                .map(|(d, h)| match side_via(left, right, h) {
+                    Some(via) => format!("{d} via {via}"),
+                    None => d,
+                })
+                .collect();
             ExplainNode {
                 label: shorten(label, 100),
                 held,
-                hits: describe(&pairs),
+                hits,
                 children: Vec::new(),
             }
         }

@@ -13,6 +13,8 @@
 //! | `embassy` | the word, in title, summary or body (not url/feed unless scoped) |
 //! | `"green zone"` | the words in this order, adjacent |
 //! | `secur*` | a word starting with `secur` (at least 2 letters before `*`; only at the end) |
+//! | `~storm` | a word with the stem of `storm` in the item's language (one word, ≥ 3 letters; see `stem.rs`) |
+//! | `@attack` | any term of the concept `attack`, an OR-group (see [`ConceptSpec`]) |
 //! | `a AND b`, `a b` | both (adjacent operands are AND-ed) |
 //! | `a OR b` | either |
 //! | `NOT a` | a does not occur (`a NOT b` is `a AND NOT b`) |
@@ -23,8 +25,14 @@
 //!
 //! Precedence, tightest first: field scope, `NOT`, `NEAR`/`ONEAR`, `AND` (explicit or implicit),
 //! `OR`. So `a b OR c` is `(a AND b) OR c`, and `NOT a b` is `(NOT a) AND b`.
-//! Operands of `NEAR`/`ONEAR` must have word positions: terms, phrases, prefixes or OR-groups of
-//! them (`"green zone" NEAR/15 (rocket* OR drone*)`).
+//! Operands of `NEAR`/`ONEAR` must have word positions: terms, phrases, prefixes, stems,
+//! concepts or OR-groups of them (`"green zone" NEAR/15 (rocket* OR @drone)`).
+//!
+//! A word starting with `~` is a stem literal and one starting with `@` a concept reference;
+//! elsewhere `~` and `@` are punctuation as before. A plain term stays exact: `storm` does not
+//! match "stormed". Concepts are defined in rule files (`[[concepts]] name terms`) and passed
+//! to [`RuleSet::compile_with`]; a hit found through a stem or concept says so in
+//! [`TermHit::via`].
 //!
 //! Operators are the upper-case words `AND`, `OR`, `NOT`, `NEAR/n`, `ONEAR/n`; in lower case they
 //! are ordinary terms (`and` matches the word "and"), because headlines are full of "or" and
@@ -38,17 +46,25 @@
 //! Every literal of every rule goes into one automaton over the normalised token stream of each
 //! field (a lexicon keyed by a literal's first token); a document costs one normalisation pass
 //! and one pass over its tokens per field, then only rules that had a hit on a literal they
-//! need (or that can be true without any, like `NOT x`) are evaluated. See `matcher.rs` for the details and `benches/rules.rs` for figures.
+//! need (or that can be true without any, like `NOT x`) are evaluated. Stem literals sit in the
+//! same lexicon under the head their stems share, so a word is stemmed only when it could
+//! match one. See `matcher.rs` and `lexicon.rs` for the details and `benches/rules.rs` for
+//! figures.
 
+mod concepts;
 mod explain;
+pub mod lang;
+mod lexicon;
 mod matcher;
 pub mod normalize;
 pub mod query;
 mod snippet;
+mod stem;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use concepts::{unused_concepts, ConceptSpec, MAX_EXPANDED_TERMS};
 pub use explain::{ExplainNode, Explanation};
 pub use query::{parse, Expr, QueryError};
 
@@ -182,9 +198,13 @@ pub struct TermHit {
     /// Character (not byte) offsets into that field's original text.
     pub start: usize,
     pub end: usize,
+    /// How the rule found the word when it is not a literal of the rule itself: the stem or
+    /// term and the concept it belongs to (`~storm in @attack`). Absent for plain literals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
-/// A rule that does not compile. `Display` shows the query (or, for a multi-line query, the
+/// A rule or concept that does not compile. `Display` shows the query (or, for a multi-line query, the
 /// line at fault) with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_error(self))]
@@ -193,9 +213,12 @@ pub struct RuleError {
     pub message: String,
     /// 1-based character column in `query`.
     pub column: usize,
-    /// The query text the column refers to (the rule's `exclude` when `in_exclude`).
+    /// The query text the column refers to (the rule's `exclude` when `in_exclude`; the
+    /// term at fault for a concept).
     pub query: String,
     pub in_exclude: bool,
+    /// The error is in this concept's definition, not in a rule (`rule` is then empty).
+    pub concept: Option<String>,
 }
 
 /// Characters of a long query line shown before the error's column.
@@ -243,9 +266,15 @@ fn render_error(e: &RuleError) -> String {
     } else {
         format!("column {}", e.column)
     };
+    let whose = match &e.concept {
+        Some(c) => format!("concept `{c}`"),
+        None => format!("rule `{}`", e.rule),
+    };
+    if e.concept.is_some() && e.query.is_empty() {
+        return format!("{whose}: {}", e.message);
+    }
     format!(
-        "rule `{}`: {}{}\n  {}\n  {}{} ({where_})",
-        e.rule,
+        "{whose}: {}{}\n  {}\n  {}{} ({where_})",
         if e.in_exclude { "in exclude: " } else { "" },
         e.message,
         line,
@@ -273,7 +302,21 @@ impl RuleSet {
     /// # Errors
     /// One [`RuleError`] per bad query or exclude, and per duplicated rule name.
     pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, Vec<RuleError>> {
-        matcher::Compiled::new(specs).map(|inner| RuleSet { inner })
+        Self::compile_with(specs, &[])
+    }
+
+    /// Compile rules that may use the `@concepts` defined in `concepts`.
+    ///
+    /// # Errors
+    /// As [`RuleSet::compile`], plus one [`RuleError`] (with `concept` set) per bad concept:
+    /// a term that is not one literal, a duplicate name, an undefined or cyclic reference,
+    /// an expansion over [`MAX_EXPANDED_TERMS`]; and one per rule that uses an undefined
+    /// concept. Unused concepts are not an error here (see [`unused_concepts`]).
+    pub fn compile_with(
+        specs: &[RuleSpec],
+        concepts: &[ConceptSpec],
+    ) -> Result<RuleSet, Vec<RuleError>> {
+        matcher::Compiled::new(specs, concepts).map(|inner| RuleSet { inner })
     }
 
     pub fn len(&self) -> usize {
@@ -322,6 +365,7 @@ mod tests {
             column: 3,
             query: "a NEAR b".into(),
             in_exclude: false,
+            concept: None,
         };
         assert_eq!(
             e.to_string(),
@@ -339,6 +383,7 @@ mod tests {
             column,
             query,
             in_exclude: false,
+            concept: None,
         };
         let shown = e.to_string();
         let lines: Vec<&str> = shown.lines().collect();

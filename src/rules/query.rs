@@ -33,6 +33,25 @@ pub enum Expr {
         ordered: bool,
     },
     Scope(Field, Box<Expr>),
+    /// `@name`: a named term set from the rule files' `[[concepts]]`, resolved when rules are
+    /// compiled (see [`concepts`](super::concepts)).
+    Concept(ConceptRef),
+}
+
+/// A use of a concept in a query.
+#[derive(Debug, Clone, Eq)]
+pub struct ConceptRef {
+    /// The name after `@`.
+    pub name: String,
+    /// 1-based character column of the `@`, for "undefined concept" errors. Not part of the
+    /// reference's identity: `a @x` and `@x` name the same concept.
+    pub column: usize,
+}
+
+impl PartialEq for ConceptRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
 }
 
 /// A term, phrase or prefix as written, with its normalised tokens.
@@ -45,6 +64,19 @@ pub struct Literal {
     pub tokens: Vec<String>,
     /// The last token is a prefix (`secur*`).
     pub prefix: bool,
+    /// `~storm`: matches any word with the same stem in the item's language (one word only).
+    pub stem: bool,
+}
+
+/// Shortest word `~` accepts: shorter words have stems too short to mean anything.
+pub const MIN_STEM_CHARS: usize = 3;
+
+/// Whether `name` is a valid concept name: ASCII letters, digits, `_` and `-`.
+pub fn is_concept_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A syntax error: what is wrong and where (1-based character column).
@@ -182,6 +214,35 @@ fn lex(query: &str) -> Result<Vec<(Tok, usize)>, QueryError> {
     Ok(out)
 }
 
+/// Build a `~word` stem literal.
+fn stem_literal(raw: String, col: usize) -> Result<Literal, QueryError> {
+    let word = raw.get(1..).unwrap_or("");
+    if word.ends_with('*') {
+        return Err(QueryError::new(
+            col,
+            "`~` (same stem) and `*` (prefix) cannot be combined: write `~word` or `word*`",
+        ));
+    }
+    let tokens = normalize::tokens(word);
+    match tokens.as_slice() {
+        [] => Err(QueryError::new(col, "`~` must be followed by a word")),
+        [t] if t.chars().count() < MIN_STEM_CHARS => Err(QueryError::new(
+            col,
+            format!("`~{t}` is too short: stem matching needs a word of at least {MIN_STEM_CHARS} letters"),
+        )),
+        [_] => Ok(Literal {
+            raw,
+            tokens,
+            prefix: false,
+            stem: true,
+        }),
+        _ => Err(QueryError::new(
+            col,
+            "`~` applies to one word; for a phrase, write its words without `~` in quotes",
+        )),
+    }
+}
+
 /// Build a literal from a word or phrase body, checking wildcards.
 fn literal(raw: String, body: &str, col: usize, phrase: bool) -> Result<Literal, QueryError> {
     let (text, prefix) = match body.strip_suffix('*') {
@@ -221,6 +282,7 @@ fn literal(raw: String, body: &str, col: usize, phrase: bool) -> Result<Literal,
         raw,
         tokens,
         prefix,
+        stem: false,
     })
 }
 
@@ -324,6 +386,22 @@ impl Parser {
         };
         self.pos += 1;
         match tok {
+            Tok::Word(w) if w.starts_with('~') => Ok(Expr::Lit(stem_literal(w, col)?)),
+            Tok::Word(w) if w.starts_with('@') => {
+                let name = &w[1..];
+                if !is_concept_name(name) {
+                    return Err(QueryError::new(
+                        col,
+                        format!(
+                            "`{w}`: a concept name after `@` has only letters, digits, `_` and `-`"
+                        ),
+                    ));
+                }
+                Ok(Expr::Concept(ConceptRef {
+                    name: name.to_string(),
+                    column: col,
+                }))
+            }
             Tok::Word(w) => Ok(Expr::Lit(literal(w.clone(), &w, col, false)?)),
             Tok::Phrase(p) => Ok(Expr::Lit(literal(format!("\"{p}\""), &p, col, true)?)),
             Tok::Scope(field) => {
@@ -371,7 +449,7 @@ impl Parser {
 /// Terms, phrases, prefixes, OR-groups and scopes of those have word positions; NEAR needs them.
 fn positional(e: &Expr) -> bool {
     match e {
-        Expr::Lit(_) => true,
+        Expr::Lit(_) | Expr::Concept(_) => true,
         Expr::Or(items) => items.iter().all(positional),
         Expr::Scope(_, inner) => positional(inner),
         _ => false,
@@ -438,7 +516,7 @@ impl fmt::Display for Field {
 }
 
 fn atom(e: &Expr) -> bool {
-    matches!(e, Expr::Lit(_) | Expr::Scope(..))
+    matches!(e, Expr::Lit(_) | Expr::Scope(..) | Expr::Concept(_))
 }
 
 impl fmt::Display for Expr {
@@ -452,6 +530,7 @@ impl fmt::Display for Expr {
         };
         match self {
             Expr::Lit(l) => f.write_str(&l.raw),
+            Expr::Concept(c) => write!(f, "@{}", c.name),
             Expr::And(items) | Expr::Or(items) => {
                 let and = matches!(self, Expr::And(_));
                 for (i, e) in items.iter().enumerate() {
@@ -482,7 +561,7 @@ impl fmt::Display for Expr {
             }
             Expr::Scope(field, e) => {
                 write!(f, "{field}:")?;
-                paren(f, e, matches!(**e, Expr::Lit(_) | Expr::Scope(..)))
+                paren(f, e, atom(e))
             }
         }
     }
@@ -528,6 +607,30 @@ mod tests {
         };
         assert_eq!(l.tokens, ["green", "zone"]);
         assert!(l.prefix);
+        let Ok(Expr::Lit(l)) = parse("~Stürmten") else {
+            panic!("not a literal")
+        };
+        assert_eq!(
+            (l.tokens.as_slice(), l.stem, l.prefix),
+            (&["sturmten".to_string()][..], true, false)
+        );
+    }
+
+    #[test]
+    fn stems_and_concepts_parse_and_round_trip() {
+        for q in [
+            "~storm OR @attack",
+            "@green_zone NEAR/5 (@attack OR ~rocket)",
+            "title:@iraq",
+        ] {
+            let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e:?}"));
+            assert_eq!(e.to_string(), q);
+            assert_eq!(parse(&e.to_string()).ok(), Some(e));
+        }
+        let Ok(Expr::And(v)) = parse("a @b-c") else {
+            panic!("not an AND")
+        };
+        assert!(matches!(&v[1], Expr::Concept(c) if c.name == "b-c" && c.column == 3));
     }
 
     #[test]
@@ -552,6 +655,12 @@ mod tests {
             ("\"\"", 1, "empty phrase"),
             ("NOT", 4, "ends where"),
             ("a NEAR/3", 9, "ends where"),
+            ("~", 1, "followed by a word"),
+            ("x ~ab", 3, "too short"),
+            ("~storm*", 1, "cannot be combined"),
+            ("~Green-Zone", 1, "one word"),
+            ("@", 1, "concept name"),
+            ("a @x.y", 3, "concept name"),
         ];
         for (q, col, msg) in cases {
             match parse(q) {
