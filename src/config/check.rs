@@ -151,48 +151,28 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
         }
     };
     let (f, p) = (&raw.fetch, &raw.poll);
-    check(
-        limits::FETCH_TIMEOUT.key,
-        limits::FETCH_TIMEOUT.check(f.timeout),
-    );
-    check(
-        limits::MAX_FEED_BYTES.key,
-        limits::MAX_FEED_BYTES.check(f.max_feed_bytes),
-    );
-    check(
-        limits::MAX_PAGE_BYTES.key,
-        limits::MAX_PAGE_BYTES.check(f.max_page_bytes),
-    );
-    let per_host = &limits::PER_HOST_CONCURRENCY;
-    check(per_host.key, per_host.check_usize(f.per_host_concurrency));
-    check(
-        limits::POLL_INTERVAL.key,
-        limits::POLL_INTERVAL.check(p.interval),
-    );
-    check(
-        limits::MIN_INTERVAL.key,
-        limits::MIN_INTERVAL.check(p.min_interval),
-    );
-    check(
-        limits::MAX_INTERVAL.key,
-        limits::MAX_INTERVAL.check(p.max_interval),
-    );
-    check(
-        limits::CONCURRENCY.key,
-        limits::CONCURRENCY.check_usize(p.concurrency),
-    );
-    check(
-        limits::MAX_ITEMS.key,
-        limits::MAX_ITEMS.check_usize(p.max_items),
-    );
-    check(
-        limits::MAX_HTML_DEPTH.key,
-        limits::MAX_HTML_DEPTH.check_usize(p.max_html_depth),
-    );
-    check(
-        limits::EXTRACT_TIMEOUT.key,
-        limits::EXTRACT_TIMEOUT.check(p.extract_timeout),
-    );
+    let count = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    let durations = [
+        (&limits::FETCH_TIMEOUT, f.timeout),
+        (&limits::POLL_INTERVAL, p.interval),
+        (&limits::MIN_INTERVAL, p.min_interval),
+        (&limits::MAX_INTERVAL, p.max_interval),
+        (&limits::EXTRACT_TIMEOUT, p.extract_timeout),
+    ];
+    let counts = [
+        (&limits::MAX_FEED_BYTES, f.max_feed_bytes),
+        (&limits::MAX_PAGE_BYTES, f.max_page_bytes),
+        (&limits::PER_HOST_CONCURRENCY, count(f.per_host_concurrency)),
+        (&limits::CONCURRENCY, count(p.concurrency)),
+        (&limits::MAX_ITEMS, count(p.max_items)),
+        (&limits::MAX_HTML_DEPTH, count(p.max_html_depth)),
+    ];
+    for (bound, value) in durations {
+        check(bound.key, bound.check(value));
+    }
+    for (bound, value) in counts {
+        check(bound.key, bound.check(value));
+    }
     if let Some(d) = raw.storage.recent_text_retention {
         let b = &limits::RECENT_TEXT_RETENTION;
         check(b.key, b.check(d));
