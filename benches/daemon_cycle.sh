@@ -5,6 +5,7 @@
 #
 #   cd ../shared/bench && FARM=/tmp/feedfarm10k ./serve_farm.sh start   # the farm, on 127.0.0.1
 #   benches/daemon_cycle.sh /tmp/feedfarm10k/urls.txt 25 [path/to/feedwatch]
+#   RULES=config/rules-surface.toml benches/daemon_cycle.sh ...      # another rule pack
 #
 # Needs sqlite3 and GNU time. Loopback only: the URLs come from the farm's urls.txt.
 set -euo pipefail
@@ -12,10 +13,11 @@ urls=${1:?usage: daemon_cycle.sh URLS_TXT SECONDS [BIN]}
 secs=${2:?usage: daemon_cycle.sh URLS_TXT SECONDS [BIN]}
 bin=${3:-$(dirname "$0")/../target/release/feedwatch}
 root=$(cd "$(dirname "$0")/.." && pwd)
+rules=$(realpath "${RULES:-$root/config/rules.toml}")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 {
-    echo "rule_files = [\"$root/config/rules.toml\"]"
+    echo "rule_files = [\"$rules\"]"
     printf '\n[storage]\ndatabase = "%s/fw.db"\n\n[alerts]\nlog = "%s/alerts.jsonl"\n' "$dir" "$dir"
     printf '\n[fetch]\nuser_agent = "feedwatch-bench"\ntimeout = "20s"\nallow_private_addresses = true\n'
     printf '\n[poll]\ninterval = "10m"\nconcurrency = 16\n'

@@ -48,12 +48,16 @@ const SCAN_LINES: usize = 1_000;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AlertError {
+    /// The alert log could not be opened, written or synced.
     #[error("alert log {path}: {source}")]
     Log {
+        /// The alert log's path.
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
+    /// The database failed while alerts were read or marked.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -47,11 +47,14 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// Log output formats.
+// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -59,6 +62,8 @@ pub enum LogFormat {
 }
 
 /// Output formats of commands.
+// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
@@ -66,6 +71,7 @@ pub enum Format {
     Json,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: poll each feed on its interval until SIGTERM/SIGINT.
@@ -90,11 +96,13 @@ pub enum Command {
     /// A FILE is plain text (first non-empty line is the title) or an HTML page (extracted
     /// first); `-` is stdin. Example: feedwatch check article.txt
     Check {
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Print each rule's tree with which branches held.
         #[arg(long)]
         explain: bool,
+        /// Article files (text or HTML); `-` reads stdin.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
@@ -108,6 +116,7 @@ pub enum Command {
         /// Only this rule's alerts.
         #[arg(long)]
         rule: Option<String>,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Keep printing new alerts as they are delivered.
@@ -118,6 +127,7 @@ pub enum Command {
     ///
     /// Example: feedwatch status --format json
     Status {
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -125,8 +135,10 @@ pub enum Command {
     ///
     /// Example: feedwatch parse https://example.com/rss.xml
     Parse {
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// A feed file, or an http(s) URL.
         #[arg(value_name = "FILE|URL")]
         source: String,
     },
@@ -137,8 +149,10 @@ pub enum Command {
         /// The page's URL (resolves links, selects [[sites]] rules).
         #[arg(long)]
         url: Option<String>,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The HTML page, or `-` for stdin.
         #[arg(value_name = "FILE|-")]
         file: String,
     },
@@ -146,6 +160,7 @@ pub enum Command {
     ///
     /// Example: feedwatch feeds add https://example.com/rss.xml --name "Example" --tag iraq
     Feeds {
+        /// What to do with the feed list.
         #[command(subcommand)]
         action: crate::feeds_cmd::FeedsAction,
     },
@@ -161,26 +176,31 @@ pub enum Command {
     /// RULES is a rule file with [[rules]] tables, or a query.
     /// Example: feedwatch backtest '"green zone" NEAR/10 drone*' --since 7d
     Backtest {
+        /// A rule file, or one query.
         #[arg(value_name = "RULE_FILE|QUERY")]
         rules: String,
         /// Only documents seen in this period.
         #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
         since: Duration,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Configuration tools.
     Config {
+        /// What to do with the config.
         #[command(subcommand)]
         action: ConfigAction,
     },
     /// Alert sinks (webhooks, programs). Their state is in `status`.
     Sinks {
+        /// What to do with the sinks.
         #[command(subcommand)]
         action: SinksAction,
     },
 }
 
+/// `sinks` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SinksAction {
     /// Queue a sink's rejected deliveries again (after fixing the receiver, say): a running
@@ -194,6 +214,7 @@ pub enum SinksAction {
     },
 }
 
+/// `config` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Validate the config and rules; print every problem; exit 2 on any.

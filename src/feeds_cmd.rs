@@ -78,6 +78,7 @@ pub enum FeedsAction {
     ///
     /// Example: feedwatch feeds import subscriptions.opml
     Import {
+        /// The OPML file to read.
         #[arg(value_name = "FILE.opml")]
         file: String,
     },
@@ -95,16 +96,26 @@ pub enum FeedsError {
     /// The config file could not be read.
     #[error("cannot read {path}")]
     Read {
+        /// The config file.
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
     /// The config file is not TOML (so it cannot be edited).
     #[error("{path}: not valid TOML: {message}")]
-    Toml { path: PathBuf, message: String },
+    Toml {
+        /// The config file.
+        path: PathBuf,
+        /// What the TOML parser said.
+        message: String,
+    },
     /// `feeds` exists but is neither `[[feeds]]` tables nor an array of inline tables.
     #[error("{path}: `feeds` must be a list of [[feeds]] tables")]
-    FeedsShape { path: PathBuf },
+    FeedsShape {
+        /// The config file.
+        path: PathBuf,
+    },
     /// The current config does not load, so an edit could not be checked against it.
     #[error("the config does not load; fix it first (see `feedwatch config check`):\n{0}")]
     CurrentInvalid(ConfigError),
@@ -119,29 +130,49 @@ pub enum FeedsError {
     BadInterval(String),
     /// `add` of a feed that is already configured.
     #[error("{url} is already configured (as {existing}); nothing changed")]
-    Duplicate { url: String, existing: String },
+    Duplicate {
+        /// The URL given.
+        url: String,
+        /// The configured URL it is the same as.
+        existing: String,
+    },
     /// `remove` of a feed that is not configured.
     #[error("{url} is not a configured feed; see `feedwatch feeds list`")]
-    NotFound { url: String },
+    NotFound {
+        /// The URL given.
+        url: String,
+    },
     /// An import would add more than [`MAX_IMPORT`] feeds.
     #[error("the OPML file has {count} new feeds; at most {limit} are imported at once")]
-    TooMany { count: usize, limit: usize },
+    TooMany {
+        /// New feeds in the file.
+        count: usize,
+        /// The most one import adds ([`MAX_IMPORT`]).
+        limit: usize,
+    },
     /// Someone else wrote the config while this command was editing it.
     #[error(
         "{path} changed while it was being edited; nothing was written, run the command again"
     )]
-    Changed { path: PathBuf },
+    Changed {
+        /// The config file.
+        path: PathBuf,
+    },
     /// Writing or renaming the new config failed.
     #[error("cannot write {path}")]
     Write {
+        /// The config file (or its temporary sibling).
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
     /// The OPML file could not be read.
     #[error("cannot import {path}")]
     Opml {
+        /// The OPML file.
         path: String,
+        /// What the OPML reader said.
         #[source]
         source: OpmlError,
     },
@@ -204,9 +235,13 @@ fn cwd() -> PathBuf {
 pub struct NewFeed {
     /// Already checked and normalised (see [`config::url`]).
     pub url: String,
+    /// Display name, written as `name`.
     pub name: Option<String>,
+    /// Whether to fetch each item's page (`full_text`).
     pub full_text: bool,
+    /// Tags, written as `tags`.
     pub tags: Vec<String>,
+    /// Poll interval for this feed, when not the default.
     pub interval: Option<Duration>,
 }
 

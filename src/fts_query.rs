@@ -28,7 +28,9 @@ pub const MAX_DISTANCE: u32 = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (column {column})")]
 pub struct QueryError {
+    /// 1-based character column of the problem.
     pub column: usize,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -76,7 +76,9 @@ impl std::fmt::Display for Fault {
 /// One active fault, as shown to people and written for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActiveFault {
+    /// The fault's name (`store_commit`, `alert_log`, `database_gone`, `integrity`).
     pub fault: &'static str,
+    /// What went wrong, and what happens next.
     pub reason: String,
     /// Unix seconds when it was raised.
     pub since: i64,

@@ -63,16 +63,29 @@ pub struct Opml {
 pub enum OpmlError {
     /// The file is larger than [`MAX_OPML_BYTES`].
     #[error("OPML file is {size} bytes; the limit is {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The file's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The bytes are not UTF-8 and do not name an encoding we can decode.
     #[error("OPML is not UTF-8 and its XML declaration names no known encoding")]
     Encoding,
     /// The XML itself is malformed.
     #[error("OPML is not well-formed XML near byte {position}: {message}")]
-    Xml { position: u64, message: String },
+    Xml {
+        /// Byte offset near the error.
+        position: u64,
+        /// What the XML parser said.
+        message: String,
+    },
     /// The document has a DTD; OPML never needs one and entity tricks live there.
     #[error("OPML has a DOCTYPE declaration (near byte {position}); remove it: DTDs and custom entities are refused")]
-    Doctype { position: u64 },
+    Doctype {
+        /// Byte offset of the DOCTYPE.
+        position: u64,
+    },
     /// The root element is not `<opml>`.
     #[error("not an OPML document: the root element is <{0}>, expected <opml>")]
     NotOpml(String),

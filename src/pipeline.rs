@@ -32,13 +32,17 @@ const INLINE_PARSE_BYTES: usize = 512 * 1024;
 /// What every poll needs, built once at start-up (and on reload).
 #[derive(Clone)]
 pub struct Pipeline {
+    /// Downloads feeds and pages under the address policy.
     pub fetcher: Fetcher,
+    /// The compiled rules.
     pub rules: Arc<RuleSet>,
+    /// Article extraction with the `[[sites]]` rules.
     pub extractor: Arc<Extractor>,
     /// A read connection for feed state and page attempts. Writes go through the writer.
     pub reader: Arc<Mutex<Store>>,
     /// Keys of every item seen, kept current by the writer's commits.
     pub seen: Arc<crate::store::SeenKeys>,
+    /// The `[poll]` settings in force.
     pub poll: PollConfig,
     /// Recent extracted texts per host, to spot furniture extracted in place of articles.
     pub pages: PageMemory,
@@ -650,8 +654,8 @@ fn server_wait(feed: &str, asked: &[(&str, Option<Duration>)], cap: Duration) ->
     secs(wait.min(cap))
 }
 
-/// Spreads polls over ±10% of the interval, stable per feed, so feeds configured together
-/// do not poll in lockstep.
+/// Spreads polls over ±10% of the interval, drawn anew at every poll from the feed id and
+/// the clock's nanoseconds, so feeds configured together do not poll in lockstep.
 fn jittered(d: Duration, seed: i64) -> i64 {
     let base = secs(d);
     let spread = base / 10;

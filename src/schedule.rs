@@ -424,7 +424,9 @@ pub async fn poll_once(
 /// What the loop runs with: replaced as a whole on reload.
 #[derive(Clone)]
 pub struct Runtime {
+    /// What each poll runs with.
     pub pipeline: Pipeline,
+    /// The configured feeds.
     pub feeds: Vec<FeedConfig>,
 }
 

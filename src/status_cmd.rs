@@ -22,8 +22,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StatusError {
+    /// The database could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Standard output could not be written.
     #[error("cannot write the status: {0}")]
     Write(#[from] std::io::Error),
 }

@@ -28,7 +28,9 @@ pub const WINDOW_SECS: i64 = 7 * 86_400;
 /// A text's MinHash signature and its length in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
+    /// MinHash values of the text's shingles.
     pub signature: Vec<u32>,
+    /// Words in the text; short texts are never grouped.
     pub words: usize,
 }
 

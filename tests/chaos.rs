@@ -4,6 +4,8 @@
 //! feeds. Healthy feeds' alerts all arrive, each bad feed has a clear error, memory stays
 //! bounded and the cycle ends within its budget. Loopback only; bounded in time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use std::io::Write;

@@ -9,6 +9,8 @@
 //! `full_text` feed on a loopback server, so a reader's comment can be shown not to raise an
 //! alert end to end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use common::{page, read_fixture, rss, Fixture, Instance, TestServer};

@@ -11,6 +11,8 @@
 //! the test passes with "skipped", unless `FEEDWATCH_REQUIRE_SHARED=1`.
 //! `FEEDWATCH_CONFORMANCE_VERBOSE=1` lists every disagreement.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

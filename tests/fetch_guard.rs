@@ -5,6 +5,8 @@
 //! 127.0.0.2 and ::1 (loopback, bind-able, never leaving the machine) stand in for private
 //! addresses. No test contacts anything outside 127.0.0.0/8 and ::1.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

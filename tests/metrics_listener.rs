@@ -2,6 +2,8 @@
 //! surplus connections cannot hold the process's file handles, and `/healthz` answers
 //! through it all. Driven through `feedwatch::metrics::serve` on a loopback port.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

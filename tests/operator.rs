@@ -6,6 +6,8 @@
 //! `FEEDWATCH_BIN_UNDER_TEST=/path/to/feedwatch` runs these against another build (e.g. the
 //! one before these fixes, to see each test fail there).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -83,6 +83,7 @@ const LANGS: [&str; 4] = ["en", "ar", "fr", "de"];
 
 /// Every labelled case: `articles.toml` as `dev` (language from the id's prefix), then
 /// whatever `cases/*.toml` files exist.
+#[allow(clippy::expect_used)] // a broken fixture should panic
 fn labelled_set() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules_labelled");
     let text = std::fs::read_to_string(dir.join("articles.toml")).expect("articles.toml");

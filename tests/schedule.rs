@@ -1,6 +1,8 @@
 //! Scheduling and politeness through the real binary: adaptive intervals, gap detection,
 //! permanent redirects, host-wide Retry-After and 410 Gone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use common::{Fixture, Instance, TestServer};

@@ -2,6 +2,8 @@
 //! commits them, sinks started on the same database, receivers on loopback. Backoff and
 //! ticks are shortened so every test ends in a few seconds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use std::collections::HashMap;

@@ -4,6 +4,8 @@
 //! log and exit codes, and go away when its cause does. Loopback only; the full-disk tests
 //! mount a small tmpfs, which needs root: without it they say so and skip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
 mod common;
 
 use std::path::{Path, PathBuf};

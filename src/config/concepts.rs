@@ -108,6 +108,7 @@ pub(super) fn check_rules(
 /// The `[[rules]]` and `[[concepts]]` of one rule file.
 #[derive(Debug, Clone)]
 pub struct RuleFile {
+    /// The file's rules, in file order.
     pub rules: Vec<RuleSpec>,
     /// The file's own concepts, then those of `known` it did not redefine.
     pub concepts: Vec<ConceptSpec>,

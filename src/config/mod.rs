@@ -101,6 +101,7 @@ impl fmt::Display for ConfigProblem {
 /// Every problem found in the configuration. Display prints one per line.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError {
+    /// Each problem, with file, line and key.
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -140,13 +141,19 @@ pub struct Config {
     pub alert_log: PathBuf,
     /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
     pub recent_text_retention: Option<Duration>,
+    /// `[fetch]`: HTTP client settings.
     pub fetch: FetchConfig,
+    /// `[poll]`: scheduling and per-item bounds.
     pub poll: PollConfig,
+    /// `[http]`: the metrics and health listener.
     pub http: HttpConfig,
+    /// `[[feeds]]`, in file order.
     pub feeds: Vec<FeedConfig>,
+    /// `[[rules]]` of the config and every rule file.
     pub rules: Vec<RuleSpec>,
     /// `[[concepts]]` of the config and every rule file: named term sets rules use as `@name`.
     pub concepts: Vec<ConceptSpec>,
+    /// `[[sites]]`: per-host extraction rules.
     pub sites: Vec<SiteSpec>,
     /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
     pub sinks: Vec<crate::sink::SinkSpec>,
@@ -236,6 +243,7 @@ pub struct HttpConfig {
 pub struct FeedConfig {
     /// http(s) URL, or `file://` URL for a feed dropped on disk (see [`url`] for the policy).
     pub url: String,
+    /// Display name in `status` and alerts.
     pub name: Option<String>,
     /// Fetch the linked article page and extract its text.
     pub full_text: bool,

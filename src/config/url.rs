@@ -29,7 +29,10 @@ pub const MAX_URL_BYTES: usize = 4096;
 pub enum Origin<'a> {
     /// The config file, written by the operator: `http(s)://`, `file://` or a path, relative
     /// to `base` (the config file's folder).
-    ConfigFile { base: &'a Path },
+    ConfigFile {
+        /// The config file's folder; relative paths are read from it.
+        base: &'a Path,
+    },
     /// The command line (`feeds add`) or an OPML file: `http` and `https` only.
     Remote,
 }
@@ -43,15 +46,28 @@ pub enum FeedUrlError {
     Empty,
     /// Longer than [`MAX_URL_BYTES`].
     #[error("feed URL {url} is {len} bytes long; the limit is {MAX_URL_BYTES}")]
-    TooLong { url: String, len: usize },
+    TooLong {
+        /// The URL, clipped for the message.
+        url: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// Not parseable as a URL.
     #[error("invalid URL {url}: {reason}")]
-    Invalid { url: String, reason: String },
+    Invalid {
+        /// The URL, clipped for the message.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
     /// A scheme feedwatch never fetches.
     #[error("unsupported scheme `{scheme}` in {url}; use {allowed}")]
     Scheme {
+        /// The URL, clipped for the message.
         url: String,
+        /// The scheme found.
         scheme: String,
+        /// The schemes this origin accepts.
         allowed: &'static str,
     },
     /// A local file named from the command line or an OPML file.
@@ -59,10 +75,18 @@ pub enum FeedUrlError {
         "{url} names a local file; only http and https feeds can be added from the command \
          line or an OPML file (to watch a file on disk, write it in the config file)"
     )]
-    Local { url: String },
+    Local {
+        /// The URL, clipped for the message.
+        url: String,
+    },
     /// A `file://` URL or path that is not a usable local path.
     #[error("{url} is not a usable local path: {reason}")]
-    BadPath { url: String, reason: String },
+    BadPath {
+        /// The URL, clipped for the message.
+        url: String,
+        /// Why it is unusable.
+        reason: String,
+    },
 }
 
 /// Checks a feed URL under `origin`'s policy and returns it as the config stores it: http(s)

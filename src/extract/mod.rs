@@ -112,13 +112,19 @@ pub enum ExtractError {
     /// A `body` or `drop` selector does not parse as CSS.
     #[error("[[sites]] host {host:?}: bad CSS selector {selector:?}: {reason}")]
     BadSelector {
+        /// The `[[sites]]` rule's host.
         host: String,
+        /// The selector as written.
         selector: String,
+        /// What the CSS parser said.
         reason: String,
     },
     /// `body = []`: a rule must say where the body is.
     #[error("[[sites]] host {host:?}: `body` needs at least one selector")]
-    NoBodySelector { host: String },
+    NoBodySelector {
+        /// The `[[sites]]` rule's host.
+        host: String,
+    },
     /// `host = ""` would match nothing (or, carelessly matched, everything).
     #[error("[[sites]] rule with an empty `host`")]
     EmptyHost,

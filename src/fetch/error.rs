@@ -9,33 +9,92 @@ use super::MAX_REDIRECTS;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
+    /// The URL does not parse, or its scheme is not one we fetch.
     #[error("{url}: invalid URL: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The address policy refused the host (private address, or a redirect off-host).
     #[error("{url}: refused: {reason}")]
-    Refused { url: String, reason: String },
+    Refused {
+        /// The URL refused.
+        url: String,
+        /// Which rule refused it.
+        reason: String,
+    },
+    /// No complete response within `[fetch] timeout`.
     #[error("{url}: timed out after {secs}s")]
-    Timeout { url: String, secs: u64 },
+    Timeout {
+        /// The URL requested.
+        url: String,
+        /// The timeout that ran out.
+        secs: u64,
+    },
+    /// DNS, TCP or TLS failed before a response.
     #[error("{url}: cannot connect: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        /// The URL requested.
+        url: String,
+        /// The underlying error, as text.
+        reason: String,
+    },
+    /// The server answered with an error status.
     #[error("{url}: HTTP {status}")]
     Status {
+        /// The URL requested.
         url: String,
+        /// The HTTP status code.
         status: u16,
+        /// The server's Retry-After, when it sent one.
         retry_after: Option<Duration>,
     },
+    /// A Retry-After from this host is still running; no request was sent.
     #[error("{url}: the host asked for a pause (Retry-After); {secs}s left, not contacting it")]
-    HostPaused { url: String, secs: u64 },
+    HostPaused {
+        /// The URL not requested.
+        url: String,
+        /// Seconds left of the pause.
+        secs: u64,
+    },
+    /// The body grew past its size limit; the download was stopped.
     #[error("{url}: larger than the {limit}-byte limit")]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The redirect chain was longer than we follow.
     #[error("{url}: more than {MAX_REDIRECTS} redirects")]
-    TooManyRedirects { url: String },
+    TooManyRedirects {
+        /// The URL first requested.
+        url: String,
+    },
+    /// An article link answered with something other than HTML.
     #[error("{url}: not an HTML page (Content-Type {content_type})")]
-    NotHtml { url: String, content_type: String },
+    NotHtml {
+        /// The URL requested.
+        url: String,
+        /// The Content-Type the server sent.
+        content_type: String,
+    },
+    /// The connection broke while the body was read.
     #[error("{url}: reading the response failed: {reason}")]
-    ReadBody { url: String, reason: String },
+    ReadBody {
+        /// The URL requested.
+        url: String,
+        /// The underlying error, as text.
+        reason: String,
+    },
+    /// A `file://` or path feed could not be read.
     #[error("{path}: cannot read feed file: {source}")]
     File {
+        /// The file's path.
         path: String,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },

@@ -49,7 +49,9 @@ pub const MAX_REDIRECTS: usize = 5;
 /// HTTP validators remembered from the last successful poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Conditional {
+    /// Sent as If-None-Match.
     pub etag: Option<String>,
+    /// Sent as If-Modified-Since.
     pub last_modified: Option<String>,
 }
 
@@ -58,7 +60,9 @@ pub struct Conditional {
 pub struct Fetched {
     /// Where the body came from after redirects.
     pub url: Url,
+    /// The final response's HTTP status.
     pub status: u16,
+    /// The response's Content-Type, when sent.
     pub content_type: Option<String>,
     /// Validators to send next time.
     pub validators: Conditional,
@@ -66,6 +70,7 @@ pub struct Fetched {
     pub max_age: Option<Duration>,
     /// Whether a permanent redirect (301/308) led here.
     pub moved_permanently: bool,
+    /// The body, decompressed, at most the size limit.
     pub body: Vec<u8>,
 }
 
@@ -73,7 +78,10 @@ pub struct Fetched {
 #[derive(Debug, Clone)]
 pub enum FeedResponse {
     /// 304, or a file whose modification time has not changed.
-    NotModified { status: u16 },
+    NotModified {
+        /// 304, or 200 for a file that did not change.
+        status: u16,
+    },
     /// A fresh document.
     Fetched(Box<Fetched>),
 }

@@ -32,6 +32,7 @@ pub const MAX_EXPANDED_TERMS: usize = 5_000;
 /// A concept as written in a rule file (already deserialised by the config module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConceptSpec {
+    /// The name rules use after `@`.
     pub name: String,
     /// Query literals, any of which stands for the concept.
     pub terms: Vec<String>,

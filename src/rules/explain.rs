@@ -15,16 +15,20 @@ use super::Severity;
 pub struct ExplainNode {
     /// The literal as written, `AND`/`OR`/`NOT`, or the whole `NEAR` expression.
     pub label: String,
+    /// Whether this node held on the document.
     pub held: bool,
     /// Where literals (or NEAR pairs) were found: `field@char_offset "text"`.
     pub hits: Vec<String>,
+    /// The operands, for AND, OR, NOT and NEAR.
     pub children: Vec<ExplainNode>,
 }
 
 /// A rule's verdict on one document, with its explained query (and exclude) trees.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
+    /// The rule's name.
     pub rule: String,
+    /// The rule's severity.
     pub severity: Severity,
     /// The rule fires: feed allowed, query held, exclude did not.
     pub fired: bool,
@@ -34,7 +38,9 @@ pub struct Explanation {
     /// detector was sure; `None` also when stems were tried in every language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<&'static str>,
+    /// The query's tree.
     pub query: ExplainNode,
+    /// The exclude's tree, when the rule has one.
     pub exclude: Option<ExplainNode>,
 }
 

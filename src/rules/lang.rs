@@ -30,9 +30,13 @@ use whatlang::{Detector, Lang as WLang};
 /// A language with a stemmer, or none of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
+    /// English.
     En,
+    /// French.
     Fr,
+    /// German.
     De,
+    /// Arabic.
     Ar,
 }
 
@@ -40,6 +44,7 @@ impl Lang {
     /// The languages of Latin-script stems, in the order stems are stored.
     pub const LATIN: [Lang; 3] = [Lang::En, Lang::Fr, Lang::De];
 
+    /// ISO 639-1 code, as shown in explanations and stored.
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",

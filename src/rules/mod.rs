@@ -74,10 +74,15 @@ pub use query::{parse, Expr, QueryError};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth a look; never urgent.
     Info,
+    /// Low urgency.
     Low,
+    /// Medium urgency.
     Medium,
+    /// High urgency.
     High,
+    /// Act now.
     Critical,
 }
 
@@ -116,10 +121,15 @@ impl FromStr for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Field {
+    /// The item's headline.
     Title,
+    /// The feed's summary.
     Summary,
+    /// The article text.
     Body,
+    /// The item's link (only through `url:`).
     Url,
+    /// The feed's name and tags (only through `feed:`).
     Feed,
 }
 
@@ -145,8 +155,11 @@ impl Field {
 /// A rule as written in config (already deserialised by the config module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {
+    /// Unique name, shown in alerts.
     pub name: String,
+    /// The query, in the rule language.
     pub query: String,
+    /// Severity of its alerts.
     pub severity: Severity,
     /// Feed names or tags the rule is limited to (case-insensitive); empty means every feed.
     pub feeds: Vec<String>,
@@ -158,11 +171,17 @@ pub struct RuleSpec {
 /// scoped.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Document<'a> {
+    /// Headline.
     pub title: &'a str,
+    /// The feed's summary, as text.
     pub summary: &'a str,
+    /// Article text.
     pub body: &'a str,
+    /// The item's link.
     pub url: &'a str,
+    /// The feed's name.
     pub feed: &'a str,
+    /// The feed's tags.
     pub feed_tags: &'a [String],
 }
 
@@ -181,7 +200,9 @@ impl<'a> Document<'a> {
 /// A rule that fired on a document, with the evidence.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Match {
+    /// The rule's name.
     pub rule: String,
+    /// The rule's severity.
     pub severity: Severity,
     /// Deduplicated, sorted by field (title, summary, body, url, feed) then offset.
     pub terms: Vec<TermHit>,
@@ -194,9 +215,11 @@ pub struct Match {
 pub struct TermHit {
     /// The text as it appears in the document.
     pub term: String,
+    /// The field it was found in.
     pub field: Field,
     /// Character (not byte) offsets into that field's original text.
     pub start: usize,
+    /// Character offset just past the text.
     pub end: usize,
     /// How the rule found the word when it is not a literal of the rule itself: the stem or
     /// term and the concept it belongs to (`~storm in @attack`). Absent for plain literals.
@@ -209,13 +232,16 @@ pub struct TermHit {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_error(self))]
 pub struct RuleError {
+    /// The rule's name (empty for a concept).
     pub rule: String,
+    /// What is wrong.
     pub message: String,
     /// 1-based character column in `query`.
     pub column: usize,
     /// The query text the column refers to (the rule's `exclude` when `in_exclude`; the
     /// term at fault for a concept).
     pub query: String,
+    /// Whether the column is in the rule's `exclude`.
     pub in_exclude: bool,
     /// The error is in this concept's definition, not in a rule (`rule` is then empty).
     pub concept: Option<String>,
@@ -319,10 +345,12 @@ impl RuleSet {
         matcher::Compiled::new(specs, concepts).map(|inner| RuleSet { inner })
     }
 
+    /// Number of rules.
     pub fn len(&self) -> usize {
         self.inner.len()
     }
 
+    /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
         self.inner.len() == 0
     }

@@ -30,6 +30,7 @@ pub struct Token {
     pub norm_end: u32,
     /// Byte range of the word in the original text.
     pub orig_start: u32,
+    /// Byte offset just past the word in the original text.
     pub orig_end: u32,
 }
 
@@ -38,6 +39,7 @@ pub struct Token {
 pub struct Normalized {
     /// `" tok1 tok2 … "`: every token is surrounded by single spaces; empty text gives `" "`.
     pub stream: String,
+    /// One entry per token, in order.
     pub tokens: Vec<Token>,
 }
 

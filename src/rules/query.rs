@@ -20,18 +20,27 @@ pub const MAX_DISTANCE: u32 = 10_000;
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
+    /// A word, phrase, prefix or stem.
     Lit(Literal),
+    /// Every operand holds.
     And(Vec<Expr>),
+    /// Any operand holds.
     Or(Vec<Expr>),
+    /// The operand does not hold.
     Not(Box<Expr>),
     /// Both sides within `distance` words of each other (words strictly between them);
     /// `ordered` (ONEAR) also requires the left side to come first.
     Near {
+        /// The first operand.
         left: Box<Expr>,
+        /// The second operand.
         right: Box<Expr>,
+        /// Most words strictly between the two.
         distance: u32,
+        /// Whether the left must come first (ONEAR).
         ordered: bool,
     },
+    /// `field:(...)`: the operand matched in one field only.
     Scope(Field, Box<Expr>),
     /// `@name`: a named term set from the rule files' `[[concepts]]`, resolved when rules are
     /// compiled (see [`concepts`](super::concepts)).
@@ -82,7 +91,9 @@ pub fn is_concept_name(name: &str) -> bool {
 /// A syntax error: what is wrong and where (1-based character column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryError {
+    /// What is wrong.
     pub message: String,
+    /// 1-based character column of the problem.
     pub column: usize,
 }
 

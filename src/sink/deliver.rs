@@ -29,12 +29,17 @@ pub enum Outcome {
     /// Worth trying again later (5xx, 408, 429, timeout, connection error, exec failure).
     /// `after` is the receiver's own `Retry-After`, when it gave one.
     Retry {
+        /// What went wrong, for the outbox and the journal.
         error: String,
+        /// The receiver's Retry-After, when given.
         after: Option<Duration>,
     },
     /// The receiver refused this alert for good (a 4xx other than 408/429, or a redirect):
     /// the same request would be refused again, so it is recorded, not retried.
-    Reject { error: String },
+    Reject {
+        /// What the receiver answered, for the outbox and the journal.
+        error: String,
+    },
 }
 
 /// The meaning of an HTTP status for a webhook delivery.

@@ -7,7 +7,7 @@
 //!
 //! Every alert is already a row committed with its article. A sink is a `[[sinks]]` table
 //! ([`SinkSpec`]); delivery is durable through an outbox in the same database
-//! (`migrations/0002_sink_outbox.sql`, SQL in `store/outbox.rs`): each sink queues the alerts
+//! (`migrations/0005_sink_outbox.sql`, SQL in `store/outbox.rs`): each sink queues the alerts
 //! its rule/severity filter accepts, claims the oldest due one, delivers it and records the
 //! outcome. Nothing is marked delivered before the receiver said so, so a crash or restart
 //! at any instant loses nothing; an alert whose delivery was cut off is sent again, which
@@ -70,19 +70,29 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(5);
 pub enum SinkError {
     /// A sink's spec is incomplete or inconsistent.
     #[error("sink `{sink}`: {message}")]
-    Config { sink: String, message: String },
+    Config {
+        /// The sink's name.
+        sink: String,
+        /// What is wrong with its spec.
+        message: String,
+    },
     /// A sink's `secret_file` could not be read.
     #[error("sink `{sink}`: cannot read secret file {path}: {source}")]
     ReadSecret {
+        /// The sink's name.
         sink: String,
+        /// The secret file's path.
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
     /// The HTTP client of a webhook sink could not be built.
     #[error("sink `{sink}`: cannot build the HTTP client: {source}")]
     BuildClient {
+        /// The sink's name.
         sink: String,
+        /// What reqwest said.
         #[source]
         source: reqwest::Error,
     },

@@ -38,6 +38,7 @@ pub struct SinkSpec {
     /// Identity in the outbox and in `status`: renaming a sink makes a new one (which starts
     /// with alerts created from then on).
     pub name: String,
+    /// `webhook` or `exec`.
     #[serde(rename = "type")]
     pub kind: SinkKind,
     /// Webhook: the http(s) URL alerts are POSTed to. Redirects are not followed.
@@ -126,6 +127,7 @@ pub struct SpecProblem {
     pub index: usize,
     /// The field the problem is about (`url`, `command`, …).
     pub field: String,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -27,12 +27,20 @@ const LOCK_FILE_BYTES: usize = 4096;
 pub enum LockError {
     /// Another process holds the lock.
     #[error("database {} is in use by feedwatch pid {} on host {} since {}; one daemon or poll per database (stop the other one, or give this one its own [storage] database)", db.display(), holder.pid, holder.host, holder.since)]
-    Held { db: PathBuf, holder: Box<Holder> },
+    Held {
+        /// The database the lock guards.
+        db: PathBuf,
+        /// Who holds it.
+        holder: Box<Holder>,
+    },
     /// The lock file could not be created, read or locked.
     #[error("cannot lock database {} through {}: {source}", db.display(), path.display())]
     Io {
+        /// The database the lock guards.
         db: PathBuf,
+        /// The lock file.
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
@@ -41,7 +49,9 @@ pub enum LockError {
 /// What the lock file says about the process that holds (or last held) it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Holder {
+    /// Process id of the holder.
     pub pid: String,
+    /// Host name of the holder.
     pub host: String,
     /// RFC 3339 start time.
     pub since: String,
@@ -54,8 +64,11 @@ pub struct Holder {
 /// One fault line of the lock file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HolderFault {
+    /// The fault's name (`store_commit`, `alert_log`, ...).
     pub fault: String,
+    /// RFC 3339 time it was raised.
     pub since: String,
+    /// What went wrong, as the holder logged it.
     pub reason: String,
 }
 

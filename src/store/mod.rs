@@ -52,21 +52,27 @@ pub enum StoreError {
     /// The database file could not be created or opened.
     #[error("cannot open database {path}: {source}")]
     Open {
+        /// The database file.
         path: PathBuf,
+        /// What SQLite said.
         #[source]
         source: rusqlite::Error,
     },
     /// The database directory could not be created.
     #[error("cannot create database directory {path}: {source}")]
     CreateDir {
+        /// The directory that could not be created.
         path: PathBuf,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
     /// Applying schema migrations failed, or the database is newer than this binary.
     #[error("cannot migrate database {path}: {source}")]
     Migrate {
+        /// The database file.
         path: PathBuf,
+        /// What the migration library said.
         #[source]
         source: rusqlite_migration::Error,
     },
@@ -81,19 +87,31 @@ pub enum StoreError {
 /// A feed's stored state, as `status` shows it and the scheduler reads it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedRow {
+    /// Row id, stable for the feed's life.
     pub id: i64,
+    /// The configured URL (the feed's identity).
     pub url: String,
+    /// Display name from the config, if any.
     pub name: Option<String>,
+    /// ETag from the last full response, sent as If-None-Match.
     #[serde(skip)]
     pub etag: Option<String>,
+    /// Last-Modified from the last full response, sent as If-Modified-Since.
     #[serde(skip)]
     pub last_modified: Option<String>,
+    /// Unix seconds of the last finished poll.
     pub last_poll_at: Option<i64>,
+    /// HTTP status of the last poll, when a response arrived.
     pub last_status: Option<u16>,
+    /// Why the last poll failed; `None` after a success.
     pub last_error: Option<String>,
+    /// Failed polls in a row, for backoff and `status`.
     pub consecutive_failures: u32,
+    /// Unix seconds of the next scheduled poll.
     pub next_poll_at: Option<i64>,
+    /// Items handled over the feed's life.
     pub items_seen: i64,
+    /// Articles kept (matched at least one rule) over the feed's life.
     pub articles_kept: i64,
     /// Where a permanent redirect chain led; fetched instead of `url`.
     pub moved_to: Option<String>,
@@ -116,7 +134,9 @@ pub enum Validators {
     Keep,
     /// Store these (a 200 whose items were all handled).
     Set {
+        /// ETag to send next time.
         etag: Option<String>,
+        /// Last-Modified to send next time.
         last_modified: Option<String>,
     },
     /// Forget them, so the next poll downloads the feed in full (items were deferred).
@@ -126,49 +146,68 @@ pub enum Validators {
 /// One alert to create, produced by the match stage.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
+    /// The rule's name.
     pub rule: String,
+    /// The rule's severity.
     pub severity: Severity,
+    /// The words that fired the rule, with offsets and how each was found.
     pub hits: Vec<TermHit>,
+    /// A short passage around the first hit.
     pub snippet: String,
 }
 
 /// An article that matched at least one rule.
 #[derive(Debug, Clone)]
 pub struct NewArticle {
+    /// Identity key of the item (see `seen`).
     pub item_key: i64,
+    /// The link as the feed gave it.
     pub url: Option<String>,
+    /// The page's `<link rel=canonical>`, when the page was fetched.
     pub canonical_url: Option<String>,
+    /// Headline, printable text.
     pub title: String,
+    /// The feed's summary, as text.
     pub summary: String,
+    /// The article text (page or feed, see `body_source`).
     pub body: String,
     /// Where `body` came from: "page", "feed" or "none".
     pub body_source: &'static str,
+    /// Byline, when known.
     pub author: Option<String>,
+    /// Detected language code, when known.
     pub lang: Option<String>,
+    /// Unix seconds the item says it was published.
     pub published_at: Option<i64>,
     /// Canonical form of the item's link, so the same URL from other feeds finds it.
     pub link_canonical: Option<String>,
     /// The text's fingerprint, to group syndicated copies into one story.
     pub fingerprint: Fingerprint,
+    /// The alerts this article raises, one per rule.
     pub alerts: Vec<NewAlert>,
 }
 
 /// Everything one poll of one feed changes. Committed atomically by [`Store::commit_poll`].
 #[derive(Debug, Clone)]
 pub struct PollRecord {
+    /// The feed polled.
     pub feed_id: i64,
+    /// Unix seconds the poll started.
     pub polled_at: i64,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
     /// Why the poll failed; `None` on success.
     pub error: Option<String>,
+    /// Validators to keep, store or forget.
     pub validators: Validators,
+    /// Unix seconds of the next poll (already capped and jittered).
     pub next_poll_at: i64,
     /// Items handled in this poll (kept or not), each with all its keys (identity first,
     /// then link): never fetched or matched again.
     pub seen: Vec<Vec<i64>>,
     /// Items whose article page failed; retried on the next poll. (key, error)
     pub deferred: Vec<(i64, String)>,
+    /// Kept articles, each with its alerts.
     pub articles: Vec<NewArticle>,
     /// Items in the fetched document, when one was fetched.
     pub item_count: Option<i64>,
@@ -218,10 +257,15 @@ impl PollRecord {
 /// A seen item's text, kept for a while so new rules can be backtested on it.
 #[derive(Debug, Clone)]
 pub struct RecentItem {
+    /// Identity key of the item.
     pub key: i64,
+    /// The item's link.
     pub url: Option<String>,
+    /// Headline.
     pub title: String,
+    /// Summary text.
     pub summary: String,
+    /// Article text.
     pub body: String,
 }
 
@@ -229,17 +273,27 @@ pub struct RecentItem {
 /// `feedwatch alerts` show.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AlertRecord {
+    /// Alert id, increasing; also the alert log's `id`.
     pub id: i64,
+    /// Unix seconds the alert was committed.
     pub created_at: i64,
+    /// The rule that fired.
     pub rule: String,
+    /// The rule's severity (`low`, `medium`, `high`).
     pub severity: String,
+    /// The feed's name (or URL when unnamed).
     pub feed: String,
+    /// The feed's URL.
     pub feed_url: String,
+    /// The article's headline.
     pub title: String,
+    /// The article's link.
     pub url: Option<String>,
+    /// Unix seconds the item says it was published.
     pub published_at: Option<i64>,
     /// JSON array of term hits, as stored.
     pub hits_json: String,
+    /// Passage around the first hit.
     pub snippet: String,
     /// JSON array of `{feed, url}`: the story's other sources (syndicated copies, the same
     /// URL in other feeds), as known now.
@@ -249,22 +303,34 @@ pub struct AlertRecord {
 /// Figures for the service status line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Configured feeds.
     pub feeds: i64,
+    /// Feeds whose last poll failed.
     pub failing: i64,
+    /// Unix seconds of the newest poll, if any.
     pub last_poll: Option<i64>,
+    /// Alerts committed since midnight UTC.
     pub alerts_today: i64,
 }
 
 /// A kept article, for `search` and backtests.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ArticleRow {
+    /// Article row id.
     pub id: i64,
+    /// The feed it was kept from.
     pub feed: String,
+    /// The article's link.
     pub url: Option<String>,
+    /// Headline.
     pub title: String,
+    /// Summary text.
     pub summary: String,
+    /// Article text.
     pub body: String,
+    /// Unix seconds the item says it was published.
     pub published_at: Option<i64>,
+    /// Unix seconds it was stored.
     pub fetched_at: i64,
 }
 

@@ -1,5 +1,5 @@
 //! The sink outbox: which configured sink still owes which alert (tables from
-//! `migrations/0002_sink_outbox.sql`). The delivery loop lives in `sink`; this file only
+//! `migrations/0005_sink_outbox.sql`). The delivery loop lives in `sink`; this file only
 //! speaks SQL, like the rest of `store`.
 //!
 //! Every write that reads before it writes runs in an IMMEDIATE transaction: it takes the
@@ -27,14 +27,18 @@ pub struct SinkStatus {
     pub oldest_pending_at: Option<i64>,
     /// Failed attempts since the last success; 0 when the sink is healthy.
     pub consecutive_failures: u32,
+    /// The last failure's message.
     pub last_error: Option<String>,
+    /// Unix seconds of the last failure.
     pub last_error_at: Option<i64>,
+    /// Unix seconds of the last delivery.
     pub last_delivered_at: Option<i64>,
 }
 
 /// An alert claimed for delivery to one sink.
 #[derive(Debug, Clone)]
 pub struct ClaimedAlert {
+    /// The alert, as the log shows it.
     pub alert: AlertRecord,
     /// Attempts made before this one (0 on the first delivery).
     pub attempts: u32,

@@ -17,13 +17,19 @@ const SNIPPET_WORDS: i64 = 16;
 /// One search result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SearchHit {
+    /// Article row id.
     pub article_id: i64,
     /// Feed name, else its URL.
     pub feed: String,
+    /// The feed's URL.
     pub feed_url: String,
+    /// Headline.
     pub title: String,
+    /// The article's link.
     pub url: Option<String>,
+    /// Unix seconds the item says it was published.
     pub published_at: Option<i64>,
+    /// Unix seconds it was stored.
     pub fetched_at: i64,
     /// The best-matching passage, terms marked `«like this»`, cuts marked `…`.
     pub snippet: String,

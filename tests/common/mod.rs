@@ -1,5 +1,7 @@
 //! Test support: a loopback HTTP server with mutable fixtures, and helpers to run the real
 //! binary against a config in a temporary folder. Nothing here touches the internet.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 #![allow(dead_code)]
 
 use std::collections::HashMap;
