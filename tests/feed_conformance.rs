@@ -458,6 +458,26 @@ fn charsets_decode_correctly() {
     assert_eq!(titles(&f)[1], RU_TITLE);
 }
 
+/// Inputs `cargo fuzz run feed` found to panic inside feed-rs/quick-xml (caught by our guard,
+/// so they failed as "internal error" instead of parsing), kept as regression tests.
+#[test]
+fn fuzz_found_feeds_parse_without_the_panic_guard() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("fuzz-") {
+            continue;
+        }
+        n += 1;
+        let r = feed::parse(&std::fs::read(e.path()).unwrap(), None, None, 1000);
+        if let Err(e) = &r {
+            assert!(!e.to_string().contains("internal error"), "{name}: {e}");
+        }
+    }
+    assert!(n >= 1, "no fuzz-* fixtures");
+}
+
 #[test]
 fn billion_laughs_is_refused_quickly() {
     let start = Instant::now();

@@ -195,14 +195,59 @@ fn set_default_ns(body: &str, root_start: usize, ns: &str) -> String {
     }
 }
 
-/// Drops a leading `<?xml ...?>` declaration: the text is UTF-8 now, whatever it declared.
+/// Drops the `<?xml ...?>` declaration: the text is UTF-8 now, whatever it declared. A second
+/// declaration later in the document (not well-formed, but found by fuzzing) is dropped too:
+/// quick-xml 0.42 panics when a declaration asks for an encoding after its first buffer.
 fn strip_declaration(body: &str) -> String {
+    let mut body = body;
     if body.starts_with("<?xml") {
         if let Some(end) = body.find("?>") {
-            return body[end + 2..].to_string();
+            body = &body[end + 2..];
         }
     }
-    body.to_string()
+    if !body.contains("<?xml") && !body.contains("<?XML") {
+        return body.to_string();
+    }
+    drop_late_declarations(body)
+}
+
+/// Copies `body` without `<?xml …?>` processing instructions, leaving CDATA sections and
+/// comments (where such text is data) untouched.
+fn drop_late_declarations(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let skip_to = |open: usize, close: &str, keep: bool, out: &mut String, rest: &mut &str| {
+            let end = rest[open..]
+                .find(close)
+                .map_or(rest.len(), |e| open + e + close.len());
+            if keep {
+                out.push_str(&rest[..end]);
+            }
+            *rest = &rest[end..];
+        };
+        if rest.starts_with("<![CDATA[") {
+            skip_to(9, "]]>", true, &mut out, &mut rest);
+        } else if rest.starts_with("<!--") {
+            skip_to(4, "-->", true, &mut out, &mut rest);
+        } else if is_declaration(rest) {
+            skip_to(5, "?>", false, &mut out, &mut rest);
+        } else {
+            out.push('<');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `s` starts with an XML declaration: `<?xml` then whitespace or `?`.
+fn is_declaration(s: &str) -> bool {
+    s.len() > 5
+        && s.as_bytes()[..5].eq_ignore_ascii_case(b"<?xml")
+        && matches!(s.as_bytes()[5], b' ' | b'\t' | b'\r' | b'\n' | b'?')
 }
 
 /// Byte offset and qualified name of the first element, skipping comments, processing
@@ -364,6 +409,24 @@ fn fix_json(body: &str) -> (String, Kind) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_second_declaration_is_dropped_outside_cdata_only() {
+        let doc = "<?xml version=\"1.0\"?><rss><channel><?xml version=\"1.0\" \
+                   encoding=\"windows-1256\"?><item><title><![CDATA[a <?xml version=\"1.0\"?> b]]></title>\
+                   </item><?XML?></channel></rss>";
+        let out = strip_declaration(doc);
+        assert_eq!(
+            out,
+            "<rss><channel><item><title><![CDATA[a <?xml version=\"1.0\"?> b]]></title></item></channel></rss>"
+        );
+        assert_eq!(
+            strip_declaration("<rss><?xml-stylesheet href=\"a\"?>"),
+            "<rss><?xml-stylesheet href=\"a\"?>"
+        );
+        assert_eq!(strip_declaration("a <?xml"), "a <?xml");
+        assert_eq!(strip_declaration("a <?xml version='1.0'"), "a ");
+    }
     use super::*;
 
     #[test]
