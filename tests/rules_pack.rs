@@ -268,10 +268,12 @@ const DEFAULT_FLOORS: Floors = Floors {
     false_alarms: [("en", 0.14), ("ar", 0.20), ("fr", 0.09), ("de", 0.20)],
 };
 
-/// Measured: recall 0.865 / 0.952 / 0.879 / 0.879, false alarms 23.3% / 0.0% / 20.8% / 7.7%.
+/// Measured: recall 0.919 / 0.952 / 0.879 / 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%
+/// (2026-12-03, after the dev split grew to 563 cases; before: recall 0.865 / 0.952 / 0.879 /
+/// 0.879, false alarms 23.3% / 0.0% / 20.8% / 7.7%).
 const CONCEPT_FLOORS: Floors = Floors {
-    recall: [("en", 0.86), ("ar", 0.95), ("fr", 0.87), ("de", 0.87)],
-    false_alarms: [("en", 0.24), ("ar", 0.0), ("fr", 0.21), ("de", 0.08)],
+    recall: [("en", 0.91), ("ar", 0.95), ("fr", 0.87), ("de", 0.93)],
+    false_alarms: [("en", 0.14), ("ar", 0.0), ("fr", 0.09), ("de", 0.08)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
@@ -439,10 +441,12 @@ fn seed_article_fires_both_default_rules_with_readable_snippets() {
 }
 
 /// The bench farm (`../shared/bench/gen_farm.py`): every keyword item must fire a rule, no decoy
-/// or plain item may. Reads the committed sample, or a full extraction named by
-/// `FEEDWATCH_FARM_TSV` (see `tests/fixtures/rules_labelled/farm_extract.py`).
+/// or plain item may, with either pack. Reads the committed sample, or a full extraction named
+/// by `FEEDWATCH_FARM_TSV` (see `tests/fixtures/rules_labelled/farm_extract.py`). The farm's
+/// bodies are word salad around one planted sentence, so they also catch an exclude that
+/// vetoes on a word any story may contain ("museum", "film").
 #[test]
-fn default_pack_is_exact_on_the_bench_farm() {
+fn packs_are_exact_on_the_bench_farm() {
     let path = std::env::var_os("FEEDWATCH_FARM_TSV").map_or_else(
         || {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -451,45 +455,51 @@ fn default_pack_is_exact_on_the_bench_farm() {
         Into::into,
     );
     let text = std::fs::read_to_string(&path).expect("farm TSV is readable");
-    let rules = pack();
-    let (mut tp, mut fp, mut fneg, mut n) = (0u32, 0u32, 0u32, 0u32);
-    for line in text.lines() {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [id, label, title, body] = cols[..] else {
-            panic!("bad farm line: {line:?}");
-        };
-        n += 1;
-        let fired = !rules
-            .matches(&Document {
-                title,
-                body,
-                ..Document::default()
-            })
-            .is_empty();
-        match (fired, label == "keyword") {
-            (true, true) => tp += 1,
-            (true, false) => {
-                fp += 1;
-                eprintln!("false positive ({label}): {id}");
+    for file in [DEFAULT_PACK, CONCEPT_PACK] {
+        let rules = pack_with_names(file).0;
+        let (mut tp, mut fp, mut fneg, mut n) = (0u32, 0u32, 0u32, 0u32);
+        for line in text.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let [id, label, title, body] = cols[..] else {
+                panic!("bad farm line: {line:?}");
+            };
+            n += 1;
+            let fired = !rules
+                .matches(&Document {
+                    title,
+                    body,
+                    ..Document::default()
+                })
+                .is_empty();
+            match (fired, label == "keyword") {
+                (true, true) => tp += 1,
+                (true, false) => {
+                    fp += 1;
+                    eprintln!("{file}: false positive ({label}): {id}");
+                }
+                (false, true) => {
+                    fneg += 1;
+                    eprintln!("{file}: missed: {id}");
+                }
+                (false, false) => {}
             }
-            (false, true) => {
-                fneg += 1;
-                eprintln!("missed: {id}");
-            }
-            (false, false) => {}
         }
+        let p = f64::from(tp) / f64::from((tp + fp).max(1));
+        let r = f64::from(tp) / f64::from((tp + fneg).max(1));
+        println!(
+            "{file} on bench farm {} ({n} items): precision {p:.3}, recall {r:.3}",
+            path.display()
+        );
+        assert!(
+            tp >= 100,
+            "too few keyword items ({tp}) for a meaningful check"
+        );
+        assert_eq!(
+            (fp, fneg),
+            (0, 0),
+            "{file}: precision {p:.3}, recall {r:.3}"
+        );
     }
-    let p = f64::from(tp) / f64::from((tp + fp).max(1));
-    let r = f64::from(tp) / f64::from((tp + fneg).max(1));
-    println!(
-        "bench farm {} ({n} items): precision {p:.3}, recall {r:.3}",
-        path.display()
-    );
-    assert!(
-        tp >= 100,
-        "too few keyword items ({tp}) for a meaningful check"
-    );
-    assert_eq!((fp, fneg), (0, 0), "precision {p:.3}, recall {r:.3}");
 }
 
 /// The coverage issue #13 asks of the concept pack, one short item each (written for this test):
