@@ -265,16 +265,16 @@ fn read_id(file: &mut File, start: u64, end: u64) -> std::io::Result<Option<Line
 /// the others) with a `…[truncated]` marker, so a line stays bounded and safe to print.
 pub fn to_json(a: &AlertRecord) -> Value {
     let hits: Value = serde_json::from_str(&a.hits_json).unwrap_or(Value::Array(vec![]));
-    let mut terms: Vec<String> = Vec::new();
-    if let Some(arr) = hits.as_array() {
-        for h in arr {
-            if let Some(t) = h.get("term").and_then(Value::as_str) {
-                if terms.len() < MAX_LIST && !terms.iter().any(|x| x.eq_ignore_ascii_case(t)) {
-                    terms.push(text(t, MAX_TERM_CHARS));
-                }
-            }
-        }
-    }
+    let words = hits
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.get("term").and_then(Value::as_str));
+    let terms: Vec<String> = crate::rules::distinct_terms(words)
+        .into_iter()
+        .take(MAX_LIST)
+        .map(|t| text(t, MAX_TERM_CHARS))
+        .collect();
     let also = serde_json::from_str::<Value>(&a.also_json).unwrap_or(Value::Array(vec![]));
     json!({
         "id": a.id,

@@ -713,30 +713,22 @@ fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u
 /// The distinct words, each followed by the stem or concept it was found through, if any:
 /// `stormed (~storm in @attack)`.
 fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut v = Vec::new();
-    for t in &m.terms {
-        let word = t.term.to_lowercase();
-        if seen.contains(&word) {
-            continue;
-        }
-        seen.push(word);
-        v.push(match &t.via {
+    let words = crate::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()));
+    words
+        .into_iter()
+        .filter_map(|w| m.terms.iter().find(|t| t.term == w))
+        .map(|t| match &t.via {
             Some(via) => format!("{} ({via})", t.term),
             None => t.term.clone(),
-        });
-    }
-    v
+        })
+        .collect()
 }
 
 fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for t in &m.terms {
-        if !v.iter().any(|x| x.to_lowercase() == t.term.to_lowercase()) {
-            v.push(t.term.clone());
-        }
-    }
-    v
+    crate::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()))
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// `alerts`: stored alerts, oldest first; `--follow` keeps printing new ones.

@@ -227,6 +227,17 @@ pub struct TermHit {
     pub via: Option<String>,
 }
 
+/// The distinct words of `terms`, in order, each as first written: two spellings are one word
+/// when the matcher sees one (case, accents and Arabic letter forms folded, as in
+/// [`normalize`]), so the alert log's `terms` and `check` list the same words.
+pub fn distinct_terms<'a>(terms: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    terms
+        .into_iter()
+        .filter(|t| seen.insert(normalize::tokens(t).join(" ")))
+        .collect()
+}
+
 /// A rule or concept that does not compile. `Display` shows the query (or, for a multi-line query, the
 /// line at fault) with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -368,6 +379,20 @@ impl RuleSet {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn distinct_terms_fold_as_the_matcher_does() {
+        let words = [
+            "Émeute",
+            "émeute",
+            "EMEUTE",
+            "Botschaft",
+            "BOTSCHAFT",
+            "السفارة",
+            "السفاره",
+        ];
+        assert_eq!(distinct_terms(words), ["Émeute", "Botschaft", "السفارة"]);
+    }
     use super::*;
 
     #[test]
