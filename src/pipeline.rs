@@ -599,7 +599,7 @@ fn failed(
     }
     if e.status() == Some(410) {
         // Gone: the publisher removed the feed. Stop polling and say so.
-        rec.next_poll_at = i64::MAX / 2;
+        rec.next_poll_at = crate::store::NEXT_POLL_STOPPED;
         rec.error = Some(format!(
             "{msg}: the feed is gone; polling stopped (remove it from the config)"
         ));

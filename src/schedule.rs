@@ -641,7 +641,7 @@ fn schedule_feeds(
             .unwrap_or(rt.pipeline.poll.interval);
         let last_poll = row.and_then(|r| r.last_poll_at);
         let ceiling = due_ceiling(last_poll, now, interval, rt.pipeline.poll.max_interval);
-        if at > ceiling && at < STOPPED {
+        if at > ceiling && !crate::store::is_stopped(at) {
             tracing::warn!(feed = %url, "next poll was set for {}, further away than [poll] max_interval allows; polling at {} instead",
                 crate::alert::rfc3339(at), crate::alert::rfc3339(ceiling));
             due.set(url.clone(), ceiling);
@@ -652,16 +652,13 @@ fn schedule_feeds(
     Ok(())
 }
 
-/// Next-poll times from here on are feeds stopped on purpose (410 Gone), not waits.
-const STOPPED: i64 = i64::MAX / 4;
-
 /// The latest a feed may be due: its last poll (now if never polled) plus the longer of
 /// `[poll] max_interval` and its own interval, plus the 10% jitter polls are spread by.
 /// Stored times beyond it come from an older version, which honoured any wait a server asked
 /// for (a `<ttl>` that set a feed's next poll in 2217), or from a reload that shortened
 /// `max_interval`: they are pulled in at start and on every reload.
 fn due_ceiling(last_poll: Option<i64>, now: i64, interval: Duration, max: Duration) -> i64 {
-    let longest = i64::try_from(interval.max(max).as_secs()).unwrap_or(STOPPED / 4);
+    let longest = i64::try_from(interval.max(max).as_secs()).unwrap_or(i64::MAX / 16);
     last_poll.unwrap_or(now).min(now) + longest + longest / 10
 }
 

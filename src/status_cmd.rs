@@ -237,7 +237,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
                     "last_status": r.last_status,
                     "last_error": r.last_error,
                     "consecutive_failures": r.consecutive_failures,
-                    "next_poll": when(r.next_poll_at.filter(|t| *t < i64::MAX / 4)),
+                    "next_poll": when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t))),
                     "items_seen": r.items_seen,
                     "articles_kept": r.articles_kept,
                     "interval_secs": r.interval_secs,
@@ -259,7 +259,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
                     when(r.last_poll_at).unwrap_or_else(|| "never".into()),
                     r.last_status.map_or("-".into(), |s| s.to_string()),
                     r.consecutive_failures,
-                    when(r.next_poll_at.filter(|t| *t < i64::MAX / 4))
+                    when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t)))
                         .unwrap_or_else(|| "stopped".into()),
                     r.items_seen,
                     r.articles_kept,

@@ -84,6 +84,15 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
 }
 
+/// `next_poll_at` of a feed stopped on purpose (410 Gone): beyond any real time, so no poll
+/// comes due. Test with [`is_stopped`].
+pub const NEXT_POLL_STOPPED: i64 = i64::MAX / 2;
+
+/// Whether a stored `next_poll_at` means "stopped", not a time.
+pub fn is_stopped(next_poll_at: i64) -> bool {
+    next_poll_at >= NEXT_POLL_STOPPED
+}
+
 /// A feed's stored state, as `status` shows it and the scheduler reads it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedRow {
