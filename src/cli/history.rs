@@ -1,0 +1,151 @@
+//! Commands over what was stored: `alerts` and `backtest`.
+
+use super::*;
+
+/// `alerts`: stored alerts, oldest first; `--follow` keeps printing new ones.
+pub(super) async fn alerts(
+    cli: &Cli,
+    since: Option<Duration>,
+    rule: Option<&str>,
+    format: Format,
+    follow: bool,
+) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let store = Store::open(&cfg.database)?;
+    let since = since.map_or(0, |d| {
+        chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+    });
+    let print = |a: &crate::store::AlertRecord| -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        match format {
+            Format::Json => writeln!(out, "{}", alert::to_json(a))?,
+            Format::Text => write!(out, "{}", alert::to_text(a))?,
+        }
+        out.flush()?;
+        Ok(())
+    };
+    let mut last = 0;
+    for a in store.alerts(since, rule)? {
+        last = last.max(a.id);
+        print(&a)?;
+    }
+    if !follow {
+        return Ok(0);
+    }
+    let stop = CancellationToken::new();
+    tokio::spawn(watch_signals(stop.clone()));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(0),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        for a in store.delivered_alerts_after(last)? {
+            last = last.max(a.id);
+            if rule.is_none_or(|r| r == a.rule) {
+                print(&a)?;
+            }
+        }
+    }
+}
+
+/// `backtest`: a rule file or query over stored articles and recent item texts.
+pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    let (specs, concepts) = if Path::new(rules).is_file() {
+        let file = config::load_rule_file(Path::new(rules), &cfg.concepts)?;
+        (file.rules, file.concepts)
+    } else {
+        let rule = crate::rules::RuleSpec {
+            name: "query".into(),
+            query: rules.to_string(),
+            severity: crate::rules::Severity::Medium,
+            feeds: vec![],
+            exclude: None,
+        };
+        (vec![rule], cfg.concepts.clone())
+    };
+    let set = RuleSet::compile_with(&specs, &concepts).map_err(|errs| {
+        anyhow::anyhow!(errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    let store = Store::open(&cfg.database)?;
+    let from =
+        chrono::Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
+    let kept = store.articles_since(from)?;
+    let recent = store.recent_items_since(from)?;
+    let tags_of = |feed: &str| -> Vec<String> {
+        cfg.feeds
+            .iter()
+            .find(|f| f.display_name() == feed)
+            .map(|f| f.tags.clone())
+            .unwrap_or_default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut hits = 0usize;
+    let mut by_rule: std::collections::BTreeMap<String, usize> = Default::default();
+    for (source, row) in kept
+        .iter()
+        .map(|r| ("article", r))
+        .chain(recent.iter().map(|r| ("recent", r)))
+    {
+        let tags = tags_of(&row.feed);
+        let doc = Document {
+            title: &row.title,
+            summary: &row.summary,
+            body: &row.body,
+            url: row.url.as_deref().unwrap_or(""),
+            feed: &row.feed,
+            feed_tags: &tags,
+        };
+        for m in set.matches(&doc) {
+            hits += 1;
+            *by_rule.entry(m.rule.clone()).or_default() += 1;
+            match format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    json!({
+                        "rule": m.rule,
+                        "severity": m.severity,
+                        "source": source,
+                        "time": alert::rfc3339(row.fetched_at),
+                        "feed": row.feed,
+                        "title": row.title,
+                        "url": row.url,
+                        "terms": distinct_terms(&m),
+                        "snippet": m.snippet,
+                    })
+                )?,
+                Format::Text => writeln!(
+                    out,
+                    "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
+                    alert::rfc3339(row.fetched_at),
+                    m.severity,
+                    m.rule,
+                    printable(&row.feed, false),
+                    printable(&row.title, false),
+                    printable(row.url.as_deref().unwrap_or("(no link)"), false),
+                    printable(&distinct_terms(&m).join(", "), false),
+                    printable(&m.snippet, false)
+                )?,
+            }
+        }
+    }
+    let summary: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    eprintln!(
+        "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}{}",
+        kept.len(),
+        recent.len(),
+        alert::rfc3339(from),
+        if summary.is_empty() { "" } else { " (" },
+        if summary.is_empty() {
+            String::new()
+        } else {
+            summary.join(", ") + ")"
+        }
+    );
+    Ok(if hits > 0 { 0 } else { 1 })
+}

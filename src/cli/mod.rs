@@ -1,0 +1,336 @@
+//! Command line: what people and scripts type. Names and JSON keys here are a stable
+//! interface (other tools depend on them).
+//!
+//! Each command returns an exit code; errors that make a command impossible (no config, no
+//! database) come back as `anyhow` errors to `main`, which prints them and exits 2. The
+//! other codes: [`EXIT_IN_USE`] and [`EXIT_FAULT`]. Text from feeds and pages is printed
+//! through `safe_text::printable` only.
+
+mod daemon;
+mod history;
+mod inspect;
+
+use daemon::*;
+use history::*;
+use inspect::*;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::{self, AlertLog};
+use crate::config::{self, Config, Env};
+use crate::extract::Extractor;
+use crate::fetch::Fetcher;
+use crate::health::{self, Fault};
+use crate::pipeline::Pipeline;
+use crate::rules::{Document, RuleSet};
+use crate::safe_text::printable;
+use crate::schedule::{self, Runtime, Writer};
+use crate::sink::{SinkOptions, SinkSet};
+use crate::store::lock::{DbLock, LockError};
+use crate::store::Store;
+
+/// Exit code of `run` and `poll` when another feedwatch holds the database.
+pub const EXIT_IN_USE: u8 = 3;
+/// Exit code when the service could not do its job: a commit or the alert log failed during
+/// `poll --once`, the database failed its integrity check at start, or it was deleted under
+/// `run` (which stops so the service manager restarts it). `status` exits with it too while
+/// the daemon reports a fault or the database is damaged.
+pub const EXIT_FAULT: u8 = 4;
+
+/// feedwatch: watches news feeds and raises keyword alerts.
+#[derive(Debug, Parser)]
+#[command(name = "feedwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, ./config/feedwatch.toml, /etc/feedwatch/feedwatch.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats.
+// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Output formats of commands.
+// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll each feed on its interval until SIGTERM/SIGINT.
+    ///
+    /// Example: feedwatch --config /etc/feedwatch/feedwatch.toml run
+    Run {
+        /// How long in-flight polls may take to finish at shutdown.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        grace: Duration,
+    },
+    /// Poll every feed once, deliver alerts, exit.
+    ///
+    /// Example: feedwatch poll --once
+    Poll {
+        /// Poll once and exit (the only mode; `run` is the loop).
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// Match article files against the rules without storing anything. Exit 0 if any file
+    /// matched, 1 if none did, 2 on error.
+    ///
+    /// A FILE is plain text (first non-empty line is the title) or an HTML page (extracted
+    /// first); `-` is stdin. Example: feedwatch check article.txt
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print each rule's tree with which branches held.
+        #[arg(long)]
+        explain: bool,
+        /// Article files (text or HTML); `-` reads stdin.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Stored alerts, newest last.
+    ///
+    /// Example: feedwatch alerts --since 24h --rule green-zone --format json
+    Alerts {
+        /// Only alerts newer than this (e.g. 30m, 24h, 7d).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// Only this rule's alerts.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Keep printing new alerts as they are delivered.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Per-feed state: last poll, status or error, failures, next poll, counts.
+    ///
+    /// Example: feedwatch status --format json
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Parse one feed (file or URL) and print its normalised items. Exit 2 if it is not a feed.
+    ///
+    /// Example: feedwatch parse https://example.com/rss.xml
+    Parse {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// A feed file, or an http(s) URL.
+        #[arg(value_name = "FILE|URL")]
+        source: String,
+    },
+    /// Extract the article text from an HTML page (file or `-` for stdin).
+    ///
+    /// Example: feedwatch extract --url https://example.com/a.html page.html
+    Extract {
+        /// The page's URL (resolves links, selects [[sites]] rules).
+        #[arg(long)]
+        url: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The HTML page, or `-` for stdin.
+        #[arg(value_name = "FILE|-")]
+        file: String,
+    },
+    /// Configured feeds: list, add, remove, OPML import and export.
+    ///
+    /// Example: feedwatch feeds add https://example.com/rss.xml --name "Example" --tag iraq
+    Feeds {
+        /// What to do with the feed list.
+        #[command(subcommand)]
+        action: crate::feeds_cmd::FeedsAction,
+    },
+    /// Full-text search over kept articles, in the rule query syntax. Exit 0 if anything
+    /// matched, 1 if nothing did, 2 on a bad query.
+    ///
+    /// Example: feedwatch search '"green zone" AND rocket*' --since 30d
+    Search(crate::search_cmd::SearchArgs),
+    /// Try rules on what was already seen: stored articles, and the text of items seen in
+    /// the retention period (`[storage] recent_text_retention`). Exit 0 if anything matched,
+    /// 1 if nothing did, 2 on error.
+    ///
+    /// RULES is a rule file with [[rules]] tables, or a query.
+    /// Example: feedwatch backtest '"green zone" NEAR/10 drone*' --since 7d
+    Backtest {
+        /// A rule file, or one query.
+        #[arg(value_name = "RULE_FILE|QUERY")]
+        rules: String,
+        /// Only documents seen in this period.
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Configuration tools.
+    Config {
+        /// What to do with the config.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Alert sinks (webhooks, programs). Their state is in `status`.
+    Sinks {
+        /// What to do with the sinks.
+        #[command(subcommand)]
+        action: SinksAction,
+    },
+}
+
+/// `sinks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SinksAction {
+    /// Queue a sink's rejected deliveries again (after fixing the receiver, say): a running
+    /// daemon sends them at its next sink tick, `poll --once` at once. Exit 2 for a sink that
+    /// is not configured.
+    ///
+    /// Example: feedwatch sinks retry ops-webhook
+    Retry {
+        /// The sink's `name` in `[[sinks]]`.
+        name: String,
+    },
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the config and rules; print every problem; exit 2 on any.
+    ///
+    /// Example: feedwatch --config /etc/feedwatch/feedwatch.toml config check
+    Check,
+}
+
+/// Loads the configuration the global options point at.
+fn load_config(cli: &Cli) -> Result<Config> {
+    let path = config::locate(cli.config.as_deref())?;
+    Ok(config::load(&path, &Env::from_process())?)
+}
+
+/// Runs the parsed command; returns the process exit code.
+///
+/// # Errors
+/// When the command cannot run at all (config, database, I/O).
+pub async fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Run { grace } => daemon(&cli, Some(*grace)).await,
+        Command::Poll { .. } => daemon(&cli, None).await,
+        Command::Check {
+            format,
+            explain,
+            files,
+        } => check(&cli, *format, *explain, files),
+        Command::Alerts {
+            since,
+            rule,
+            format,
+            follow,
+        } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
+        Command::Status { format } => status(&cli, *format),
+        Command::Parse { format, source } => parse(&cli, *format, source).await,
+        Command::Extract { url, format, file } => extract(&cli, *format, url.as_deref(), file),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check(&cli),
+        Command::Backtest {
+            rules,
+            since,
+            format,
+        } => backtest(&cli, rules, *since, *format),
+        Command::Feeds { action } => crate::feeds_cmd::run(cli.config.as_deref(), action),
+        Command::Search(args) => crate::search_cmd::run(cli.config.as_deref(), args),
+        Command::Sinks {
+            action: SinksAction::Retry { name },
+        } => sinks_retry(&cli, name),
+    }
+}
+
+/// `sinks retry`: rejected deliveries of one sink become pending again.
+fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
+    let cfg = load_config(cli)?;
+    if !cfg.sinks.iter().any(|s| s.name == name) {
+        let known: Vec<&str> = cfg.sinks.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "feedwatch: no sink named `{name}` in the config (configured: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        return Ok(2);
+    }
+    let mut store = Store::open(&cfg.database)?;
+    let n = store.retry_failed_sink(name, chrono::Utc::now().timestamp())?;
+    println!(
+        "{n} rejected deliveries to `{name}` queued again; a running daemon sends them at its next sink tick"
+    );
+    Ok(0)
+}
+
+/// `status`: see [`crate::status_cmd`].
+fn status(cli: &Cli, format: Format) -> Result<u8> {
+    Ok(crate::status_cmd::run(&load_config(cli)?, format)?)
+}
+
+/// `config check`: every problem, exit 2 on any.
+fn config_check(cli: &Cli) -> Result<u8> {
+    let path = config::locate(cli.config.as_deref())?;
+    match config::load(&path, &Env::from_process()).and_then(|cfg| {
+        config::require_work(&cfg)?;
+        Ok(cfg)
+    }) {
+        Ok(cfg) => {
+            if let Err(e) = Extractor::new(&cfg.sites) {
+                eprintln!("{}: [[sites]]: {e}", path.display());
+                return Ok(2);
+            }
+            println!(
+                "{}: ok ({} feeds, {} rules; database {}, alert log {})",
+                path.display(),
+                cfg.feeds.len(),
+                cfg.rules.len(),
+                cfg.database.display(),
+                cfg.alert_log.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found", e.problems.len());
+            Ok(2)
+        }
+    }
+}
