@@ -429,13 +429,7 @@ mod tests {
             r##"<body><div id="x"><div><b>Sam</b> <p>First reader note.</p><a href="#r">Reply</a></div>
             <div><b>Kim</b> <p>Second reader note.</p><a href="#r">Reply</a></div></div></body>"##,
         );
-        let x = doc
-            .tree
-            .root()
-            .descendants()
-            .find(|n| attr(*n, "id") == Some("x"))
-            .expect("x");
-        assert!(is_comment_section(x));
+        assert!(is_comment_section(super::super::dom::by_id(&doc, "x")));
     }
 
     #[test]
@@ -494,13 +488,7 @@ mod tests {
             r##"<body><div id="x"><article><p>Reader one.</p><a href="#">Reply</a></article>
             <article><p>Reader two.</p><a href="#">Reply</a></article></div></body>"##,
         );
-        let x = doc
-            .tree
-            .root()
-            .descendants()
-            .find(|n| attr(*n, "id") == Some("x"))
-            .expect("x");
-        assert!(is_comment_section(x));
+        assert!(is_comment_section(super::super::dom::by_id(&doc, "x")));
     }
 
     #[test]

@@ -44,6 +44,16 @@ pub(crate) fn tag<'a>(n: NRef<'a>) -> &'a str {
     }
 }
 
+/// The element with this `id` in a test page.
+#[cfg(test)]
+pub(crate) fn by_id<'a>(doc: &'a scraper::Html, id: &str) -> NRef<'a> {
+    doc.tree
+        .root()
+        .descendants()
+        .find(|n| attr(*n, "id") == Some(id))
+        .expect("element in test page")
+}
+
 pub(crate) fn attr<'a>(n: NRef<'a>, name: &str) -> Option<&'a str> {
     match n.value() {
         Node::Element(e) => e.attr(name),

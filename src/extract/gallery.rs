@@ -138,13 +138,7 @@ mod tests {
     use super::*;
     use scraper::Html;
 
-    fn by_id<'a>(doc: &'a Html, id: &str) -> NRef<'a> {
-        doc.tree
-            .root()
-            .descendants()
-            .find(|n| attr(*n, "id") == Some(id))
-            .expect("element in test page")
-    }
+    use super::super::dom::by_id;
 
     #[test]
     fn gallery_many_pictures_little_text() {

@@ -171,13 +171,7 @@ mod tests {
     use super::*;
     use scraper::Html;
 
-    fn by_id<'a>(doc: &'a Html, id: &str) -> NRef<'a> {
-        doc.tree
-            .root()
-            .descendants()
-            .find(|n| attr(*n, "id") == Some(id))
-            .expect("element in test page")
-    }
+    use super::super::dom::by_id;
 
     const ITEM: &str = r#"<div class="card"><h4><a href="/s">A headline about another story</a></h4><p>One line of summary, with a clause.</p></div>"#;
 
