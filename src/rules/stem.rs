@@ -15,6 +15,9 @@
 //!   filed. Instead an Arabic word is split into its few possible (clitics, core) readings and
 //!   each core is looked up, after a bitmap of the stems' first two letters has ruled out nearly
 //!   all of them. Only items with Arabic words pay, and only when the rules have Arabic stems.
+//! - **Once per word.** A word is stemmed at most once per language, however many literals its
+//!   heads reach, and what it matched is remembered per rule set across items
+//!   ([`stem_memo`](super::stem_memo)): news repeats its words.
 //!
 //! Stems are taken from normalised tokens (lower case, no diacritics), as every other literal
 //! is matched, so `~sécurité` and `securite` meet. Snowball's French and German rules were
