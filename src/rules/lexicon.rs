@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::normalize::Normalized;
 use super::stem::{self, LazyLang, Stems};
+use super::stem_memo::{ItemMemo, SharedMemo, StemMemo, WordHit};
 use super::Field;
 
 /// One literal occurrence: pattern, field index and token range `[start, end)`.
@@ -65,6 +66,8 @@ pub(super) struct Lexicon {
     /// A pack with stems has heads of a dozen lengths, the shortest of three letters, so
     /// `prefix_heads` lets most tokens through; this spares them the hash probes.
     len_heads: Vec<u64>,
+    /// What words of past items stemmed to.
+    memo: SharedMemo,
 }
 
 /// Bit of [`Lexicon::len_heads`] for the first `len` bytes of `b` (keyed on at most 8 of them).
@@ -233,6 +236,11 @@ impl LexiconBuilder {
 }
 
 impl Lexicon {
+    /// The stem memo for one item's scan.
+    pub(super) fn memo(&self) -> ItemMemo<'_> {
+        self.memo.take()
+    }
+
     /// The entries of the `len` bytes of `stream` from `start` (a token or a token's head).
     fn get(&self, stream: &str, start: usize, len: usize) -> &[u32] {
         let slot = match key_at(stream, start, len) {
@@ -259,13 +267,15 @@ impl Lexicon {
 
     /// Every literal occurrence in `norm`, as hits of `field`.
     ///
-    /// `lang` is the item's language, detected only if a token needs stemming.
+    /// `lang` is the item's language, detected only if a stem hit needs it; `memo` remembers
+    /// what words stemmed to (see [`stem_memo`](super::stem_memo)).
     pub(super) fn scan(
         &self,
         norm: &Normalized,
         field: Field,
         hits: &mut Vec<Hit>,
         lang: &mut LazyLang,
+        memo: &mut StemMemo,
     ) {
         let field = field.index() as u8;
         let arabic_stems = self.stems.has_arabic();
@@ -275,19 +285,13 @@ impl Lexicon {
                 (tok.norm_end - tok.norm_start) as usize,
             );
             let start = ti as u32;
-            let first = hits.len();
-            let stem_hit = |hits: &mut Vec<Hit>, pat: u32| {
-                // A token can reach one stem literal under two heads (its English and German
-                // stems differ): one hit.
-                if !hits[first..].iter().any(|h| h.pat == pat) {
-                    hits.push(Hit {
-                        pat,
-                        field,
-                        start,
-                        end: start + 1,
-                    });
-                }
+            let hit = |pat, end| Hit {
+                pat,
+                field,
+                start,
+                end,
             };
+            memo.candidates.clear();
             for &e in self.get(&norm.stream, from, len) {
                 let (pat, end) = match e & KIND {
                     PHRASE => match self.phrases.get((e & !KIND) as usize) {
@@ -297,60 +301,71 @@ impl Lexicon {
                         _ => continue,
                     },
                     STEM => {
-                        let token = norm.token_text(ti);
-                        if let Some(pat) = self.stems.latin_match(e & !KIND, token, lang) {
-                            stem_hit(hits, pat);
-                        }
+                        memo.candidates.push(e & !KIND);
                         continue;
                     }
                     _ => (e & !KIND, start + 1),
                 };
-                hits.push(Hit {
-                    pat,
-                    field,
-                    start,
-                    end,
+                hits.push(hit(pat, end));
+            }
+            if self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
+                self.prefixes(norm, from, len, |e| match e & KIND {
+                    PREFIX => hits.push(hit(e & !KIND, start + 1)),
+                    STEM => memo.candidates.push(e & !KIND),
+                    _ => {}
                 });
             }
-            if arabic_stems && stem::is_arabic(norm.token_text(ti)) {
-                self.stems
-                    .arabic_matches(norm.token_text(ti), |pat| stem_hit(hits, pat));
-            }
-            if !self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
+            let arabic = arabic_stems && stem::is_arabic(norm.token_text(ti));
+            if memo.candidates.is_empty() && !arabic {
                 continue;
             }
-            let bytes = norm.stream.as_bytes().get(from..from + len).unwrap_or(&[]);
-            for &plen in &self.prefix_lens {
-                if plen >= len {
-                    break;
+            // The token's stem hits depend on nothing else (its candidates are those its
+            // heads find), which is what lets the memo keep them.
+            let token = norm.token_text(ti);
+            let key = match key_at(&norm.stream, from, len) {
+                Some(Key::Short(k)) => Some((k, 0)),
+                Some(Key::Medium(a, b)) => Some((a, b)),
+                _ => None,
+            };
+            let candidates = std::mem::take(&mut memo.candidates);
+            for &h in memo.get_or_compute(key, |out| {
+                self.stems.latin_hits(token, &candidates, out);
+                if arabic {
+                    self.stems.arabic_matches(token, |pat| {
+                        out.push(WordHit {
+                            pat,
+                            langs: stem::ANY_LANG,
+                        })
+                    });
                 }
-                let filed = len_bit(bytes, plen).is_some_and(|h| {
-                    self.len_heads
-                        .get(h / 64)
-                        .is_some_and(|w| w & (1 << (h % 64)) != 0)
-                });
-                if !filed {
-                    continue;
+            }) {
+                if self.stems.counts(h, lang) {
+                    hits.push(hit(h.pat, start + 1));
                 }
-                // A head that ends inside a character is no prefix: literals are whole
-                // characters, so it finds no entries.
-                for &e in self.get(&norm.stream, from, plen) {
-                    match e & KIND {
-                        PREFIX => hits.push(Hit {
-                            pat: e & !KIND,
-                            field,
-                            start,
-                            end: start + 1,
-                        }),
-                        STEM => {
-                            let token = norm.token_text(ti);
-                            if let Some(pat) = self.stems.latin_match(e & !KIND, token, lang) {
-                                stem_hit(hits, pat);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+            }
+            memo.candidates = candidates;
+        }
+    }
+
+    /// The entries filed under each head of the token at `from` (`len` bytes) shorter than
+    /// the token: prefix literals and stem heads.
+    fn prefixes(&self, norm: &Normalized, from: usize, len: usize, mut f: impl FnMut(u32)) {
+        let bytes = norm.stream.as_bytes().get(from..from + len).unwrap_or(&[]);
+        for &plen in &self.prefix_lens {
+            if plen >= len {
+                break;
+            }
+            let filed = len_bit(bytes, plen).is_some_and(|h| {
+                self.len_heads
+                    .get(h / 64)
+                    .is_some_and(|w| w & (1 << (h % 64)) != 0)
+            });
+            // A head that ends inside a character is no prefix: literals are whole
+            // characters, so it finds no entries.
+            if filed {
+                self.get(&norm.stream, from, plen)
+                    .iter()
+                    .for_each(|&e| f(e));
             }
         }
     }

@@ -22,7 +22,7 @@ use super::lang::Lang;
 use super::lexicon::{Hit, Lexicon, LexiconBuilder, PHRASE};
 use super::normalize::{normalize_into, Normalized};
 use super::query::{parse, Expr, Literal};
-use super::snippet::snippet;
+use super::snippet::{shorten, snippet, CharCounter};
 use super::stem::LazyLang;
 use super::{Document, Field, Match, RuleError, RuleSpec, Severity, TermHit};
 
@@ -413,6 +413,12 @@ impl Compiled {
         self.rules.len()
     }
 
+    /// The stem memo, held (for tests of what matching does while another thread holds it).
+    #[cfg(test)]
+    pub(super) fn lexicon_memo(&self) -> super::stem_memo::ItemMemo<'_> {
+        self.lexicon.memo()
+    }
+
     pub(super) fn rule_names(&self) -> Vec<&str> {
         self.rules.iter().map(|r| r.name.as_str()).collect()
     }
@@ -427,6 +433,7 @@ impl Compiled {
             return dh;
         }
         let mut lang = LazyLang::new(doc.title, doc.summary, doc.body);
+        let mut memo = self.lexicon.memo();
         for f in Field::ALL {
             if self.used_fields & f.bit() == 0 || dh.texts[f.index()].is_empty() {
                 continue;
@@ -434,7 +441,8 @@ impl Compiled {
             let norm = &mut dh.norms[f.index()];
             normalize_into(dh.texts[f.index()], norm);
             dh.hits.reserve(norm.tokens.len() / 2);
-            self.lexicon.scan(norm, f, &mut dh.hits, &mut lang);
+            self.lexicon
+                .scan(norm, f, &mut dh.hits, &mut lang, &mut memo);
         }
         dh.lang = lang.known();
         // Grouped by literal, then in text order (a literal's hits at one token are one hit:
@@ -596,28 +604,6 @@ impl Compiled {
 
 /// Token positions up to this (half a billion words into one field) fit the packed sort key.
 const SORT_START_MAX: u32 = (1 << 29) - 1;
-
-/// Incremental byte → char offset conversion (hits arrive sorted per field).
-#[derive(Default)]
-struct CharCounter {
-    field: usize,
-    byte: usize,
-    chars: usize,
-}
-
-impl CharCounter {
-    fn chars_to(&mut self, field: usize, text: &str, byte: usize) -> usize {
-        if field != self.field || byte < self.byte {
-            *self = CharCounter {
-                field,
-                ..CharCounter::default()
-            };
-        }
-        self.chars += text.get(self.byte..byte).map_or(0, |s| s.chars().count());
-        self.byte = byte;
-        self.chars
-    }
-}
 
 /// A document's normalised fields and sorted literal occurrences.
 #[derive(Default)]
@@ -895,14 +881,6 @@ fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
                 children: Vec::new(),
             }
         }
-    }
-}
-
-/// `s` cut to at most `max` characters, with `…` when cut.
-fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }
 

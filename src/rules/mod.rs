@@ -60,6 +60,7 @@ pub mod normalize;
 pub mod query;
 mod snippet;
 mod stem;
+mod stem_memo;
 
 use std::fmt;
 use std::str::FromStr;

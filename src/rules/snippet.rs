@@ -222,6 +222,36 @@ fn render(text: &str, ws: usize, we: usize, hits: &[(usize, usize)]) -> String {
     out
 }
 
+/// Incremental byte → char offset conversion (hits arrive sorted per field).
+#[derive(Default)]
+pub(super) struct CharCounter {
+    field: usize,
+    byte: usize,
+    chars: usize,
+}
+
+impl CharCounter {
+    pub(super) fn chars_to(&mut self, field: usize, text: &str, byte: usize) -> usize {
+        if field != self.field || byte < self.byte {
+            *self = CharCounter {
+                field,
+                ..CharCounter::default()
+            };
+        }
+        self.chars += text.get(self.byte..byte).map_or(0, |s| s.chars().count());
+        self.byte = byte;
+        self.chars
+    }
+}
+
+/// `s` cut to at most `max` characters, with `…` when cut.
+pub(super) fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,9 @@
 //!   filed. Instead an Arabic word is split into its few possible (clitics, core) readings and
 //!   each core is looked up, after a bitmap of the stems' first two letters has ruled out nearly
 //!   all of them. Only items with Arabic words pay, and only when the rules have Arabic stems.
+//! - **Once per word.** A word is stemmed at most once per language, however many literals its
+//!   heads reach, and what it matched is remembered per rule set across items
+//!   ([`stem_memo`](super::stem_memo)): news repeats its words.
 //!
 //! Stems are taken from normalised tokens (lower case, no diacritics), as every other literal
 //! is matched, so `~sécurité` and `securite` meet. Snowball's French and German rules were
@@ -22,10 +25,18 @@
 //! matter here (`ambassade`/`ambassades`, `Botschaft`/`Botschaften`, `envahi`/`envahie`), which
 //! `tests/rules_pack.rs` checks on the labelled set.
 
+use std::borrow::Cow;
+
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
 use super::lang::{Lang, LangDetector};
+use super::stem_memo::WordHit;
+
+/// [`WordHit::langs`] of a word that has the literal's stem in all three Latin languages.
+const ALL_LANGS: u8 = 0b111;
+/// [`WordHit::langs`] of a hit that holds whatever the item's language (Arabic stems).
+pub(super) const ANY_LANG: u8 = 0b1000;
 
 /// Fewest letters the Arabic stemmer leaves: Arabic roots have three.
 const AR_MIN: usize = 3;
@@ -199,27 +210,49 @@ impl Stems {
         !self.arabic.is_empty()
     }
 
-    /// The pattern of Latin stem literal `idx` if `token` shares its stem in the item's
-    /// language (any of the three when the language is unknown).
-    ///
-    /// The three stemmers are asked first: when they agree, the language cannot change the
-    /// answer and is not detected (detection costs about 50 µs, a stem well under one).
-    pub(super) fn latin_match(&self, idx: u32, token: &str, lang: &mut LazyLang) -> Option<u32> {
-        let lit = self.latin.get(idx as usize)?;
-        let hits = [0, 1, 2].map(|i| {
-            token.starts_with(&*lit.heads[i]) && self.snowball[i].stem(token) == *lit.stems[i]
-        });
-        let ok = if hits.iter().all(|&h| h == hits[0]) {
-            hits[0]
-        } else {
-            match lang.get(&self.detector) {
-                Some(Lang::En) => hits[0],
-                Some(Lang::Fr) => hits[1],
-                Some(Lang::De) => hits[2],
-                Some(Lang::Ar) | None => hits.iter().any(|&h| h),
+    /// The Latin stem literals among `candidates` (indices, possibly repeated) that `token`
+    /// shares a stem with, each with the languages in which it does (see [`WordHit`]), appended
+    /// to `out`. Each language's stemmer runs at most once for the token, and only if the
+    /// token begins with some candidate's head in that language.
+    pub(super) fn latin_hits(&self, token: &str, candidates: &[u32], out: &mut Vec<WordHit>) {
+        let mut stems: [Option<Cow<'_, str>>; 3] = [None, None, None];
+        let first = out.len();
+        for &idx in candidates {
+            let Some(lit) = self.latin.get(idx as usize) else {
+                continue;
+            };
+            let mut langs = 0u8;
+            for (i, stem) in stems.iter_mut().enumerate() {
+                if token.starts_with(&*lit.heads[i])
+                    && *stem.get_or_insert_with(|| self.snowball[i].stem(token)) == *lit.stems[i]
+                {
+                    langs |= 1 << i;
+                }
             }
-        };
-        ok.then_some(lit.pat)
+            // A token reaches one literal under each head it begins with: one answer.
+            if langs != 0 && !out[first..].iter().any(|h| h.pat == lit.pat) {
+                out.push(WordHit {
+                    pat: lit.pat,
+                    langs,
+                });
+            }
+        }
+    }
+
+    /// Whether a stem hit counts in this item: when the three stemmers agree, the language
+    /// cannot change the answer and is not detected (detection costs about 50 µs, a stem well
+    /// under one); otherwise the item's language decides, and any of them when it is unknown.
+    pub(super) fn counts(&self, hit: WordHit, lang: &mut LazyLang) -> bool {
+        match hit.langs {
+            0 => false,
+            ALL_LANGS | ANY_LANG => true,
+            langs => match lang.get(&self.detector) {
+                Some(Lang::En) => langs & 1 != 0,
+                Some(Lang::Fr) => langs & 2 != 0,
+                Some(Lang::De) => langs & 4 != 0,
+                Some(Lang::Ar) | None => true,
+            },
+        }
     }
 
     /// Patterns of the Arabic stem literals `token` matches, passed to `f`.
