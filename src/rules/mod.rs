@@ -68,6 +68,7 @@ use std::str::FromStr;
 pub use concepts::{unused_concepts, ConceptSpec, MAX_EXPANDED_TERMS};
 pub use explain::{ExplainNode, Explanation};
 pub use query::{parse, Expr, QueryError};
+pub use stem::stem_word;
 
 /// How urgent an alert is; ordered from least to most.
 #[derive(
