@@ -299,6 +299,23 @@ async fn parse_prints_items_and_refuses_non_feeds() {
         .contains("not a feed"));
 }
 
+/// `parse` keeps the items a poll would keep (`[poll] max_items`) and says it cut the rest,
+/// so a hostile file costs the command what it costs the daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_keeps_the_items_a_poll_would_keep() {
+    let inst = Instance::new("max_items = 3\n");
+    let feed = common::fixtures().join("feeds/many-items.xml");
+    let feed = feed.to_str().expect("utf-8");
+    let out = inst.run(&["parse", "--format", "json", feed]).await;
+    assert!(out.status.success());
+    let v = common::json_lines(&out.stdout);
+    assert_eq!(v[0]["items"].as_array().map(Vec::len), Some(3));
+    let out = inst.run(&["parse", feed]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 items"), "{text}");
+    assert!(text.contains("[poll] max_items"), "{text}");
+}
+
 /// A page whose "article" is a list of links, and a site that serves the same furniture for
 /// every article: the feed's own text is matched instead, and `status` says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

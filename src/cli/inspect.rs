@@ -141,7 +141,12 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
             .and_then(|p| url::Url::from_file_path(p).ok());
         (b, None, base)
     };
-    let feed = match crate::feed::parse(&bytes, ct.as_deref(), base.as_ref(), usize::MAX) {
+    // The daemon's item bound (the config's, else the default), so a hostile file costs
+    // here what it costs a poll.
+    let max_items = load_config(cli)
+        .map(|c| c.poll.max_items)
+        .unwrap_or(crate::config::PollConfig::default().max_items);
+    let feed = match crate::feed::parse(&bytes, ct.as_deref(), base.as_ref(), max_items) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("feedwatch: {source}: {e}");
@@ -178,6 +183,13 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
                 feed.format,
                 feed.items.len()
             )?;
+            if let Some(total) = feed.truncated_from {
+                writeln!(
+                    out,
+                    "(the document holds {total} items; the first {max_items} are shown, as a \
+                     poll would keep them: [poll] max_items)"
+                )?;
+            }
             for it in &feed.items {
                 writeln!(
                     out,
