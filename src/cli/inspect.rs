@@ -127,8 +127,10 @@ pub(super) fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {
 
 /// `parse`: one feed's normalised items.
 pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
+    // Without a config, the defaults: `parse` also serves to look at a feed before setup.
+    let cfg = load_config(cli).ok();
     let (bytes, ct, base) = if source.starts_with("http://") || source.starts_with("https://") {
-        let fetch_cfg = load_config(cli).map(|c| c.fetch).unwrap_or_default();
+        let fetch_cfg = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
         let fetcher = Fetcher::new(&fetch_cfg)?;
         match fetcher.feed(source, &Default::default()).await? {
             crate::fetch::FeedResponse::Fetched(f) => (f.body, f.content_type, Some(f.url)),
@@ -143,9 +145,10 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
     };
     // The daemon's item bound (the config's, else the default), so a hostile file costs
     // here what it costs a poll.
-    let max_items = load_config(cli)
-        .map(|c| c.poll.max_items)
-        .unwrap_or(crate::config::PollConfig::default().max_items);
+    let max_items = cfg.map_or_else(
+        || crate::config::PollConfig::default().max_items,
+        |c| c.poll.max_items,
+    );
     let feed = match crate::feed::parse(&bytes, ct.as_deref(), base.as_ref(), max_items) {
         Ok(f) => f,
         Err(e) => {

@@ -125,33 +125,23 @@ fn snowball(lang: Lang) -> Stemmer {
     })
 }
 
-/// Index of French in [`Lang::LATIN`].
-const FR: usize = 1;
-
-/// The Snowball stem of a normalised (unaccented) token, by the stemmer at index `i` of
-/// [`Lang::LATIN`]. French feminine participles lose their meaning without the accent:
-/// Snowball reads `visee` as a noun and keeps `vise`, while `viser` gives `vis`. So a French
-/// token ending in `ee`/`ees` is stemmed as `ée`/`ées`, and any `é` left in the stem becomes
-/// `e` again, keeping stems in the normalised alphabet the lexicon's heads are filed in.
-fn latin_stem<'t>(st: &Stemmer, i: usize, token: &'t str) -> Cow<'t, str> {
-    let cut = if i != FR {
-        None
-    } else if token.ends_with("ees") {
-        Some(3)
-    } else if token.ends_with("ee") {
-        Some(2)
-    } else {
-        None
-    };
-    let Some(cut) = cut.filter(|c| token.len() > *c) else {
-        return st.stem(token);
-    };
-    let accented = format!(
-        "{}é{}",
-        &token[..token.len() - cut],
-        &token[token.len() - cut + 1..]
-    );
-    Cow::Owned(st.stem(&accented).replace('é', "e"))
+/// The Snowball stem of a normalised (unaccented) token in `lang`, by `st` (its stemmer).
+/// French feminine participles lose their meaning without the accent: Snowball reads `visee`
+/// as a noun and keeps `vise`, while `viser` gives `vis`. So a French token ending in
+/// `ee`/`ees` is stemmed as `ée`/`ées`, and any `é` left in the stem becomes `e` again,
+/// keeping stems in the normalised alphabet the lexicon's heads are filed in.
+fn latin_stem<'t>(st: &Stemmer, lang: Lang, token: &'t str) -> Cow<'t, str> {
+    let participle = (lang == Lang::Fr)
+        .then(|| {
+            (token.strip_suffix("ees").map(|root| (root, "ées")))
+                .or_else(|| token.strip_suffix("ee").map(|root| (root, "ée")))
+        })
+        .flatten()
+        .filter(|(root, _)| !root.is_empty());
+    match participle {
+        Some((root, ending)) => Cow::Owned(st.stem(&format!("{root}{ending}")).replace('é', "e")),
+        None => st.stem(token),
+    }
 }
 
 /// Bit of [`Stems::ar_heads`] for the first two letters of an Arabic stem.
@@ -222,7 +212,8 @@ impl Stems {
             }
             return (u32::MAX, Vec::new());
         }
-        let stems = [0, 1, 2].map(|i| Box::<str>::from(latin_stem(&self.snowball[i], i, token)));
+        let stems = [0, 1, 2]
+            .map(|i| Box::<str>::from(latin_stem(&self.snowball[i], Lang::LATIN[i], token)));
         let heads = stems.clone().map(|s| {
             let keep = s.char_indices().last().map_or(0, |(i, _)| i).max(1);
             Box::<str>::from(s.get(..keep).unwrap_or(&s))
@@ -253,7 +244,8 @@ impl Stems {
             let mut langs = 0u8;
             for (i, stem) in stems.iter_mut().enumerate() {
                 if token.starts_with(&*lit.heads[i])
-                    && *stem.get_or_insert_with(|| latin_stem(&self.snowball[i], i, token))
+                    && *stem
+                        .get_or_insert_with(|| latin_stem(&self.snowball[i], Lang::LATIN[i], token))
                         == *lit.stems[i]
                 {
                     langs |= 1 << i;
@@ -345,10 +337,7 @@ pub fn stem_word(lang: Lang, token: &str) -> String {
 fn stem_of(lang: Lang, token: &str) -> std::borrow::Cow<'_, str> {
     match lang {
         Lang::Ar => std::borrow::Cow::Borrowed(arabic_literal_stem(token)),
-        _ => {
-            let i = Lang::LATIN.iter().position(|l| *l == lang).unwrap_or(0);
-            latin_stem(&snowball(lang), i, token)
-        }
+        _ => latin_stem(&snowball(lang), lang, token),
     }
 }
 
