@@ -244,7 +244,7 @@ pub(super) fn undefined<'e>(
         Expr::Concept(c) if !defined(&c.name) => out.push((&c.name, c.column)),
         Expr::Lit(_) | Expr::Concept(_) => {}
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| undefined(e, defined, out)),
-        Expr::Not(e) | Expr::Scope(_, e) => undefined(e, defined, out),
+        Expr::Not(e, _) | Expr::Scope(_, e, _) => undefined(e, defined, out),
         Expr::Near { left, right, .. } => {
             undefined(left, defined, out);
             undefined(right, defined, out);
@@ -257,7 +257,7 @@ fn refs_of<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
         Expr::Concept(c) => out.push(&c.name),
         Expr::Lit(_) => {}
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| refs_of(e, out)),
-        Expr::Not(e) | Expr::Scope(_, e) => refs_of(e, out),
+        Expr::Not(e, _) | Expr::Scope(_, e, _) => refs_of(e, out),
         Expr::Near { left, right, .. } => {
             refs_of(left, out);
             refs_of(right, out);

@@ -183,13 +183,14 @@ impl<'c> Builder<'c> {
             }
             Expr::And(v) => Node::And(v.iter().map(|e| self.node(e, fields)).collect()),
             Expr::Or(v) => Node::Or(v.iter().map(|e| self.node(e, fields)).collect()),
-            Expr::Not(e) => Node::Not(Box::new(self.node(e, fields))),
-            Expr::Scope(f, e) => self.node(e, f.bit()),
+            Expr::Not(e, _) => Node::Not(Box::new(self.node(e, fields))),
+            Expr::Scope(f, e, _) => self.node(e, f.bit()),
             Expr::Near {
                 left,
                 right,
                 distance,
                 ordered,
+                ..
             } => {
                 let mut l = Vec::new();
                 let mut r = Vec::new();
@@ -227,7 +228,7 @@ impl<'c> Builder<'c> {
                 self.path.pop();
             }
             Expr::Or(v) => v.iter().for_each(|e| self.sides(e, fields, out)),
-            Expr::Scope(f, e) => self.sides(e, f.bit(), out),
+            Expr::Scope(f, e, _) => self.sides(e, f.bit(), out),
             // The parser only lets positional expressions reach a NEAR.
             _ => {}
         }

@@ -268,8 +268,27 @@ const ECHO_WINDOW: usize = 120;
 /// The message, then the query line holding the error with a caret under the offending token.
 /// Multi-line queries (TOML `'''` strings) show only that line and say which line it is.
 fn render_error(e: &RuleError) -> String {
-    let chars: Vec<char> = e.query.chars().collect();
-    let at = e.column.saturating_sub(1).min(chars.len());
+    let whose = match &e.concept {
+        Some(c) => format!("concept `{c}`"),
+        None => format!("rule `{}`", e.rule),
+    };
+    if e.concept.is_some() && e.query.is_empty() {
+        return format!("{whose}: {}", e.message);
+    }
+    format!(
+        "{whose}: {}{}\n{}",
+        if e.in_exclude { "in exclude: " } else { "" },
+        e.message,
+        caret_block(&e.query, e.column),
+    )
+}
+
+/// Two indented lines: the query line holding 1-based character `column`, and a caret under
+/// the token there, followed by where it is ("column 7", or "line 2, column 3" in a multi-line
+/// query). The one renderer of query errors, for rules and for `search`.
+pub fn caret_block(query: &str, column: usize) -> String {
+    let chars: Vec<char> = query.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
     let line_start = chars[..at]
         .iter()
         .rposition(|&c| c == '\n')
@@ -299,26 +318,16 @@ fn render_error(e: &RuleError) -> String {
         .take_while(|c| !c.is_whitespace())
         .count()
         .max(1);
-    let where_ = if e.query.trim_end().contains('\n') {
+    let where_ = if query.trim_end().contains('\n') {
         let line_no = chars[..at].iter().filter(|&&c| c == '\n').count() + 1;
         format!("line {line_no}, column {}", at - line_start + 1)
     } else {
-        format!("column {}", e.column)
+        format!("column {column}")
     };
-    let whose = match &e.concept {
-        Some(c) => format!("concept `{c}`"),
-        None => format!("rule `{}`", e.rule),
-    };
-    if e.concept.is_some() && e.query.is_empty() {
-        return format!("{whose}: {}", e.message);
-    }
     format!(
-        "{whose}: {}{}\n  {}\n  {}{} ({where_})",
-        if e.in_exclude { "in exclude: " } else { "" },
-        e.message,
-        line,
+        "  {line}\n  {}{} ({where_})",
         " ".repeat(pad),
-        "^".repeat(width),
+        "^".repeat(width)
     )
 }
 

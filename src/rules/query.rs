@@ -17,6 +17,21 @@ pub const MAX_DEPTH: usize = 64;
 /// Largest `n` in `NEAR/n`: farther than this is "anywhere in the field", which AND already says.
 pub const MAX_DISTANCE: u32 = 10_000;
 
+/// Where a node was written: a 1-based character column in the query text.
+///
+/// It is not part of a node's identity (every `Col` equals every other), so two trees that
+/// differ only in layout are the same query: `Display` round-trips compare equal, and
+/// `search` can point a caret at the operator it cannot translate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Col(pub usize);
+
+impl PartialEq for Col {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Col {}
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
@@ -26,8 +41,8 @@ pub enum Expr {
     And(Vec<Expr>),
     /// Any operand holds.
     Or(Vec<Expr>),
-    /// The operand does not hold.
-    Not(Box<Expr>),
+    /// The operand does not hold; the column is the `NOT`'s.
+    Not(Box<Expr>, Col),
     /// Both sides within `distance` words of each other (words strictly between them);
     /// `ordered` (ONEAR) also requires the left side to come first.
     Near {
@@ -39,9 +54,11 @@ pub enum Expr {
         distance: u32,
         /// Whether the left must come first (ONEAR).
         ordered: bool,
+        /// The column of the `NEAR/n` operator.
+        column: Col,
     },
-    /// `field:(...)`: the operand matched in one field only.
-    Scope(Field, Box<Expr>),
+    /// `field:(...)`: the operand matched in one field only; the column is the scope's.
+    Scope(Field, Box<Expr>, Col),
     /// `@name`: a named term set from the rule files' `[[concepts]]`, resolved when rules are
     /// compiled (see [`concepts`](super::concepts)).
     Concept(ConceptRef),
@@ -75,6 +92,8 @@ pub struct Literal {
     pub prefix: bool,
     /// `~storm`: matches any word with the same stem in the item's language (one word only).
     pub stem: bool,
+    /// Where the literal starts in the query.
+    pub column: Col,
 }
 
 /// Shortest word `~` accepts: shorter words have stems too short to mean anything.
@@ -98,13 +117,31 @@ pub struct QueryError {
 }
 
 impl QueryError {
-    fn new(column: usize, message: impl Into<String>) -> Self {
+    /// An error at 1-based character `column`.
+    pub fn new(column: usize, message: impl Into<String>) -> Self {
         QueryError {
             message: message.into(),
             column,
         }
     }
+
+    /// The message, then `query` with a caret under the column, for people.
+    pub fn render(&self, query: &str) -> String {
+        format!(
+            "{}\n{}",
+            self.message,
+            super::caret_block(query, self.column)
+        )
+    }
 }
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (column {})", self.message, self.column)
+    }
+}
+
+impl std::error::Error for QueryError {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {
@@ -246,6 +283,7 @@ fn stem_literal(raw: String, col: usize) -> Result<Literal, QueryError> {
             tokens,
             prefix: false,
             stem: true,
+            column: Col(col),
         }),
         _ => Err(QueryError::new(
             col,
@@ -294,6 +332,7 @@ fn literal(raw: String, body: &str, col: usize, phrase: bool) -> Result<Literal,
         tokens,
         prefix,
         stem: false,
+        column: Col(col),
     })
 }
 
@@ -371,6 +410,7 @@ impl Parser {
                 right: Box::new(right),
                 distance,
                 ordered,
+                column: Col(col),
             };
         }
         Ok(left)
@@ -378,11 +418,12 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
         if self.peek() == Some(&Tok::Not) {
+            let col = self.col();
             self.pos += 1;
             self.enter()?;
             let inner = self.unary()?;
             self.depth -= 1;
-            return Ok(Expr::Not(Box::new(inner)));
+            return Ok(Expr::Not(Box::new(inner), Col(col)));
         }
         self.primary()
     }
@@ -428,7 +469,7 @@ impl Parser {
                 }
                 let inner = self.primary()?;
                 self.depth -= 1;
-                Ok(Expr::Scope(field, Box::new(inner)))
+                Ok(Expr::Scope(field, Box::new(inner), Col(col)))
             }
             Tok::LParen => {
                 self.enter()?;
@@ -462,7 +503,7 @@ fn positional(e: &Expr) -> bool {
     match e {
         Expr::Lit(_) | Expr::Concept(_) => true,
         Expr::Or(items) => items.iter().all(positional),
-        Expr::Scope(_, inner) => positional(inner),
+        Expr::Scope(_, inner, _) => positional(inner),
         _ => false,
     }
 }
@@ -556,21 +597,22 @@ impl fmt::Display for Expr {
                 }
                 Ok(())
             }
-            Expr::Not(e) => {
+            Expr::Not(e, _) => {
                 f.write_str("NOT ")?;
-                paren(f, e, atom(e) || matches!(**e, Expr::Not(_)))
+                paren(f, e, atom(e) || matches!(**e, Expr::Not(..)))
             }
             Expr::Near {
                 left,
                 right,
                 distance,
                 ordered,
+                ..
             } => {
                 paren(f, left, atom(left) || matches!(**left, Expr::Near { .. }))?;
                 write!(f, " {}NEAR/{distance} ", if *ordered { "O" } else { "" })?;
                 paren(f, right, atom(right))
             }
-            Expr::Scope(field, e) => {
+            Expr::Scope(field, e, _) => {
                 write!(f, "{field}:")?;
                 paren(f, e, atom(e))
             }
