@@ -444,7 +444,7 @@ async fn process_item(
                 Some(reason) => {
                     // Furniture or nothing: matching it could raise false alarms (a ticker
                     // on every page), so the feed's own text stands in.
-                    crate::metrics::extraction_fallback();
+                    crate::ops::metrics::extraction_fallback();
                     if ex.timed_out {
                         tracing::warn!(feed = %feed.url, url = link,
                             budget_ms = p.poll.extract_timeout.as_millis() as u64,
@@ -457,7 +457,7 @@ async fn process_item(
                 }
             },
             Err(e) => {
-                crate::metrics::fetch_error(e.kind());
+                crate::ops::metrics::fetch_error(e.kind());
                 let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
                 if e.is_transient() && attempts < PAGE_ATTEMPTS {
                     tracing::warn!(feed = %feed.url, url = link, error = %e,
@@ -545,7 +545,7 @@ async fn page_text(p: &Pipeline, link: &str) -> Result<crate::extract::Extracted
     let depth = p.poll.max_html_depth;
     let work = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + budget;
-        let (html, _) = crate::charset::decode_html(&body, ct.as_deref());
+        let (html, _) = crate::text::charset::decode_html(&body, ct.as_deref());
         ex.extract_within(&html, Some(&url), depth, deadline)
     });
     match tokio::time::timeout(budget + Duration::from_secs(1), work).await {
@@ -579,7 +579,7 @@ fn failed(
     msg: &str,
     e: &FetchError,
 ) -> PollRecord {
-    crate::metrics::fetch_error(e.kind());
+    crate::ops::metrics::fetch_error(e.kind());
     let mut rec = failed_msg(rec, row, interval, cap, msg, e.status());
     let asked = match e {
         FetchError::Status {
@@ -623,7 +623,7 @@ fn failed_msg(
     rec.next_poll_at = rec.polled_at + jittered(backoff, row.id);
     rec.status = status.or(rec.status);
     rec.error = Some(msg.to_string());
-    let when = crate::alert::rfc3339(rec.next_poll_at);
+    let when = crate::text::time::rfc3339(rec.next_poll_at);
     if row.last_error.as_deref() != Some(msg) {
         tracing::warn!(feed = %row.url, error = %msg, failures,
             "feed poll failed ({failures} in a row); next try at {when}; other feeds continue");

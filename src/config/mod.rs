@@ -54,7 +54,7 @@ pub const DEFAULT_MAX_PAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// Default cap on items taken from one feed document.
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
 /// Default for `[poll] max_html_depth`: HTML nested deeper loses its deeper tags (not text).
-pub const DEFAULT_MAX_HTML_DEPTH: usize = crate::html::DEFAULT_MAX_DEPTH;
+pub const DEFAULT_MAX_HTML_DEPTH: usize = crate::text::html::DEFAULT_MAX_DEPTH;
 /// Default for `[poll] extract_timeout`: the time one article page's extraction may take
 /// before the feed's own text is used instead.
 pub const DEFAULT_EXTRACT_TIMEOUT: Duration = Duration::from_secs(5);

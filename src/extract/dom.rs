@@ -8,7 +8,7 @@ use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use crate::html::{is_invisible, Walk};
+use crate::text::html::{is_invisible, Walk};
 
 pub(crate) type NRef<'a> = NodeRef<'a, Node>;
 

@@ -18,7 +18,7 @@ use super::dom::{
     attr, class_id, contains_any, is_comma, stats, tag, text_chars, IdMap, IdSet, NRef, Stats,
     MAX_WALK,
 };
-use crate::html::{render, text_of, TextBuilder, Walk};
+use crate::text::html::{render, text_of, TextBuilder, Walk};
 
 /// Which of the riskier rules a pass uses.
 #[derive(Debug, Clone, Copy)]
@@ -295,7 +295,7 @@ fn score_paragraphs(body: NRef<'_>, sc: &mut Scorer<'_>, pruned: &IdSet) {
                             chars += text_chars(tx);
                             commas += tx.chars().filter(|&c| is_comma(c)).count() as u32;
                         }
-                        Node::Element(e) if crate::html::break_level(e.name()) == 0 => {
+                        Node::Element(e) if crate::text::html::break_level(e.name()) == 0 => {
                             let s = sc.stat(c.id());
                             chars += s.chars;
                             commas += s.commas;

@@ -1,6 +1,6 @@
 //! Full-text search over kept articles (the `articles_fts` FTS5 index of migration 0003).
 //!
-//! The query arrives already translated into FTS5 syntax (see `crate::fts_query`), so this
+//! The query arrives already translated into FTS5 syntax (see `crate::store::fts`), so this
 //! file holds only SQL: ranking, the time window and the snippet.
 
 use rusqlite::params;

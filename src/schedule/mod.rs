@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, AlertError, AlertLog};
 use crate::config::FeedConfig;
-use crate::health::{self, Fault};
+use crate::ops::health::{self, Fault};
 use crate::pipeline::{poll_feed, Pipeline};
 use crate::store::{FeedRow, PollRecord, Store, StoreError};
 
@@ -263,7 +263,7 @@ fn check_paths(store: &mut Store, log: &mut AlertLog) {
 /// `STATUS=` for `systemctl status`: what a person wants to see at a glance.
 fn report_status(store: &Store) {
     if let Ok(n) = store.outbox_depth() {
-        crate::metrics::outbox_depth(n);
+        crate::ops::metrics::outbox_depth(n);
     }
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
@@ -274,7 +274,7 @@ fn report_status(store: &Store) {
             .iter()
             .map(|f| format!("{}: {}", f.fault, f.reason))
             .collect();
-        crate::notify::status(&format!("FAULT {}", list.join("; ")));
+        crate::ops::notify::status(&format!("FAULT {}", list.join("; ")));
         return;
     }
     let now = chrono::Utc::now();
@@ -286,7 +286,7 @@ fn report_status(store: &Store) {
             .map_or("never".to_string(), |t| {
                 t.format("%H:%M:%S UTC").to_string()
             });
-        crate::notify::status(&format!(
+        crate::ops::notify::status(&format!(
             "{} feeds ({} failing); last poll {last}; {} alerts today",
             s.feeds, s.failing, s.alerts_today
         ));
@@ -368,7 +368,7 @@ async fn poll_and_commit(
             + i64::try_from(p.poll.min_interval.as_secs()).unwrap_or(i64::MAX / 4);
         next = next.min(soon);
     }
-    crate::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
+    crate::ops::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
     (feed.url, next)
 }
 
@@ -507,7 +507,7 @@ pub async fn run(
     let mut busy: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
     schedule_feeds(&rt, &by_url, &busy, &mut due)?;
     let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
-    let watchdog = crate::notify::watchdog_interval();
+    let watchdog = crate::ops::notify::watchdog_interval();
     // Polling slots. A poll gives its slot back once its record is handed to the writer, as
     // in `poll --once`; holding it until the commit was acknowledged tied throughput to the
     // writer's gathering window (10,000 feeds: 7,500 polled in 25 s, against 12.5 s for all
@@ -560,11 +560,11 @@ pub async fn run(
         let waiting = next_due <= now;
         let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
         // Come round at least twice a minute, so /healthz can tell a stalled loop.
-        crate::metrics::loop_alive();
+        crate::ops::metrics::loop_alive();
         wait = wait.min(Duration::from_secs(30));
         if let Some(w) = watchdog {
             // The loop must come round at least this often to prove it is alive.
-            crate::notify::watchdog();
+            crate::ops::notify::watchdog();
             wait = wait.min(w);
         }
         tokio::select! {
@@ -595,7 +595,7 @@ pub async fn run(
     }
 
     // Shutdown: no new polls; let in-flight ones finish within the grace period.
-    crate::notify::stopping();
+    crate::ops::notify::stopping();
     if !in_flight.is_empty() {
         tracing::info!(
             in_flight = in_flight.len(),
@@ -643,7 +643,7 @@ fn schedule_feeds(
         let ceiling = due_ceiling(last_poll, now, interval, rt.pipeline.poll.max_interval);
         if at > ceiling && !crate::store::is_stopped(at) {
             tracing::warn!(feed = %url, "next poll was set for {}, further away than [poll] max_interval allows; polling at {} instead",
-                crate::alert::rfc3339(at), crate::alert::rfc3339(ceiling));
+                crate::text::time::rfc3339(at), crate::text::time::rfc3339(ceiling));
             due.set(url.clone(), ceiling);
         } else if known.is_none() {
             due.set(url.clone(), at);

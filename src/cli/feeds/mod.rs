@@ -16,6 +16,8 @@
 //!
 //! The daemon does not watch the file: each edit ends by telling the user to reload it.
 
+pub mod opml;
+
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 use crate::cli::Format;
 use crate::config::url::{self as feed_url, FeedUrlError, Origin};
 use crate::config::{self, limits, ConfigError, Env};
-use crate::opml::{self, OpmlError};
+use opml::OpmlError;
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not
 /// disturbed.
@@ -303,14 +305,14 @@ pub fn write_table<const N: usize>(
     let mut widths = header.clone().map(|h| h.chars().count());
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(crate::safe_text::printable(c, false).chars().count());
+            *w = (*w).max(crate::text::safe_text::printable(c, false).chars().count());
         }
     }
     for r in std::iter::once(header).chain(rows) {
         let mut line = String::new();
         for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
             // Cells can hold strangers' text (an imported OPML file's names and URLs).
-            let cell = &crate::safe_text::printable(cell, false);
+            let cell = &crate::text::safe_text::printable(cell, false);
             if i + 1 == N {
                 line.push_str(cell);
             } else {
