@@ -10,12 +10,14 @@ mod daemon;
 pub mod feeds;
 mod history;
 mod inspect;
+pub mod output;
 pub mod search;
 pub mod status;
 
 use daemon::*;
 use history::*;
 use inspect::*;
+pub use output::Format;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -68,16 +70,6 @@ pub struct Cli {
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Output formats of commands.
-// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
     Text,
     Json,
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::feeds::write_table;
-use crate::cli::Format;
+use super::output::write_table;
+use super::output::Format;
 use crate::config::{self, Env};
 use crate::store::fts;
 use crate::store::{SearchHit, Store};

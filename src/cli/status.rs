@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::cli::{Format, EXIT_FAULT};
+use super::{Format, EXIT_FAULT};
 use crate::config::Config;
 use crate::store::lock;
 use crate::store::{Store, StoreError};

@@ -10,8 +10,10 @@
 
 use ego_tree::iter::Edge;
 
-use super::dom::{attr, class_id, has_ancestor, tag, IdMap, IdSet, NRef, Stats, MAX_WALK};
-use super::score::{class_weight, Flags};
+use super::dom::{
+    attr, class_id, class_weight, has_ancestor, tag, Flags, IdMap, IdSet, NRef, Stats, MAX_WALK,
+};
+
 use crate::text::html::{text_of, Walk};
 
 /// Elements never part of an article body, wherever they stand.

@@ -13,10 +13,10 @@ use scraper::Node;
 
 use super::comments::{is_comment_heading, thread_follows, Threads};
 use super::dom::{
-    attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef, MAX_WALK,
+    attr, class_id, contains_any, has_ancestor, tag, text_chars, Flags, IdSet, NRef, MAX_WALK,
 };
 use super::gallery::{is_gallery, is_profile_box};
-use super::score::Flags;
+
 use super::teasers::{is_teaser_heading, is_teaser_list, teasers_follow};
 use crate::text::html::{is_invisible, Walk};
 

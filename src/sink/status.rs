@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::spec::{SinkKind, SinkSpec};
+use crate::config::sink::{SinkKind, SinkSpec};
 use crate::store::SinkStatus;
 use crate::text::time::rfc3339;
 

@@ -27,7 +27,7 @@ use clap::Subcommand;
 use serde_json::json;
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 
-use crate::cli::Format;
+use super::output::{write_table, Format};
 use crate::config::url::{self as feed_url, FeedUrlError, Origin};
 use crate::config::{self, limits, ConfigError, Env};
 use opml::OpmlError;
@@ -293,36 +293,6 @@ fn list(path: &Path, env: &Env, format: Format) -> Result<u8, FeedsError> {
         }
     }
     Ok(0)
-}
-
-/// Writes rows as columns padded to the widest cell (in characters); the last column is not
-/// padded so lines carry no trailing spaces.
-pub fn write_table<const N: usize>(
-    out: &mut impl Write,
-    header: &[String; N],
-    rows: &[[String; N]],
-) -> std::io::Result<()> {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(crate::text::safe_text::printable(c, false).chars().count());
-        }
-    }
-    for r in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
-            // Cells can hold strangers' text (an imported OPML file's names and URLs).
-            let cell = &crate::text::safe_text::printable(cell, false);
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
 }
 
 /// `feeds add`.
@@ -836,17 +806,5 @@ mod tests {
         );
         assert!(n("ftp://example.com/").is_err());
         assert!(n("   ").is_err());
-    }
-
-    #[test]
-    fn tables_align() {
-        let mut out = Vec::new();
-        let h = ["A", "BB"].map(String::from);
-        let rows = [["long cell", "x"].map(String::from)];
-        write_table(&mut out, &h, &rows).expect("write");
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "A          BB\nlong cell  x\n"
-        );
     }
 }
