@@ -293,7 +293,7 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
     Ok(0)
 }
 
-/// `status`: see [`crate::cli::status`].
+/// `status`: see [`mod@status`].
 fn status(cli: &Cli, format: Format) -> Result<u8> {
     Ok(status::run(&load_config(cli)?, format)?)
 }
