@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::safe_text::{clip, printable};
 use crate::store::{AlertRecord, Store, StoreError};
+use crate::text::safe_text::{clip, printable};
+use crate::text::time::rfc3339;
 
 /// Alerts delivered per store round trip.
 const BATCH: usize = 500;
@@ -322,13 +323,6 @@ fn bounded(v: Value) -> Value {
     Value::Array(items)
 }
 
-/// Unix seconds as RFC 3339 UTC.
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
 /// Start-up repair: alerts already in the log but not marked delivered (the process died
 /// between the two) are marked now, so they are not written twice.
 ///
@@ -421,7 +415,7 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
 /// The alert as a tracing event with fixed field names, at WARN for high and critical
 /// severities and INFO (journal priority "notice") below.
 fn emit(a: &AlertRecord) {
-    crate::metrics::alert(&a.rule, &a.severity);
+    crate::ops::metrics::alert(&a.rule, &a.severity);
     let v = to_json(a);
     let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
     let (rule, severity, feed, title, url, snippet) = (
@@ -613,7 +607,8 @@ mod tests {
         let title = v["title"].as_str().expect("title");
         assert_eq!(title.chars().count(), MAX_FIELD_CHARS);
         assert!(
-            title.starts_with("]52;c;SGk=word") && title.ends_with(crate::safe_text::TRUNCATED)
+            title.starts_with("]52;c;SGk=word")
+                && title.ends_with(crate::text::safe_text::TRUNCATED)
         );
         assert!(!to_text(a).contains('\u{1b}'));
     }

@@ -3,43 +3,45 @@
 //! Data flows one way through one module per stage:
 //!
 //! ```text
-//! fetch ──▶ feed (parse) ──▶ extract ──▶ rules (match) ──▶ store ──▶ alert
+//! fetch ──▶ feed (parse) ──▶ extract ──▶ rules (match) ──▶ store ──▶ alert, sink
 //! ```
 //!
+//! The pipeline stages, in the order data passes through them:
 //! - [`fetch`] downloads feeds (conditional GET) and article pages (SSRF-guarded).
 //! - [`feed`] turns feed documents of any format and charset into [`feed::FeedItem`]s with a
 //!   stable identity.
 //! - [`extract`] turns an article page into its body text and metadata.
 //! - [`rules`] compiles the alert rules into one matcher and explains each match.
-//! - [`store`] is the only module with SQL: one transaction per poll.
+//! - [`story`] fingerprints article text so one story reported by several feeds alerts once.
+//! - [`store`] is the only module with SQL: one transaction per poll, and full-text search.
 //! - [`alert`] delivers committed alerts to the JSON-lines log and the journal, exactly once;
 //!   [`sink`] delivers them to webhooks and commands too, durably and at least once.
-//! - [`pipeline`] is one poll of one feed, top to bottom; [`schedule`] decides when feeds are
-//!   polled and owns the single writer.
-//! - [`health`] holds the service-level faults (store, alert log, database) that `status`,
-//!   `/healthz`, metrics and exit codes report; [`safe_text`] cleans strangers' text for output.
-//! - [`config`] reads TOML into plain data; [`cli`] is the command line.
+//!
+//! Running them:
+//! - [`pipeline`] is one poll of one feed, top to bottom.
+//! - [`schedule`] decides when feeds are polled and owns the single database writer.
+//! - [`cli`] is the command line: the daemon's assembly and every command.
+//!
+//! Under and beside them:
+//! - [`config`] reads TOML into plain data.
+//! - [`text`] holds the text helpers every stage shares: charset decoding, HTML to text,
+//!   safe output of strangers' text, RFC 3339 timestamps.
+//! - [`ops`] reports on the running service: health faults, metrics, systemd notifications.
+//!
+//! A module imports only modules below it (`cli` on top, `text` at the bottom);
+//! `tests/architecture.rs` fails on an import cycle between these modules.
 
 pub mod alert;
-pub mod charset;
 pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod feed;
-pub mod feeds_cmd;
 pub mod fetch;
-pub mod fts_query;
-pub mod health;
-pub mod html;
-pub mod metrics;
-pub mod notify;
-pub mod opml;
+pub mod ops;
 pub mod pipeline;
 pub mod rules;
-pub mod safe_text;
 pub mod schedule;
-pub mod search_cmd;
 pub mod sink;
-pub mod status_cmd;
 pub mod store;
 pub mod story;
+pub mod text;

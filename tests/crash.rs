@@ -216,7 +216,10 @@ async fn a_huge_title_is_cut_and_repair_finds_its_line() {
     for l in &lines {
         let t = l["title"].as_str().expect("title");
         assert_eq!(t.chars().count(), feedwatch::alert::MAX_FIELD_CHARS);
-        assert!(t.ends_with(feedwatch::safe_text::TRUNCATED), "{t:.80}");
+        assert!(
+            t.ends_with(feedwatch::text::safe_text::TRUNCATED),
+            "{t:.80}"
+        );
     }
     let size = std::fs::metadata(inst.alert_log()).expect("log").len();
     assert!(size < 64 * 1024, "log lines stay bounded: {size} bytes");

@@ -653,8 +653,8 @@ mod never_panics {
         #[test]
         fn random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048), ct in prop::option::of(".{0,40}")) {
             let _ = feed::parse(&bytes, ct.as_deref(), None, 50);
-            let _ = feedwatch::charset::decode_xml(&bytes, ct.as_deref());
-            let _ = feedwatch::charset::decode_html(&bytes, ct.as_deref());
+            let _ = feedwatch::text::charset::decode_xml(&bytes, ct.as_deref());
+            let _ = feedwatch::text::charset::decode_html(&bytes, ct.as_deref());
         }
 
         #[test]

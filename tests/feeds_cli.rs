@@ -192,7 +192,11 @@ async fn hostile_opml_is_a_clear_error() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let huge = inst.dir.path().join("huge.opml");
-    std::fs::write(&huge, vec![b' '; feedwatch::opml::MAX_OPML_BYTES + 10]).expect("write");
+    std::fs::write(
+        &huge,
+        vec![b' '; feedwatch::cli::feeds::opml::MAX_OPML_BYTES + 10],
+    )
+    .expect("write");
     let (_, err) = run_ok(
         &inst,
         &["feeds", "import", huge.to_str().expect("utf-8")],

@@ -1,13 +1,13 @@
 //! The metrics and health listener under hostile clients (issue 11, row 13): idle, slow and
 //! surplus connections cannot hold the process's file handles, and `/healthz` answers
-//! through it all. Driven through `feedwatch::metrics::serve` on a loopback port.
+//! through it all. Driven through `feedwatch::ops::metrics::serve` on a loopback port.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use feedwatch::metrics::{bind, serve, HEADER_TIMEOUT, MAX_CONNECTIONS};
+use feedwatch::ops::metrics::{bind, serve, HEADER_TIMEOUT, MAX_CONNECTIONS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(ex) = Extractor::new(&[]) else {
         return;
     };
-    let (html, _) = feedwatch::charset::decode_html(data, None);
+    let (html, _) = feedwatch::text::charset::decode_html(data, None);
     let url = url::Url::parse("https://news.example/2026/a.html").ok();
     let deadline = Instant::now() + Duration::from_secs(5);
     let out = ex.extract_within(&html, url.as_ref(), 256, deadline);

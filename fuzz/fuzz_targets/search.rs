@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(q) = std::str::from_utf8(data) else {
         return;
     };
-    match feedwatch::fts_query::translate(q) {
+    match feedwatch::store::fts::translate(q) {
         Ok(fts) => assert!(!fts.is_empty(), "empty FTS5 expression for {q:?}"),
         Err(e) => {
             assert!(e.column >= 1 && e.column <= q.chars().count() + 1, "column {} for {q:?}", e.column);

@@ -179,19 +179,19 @@ pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
             let (rt_tx, rt_rx) = tokio::sync::watch::channel(runtime);
             let http_stop = CancellationToken::new();
             if let Some(addr) = cfg.http.listen {
-                let listener = crate::metrics::bind(addr)
+                let listener = crate::ops::metrics::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr} ([http] listen)"))?;
                 let stop = http_stop.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = crate::metrics::serve(listener, stop).await {
+                    if let Err(e) = crate::ops::metrics::serve(listener, stop).await {
                         tracing::error!(error = %e, "metrics listener failed");
                     }
                 });
             }
             let _http_guard = http_stop.drop_guard();
-            crate::notify::ready();
-            crate::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
+            crate::ops::notify::ready();
+            crate::ops::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
             let signals = tokio::spawn(daemon_signals(
                 cfg,
                 rt_tx,
@@ -269,7 +269,7 @@ pub(super) async fn daemon_signals(
             _ = int.recv() => { tracing::info!("SIGINT received: stopping"); break; }
             _ = hup.recv() => {
                 tracing::info!(config = %cfg.path.display(), "SIGHUP received: reloading config and rules, reopening the alert log");
-                crate::notify::reloading();
+                crate::ops::notify::reloading();
                 let _ = writer.send(schedule::WriterMsg::ReopenLog).await;
                 let (reader, seen) = {
                     let rt = runtime.borrow();
@@ -286,7 +286,7 @@ pub(super) async fn daemon_signals(
                     },
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused: the previous configuration keeps running"),
                 }
-                crate::notify::ready();
+                crate::ops::notify::ready();
             }
         }
     }

@@ -111,7 +111,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                         "rule": m.rule,
                         "severity": m.severity,
                         "source": source,
-                        "time": alert::rfc3339(row.fetched_at),
+                        "time": crate::text::time::rfc3339(row.fetched_at),
                         "feed": row.feed,
                         "title": row.title,
                         "url": row.url,
@@ -122,7 +122,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                 Format::Text => writeln!(
                     out,
                     "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
-                    alert::rfc3339(row.fetched_at),
+                    crate::text::time::rfc3339(row.fetched_at),
                     m.severity,
                     m.rule,
                     printable(&row.feed, false),
@@ -139,7 +139,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
         "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}{}",
         kept.len(),
         recent.len(),
-        alert::rfc3339(from),
+        crate::text::time::rfc3339(from),
         if summary.is_empty() { "" } else { " (" },
         if summary.is_empty() {
             String::new()

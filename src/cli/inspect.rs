@@ -34,7 +34,7 @@ pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) 
     for file in files {
         let bytes = read_input(file)?;
         let (title, body) = if looks_like_html(file, &bytes) {
-            let (html, _) = crate::charset::decode_html(&bytes, None);
+            let (html, _) = crate::text::charset::decode_html(&bytes, None);
             let ex = extractor.extract(&html, None);
             (ex.title.unwrap_or_default(), ex.text)
         } else {
@@ -217,7 +217,7 @@ pub(super) fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) 
         .map(url::Url::parse)
         .transpose()
         .context("--url is not a valid URL")?;
-    let (html, _) = crate::charset::decode_html(&bytes, None);
+    let (html, _) = crate::text::charset::decode_html(&bytes, None);
     // Per-site rules apply when a config is at hand; without one, the heuristic alone.
     let sites = load_config(cli).map(|c| c.sites).unwrap_or_default();
     let ex = Extractor::new(&sites)?.extract(&html, url.as_ref());

@@ -7,12 +7,17 @@
 //! through `safe_text::printable` only.
 
 mod daemon;
+pub mod feeds;
 mod history;
 mod inspect;
+pub mod output;
+pub mod search;
+pub mod status;
 
 use daemon::*;
 use history::*;
 use inspect::*;
+pub use output::Format;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,14 +33,14 @@ use crate::alert::{self, AlertLog};
 use crate::config::{self, Config, Env};
 use crate::extract::Extractor;
 use crate::fetch::Fetcher;
-use crate::health::{self, Fault};
+use crate::ops::health::{self, Fault};
 use crate::pipeline::Pipeline;
 use crate::rules::{Document, RuleSet};
-use crate::safe_text::printable;
 use crate::schedule::{self, Runtime, Writer};
 use crate::sink::{SinkOptions, SinkSet};
 use crate::store::lock::{DbLock, LockError};
 use crate::store::Store;
+use crate::text::safe_text::printable;
 
 /// Exit code of `run` and `poll` when another feedwatch holds the database.
 pub const EXIT_IN_USE: u8 = 3;
@@ -65,16 +70,6 @@ pub struct Cli {
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Output formats of commands.
-// Variant docs would turn `--help`'s one line of possible values into a list; the names say it.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
     Text,
     Json,
 }
@@ -170,13 +165,13 @@ pub enum Command {
     Feeds {
         /// What to do with the feed list.
         #[command(subcommand)]
-        action: crate::feeds_cmd::FeedsAction,
+        action: feeds::FeedsAction,
     },
     /// Full-text search over kept articles, in the rule query syntax. Exit 0 if anything
     /// matched, 1 if nothing did, 2 on a bad query.
     ///
     /// Example: feedwatch search '"green zone" AND rocket*' --since 30d
-    Search(crate::search_cmd::SearchArgs),
+    Search(search::SearchArgs),
     /// Try rules on what was already seen: stored articles, and the text of items seen in
     /// the retention period (`[storage] recent_text_retention`). Exit 0 if anything matched,
     /// 1 if nothing did, 2 on error.
@@ -267,8 +262,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             since,
             format,
         } => backtest(&cli, rules, *since, *format),
-        Command::Feeds { action } => crate::feeds_cmd::run(cli.config.as_deref(), action),
-        Command::Search(args) => crate::search_cmd::run(cli.config.as_deref(), args),
+        Command::Feeds { action } => feeds::run(cli.config.as_deref(), action),
+        Command::Search(args) => search::run(cli.config.as_deref(), args),
         Command::Sinks {
             action: SinksAction::Retry { name },
         } => sinks_retry(&cli, name),
@@ -298,9 +293,9 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
     Ok(0)
 }
 
-/// `status`: see [`crate::status_cmd`].
+/// `status`: see [`mod@status`].
 fn status(cli: &Cli, format: Format) -> Result<u8> {
-    Ok(crate::status_cmd::run(&load_config(cli)?, format)?)
+    Ok(status::run(&load_config(cli)?, format)?)
 }
 
 /// `config check`: every problem, exit 2 on any.

@@ -34,7 +34,7 @@ pub(super) struct RawConfig {
     pub(super) rules: Vec<Spanned<RawRule>>,
     pub(super) concepts: Vec<Spanned<RawConcept>>,
     pub(super) sites: Vec<SiteSpec>,
-    pub(super) sinks: Vec<(usize, crate::sink::SinkSpec)>,
+    pub(super) sinks: Vec<(usize, super::sink::SinkSpec)>,
 }
 
 /// The top-level keys of the config file.
@@ -125,7 +125,7 @@ pub(super) fn read_raw(src: &mut Source<'_>, problems: &mut Vec<ConfigProblem>) 
             }
             "sinks" => {
                 raw.sinks = src
-                    .take_each::<crate::sink::SinkSpec>(value, problems)
+                    .take_each::<super::sink::SinkSpec>(value, problems)
                     .into_iter()
                     .map(|(i, s)| (i, s.into_inner()))
                     .collect();

@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
+use super::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAX_FEED_BYTES,
     DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_TIMEOUT,
 };
-use crate::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 
 const MIB: u64 = 1024 * 1024;
 const MINUTE: Duration = Duration::from_secs(60);
@@ -300,8 +300,8 @@ mod tests {
         );
         // The sink timeout's default depends on the sink's type; both are inside.
         for d in [
-            crate::sink::DEFAULT_WEBHOOK_TIMEOUT,
-            crate::sink::DEFAULT_EXEC_TIMEOUT,
+            crate::config::sink::DEFAULT_WEBHOOK_TIMEOUT,
+            crate::config::sink::DEFAULT_EXEC_TIMEOUT,
         ] {
             assert!(SINK_TIMEOUT.check(d).is_ok());
         }

@@ -14,6 +14,7 @@
 mod check;
 mod concepts;
 pub mod limits;
+pub mod sink;
 mod source;
 pub mod url;
 
@@ -54,7 +55,7 @@ pub const DEFAULT_MAX_PAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// Default cap on items taken from one feed document.
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
 /// Default for `[poll] max_html_depth`: HTML nested deeper loses its deeper tags (not text).
-pub const DEFAULT_MAX_HTML_DEPTH: usize = crate::html::DEFAULT_MAX_DEPTH;
+pub const DEFAULT_MAX_HTML_DEPTH: usize = crate::text::html::DEFAULT_MAX_DEPTH;
 /// Default for `[poll] extract_timeout`: the time one article page's extraction may take
 /// before the feed's own text is used instead.
 pub const DEFAULT_EXTRACT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -156,7 +157,7 @@ pub struct Config {
     /// `[[sites]]`: per-host extraction rules.
     pub sites: Vec<SiteSpec>,
     /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
-    pub sinks: Vec<crate::sink::SinkSpec>,
+    pub sinks: Vec<sink::SinkSpec>,
 }
 
 /// `[fetch]`: how feeds and pages are downloaded.
@@ -460,14 +461,14 @@ fn read_rules(
 /// Checks the `[[sinks]]` that were read (relative secret paths resolved against `base`).
 fn check_sinks(
     src: &Source<'_>,
-    raw: Vec<(usize, crate::sink::SinkSpec)>,
+    raw: Vec<(usize, sink::SinkSpec)>,
     base: &Path,
     rules: &[RuleSpec],
     problems: &mut Vec<ConfigProblem>,
-) -> Vec<crate::sink::SinkSpec> {
+) -> Vec<sink::SinkSpec> {
     let (index, mut sinks): (Vec<usize>, Vec<_>) = raw.into_iter().unzip();
     let rule_names: Vec<&str> = rules.iter().map(|s| s.name.as_str()).collect();
-    for p in crate::sink::check_specs(&mut sinks, base, &rule_names) {
+    for p in sink::check_specs(&mut sinks, base, &rule_names) {
         // Entries that could not be read are not in `sinks`: name the entry as in the file.
         let at = index.get(p.index).copied().unwrap_or(p.index);
         let key = format!("sinks[{at}].{}", p.field);

@@ -10,9 +10,11 @@
 
 use ego_tree::iter::Edge;
 
-use super::dom::{attr, class_id, has_ancestor, tag, IdMap, IdSet, NRef, Stats, MAX_WALK};
-use super::score::{class_weight, Flags};
-use crate::html::{text_of, Walk};
+use super::dom::{
+    attr, class_id, class_weight, has_ancestor, tag, Flags, IdMap, IdSet, NRef, Stats, MAX_WALK,
+};
+
+use crate::text::html::{text_of, Walk};
 
 /// Elements never part of an article body, wherever they stand.
 fn always_drop(t: &str) -> bool {
@@ -151,7 +153,7 @@ fn drop_trailing_headings(parts: &[NRef<'_>], removed: &mut IdSet, pruned: &IdSe
                 if n.id() != last_part.id()
                     && (removed.contains(&n.id())
                         || pruned.contains(&n.id())
-                        || crate::html::is_invisible(tag(n)))
+                        || crate::text::html::is_invisible(tag(n)))
                 {
                     walk.skip_subtree(n);
                 }

@@ -22,7 +22,7 @@ use ego_tree::iter::Edge;
 use ego_tree::NodeId;
 
 use super::dom::{attr, tag, text_chars, IdMap, NRef};
-use crate::html::Walk;
+use crate::text::html::Walk;
 
 /// How many descendants a check looks at below one element: comment markup is shallow, and
 /// the bound keeps hostile pages from making the per-element checks quadratic.

@@ -1,5 +1,6 @@
-//! Small DOM helpers shared by the scoring and cleaning passes: element names, class/id
-//! hints, and per-node text statistics computed in one walk.
+//! Small DOM helpers shared by the scoring, pruning and cleaning passes: element names,
+//! class/id hints and their weight, the pass [`Flags`], and per-node text statistics computed
+//! in one walk. The passes import this module and not each other.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -8,7 +9,15 @@ use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use crate::html::{is_invisible, Walk};
+use crate::text::html::{is_invisible, Walk};
+
+/// Which of the riskier rules a pass uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flags {
+    pub(crate) strip_unlikely: bool,
+    pub(crate) weight_classes: bool,
+    pub(crate) clean_conditionally: bool,
+}
 
 pub(crate) type NRef<'a> = NodeRef<'a, Node>;
 
@@ -243,4 +252,39 @@ pub(crate) const MAX_WALK: usize = 64;
 /// True when some ancestor (not `n` itself, at most [`MAX_WALK`] up) is one of `tags`.
 pub(crate) fn has_ancestor(n: NRef<'_>, tags: &[&str]) -> bool {
     n.ancestors().take(MAX_WALK).any(|a| tags.contains(&tag(a)))
+}
+
+/// Class/id words of content containers (Readability's `positive`).
+#[rustfmt::skip]
+pub(crate) const POSITIVE: &[&str] = &[
+    "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination",
+    "post", "text", "blog", "story",
+];
+/// Class/id words of furniture (Readability's `negative`, plus captions, bylines, newsletters).
+#[rustfmt::skip]
+pub(crate) const NEGATIVE: &[&str] = &[
+    "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footer",
+    "footnote", "gdpr", "masthead", "media", "meta", "outbrain", "promo", "related", "scroll",
+    "share", "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget",
+    "caption", "credit", "byline", "newsletter",
+];
+
+/// Class/id weight: ±25 per attribute for positive/negative words.
+pub(crate) fn class_weight(n: NRef<'_>, flags: Flags) -> f32 {
+    if !flags.weight_classes {
+        return 0.0;
+    }
+    let mut w = 0.0;
+    for a in ["class", "id"] {
+        if let Some(v) = attr(n, a) {
+            let v = v.to_ascii_lowercase();
+            if contains_any(&v, NEGATIVE) || v.split_whitespace().any(|t| t == "hid") {
+                w -= 25.0;
+            }
+            if contains_any(&v, POSITIVE) {
+                w += 25.0;
+            }
+        }
+    }
+    w
 }

@@ -162,11 +162,16 @@ impl Extractor {
     /// matches its subdomains). A rule that matches nothing falls back to the heuristic.
     pub fn extract(&self, html: &str, page_url: Option<&Url>) -> Extracted {
         let no_deadline = Instant::now() + Duration::from_secs(86_400 * 365);
-        self.extract_within(html, page_url, crate::html::DEFAULT_MAX_DEPTH, no_deadline)
+        self.extract_within(
+            html,
+            page_url,
+            crate::text::html::DEFAULT_MAX_DEPTH,
+            no_deadline,
+        )
     }
 
     /// [`Extractor::extract`] with bounded work: nesting deeper than `max_html_depth` is
-    /// flattened before parsing ([`crate::html::cap_depth`]: html5ever's cost grows with depth),
+    /// flattened before parsing ([`crate::text::html::cap_depth`]: html5ever's cost grows with depth),
     /// and `deadline` is checked between the stages (parse, metadata, body). Past it, the
     /// result is [`Extracted::timed_out`]; a stage already running is not interrupted, which
     /// is why the depth cap keeps each one linear.
@@ -181,7 +186,7 @@ impl Extractor {
         if late() {
             return Extracted::timed_out();
         }
-        let html = crate::html::cap_depth(html, max_html_depth);
+        let html = crate::text::html::cap_depth(html, max_html_depth);
         // Parsed here, not passed in: `Html` is not `Send`, and callers run this on a
         // blocking thread.
         let doc = Html::parse_document(&html);
@@ -457,7 +462,7 @@ mod tests {
             }
             let out = ex.extract(&html, None);
             let _ = out.failure_reason();
-            let _ = crate::html::fragment_to_text(&html);
+            let _ = crate::text::html::fragment_to_text(&html);
         }
     }
 

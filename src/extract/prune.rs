@@ -13,12 +13,12 @@ use scraper::Node;
 
 use super::comments::{is_comment_heading, thread_follows, Threads};
 use super::dom::{
-    attr, class_id, contains_any, has_ancestor, tag, text_chars, IdSet, NRef, MAX_WALK,
+    attr, class_id, contains_any, has_ancestor, tag, text_chars, Flags, IdSet, NRef, MAX_WALK,
 };
 use super::gallery::{is_gallery, is_profile_box};
-use super::score::Flags;
+
 use super::teasers::{is_teaser_heading, is_teaser_list, teasers_follow};
-use crate::html::{is_invisible, Walk};
+use crate::text::html::{is_invisible, Walk};
 
 /// Class/id words of page furniture (Readability's `unlikelyCandidates`).
 #[rustfmt::skip]
@@ -149,7 +149,7 @@ pub(crate) fn prune(root: NRef<'_>, flags: Flags, threads: &Threads) -> IdSet {
             // the minister said...") stays.
             if let Some(block) = n
                 .ancestors()
-                .find(|a| crate::html::break_level(tag(*a)) > 0)
+                .find(|a| crate::text::html::break_level(tag(*a)) > 0)
             {
                 if !matches!(tag(block), "body" | "article" | "main")
                     && short(block, 100)
@@ -293,7 +293,7 @@ mod tests {
     fn kept(html: &str) -> String {
         let doc = Html::parse_document(html);
         let pruned = prune(doc.tree.root(), STRICT, &Threads::scan(doc.tree.root()));
-        crate::html::text_of(doc.tree.root(), &|n| pruned.contains(&n.id()))
+        crate::text::html::text_of(doc.tree.root(), &|n| pruned.contains(&n.id()))
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")

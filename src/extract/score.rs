@@ -15,18 +15,10 @@ use scraper::{Html, Node};
 
 use super::clean;
 use super::dom::{
-    attr, class_id, contains_any, is_comma, stats, tag, text_chars, IdMap, IdSet, NRef, Stats,
-    MAX_WALK,
+    attr, class_id, class_weight, is_comma, stats, tag, text_chars, Flags, IdMap, IdSet, NRef,
+    Stats, MAX_WALK,
 };
-use crate::html::{render, text_of, TextBuilder, Walk};
-
-/// Which of the riskier rules a pass uses.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Flags {
-    pub(crate) strip_unlikely: bool,
-    pub(crate) weight_classes: bool,
-    pub(crate) clean_conditionally: bool,
-}
+use crate::text::html::{render, text_of, TextBuilder, Walk};
 
 const PASSES: [Flags; 4] = [
     Flags {
@@ -84,46 +76,12 @@ pub(crate) fn extract_body(doc: &Html, title: Option<&str>) -> Body {
     best.map(|(_, b)| b).unwrap_or_default()
 }
 
-/// Class/id words of content containers (Readability's `positive`).
-#[rustfmt::skip]
-pub(crate) const POSITIVE: &[&str] = &[
-    "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination",
-    "post", "text", "blog", "story",
-];
-/// Class/id words of furniture (Readability's `negative`, plus captions, bylines, newsletters).
-#[rustfmt::skip]
-pub(crate) const NEGATIVE: &[&str] = &[
-    "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footer",
-    "footnote", "gdpr", "masthead", "media", "meta", "outbrain", "promo", "related", "scroll",
-    "share", "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget",
-    "caption", "credit", "byline", "newsletter",
-];
 /// Children that make a `<div>` a container rather than a paragraph.
 #[rustfmt::skip]
 const DIV_TO_P: &[&str] = &[
     "blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", "section", "article",
     "figure", "h1", "h2", "h3", "h4", "h5", "h6",
 ];
-
-/// Class/id weight: ±25 per attribute for positive/negative words.
-pub(crate) fn class_weight(n: NRef<'_>, flags: Flags) -> f32 {
-    if !flags.weight_classes {
-        return 0.0;
-    }
-    let mut w = 0.0;
-    for a in ["class", "id"] {
-        if let Some(v) = attr(n, a) {
-            let v = v.to_ascii_lowercase();
-            if contains_any(&v, NEGATIVE) || v.split_whitespace().any(|t| t == "hid") {
-                w -= 25.0;
-            }
-            if contains_any(&v, POSITIVE) {
-                w += 25.0;
-            }
-        }
-    }
-    w
-}
 
 fn base_score(t: &str) -> f32 {
     match t {
@@ -295,7 +253,7 @@ fn score_paragraphs(body: NRef<'_>, sc: &mut Scorer<'_>, pruned: &IdSet) {
                             chars += text_chars(tx);
                             commas += tx.chars().filter(|&c| is_comma(c)).count() as u32;
                         }
-                        Node::Element(e) if crate::html::break_level(e.name()) == 0 => {
+                        Node::Element(e) if crate::text::html::break_level(e.name()) == 0 => {
                             let s = sc.stat(c.id());
                             chars += s.chars;
                             commas += s.commas;

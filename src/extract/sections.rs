@@ -6,8 +6,7 @@
 //! links, no lists or pictures, no negative class) and it continues the story: between it and
 //! a kept part there is nothing but quiet blocks (ads, spacers, set-aside boxes).
 
-use super::dom::{IdMap, NRef, Stats};
-use super::score::{class_weight, Flags};
+use super::dom::{class_weight, Flags, IdMap, NRef, Stats};
 
 /// A block with less text than this between two sections does not break the story: an
 /// "Advertisement" label, an empty ad slot.

@@ -8,7 +8,7 @@ use scraper::{ElementRef, Html, Selector};
 use serde::Deserialize;
 
 use super::ExtractError;
-use crate::html::{render, TextBuilder};
+use crate::text::html::{render, TextBuilder};
 
 /// One `[[sites]]` table: `host = "newarab.com"`, `body = "div.article-body"` (a string or a
 /// list), `drop = [".related-box"]`.

@@ -2,7 +2,7 @@
 //!
 //! Pipeline position: fetch → **parse** → extract → match → store → alert. [`parse`] takes the
 //! raw body bytes and the `Content-Type` header from `fetch`, decodes them with
-//! [`crate::charset::decode_xml`] (feed-rs would otherwise trust only the XML declaration),
+//! [`crate::text::charset::decode_xml`] (feed-rs would otherwise trust only the XML declaration),
 //! fixes what feed-rs is too strict for (`prepare`, and `repair` when feed-rs still fails),
 //! parses dates leniently (`date`), and maps feed-rs's model onto the
 //! plain [`FeedItem`] the later stages use: clean text, absolute links, no made-up ids.
@@ -74,7 +74,7 @@ impl RawItem {
     }
 
     /// The item with its summary and content as clean text; HTML nested deeper than
-    /// `max_html_depth` loses its deeper tags first ([`crate::html::cap_depth`]).
+    /// `max_html_depth` loses its deeper tags first ([`crate::text::html::cap_depth`]).
     pub fn into_item(self, max_html_depth: usize) -> FeedItem {
         #[cfg(test)]
         CONVERSIONS.with(|c| c.set(c.get() + 1));
@@ -209,7 +209,7 @@ pub fn parse(
 ) -> Result<ParsedFeed, ParseError> {
     let limits = Limits {
         max_items,
-        max_html_depth: crate::html::DEFAULT_MAX_DEPTH,
+        max_html_depth: crate::text::html::DEFAULT_MAX_DEPTH,
     };
     let raw = parse_raw(bytes, content_type, base, limits)?;
     Ok(ParsedFeed {
@@ -244,7 +244,7 @@ pub fn parse_raw(
     // Only a web base makes links fetchable: a feed read from disk (`file:` base) keeps its
     // relative links relative instead of turning them into `file:` URLs.
     let base = base.filter(|b| matches!(b.scheme(), "http" | "https"));
-    let (text, _enc) = crate::charset::decode_xml(bytes, content_type);
+    let (text, _enc) = crate::text::charset::decode_xml(bytes, content_type);
     if text
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\0')
         .is_empty()
@@ -524,10 +524,10 @@ fn text_of(t: &feed_rs::model::Text, depth: usize) -> String {
     }
 }
 
-/// HTML fragment to clean text ([`crate::html::fragment_to_text_capped`]), then
+/// HTML fragment to clean text ([`crate::text::html::fragment_to_text_capped`]), then
 /// [`demoronize`]d.
 fn to_text(html: &str, depth: usize) -> String {
-    let text = crate::html::fragment_to_text_capped(html, depth);
+    let text = crate::text::html::fragment_to_text_capped(html, depth);
     match demoronize(&text) {
         Cow::Owned(fixed) => fixed,
         Cow::Borrowed(_) => text,
@@ -561,7 +561,7 @@ fn demoronize(s: &str) -> Cow<'_, str> {
 
 /// Words separated by single spaces (the `html` stage's own collapsing).
 fn collapse_ws(s: &str) -> String {
-    crate::html::collapse_whitespace(s)
+    crate::text::html::collapse_whitespace(s)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::spec::{Secret, Sink, Target};
+use super::build::{Secret, Sink, Target};
 
 /// Header carrying the alert's stable id, so receivers can drop repeats without parsing.
 pub const HEADER_ALERT_ID: &str = "X-Feedwatch-Alert-Id";

@@ -35,8 +35,8 @@
 //! Start with [`SinkSet::start`]; poke [`SinkWaker::wake`] after each commit so new alerts
 //! go out at once (a tick catches anything missed); stop with [`SinkSet::shutdown`].
 
+mod build;
 mod deliver;
-mod spec;
 mod status;
 mod worker;
 
@@ -50,12 +50,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, StoreError};
 
+pub use build::Sink;
 pub use deliver::{
     classify, signature, Outcome, HEADER_ALERT_ID, HEADER_ATTEMPT, HEADER_SIGNATURE,
 };
-pub use spec::{
-    check_specs, Sink, SinkKind, SinkSpec, SpecProblem, DEFAULT_EXEC_TIMEOUT,
-    DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX, DEFAULT_WEBHOOK_TIMEOUT,
+// The specs are plain config data; re-exported so a sink's whole surface is in one place.
+pub use crate::config::sink::{
+    check_specs, SinkKind, SinkSpec, SpecProblem, DEFAULT_EXEC_TIMEOUT, DEFAULT_RETRY_INITIAL,
+    DEFAULT_RETRY_MAX, DEFAULT_WEBHOOK_TIMEOUT,
 };
 pub use status::{format_status, status_json};
 

@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::spec::{SinkKind, SinkSpec};
-use crate::alert::rfc3339;
+use crate::config::sink::{SinkKind, SinkSpec};
 use crate::store::SinkStatus;
+use crate::text::time::rfc3339;
 
 /// What `status` says about one sink: configured ones in config order, then removed ones
 /// that still hold undelivered alerts (they resume if configured again).

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::build::Sink;
 use super::deliver::{deliver, Outcome};
-use super::spec::Sink;
 use super::{SinkError, SinkOptions};
 use crate::store::{ClaimedAlert, Store, StoreError};
 

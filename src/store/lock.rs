@@ -16,7 +16,7 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::health::ActiveFault;
+use crate::ops::health::ActiveFault;
 
 /// Size of the lock file: holder lines plus a few faults; longer reasons are cut.
 const LOCK_FILE_BYTES: usize = 4096;
@@ -125,7 +125,7 @@ impl DbLock {
             "pid={}\nhost={}\nsince={}\n",
             std::process::id(),
             hostname(),
-            crate::alert::rfc3339(chrono::Utc::now().timestamp())
+            crate::text::time::rfc3339(chrono::Utc::now().timestamp())
         );
         let lock = DbLock { file, header };
         lock.write_health(&[]).map_err(io)?;
@@ -142,12 +142,12 @@ impl DbLock {
             text.push_str("health=ok\n");
         }
         for f in faults {
-            let reason = crate::safe_text::printable(&f.reason, false);
+            let reason = crate::text::safe_text::printable(&f.reason, false);
             text.push_str(&format!(
                 "fault={} since={} reason={}\n",
                 f.fault,
-                crate::alert::rfc3339(f.since),
-                crate::safe_text::clip(&reason, 1000)
+                crate::text::time::rfc3339(f.since),
+                crate::text::safe_text::clip(&reason, 1000)
             ));
         }
         let mut buf = text.into_bytes();

@@ -20,6 +20,7 @@ use rusqlite_migration::{Migrations, M};
 use crate::story::{self, Fingerprint};
 
 mod check;
+pub mod fts;
 pub mod lock;
 mod model;
 mod outbox;

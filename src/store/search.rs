@@ -1,6 +1,6 @@
 //! Full-text search over kept articles (the `articles_fts` FTS5 index of migration 0003).
 //!
-//! The query arrives already translated into FTS5 syntax (see `crate::fts_query`), so this
+//! The query arrives already translated into FTS5 syntax (see `crate::store::fts`), so this
 //! file holds only SQL: ranking, the time window and the snippet.
 
 use rusqlite::params;
@@ -46,7 +46,7 @@ impl SearchHit {
 
 impl Store {
     /// The `limit` most relevant articles kept at or after `since` (Unix seconds) that match
-    /// `fts_query`, returned newest first.
+    /// `store::fts`, returned newest first.
     ///
     /// Relevance picks *which* articles (weighted bm25, newer first on ties); they are then
     /// listed by time, because news is read as a timeline.

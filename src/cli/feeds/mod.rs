@@ -16,6 +16,11 @@
 //!
 //! The daemon does not watch the file: each edit ends by telling the user to reload it.
 
+mod edit;
+pub mod opml;
+
+use edit::ConfigFile;
+
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,12 +28,11 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::json;
-use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 
-use crate::cli::Format;
+use super::output::{write_table, Format};
 use crate::config::url::{self as feed_url, FeedUrlError, Origin};
 use crate::config::{self, limits, ConfigError, Env};
-use crate::opml::{self, OpmlError};
+use opml::OpmlError;
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not
 /// disturbed.
@@ -293,36 +297,6 @@ fn list(path: &Path, env: &Env, format: Format) -> Result<u8, FeedsError> {
     Ok(0)
 }
 
-/// Writes rows as columns padded to the widest cell (in characters); the last column is not
-/// padded so lines carry no trailing spaces.
-pub fn write_table<const N: usize>(
-    out: &mut impl Write,
-    header: &[String; N],
-    rows: &[[String; N]],
-) -> std::io::Result<()> {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(crate::safe_text::printable(c, false).chars().count());
-        }
-    }
-    for r in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
-            // Cells can hold strangers' text (an imported OPML file's names and URLs).
-            let cell = &crate::safe_text::printable(cell, false);
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
-
 /// `feeds add`.
 fn add(path: &Path, env: &Env, feed: &NewFeed) -> Result<u8, FeedsError> {
     let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
@@ -464,7 +438,7 @@ fn read_opml(source: &str) -> Result<Vec<u8>, FeedsError> {
 /// lower-cased, default port and fragment dropped, percent-encoding made canonical by the
 /// `url` crate). Query strings and trailing slashes are kept: servers may treat them as
 /// different documents.
-fn dedup_key(url: &str) -> String {
+pub(super) fn dedup_key(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             u.set_fragment(None);
@@ -474,341 +448,9 @@ fn dedup_key(url: &str) -> String {
     }
 }
 
-/// The config file as a `toml_edit` document, with the text it was read from.
-struct ConfigFile {
-    /// The real file (symlinks resolved, so the rename replaces the target, not the link).
-    path: PathBuf,
-    original: String,
-    doc: DocumentMut,
-}
-
-impl ConfigFile {
-    fn open(path: &Path) -> Result<ConfigFile, FeedsError> {
-        let path = std::fs::canonicalize(path).map_err(|source| FeedsError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let original = std::fs::read_to_string(&path).map_err(|source| FeedsError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let doc = original
-            .parse::<DocumentMut>()
-            .map_err(|e| FeedsError::Toml {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        Ok(ConfigFile {
-            path,
-            original,
-            doc,
-        })
-    }
-
-    fn folder(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("/"))
-    }
-
-    /// Appends a `[[feeds]]` table after the last one (or an inline table, when the file
-    /// writes `feeds = [ {...} ]`).
-    fn add(&mut self, f: &NewFeed) -> Result<(), FeedsError> {
-        let mut t = Table::new();
-        t.insert("url", value(&f.url));
-        if let Some(n) = &f.name {
-            t.insert("name", value(n));
-        }
-        t.insert("full_text", value(f.full_text));
-        if !f.tags.is_empty() {
-            t.insert("tags", value(f.tags.iter().collect::<Array>()));
-        }
-        if let Some(d) = f.interval {
-            t.insert("interval", value(humantime::format_duration(d).to_string()));
-        }
-        // A blank line before the header, as in the shipped config.
-        t.decor_mut().set_prefix("\n");
-        let shape_err = || FeedsError::FeedsShape {
-            path: self.path.clone(),
-        };
-        match self.doc.get_mut("feeds") {
-            None => {
-                let mut aot = toml_edit::ArrayOfTables::new();
-                aot.push(t);
-                self.doc.insert("feeds", Item::ArrayOfTables(aot));
-            }
-            Some(Item::ArrayOfTables(aot)) => aot.push(t),
-            Some(Item::Value(Value::Array(arr))) => {
-                let mut it: InlineTable = t.into_inline_table();
-                it.fmt();
-                arr.push(it);
-            }
-            Some(_) => return Err(shape_err()),
-        }
-        Ok(())
-    }
-
-    /// Removes the entry whose URL normalises to `target`; returns its URL as written.
-    fn remove(&mut self, target: &str) -> Result<String, FeedsError> {
-        let folder = self.folder().to_path_buf();
-        let key = dedup_key(target);
-        let matches = |url: Option<&str>| {
-            url.and_then(|u| feed_url::check(u, Origin::ConfigFile { base: &folder }).ok())
-                .is_some_and(|u| dedup_key(&u) == key)
-        };
-        let not_found = || FeedsError::NotFound {
-            url: target.to_string(),
-        };
-        match self.doc.get_mut("feeds") {
-            Some(Item::ArrayOfTables(aot)) => {
-                let i = aot
-                    .iter()
-                    .position(|t| matches(t.get("url").and_then(Item::as_str)))
-                    .ok_or_else(not_found)?;
-                let removed = aot.remove(i);
-                // Comments above a blank line before the removed header introduce the
-                // section, not this feed: hand them to the next feed so they survive.
-                if let Some(next) = aot.get_mut(i) {
-                    let prefix = removed
-                        .decor()
-                        .prefix()
-                        .and_then(|p| p.as_str())
-                        .unwrap_or("");
-                    if let Some(section) = section_comments(prefix) {
-                        let next_prefix = next
-                            .decor()
-                            .prefix()
-                            .and_then(|p| p.as_str())
-                            .unwrap_or("")
-                            .trim_start_matches(['\n', '\r'])
-                            .to_string();
-                        next.decor_mut()
-                            .set_prefix(format!("{section}{next_prefix}"));
-                    }
-                }
-                Ok(removed
-                    .get("url")
-                    .and_then(Item::as_str)
-                    .unwrap_or(target)
-                    .to_string())
-            }
-            Some(Item::Value(Value::Array(arr))) => {
-                let i = arr
-                    .iter()
-                    .position(|v| {
-                        matches(
-                            v.as_inline_table()
-                                .and_then(|t| t.get("url"))
-                                .and_then(Value::as_str),
-                        )
-                    })
-                    .ok_or_else(not_found)?;
-                let removed = arr.remove(i);
-                Ok(removed
-                    .as_inline_table()
-                    .and_then(|t| t.get("url"))
-                    .and_then(Value::as_str)
-                    .unwrap_or(target)
-                    .to_string())
-            }
-            None => Err(not_found()),
-            Some(_) => Err(FeedsError::FeedsShape {
-                path: self.path.clone(),
-            }),
-        }
-    }
-
-    /// Checks the edited text with the daemon's loader, then replaces the file atomically.
-    fn commit(&self, env: &Env) -> Result<(), FeedsError> {
-        let text = self.doc.to_string();
-        let write_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| FeedsError::Write { path, source }
-        };
-        let tmp = TempFile::create(&self.path, text.as_bytes()).map_err(write_err(&self.path))?;
-        if let Err(mut e) = config::load(&tmp.path, env) {
-            // The problems name the temporary file; name the real one.
-            for p in &mut e.problems {
-                if p.file == tmp.path {
-                    p.file.clone_from(&self.path);
-                }
-            }
-            return Err(FeedsError::EditInvalid(e));
-        }
-        // Cheap guard against two editors at once (or a person saving in between).
-        let now = std::fs::read_to_string(&self.path).map_err(|source| FeedsError::Read {
-            path: self.path.clone(),
-            source,
-        })?;
-        if now != self.original {
-            return Err(FeedsError::Changed {
-                path: self.path.clone(),
-            });
-        }
-        tmp.persist(&self.path).map_err(write_err(&self.path))
-    }
-}
-
-/// The part of a table's leading decor that ends with a blank line and holds a comment.
-fn section_comments(prefix: &str) -> Option<String> {
-    let lines: Vec<&str> = prefix.split_inclusive('\n').collect();
-    let last_blank = lines.iter().rposition(|l| l.trim().is_empty())?;
-    let section: String = lines[..=last_blank].concat();
-    section
-        .lines()
-        .any(|l| l.trim_start().starts_with('#'))
-        .then_some(section)
-}
-
-/// A temporary file beside the config, removed unless [`TempFile::persist`]ed.
-struct TempFile {
-    path: PathBuf,
-    done: bool,
-}
-
-impl TempFile {
-    /// Writes `bytes` to a new file in `target`'s folder, with `target`'s permissions, and
-    /// syncs it so the rename cannot expose an empty file after a crash.
-    fn create(target: &Path, bytes: &[u8]) -> std::io::Result<TempFile> {
-        let folder = target.parent().unwrap_or(Path::new("."));
-        let name = target
-            .file_name()
-            .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = folder.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        let tmp = TempFile { path, done: false };
-        f.write_all(bytes)?;
-        if let Ok(meta) = std::fs::metadata(target) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        Ok(tmp)
-    }
-
-    fn persist(mut self, target: &Path) -> std::io::Result<()> {
-        std::fs::rename(&self.path, target)?;
-        self.done = true;
-        // Make the rename itself durable; not all filesystems allow syncing a folder.
-        if let Some(dir) = target.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const CFG: &str = "# top comment\nrule_files = []\n\n[poll]\ninterval = \"10m\" # keep me\n\n# Section about feeds.\n\n[[feeds]]\nurl = \"https://a.example/rss\"\nname = \"A\"\n\n# B is flaky\n[[feeds]]\nurl = \"https://b.example/rss\"\n\n[[rules]]\nname = \"r\"\nquery = \"x\"\n";
-
-    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("feedwatch.toml");
-        std::fs::write(&p, text).expect("write");
-        (dir, p)
-    }
-
-    fn feed(url: &str) -> NewFeed {
-        NewFeed {
-            url: url.into(),
-            name: Some("C \"quoted\"".into()),
-            full_text: true,
-            tags: vec!["x".into(), "y".into()],
-            interval: Some(Duration::from_secs(1800)),
-        }
-    }
-
-    #[test]
-    fn add_keeps_comments_and_lands_after_the_last_feed() {
-        let (_d, p) = file(CFG);
-        let mut f = ConfigFile::open(&p).expect("open");
-        f.add(&feed("https://c.example/rss")).expect("add");
-        f.commit(&Env::default()).expect("commit");
-        let text = std::fs::read_to_string(&p).expect("read");
-        assert!(text.starts_with("# top comment\n"), "{text}");
-        assert!(text.contains("interval = \"10m\" # keep me"));
-        assert!(text.contains("# B is flaky"));
-        let c = text.find("c.example").expect("c added");
-        assert!(text.find("b.example").expect("b") < c);
-        assert!(c < text.find("[[rules]]").expect("rules"), "{text}");
-        let cfg = config::load(&p, &Env::default()).expect("load");
-        assert_eq!(cfg.feeds.len(), 3);
-        assert_eq!(cfg.feeds[2].name.as_deref(), Some("C \"quoted\""));
-        assert_eq!(cfg.feeds[2].interval, Some(Duration::from_secs(1800)));
-        assert!(cfg.feeds[2].full_text);
-    }
-
-    #[test]
-    fn remove_keeps_section_comments_and_drops_the_feeds_own() {
-        let (_d, p) = file(CFG);
-        let mut f = ConfigFile::open(&p).expect("open");
-        assert_eq!(
-            f.remove("https://A.example:443/rss#x").expect("remove"),
-            "https://a.example/rss"
-        );
-        f.commit(&Env::default()).expect("commit");
-        let text = std::fs::read_to_string(&p).expect("read");
-        assert!(text.contains("# Section about feeds."), "{text}");
-        assert!(!text.contains("a.example"));
-        let mut f = ConfigFile::open(&p).expect("open");
-        f.remove("https://b.example/rss").expect("remove b");
-        f.commit(&Env::default()).expect("commit");
-        let text = std::fs::read_to_string(&p).expect("read");
-        assert!(!text.contains("B is flaky"), "{text}");
-        assert!(matches!(
-            ConfigFile::open(&p).expect("open").remove("https://zzz/"),
-            Err(FeedsError::NotFound { .. })
-        ));
-    }
-
-    #[test]
-    fn inline_array_and_missing_feeds_are_handled() {
-        let (_d, p) = file("rule_files = []\nfeeds = [{ url = \"https://a.example/\" }]\n");
-        let mut f = ConfigFile::open(&p).expect("open");
-        f.add(&feed("https://c.example/")).expect("add");
-        f.commit(&Env::default()).expect("commit");
-        assert_eq!(
-            config::load(&p, &Env::default()).expect("load").feeds.len(),
-            2
-        );
-        let (_d, p) = file("rule_files = []\n");
-        let mut f = ConfigFile::open(&p).expect("open");
-        f.add(&feed("https://c.example/")).expect("add");
-        f.commit(&Env::default()).expect("commit");
-        assert_eq!(
-            config::load(&p, &Env::default()).expect("load").feeds.len(),
-            1
-        );
-    }
-
-    #[test]
-    fn an_edit_that_breaks_the_config_is_not_written() {
-        let (d, p) = file(CFG);
-        let mut f = ConfigFile::open(&p).expect("open");
-        // Bypasses the duplicate check in `add`: the loader must still refuse it.
-        f.add(&feed("https://a.example/rss")).expect("add");
-        let err = f.commit(&Env::default()).expect_err("duplicate refused");
-        assert!(err.to_string().contains("listed twice"), "{err}");
-        assert!(err.to_string().contains(&p.display().to_string()), "{err}");
-        assert_eq!(std::fs::read_to_string(&p).expect("read"), CFG);
-        let leftovers = std::fs::read_dir(d.path()).expect("ls").count();
-        assert_eq!(leftovers, 1, "temporary file removed");
-    }
 
     #[test]
     fn urls_normalise_for_duplicate_checks() {
@@ -834,17 +476,5 @@ mod tests {
         );
         assert!(n("ftp://example.com/").is_err());
         assert!(n("   ").is_err());
-    }
-
-    #[test]
-    fn tables_align() {
-        let mut out = Vec::new();
-        let h = ["A", "BB"].map(String::from);
-        let rows = [["long cell", "x"].map(String::from)];
-        write_table(&mut out, &h, &rows).expect("write");
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "A          BB\nlong cell  x\n"
-        );
     }
 }

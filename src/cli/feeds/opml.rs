@@ -2,7 +2,7 @@
 //!
 //! `feedwatch feeds import` reads an OPML file into plain [`OpmlFeed`]s and `feeds export`
 //! writes the configured feeds back out; neither touches the config file (that is
-//! `feeds_cmd`'s job). Export followed by import reproduces the feeds exactly: names go to
+//! `feeds`' job, in `edit`). Export followed by import reproduces the feeds exactly: names go to
 //! `text`/`title`, tags to `category`, and the two settings OPML has no word for
 //! (`full_text`, `interval`) to attributes in feedwatch's own namespace, which other readers
 //! ignore.

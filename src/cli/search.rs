@@ -1,7 +1,7 @@
 //! `feedwatch search`: full-text search over kept articles.
 //!
 //! The query is written in the rule language (so a rule can be tried against history before
-//! it goes live), translated to FTS5 by [`crate::fts_query`] and run by
+//! it goes live), translated to FTS5 by [`crate::store::fts`] and run by
 //! [`crate::store::Store::search`]. Exit codes follow `grep` and `feedwatch check`: 0 when
 //! something matched, 1 when nothing did, 2 on a bad query or another error.
 
@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::Format;
+use super::output::write_table;
+use super::output::Format;
 use crate::config::{self, Env};
-use crate::feeds_cmd::write_table;
-use crate::fts_query;
+use crate::store::fts;
 use crate::store::{SearchHit, Store};
 
 /// Results shown when `--limit` is not given.
@@ -49,7 +49,7 @@ pub struct SearchArgs {
 /// When the config or database cannot be opened, or output cannot be written.
 pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
     let query = args.query.join(" ");
-    let fts = match fts_query::translate(&query) {
+    let fts = match fts::translate(&query) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("feedwatch: search query: {}", e.render(&query));
@@ -77,7 +77,7 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
 
 /// One result as a JSON object; these keys are a stable interface for scripts.
 pub fn to_json(h: &SearchHit) -> serde_json::Value {
-    let time = |t: Option<i64>| t.map(crate::alert::rfc3339);
+    let time = |t: Option<i64>| t.map(crate::text::time::rfc3339);
     json!({
         "id": h.article_id,
         "feed": h.feed,
@@ -98,7 +98,7 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
         return writeln!(out, "no articles matched");
     }
     let clip = |s: &str, n: usize| -> String {
-        let s = crate::safe_text::printable(s, false);
+        let s = crate::text::safe_text::printable(s, false);
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if s.chars().count() > n {
             let mut c: String = s.chars().take(n - 1).collect();
@@ -131,7 +131,7 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
     for (line, h) in lines.zip(hits) {
         writeln!(out, "{line}")?;
         if let Some(u) = &h.url {
-            writeln!(out, "    {}", crate::safe_text::printable(u, false))?;
+            writeln!(out, "    {}", crate::text::safe_text::printable(u, false))?;
         }
         writeln!(out, "    {}", clip(&h.snippet, 200))?;
     }

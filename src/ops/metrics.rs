@@ -83,7 +83,7 @@ fn metrics() -> &'static Metrics {
         let poll_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let outbox_depth = Gauge::default();
         let faults = Family::<FaultLabel, Gauge>::default();
-        for f in crate::health::Fault::ALL {
+        for f in crate::ops::health::Fault::ALL {
             faults
                 .get_or_create(&FaultLabel {
                     fault: f.name().into(),
@@ -230,8 +230,8 @@ pub fn healthy() -> bool {
 /// The `/healthz` answer: 200 `ok`, or 503 with one line per reason (a stalled poll loop,
 /// each active service fault with its since-time and cause).
 pub fn health_report() -> (bool, String) {
-    let faults = crate::health::active();
-    let mut body = crate::health::describe(&faults);
+    let faults = crate::ops::health::active();
+    let mut body = crate::ops::health::describe(&faults);
     if !healthy() {
         body.insert_str(0, "poll loop stalled\n");
     }

@@ -11,12 +11,11 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::alert;
-use crate::cli::{Format, EXIT_FAULT};
+use super::{Format, EXIT_FAULT};
 use crate::config::Config;
-use crate::safe_text::printable;
 use crate::store::lock;
 use crate::store::{Store, StoreError};
+use crate::text::safe_text::printable;
 
 /// Errors from `status`.
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +213,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
         None => Store::open(&cfg.database)?,
     };
     let rows = store.feeds()?;
-    let when = |t: Option<i64>| t.map(alert::rfc3339);
+    let when = |t: Option<i64>| t.map(crate::text::time::rfc3339);
     if format == Format::Text {
         writeln!(
             out,

@@ -139,7 +139,7 @@ pub fn set(fault: Fault, reason: impl Into<String>) {
     };
     if changed {
         tracing::error!(fault = fault.name(), reason = %reason, "service fault {fault}: {reason}; {}", fault.next_step());
-        crate::metrics::fault(fault.name(), true);
+        crate::ops::metrics::fault(fault.name(), true);
         publish(&mut s);
     }
 }
@@ -153,7 +153,7 @@ pub fn clear(fault: Fault) {
             fault = fault.name(),
             "service fault {fault} cleared after {secs}s: working again"
         );
-        crate::metrics::fault(fault.name(), false);
+        crate::ops::metrics::fault(fault.name(), false);
         publish(&mut s);
     }
 }
@@ -196,7 +196,7 @@ pub fn describe(faults: &[ActiveFault]) -> String {
             format!(
                 "fault {} since {}: {}\n",
                 f.fault,
-                crate::alert::rfc3339(f.since),
+                crate::text::time::rfc3339(f.since),
                 f.reason
             )
         })

@@ -1,0 +1,258 @@
+//! Schedule: when feeds are polled, and the single writer that commits their results.
+//!
+//! Polls run concurrently (bounded by `[poll] concurrency`); their `PollRecord`s go to one
+//! writer thread that owns the write connection and the alert log. The writer commits what
+//! has arrived in one transaction (at thousands of feeds one fsync per batch, not per feed),
+//! then delivers the alerts those commits created. A poll counts as done only when the writer
+//! acknowledged its commit, so the scheduler never polls a feed whose last result is still
+//! in flight.
+//!
+//! `writer` is the single writer (the only holder of the write connection and the alert log);
+//! `due` keeps the feeds in the order they fall due. This file runs the polls: [`run`], the
+//! daemon loop, and [`poll_once`].
+//!
+//! Shutdown is a [`CancellationToken`] passed in: the binary cancels it on a signal, a test
+//! on whatever it likes. In-flight polls get a grace period to finish; whatever is cut off
+//! was never committed, so it is polled again after restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::FeedConfig;
+use crate::pipeline::{poll_feed, Pipeline};
+use crate::store::{FeedRow, Store, StoreError};
+
+mod due;
+mod writer;
+
+use due::{index_feeds, schedule_feeds, DueQueue};
+pub use writer::{health_ticks, Writer, WriterMsg, HEALTH_TICK};
+
+/// Polls one feed and waits for its commit.
+/// `slot` is the caller's concurrency permit: it is released once the record is handed to
+/// the writer, so polling goes on while commits are gathered into batches.
+async fn poll_and_commit(
+    p: Pipeline,
+    feed: FeedConfig,
+    row: FeedRow,
+    tx: mpsc::Sender<WriterMsg>,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> (String, i64) {
+    let started = std::time::Instant::now();
+    let rec = poll_feed(&p, &feed, &row).await;
+    let mut next = rec.next_poll_at;
+    let mut result = match (&rec.error, rec.status) {
+        (Some(_), _) => "error",
+        (None, Some(304)) => "not_modified",
+        (None, _) => "ok",
+    };
+    let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
+    let (ack_tx, ack_rx) = oneshot::channel();
+    let mut committed = false;
+    if tx
+        .send(WriterMsg::Commit(Box::new(rec), ack_tx))
+        .await
+        .is_ok()
+    {
+        drop(slot);
+        committed = ack_rx.await.unwrap_or(false);
+    }
+    if !committed {
+        // Nothing of this poll was stored: count it as failed, and poll again soon rather
+        // than at the stored schedule, so the work is redone once the store recovers.
+        result = "error";
+        let soon = chrono::Utc::now().timestamp()
+            + i64::try_from(p.poll.min_interval.as_secs()).unwrap_or(i64::MAX / 4);
+        next = next.min(soon);
+    }
+    crate::ops::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
+    (feed.url, next)
+}
+
+/// Reads all feed rows, keyed by URL.
+fn rows_by_url(reader: &Arc<Mutex<Store>>) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let s = reader.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(s.feeds()?.into_iter().map(|r| (r.url.clone(), r)).collect())
+}
+
+/// Polls every feed once, `concurrency` at a time, and returns when all results are
+/// committed (alerts are delivered by the writer).
+///
+/// # Errors
+/// When the feed rows cannot be read.
+pub async fn poll_once(
+    p: &Pipeline,
+    feeds: &[FeedConfig],
+    tx: &mpsc::Sender<WriterMsg>,
+    shutdown: &CancellationToken,
+) -> Result<(), StoreError> {
+    let rows = rows_by_url(&p.reader)?;
+    let sem = Arc::new(Semaphore::new(p.poll.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    // Slots are taken here, in config order, so feeds start in the order they are listed.
+    for f in feeds {
+        let Some(row) = rows.get(&f.url).cloned() else {
+            continue;
+        };
+        let permit = tokio::select! {
+            p = sem.clone().acquire_owned() => p.ok(),
+            () = shutdown.cancelled() => break,
+        };
+        let (p, f, tx) = (p.clone(), f.clone(), tx.clone());
+        set.spawn(async move { poll_and_commit(p, f, row, tx, permit).await });
+        // Reap finished polls as we go, so the set does not hold thousands of results.
+        while let Some(r) = set.try_join_next() {
+            drop(r);
+        }
+    }
+    loop {
+        tokio::select! {
+            r = set.join_next() => if r.is_none() { break },
+            () = shutdown.cancelled() => {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the loop runs with: replaced as a whole on reload.
+#[derive(Clone)]
+pub struct Runtime {
+    /// What each poll runs with.
+    pub pipeline: Pipeline,
+    /// The configured feeds.
+    pub feeds: Vec<FeedConfig>,
+}
+
+/// The daemon loop: polls each feed when it is due, until `shutdown` is cancelled; then
+/// gives in-flight polls `grace` to finish and cancels the rest.
+///
+/// A new [`Runtime`] sent on `runtime` (a reload) takes effect for polls started after it:
+/// feeds keep their schedule, new feeds are due at once, removed feeds stop.
+///
+/// # Errors
+/// When the feed rows cannot be read at start.
+pub async fn run(
+    mut runtime: tokio::sync::watch::Receiver<Arc<Runtime>>,
+    tx: &mpsc::Sender<WriterMsg>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Result<(), StoreError> {
+    let mut rt = runtime.borrow_and_update().clone();
+    let mut by_url = index_feeds(&rt);
+    let mut due = DueQueue::default();
+    let mut busy: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+    schedule_feeds(&rt, &by_url, &busy, &mut due)?;
+    let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
+    let watchdog = crate::ops::notify::watchdog_interval();
+    // Polling slots. A poll gives its slot back once its record is handed to the writer, as
+    // in `poll --once`; holding it until the commit was acknowledged tied throughput to the
+    // writer's gathering window (10,000 feeds: 7,500 polled in 25 s, against 12.5 s for all
+    // of them with `poll --once`). The feed stays `busy` until its commit is acknowledged.
+    let mut limit = rt.pipeline.poll.concurrency.max(1);
+    let mut slots = Arc::new(Semaphore::new(limit));
+
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let p = &rt.pipeline;
+        if p.poll.concurrency.max(1) != limit {
+            // A reload changed the limit: polls already running keep the old slots.
+            limit = p.poll.concurrency.max(1);
+            slots = Arc::new(Semaphore::new(limit));
+        }
+        // Start what is due, earliest first, while slots are free.
+        loop {
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let Some(url) = due.pop_due(now) else {
+                break;
+            };
+            let Some(f) = by_url.get(&url).and_then(|&i| rt.feeds.get(i)) else {
+                continue;
+            };
+            let row = {
+                let s = p.reader.lock().unwrap_or_else(|e| e.into_inner());
+                s.feed(&url)
+            };
+            let row = match row {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(feed = %url, error = %e, "cannot read feed state; retrying in a minute");
+                    due.set(url, now + 60);
+                    continue;
+                }
+            };
+            busy.insert(url);
+            in_flight.spawn(poll_and_commit(
+                p.clone(),
+                f.clone(),
+                row,
+                tx.clone(),
+                Some(slot),
+            ));
+        }
+        let next_due = due.next_at().unwrap_or(now + 3600);
+        let waiting = next_due <= now;
+        let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        // Come round at least twice a minute, so /healthz can tell a stalled loop.
+        crate::ops::metrics::loop_alive();
+        wait = wait.min(Duration::from_secs(30));
+        if let Some(w) = watchdog {
+            // The loop must come round at least this often to prove it is alive.
+            crate::ops::notify::watchdog();
+            wait = wait.min(w);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(done) = in_flight.join_next() => {
+                if let Ok((url, next)) = done {
+                    // A feed removed by a reload while in flight is not scheduled again.
+                    if let Some(url) = busy.take(url.as_str()) {
+                        if by_url.contains_key(&url) {
+                            due.set(url, next);
+                        }
+                    }
+                }
+            }
+            changed = runtime.changed() => {
+                if changed.is_ok() {
+                    rt = runtime.borrow_and_update().clone();
+                    by_url = index_feeds(&rt);
+                    if let Err(e) = schedule_feeds(&rt, &by_url, &busy, &mut due) {
+                        tracing::error!(error = %e, "cannot read feed state after reload");
+                    }
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+            // A slot came free while feeds are waiting: go round and start the next one.
+            _ = slots.acquire(), if waiting => {}
+        }
+    }
+
+    // Shutdown: no new polls; let in-flight ones finish within the grace period.
+    crate::ops::notify::stopping();
+    if !in_flight.is_empty() {
+        tracing::info!(
+            in_flight = in_flight.len(),
+            "shutting down: waiting up to {}s for polls in flight",
+            grace.as_secs()
+        );
+        let drain = async { while in_flight.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!("grace period over: cancelling polls still in flight (they are retried after restart)");
+            in_flight.abort_all();
+            while in_flight.join_next().await.is_some() {}
+        }
+    }
+    Ok(())
+}
