@@ -19,9 +19,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
-
-use crate::store::{AlertRecord, Store, StoreError};
+use crate::rules::{Severity, TermHit};
+use crate::store::{AlertRecord, OtherSource, Store, StoreError};
 use crate::text::safe_text::{clip, printable};
 use crate::text::time::rfc3339;
 
@@ -156,7 +155,7 @@ impl AlertLog {
         let mut buf = Vec::with_capacity(alerts.len() * 512);
         for a in alerts {
             // serde_json::Value serialisation cannot fail.
-            serde_json::to_writer(&mut buf, &to_json(a)).unwrap_or_default();
+            serde_json::to_writer(&mut buf, &AlertLine::from(a)).unwrap_or_default();
             buf.push(b'\n');
         }
         self.follow_path()?;
@@ -260,67 +259,95 @@ fn read_id(file: &mut File, start: u64, end: u64) -> std::io::Result<Option<Line
     Ok(serde_json::from_reader(reader).ok())
 }
 
-/// The alert as other tools read it: one JSON object per line in the log and in
-/// `feedwatch alerts --format json`. Keys are a stable interface. Text fields are cleaned of
-/// control characters (see `safe_text`) and cut at their limits ([`MAX_FIELD_CHARS`] and
+/// The alert as other tools read it: one JSON object per line in the log, in
+/// `feedwatch alerts --format json` and in webhook bodies; one type for every producer, so a
+/// renamed field fails `tests/json_schemas.rs`. Keys are a stable interface, declared in
+/// alphabetical order (the order the log has always written them in). Text fields are cleaned
+/// of control characters (see `safe_text`) and cut at their limits ([`MAX_FIELD_CHARS`] and
 /// the others) with a `…[truncated]` marker, so a line stays bounded and safe to print.
-pub fn to_json(a: &AlertRecord) -> Value {
-    let hits: Value = serde_json::from_str(&a.hits_json).unwrap_or(Value::Array(vec![]));
-    let words = hits
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h.get("term").and_then(Value::as_str));
-    let terms: Vec<String> = crate::rules::distinct_terms(words)
-        .into_iter()
-        .take(MAX_LIST)
-        .map(|t| text(t, MAX_TERM_CHARS))
-        .collect();
-    let also = serde_json::from_str::<Value>(&a.also_json).unwrap_or(Value::Array(vec![]));
-    json!({
-        "id": a.id,
-        "time": rfc3339(a.created_at),
-        "rule": text(&a.rule, MAX_FIELD_CHARS),
-        "severity": text(&a.severity, MAX_FIELD_CHARS),
-        "feed": text(&a.feed, MAX_FIELD_CHARS),
-        "title": text(&a.title, MAX_FIELD_CHARS),
-        "url": a.url.as_deref().map(|u| text(u, MAX_FIELD_CHARS)),
-        "published": a.published_at.map(rfc3339),
-        "terms": terms,
-        "hits": bounded(hits),
-        "snippet": text(&a.snippet, MAX_SNIPPET_CHARS),
-        "also": bounded(also),
-    })
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertLine {
+    /// The story's other sources, at most [`MAX_LIST`].
+    pub also: Vec<OtherSource>,
+    /// The feed's name.
+    pub feed: String,
+    /// Where the rule's words were found, at most [`MAX_LIST`].
+    pub hits: Vec<TermHit>,
+    /// Alert id, increasing.
+    pub id: i64,
+    /// When the item says it was published (RFC 3339).
+    pub published: Option<String>,
+    /// The rule that fired.
+    pub rule: String,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The passage around the first hit.
+    pub snippet: String,
+    /// The distinct words found, as first written.
+    pub terms: Vec<String>,
+    /// When the alert was committed (RFC 3339).
+    pub time: String,
+    /// The article's headline.
+    pub title: String,
+    /// The article's link.
+    pub url: Option<String>,
+}
+
+impl From<&AlertRecord> for AlertLine {
+    fn from(a: &AlertRecord) -> Self {
+        let terms = crate::rules::distinct_terms(a.hits.iter().map(|h| h.term.as_str()))
+            .into_iter()
+            .take(MAX_LIST)
+            .map(|t| text(t, MAX_TERM_CHARS))
+            .collect();
+        let hits = a
+            .hits
+            .iter()
+            .take(MAX_LIST)
+            .map(|h| TermHit {
+                term: text(&h.term, MAX_FIELD_CHARS),
+                via: h.via.as_deref().map(|v| text(v, MAX_FIELD_CHARS)),
+                ..h.clone()
+            })
+            .collect();
+        let also = a
+            .also
+            .iter()
+            .take(MAX_LIST)
+            .map(|o| OtherSource {
+                feed: text(&o.feed, MAX_FIELD_CHARS),
+                url: o.url.as_deref().map(|u| text(u, MAX_FIELD_CHARS)),
+            })
+            .collect();
+        AlertLine {
+            also,
+            feed: text(&a.feed, MAX_FIELD_CHARS),
+            hits,
+            id: a.id,
+            published: a.published_at.map(rfc3339),
+            rule: text(&a.rule, MAX_FIELD_CHARS),
+            severity: a.severity,
+            snippet: text(&a.snippet, MAX_SNIPPET_CHARS),
+            terms,
+            time: rfc3339(a.created_at),
+            title: text(&a.title, MAX_FIELD_CHARS),
+            url: a.url.as_deref().map(|u| text(u, MAX_FIELD_CHARS)),
+        }
+    }
+}
+
+impl std::fmt::Display for AlertLine {
+    /// One line of compact JSON.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
 }
 
 /// A stranger's text as it may be printed or logged: no control characters, at most `max`
 /// characters.
 fn text(s: &str, max: usize) -> String {
     clip(&printable(s, false), max).into_owned()
-}
-
-/// A list of small objects (hits, other sources) cut to [`MAX_LIST`] entries, each string
-/// cleaned and cut.
-fn bounded(v: Value) -> Value {
-    let Value::Array(items) = v else {
-        return Value::Array(vec![]);
-    };
-    let items = items
-        .into_iter()
-        .take(MAX_LIST)
-        .map(|item| match item {
-            Value::Object(m) => Value::Object(
-                m.into_iter()
-                    .map(|(k, v)| match v {
-                        Value::String(s) => (k, Value::String(text(&s, MAX_FIELD_CHARS))),
-                        other => (k, other),
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })
-        .collect();
-    Value::Array(items)
 }
 
 /// Start-up repair: alerts already in the log but not marked delivered (the process died
@@ -415,19 +442,13 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
 /// The alert as a tracing event with fixed field names, at WARN for high and critical
 /// severities and INFO (journal priority "notice") below.
 fn emit(a: &AlertRecord) {
-    crate::ops::metrics::alert(&a.rule, &a.severity);
-    let v = to_json(a);
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-    let (rule, severity, feed, title, url, snippet) = (
-        s("rule"),
-        s("severity"),
-        s("feed"),
-        s("title"),
-        s("url"),
-        s("snippet"),
-    );
-    let terms = terms_line(&v);
-    if matches!(a.severity.as_str(), "high" | "critical") {
+    let l = AlertLine::from(a);
+    crate::ops::metrics::alert(&l.rule, &l.severity.to_string());
+    let (rule, severity, feed, title, snippet) =
+        (&l.rule, l.severity, &l.feed, &l.title, &l.snippet);
+    let url = l.url.as_deref().unwrap_or("");
+    let terms = l.terms.join(", ");
+    if severity >= Severity::High {
         tracing::warn!(
             target: "feedwatch::alert",
             alert_id = a.id, alert_rule = %rule, severity = %severity, feed = %feed,
@@ -444,34 +465,20 @@ fn emit(a: &AlertRecord) {
     }
 }
 
-/// The alert's terms, comma-separated.
-fn terms_line(v: &Value) -> String {
-    v["terms"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
-}
-
-/// One alert for people: a header line and indented details, built from [`to_json`] so it
+/// One alert for people: a header line and indented details, built from [`AlertLine`] so it
 /// is as clean and bounded as the log line.
 pub fn to_text(a: &AlertRecord) -> String {
-    let v = to_json(a);
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let l = AlertLine::from(a);
     format!(
         "{}  {:<8} {}  [{}]  {}\n    {}\n    terms: {}\n    {}\n",
         rfc3339(a.created_at),
-        s("severity").to_uppercase(),
-        s("rule"),
-        s("feed"),
-        s("title"),
-        v["url"].as_str().unwrap_or("(no link)"),
-        terms_line(&v),
-        s("snippet")
+        l.severity.to_string().to_uppercase(),
+        l.rule,
+        l.feed,
+        l.title,
+        l.url.as_deref().unwrap_or("(no link)"),
+        l.terms.join(", "),
+        l.snippet
     )
 }
 
@@ -515,7 +522,7 @@ mod tests {
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| v["id"].as_i64())
             .collect()
     }
@@ -603,8 +610,8 @@ mod tests {
         rec.articles[0].title = format!("\u{1b}]52;c;SGk=\u{7}{}", "word ".repeat(200_000));
         store.commit_poll(&rec).expect("commit");
         let a = &store.undelivered_alerts(1).expect("pending")[0];
-        let v = to_json(a);
-        let title = v["title"].as_str().expect("title");
+        let v = AlertLine::from(a);
+        let title = v.title.as_str();
         assert_eq!(title.chars().count(), MAX_FIELD_CHARS);
         assert!(
             title.starts_with("]52;c;SGk=word")

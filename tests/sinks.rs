@@ -550,7 +550,7 @@ async fn rule_and_severity_filters() {
     let all = db.store.alerts(0, None).expect("alerts");
     let want: Vec<i64> = all
         .iter()
-        .filter(|a| (a.rule == "r1" && a.severity == "high") || a.rule == "r3")
+        .filter(|a| (a.rule == "r1" && a.severity == Severity::High) || a.rule == "r3")
         .map(|a| a.id)
         .collect();
     assert_eq!(recv.accepted(), want);

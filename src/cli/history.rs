@@ -18,7 +18,7 @@ pub(super) async fn alerts(
     let print = |a: &crate::store::AlertRecord| -> Result<()> {
         let mut out = std::io::stdout().lock();
         match format {
-            Format::Json => writeln!(out, "{}", alert::to_json(a))?,
+            Format::Json => writeln!(out, "{}", alert::AlertLine::from(a))?,
             Format::Text => write!(out, "{}", alert::to_text(a))?,
         }
         out.flush()?;

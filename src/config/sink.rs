@@ -96,26 +96,13 @@ impl SinkSpec {
         })
     }
 
-    /// Whether this sink wants an alert of `rule` at `severity` (as stored: "high", …).
-    /// An unknown stored severity passes a `min_severity` filter: better a surplus alert
-    /// than a lost one.
-    pub fn accepts(&self, rule: &str, severity: &str) -> bool {
+    /// Whether this sink wants an alert of `rule` at `severity`.
+    pub fn accepts(&self, rule: &str, severity: Severity) -> bool {
         if !self.rules.is_empty() && !self.rules.iter().any(|r| r == rule) {
             return false;
         }
-        match (self.min_severity, rank(severity)) {
-            (Some(min), Some(have)) => rank(&min.to_string()).is_none_or(|need| have >= need),
-            _ => true,
-        }
+        self.min_severity.is_none_or(|min| severity >= min)
     }
-}
-
-/// Severity order from the names stored in `alerts.severity`.
-fn rank(severity: &str) -> Option<u8> {
-    ["info", "low", "medium", "high", "critical"]
-        .iter()
-        .position(|s| s.eq_ignore_ascii_case(severity))
-        .and_then(|p| u8::try_from(p).ok())
 }
 
 /// One problem in `[[sinks]]`: which sink (its place in the list given), which field, and
@@ -303,13 +290,16 @@ mod tests {
     #[test]
     fn filters_by_rule_and_severity() {
         let s = spec("name = \"a\"\ntype = \"exec\"\ncommand = [\"cat\"]\nmin_severity = \"high\"\nrules = [\"r1\"]\n");
-        assert!(s.accepts("r1", "high"));
-        assert!(s.accepts("r1", "critical"));
-        assert!(!s.accepts("r1", "medium"));
-        assert!(!s.accepts("r2", "critical"));
-        assert!(s.accepts("r1", "weird"), "unknown severities pass");
+        assert!(s.accepts("r1", Severity::High));
+        assert!(s.accepts("r1", Severity::Critical));
+        assert!(!s.accepts("r1", Severity::Medium));
+        assert!(!s.accepts("r2", Severity::Critical));
+        assert!(
+            s.accepts("r1", Severity::from_stored("weird")),
+            "unknown stored severities pass"
+        );
         let all = spec("name = \"b\"\ntype = \"exec\"\ncommand = [\"cat\"]\n");
-        assert!(all.accepts("anything", "info"));
+        assert!(all.accepts("anything", Severity::Info));
     }
 
     #[test]

@@ -88,6 +88,16 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// A severity as stored in `alerts.severity`. Every row is written from this enum; a name
+    /// it does not know (a database edited by hand, or written by a later version) counts as
+    /// critical, so it passes every sink's `min_severity`: better a surplus alert than a lost
+    /// one.
+    pub fn from_stored(name: &str) -> Severity {
+        name.parse().unwrap_or(Severity::Critical)
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -120,7 +130,7 @@ impl FromStr for Severity {
 }
 
 /// A part of a document a term can match in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Field {
     /// The item's headline.
@@ -212,20 +222,22 @@ pub struct Match {
     pub snippet: String,
 }
 
-/// One occurrence of a rule literal in a document.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One occurrence of a rule literal in a document. Stored with its alert as JSON and read
+/// back as this type, so the log, `alerts` and sinks all see the same typed hits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TermHit {
-    /// The text as it appears in the document.
-    pub term: String,
-    /// The field it was found in.
-    pub field: Field,
-    /// Character (not byte) offsets into that field's original text.
-    pub start: usize,
+    // Fields in alphabetical order: the order the alert log has always written them in.
     /// Character offset just past the text.
     pub end: usize,
+    /// The field it was found in.
+    pub field: Field,
+    /// Character (not byte) offset of the text's start in that field's original text.
+    pub start: usize,
+    /// The text as it appears in the document.
+    pub term: String,
     /// How the rule found the word when it is not a literal of the rule itself: the stem or
     /// term and the concept it belongs to (`~storm in @attack`). Absent for plain literals.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
 }
 

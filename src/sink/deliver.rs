@@ -11,6 +11,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::build::{Secret, Sink, Target};
+use crate::rules::Severity;
 
 /// Header carrying the alert's stable id, so receivers can drop repeats without parsing.
 pub const HEADER_ALERT_ID: &str = "X-Feedwatch-Alert-Id";
@@ -100,7 +101,7 @@ pub(crate) async fn deliver(
     alert_id: i64,
     attempt: u32,
     rule: &str,
-    severity: &str,
+    severity: Severity,
     body: Vec<u8>,
 ) -> Outcome {
     match &sink.target {

@@ -16,7 +16,7 @@
 //! and records it, so a restart alone sends nothing twice.
 //!
 //! - `webhook`: POST of the alert JSON (the object the alert log writes, see
-//!   [`crate::alert::to_json`]); with a secret, `X-Feedwatch-Signature: sha256=<hex
+//!   [`crate::alert::AlertLine`]); with a secret, `X-Feedwatch-Signature: sha256=<hex
 //!   HMAC-SHA256 of the body>`. 2xx delivers; 408, 429, 5xx and network errors retry; other
 //!   4xx reject for good (see [`classify`]).
 //! - `exec`: runs `command` (argv, no shell) with the alert JSON on stdin; exit 0 delivers,

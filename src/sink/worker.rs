@@ -151,9 +151,9 @@ async fn pass(
             return Ok(Pass::Idle { next_due });
         };
         // serde_json::Value serialisation cannot fail.
-        let body = serde_json::to_vec(&crate::alert::to_json(&alert)).unwrap_or_default();
+        let body = serde_json::to_vec(&crate::alert::AlertLine::from(&alert)).unwrap_or_default();
         let attempt = attempts.saturating_add(1);
-        let outcome = deliver(sink, alert.id, attempt, &alert.rule, &alert.severity, body).await;
+        let outcome = deliver(sink, alert.id, attempt, &alert.rule, alert.severity, body).await;
         let (n, id, now) = (name.clone(), alert.id, unix_now());
         match outcome {
             Outcome::Delivered => {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
+use crate::rules::Severity;
 use crate::story::{self, Fingerprint};
 
 mod check;
@@ -426,17 +427,18 @@ impl Store {
                 id: r.get(0)?,
                 created_at: r.get(1)?,
                 rule: r.get(2)?,
-                severity: r.get(3)?,
+                severity: Severity::from_stored(&r.get::<_, String>(3)?),
                 feed: r.get(4)?,
                 feed_url: r.get(5)?,
                 title: r.get(6)?,
                 url: r.get(7)?,
                 published_at: r.get(8)?,
-                hits_json: r.get(9)?,
+                hits: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
                 snippet: r.get(10)?,
-                also_json: r
+                also: r
                     .get::<_, Option<String>>(11)?
-                    .unwrap_or_else(|| "[]".into()),
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

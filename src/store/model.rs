@@ -208,8 +208,8 @@ pub struct AlertRecord {
     pub created_at: i64,
     /// The rule that fired.
     pub rule: String,
-    /// The rule's severity (`low`, `medium`, `high`).
-    pub severity: String,
+    /// The rule's severity.
+    pub severity: Severity,
     /// The feed's name (or URL when unnamed).
     pub feed: String,
     /// The feed's URL.
@@ -220,13 +220,22 @@ pub struct AlertRecord {
     pub url: Option<String>,
     /// Unix seconds the item says it was published.
     pub published_at: Option<i64>,
-    /// JSON array of term hits, as stored.
-    pub hits_json: String,
+    /// Where the rule's words were found (empty if the stored hits could not be read).
+    pub hits: Vec<TermHit>,
     /// Passage around the first hit.
     pub snippet: String,
-    /// JSON array of `{feed, url}`: the story's other sources (syndicated copies, the same
-    /// URL in other feeds), as known now.
-    pub also_json: String,
+    /// The story's other sources (syndicated copies, the same URL in other feeds), as known
+    /// now.
+    pub also: Vec<OtherSource>,
+}
+
+/// Another feed's copy of an alert's story.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OtherSource {
+    /// The feed's name (or URL when unnamed).
+    pub feed: String,
+    /// The copy's link.
+    pub url: Option<String>,
 }
 
 /// Figures for the service status line.

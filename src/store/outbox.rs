@@ -9,6 +9,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{AlertRecord, Store, StoreError};
+use crate::rules::Severity;
 
 /// One sink's delivery state, as `feedwatch status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +76,7 @@ impl Store {
         &mut self,
         sink: &str,
         now: i64,
-        accept: impl Fn(&str, &str) -> bool,
+        accept: impl Fn(&str, Severity) -> bool,
     ) -> Result<usize, StoreError> {
         // Sinks are woken after every commit; most commits raise no alert. A plain read
         // answers that without taking the write lock from the poll writer.
@@ -113,7 +114,7 @@ impl Store {
                  VALUES (?1, ?2, ?3)",
             )?;
             for (id, rule, severity) in &new {
-                if accept(rule, severity) {
+                if accept(rule, Severity::from_stored(severity)) {
                     queued += ins.execute(params![id, sink, now])?;
                 }
             }
