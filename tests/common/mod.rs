@@ -323,30 +323,3 @@ pub fn page(title: &str, paragraphs: &[&str]) -> String {
         t = esc(title)
     )
 }
-
-/// Sends `sig` (e.g. "TERM", "HUP") to a child process.
-pub fn signal(child: &std::process::Child, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([format!("-{sig}"), child.id().to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill -{sig} failed");
-}
-
-/// Waits for a child to exit; `None` when it is still running after `timeout`.
-pub async fn wait_exit(
-    child: &mut std::process::Child,
-    timeout: std::time::Duration,
-) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if start.elapsed() > timeout {
-            return None;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
