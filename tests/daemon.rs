@@ -214,3 +214,32 @@ async fn unread_notify_socket_never_blocks() {
     };
     assert_eq!(status.code(), Some(0), "{}", daemon.log());
 }
+
+/// The harness's promise: a guard dropped mid-test (as by a failed assertion) kills and
+/// reaps its daemon, and the child gets none of the service-manager variables of the
+/// environment the tests run in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_guard_leaves_no_daemon_behind() {
+    let inst = Instance::new("[[feeds]]\nurl = \"feed.xml\"\ninterval = \"1h\"\n");
+    std::fs::write(inst.dir.path().join("feed.xml"), rss("Local", &[])).expect("write feed");
+    let daemon = Daemon::start(&inst, &[]);
+    let pid = daemon.pid();
+    daemon
+        .wait_log("feedwatch started", 1, Duration::from_secs(30))
+        .await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    for var in common::daemon::CLEARED_ENV {
+        let prefix = format!("{var}=");
+        assert!(
+            !environ
+                .split(|&b| b == 0)
+                .any(|kv| kv.starts_with(prefix.as_bytes())),
+            "{var} reached the daemon"
+        );
+    }
+    drop(daemon);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "daemon {pid} still running (or not reaped) after its guard was dropped"
+    );
+}

@@ -113,7 +113,7 @@ impl Daemon {
 
     /// As [`Daemon::spawn`], with `env` set on top of the clean environment.
     pub fn spawn_env(inst: &Instance, args: &[&str], env: &[(&str, &OsStr)]) -> Daemon {
-        let mut cmd = command([std::ffi::OsStr::new("--config"), inst.config().as_os_str()]);
+        let mut cmd = command([OsStr::new("--config"), inst.config().as_os_str()]);
         cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
