@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{rss, Instance};
+use common::{rss, Daemon, Instance};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -269,21 +269,16 @@ async fn one_cycle_over_hostile_feeds() {
 
     for cycle in 0..2 {
         let start = Instant::now();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-            .arg("--config")
-            .arg(inst.config())
-            .args(["poll", "--once"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start");
-        let pid = child.id();
+        // The guard kills the cycle if an assertion fails; its stderr goes to a file (a pipe
+        // read only at the end could fill and stall it).
+        let mut child = Daemon::spawn(&inst, &["poll", "--once"]);
+        let pid = child.pid();
         let mut peak = 0;
         let status = loop {
             if let Some(kb) = rss_kb(pid) {
                 peak = peak.max(kb);
             }
-            if let Some(s) = child.try_wait().expect("wait") {
+            if let Some(s) = child.try_wait() {
                 break s;
             }
             assert!(
@@ -292,11 +287,7 @@ async fn one_cycle_over_hostile_feeds() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut stderr);
-        }
+        let stderr = child.log();
         assert!(status.success(), "cycle {cycle}: {stderr}");
         println!(
             "cycle {cycle}: {:.1} s, peak RSS {} MB",

@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{rss, Fixture, Instance, TestServer};
+use common::{rss, wait_for, Daemon, Fixture, Instance, TestServer};
 
 const GZ: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
 const DRONE: &str = "A drone was seen over the harbour on Tuesday; the coast guard said it posed no danger to shipping.";
@@ -86,21 +84,7 @@ async fn alerts_follow_prints_new_alerts_as_they_are_delivered() {
     ));
     assert!(inst.run(&["poll", "--once"]).await.status.success());
 
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(inst.config())
-        .args(["alerts", "--follow", "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start follow");
-    let stdout = follow.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let follow = Daemon::spawn(&inst, &["alerts", "--follow", "--format", "json"]);
 
     srv.set(
         "/f",
@@ -113,15 +97,19 @@ async fn alerts_follow_prints_new_alerts_as_they_are_delivered() {
         ),
     );
     assert!(inst.run(&["poll", "--once"]).await.status.success());
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.is_empty() && start.elapsed() < Duration::from_secs(10) {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            got.push(l);
-        }
-    }
-    let _ = follow.kill();
-    let _ = follow.wait();
+    let whole_lines = || -> Vec<String> {
+        let out = follow.stdout();
+        let whole = out.rfind('\n').map_or("", |i| &out[..i]);
+        whole.lines().map(str::to_string).collect()
+    };
+    wait_for(
+        "--follow to print the new alert",
+        Duration::from_secs(10),
+        || !whole_lines().is_empty(),
+    )
+    .await;
+    let got = whole_lines();
+    drop(follow); // kills it: --follow runs until stopped
     assert!(!got.is_empty(), "--follow printed nothing");
     let v: serde_json::Value = serde_json::from_str(&got[0]).expect("json line");
     assert_eq!(v["url"], "http://n.invalid/1");
@@ -140,22 +128,13 @@ async fn metrics_and_health_are_served() {
             ),
         ),
     );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Port 0: the daemon binds a free port and logs it (no port reserved, then released).
     let inst = Instance::new(&format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[feeds]]\nurl = \"{}\"\nname = \"F\"\n",
+        "[http]\nlisten = \"127.0.0.1:0\"\n\n[[feeds]]\nurl = \"{}\"\nname = \"F\"\n",
         srv.url("/f")
     ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(inst.config())
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
+    let mut daemon = Daemon::start(&inst, &[]);
+    let port = daemon.http_addr().await.port();
     let get = |path: &str| -> Option<(u16, String)> {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -168,7 +147,7 @@ async fn metrics_and_health_are_served() {
         let code = buf.split_whitespace().nth(1)?.parse().ok()?;
         Some((code, buf))
     };
-    let start = Instant::now();
+    let start = std::time::Instant::now();
     let metrics = loop {
         if let Some((200, body)) = get("/metrics") {
             if body.contains("feedwatch_alerts_total{") {
@@ -189,10 +168,8 @@ async fn metrics_and_health_are_served() {
         assert!(metrics.contains(want), "missing {want}:\n{metrics}");
     }
     assert_eq!(get("/healthz").map(|r| r.0), Some(200));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    daemon.signal(common::Signal::TERM);
+    let _ = daemon.wait_exit(Duration::from_secs(15)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

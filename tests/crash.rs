@@ -6,10 +6,9 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{rss, Fixture, Instance, TestServer};
+use common::{rss, Daemon, Fixture, Instance, TestServer};
 
 const FEEDS: usize = 30;
 const KILLS: usize = 16;
@@ -104,21 +103,14 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
 
     for round in 1..=KILLS {
         expected = publish(&srv, round);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-            .arg("--config")
-            .arg(inst.config())
-            .args(["poll", "--once"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start");
+        let mut child = Daemon::spawn(&inst, &["poll", "--once"]);
+        // The kill point itself: a pseudo-random moment of the run (a sleep on purpose).
         let wait_ms = 1 + rng.next() % span_ms;
         tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-        if child.try_wait().expect("try_wait").is_none() {
+        if child.try_wait().is_none() {
             killed_mid_run += 1;
         }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        child.kill(); // SIGKILL, then reaped
     }
     assert!(
         killed_mid_run >= KILLS / 2,

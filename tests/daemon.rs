@@ -4,20 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{page, read_fixture, rss, Fixture, Instance, TestServer};
-
-use common::signal;
-
-async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use common::{page, read_fixture, rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
 
 fn feeds_config(srv: &TestServer, paths: &[&str]) -> String {
     paths
@@ -84,8 +73,6 @@ async fn run_reloads_on_hup_and_stops_on_term() {
     );
 
     let inst = Instance::new(&feeds_config(&srv, &["/a"]));
-    let stderr_path = inst.dir.path().join("stderr.log");
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
     // A fake service manager: a unix datagram socket the daemon reports to.
     let sock_path = inst.dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
@@ -107,18 +94,14 @@ async fn run_reloads_on_hup_and_stops_on_term() {
             }
         })
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "2000000")
-        .arg("--config")
-        .arg(inst.config())
-        .args(["run", "--grace", "5s"])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("LOGS_DIRECTORY")
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = Daemon::spawn_env(
+        &inst,
+        &["run", "--grace", "5s"],
+        &[
+            ("NOTIFY_SOCKET", sock_path.as_os_str()),
+            ("WATCHDOG_USEC", "2000000".as_ref()),
+        ],
+    );
 
     wait_for("the seed's alerts", Duration::from_secs(30), || {
         inst.log_lines().len() >= 2
@@ -132,14 +115,12 @@ async fn run_reloads_on_hup_and_stops_on_term() {
         format!("{good}\n[poll]\nintervall = \"1m\"\n"),
     )
     .expect("write");
-    signal(&child, "HUP");
-    let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    wait_for("reload refusal", Duration::from_secs(10), || {
-        log().contains("reload refused")
-    })
-    .await;
+    daemon.signal(Signal::HUP);
+    daemon
+        .wait_log("reload refused", 1, Duration::from_secs(10))
+        .await;
     assert!(
-        child.try_wait().expect("try_wait").is_none(),
+        daemon.try_wait().is_none(),
         "daemon must survive a bad reload"
     );
 
@@ -149,18 +130,18 @@ async fn run_reloads_on_hup_and_stops_on_term() {
         format!("{good}\n{}", feeds_config(&srv, &["/b"])),
     )
     .expect("write");
-    signal(&child, "HUP");
+    daemon.signal(Signal::HUP);
     wait_for("the second feed's alerts", Duration::from_secs(30), || {
         inst.log_lines().iter().any(|a| a["url"] == second.as_str())
     })
     .await;
 
-    signal(&child, "TERM");
+    daemon.signal(Signal::TERM);
 
-    let Some(status) = common::wait_exit(&mut child, Duration::from_secs(15)).await else {
-        panic!("daemon did not stop on SIGTERM:\n{}", log());
+    let Some(status) = daemon.wait_exit(Duration::from_secs(15)).await else {
+        panic!("daemon did not stop on SIGTERM:\n{}", daemon.log());
     };
-    assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", daemon.log());
 
     let lines = inst.log_lines();
     let mut ids: Vec<i64> = lines.iter().filter_map(|a| a["id"].as_i64()).collect();
@@ -169,7 +150,7 @@ async fn run_reloads_on_hup_and_stops_on_term() {
     ids.dedup();
     assert_eq!(ids.len(), n, "no alert written twice");
     assert_eq!(inst.alerts().await.len(), n, "log and database agree");
-    assert!(log().contains("reload applied"));
+    assert!(daemon.log().contains("reload applied"));
 
     stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
     reader.join().expect("reader thread");
@@ -206,29 +187,59 @@ async fn unread_notify_socket_never_blocks() {
     std::fs::write(inst.dir.path().join("feed.xml"), rss("Local", &[])).expect("write feed");
     let sock_path = inst.dir.path().join("notify.sock");
     let _sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "100000")
-        .arg("--config")
-        .arg(inst.config())
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon");
-    // At 50 ms per watchdog ping the socket's queue fills within a second.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    signal(&child, "TERM");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("daemon blocked on its notify socket");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // A watchdog ping every 10 ms, and the notifier's debug messages in the log.
+    let mut daemon = Daemon::spawn_env(
+        &inst,
+        &["run"],
+        &[
+            ("NOTIFY_SOCKET", sock_path.as_os_str()),
+            ("WATCHDOG_USEC", "20000".as_ref()),
+            ("FEEDWATCH_LOG", "info,feedwatch::notify=debug".as_ref()),
+        ],
+    );
+    // The event that shows the socket is stuck: the socket's queue is full, so the sender
+    // thread blocks in its send, then the daemon's own bounded queue fills and a message is
+    // dropped (well under a second at this ping rate). The daemon logged that, so it was still
+    // running past the point where a blocking notify would have stalled it.
+    daemon
+        .wait_log(
+            "notification dropped: queue full",
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    daemon.signal(Signal::TERM);
+    let Some(status) = daemon.wait_exit(Duration::from_secs(10)).await else {
+        panic!("daemon blocked on its notify socket:\n{}", daemon.log());
     };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
+}
+
+/// The harness's promise: a guard dropped mid-test (as by a failed assertion) kills and
+/// reaps its daemon, and the child gets none of the service-manager variables of the
+/// environment the tests run in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_guard_leaves_no_daemon_behind() {
+    let inst = Instance::new("[[feeds]]\nurl = \"feed.xml\"\ninterval = \"1h\"\n");
+    std::fs::write(inst.dir.path().join("feed.xml"), rss("Local", &[])).expect("write feed");
+    let daemon = Daemon::start(&inst, &[]);
+    let pid = daemon.pid();
+    daemon
+        .wait_log("feedwatch started", 1, Duration::from_secs(30))
+        .await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    for var in common::daemon::CLEARED_ENV {
+        let prefix = format!("{var}=");
+        assert!(
+            !environ
+                .split(|&b| b == 0)
+                .any(|kv| kv.starts_with(prefix.as_bytes())),
+            "{var} reached the daemon"
+        );
+    }
+    drop(daemon);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "daemon {pid} still running (or not reaped) after its guard was dropped"
+    );
 }

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -455,14 +457,19 @@ async fn a_busy_host_does_not_block_another() {
         ..cfg()
     };
     let f = fetcher(&cfg);
-    let (slow, _) = counting(ALLOWED, Duration::from_secs(3)).await;
+    let (slow, slow_peak) = counting(ALLOWED, Duration::from_secs(3)).await;
     let (fast, _) = counting(REFUSED, Duration::from_millis(10)).await;
     let mut busy = tokio::task::JoinSet::new();
     for i in 0..4 {
         let f = f.clone();
         busy.spawn(async move { f.page(&format!("http://{slow}/{i}")).await });
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::wait_for(
+        "the busy host's two slots taken",
+        Duration::from_secs(5),
+        || slow_peak.load(Ordering::SeqCst) >= 2,
+    )
+    .await;
     let started = Instant::now();
     let other = f.page(&format!("http://{fast}/")).await;
     assert!(other.is_ok(), "{other:?}");

@@ -10,43 +10,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
 
-use common::{rss, signal, Fixture, Instance, TestServer};
-
-fn bin() -> PathBuf {
-    std::env::var_os("FEEDWATCH_BIN_UNDER_TEST").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_feedwatch")),
-        PathBuf::from,
-    )
-}
+use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
 
 /// Runs the binary on `config` with `args`, off the async threads.
 async fn run(config: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("LOGS_DIRECTORY");
-    tokio::task::spawn_blocking(move || cmd.output().expect("run feedwatch"))
-        .await
-        .expect("join")
+    common::run_config(config, args).await
 }
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A feed entry for the test server's `path`, polled hourly.
@@ -69,52 +45,6 @@ async fn server(paths: &[&str]) -> TestServer {
         );
     }
     srv
-}
-
-/// The daemon on `inst`'s config, stderr to a file; the file's contents on demand.
-struct Daemon {
-    child: std::process::Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(inst: &Instance) -> Daemon {
-        let log = inst.dir.path().join("stderr.log");
-        let child = Command::new(bin())
-            .arg("--config")
-            .arg(inst.config())
-            .args(["run", "--grace", "2s"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .env_remove("STATE_DIRECTORY")
-            .env_remove("LOGS_DIRECTORY")
-            .env_remove("NOTIFY_SOCKET")
-            .spawn()
-            .expect("start daemon");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn stop(mut self) {
-        signal(&self.child, "TERM");
-        let status = common::wait_exit(&mut self.child, Duration::from_secs(15)).await;
-        assert_eq!(
-            status.and_then(|s| s.code()),
-            Some(0),
-            "clean exit:\n{}",
-            self.log()
-        );
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Row 4: an emptied config is refused by `config check`, `run`, `poll --once` and a reload.
@@ -154,7 +84,7 @@ async fn a_config_with_no_feeds_or_no_rules_is_refused_everywhere() {
 
     // The daemon refuses to reload into an empty file, or into one without feeds.
     std::fs::write(inst.config(), &good).expect("restore");
-    let daemon = Daemon::start(&inst);
+    let mut daemon = Daemon::start(&inst, &["--grace", "2s"]);
     wait_for("the first poll", Duration::from_secs(30), || {
         srv.requests("/a") >= 1
     })
@@ -165,7 +95,7 @@ async fn a_config_with_no_feeds_or_no_rules_is_refused_everywhere() {
     ];
     for (i, text) in emptied.iter().enumerate() {
         std::fs::write(inst.config(), text).expect("write");
-        signal(&daemon.child, "HUP");
+        daemon.signal(Signal::HUP);
         wait_for("reload refusal", Duration::from_secs(10), || {
             daemon.log().matches("reload refused").count() > i
         })
@@ -184,7 +114,7 @@ async fn a_changed_database_path_waits_for_a_restart() {
     let srv = server(&["/a", "/b", "/c"]).await;
     let inst = Instance::new(&feed(&srv, "/a"));
     let good = std::fs::read_to_string(inst.config()).expect("read");
-    let daemon = Daemon::start(&inst);
+    let mut daemon = Daemon::start(&inst, &["--grace", "2s"]);
     wait_for("the first poll", Duration::from_secs(30), || {
         srv.requests("/a") >= 1
     })
@@ -195,7 +125,7 @@ async fn a_changed_database_path_waits_for_a_restart() {
         .replace("data/alerts.jsonl", "moved/alerts.jsonl");
     assert_ne!(moved, good);
     std::fs::write(inst.config(), format!("{moved}\n{}", feed(&srv, "/b"))).expect("write");
-    signal(&daemon.child, "HUP");
+    daemon.signal(Signal::HUP);
     wait_for("the second feed", Duration::from_secs(30), || {
         srv.requests("/b") >= 1
     })
@@ -206,7 +136,7 @@ async fn a_changed_database_path_waits_for_a_restart() {
         format!("{moved}\n{}{}", feed(&srv, "/b"), feed(&srv, "/c")),
     )
     .expect("write");
-    signal(&daemon.child, "HUP");
+    daemon.signal(Signal::HUP);
     wait_for(
         "the feed added by the second reload",
         Duration::from_secs(15),

@@ -339,28 +339,14 @@ async fn a_stored_next_poll_beyond_max_interval_is_pulled_in_at_start() {
     .expect("update");
     drop(db);
 
-    let stderr_path = inst.dir.path().join("stderr.log");
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(inst.config())
-        .args(["run", "--grace", "1s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("LOGS_DIRECTORY")
-        .spawn()
-        .expect("start daemon");
-    let started = std::time::Instant::now();
-    while srv.requests("/f") < 2 && started.elapsed() < std::time::Duration::from_secs(15) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    common::signal(&child, "TERM");
-    let exited = common::wait_exit(&mut child, std::time::Duration::from_secs(10)).await;
-    if exited.is_none() {
-        let _ = child.kill();
-    }
+    let mut daemon = common::Daemon::start(&inst, &["--grace", "1s"]);
+    common::wait_for(
+        "the second poll",
+        std::time::Duration::from_secs(15),
+        || srv.requests("/f") >= 2,
+    )
+    .await;
+    daemon.stop().await;
     assert_eq!(
         srv.requests("/f"),
         2,
@@ -371,7 +357,7 @@ async fn a_stored_next_poll_beyond_max_interval_is_pulled_in_at_start() {
         1,
         "a feed that is gone stays stopped"
     );
-    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let log = daemon.log();
     assert!(
         log.lines().any(|l| l.contains(&srv.url("/f"))
             && l.contains("further away than [poll] max_interval")

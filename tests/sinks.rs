@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use common::wait_for;
 use feedwatch::rules::Severity;
 use feedwatch::sink::{SinkOptions, SinkSet, SinkSpec};
 use feedwatch::store::{NewAlert, NewArticle, PollRecord, SinkStatus, Store};
@@ -96,6 +97,14 @@ impl Db {
         }
     }
 
+    /// Commits one more alert and wakes `sinks`; its id. Sinks send the oldest due alert
+    /// first, so its delivery shows they went past everything committed before it.
+    fn sentinel(&mut self, sinks: &SinkSet) -> i64 {
+        self.alerts(1);
+        sinks.waker().wake();
+        self.all_ids().into_iter().max().expect("an alert")
+    }
+
     fn all_ids(&self) -> Vec<i64> {
         self.store
             .alerts(0, None)
@@ -129,18 +138,6 @@ async fn start(db: &Db, specs: &[SinkSpec]) -> SinkSet {
     SinkSet::start(&db.path, specs, fast(), CancellationToken::new())
         .await
         .expect("sinks start")
-}
-
-/// Polls `cond` every 20 ms until it holds; fails the test after [`WAIT`].
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// What a loopback webhook receiver saw.
@@ -275,7 +272,10 @@ async fn webhook_retries_and_every_alert_arrives_once_across_a_restart() {
     let sinks = start(&db, &specs).await;
     db.alerts(8);
     sinks.waker().wake();
-    wait_until("the first accepted alert", || !recv.accepted().is_empty()).await;
+    wait_for("the first accepted alert", WAIT, || {
+        !recv.accepted().is_empty()
+    })
+    .await;
     sinks.shutdown(GRACE).await;
     let first_run = recv.accepted().len();
     assert!(
@@ -286,15 +286,22 @@ async fn webhook_retries_and_every_alert_arrives_once_across_a_restart() {
 
     let sinks = start(&db, &specs).await;
     sinks.waker().wake();
-    wait_until("all 12 alerts", || recv.accepted().len() >= 12).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // room for a stray repeat
+    wait_for("all 12 alerts", WAIT, || recv.accepted().len() >= 12).await;
+    // No stray repeat: the sink sends the oldest due alert first, one at a time, so once a
+    // sentinel committed now is accepted, any repeat of the 12 would have been sent already.
+    let sentinel = db.sentinel(&sinks);
+    wait_for("the sentinel", WAIT, || recv.accepted().contains(&sentinel)).await;
     sinks.shutdown(GRACE).await;
 
-    let accepted = recv.accepted();
+    let accepted: Vec<i64> = recv
+        .accepted()
+        .into_iter()
+        .filter(|&id| id != sentinel)
+        .collect();
     let expected: Vec<i64> = db
         .all_ids()
         .into_iter()
-        .filter(|id| !old.contains(id))
+        .filter(|id| !old.contains(id) && *id != sentinel)
         .collect();
     assert_eq!(expected.len(), 12);
     let c = counts(&accepted);
@@ -309,14 +316,14 @@ async fn webhook_retries_and_every_alert_arrives_once_across_a_restart() {
     assert_eq!(accepted.len(), 12, "{accepted:?}");
     assert_eq!(
         recv.requests(),
-        12 + 3,
-        "3 failures, then one request per alert"
+        12 + 3 + 1,
+        "3 failures, then one request per alert (and the sentinel)"
     );
     assert!(recv.bad().is_empty(), "{:?}", recv.bad());
     let st = db.status("hook");
     assert_eq!(
         (st.pending, st.failed, st.delivered, st.consecutive_failures),
-        (0, 0, 12, 0)
+        (0, 0, 12 + 1, 0)
     );
 }
 
@@ -353,14 +360,21 @@ async fn hmac_signature_verifies_and_a_refusal_is_not_retried() {
     let sinks = start(&db, &specs).await;
     db.alerts(3);
     sinks.waker().wake();
-    wait_until("3 signed alerts", || good.accepted().len() == 3).await;
-    wait_until("3 refusals", || db.status("env").failed == 3).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for("3 signed alerts", WAIT, || good.accepted().len() == 3).await;
+    wait_for("3 refusals", WAIT, || db.status("env").failed == 3).await;
+    // A retry would come before a sentinel committed now (the oldest due alert goes first),
+    // so once the sentinel is refused too, the 3 refused alerts had their chance to repeat.
+    db.sentinel(&sinks);
+    wait_for("the sentinel's refusal", WAIT, || {
+        db.status("env").failed == 4
+    })
+    .await;
+    wait_for("the signed sentinel", WAIT, || good.accepted().len() == 4).await;
     sinks.shutdown(GRACE).await;
     assert!(good.bad().is_empty(), "{:?}", good.bad());
-    assert_eq!(wrong.requests(), 3, "a 401 is not retried");
+    assert_eq!(wrong.requests(), 3 + 1, "a 401 is not retried");
     let st = db.status("env");
-    assert_eq!((st.pending, st.failed), (0, 3));
+    assert_eq!((st.pending, st.failed), (0, 3 + 1));
     assert!(
         st.last_error.as_deref().is_some_and(|e| e.contains("401")),
         "{st:?}"
@@ -382,7 +396,10 @@ async fn hmac_signature_verifies_and_a_refusal_is_not_retried() {
         )],
     )
     .await;
-    wait_until("the retried alerts", || fixed.accepted().len() == 3).await;
+    wait_for("the retried alerts", WAIT, || {
+        fixed.accepted().len() == 3 + 1
+    })
+    .await;
     sinks.shutdown(GRACE).await;
 }
 
@@ -432,8 +449,8 @@ async fn exec_sink_gets_json_on_stdin_and_failures_are_retried() {
             .filter_map(|v| v["id"].as_i64())
             .collect::<Vec<_>>()
     };
-    wait_until("3 alerts through the command", || lines().len() == 3).await;
-    wait_until("the stuck command to time out twice", || {
+    wait_for("3 alerts through the command", WAIT, || lines().len() == 3).await;
+    wait_for("the stuck command to time out twice", WAIT, || {
         db.status("stuck").consecutive_failures >= 2
     })
     .await;
@@ -494,18 +511,21 @@ async fn a_sink_that_is_down_blocks_neither_other_sinks_nor_commits() {
         "commits were held up: {:?}",
         t0.elapsed()
     );
-    wait_until("all 10 at the healthy sink", || ok.accepted().len() == 10).await;
+    wait_for("all 10 at the healthy sink", WAIT, || {
+        ok.accepted().len() == 10
+    })
+    .await;
     assert!(
         t0.elapsed() < Duration::from_secs(8),
         "the healthy sink waited: {:?}",
         t0.elapsed()
     );
-    wait_until("the closed sink to fail with all queued", || {
+    wait_for("the closed sink to fail with all queued", WAIT, || {
         let c = db.status("closed");
         c.consecutive_failures >= 1 && c.pending == 10
     })
     .await;
-    wait_until("the hanging sink to queue all", || {
+    wait_for("the hanging sink to queue all", WAIT, || {
         db.status("hanging").pending == 10
     })
     .await;
@@ -544,8 +564,12 @@ async fn rule_and_severity_filters() {
     db.alert(&[("r1", Severity::Low)]); // too low
     db.alert(&[("r3", Severity::Critical), ("r1", Severity::Medium)]); // r3 only
     sinks.waker().wake();
-    wait_until("2 alerts", || recv.accepted().len() == 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for("2 alerts", WAIT, || recv.accepted().len() == 2).await;
+    // A matching sentinel (r3) goes out after anything queued before it: once it is
+    // accepted, an alert the filters let through by mistake would have been sent.
+    db.alert(&[("r3", Severity::Critical)]);
+    sinks.waker().wake();
+    wait_for("the sentinel", WAIT, || recv.accepted().len() == 3).await;
     sinks.shutdown(GRACE).await;
     let all = db.store.alerts(0, None).expect("alerts");
     let want: Vec<i64> = all
@@ -606,13 +630,13 @@ async fn a_crash_mid_delivery_loses_nothing() {
     let sinks = start(&db, &specs).await;
     db.alerts(4);
     sinks.waker().wake();
-    wait_until("a request in flight after one delivery", || {
+    wait_for("a request in flight after one delivery", WAIT, || {
         recv.requests() >= 2
     })
     .await;
     sinks.shutdown(Duration::ZERO).await; // the "crash": the delivery in flight is dropped
     let sinks = start(&db, &specs).await;
-    wait_until("all 4 alerts", || counts(&recv.accepted()).len() == 4).await;
+    wait_for("all 4 alerts", WAIT, || counts(&recv.accepted()).len() == 4).await;
     sinks.shutdown(GRACE).await;
     let c = counts(&recv.accepted());
     assert!(c.values().all(|n| *n <= 2), "{c:?}");
@@ -664,17 +688,17 @@ async fn a_hung_exec_sink_leaves_no_process_behind() {
     let sinks = start(&db, &specs).await;
     db.alerts(1);
     sinks.waker().wake();
-    wait_until("the hung command to time out", || {
+    wait_for("the hung command to time out", WAIT, || {
         db.status("hung").consecutive_failures >= 1
     })
     .await;
-    wait_until("the slow command to start its child", || {
+    wait_for("the slow command to start its child", WAIT, || {
         !pids(&slow_pids).is_empty()
     })
     .await;
     let hung = pids(&hung_pids);
     assert!(!hung.is_empty(), "the hung command started no child");
-    wait_until("the timed-out command's child to be killed", || {
+    wait_for("the timed-out command's child to be killed", WAIT, || {
         !hung.iter().any(|&p| running(p))
     })
     .await;
@@ -687,7 +711,7 @@ async fn a_hung_exec_sink_leaves_no_process_behind() {
         "the slow child is running"
     );
     sinks.shutdown(Duration::from_millis(200)).await;
-    wait_until("the cut-off command's child to be killed", || {
+    wait_for("the cut-off command's child to be killed", WAIT, || {
         !slow.iter().any(|&p| running(p))
     })
     .await;

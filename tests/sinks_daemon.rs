@@ -8,14 +8,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{rss, Fixture, Instance, TestServer};
+use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
 use serde_json::Value;
 
 #[derive(Default)]
@@ -69,17 +68,6 @@ async fn serve_hook(app: axum::Router) -> String {
     format!("http://{}/hook", common::serve(app).await)
 }
 
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_gets_every_alert_once_across_a_daemon_restart() {
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -100,27 +88,17 @@ async fn webhook_gets_every_alert_once_across_a_daemon_restart() {
          retry_initial = \"100ms\"\nretry_max = \"500ms\"\n",
         srv.url("/rss")
     ));
-    let stderr_path = inst.dir.path().join("stderr.log");
-    let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(inst.config())
-        .args(["run", "--grace", "5s"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("LOGS_DIRECTORY")
-        .env_remove("NOTIFY_SOCKET")
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = Daemon::start(&inst, &["--grace", "5s"]);
 
-    wait_for("the first accepted alert", || !accepted().is_empty()).await;
-    common::signal(&child, "TERM");
-    let Some(status) = common::wait_exit(&mut child, Duration::from_secs(15)).await else {
-        panic!("no stop on SIGTERM:\n{}", log());
+    wait_for("the first accepted alert", Duration::from_secs(30), || {
+        !accepted().is_empty()
+    })
+    .await;
+    daemon.signal(Signal::TERM);
+    let Some(status) = daemon.wait_exit(Duration::from_secs(15)).await else {
+        panic!("no stop on SIGTERM:\n{}", daemon.log());
     };
-    assert_eq!(status.code(), Some(0), "stderr:\n{}", log());
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", daemon.log());
     let first_run = accepted().len();
     let before_restart = inst.alerts().await.len();
     assert!(

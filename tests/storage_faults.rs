@@ -9,10 +9,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{rss, Fixture, Instance, TestServer};
+use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
 
 const STORIES: [&str; 6] = [
     "Two rockets landed inside Baghdad's Green Zone late on Monday and sirens sounded at the US embassy",
@@ -69,14 +69,6 @@ fn feed_entry(srv: &TestServer, path: &str) -> String {
     )
 }
 
-/// A free loopback port for `[http] listen`.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// Rewrites a key of the instance's config.
 fn edit_config(inst: &Instance, from: &str, to: &str) {
     let cfg = std::fs::read_to_string(inst.config()).expect("read config");
@@ -84,31 +76,9 @@ fn edit_config(inst: &Instance, from: &str, to: &str) {
     std::fs::write(inst.config(), cfg.replace(from, to)).expect("write config");
 }
 
-/// `feedwatch run` with stderr to a file; (child, stderr path).
-fn start_daemon(inst: &Instance) -> (Child, PathBuf) {
-    let err_path = inst.dir.path().join(format!("stderr-{}.log", free_port()));
-    let err = std::fs::File::create(&err_path).expect("stderr file");
-    let child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(inst.config())
-        .args(["run", "--grace", "2s"])
-        .env_remove("FEEDWATCH_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("LOGS_DIRECTORY")
-        .env_remove("NOTIFY_SOCKET")
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("start run");
-    (child, err_path)
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// `feedwatch run` with a short grace period.
+fn start_daemon(inst: &Instance) -> Daemon {
+    Daemon::start(inst, &["--grace", "2s"])
 }
 
 /// GET on the daemon's listener: (status, body); (0, "") when it does not answer.
@@ -227,7 +197,7 @@ async fn a_second_instance_on_the_same_database_is_refused() {
         Fixture::ok("application/rss+xml", hot_feed("a", 3, 0)),
     );
     let inst = Instance::new(&feed_entry(&srv, "/a"));
-    let (mut first, err) = start_daemon(&inst);
+    let mut first = start_daemon(&inst);
     wait_for("the first poll", Duration::from_secs(30), || {
         inst.log_lines().len() >= 3
     })
@@ -238,7 +208,7 @@ async fn a_second_instance_on_the_same_database_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(&format!("in use by feedwatch pid {}", first.id()))
+            stderr.contains(&format!("in use by feedwatch pid {}", first.pid()))
                 && stderr.contains(&inst.db().display().to_string()),
             "{args:?} must name the database and the holder: {stderr}"
         );
@@ -251,11 +221,9 @@ async fn a_second_instance_on_the_same_database_is_refused() {
     let (svc, code) = inst.service().await;
     assert_eq!(code, Some(0), "{svc}");
     assert_eq!(svc["service"]["running"], true, "{svc}");
-    assert_eq!(svc["service"]["pid"], first.id().to_string(), "{svc}");
+    assert_eq!(svc["service"]["pid"], first.pid().to_string(), "{svc}");
 
-    common::signal(&first, "TERM");
-    let st = common::wait_exit(&mut first, Duration::from_secs(15)).await;
-    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", read(&err));
+    first.stop().await;
     let out = inst.run(&["poll", "--once"]).await;
     assert!(
         out.status.success(),
@@ -283,12 +251,12 @@ async fn a_full_disk_under_the_alert_log_is_loud_and_recovers() {
         return;
     };
     let log = fs.0.join("alerts.jsonl");
-    let port = free_port();
+    // Port 0: the daemon binds a free port and logs it (no port reserved, then released).
     edit_config(
         &inst,
         "log = \"data/alerts.jsonl\"",
         &format!(
-            "log = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"",
+            "log = {:?}\n\n[http]\nlisten = \"127.0.0.1:0\"",
             log.display().to_string()
         ),
     );
@@ -305,7 +273,8 @@ async fn a_full_disk_under_the_alert_log_is_loud_and_recovers() {
         "a failed batch leaves nothing behind"
     );
 
-    let (mut daemon, err) = start_daemon(&inst);
+    let mut daemon = start_daemon(&inst);
+    let port = daemon.http_addr().await.port();
     let body = wait_health(port, 503, "fault alert_log", Duration::from_secs(30)).await;
     assert!(body.contains(&log.display().to_string()), "{body}");
     let (_, metrics) = get(port, "/metrics").await;
@@ -339,10 +308,8 @@ async fn a_full_disk_under_the_alert_log_is_loud_and_recovers() {
         (code, svc["service"]["faults"].clone()),
         (Some(0), serde_json::json!([]))
     );
-    common::signal(&daemon, "TERM");
-    let st = common::wait_exit(&mut daemon, Duration::from_secs(15)).await;
-    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", read(&err));
-    let journal = read(&err);
+    daemon.stop().await;
+    let journal = daemon.log();
     assert!(
         journal.contains("ERROR") && journal.contains("service fault alert_log"),
         "{journal}"
@@ -371,7 +338,6 @@ async fn a_full_disk_under_the_database_is_loud_and_recovers() {
         return;
     };
     let db = fs.0.join("fw.db");
-    let port = free_port();
     edit_config(
         &inst,
         "database = \"data/fw.db\"",
@@ -380,9 +346,10 @@ async fn a_full_disk_under_the_database_is_loud_and_recovers() {
     edit_config(
         &inst,
         "[fetch]",
-        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n\n[fetch]"),
+        "[http]\nlisten = \"127.0.0.1:0\"\n\n[fetch]",
     );
-    let (mut daemon, err) = start_daemon(&inst);
+    let mut daemon = start_daemon(&inst);
+    let port = daemon.http_addr().await.port();
     wait_for("the first poll", Duration::from_secs(30), || {
         !inst.log_lines().is_empty()
     })
@@ -392,7 +359,7 @@ async fn a_full_disk_under_the_database_is_loud_and_recovers() {
     fs.fill_leaving(160 * 1024);
     let cfg = std::fs::read_to_string(inst.config()).expect("config");
     std::fs::write(inst.config(), cfg + &feed_entry(&srv, "/b")).expect("add feed b");
-    common::signal(&daemon, "HUP");
+    daemon.signal(Signal::HUP);
 
     let body = wait_health(port, 503, "fault store_commit", Duration::from_secs(30)).await;
     assert!(body.contains("full") || body.contains("disk"), "{body}");
@@ -412,13 +379,11 @@ async fn a_full_disk_under_the_database_is_loud_and_recovers() {
 
     fs.free();
     wait_health(port, 200, "ok", Duration::from_secs(30)).await;
-    common::signal(&daemon, "TERM");
-    let st = common::wait_exit(&mut daemon, Duration::from_secs(15)).await;
-    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", read(&err));
+    daemon.stop().await;
     assert!(
-        read(&err).contains("service fault store_commit"),
+        daemon.log().contains("service fault store_commit"),
         "{}",
-        read(&err)
+        daemon.log()
     );
 
     let out = inst.run(&["poll", "--once"]).await;
@@ -496,14 +461,14 @@ async fn the_database_deleted_while_running_stops_the_daemon_loudly() {
         Fixture::ok("application/rss+xml", hot_feed("a", 2, 0)),
     );
     let inst = Instance::new(&feed_entry(&srv, "/a"));
-    let (mut daemon, err) = start_daemon(&inst);
+    let mut daemon = start_daemon(&inst);
     wait_for("the first poll", Duration::from_secs(30), || {
         inst.log_lines().len() >= 2
     })
     .await;
     std::fs::remove_dir_all(inst.dir.path().join("data")).expect("rm data");
-    let st = common::wait_exit(&mut daemon, Duration::from_secs(30)).await;
-    let journal = read(&err);
+    let st = daemon.wait_exit(Duration::from_secs(30)).await;
+    let journal = daemon.log();
     assert_eq!(st.and_then(|s| s.code()), Some(4), "{journal}");
     assert!(
         journal.contains("service fault database_gone")
@@ -526,7 +491,7 @@ async fn the_alert_log_deleted_while_running_is_created_again() {
         Fixture::ok("application/rss+xml", hot_feed("b", 3, 0)),
     );
     let inst = Instance::new(&feed_entry(&srv, "/a"));
-    let (mut daemon, err) = start_daemon(&inst);
+    let mut daemon = start_daemon(&inst);
     wait_for("the first poll", Duration::from_secs(30), || {
         inst.log_lines().len() >= 2
     })
@@ -537,22 +502,20 @@ async fn the_alert_log_deleted_while_running_is_created_again() {
     })
     .await;
     assert!(
-        read(&err).contains("the alert log was deleted"),
+        daemon.log().contains("the alert log was deleted"),
         "{}",
-        read(&err)
+        daemon.log()
     );
     let cfg = std::fs::read_to_string(inst.config()).expect("config");
     std::fs::write(inst.config(), cfg + &feed_entry(&srv, "/b")).expect("add feed b");
-    common::signal(&daemon, "HUP");
+    daemon.signal(Signal::HUP);
     wait_for(
         "feed b's alerts in the new log",
         Duration::from_secs(30),
         || inst.log_lines().len() >= 3,
     )
     .await;
-    common::signal(&daemon, "TERM");
-    let st = common::wait_exit(&mut daemon, Duration::from_secs(15)).await;
-    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", read(&err));
+    daemon.stop().await;
     let from_b = inst
         .alerts()
         .await

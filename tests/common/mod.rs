@@ -1,13 +1,19 @@
 //! Test support: a loopback HTTP server with mutable fixtures, and helpers to run the real
-//! binary against a config in a temporary folder. Nothing here touches the internet.
+//! binary against a config in a temporary folder ([`daemon`]: one way to start it, with a
+//! clean environment and a guard that kills it on drop). Nothing here touches the internet.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 #![allow(dead_code)]
 
+pub mod daemon;
+
+#[allow(unused_imports)] // each test crate uses some of them
+pub use daemon::{bin, command, wait_for, Daemon, Signal};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -212,23 +218,9 @@ impl Instance {
         self.dir.path().join("data/alerts.jsonl")
     }
 
-    /// Runs the binary with `--config` and `args`, off the async threads.
+    /// Runs the binary with `--config` and `args` to completion, off the async threads.
     pub async fn run(&self, args: &[&str]) -> Output {
-        let cfg = self.config();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-                .arg("--config")
-                .arg(cfg)
-                .args(&args)
-                .env_remove("FEEDWATCH_CONFIG")
-                .env_remove("STATE_DIRECTORY")
-                .env_remove("LOGS_DIRECTORY")
-                .output()
-                .expect("run feedwatch")
-        })
-        .await
-        .expect("join")
+        run_config(&self.config(), args).await
     }
 
     /// `alerts --format json`, parsed.
@@ -271,6 +263,16 @@ impl Instance {
             .map(|b| json_lines(&b))
             .unwrap_or_default()
     }
+}
+
+/// Runs the binary on `config` with `args` (clean environment, see [`command`]) to
+/// completion, off the async threads.
+pub async fn run_config(config: &Path, args: &[&str]) -> Output {
+    let mut cmd = command([std::ffi::OsStr::new("--config"), config.as_os_str()]);
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run feedwatch"))
+        .await
+        .expect("join")
 }
 
 pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
@@ -320,31 +322,4 @@ pub fn page(title: &str, paragraphs: &[&str]) -> String {
          <footer>Copyright Example News</footer></body></html>",
         t = esc(title)
     )
-}
-
-/// Sends `sig` (e.g. "TERM", "HUP") to a child process.
-pub fn signal(child: &std::process::Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([format!("-{sig}"), child.id().to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill -{sig} failed");
-}
-
-/// Waits for a child to exit; `None` when it is still running after `timeout`.
-pub async fn wait_exit(
-    child: &mut std::process::Child,
-    timeout: std::time::Duration,
-) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if start.elapsed() > timeout {
-            return None;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
