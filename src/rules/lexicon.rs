@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 
+use super::heads::{Filed, Heads, Slot};
 use super::normalize::Normalized;
 use super::stem::{self, LazyLang, Stems};
 use super::stem_memo::{ItemMemo, SharedMemo, StemMemo, WordHit};
@@ -49,49 +50,13 @@ pub(super) struct Lexicon {
     /// kind (see [`TERM`], [`PHRASE`], [`PREFIX`]).
     entries: Vec<u32>,
     phrases: Vec<Phrase>,
-    /// Distinct byte lengths of single-token prefix literals, ascending: a token is probed at
-    /// each length shorter than itself (its full length is probed anyway).
-    prefix_lens: Vec<usize>,
-    /// A one-hash Bloom filter (8 KiB) of the prefix literals' first [`HEAD`] bytes (fewer
-    /// when a prefix is shorter): a real rule pack has prefixes of a dozen lengths, and this
-    /// spares most tokens all of those probes.
-    prefix_heads: Vec<u64>,
-    /// How many leading bytes `prefix_heads` is keyed on: the shortest prefix literal's length,
-    /// at most [`HEAD`].
-    head_len: usize,
+    /// Where the prefix literals and stem heads are, by their first bytes: what a token
+    /// begins with.
+    heads: Heads,
     /// The stem literals; Latin ones are also filed as [`STEM`] entries under their heads.
     stems: Stems,
-    /// A one-hash Bloom filter (64 KiB) of (length, first bytes) of every prefix literal and
-    /// stem head: a token is probed at a length only if its head of that length may be one.
-    /// A pack with stems has heads of a dozen lengths, the shortest of three letters, so
-    /// `prefix_heads` lets most tokens through; this spares them the hash probes.
-    len_heads: Vec<u64>,
     /// What words of past items stemmed to.
     memo: SharedMemo,
-}
-
-/// Bit of [`Lexicon::len_heads`] for the first `len` bytes of `b` (keyed on at most 8 of them).
-fn len_bit(b: &[u8], len: usize) -> Option<usize> {
-    let head = b.get(..len.min(8))?;
-    let k = head
-        .iter()
-        .rev()
-        .fold(0u64, |k, &c| (k << 8) | u64::from(c));
-    let k =
-        (k ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    Some((k >> (64 - 19)) as usize)
-}
-
-/// Leading bytes of a token that [`Lexicon::prefix_heads`] looks at.
-const HEAD: usize = 4;
-
-/// Bit of [`Lexicon::prefix_heads`] for a token's first `n` bytes.
-fn head_bit(b: &[u8], n: usize) -> Option<usize> {
-    let h = b
-        .get(..n)?
-        .iter()
-        .fold(0u32, |h, &c| (h << 8) | u32::from(c));
-    Some((h.wrapping_mul(0x9E37_79B1) >> 16) as usize)
 }
 
 /// Entry kinds, in the top two bits of a [`Lexicon::entries`] value: a single-term literal
@@ -103,13 +68,6 @@ pub(super) const PHRASE: u32 = 1 << 30;
 const PREFIX: u32 = 2 << 30;
 const STEM: u32 = 3 << 30;
 const KIND: u32 = 3 << 30;
-
-/// A token's entries: `entries[at..at + len]`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    at: u32,
-    len: u32,
-}
 
 /// A literal of several tokens: the tokens that must follow its first.
 #[derive(Debug)]
@@ -195,33 +153,19 @@ impl LexiconBuilder {
             stems: self.stems,
             ..Lexicon::default()
         };
-        let has_prefix =
-            |entries: &[u32]| entries.iter().any(|e| matches!(e & KIND, PREFIX | STEM));
-        for (text, (entries, _)) in &self.slots {
-            if has_prefix(entries) && !lex.prefix_lens.contains(&text.len()) {
-                lex.prefix_lens.push(text.len());
-            }
-        }
-        lex.prefix_lens.sort_unstable();
-        if let Some(&shortest) = lex.prefix_lens.first() {
-            lex.head_len = shortest.min(HEAD);
-            lex.prefix_heads = vec![0; (1 << 16) / 64];
-            lex.len_heads = vec![0; (1 << 19) / 64];
-        }
+        let has = |entries: &[u32], kind| entries.iter().any(|e| e & KIND == kind);
+        let mut heads = Vec::new();
         for (text, (mut entries, phrases)) in self.slots {
-            if has_prefix(&entries) {
-                if let Some(h) = head_bit(text.as_bytes(), lex.head_len) {
-                    lex.prefix_heads[h / 64] |= 1 << (h % 64);
-                }
-                if let Some(h) = len_bit(text.as_bytes(), text.len()) {
-                    lex.len_heads[h / 64] |= 1 << (h % 64);
-                }
-            }
             entries.extend((0..phrases.len()).map(|i| PHRASE | (lex.phrases.len() + i) as u32));
             lex.phrases.extend(phrases);
             let slot = Slot {
                 at: lex.entries.len() as u32,
                 len: entries.len() as u32,
+            };
+            let filed = Filed {
+                slot,
+                prefix: has(&entries, PREFIX),
+                stem: has(&entries, STEM),
             };
             lex.entries.extend(entries);
             match key_at(&text, 0, text.len()) {
@@ -230,7 +174,11 @@ impl LexiconBuilder {
                 Some(Key::Long(k)) => lex.long.insert(k.into(), slot),
                 None => None,
             };
+            if filed.prefix || filed.stem {
+                heads.push((text, filed));
+            }
         }
+        lex.heads = Heads::new(heads);
         lex
     }
 }
@@ -249,20 +197,14 @@ impl Lexicon {
             Some(Key::Long(k)) => self.long.get(k),
             None => None,
         };
-        slot.and_then(|s| self.entries.get(s.at as usize..(s.at + s.len) as usize))
-            .unwrap_or(&[])
+        slot.map_or(&[], |&s| self.entries(s))
     }
 
-    /// Whether some prefix literal may begin `token` (false positives allowed).
-    fn may_have_prefix(&self, token: Option<&[u8]>) -> bool {
-        match token.and_then(|t| head_bit(t, self.head_len)) {
-            Some(h) => self
-                .prefix_heads
-                .get(h / 64)
-                .is_some_and(|w| w & (1 << (h % 64)) != 0),
-            // Shorter than every prefix literal.
-            None => false,
-        }
+    /// The entries of a slot.
+    fn entries(&self, s: Slot) -> &[u32] {
+        self.entries
+            .get(s.at as usize..(s.at + s.len) as usize)
+            .unwrap_or(&[])
     }
 
     /// Every literal occurrence in `norm`, as hits of `field`.
@@ -279,6 +221,7 @@ impl Lexicon {
     ) {
         let field = field.index() as u8;
         let arabic_stems = self.stems.has_arabic();
+        let mut stem_heads: Vec<Slot> = Vec::new();
         for (ti, tok) in norm.tokens.iter().enumerate() {
             let (from, len) = (
                 tok.norm_start as usize,
@@ -308,15 +251,22 @@ impl Lexicon {
                 };
                 hits.push(hit(pat, end));
             }
-            if self.may_have_prefix(norm.stream.as_bytes().get(from..from + len)) {
-                self.prefixes(norm, from, len, |e| match e & KIND {
-                    PREFIX => hits.push(hit(e & !KIND, start + 1)),
-                    STEM => memo.candidates.push(e & !KIND),
-                    _ => {}
-                });
-            }
+            // A head of stems only is read only if the memo does not know the token.
+            stem_heads.clear();
+            self.heads.each(norm.stream.as_bytes(), from, len, |h| {
+                if h.prefix {
+                    for &e in self.entries(h.slot) {
+                        if e & KIND == PREFIX {
+                            hits.push(hit(e & !KIND, start + 1));
+                        }
+                    }
+                }
+                if h.stem {
+                    stem_heads.push(h.slot);
+                }
+            });
             let arabic = arabic_stems && stem::is_arabic(norm.token_text(ti));
-            if memo.candidates.is_empty() && !arabic {
+            if memo.candidates.is_empty() && stem_heads.is_empty() && !arabic {
                 continue;
             }
             // The token's stem hits depend on nothing else (its candidates are those its
@@ -328,7 +278,12 @@ impl Lexicon {
                 _ => None,
             };
             let candidates = std::mem::take(&mut memo.candidates);
+            let mut candidates = candidates;
             for &h in memo.get_or_compute(key, |out| {
+                for &s in &stem_heads {
+                    let stems = self.entries(s).iter().filter(|&&e| e & KIND == STEM);
+                    candidates.extend(stems.map(|e| e & !KIND));
+                }
                 self.stems.latin_hits(token, &candidates, out);
                 if arabic {
                     self.stems.arabic_matches(token, |pat| {
@@ -344,29 +299,6 @@ impl Lexicon {
                 }
             }
             memo.candidates = candidates;
-        }
-    }
-
-    /// The entries filed under each head of the token at `from` (`len` bytes) shorter than
-    /// the token: prefix literals and stem heads.
-    fn prefixes(&self, norm: &Normalized, from: usize, len: usize, mut f: impl FnMut(u32)) {
-        let bytes = norm.stream.as_bytes().get(from..from + len).unwrap_or(&[]);
-        for &plen in &self.prefix_lens {
-            if plen >= len {
-                break;
-            }
-            let filed = len_bit(bytes, plen).is_some_and(|h| {
-                self.len_heads
-                    .get(h / 64)
-                    .is_some_and(|w| w & (1 << (h % 64)) != 0)
-            });
-            // A head that ends inside a character is no prefix: literals are whole
-            // characters, so it finds no entries.
-            if filed {
-                self.get(&norm.stream, from, plen)
-                    .iter()
-                    .for_each(|&e| f(e));
-            }
         }
     }
 

@@ -53,6 +53,7 @@
 
 mod concepts;
 mod explain;
+mod heads;
 pub mod lang;
 mod lexicon;
 mod matcher;

@@ -1,0 +1,280 @@
+//! Which prefix literals and stem heads a token begins with: one hash probe per token.
+//!
+//! A prefix literal (`secur*`) is filed in the lexicon under its text, and a stem literal
+//! (`~embassy`) under the heads its stems share with every inflected form (`embass`); see
+//! [`lexicon`](super::lexicon). Each token must then find every such *head* that it begins
+//! with and is longer than (a head as long as the token is found by the token's own lookup).
+//!
+//! The heads are grouped by their first [`GROUP`] bytes, and a group lists its heads by
+//! length, each as the integers it is compared by: a token looks up its own first bytes once
+//! and compares a few integers per head of its group. Heads shorter than [`GROUP`] bytes are
+//! few (a prefix needs two letters, a stem head is shorter only for stems of four letters or
+//! fewer) and are probed by length in a small table of their own.
+//!
+//! This replaced a probe of the lexicon at every head length the rule set has, each behind a
+//! Bloom filter of (length, first bytes): a pack with stems has heads of a dozen lengths, and
+//! with 1,000 stem rules of `benches/rules.rs` those probes were about a quarter of the scan.
+//! The gain measured smaller than that share (2026-12-03, a scratch driver of the bench's
+//! corpus and rules, alternating runs on the loaded shared machine): 1,000 stem rules about 5%
+//! faster, inside the noise, and 10,000 unchanged, because the time is cache misses (this
+//! group's heads, the lexicon, the stem memo) more than probes. It is kept because it is
+//! exact, with no false positives to probe, and because it says which heads hold only stems,
+//! whose entries a token need not read when the memo knows it.
+
+use rustc_hash::FxHashMap;
+
+/// Leading bytes a head group is keyed by.
+const GROUP: usize = 4;
+
+/// Where a head's entries are in the lexicon: `entries[at..at + len]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub(super) at: u32,
+    pub(super) len: u32,
+}
+
+/// A head as the lexicon files it: where its entries are, and which kinds they are, so that a
+/// token whose stem hits are remembered need not read the entries of a head of stems only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Filed {
+    pub(super) slot: Slot,
+    /// Some entry is a prefix literal.
+    pub(super) prefix: bool,
+    /// Some entry is a stem literal.
+    pub(super) stem: bool,
+}
+
+/// A head of at least [`GROUP`] bytes.
+#[derive(Debug)]
+struct Head {
+    /// Its length in bytes.
+    len: usize,
+    /// Its first 16 bytes as two little-endian integers, zero-padded.
+    words: [u64; 2],
+    /// The bytes past the 16th, for the rare longer head.
+    tail: Box<[u8]>,
+    filed: Filed,
+}
+
+impl Head {
+    /// Whether the token whose first 16 bytes are `words`, and whose bytes are `token`,
+    /// begins with this head (the caller knows the token is longer).
+    fn begins(&self, words: [u64; 2], token: &[u8]) -> bool {
+        let n = self.len.min(16);
+        let masked = [words[0] & mask(n), words[1] & mask(n.saturating_sub(8))];
+        masked == self.words && (self.len <= 16 || token.get(16..self.len) == Some(&self.tail[..]))
+    }
+}
+
+/// The low `n` bytes (at most 8) of a word.
+fn mask(n: usize) -> u64 {
+    match n {
+        0 => 0,
+        1..=7 => (1u64 << (8 * n)) - 1,
+        _ => u64::MAX,
+    }
+}
+
+/// The first 16 bytes of `b` (zero-padded) as two little-endian integers. A token is read in
+/// place from its field's stream, past its end where the stream allows (the caller masks what
+/// lies beyond): copying a short token into a buffer first stalled the load that followed.
+fn words(b: &[u8]) -> [u64; 2] {
+    let word = |at: usize| match b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        Some(w) => u64::from_le_bytes(w),
+        None => {
+            let mut w = [0u8; 8];
+            let rest = b.get(at..).unwrap_or(&[]);
+            let n = rest.len().min(8);
+            w[..n].copy_from_slice(&rest[..n]);
+            u64::from_le_bytes(w)
+        }
+    };
+    [word(0), word(8)]
+}
+
+/// A short head's key: its (at most three) bytes, and its length in the top byte.
+fn short_key(b: &[u8]) -> u32 {
+    let mut k = [0u8; 4];
+    let n = b.len().min(3);
+    k[..n].copy_from_slice(&b[..n]);
+    k[3] = n as u8;
+    u32::from_le_bytes(k)
+}
+
+/// The heads of a rule set, by their first bytes.
+#[derive(Debug, Default)]
+pub(super) struct Heads {
+    /// First [`GROUP`] bytes (little-endian) → `long[at..at + len]`, shortest head first.
+    groups: FxHashMap<u32, Slot>,
+    long: Vec<Head>,
+    /// Heads of 1 to 3 bytes (see [`short_key`]).
+    short: FxHashMap<u32, Filed>,
+    /// Bit `n` set when some short head has `n` bytes.
+    short_lens: u8,
+    /// A one-hash Bloom filter (8 KiB) of the short heads' keys: the first two or three bytes
+    /// of most tokens are no head, and with 10,000 rules of `benches/rules.rs` probing
+    /// `short` for each of them was half the time spent finding heads.
+    short_bloom: Vec<u64>,
+}
+
+/// Bit of [`Heads::short_bloom`] for a short head's key.
+fn short_bit(key: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+impl Heads {
+    /// The heads from `(text, slot)` pairs, in any order.
+    pub(super) fn new(mut heads: Vec<(String, Filed)>) -> Heads {
+        let mut h = Heads::default();
+        heads.sort_unstable_by(|a, b| {
+            let group = |t: &str| t.as_bytes().get(..GROUP).map(words);
+            (group(&a.0), a.0.len()).cmp(&(group(&b.0), b.0.len()))
+        });
+        for (text, filed) in heads {
+            let b = text.as_bytes();
+            if b.len() < GROUP {
+                let key = short_key(b);
+                if h.short_bloom.is_empty() {
+                    h.short_bloom = vec![0; (1 << 16) / 64];
+                }
+                h.short_bloom[short_bit(key) / 64] |= 1 << (short_bit(key) % 64);
+                h.short.insert(key, filed);
+                h.short_lens |= 1 << b.len();
+                continue;
+            }
+            let key = words(b)[0] as u32;
+            let at = h.long.len() as u32;
+            h.groups.entry(key).or_insert(Slot { at, len: 0 }).len += 1;
+            h.long.push(Head {
+                len: b.len(),
+                words: words(b),
+                tail: b.get(16..).unwrap_or(&[]).into(),
+                filed,
+            });
+        }
+        h
+    }
+
+    /// Each head that the token `stream[from..from + len]` begins with and is longer than,
+    /// shortest first.
+    pub(super) fn each(&self, stream: &[u8], from: usize, len: usize, mut f: impl FnMut(Filed)) {
+        let Some(token) = stream.get(from..from + len) else {
+            return;
+        };
+        if self.short_lens != 0 {
+            for n in 1..GROUP.min(len) {
+                if self.short_lens & (1 << n) == 0 {
+                    continue;
+                }
+                let key = short_key(token.get(..n).unwrap_or(&[]));
+                let bit = short_bit(key);
+                let filed = self
+                    .short_bloom
+                    .get(bit / 64)
+                    .is_some_and(|w| w & (1 << (bit % 64)) != 0);
+                if let Some(&h) = filed.then(|| self.short.get(&key)).flatten() {
+                    f(h);
+                }
+            }
+        }
+        if len <= GROUP {
+            return;
+        }
+        let w = words(stream.get(from..).unwrap_or(&[]));
+        let Some(&g) = self.groups.get(&(w[0] as u32)) else {
+            return;
+        };
+        for head in self
+            .long
+            .get(g.at as usize..(g.at + g.len) as usize)
+            .unwrap_or(&[])
+        {
+            if head.len >= len {
+                break;
+            }
+            if head.begins(w, token) {
+                f(head.filed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_shorter_head_and_only_those() {
+        let texts = [
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopqrs",
+            "abcx",
+            "abd",
+            "b",
+            "é",
+            "éc",
+            "ابن",
+        ];
+        let heads = Heads::new(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let slot = Slot {
+                        at: i as u32,
+                        len: 1,
+                    };
+                    let filed = Filed {
+                        slot,
+                        prefix: true,
+                        stem: false,
+                    };
+                    (t.to_string(), filed)
+                })
+                .collect(),
+        );
+        for token in [
+            "abcdefghijklmnopqrstu",
+            "abcdefghijklmnopqrs",
+            "abcdefghijklmnopqz",
+            "abcdefgh",
+            "abcdx",
+            "abcxy",
+            "abd",
+            "ab",
+            "b",
+            "bb",
+            "éco",
+            "ابناء",
+            "zzzzzzz",
+        ] {
+            let mut got = Vec::new();
+            // Also as a token inside a stream, with text after it.
+            let stream = format!(" {token} abcdefghijklmnopqrstuvwxyz");
+            heads.each(stream.as_bytes(), 1, token.len(), |h| {
+                got.push(texts[h.slot.at as usize])
+            });
+            let mut want: Vec<&str> = texts
+                .iter()
+                .copied()
+                .filter(|t| t.len() < token.len() && token.starts_with(t))
+                .collect();
+            want.sort_by_key(|t| t.len());
+            assert_eq!(got, want, "{token}");
+        }
+    }
+
+    #[test]
+    fn short_keys_tell_lengths_apart() {
+        assert_ne!(short_key(b"a"), short_key(b"a\0"));
+        assert_ne!(short_key(b"ab"), short_key(b"ba"));
+        assert_eq!(short_key(b"abc"), short_key(b"abc"));
+    }
+}
