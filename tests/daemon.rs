@@ -194,7 +194,10 @@ async fn unread_notify_socket_never_blocks() {
         &[
             ("NOTIFY_SOCKET", sock_path.as_os_str()),
             ("WATCHDOG_USEC", "20000".as_ref()),
-            ("FEEDWATCH_LOG", "info,feedwatch::ops::notify=debug".as_ref()),
+            (
+                "FEEDWATCH_LOG",
+                "info,feedwatch::ops::notify=debug".as_ref(),
+            ),
         ],
     );
     // The event that shows the socket is stuck: the socket's queue is full, so the sender

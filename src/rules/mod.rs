@@ -51,7 +51,9 @@
 //! match one. See `matcher.rs` and `lexicon.rs` for the details and `benches/rules.rs` for
 //! figures.
 
+mod compile;
 mod concepts;
+mod eval;
 mod explain;
 mod heads;
 pub mod lang;
