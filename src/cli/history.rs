@@ -107,17 +107,17 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                 Format::Json => writeln!(
                     out,
                     "{}",
-                    json!({
-                        "rule": m.rule,
-                        "severity": m.severity,
-                        "source": source,
-                        "time": crate::text::time::rfc3339(row.fetched_at),
-                        "feed": row.feed,
-                        "title": row.title,
-                        "url": row.url,
-                        "terms": distinct_terms(&m),
-                        "snippet": m.snippet,
-                    })
+                    serde_json::to_string(&json::BacktestLine {
+                        feed: &row.feed,
+                        rule: &m.rule,
+                        severity: m.severity,
+                        snippet: &m.snippet,
+                        source,
+                        terms: distinct_terms(&m),
+                        time: crate::text::time::rfc3339(row.fetched_at),
+                        title: &row.title,
+                        url: row.url.as_deref(),
+                    })?
                 )?,
                 Format::Text => writeln!(
                     out,

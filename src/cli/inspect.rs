@@ -55,23 +55,21 @@ pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) 
         any |= !matches.is_empty();
         match format {
             Format::Json => {
-                let ms: Vec<_> = matches
-                    .iter()
-                    .map(|m| {
-                        json!({
-                            "rule": m.rule,
-                            "severity": m.severity,
-                            "terms": distinct_terms(m),
-                            "hits": m.terms,
-                            "snippet": m.snippet,
+                let line = json::CheckLine {
+                    file,
+                    title: &title,
+                    matches: matches
+                        .iter()
+                        .map(|m| json::CheckMatch {
+                            hits: &m.terms,
+                            rule: &m.rule,
+                            severity: m.severity,
+                            snippet: &m.snippet,
+                            terms: distinct_terms(m),
                         })
-                    })
-                    .collect();
-                writeln!(
-                    out,
-                    "{}",
-                    json!({"file": file, "title": title, "matches": ms})
-                )?;
+                        .collect(),
+                };
+                writeln!(out, "{}", serde_json::to_string(&line)?)?;
             }
             Format::Text => {
                 writeln!(
@@ -118,11 +116,8 @@ pub(super) fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn distinct_terms(m: &crate::rules::Match) -> Vec<String> {
+pub(super) fn distinct_terms(m: &crate::rules::Match) -> Vec<&str> {
     crate::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()))
-        .into_iter()
-        .map(str::to_string)
-        .collect()
 }
 
 /// `parse`: one feed's normalised items.
@@ -159,24 +154,24 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
-            let items: Vec<_> = feed
-                .items
-                .iter()
-                .map(|it| {
-                    json!({
-                        "id": it.guid,
-                        "title": it.title,
-                        "link": it.link,
-                        "published": it.published.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                        "summary_chars": it.summary.chars().count(),
+            let line = json::ParseLine {
+                format: feed.format.to_string(),
+                items: feed
+                    .items
+                    .iter()
+                    .map(|it| json::ParseItem {
+                        id: it.guid.as_deref(),
+                        link: it.link.as_deref(),
+                        published: it
+                            .published
+                            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                        summary_chars: it.summary.chars().count(),
+                        title: &it.title,
                     })
-                })
-                .collect();
-            writeln!(
-                out,
-                "{}",
-                json!({"title": feed.title, "format": feed.format.to_string(), "items": items})
-            )?;
+                    .collect(),
+                title: feed.title.as_deref(),
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
         }
         Format::Text => {
             writeln!(
@@ -224,18 +219,19 @@ pub(super) fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) 
     let mut out = std::io::stdout().lock();
     match format {
         Format::Text => writeln!(out, "{}", printable(&ex.text, true))?,
-        Format::Json => writeln!(
-            out,
-            "{}",
-            json!({
-                "title": ex.title,
-                "published": ex.published.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                "author": ex.author,
-                "lang": ex.lang,
-                "canonical_url": ex.canonical_url,
-                "text": ex.text,
-            })
-        )?,
+        Format::Json => {
+            let line = json::ExtractLine {
+                author: ex.author.as_deref(),
+                canonical_url: ex.canonical_url.as_deref(),
+                lang: ex.lang.as_deref(),
+                published: ex
+                    .published
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                text: &ex.text,
+                title: ex.title.as_deref(),
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        }
     }
     Ok(0)
 }

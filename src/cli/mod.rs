@@ -10,6 +10,7 @@ mod daemon;
 pub mod feeds;
 mod history;
 mod inspect;
+pub mod json;
 pub mod output;
 pub mod search;
 pub mod status;

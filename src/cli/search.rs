@@ -9,8 +9,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::output::write_table;
 use super::output::Format;
 use crate::config::{self, Env};
@@ -67,7 +65,7 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
     match args.format {
         Format::Json => {
             for h in &hits {
-                writeln!(out, "{}", to_json(h))?;
+                writeln!(out, "{}", serde_json::to_string(&to_json(h))?)?;
             }
         }
         Format::Text => write_text(&mut out, &hits)?,
@@ -75,21 +73,21 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
     Ok(if hits.is_empty() { 1 } else { 0 })
 }
 
-/// One result as a JSON object; these keys are a stable interface for scripts.
-pub fn to_json(h: &SearchHit) -> serde_json::Value {
-    let time = |t: Option<i64>| t.map(crate::text::time::rfc3339);
-    json!({
-        "id": h.article_id,
-        "feed": h.feed,
-        "feed_url": h.feed_url,
-        "time": time(Some(h.time())),
-        "published": time(h.published_at),
-        "fetched": time(Some(h.fetched_at)),
-        "title": h.title,
-        "url": h.url,
-        "snippet": h.snippet,
-        "score": h.score,
-    })
+/// One result as a JSON line; its keys are a stable interface for scripts.
+pub fn to_json(h: &SearchHit) -> super::json::SearchLine<'_> {
+    use crate::text::time::rfc3339;
+    super::json::SearchLine {
+        feed: &h.feed,
+        feed_url: &h.feed_url,
+        fetched: rfc3339(h.fetched_at),
+        id: h.article_id,
+        published: h.published_at.map(rfc3339),
+        score: h.score,
+        snippet: &h.snippet,
+        time: rfc3339(h.time()),
+        title: &h.title,
+        url: h.url.as_deref(),
+    }
 }
 
 /// An aligned table (time, feed, title), each row followed by its URL and snippet indented.

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use serde_json::json;
+use super::json;
 
 use super::{Format, EXIT_FAULT};
 use crate::config::Config;
@@ -113,26 +113,26 @@ impl Service {
                 .is_some_and(|h| h.running && !h.faults.is_empty())
     }
 
-    fn json(&self, cfg: &Config) -> serde_json::Value {
-        json!({
-            "service": self.holder.as_ref().map(|h| json!({
-                "running": h.running,
-                "pid": h.pid,
-                "host": h.host,
-                "since": h.since,
-                "faults": if h.running { json!(h.faults) } else { json!([]) },
-            })),
-            "database": {
-                "path": cfg.database,
-                "exists": self.db_exists,
-                "problems": self.db_problems,
-                "free_bytes": self.db_free,
+    fn json<'a>(&'a self, cfg: &'a Config) -> json::ServiceLine<'a> {
+        json::ServiceLine {
+            alert_log: json::AlertLogState {
+                free_bytes: self.log_free,
+                path: &cfg.alert_log,
             },
-            "alert_log": {
-                "path": cfg.alert_log,
-                "free_bytes": self.log_free,
+            database: json::DatabaseState {
+                exists: self.db_exists,
+                free_bytes: self.db_free,
+                path: &cfg.database,
+                problems: &self.db_problems,
             },
-        })
+            service: self.holder.as_ref().map(|h| json::ServiceState {
+                faults: if h.running { &h.faults } else { &[] },
+                host: &h.host,
+                pid: &h.pid,
+                running: h.running,
+                since: &h.since,
+            }),
+        }
     }
 
     fn write_text(&self, out: &mut impl Write, cfg: &Config) -> std::io::Result<()> {
@@ -204,7 +204,11 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
     let service = Service::observe(cfg, opened.as_ref());
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => writeln!(out, "{}", service.json(cfg))?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&service.json(cfg)).map_err(std::io::Error::other)?
+        )?,
         Format::Text => service.write_text(&mut out, cfg)?,
     }
     let code = if service.faulty() { EXIT_FAULT } else { 0 };
@@ -229,22 +233,23 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
             Format::Json => writeln!(
                 out,
                 "{}",
-                json!({
-                    "url": r.url,
-                    "name": f.name,
-                    "last_poll": when(r.last_poll_at),
-                    "last_status": r.last_status,
-                    "last_error": r.last_error,
-                    "consecutive_failures": r.consecutive_failures,
-                    "next_poll": when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t))),
-                    "items_seen": r.items_seen,
-                    "articles_kept": r.articles_kept,
-                    "interval_secs": r.interval_secs,
-                    "extract_failures": r.extract_failures,
-                    "last_extract_error": r.last_extract_error,
-                    "gaps": r.gaps,
-                    "moved_to": r.moved_to,
+                serde_json::to_string(&json::FeedStatusLine {
+                    articles_kept: r.articles_kept,
+                    consecutive_failures: r.consecutive_failures,
+                    extract_failures: r.extract_failures,
+                    gaps: r.gaps,
+                    interval_secs: r.interval_secs,
+                    items_seen: r.items_seen,
+                    last_error: r.last_error.as_deref(),
+                    last_extract_error: r.last_extract_error.as_deref(),
+                    last_poll: when(r.last_poll_at),
+                    last_status: r.last_status,
+                    moved_to: r.moved_to.as_deref(),
+                    name: f.name.as_deref(),
+                    next_poll: when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t))),
+                    url: &r.url,
                 })
+                .map_err(std::io::Error::other)?
             )?,
             Format::Text => {
                 let name: String = printable(f.display_name(), false)
@@ -286,7 +291,11 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
     match format {
         Format::Json => {
             for v in crate::sink::status_json(&cfg.sinks, &sink_rows) {
-                writeln!(out, "{v}")?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&v).map_err(std::io::Error::other)?
+                )?;
             }
         }
         Format::Text => {

@@ -59,7 +59,7 @@ pub use crate::config::sink::{
     check_specs, SinkKind, SinkSpec, SpecProblem, DEFAULT_EXEC_TIMEOUT, DEFAULT_RETRY_INITIAL,
     DEFAULT_RETRY_MAX, DEFAULT_WEBHOOK_TIMEOUT,
 };
-pub use status::{format_status, status_json};
+pub use status::{format_status, status_json, SinkStatusLine};
 
 /// Default interval at which idle sinks look for work they were not woken for (retries
 /// coming due, alerts committed by another process).

@@ -2,8 +2,6 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{json, Value};
-
 use crate::config::sink::{SinkKind, SinkSpec};
 use crate::store::SinkStatus;
 use crate::text::time::rfc3339;
@@ -84,24 +82,52 @@ pub fn format_status(specs: &[SinkSpec], status: &[SinkStatus]) -> String {
     out
 }
 
-/// The sinks as JSON objects (one per sink, keys stable) for `status --format json`.
-pub fn status_json(specs: &[SinkSpec], status: &[SinkStatus]) -> Vec<Value> {
+/// `status --format json`: one sink and its queue. The counts and times are absent for a
+/// sink that has not registered in the database yet. Keys are a stable interface, declared in
+/// alphabetical order (the order they have always been written in).
+#[derive(Debug, serde::Serialize)]
+pub struct SinkStatusLine<'a> {
+    /// Failed deliveries in a row.
+    pub consecutive_failures: Option<u32>,
+    /// Alerts delivered.
+    pub delivered: Option<i64>,
+    /// Alerts given up on.
+    pub failed: Option<i64>,
+    /// When it last delivered (RFC 3339).
+    pub last_delivery: Option<String>,
+    /// Why its last attempt failed.
+    pub last_error: Option<&'a str>,
+    /// When its last attempt failed (RFC 3339).
+    pub last_error_at: Option<String>,
+    /// When its oldest pending alert was queued (RFC 3339).
+    pub oldest_pending: Option<String>,
+    /// Alerts waiting.
+    pub pending: Option<i64>,
+    /// When it first registered (RFC 3339).
+    pub registered: Option<String>,
+    /// Its name.
+    pub sink: &'a str,
+    /// `webhook`, `exec`, or `removed`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// The sinks for `status --format json`, one line each.
+pub fn status_json<'a>(specs: &'a [SinkSpec], status: &'a [SinkStatus]) -> Vec<SinkStatusLine<'a>> {
     rows(specs, status)
         .into_iter()
-        .map(|(name, kind, r)| {
-            json!({
-                "sink": name,
-                "type": kind_name(kind),
-                "pending": r.map(|r| r.pending),
-                "failed": r.map(|r| r.failed),
-                "delivered": r.map(|r| r.delivered),
-                "consecutive_failures": r.map(|r| r.consecutive_failures),
-                "oldest_pending": r.and_then(|r| r.oldest_pending_at).map(rfc3339),
-                "last_delivery": r.and_then(|r| r.last_delivered_at).map(rfc3339),
-                "last_error": r.and_then(|r| r.last_error.clone()),
-                "last_error_at": r.and_then(|r| r.last_error_at).map(rfc3339),
-                "registered": r.map(|r| rfc3339(r.created_at)),
-            })
+        .map(|(name, kind, r)| SinkStatusLine {
+            consecutive_failures: r.map(|r| r.consecutive_failures),
+            delivered: r.map(|r| r.delivered),
+            failed: r.map(|r| r.failed),
+            last_delivery: r.and_then(|r| r.last_delivered_at).map(rfc3339),
+            last_error: r.and_then(|r| r.last_error.as_deref()),
+            last_error_at: r.and_then(|r| r.last_error_at).map(rfc3339),
+            oldest_pending: r.and_then(|r| r.oldest_pending_at).map(rfc3339),
+            pending: r.map(|r| r.pending),
+            registered: r.map(|r| rfc3339(r.created_at)),
+            sink: name,
+            kind: kind_name(kind),
         })
         .collect()
 }
@@ -146,8 +172,8 @@ mod tests {
             "{t}"
         );
         let j = status_json(&specs, &rows);
-        assert_eq!(j[0]["pending"], 5);
-        assert_eq!(j[1]["pending"], Value::Null);
+        assert_eq!(j[0].pending, Some(5));
+        assert_eq!(j[1].pending, None);
         assert!(format_status(&[], &[]).is_empty());
     }
 }

@@ -64,12 +64,13 @@ pub struct Holder {
 /// One fault line of the lock file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HolderFault {
+    // Fields in alphabetical order: the order `status --format json` has always written.
     /// The fault's name (`store_commit`, `alert_log`, ...).
     pub fault: String,
-    /// RFC 3339 time it was raised.
-    pub since: String,
     /// What went wrong, as the holder logged it.
     pub reason: String,
+    /// RFC 3339 time it was raised.
+    pub since: String,
 }
 
 /// The lock file of a database: `<database>.lock` beside it.

@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::output::{write_table, Format};
 use crate::config::url::{self as feed_url, FeedUrlError, Origin};
@@ -259,13 +258,14 @@ fn list(path: &Path, env: &Env, format: Format) -> Result<u8, FeedsError> {
                 writeln!(
                     out,
                     "{}",
-                    json!({
-                        "url": f.url,
-                        "name": f.name,
-                        "full_text": f.full_text,
-                        "tags": f.tags,
-                        "interval_secs": f.interval.map(|d| d.as_secs()),
+                    serde_json::to_string(&crate::cli::json::FeedLine {
+                        full_text: f.full_text,
+                        interval_secs: f.interval.map(|d| d.as_secs()),
+                        name: f.name.as_deref(),
+                        tags: &f.tags,
+                        url: &f.url,
                     })
+                    .map_err(std::io::Error::other)?
                 )?;
             }
         }

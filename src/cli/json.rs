@@ -1,0 +1,271 @@
+//! The command line's stable JSON outputs, one `Serialize` type each, so every producer of a
+//! shape writes it from the same type and `tests/json_schemas.rs` fails on a renamed field.
+//!
+//! Fields are declared in alphabetical order: the order these lines have always been written
+//! in (they were built as `serde_json` maps, which sort their keys), so the bytes are stable.
+//! The alert line is [`crate::alert::AlertLine`]; the sinks' status line is
+//! [`crate::sink::SinkStatusLine`].
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::rules::{Severity, TermHit};
+use crate::store::lock::HolderFault;
+
+/// `feeds list --format json`: one configured feed.
+#[derive(Debug, Serialize)]
+pub struct FeedLine<'a> {
+    /// Whether the full article page is fetched.
+    pub full_text: bool,
+    /// The feed's own poll interval, when set.
+    pub interval_secs: Option<u64>,
+    /// The configured name.
+    pub name: Option<&'a str>,
+    /// The configured tags.
+    pub tags: &'a [String],
+    /// The feed's address.
+    pub url: &'a str,
+}
+
+/// `backtest --format json`: one match of a rule on a stored article or a recent item.
+#[derive(Debug, Serialize)]
+pub struct BacktestLine<'a> {
+    /// The feed's name.
+    pub feed: &'a str,
+    /// The rule that matched.
+    pub rule: &'a str,
+    /// Its severity.
+    pub severity: Severity,
+    /// The passage around the first hit.
+    pub snippet: &'a str,
+    /// `article` (kept) or `recent` (seen recently, not kept).
+    pub source: &'a str,
+    /// The distinct words found.
+    pub terms: Vec<&'a str>,
+    /// When the text was fetched (RFC 3339).
+    pub time: String,
+    /// The headline.
+    pub title: &'a str,
+    /// The link.
+    pub url: Option<&'a str>,
+}
+
+/// `check --format json`: one file and the rules that matched it.
+#[derive(Debug, Serialize)]
+pub struct CheckLine<'a> {
+    /// The file as given.
+    pub file: &'a str,
+    /// The rules that matched.
+    pub matches: Vec<CheckMatch<'a>>,
+    /// The file's title (first line, or the page's headline).
+    pub title: &'a str,
+}
+
+/// One rule that matched in [`CheckLine`].
+#[derive(Debug, Serialize)]
+pub struct CheckMatch<'a> {
+    /// Every occurrence of the rule's words.
+    pub hits: &'a [TermHit],
+    /// The rule.
+    pub rule: &'a str,
+    /// Its severity.
+    pub severity: Severity,
+    /// The passage around the first hit.
+    pub snippet: &'a str,
+    /// The distinct words found.
+    pub terms: Vec<&'a str>,
+}
+
+/// `parse --format json`: a feed document as a poll would read it.
+#[derive(Debug, Serialize)]
+pub struct ParseLine<'a> {
+    /// RSS, Atom or JSON Feed, and its version.
+    pub format: String,
+    /// The items kept.
+    pub items: Vec<ParseItem<'a>>,
+    /// The feed's title.
+    pub title: Option<&'a str>,
+}
+
+/// One item of [`ParseLine`].
+#[derive(Debug, Serialize)]
+pub struct ParseItem<'a> {
+    /// The item's identity (guid or id), when it has one.
+    pub id: Option<&'a str>,
+    /// The item's link.
+    pub link: Option<&'a str>,
+    /// When it says it was published (RFC 3339).
+    pub published: Option<String>,
+    /// Characters of summary text.
+    pub summary_chars: usize,
+    /// Its title.
+    pub title: &'a str,
+}
+
+/// `extract --format json`: an article page's extracted text and metadata.
+#[derive(Debug, Serialize)]
+pub struct ExtractLine<'a> {
+    /// The author, when the page names one.
+    pub author: Option<&'a str>,
+    /// The page's canonical address.
+    pub canonical_url: Option<&'a str>,
+    /// The page's language.
+    pub lang: Option<&'a str>,
+    /// When the page says it was published (RFC 3339).
+    pub published: Option<String>,
+    /// The article's text.
+    pub text: &'a str,
+    /// The headline.
+    pub title: Option<&'a str>,
+}
+
+/// `search --format json`: one kept article that matched.
+#[derive(Debug, Serialize)]
+pub struct SearchLine<'a> {
+    /// The feed's name.
+    pub feed: &'a str,
+    /// The feed's address.
+    pub feed_url: &'a str,
+    /// When it was fetched (RFC 3339).
+    pub fetched: String,
+    /// The article's id in the database.
+    pub id: i64,
+    /// When it says it was published (RFC 3339).
+    pub published: Option<String>,
+    /// FTS5's bm25 rank (lower is better).
+    pub score: f64,
+    /// The passage around the best match.
+    pub snippet: &'a str,
+    /// Published, else fetched (RFC 3339).
+    pub time: String,
+    /// The headline.
+    pub title: &'a str,
+    /// The link.
+    pub url: Option<&'a str>,
+}
+
+/// `status --format json`, first line: the service, its database and alert log.
+#[derive(Debug, Serialize)]
+pub struct ServiceLine<'a> {
+    /// The alert log's path and free space.
+    pub alert_log: AlertLogState<'a>,
+    /// The database's path, presence, integrity and free space.
+    pub database: DatabaseState<'a>,
+    /// The process holding the database, if one ran on it.
+    pub service: Option<ServiceState<'a>>,
+}
+
+/// The alert log in [`ServiceLine`].
+#[derive(Debug, Serialize)]
+pub struct AlertLogState<'a> {
+    /// Bytes free on its file system.
+    pub free_bytes: Option<u64>,
+    /// Its path.
+    pub path: &'a Path,
+}
+
+/// The database in [`ServiceLine`].
+#[derive(Debug, Serialize)]
+pub struct DatabaseState<'a> {
+    /// Whether the file exists.
+    pub exists: bool,
+    /// Bytes free on its file system.
+    pub free_bytes: Option<u64>,
+    /// Its path.
+    pub path: &'a Path,
+    /// What its integrity check found.
+    pub problems: &'a [String],
+}
+
+/// The holder of the database in [`ServiceLine`].
+#[derive(Debug, Serialize)]
+pub struct ServiceState<'a> {
+    /// Its faults while running (none once stopped).
+    pub faults: &'a [HolderFault],
+    /// Its host.
+    pub host: &'a str,
+    /// Its process id.
+    pub pid: &'a str,
+    /// Whether it still runs.
+    pub running: bool,
+    /// When it started.
+    pub since: &'a str,
+}
+
+/// `status --format json`: one feed.
+#[derive(Debug, Serialize)]
+pub struct FeedStatusLine<'a> {
+    /// Articles kept from it.
+    pub articles_kept: i64,
+    /// Polls in a row that failed.
+    pub consecutive_failures: u32,
+    /// Pages whose extraction failed.
+    pub extract_failures: i64,
+    /// Items it lost between two polls (older than the document kept).
+    pub gaps: i64,
+    /// Its poll interval.
+    pub interval_secs: Option<i64>,
+    /// Items seen in it.
+    pub items_seen: i64,
+    /// Why the last poll failed.
+    pub last_error: Option<&'a str>,
+    /// Why the last extraction failed.
+    pub last_extract_error: Option<&'a str>,
+    /// When it was last polled (RFC 3339).
+    pub last_poll: Option<String>,
+    /// The last HTTP status.
+    pub last_status: Option<u16>,
+    /// Where it moved (a permanent redirect).
+    pub moved_to: Option<&'a str>,
+    /// Its configured name.
+    pub name: Option<&'a str>,
+    /// When it is polled next (RFC 3339); none when stopped.
+    pub next_poll: Option<String>,
+    /// Its address.
+    pub url: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one promise of this module: keys come out sorted, as the maps they replace wrote
+    /// them.
+    #[test]
+    fn keys_are_in_alphabetical_order() {
+        let line = FeedStatusLine {
+            articles_kept: 1,
+            consecutive_failures: 0,
+            extract_failures: 0,
+            gaps: 0,
+            interval_secs: None,
+            items_seen: 2,
+            last_error: None,
+            last_extract_error: None,
+            last_poll: None,
+            last_status: Some(200),
+            moved_to: None,
+            name: Some("n"),
+            next_poll: None,
+            url: "u",
+        };
+        let v = serde_json::to_string(&line).expect("json");
+        let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&v)
+            .expect("parse")
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        let order: Vec<&str> = v
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|k| keys.iter().any(|x| x == k))
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted);
+    }
+}
