@@ -20,7 +20,9 @@
 //! Running them:
 //! - [`pipeline`] is one poll of one feed, top to bottom.
 //! - [`schedule`] decides when feeds are polled and owns the single database writer.
-//! - [`cli`] is the command line: the daemon's assembly and every command.
+//! - [`app`] assembles the service from a config and runs it until a shutdown token fires
+//!   (the composition root; tests drive it in-process).
+//! - [`cli`] is the command line: every command, and signals turned into shutdown and reload.
 //!
 //! Under and beside them:
 //! - [`config`] reads TOML into plain data.
@@ -32,6 +34,7 @@
 //! `tests/architecture.rs` fails on an import cycle between these modules.
 
 pub mod alert;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod extract;

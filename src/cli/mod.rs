@@ -22,7 +22,6 @@ pub use output::Format;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -30,26 +29,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::{self, AlertLog};
+use crate::alert;
 use crate::config::{self, Config, Env};
 use crate::extract::Extractor;
 use crate::fetch::Fetcher;
-use crate::ops::health::{self, Fault};
-use crate::pipeline::Pipeline;
 use crate::rules::{Document, RuleSet};
-use crate::schedule::{self, Runtime, Writer};
-use crate::sink::{SinkOptions, SinkSet};
-use crate::store::lock::{DbLock, LockError};
 use crate::store::Store;
 use crate::text::safe_text::printable;
 
-/// Exit code of `run` and `poll` when another feedwatch holds the database.
-pub const EXIT_IN_USE: u8 = 3;
-/// Exit code when the service could not do its job: a commit or the alert log failed during
-/// `poll --once`, the database failed its integrity check at start, or it was deleted under
-/// `run` (which stops so the service manager restarts it). `status` exits with it too while
-/// the daemon reports a fault or the database is damaged.
-pub const EXIT_FAULT: u8 = 4;
+pub use crate::app::{EXIT_FAULT, EXIT_IN_USE};
 
 /// feedwatch: watches news feeds and raises keyword alerts.
 #[derive(Debug, Parser)]
