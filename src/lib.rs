@@ -22,7 +22,9 @@
 //! - [`schedule`] decides when feeds are polled and owns the single database writer.
 //! - [`app`] assembles the service from a config and runs it until a shutdown token fires
 //!   (the composition root; tests drive it in-process).
-//! - [`cli`] is the command line: every command, and signals turned into shutdown and reload.
+//!
+//! The command line (`src/cli/`) belongs to the binary, not to this library: it turns
+//! arguments into calls of these modules and signals into [`app`]'s shutdown and reload.
 //!
 //! Under and beside them:
 //! - [`config`] reads TOML into plain data.
@@ -30,12 +32,11 @@
 //!   safe output of strangers' text, RFC 3339 timestamps.
 //! - [`ops`] reports on the running service: health faults, metrics, systemd notifications.
 //!
-//! A module imports only modules below it (`cli` on top, `text` at the bottom);
+//! A module imports only modules below it (`app` on top, `text` at the bottom);
 //! `tests/architecture.rs` fails on an import cycle between these modules.
 
 pub mod alert;
 pub mod app;
-pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod feed;

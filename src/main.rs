@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use feedwatch::cli::{self, Cli, LogFormat};
+mod cli;
+
+use cli::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -109,6 +109,9 @@ async fn the_service_runs_in_process_with_a_shutdown_token_and_reloads() {
         .collect();
     assert_eq!(
         titles,
-        ["Rockets hit the Green Zone", "Second volley on the Green Zone"]
+        [
+            "Rockets hit the Green Zone",
+            "Second volley on the Green Zone"
+        ]
     );
 }

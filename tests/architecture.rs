@@ -4,7 +4,8 @@
 //!   (`cli` on top, `text` at the bottom).
 //!
 //! Both read the source text; nothing is compiled. References are found as `crate::<module>`
-//! paths (also inside `crate::{a, b}` groups), which is how the crate names other modules.
+//! paths (also inside `crate::{a, b}` groups), which is how the library names its modules, and
+//! as `feedwatch::<module>`, which is how the binary's command line (`src/cli/`) names them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -168,7 +169,7 @@ fn owner(src: &Path, file: &Path) -> Option<String> {
     Some(name.to_string())
 }
 
-/// The modules named right after `crate::` in code (comment lines skipped), with their
+/// The modules named right after `crate::` or `feedwatch::` in code (comment lines skipped), with their
 /// line numbers. `crate::{a, b::c}` names `a` and `b`.
 fn crate_references(text: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
@@ -176,10 +177,21 @@ fn crate_references(text: &str) -> Vec<(String, usize)> {
         if line.trim_start().starts_with("//") {
             continue;
         }
+        for root in ["crate::", "feedwatch::"] {
+            references_after(line, root, i + 1, &mut out);
+        }
+    }
+    out
+}
+
+/// The modules named right after `root` on one line (see [`crate_references`]).
+fn references_after(line: &str, root: &str, line_no: usize, out: &mut Vec<(String, usize)>) {
+    let i = line_no - 1;
+    {
         let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
+        while let Some(at) = rest.find(root) {
             let before = rest[..at].chars().next_back();
-            rest = &rest[at + "crate::".len()..];
+            rest = &rest[at + root.len()..];
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue; // e.g. `mycrate::`
             }
@@ -199,7 +211,6 @@ fn crate_references(text: &str) -> Vec<(String, usize)> {
             }
         }
     }
-    out
 }
 
 fn ident(s: &str) -> &str {

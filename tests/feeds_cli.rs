@@ -194,7 +194,7 @@ async fn hostile_opml_is_a_clear_error() {
     let huge = inst.dir.path().join("huge.opml");
     std::fs::write(
         &huge,
-        vec![b' '; feedwatch::cli::feeds::opml::MAX_OPML_BYTES + 10],
+        vec![b' '; feedwatch::config::opml::MAX_OPML_BYTES + 10],
     )
     .expect("write");
     let (_, err) = run_ok(

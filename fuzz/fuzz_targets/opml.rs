@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(opml) = feedwatch::cli::feeds::opml::parse(data) {
+    if let Ok(opml) = feedwatch::config::opml::parse(data) {
         for o in &opml.feeds {
             assert!(!o.url.trim().is_empty(), "empty outline URL accepted");
         }

@@ -1,10 +1,10 @@
 //! `run` and `poll --once` on the command line: the config loaded, the service assembled by
-//! [`crate::app`], and the process's signals turned into its shutdown token and reloads.
+//! [`feedwatch::app`], and the process's signals turned into its shutdown token and reloads.
 
 use super::*;
-use crate::app::{App, Control, Mode, Start};
+use feedwatch::app::{App, Control, Mode, Start};
 
-pub(super) use crate::app::compile_rules;
+pub(super) use feedwatch::app::compile_rules;
 
 /// `run` (grace = Some) and `poll --once` (grace = None).
 pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {

@@ -15,7 +15,7 @@ pub(super) async fn alerts(
     let since = since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
     });
-    let print = |a: &crate::store::AlertRecord| -> Result<()> {
+    let print = |a: &feedwatch::store::AlertRecord| -> Result<()> {
         let mut out = std::io::stdout().lock();
         match format {
             Format::Json => writeln!(out, "{}", alert::AlertLine::from(a))?,
@@ -55,10 +55,10 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
         let file = config::load_rule_file(Path::new(rules), &cfg.concepts)?;
         (file.rules, file.concepts)
     } else {
-        let rule = crate::rules::RuleSpec {
+        let rule = feedwatch::rules::RuleSpec {
             name: "query".into(),
             query: rules.to_string(),
-            severity: crate::rules::Severity::Medium,
+            severity: feedwatch::rules::Severity::Medium,
             feeds: vec![],
             exclude: None,
         };
@@ -114,7 +114,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                         snippet: &m.snippet,
                         source,
                         terms: distinct_terms(&m),
-                        time: crate::text::time::rfc3339(row.fetched_at),
+                        time: feedwatch::text::time::rfc3339(row.fetched_at),
                         title: &row.title,
                         url: row.url.as_deref(),
                     })?
@@ -122,7 +122,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                 Format::Text => writeln!(
                     out,
                     "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
-                    crate::text::time::rfc3339(row.fetched_at),
+                    feedwatch::text::time::rfc3339(row.fetched_at),
                     m.severity,
                     m.rule,
                     printable(&row.feed, false),
@@ -139,7 +139,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
         "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}{}",
         kept.len(),
         recent.len(),
-        crate::text::time::rfc3339(from),
+        feedwatch::text::time::rfc3339(from),
         if summary.is_empty() { "" } else { " (" },
         if summary.is_empty() {
             String::new()

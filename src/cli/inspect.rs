@@ -34,7 +34,7 @@ pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) 
     for file in files {
         let bytes = read_input(file)?;
         let (title, body) = if looks_like_html(file, &bytes) {
-            let (html, _) = crate::text::charset::decode_html(&bytes, None);
+            let (html, _) = feedwatch::text::charset::decode_html(&bytes, None);
             let ex = extractor.extract(&html, None);
             (ex.title.unwrap_or_default(), ex.text)
         } else {
@@ -104,8 +104,8 @@ pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) 
 
 /// The distinct words, each followed by the stem or concept it was found through, if any:
 /// `stormed (~storm in @attack)`.
-pub(super) fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
-    let words = crate::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()));
+pub(super) fn terms_with_via(m: &feedwatch::rules::Match) -> Vec<String> {
+    let words = feedwatch::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()));
     words
         .into_iter()
         .filter_map(|w| m.terms.iter().find(|t| t.term == w))
@@ -116,8 +116,8 @@ pub(super) fn terms_with_via(m: &crate::rules::Match) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn distinct_terms(m: &crate::rules::Match) -> Vec<&str> {
-    crate::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()))
+pub(super) fn distinct_terms(m: &feedwatch::rules::Match) -> Vec<&str> {
+    feedwatch::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()))
 }
 
 /// `parse`: one feed's normalised items.
@@ -128,8 +128,10 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
         let fetch_cfg = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
         let fetcher = Fetcher::new(&fetch_cfg)?;
         match fetcher.feed(source, &Default::default()).await? {
-            crate::fetch::FeedResponse::Fetched(f) => (f.body, f.content_type, Some(f.url)),
-            crate::fetch::FeedResponse::NotModified { .. } => bail!("{source}: 304 Not Modified"),
+            feedwatch::fetch::FeedResponse::Fetched(f) => (f.body, f.content_type, Some(f.url)),
+            feedwatch::fetch::FeedResponse::NotModified { .. } => {
+                bail!("{source}: 304 Not Modified")
+            }
         }
     } else {
         let b = read_input(source)?;
@@ -141,10 +143,10 @@ pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8>
     // The daemon's item bound (the config's, else the default), so a hostile file costs
     // here what it costs a poll.
     let max_items = cfg.map_or_else(
-        || crate::config::PollConfig::default().max_items,
+        || feedwatch::config::PollConfig::default().max_items,
         |c| c.poll.max_items,
     );
-    let feed = match crate::feed::parse(&bytes, ct.as_deref(), base.as_ref(), max_items) {
+    let feed = match feedwatch::feed::parse(&bytes, ct.as_deref(), base.as_ref(), max_items) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("feedwatch: {source}: {e}");
@@ -212,7 +214,7 @@ pub(super) fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) 
         .map(url::Url::parse)
         .transpose()
         .context("--url is not a valid URL")?;
-    let (html, _) = crate::text::charset::decode_html(&bytes, None);
+    let (html, _) = feedwatch::text::charset::decode_html(&bytes, None);
     // Per-site rules apply when a config is at hand; without one, the heuristic alone.
     let sites = load_config(cli).map(|c| c.sites).unwrap_or_default();
     let ex = Extractor::new(&sites)?.extract(&html, url.as_ref());

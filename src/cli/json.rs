@@ -3,15 +3,15 @@
 //!
 //! Fields are declared in alphabetical order: the order these lines have always been written
 //! in (they were built as `serde_json` maps, which sort their keys), so the bytes are stable.
-//! The alert line is [`crate::alert::AlertLine`]; the sinks' status line is
-//! [`crate::sink::SinkStatusLine`].
+//! The alert line is [`feedwatch::alert::AlertLine`]; the sinks' status line is
+//! [`feedwatch::sink::SinkStatusLine`].
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::rules::{Severity, TermHit};
-use crate::store::lock::HolderFault;
+use feedwatch::rules::{Severity, TermHit};
+use feedwatch::store::lock::HolderFault;
 
 /// `feeds list --format json`: one configured feed.
 #[derive(Debug, Serialize)]

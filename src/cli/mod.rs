@@ -29,15 +29,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert;
-use crate::config::{self, Config, Env};
-use crate::extract::Extractor;
-use crate::fetch::Fetcher;
-use crate::rules::{Document, RuleSet};
-use crate::store::Store;
-use crate::text::safe_text::printable;
+use feedwatch::alert;
+use feedwatch::config::{self, Config, Env};
+use feedwatch::extract::Extractor;
+use feedwatch::fetch::Fetcher;
+use feedwatch::rules::{Document, RuleSet};
+use feedwatch::store::Store;
+use feedwatch::text::safe_text::printable;
 
-pub use crate::app::{EXIT_FAULT, EXIT_IN_USE};
+pub use feedwatch::app::EXIT_FAULT;
 
 /// feedwatch: watches news feeds and raises keyword alerts.
 #[derive(Debug, Parser)]

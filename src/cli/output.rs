@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::ValueEnum;
 
-use crate::text::safe_text::printable;
+use feedwatch::text::safe_text::printable;
 
 /// Output formats of commands.
 // Variant docs would turn `--help`'s one line of possible values into a list; the names say it.

@@ -1,8 +1,8 @@
 //! `feedwatch search`: full-text search over kept articles.
 //!
 //! The query is written in the rule language (so a rule can be tried against history before
-//! it goes live), translated to FTS5 by [`crate::store::fts`] and run by
-//! [`crate::store::Store::search`]. Exit codes follow `grep` and `feedwatch check`: 0 when
+//! it goes live), translated to FTS5 by [`feedwatch::store::fts`] and run by
+//! [`feedwatch::store::Store::search`]. Exit codes follow `grep` and `feedwatch check`: 0 when
 //! something matched, 1 when nothing did, 2 on a bad query or another error.
 
 use std::io::Write;
@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::output::write_table;
 use super::output::Format;
-use crate::config::{self, Env};
-use crate::store::fts;
-use crate::store::{SearchHit, Store};
+use feedwatch::config::{self, Env};
+use feedwatch::store::fts;
+use feedwatch::store::{SearchHit, Store};
 
 /// Results shown when `--limit` is not given.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -75,7 +75,7 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
 
 /// One result as a JSON line; its keys are a stable interface for scripts.
 pub fn to_json(h: &SearchHit) -> super::json::SearchLine<'_> {
-    use crate::text::time::rfc3339;
+    use feedwatch::text::time::rfc3339;
     super::json::SearchLine {
         feed: &h.feed,
         feed_url: &h.feed_url,
@@ -96,7 +96,7 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
         return writeln!(out, "no articles matched");
     }
     let clip = |s: &str, n: usize| -> String {
-        let s = crate::text::safe_text::printable(s, false);
+        let s = feedwatch::text::safe_text::printable(s, false);
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if s.chars().count() > n {
             let mut c: String = s.chars().take(n - 1).collect();
@@ -129,7 +129,11 @@ fn write_text(out: &mut impl Write, hits: &[SearchHit]) -> std::io::Result<()> {
     for (line, h) in lines.zip(hits) {
         writeln!(out, "{line}")?;
         if let Some(u) = &h.url {
-            writeln!(out, "    {}", crate::text::safe_text::printable(u, false))?;
+            writeln!(
+                out,
+                "    {}",
+                feedwatch::text::safe_text::printable(u, false)
+            )?;
         }
         writeln!(out, "    {}", clip(&h.snippet, 200))?;
     }

@@ -12,10 +12,10 @@ use std::io::Write;
 use super::json;
 
 use super::{Format, EXIT_FAULT};
-use crate::config::Config;
-use crate::store::lock;
-use crate::store::{Store, StoreError};
-use crate::text::safe_text::printable;
+use feedwatch::config::Config;
+use feedwatch::store::lock;
+use feedwatch::store::{Store, StoreError};
+use feedwatch::text::safe_text::printable;
 
 /// Errors from `status`.
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +217,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
         None => Store::open(&cfg.database)?,
     };
     let rows = store.feeds()?;
-    let when = |t: Option<i64>| t.map(crate::text::time::rfc3339);
+    let when = |t: Option<i64>| t.map(feedwatch::text::time::rfc3339);
     if format == Format::Text {
         writeln!(
             out,
@@ -246,7 +246,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
                     last_status: r.last_status,
                     moved_to: r.moved_to.as_deref(),
                     name: f.name.as_deref(),
-                    next_poll: when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t))),
+                    next_poll: when(r.next_poll_at.filter(|t| !feedwatch::store::is_stopped(*t))),
                     url: &r.url,
                 })
                 .map_err(std::io::Error::other)?
@@ -263,7 +263,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
                     when(r.last_poll_at).unwrap_or_else(|| "never".into()),
                     r.last_status.map_or("-".into(), |s| s.to_string()),
                     r.consecutive_failures,
-                    when(r.next_poll_at.filter(|t| !crate::store::is_stopped(*t)))
+                    when(r.next_poll_at.filter(|t| !feedwatch::store::is_stopped(*t)))
                         .unwrap_or_else(|| "stopped".into()),
                     r.items_seen,
                     r.articles_kept,
@@ -290,7 +290,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
     let sink_rows = store.sink_status()?;
     match format {
         Format::Json => {
-            for v in crate::sink::status_json(&cfg.sinks, &sink_rows) {
+            for v in feedwatch::sink::status_json(&cfg.sinks, &sink_rows) {
                 writeln!(
                     out,
                     "{}",
@@ -299,7 +299,7 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
             }
         }
         Format::Text => {
-            let table = crate::sink::format_status(&cfg.sinks, &sink_rows);
+            let table = feedwatch::sink::format_status(&cfg.sinks, &sink_rows);
             if !table.is_empty() {
                 // Sink errors quote receivers' answers: cleaned, lines kept.
                 write!(out, "\n{}", printable(&table, true))?;

@@ -14,6 +14,7 @@
 mod check;
 mod concepts;
 pub mod limits;
+pub mod opml;
 pub mod sink;
 mod source;
 pub mod url;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 
 use super::{dedup_key, FeedsError, NewFeed};
-use crate::config::url::{self as feed_url, Origin};
-use crate::config::{self, Env};
+use feedwatch::config::url::{self as feed_url, Origin};
+use feedwatch::config::{self, Env};
 
 /// The config file as a `toml_edit` document, with the text it was read from.
 pub(super) struct ConfigFile {

@@ -17,7 +17,6 @@
 //! The daemon does not watch the file: each edit ends by telling the user to reload it.
 
 mod edit;
-pub mod opml;
 
 use edit::ConfigFile;
 
@@ -29,9 +28,9 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use super::output::{write_table, Format};
-use crate::config::url::{self as feed_url, FeedUrlError, Origin};
-use crate::config::{self, limits, ConfigError, Env};
-use opml::OpmlError;
+use feedwatch::config::opml::{self, OpmlError};
+use feedwatch::config::url::{self as feed_url, FeedUrlError, Origin};
+use feedwatch::config::{self, limits, ConfigError, Env};
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not
 /// disturbed.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-use crate::config::FeedConfig;
+use super::FeedConfig;
 
 /// Largest OPML file accepted. Real subscription lists are kilobytes; 16 MiB holds well over
 /// 100 000 feeds and still bounds memory.
