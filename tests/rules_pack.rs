@@ -270,13 +270,16 @@ const SURFACE_FLOORS: Floors = Floors {
 };
 
 /// Measured on round 3 (2026-12-03): recall 0.969 / 0.938 / 0.938 / 0.938, false alarms
-/// 4.2% / 4.2% / 4.2% / 8.3% (5 of 96). Its first measure, of the pack tuned at `a4ba862`,
+/// 4.2% / 4.2% / 4.2% / 12.5% (6 of 96). Its first measure, of the pack tuned at `a4ba862`,
 /// had 8.3% / 8.3% / 4.2% / 8.3% (7 of 96); the landmark exclude since (decided on dev
-/// precision) took two away. Round 1, before it was retired to dev: recall 0.919 / 0.952 /
-/// 0.879 / 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%.
+/// precision) took two away. The book veto then had to need a review's title: unconditional,
+/// "the book" vetoed 12 of 984 stories on the full bench farm (and would veto an attacked
+/// embassy's condolence book), and one German held-out look-alike alerts again since; the
+/// ceiling says so. Round 1, before it was retired to dev: recall 0.919 / 0.952 / 0.879 /
+/// 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%.
 const DEFAULT_FLOORS: Floors = Floors {
     recall: [("en", 0.96), ("ar", 0.93), ("fr", 0.93), ("de", 0.93)],
-    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.05), ("de", 0.09)],
+    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.05), ("de", 0.13)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
