@@ -186,28 +186,25 @@ fn crate_references(text: &str) -> Vec<(String, usize)> {
 
 /// The modules named right after `root` on one line (see [`crate_references`]).
 fn references_after(line: &str, root: &str, line_no: usize, out: &mut Vec<(String, usize)>) {
-    let i = line_no - 1;
-    {
-        let mut rest = line;
-        while let Some(at) = rest.find(root) {
-            let before = rest[..at].chars().next_back();
-            rest = &rest[at + root.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue; // e.g. `mycrate::`
-            }
-            if let Some(group) = rest.strip_prefix('{') {
-                let end = group.find('}').unwrap_or(group.len());
-                for item in group[..end].split(',') {
-                    let name = ident(item.trim_start());
-                    if !name.is_empty() {
-                        out.push((name.to_string(), i + 1));
-                    }
-                }
-            } else {
-                let name = ident(rest);
+    let mut rest = line;
+    while let Some(at) = rest.find(root) {
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + root.len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // e.g. `mycrate::`
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let name = ident(item.trim_start());
                 if !name.is_empty() {
-                    out.push((name.to_string(), i + 1));
+                    out.push((name.to_string(), line_no));
                 }
+            }
+        } else {
+            let name = ident(rest);
+            if !name.is_empty() {
+                out.push((name.to_string(), line_no));
             }
         }
     }
