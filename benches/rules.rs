@@ -305,12 +305,8 @@ fn shipped_pack(pack: &str) {
         body: String,
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Ok(file) = feedwatch::config::load_rule_file(&root.join(pack), &[]) else {
+    let Ok((file, set)) = feedwatch::app::load_rule_file(&root.join(pack), &[]) else {
         println!("{pack}: does not load");
-        return;
-    };
-    let Ok(set) = RuleSet::compile_with(&file.rules, &file.concepts) else {
-        println!("{pack}: does not compile");
         return;
     };
     let text = std::fs::read_to_string(root.join("tests/fixtures/rules_labelled/articles.toml"))

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::daemon::wait_for;
 use common::{rss, Fixture, Instance, TestServer};
-use feedwatch::app::{App, Mode, Start};
-use feedwatch::config::{self, Env};
+use feedwatch::app::{self, App, Mode, Start};
+use feedwatch::config::Env;
 use tokio_util::sync::CancellationToken;
 
 /// A feed of one Green Zone story, at `path`.
@@ -47,8 +47,8 @@ fn feed(srv: &TestServer, path: &str) -> String {
 }
 
 async fn build(inst: &Instance) -> Box<App> {
-    let cfg = config::load(&inst.config(), &Env::from_process()).expect("config");
-    match App::build(cfg).await.expect("build") {
+    let loaded = app::load_config(&inst.config(), &Env::from_process()).expect("config");
+    match App::build(loaded).await.expect("build") {
         Start::Ready(app) => app,
         Start::Exit(code) => panic!("the service would not start: exit {code}"),
     }

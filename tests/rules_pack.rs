@@ -35,15 +35,11 @@ fn pack() -> RuleSet {
 /// way the daemon checks them).
 fn pack_with_names(file: &str) -> (RuleSet, Vec<String>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let file = feedwatch::config::load_rule_file(&path, &[])
+    let (file, set) = feedwatch::app::load_rule_file(&path, &[])
         .unwrap_or_else(|e| panic!("default pack does not load:\n{e}"));
     let unused = feedwatch::rules::unused_concepts(&file.rules, &file.concepts);
     assert!(unused.is_empty(), "unused concepts in the pack: {unused:?}");
     let names = file.rules.iter().map(|s| s.name.clone()).collect();
-    let set = RuleSet::compile_with(&file.rules, &file.concepts).unwrap_or_else(|errs| {
-        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        panic!("default pack does not compile:\n{}", msgs.join("\n"))
-    });
     (set, names)
 }
 

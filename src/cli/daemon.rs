@@ -4,12 +4,9 @@
 use super::*;
 use feedwatch::app::{App, Control, Mode, Start};
 
-pub(super) use feedwatch::app::compile_rules;
-
 /// `run` (grace = Some) and `poll --once` (grace = None).
 pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
-    let cfg = load_config(cli)?;
-    let app = match App::build(cfg).await? {
+    let app = match App::build(load_config(cli)?).await? {
         Start::Ready(app) => app,
         Start::Exit(code) => return Ok(code),
     };

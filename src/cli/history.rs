@@ -10,7 +10,7 @@ pub(super) async fn alerts(
     format: Format,
     follow: bool,
 ) -> Result<u8> {
-    let cfg = load_config(cli)?;
+    let cfg = load_config(cli)?.config;
     let store = Store::open(&cfg.database)?;
     let since = since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
@@ -50,10 +50,12 @@ pub(super) async fn alerts(
 
 /// `backtest`: a rule file or query over stored articles and recent item texts.
 pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
-    let cfg = load_config(cli)?;
-    let (specs, concepts) = if Path::new(rules).is_file() {
-        let file = config::load_rule_file(Path::new(rules), &cfg.concepts)?;
-        (file.rules, file.concepts)
+    // The config's own rules are not compiled: a backtest runs the rules it is given, with
+    // the config's concepts, and compiles those once.
+    let path = config::locate(cli.config.as_deref())?;
+    let cfg = config::read(&path, &Env::from_process())?.finish()?;
+    let set = if Path::new(rules).is_file() {
+        feedwatch::app::load_rule_file(Path::new(rules), &cfg.concepts)?.1
     } else {
         let rule = feedwatch::rules::RuleSpec {
             name: "query".into(),
@@ -62,15 +64,14 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
             feeds: vec![],
             exclude: None,
         };
-        (vec![rule], cfg.concepts.clone())
+        RuleSet::compile_with(&[rule], &cfg.concepts).map_err(|errs| {
+            anyhow::anyhow!(errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"))
+        })?
     };
-    let set = RuleSet::compile_with(&specs, &concepts).map_err(|errs| {
-        anyhow::anyhow!(errs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
-    })?;
     let store = Store::open(&cfg.database)?;
     let from =
         chrono::Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);

@@ -30,7 +30,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use feedwatch::alert;
-use feedwatch::config::{self, Config, Env};
+use feedwatch::app::Loaded;
+use feedwatch::config::{self, Env};
 use feedwatch::extract::Extractor;
 use feedwatch::fetch::Fetcher;
 use feedwatch::rules::{Document, RuleSet};
@@ -215,10 +216,10 @@ pub enum ConfigAction {
     Check,
 }
 
-/// Loads the configuration the global options point at.
-fn load_config(cli: &Cli) -> Result<Config> {
+/// Loads the configuration the global options point at, its rules compiled.
+fn load_config(cli: &Cli) -> Result<Loaded> {
     let path = config::locate(cli.config.as_deref())?;
-    Ok(config::load(&path, &Env::from_process())?)
+    Ok(feedwatch::app::load_config(&path, &Env::from_process())?)
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -261,7 +262,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
 
 /// `sinks retry`: rejected deliveries of one sink become pending again.
 fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
-    let cfg = load_config(cli)?;
+    let cfg = load_config(cli)?.config;
     if !cfg.sinks.iter().any(|s| s.name == name) {
         let known: Vec<&str> = cfg.sinks.iter().map(|s| s.name.as_str()).collect();
         eprintln!(
@@ -284,15 +285,15 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
 
 /// `status`: see [`mod@status`].
 fn status(cli: &Cli, format: Format) -> Result<u8> {
-    Ok(status::run(&load_config(cli)?, format)?)
+    Ok(status::run(&load_config(cli)?.config, format)?)
 }
 
 /// `config check`: every problem, exit 2 on any.
 fn config_check(cli: &Cli) -> Result<u8> {
     let path = config::locate(cli.config.as_deref())?;
-    match config::load(&path, &Env::from_process()).and_then(|cfg| {
-        config::require_work(&cfg)?;
-        Ok(cfg)
+    match feedwatch::app::load_config(&path, &Env::from_process()).and_then(|l| {
+        config::require_work(&l.config)?;
+        Ok(l.config)
     }) {
         Ok(cfg) => {
             if let Err(e) = Extractor::new(&cfg.sites) {

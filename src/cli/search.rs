@@ -55,7 +55,7 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
         }
     };
     let path = config::locate(config_arg)?;
-    let cfg = config::load(&path, &Env::from_process())?;
+    let cfg = feedwatch::app::load_config(&path, &Env::from_process())?.config;
     let store = Store::open(&cfg.database)?;
     let since = args.since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)

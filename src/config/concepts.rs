@@ -1,7 +1,8 @@
-//! `[[concepts]]` (named term sets that queries use as `@name`) and the compile check of the
-//! rules with them: every rule or concept error becomes a problem at its own file and line,
-//! so `config check` lists undefined, unused, cyclic and malformed concepts with the rules'
-//! query errors in one pass.
+//! `[[concepts]]` (named term sets that queries use as `@name`), and where each rule and
+//! concept was written. Compiling the rules is the rules module's job, done once by whoever
+//! runs them (`app::load_config`); this module only turns the errors it reports into
+//! problems at their own file and line, so `config check` lists undefined, unused, cyclic and
+//! malformed concepts with the rules' query errors and every other problem in one pass.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use toml::Spanned;
 
 use super::source::Source;
 use super::{check, ConfigError, ConfigProblem};
-use crate::rules::{ConceptSpec, RuleSpec};
+use crate::rules::{ConceptSpec, RuleError, RuleSpec};
 
 /// A `[[concepts]]` table as written.
 #[derive(Deserialize)]
@@ -20,7 +21,7 @@ pub(super) struct RawConcept {
     terms: Vec<String>,
 }
 
-/// Collects `[[concepts]]` with their file and line; the rules module checks them.
+/// Collects `[[concepts]]` with their file and line.
 pub(super) fn take_concepts(
     src: &Source<'_>,
     raw: Vec<Spanned<RawConcept>>,
@@ -40,47 +41,88 @@ pub(super) fn take_concepts(
     }
 }
 
-/// Compiles the rules with their concepts (plus `known` ones, defined elsewhere) and turns
-/// every error into a problem at the rule's or concept's line; with `unused`, a concept no
-/// rule uses is a problem too.
-pub(super) fn check_rules(
-    default_file: &Path,
-    rules: &[(RuleSpec, PathBuf, usize)],
-    concepts: &[(ConceptSpec, PathBuf, usize)],
-    known: &[ConceptSpec],
-    unused: bool,
-) -> Vec<ConfigProblem> {
-    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
-    let mut all: Vec<ConceptSpec> = concepts.iter().map(|(c, _, _)| c.clone()).collect();
-    all.extend(known.iter().cloned());
-    let at = |name: &str, in_concepts: bool| -> (PathBuf, Option<usize>) {
-        let found = if in_concepts {
-            concepts
-                .iter()
-                .rev()
-                .find(|(c, _, _)| c.name == name)
-                .map(|(_, f, l)| (f.clone(), Some(*l)))
+/// The file and line each rule and concept was written at; errors found after loading
+/// (the rule compiler's) are reported there.
+#[derive(Debug, Clone, Default)]
+struct Origins {
+    /// Where problems without a known line go: the main config or the rule file.
+    file: PathBuf,
+    rules: Vec<(String, PathBuf, usize)>,
+    concepts: Vec<(String, PathBuf, usize)>,
+}
+
+impl Origins {
+    fn new(
+        file: &Path,
+        rules: &[(RuleSpec, PathBuf, usize)],
+        concepts: &[(ConceptSpec, PathBuf, usize)],
+    ) -> Self {
+        Origins {
+            file: file.to_path_buf(),
+            rules: (rules.iter())
+                .map(|(s, f, l)| (s.name.clone(), f.clone(), *l))
+                .collect(),
+            concepts: (concepts.iter())
+                .map(|(c, f, l)| (c.name.clone(), f.clone(), *l))
+                .collect(),
+        }
+    }
+
+    /// A rule's first definition; a concept's last (a later one replaces an earlier).
+    fn at(&self, name: &str, concept: bool) -> (PathBuf, Option<usize>) {
+        let found = if concept {
+            self.concepts.iter().rev().find(|(n, _, _)| n == name)
         } else {
-            rules
-                .iter()
-                .find(|(s, _, _)| s.name == name)
-                .map(|(_, f, l)| (f.clone(), Some(*l)))
+            self.rules.iter().find(|(n, _, _)| n == name)
         };
-        found.unwrap_or((default_file.to_path_buf(), None))
-    };
-    let mut problems = Vec::new();
-    if let Err(errs) = crate::rules::RuleSet::compile_with(&specs, &all) {
-        for e in errs {
+        found.map_or((self.file.clone(), None), |(_, f, l)| (f.clone(), Some(*l)))
+    }
+}
+
+/// A config or rule file read and checked as data, with the problems found so far. Its
+/// rules are not compiled here: whoever compiles them adds the errors with
+/// [`Checked::rule_errors`] and [`Checked::unused_concepts`], then [`Checked::finish`]
+/// reports every problem at once.
+#[derive(Debug)]
+pub struct Checked<T> {
+    value: T,
+    problems: Vec<ConfigProblem>,
+    origins: Origins,
+}
+
+impl<T> Checked<T> {
+    pub(super) fn new(
+        value: T,
+        problems: Vec<ConfigProblem>,
+        file: &Path,
+        rules: &[(RuleSpec, PathBuf, usize)],
+        concepts: &[(ConceptSpec, PathBuf, usize)],
+    ) -> Self {
+        Checked {
+            value,
+            problems,
+            origins: Origins::new(file, rules, concepts),
+        }
+    }
+
+    /// What was read, problems or not (its rules and concepts are what to compile).
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Adds the rule compiler's errors, each at its rule's or concept's file and line.
+    pub fn rule_errors(&mut self, errors: &[RuleError]) {
+        for e in errors {
             let (file, line) = match &e.concept {
-                Some(c) => at(c, true),
-                None => at(&e.rule, false),
+                Some(c) => self.origins.at(c, true),
+                None => self.origins.at(&e.rule, false),
             };
             let key = match (&e.concept, e.in_exclude) {
                 (Some(_), _) => "concepts",
                 (None, true) => "exclude",
                 (None, false) => "query",
             };
-            problems.push(ConfigProblem {
+            self.problems.push(ConfigProblem {
                 file,
                 line,
                 key: Some(key.to_string()),
@@ -88,10 +130,12 @@ pub(super) fn check_rules(
             });
         }
     }
-    if unused {
-        for name in crate::rules::unused_concepts(&specs, &all) {
-            let (file, line) = at(&name, true);
-            problems.push(ConfigProblem {
+
+    /// Adds a problem for each concept that no rule uses (a leftover, or a typo in a rule).
+    pub fn unused_concepts(&mut self, names: &[String]) {
+        for name in names {
+            let (file, line) = self.origins.at(name, true);
+            self.problems.push(ConfigProblem {
                 file,
                 line,
                 key: Some("concepts.name".into()),
@@ -102,7 +146,20 @@ pub(super) fn check_rules(
             });
         }
     }
-    problems
+
+    /// The value when no problem was found, else every problem, sorted by file and line.
+    ///
+    /// # Errors
+    /// Every problem found, naming file, line and key.
+    pub fn finish(self) -> Result<T, ConfigError> {
+        let mut problems = self.problems;
+        if problems.is_empty() {
+            Ok(self.value)
+        } else {
+            check::sort_problems(&mut problems);
+            Err(ConfigError { problems })
+        }
+    }
 }
 
 /// The `[[rules]]` and `[[concepts]]` of one rule file.
@@ -114,34 +171,30 @@ pub struct RuleFile {
     pub concepts: Vec<ConceptSpec>,
 }
 
-/// Loads one rule file (for `backtest`), checked like the config's. Its rules may use the
+/// Reads one rule file (for `backtest`), checked like the config's. Its rules may use the
 /// `known` concepts (the config's); a concept the file defines replaces a known one of the
 /// same name.
 ///
 /// # Errors
-/// Every problem found, naming file, line and key.
-pub fn load_rule_file(path: &Path, known: &[ConceptSpec]) -> Result<RuleFile, ConfigError> {
+/// A file that cannot be read; its other problems are in the result.
+pub fn read_rule_file(
+    path: &Path,
+    known: &[ConceptSpec],
+) -> Result<Checked<RuleFile>, ConfigError> {
     let text = super::source::read(path)?;
     let mut rules = Vec::new();
     let mut concepts = Vec::new();
     let mut problems = Vec::new();
     check::take_rule_file(path, &text, &mut rules, &mut concepts, &mut problems);
-    let known: Vec<ConceptSpec> = known
+    let known = known
         .iter()
         .filter(|k| !concepts.iter().any(|(c, _, _)| c.name == k.name))
-        .cloned()
-        .collect();
-    problems.extend(check_rules(path, &rules, &concepts, &known, false));
-    if problems.is_empty() {
-        Ok(RuleFile {
-            rules: rules.into_iter().map(|(s, _, _)| s).collect(),
-            concepts: concepts
-                .into_iter()
-                .map(|(c, _, _)| c)
-                .chain(known)
-                .collect(),
-        })
-    } else {
-        Err(ConfigError { problems })
-    }
+        .cloned();
+    let file = RuleFile {
+        rules: rules.iter().map(|(s, _, _)| s.clone()).collect(),
+        concepts: (concepts.iter().map(|(c, _, _)| c.clone()))
+            .chain(known)
+            .collect(),
+    };
+    Ok(Checked::new(file, problems, path, &rules, &concepts))
 }

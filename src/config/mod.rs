@@ -2,8 +2,9 @@
 //!
 //! The daemon's config (`feedwatch.toml`) and the rule files it names are read here and
 //! turned into [`Config`]: plain data with every path resolved and every value checked.
-//! Nothing here builds running components; the binary builds the HTTP client, the rule
-//! matcher and the extractor from this data at start-up (and again on reload).
+//! Nothing here builds running components, the rule matcher included: `app` compiles the
+//! rules once and adds their errors to the problems found here (see [`Checked`]), and builds
+//! the HTTP client and the extractor from this data at start-up (and again on reload).
 //!
 //! Errors name the file, the line and the key, and loading collects every problem it can
 //! find instead of stopping at the first, so `feedwatch config check` can list them all:
@@ -28,11 +29,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::extract::SiteSpec;
 use crate::rules::{ConceptSpec, RuleSpec};
-use check::{
-    check_bounds, problem, read_raw, sort_problems, take_feeds, take_rule_file, take_rules,
-};
-use concepts::{check_rules, take_concepts};
-pub use concepts::{load_rule_file, RuleFile};
+use check::{check_bounds, problem, read_raw, take_feeds, take_rule_file, take_rules};
+use concepts::take_concepts;
+pub use concepts::{read_rule_file, Checked, RuleFile};
 use source::{key_line, Source};
 
 /// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
@@ -352,14 +351,16 @@ pub fn locate(cli: Option<&Path>) -> Result<PathBuf, ConfigError> {
         })
 }
 
-/// Loads and checks the config at `path` and every rule file it names.
+/// Reads and checks the config at `path` and every rule file it names, as data.
 ///
-/// The result may still have no feeds or no rules (`feeds add` starts from such a file);
-/// what polls must also pass [`require_work`].
+/// The rules are not compiled here: the caller compiles them once and adds their errors to
+/// the result before [`Checked::finish`] (`app::load_config` does both), so one pass lists
+/// every problem. The config may still have no feeds or no rules (`feeds add` starts from
+/// such a file); what polls must also pass [`require_work`].
 ///
 /// # Errors
-/// Every problem found, each naming file, line and key.
-pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+/// A config file that cannot be read or is not TOML; its other problems are in the result.
+pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
     let text = source::read(path)?;
     let mut src = Source::parse(path, &text)?;
     let mut problems = Vec::new();
@@ -395,17 +396,10 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         &mut concepts,
         &mut problems,
     );
-    // The rule language is checked here too, so a bad query is a config error at load time.
-    problems.extend(check_rules(path, &rules, &concepts, &[], true));
-    let specs: Vec<RuleSpec> = rules.into_iter().map(|(s, _, _)| s).collect();
-
+    let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
     let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
 
-    if !problems.is_empty() {
-        sort_problems(&mut problems);
-        return Err(ConfigError { problems });
-    }
-    Ok(Config {
+    let config = Config {
         path: path.to_path_buf(),
         database,
         alert_log,
@@ -419,10 +413,11 @@ pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         http: raw.http,
         feeds,
         rules: specs,
-        concepts: concepts.into_iter().map(|(c, _, _)| c).collect(),
+        concepts: concepts.iter().map(|(c, _, _)| c.clone()).collect(),
         sites: raw.sites,
         sinks,
-    })
+    };
+    Ok(Checked::new(config, problems, path, &rules, &concepts))
 }
 
 /// The main file's `[[rules]]`, then each rule file's, in order; rule names unique across

@@ -9,7 +9,7 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table, Value};
 
 use super::{dedup_key, FeedsError, NewFeed};
 use feedwatch::config::url::{self as feed_url, Origin};
-use feedwatch::config::{self, Env};
+use feedwatch::config::Env;
 
 /// The config file as a `toml_edit` document, with the text it was read from.
 pub(super) struct ConfigFile {
@@ -161,7 +161,7 @@ impl ConfigFile {
             move |source| FeedsError::Write { path, source }
         };
         let tmp = TempFile::create(&self.path, text.as_bytes()).map_err(write_err(&self.path))?;
-        if let Err(mut e) = config::load(&tmp.path, env) {
+        if let Err(mut e) = super::load(&tmp.path, env) {
             // The problems name the temporary file; name the real one.
             for p in &mut e.problems {
                 if p.file == tmp.path {
@@ -284,7 +284,7 @@ mod tests {
         let c = text.find("c.example").expect("c added");
         assert!(text.find("b.example").expect("b") < c);
         assert!(c < text.find("[[rules]]").expect("rules"), "{text}");
-        let cfg = config::load(&p, &Env::default()).expect("load");
+        let cfg = super::super::load(&p, &Env::default()).expect("load");
         assert_eq!(cfg.feeds.len(), 3);
         assert_eq!(cfg.feeds[2].name.as_deref(), Some("C \"quoted\""));
         assert_eq!(cfg.feeds[2].interval, Some(Duration::from_secs(1800)));
@@ -321,7 +321,7 @@ mod tests {
         f.add(&feed("https://c.example/")).expect("add");
         f.commit(&Env::default()).expect("commit");
         assert_eq!(
-            config::load(&p, &Env::default()).expect("load").feeds.len(),
+            super::super::load(&p, &Env::default()).expect("load").feeds.len(),
             2
         );
         let (_d, p) = file("rule_files = []\n");
@@ -329,7 +329,7 @@ mod tests {
         f.add(&feed("https://c.example/")).expect("add");
         f.commit(&Env::default()).expect("commit");
         assert_eq!(
-            config::load(&p, &Env::default()).expect("load").feeds.len(),
+            super::super::load(&p, &Env::default()).expect("load").feeds.len(),
             1
         );
     }

@@ -3,8 +3,8 @@
 //! Feeds live in the TOML config that people also edit by hand, so `add`, `remove` and
 //! `import` change the file in place with `toml_edit`, which keeps every comment, blank line
 //! and key order that is not touched (`toml` would re-serialise the whole file and drop the
-//! comments). Every edit is checked by loading the edited text with [`config::load`], the
-//! same loader the daemon uses, before it replaces the old file; the replacement is a
+//! comments). Every edit is checked by loading the edited text with [`load`] (`app::load_config`,
+//! the loader the daemon uses), before it replaces the old file; the replacement is a
 //! write to a temporary file in the same folder followed by a rename, so a reader (the daemon
 //! on SIGHUP) sees the old file or the new one, never half of one.
 //!
@@ -31,6 +31,12 @@ use super::output::{write_table, Format};
 use feedwatch::config::opml::{self, OpmlError};
 use feedwatch::config::url::{self as feed_url, FeedUrlError, Origin};
 use feedwatch::config::{self, limits, ConfigError, Env};
+
+/// The config as the daemon loads it (its rules compiled), so an edit that would stop the
+/// daemon is refused.
+fn load(path: &Path, env: &Env) -> Result<config::Config, ConfigError> {
+    feedwatch::app::load_config(path, env).map(|l| l.config)
+}
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not
 /// disturbed.
@@ -217,7 +223,7 @@ pub fn run(config_arg: Option<&Path>, action: &FeedsAction) -> anyhow::Result<u8
         FeedsAction::Remove { url } => remove(&path, &env, url)?,
         FeedsAction::Import { file } => import(&path, &env, file)?,
         FeedsAction::Export => {
-            let cfg = config::load(&path, &env).map_err(FeedsError::CurrentInvalid)?;
+            let cfg = load(&path, &env).map_err(FeedsError::CurrentInvalid)?;
             std::io::stdout()
                 .lock()
                 .write_all(opml::export(&cfg.feeds).as_bytes())
@@ -249,7 +255,7 @@ pub struct NewFeed {
 
 /// `feeds list`.
 fn list(path: &Path, env: &Env, format: Format) -> Result<u8, FeedsError> {
-    let cfg = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    let cfg = load(path, env).map_err(FeedsError::CurrentInvalid)?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -298,7 +304,7 @@ fn list(path: &Path, env: &Env, format: Format) -> Result<u8, FeedsError> {
 
 /// `feeds add`.
 fn add(path: &Path, env: &Env, feed: &NewFeed) -> Result<u8, FeedsError> {
-    let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    let current = load(path, env).map_err(FeedsError::CurrentInvalid)?;
     let key = dedup_key(&feed.url);
     if let Some(f) = current.feeds.iter().find(|f| dedup_key(&f.url) == key) {
         return Err(FeedsError::Duplicate {
@@ -320,7 +326,7 @@ fn add(path: &Path, env: &Env, feed: &NewFeed) -> Result<u8, FeedsError> {
 /// `feeds remove`.
 fn remove(path: &Path, env: &Env, url: &str) -> Result<u8, FeedsError> {
     // Loading first refuses to edit a config that is already broken.
-    let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    let current = load(path, env).map_err(FeedsError::CurrentInvalid)?;
     // Removing names a feed that is already configured, perhaps a local one: the config
     // file's policy applies, with paths relative to where the command runs.
     let cwd = cwd();
@@ -352,7 +358,7 @@ fn import(path: &Path, env: &Env, source: &str) -> Result<u8, FeedsError> {
         path: source.to_string(),
         source: e,
     })?;
-    let current = config::load(path, env).map_err(FeedsError::CurrentInvalid)?;
+    let current = load(path, env).map_err(FeedsError::CurrentInvalid)?;
     let mut keys: HashSet<String> = current.feeds.iter().map(|f| dedup_key(&f.url)).collect();
     let mut invalid = doc.invalid.clone();
     let mut skipped = 0usize;

@@ -27,6 +27,9 @@ use crate::sink::{SinkError, SinkOptions, SinkSet};
 use crate::store::lock::{DbLock, LockError};
 use crate::store::{SeenKeys, Store, StoreError};
 
+mod load;
+pub use load::{load_config, load_rule_file, Loaded};
+
 /// Exit code of `run` and `poll` when another feedwatch holds the database.
 pub const EXIT_IN_USE: u8 = 3;
 /// Exit code when the service could not do its job: a commit or the alert log failed during
@@ -42,9 +45,6 @@ pub enum AppError {
     /// The config could not be read, or holds nothing to do.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Rules or concepts that do not compile, every one listed.
-    #[error("{0}")]
-    Rules(String),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -126,30 +126,17 @@ pub struct App {
     control: Control,
 }
 
-/// Compiles the rules, with every error in one message.
-///
-/// # Errors
-/// Every rule or concept that does not compile.
-pub fn compile_rules(cfg: &Config) -> Result<RuleSet, AppError> {
-    RuleSet::compile_with(&cfg.rules, &cfg.concepts).map_err(|errs| {
-        AppError::Rules(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })
-}
-
-/// Builds the running components from config: HTTP client, compiled rules, extractor.
+/// Builds the running components from config: HTTP client, extractor, and the rules
+/// compiled when the config was loaded.
 fn build_pipeline(
     cfg: &Config,
+    rules: RuleSet,
     reader: Arc<Mutex<Store>>,
     seen: Arc<SeenKeys>,
 ) -> Result<Pipeline, AppError> {
     Ok(Pipeline {
         fetcher: Fetcher::new(&cfg.fetch)?.with_max_pause(cfg.poll.max_interval),
-        rules: Arc::new(compile_rules(cfg)?),
+        rules: Arc::new(rules),
         extractor: Arc::new(Extractor::new(&cfg.sites)?),
         reader,
         seen,
@@ -234,9 +221,9 @@ impl App {
     /// and pipeline, in that order. Nothing polls until [`App::run`].
     ///
     /// # Errors
-    /// A config with nothing to do, rules that do not compile, a database, lock, alert log or
-    /// sink that cannot be opened.
-    pub async fn build(cfg: Config) -> Result<Start, AppError> {
+    /// A config with nothing to do, a database, lock, alert log or sink that cannot be opened.
+    pub async fn build(loaded: Loaded) -> Result<Start, AppError> {
+        let Loaded { config: cfg, rules } = loaded;
         // A config with no feeds or no rules would run healthy and silent: refuse it.
         config::require_work(&cfg)?;
         let lock = match take_lock(&cfg)? {
@@ -260,7 +247,7 @@ impl App {
         // The writer's view of seen items, shared with the pipeline: what the writer commits
         // is immediately known as seen.
         let seen = store.seen_keys()?;
-        let pipeline = build_pipeline(&cfg, reader, seen)?;
+        let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
         // Sinks get their own stop: they keep delivering while the writer finishes.
         let sinks = Arc::new(
             SinkSet::start(
@@ -426,7 +413,10 @@ fn reload(
     reader: Arc<Mutex<Store>>,
     seen: Arc<SeenKeys>,
 ) -> Result<(Config, Runtime), AppError> {
-    let mut cfg = config::load(&old.path, &Env::from_process())?;
+    let Loaded {
+        config: mut cfg,
+        rules,
+    } = load_config(&old.path, &Env::from_process())?;
     // An emptied or half-written config would mute the daemon while it looks healthy.
     config::require_work(&cfg)?;
     // The writer, the sinks and the alert log stay on the files they opened; the running
@@ -441,7 +431,7 @@ fn reload(
     }
     cfg.database.clone_from(&old.database);
     cfg.alert_log.clone_from(&old.alert_log);
-    let pipeline = build_pipeline(&cfg, reader, seen)?;
+    let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
     let mut store = Store::open(&old.database)?;
     sync_feeds(&mut store, &cfg)?;
     let feeds = cfg.feeds.clone();
