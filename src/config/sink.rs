@@ -137,6 +137,9 @@ impl fmt::Display for SpecProblem {
 pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> Vec<SpecProblem> {
     let mut out = Vec::new();
     for i in 0..specs.len() {
+        if let Some(p) = specs[i].secret_file.as_mut().filter(|p| p.is_relative()) {
+            *p = base.join(&*p);
+        }
         let mut problem = |field: &str, message: String| {
             out.push(SpecProblem {
                 index: i,
@@ -144,114 +147,133 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
                 message,
             })
         };
-        if let Some(p) = specs[i].secret_file.as_mut().filter(|p| p.is_relative()) {
-            *p = base.join(&*p);
-        }
-        let s = &specs[i];
-        let name_ok = !s.name.is_empty()
-            && s.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !name_ok {
-            problem(
-                "name",
-                format!(
-                    "sink name {:?} must be non-empty letters, digits, '-', '_' or '.'",
-                    s.name
-                ),
-            );
-        }
-        if specs[..i].iter().any(|o| o.name == s.name) {
-            problem("name", format!("sink `{}` is defined twice", s.name));
-        }
+        let (earlier, s) = (&specs[..i], &specs[i]);
+        check_name(s, earlier, &mut problem);
         match s.kind {
-            SinkKind::Webhook => {
-                match s.url.as_deref().map(url::Url::parse) {
-                    None => problem("url", format!("webhook sink `{}` needs `url`", s.name)),
-                    Some(Err(e)) => problem("url", format!("invalid URL: {e}")),
-                    Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => problem(
-                        "url",
-                        format!("scheme `{}` is not http or https", u.scheme()),
-                    ),
-                    Some(Ok(_)) => {}
-                }
-                if s.command.is_some() {
-                    problem("command", "`command` is for exec sinks".into());
-                }
-                if s.secret_file.is_some() && s.secret_env.is_some() {
-                    problem(
-                        "secret_env",
-                        "give `secret_file` or `secret_env`, not both".into(),
-                    );
-                }
-            }
-            SinkKind::Exec => {
-                if let Some(why) = bad_command(s.command.as_deref()) {
-                    problem(
-                        "command",
-                        format!(
-                            "exec sink `{}` {why}; write `command = [\"/path/to/program\", ...]`",
-                            s.name
-                        ),
-                    );
-                }
-                for (field, set) in [
-                    ("url", s.url.is_some()),
-                    ("secret_file", s.secret_file.is_some()),
-                    ("secret_env", s.secret_env.is_some()),
-                ] {
-                    if set {
-                        problem(field, format!("`{field}` is for webhook sinks"));
-                    }
-                }
-            }
+            SinkKind::Webhook => check_webhook(s, &mut problem),
+            SinkKind::Exec => check_exec(s, &mut problem),
         }
         for r in &s.rules {
             if !rule_names.contains(&r.as_str()) {
                 problem("rules", format!("no rule named `{r}`"));
             }
         }
-        for (field, bound, value) in [
-            ("timeout", &limits::SINK_TIMEOUT, s.timeout),
-            (
-                "retry_initial",
-                &limits::SINK_RETRY_INITIAL,
-                Some(s.retry_initial),
-            ),
-            ("retry_max", &limits::SINK_RETRY_MAX, Some(s.retry_max)),
-        ] {
-            if let Some(Err(m)) = value.map(|v| bound.check(v)) {
-                problem(field, m);
-            }
-        }
-        if s.retry_max < s.retry_initial {
-            problem(
-                "retry_initial",
-                "must not be longer than `retry_max`".into(),
-            );
-        }
-        // Only what any user can see is checked here: `config check` and `status` run as
-        // people who may not read the daemon's secret (mode 0600) nor have its environment.
-        // The secret itself is read when the sinks start (`crate::sink::Sink::build`).
-        if let Some(p) = &s.secret_file {
-            match std::fs::metadata(p) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => problem(
-                    "secret_file",
-                    format!(
-                        "sink `{}`: secret file {} does not exist",
-                        s.name,
-                        p.display()
-                    ),
-                ),
-                Ok(m) if !m.is_file() => problem(
-                    "secret_file",
-                    format!("sink `{}`: {} is not a file", s.name, p.display()),
-                ),
-                _ => {}
-            }
-        }
+        check_timing(s, &mut problem);
+        check_secret_file(s, &mut problem);
     }
     out
+}
+
+/// Reports a problem with one field of the sink being checked.
+type Report<'a> = dyn FnMut(&str, String) + 'a;
+
+/// A name that is simple (it appears in metrics labels and `sinks retry NAME`) and unique.
+fn check_name(s: &SinkSpec, earlier: &[SinkSpec], problem: &mut Report<'_>) {
+    let name_ok = !s.name.is_empty()
+        && s.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        problem(
+            "name",
+            format!(
+                "sink name {:?} must be non-empty letters, digits, '-', '_' or '.'",
+                s.name
+            ),
+        );
+    }
+    if earlier.iter().any(|o| o.name == s.name) {
+        problem("name", format!("sink `{}` is defined twice", s.name));
+    }
+}
+
+/// A webhook needs an http(s) URL, takes no command, and at most one secret source.
+fn check_webhook(s: &SinkSpec, problem: &mut Report<'_>) {
+    match s.url.as_deref().map(url::Url::parse) {
+        None => problem("url", format!("webhook sink `{}` needs `url`", s.name)),
+        Some(Err(e)) => problem("url", format!("invalid URL: {e}")),
+        Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => problem(
+            "url",
+            format!("scheme `{}` is not http or https", u.scheme()),
+        ),
+        Some(Ok(_)) => {}
+    }
+    if s.command.is_some() {
+        problem("command", "`command` is for exec sinks".into());
+    }
+    if s.secret_file.is_some() && s.secret_env.is_some() {
+        problem(
+            "secret_env",
+            "give `secret_file` or `secret_env`, not both".into(),
+        );
+    }
+}
+
+/// An exec sink needs a runnable command and takes none of the webhook's fields.
+fn check_exec(s: &SinkSpec, problem: &mut Report<'_>) {
+    if let Some(why) = bad_command(s.command.as_deref()) {
+        problem(
+            "command",
+            format!(
+                "exec sink `{}` {why}; write `command = [\"/path/to/program\", ...]`",
+                s.name
+            ),
+        );
+    }
+    for (field, set) in [
+        ("url", s.url.is_some()),
+        ("secret_file", s.secret_file.is_some()),
+        ("secret_env", s.secret_env.is_some()),
+    ] {
+        if set {
+            problem(field, format!("`{field}` is for webhook sinks"));
+        }
+    }
+}
+
+/// Timeout and retry waits within their bounds, the first retry no longer than the cap.
+fn check_timing(s: &SinkSpec, problem: &mut Report<'_>) {
+    for (field, bound, value) in [
+        ("timeout", &limits::SINK_TIMEOUT, s.timeout),
+        (
+            "retry_initial",
+            &limits::SINK_RETRY_INITIAL,
+            Some(s.retry_initial),
+        ),
+        ("retry_max", &limits::SINK_RETRY_MAX, Some(s.retry_max)),
+    ] {
+        if let Some(Err(m)) = value.map(|v| bound.check(v)) {
+            problem(field, m);
+        }
+    }
+    if s.retry_max < s.retry_initial {
+        problem(
+            "retry_initial",
+            "must not be longer than `retry_max`".into(),
+        );
+    }
+}
+
+/// Only what any user can see is checked here: `config check` and `status` run as people
+/// who may not read the daemon's secret (mode 0600) nor have its environment. The secret
+/// itself is read when the sinks start (`crate::sink::Sink::build`).
+fn check_secret_file(s: &SinkSpec, problem: &mut Report<'_>) {
+    let Some(p) = &s.secret_file else { return };
+    match std::fs::metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => problem(
+            "secret_file",
+            format!(
+                "sink `{}`: secret file {} does not exist",
+                s.name,
+                p.display()
+            ),
+        ),
+        Ok(m) if !m.is_file() => problem(
+            "secret_file",
+            format!("sink `{}`: {} is not a file", s.name, p.display()),
+        ),
+        _ => {}
+    }
 }
 
 /// Why an exec sink's `command` cannot run, if it cannot: missing, empty, a blank program,

@@ -321,7 +321,10 @@ mod tests {
         f.add(&feed("https://c.example/")).expect("add");
         f.commit(&Env::default()).expect("commit");
         assert_eq!(
-            super::super::load(&p, &Env::default()).expect("load").feeds.len(),
+            super::super::load(&p, &Env::default())
+                .expect("load")
+                .feeds
+                .len(),
             2
         );
         let (_d, p) = file("rule_files = []\n");
@@ -329,7 +332,10 @@ mod tests {
         f.add(&feed("https://c.example/")).expect("add");
         f.commit(&Env::default()).expect("commit");
         assert_eq!(
-            super::super::load(&p, &Env::default()).expect("load").feeds.len(),
+            super::super::load(&p, &Env::default())
+                .expect("load")
+                .feeds
+                .len(),
             1
         );
     }
