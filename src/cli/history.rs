@@ -54,24 +54,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
     // the config's concepts, and compiles those once.
     let path = config::locate(cli.config.as_deref())?;
     let cfg = config::read(&path, &Env::from_process())?.finish()?;
-    let set = if Path::new(rules).is_file() {
-        feedwatch::app::load_rule_file(Path::new(rules), &cfg.concepts)?.1
-    } else {
-        let rule = feedwatch::rules::RuleSpec {
-            name: "query".into(),
-            query: rules.to_string(),
-            severity: feedwatch::rules::Severity::Medium,
-            feeds: vec![],
-            exclude: None,
-        };
-        RuleSet::compile_with(&[rule], &cfg.concepts).map_err(|errs| {
-            anyhow::anyhow!(errs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        })?
-    };
+    let set = backtest_rules(&cfg, rules)?;
     let store = Store::open(&cfg.database)?;
     let from =
         chrono::Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
@@ -85,7 +68,6 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
             .unwrap_or_default()
     };
     let mut out = std::io::stdout().lock();
-    let mut hits = 0usize;
     let mut by_rule: std::collections::BTreeMap<String, usize> = Default::default();
     for (source, row) in kept
         .iter()
@@ -102,51 +84,84 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
             feed_tags: &tags,
         };
         for m in set.matches(&doc) {
-            hits += 1;
             *by_rule.entry(m.rule.clone()).or_default() += 1;
-            match format {
-                Format::Json => writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&json::BacktestLine {
-                        feed: &row.feed,
-                        rule: &m.rule,
-                        severity: m.severity,
-                        snippet: &m.snippet,
-                        source,
-                        terms: distinct_terms(&m),
-                        time: feedwatch::text::time::rfc3339(row.fetched_at),
-                        title: &row.title,
-                        url: row.url.as_deref(),
-                    })?
-                )?,
-                Format::Text => writeln!(
-                    out,
-                    "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
-                    feedwatch::text::time::rfc3339(row.fetched_at),
-                    m.severity,
-                    m.rule,
-                    printable(&row.feed, false),
-                    printable(&row.title, false),
-                    printable(row.url.as_deref().unwrap_or("(no link)"), false),
-                    printable(&distinct_terms(&m).join(", "), false),
-                    printable(&m.snippet, false)
-                )?,
-            }
+            write_hit(&mut out, format, source, row, &m)?;
         }
     }
+    let hits: usize = by_rule.values().sum();
     let summary: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     eprintln!(
-        "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}{}",
+        "backtest: {} kept articles and {} recent items since {} scanned; {hits} matches{}",
         kept.len(),
         recent.len(),
         feedwatch::text::time::rfc3339(from),
-        if summary.is_empty() { "" } else { " (" },
         if summary.is_empty() {
             String::new()
         } else {
-            summary.join(", ") + ")"
+            format!(" ({})", summary.join(", "))
         }
     );
     Ok(if hits > 0 { 0 } else { 1 })
+}
+
+/// The rules a backtest runs: a rule file's, or one query; either may use the config's
+/// concepts.
+fn backtest_rules(cfg: &config::Config, rules: &str) -> Result<RuleSet> {
+    if Path::new(rules).is_file() {
+        return Ok(feedwatch::app::load_rule_file(Path::new(rules), &cfg.concepts)?.1);
+    }
+    let rule = feedwatch::rules::RuleSpec {
+        name: "query".into(),
+        query: rules.to_string(),
+        severity: feedwatch::rules::Severity::Medium,
+        feeds: vec![],
+        exclude: None,
+    };
+    RuleSet::compile_with(&[rule], &cfg.concepts).map_err(|errs| {
+        anyhow::anyhow!(errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })
+}
+
+/// One match of a backtest, as a JSON line or a text block.
+fn write_hit(
+    out: &mut impl Write,
+    format: Format,
+    source: &str,
+    row: &feedwatch::store::ArticleRow,
+    m: &feedwatch::rules::Match,
+) -> Result<()> {
+    match format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&json::BacktestLine {
+                feed: &row.feed,
+                rule: &m.rule,
+                severity: m.severity,
+                snippet: &m.snippet,
+                source,
+                terms: distinct_terms(m),
+                time: feedwatch::text::time::rfc3339(row.fetched_at),
+                title: &row.title,
+                url: row.url.as_deref(),
+            })?
+        )?,
+        Format::Text => writeln!(
+            out,
+            "{}  [{}] {}  [{}]  {}\n    {}\n    terms: {}\n    {}",
+            feedwatch::text::time::rfc3339(row.fetched_at),
+            m.severity,
+            m.rule,
+            printable(&row.feed, false),
+            printable(&row.title, false),
+            printable(row.url.as_deref().unwrap_or("(no link)"), false),
+            printable(&distinct_terms(m).join(", "), false),
+            printable(&m.snippet, false)
+        )?,
+    }
+    Ok(())
 }
