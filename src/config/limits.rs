@@ -14,7 +14,8 @@ use super::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAX_FEED_BYTES,
     DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES,
-    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_TIMEOUT,
+    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_SEEN_RETENTION,
+    DEFAULT_TIMEOUT,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -190,6 +191,16 @@ pub const RECENT_TEXT_RETENTION: Bound<Duration> = Bound {
     floor: Duration::ZERO,
     ceiling: Duration::from_secs(366 * 86_400),
 };
+/// `[storage] seen_retention`: an item key outlives the item's last presence in a feed
+/// document by this much. Below two weeks it would come close to the longest poll interval
+/// (7 days) plus the day-grained presence record, so keys of items still in their feeds
+/// could be forgotten; past ten years the keys only grow the memory of the daemon.
+pub const SEEN_RETENTION: Bound<Duration> = Bound {
+    key: "storage.seen_retention",
+    default: Some(DEFAULT_SEEN_RETENTION),
+    floor: Duration::from_secs(14 * 86_400),
+    ceiling: Duration::from_secs(3653 * 86_400),
+};
 /// `[[sinks]] timeout`: 0 would fail every delivery; 10 min is longer than any mail relay
 /// or chat API should take, and a sink's queue waits behind it.
 pub const SINK_TIMEOUT: Bound<Duration> = Bound {
@@ -215,7 +226,7 @@ pub const SINK_RETRY_MAX: Bound<Duration> = Bound {
 };
 
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 10] = [
+pub const DURATIONS: [&Bound<Duration>; 11] = [
     &FETCH_TIMEOUT,
     &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
@@ -223,6 +234,7 @@ pub const DURATIONS: [&Bound<Duration>; 10] = [
     &MAX_INTERVAL,
     &FEED_INTERVAL,
     &RECENT_TEXT_RETENTION,
+    &SEEN_RETENTION,
     &SINK_TIMEOUT,
     &SINK_RETRY_INITIAL,
     &SINK_RETRY_MAX,

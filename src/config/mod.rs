@@ -44,6 +44,9 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 /// Default retention of unmatched items' texts, for backtests.
 pub const DEFAULT_RECENT_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+/// `[storage] seen_retention`: how long an item key is remembered after its item was last
+/// present in a feed document (and past its published date); see `store::seen`.
+pub const DEFAULT_SEEN_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -142,6 +145,9 @@ pub struct Config {
     pub alert_log: PathBuf,
     /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
     pub recent_text_retention: Option<Duration>,
+    /// How long a seen item's key outlives its last presence in any feed document and its
+    /// published date; older items that come back are never new (see `store::seen`).
+    pub seen_retention: Duration,
     /// `[fetch]`: HTTP client settings.
     pub fetch: FetchConfig,
     /// `[poll]`: scheduling and per-item bounds.
@@ -408,6 +414,7 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
             Some(d) => Some(d),
             None => Some(DEFAULT_RECENT_RETENTION),
         },
+        seen_retention: raw.storage.seen_retention.unwrap_or(DEFAULT_SEEN_RETENTION),
         fetch: raw.fetch,
         poll: raw.poll,
         http: raw.http,

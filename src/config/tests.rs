@@ -97,7 +97,7 @@ fn every_interval_timeout_and_cap_is_bounded() {
     let p = write(
         d.path(),
         "f.toml",
-        "[storage]\nrecent_text_retention = \"5years\"\n\n\
+        "[storage]\nrecent_text_retention = \"5years\"\nseen_retention = \"1d\"\n\n\
          [fetch]\ntimeout = \"0s\"\nmax_feed_bytes = 0\nmax_page_bytes = 1000000000\nper_host_concurrency = 0\n\n\
          [poll]\ninterval = \"0s\"\nmin_interval = \"1s\"\nmax_interval = \"30days\"\nconcurrency = 100000\nmax_items = 0\n\n\
          [[feeds]]\nurl = \"http://a.example/\"\ninterval = \"0s\"\n\n\
@@ -106,19 +106,20 @@ fn every_interval_timeout_and_cap_is_bounded() {
     let e = load(&p, &Env::default()).expect_err("must fail");
     let want = [
         ("storage.recent_text_retention", 2),
-        ("fetch.timeout", 5),
-        ("fetch.max_feed_bytes", 6),
-        ("fetch.max_page_bytes", 7),
-        ("fetch.per_host_concurrency", 8),
-        ("poll.interval", 11),
-        ("poll.min_interval", 12),
-        ("poll.max_interval", 13),
-        ("poll.concurrency", 14),
-        ("poll.max_items", 15),
-        ("feeds[0].interval", 17),
-        ("sinks[0].timeout", 25),
-        ("sinks[0].retry_initial", 26),
-        ("sinks[0].retry_max", 27),
+        ("storage.seen_retention", 3),
+        ("fetch.timeout", 6),
+        ("fetch.max_feed_bytes", 7),
+        ("fetch.max_page_bytes", 8),
+        ("fetch.per_host_concurrency", 9),
+        ("poll.interval", 12),
+        ("poll.min_interval", 13),
+        ("poll.max_interval", 14),
+        ("poll.concurrency", 15),
+        ("poll.max_items", 16),
+        ("feeds[0].interval", 18),
+        ("sinks[0].timeout", 26),
+        ("sinks[0].retry_initial", 27),
+        ("sinks[0].retry_max", 28),
     ];
     let got = keys(&e);
     for (key, line) in want {
