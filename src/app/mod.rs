@@ -247,6 +247,7 @@ impl App {
         // The writer's view of seen items, shared with the pipeline: what the writer commits
         // is immediately known as seen.
         let seen = store.seen_keys()?;
+        seen.set_retention(cfg.seen_retention);
         let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
         // Sinks get their own stop: they keep delivering while the writer finishes.
         let sinks = Arc::new(
@@ -431,6 +432,7 @@ fn reload(
     }
     cfg.database.clone_from(&old.database);
     cfg.alert_log.clone_from(&old.alert_log);
+    seen.set_retention(cfg.seen_retention);
     let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
     let mut store = Store::open(&old.database)?;
     sync_feeds(&mut store, &cfg)?;

@@ -116,6 +116,17 @@ pub(super) fn select_fresh(
     (fresh, also_seen)
 }
 
+/// Splits new items into those to process and those published before `horizon` (Unix
+/// seconds): such an item may be one whose key was forgotten, so it must not alert again.
+pub(super) fn split_too_old(fresh: Vec<Keyed>, horizon: i64) -> (Vec<Keyed>, Vec<Keyed>) {
+    fresh.into_iter().partition(|k| {
+        k.item
+            .head
+            .published
+            .is_none_or(|t| t.timestamp() >= horizon)
+    })
+}
+
 pub(super) enum ItemOutcome {
     /// Handled, nothing matched. All its keys, and its text for backtests.
     Seen(Vec<i64>, Box<RecentItem>),

@@ -1,7 +1,8 @@
 //! The pipeline: one poll of one feed, read top to bottom.
 //!
 //! fetch (conditional) → parse (items cut to `max_items` while parsing, their HTML left as
-//! markup) → drop items already seen → new items to text → fetch and extract article pages
+//! markup) → drop items already seen (and new ones published before the seen-key horizon,
+//! see `store::seen`) → new items to text → fetch and extract article pages
 //! of new items (full-text feeds, within `extract_timeout`) → match rules → a [`PollRecord`]
 //! for the store. Nothing here writes to the database: the record is committed in one
 //! transaction by the writer (see `schedule`), and alerts are delivered from committed rows
@@ -29,7 +30,7 @@ use crate::store::{FeedRow, PollRecord, Store, Validators};
 mod items;
 mod next_poll;
 
-use items::{key_items, process_item, select_fresh, ItemOutcome, Keyed, NewItem};
+use items::{key_items, process_item, select_fresh, split_too_old, ItemOutcome, Keyed, NewItem};
 use next_poll::{failed, failed_msg, jittered, secs, server_wait};
 
 /// Attempts at an article page before the feed's own text is used instead.
@@ -203,6 +204,13 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
     let unseen: std::collections::HashSet<i64> = p.seen.unseen(&all).into_iter().collect();
     let (fresh, also_seen) = select_fresh(keyed, &unseen);
     rec.also_seen.extend(also_seen);
+    // Known items present here keep their keys from being forgotten (see `store::seen`).
+    rec.present = p.seen.stale(&all, now);
+    for k in &fresh {
+        if let Some(t) = k.item.head.published {
+            rec.published.insert(k.keys[0], t.timestamp());
+        }
+    }
 
     // Gap detection: everything is new and the document is as full as usual, so items may
     // have scrolled off between polls. Say so, and poll this feed more often.
@@ -218,6 +226,16 @@ pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRe
         tracing::warn!(feed = %feed.url, items = item_count,
             "none of the feed's {item_count} items were seen before and it is as full as usual: items may have been missed between polls; polling every {}s now",
             interval.as_secs());
+    }
+
+    // An item older than the seen-key retention may be one whose key was forgotten: it is
+    // remembered again, never processed (see `store::seen`).
+    let (fresh, too_old) = split_too_old(fresh, p.seen.horizon(now));
+    for k in too_old {
+        tracing::debug!(feed = %feed.url, title = %k.item.head.title,
+            published = ?k.item.head.published,
+            "item not seen before but published before the seen-key horizon ([storage] seen_retention): recorded as seen, not processed");
+        rec.seen.push(k.keys);
     }
 
     // 4. New items to text (off the async threads when there is much of it), then full text

@@ -1,7 +1,8 @@
 //! The single writer: one thread owns the write connection and the alert log. It commits
 //! the polls' records in batches (one transaction, one fsync, for many feeds), delivers the
-//! alerts those commits created, and between commits checks that the database and the log
-//! are still at their paths, raising and clearing the service faults ([`crate::ops::health`]).
+//! alerts those commits created, between commits checks that the database and the log are
+//! still at their paths, raising and clearing the service faults ([`crate::ops::health`]),
+//! and forgets seen-item keys past their retention ([`crate::store::Forgetting`]).
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, AlertError, AlertLog};
 use crate::ops::health::{self, Fault};
-use crate::store::{PollRecord, Store};
+use crate::store::{Forgetting, PollRecord, Store};
 
 /// Records waiting for the writer at most: producers wait when it is full.
 const QUEUE: usize = 16;
@@ -110,6 +111,7 @@ fn writer_loop(
     on_commit: impl Fn(),
 ) {
     deliver(&mut store, &mut log);
+    let mut forgetting = Forgetting::default();
     while let Some(first) = rx.blocking_recv() {
         let round = gather(&mut rx, first, &mut store, &mut log);
         let committed = commit(&mut store, &round.batch);
@@ -128,8 +130,10 @@ fn writer_loop(
         for (a, ok) in round.acks.into_iter().zip(committed) {
             let _ = a.send(ok);
         }
+        forgetting.pass_if_due(&mut store);
     }
     deliver(&mut store, &mut log);
+    forgetting.catch_up(&mut store);
 }
 
 /// Handles `first` and what arrives within a short window (bounded by count and bytes):

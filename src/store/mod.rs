@@ -1,7 +1,8 @@
 //! Storage: the only module that speaks SQL.
 //!
 //! Everything feedwatch remembers lives in one SQLite database in WAL mode: feeds and their
-//! HTTP validators, the compact set of items already seen, kept articles and their alerts.
+//! HTTP validators, the compact set of items already seen (`seen`: kept while the items are
+//! present in feeds, forgotten after `[storage] seen_retention`), kept articles and alerts.
 //! The pipeline hands this module plain structs ([`PollRecord`]) and each record commits in
 //! one transaction, so a crash leaves either all of a poll or none of it. Alerts are rows
 //! written in that same transaction; delivery (see `alert`) reads them back after commit and
@@ -10,7 +11,6 @@
 //! Keeping SQL behind this boundary is deliberate: a later PostgreSQL backend replaces this
 //! module, not the pipeline.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,10 +27,13 @@ mod model;
 mod outbox;
 mod poll;
 mod search;
+mod seen;
 pub use model::*;
 pub use outbox::{ClaimedAlert, SinkStatus};
 use poll::write_poll;
 pub use search::SearchHit;
+use seen::SeenChanges;
+pub use seen::{Forgetting, SeenKeys, FORGET_BATCH};
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
 /// reading while the daemon commits) before giving up.
@@ -47,6 +50,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0006_extract_failures.sql")),
         M::up(include_str!("../../migrations/0007_recent_items.sql")),
         M::up(include_str!("../../migrations/0008_fts_insert_in_code.sql")),
+        M::up(include_str!("../../migrations/0009_seen_presence.sql")),
     ])
 }
 
@@ -102,49 +106,6 @@ pub struct Store {
     identity: Option<(u64, u64)>,
     /// New alert ids are above this (see [`Store::keep_alert_ids_above`]).
     alert_id_floor: i64,
-}
-
-/// The set of item keys ever seen: the in-memory face of the `seen_items` table.
-#[derive(Debug, Default)]
-pub struct SeenKeys {
-    set: std::sync::RwLock<HashSet<i64>>,
-}
-
-impl SeenKeys {
-    /// Which of `keys` have never been seen, in order, without repeats.
-    pub fn unseen(&self, keys: &[i64]) -> Vec<i64> {
-        let set = self.set.read().unwrap_or_else(|e| e.into_inner());
-        let mut dup = HashSet::new();
-        keys.iter()
-            .copied()
-            .filter(|k| !set.contains(k) && dup.insert(*k))
-            .collect()
-    }
-
-    /// Whether a key has been seen.
-    pub fn contains(&self, key: i64) -> bool {
-        self.set
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&key)
-    }
-
-    /// How many keys are known.
-    pub fn len(&self) -> usize {
-        self.set.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no key is known.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn extend(&self, keys: impl IntoIterator<Item = i64>) {
-        self.set
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(keys);
-    }
 }
 
 impl std::fmt::Debug for Store {
@@ -292,21 +253,13 @@ impl Store {
         Ok(self.seen_keys()?.unseen(keys))
     }
 
-    /// The seen-item keys (loaded from the table on first use). Commits through this
-    /// connection keep it current; hand it to whoever asks "is this item new?".
+    /// The seen-item keys (loaded from the table on first use). Commits and forgetting
+    /// through this connection keep it current; hand it to whoever asks "is this item new?".
     pub fn seen_keys(&self) -> Result<std::sync::Arc<SeenKeys>, StoreError> {
         if let Some(s) = self.seen.get() {
             return Ok(s.clone());
         }
-        let keys = SeenKeys::default();
-        {
-            let mut st = self.conn.prepare("SELECT key FROM seen_items")?;
-            let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
-            let mut set = keys.set.write().unwrap_or_else(|e| e.into_inner());
-            for k in rows {
-                set.insert(k?);
-            }
-        }
+        let keys = SeenKeys::load(&self.conn)?;
         let keys = std::sync::Arc::new(keys);
         let _ = self.seen.set(keys.clone());
         Ok(keys)
@@ -329,7 +282,7 @@ impl Store {
     /// nothing, as a group): at thousands of feeds, one fsync per batch instead of per feed.
     pub fn commit_polls(&mut self, recs: &[PollRecord]) -> Result<(), StoreError> {
         let seen = self.seen_keys()?;
-        let mut added = HashSet::new();
+        let mut added = SeenChanges::default();
         let floor = self.alert_id_floor;
         let tx = self.conn.transaction()?;
         for rec in recs {
@@ -337,7 +290,7 @@ impl Store {
         }
         tx.commit()?;
         // Only committed keys become "seen": a failed commit leaves the items new.
-        seen.extend(added);
+        added.apply(&seen);
         Ok(())
     }
 

@@ -134,6 +134,13 @@ pub struct PollRecord {
     /// Items handled in this poll (kept or not), each with all its keys (identity first,
     /// then link): never fetched or matched again.
     pub seen: Vec<Vec<i64>>,
+    /// Published dates (Unix seconds) of items in `seen` that have one, by identity key (the
+    /// first of an item's keys): stored with the keys, they decide when a key may be
+    /// forgotten (see `store::seen`).
+    pub published: std::collections::HashMap<i64, i64>,
+    /// Keys of items in the document that were known already and last recorded present on
+    /// an earlier day: their last presence is written (see `store::seen`).
+    pub present: Vec<i64>,
     /// Items whose article page failed; retried on the next poll. (key, error)
     pub deferred: Vec<(i64, String)>,
     /// Kept articles, each with its alerts.
@@ -169,6 +176,8 @@ impl PollRecord {
             validators: Validators::Keep,
             next_poll_at: polled_at,
             seen: Vec::new(),
+            published: Default::default(),
+            present: Vec::new(),
             deferred: Vec::new(),
             articles: Vec::new(),
             item_count: None,

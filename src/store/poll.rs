@@ -1,7 +1,5 @@
 //! Writing one poll: every change a [`PollRecord`] carries, inside the caller's transaction.
 
-use std::collections::HashSet;
-
 use rusqlite::{params, Transaction};
 
 use super::*;
@@ -11,7 +9,7 @@ pub(super) fn write_poll(
     tx: &Transaction<'_>,
     rec: &PollRecord,
     seen: &SeenKeys,
-    added: &mut HashSet<i64>,
+    added: &mut SeenChanges,
     id_floor: i64,
 ) -> Result<(), StoreError> {
     let failed = rec.error.is_some();
@@ -90,9 +88,6 @@ pub(super) fn write_poll(
 
     let mut newly_seen = 0i64;
     {
-        let mut insert_seen = tx.prepare_cached(
-            "INSERT INTO seen_items (key, feed_id, first_seen) VALUES (?1, ?2, ?3)",
-        )?;
         let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
         // Usually empty (only full-text feeds fail pages): then there is nothing to clear.
         let failures: bool = tx
@@ -100,10 +95,9 @@ pub(super) fn write_poll(
             .query_row([], |r| r.get(0))?;
         for keys in &rec.seen {
             for (i, &k) in keys.iter().enumerate() {
-                if seen.contains(k) || !added.insert(k) {
+                if !added.insert(tx, seen, rec, keys, k)? {
                     continue;
                 }
-                insert_seen.execute(params![k, rec.feed_id, rec.polled_at])?;
                 // An item counts once, by its identity key.
                 if i == 0 {
                     newly_seen += 1;
@@ -113,6 +107,7 @@ pub(super) fn write_poll(
                 }
             }
         }
+        added.refresh(tx, seen, rec)?;
         let mut fail = tx.prepare_cached(
             "INSERT INTO page_failures (key, attempts, last_error) VALUES (?1, 1, ?2)
              ON CONFLICT(key) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error",
