@@ -296,10 +296,29 @@ pub fn rss(title: &str, items: &[(&str, &str, Option<&str>)]) -> String {
         if let Some(d) = d {
             s.push_str(&format!("<description>{}</description>", esc(d)));
         }
-        s.push_str("<pubDate>Tue, 06 Oct 2020 10:00:00 GMT</pubDate></item>\n");
+        s.push_str(&format!(
+            "<pubDate>{}</pubDate></item>\n",
+            item_date().to_rfc2822()
+        ));
     }
     s.push_str("</channel></rss>\n");
     s
+}
+
+/// The date of [`rss`] items: an hour before the test process first asked, in whole
+/// seconds. Recent, because an item published before `[storage] seen_retention` is never
+/// new; and the same in every document of a test, so a fixture does not change by itself.
+pub fn item_date() -> chrono::DateTime<chrono::Utc> {
+    static DATE: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+    *DATE.get_or_init(|| {
+        let t = chrono::Utc::now().timestamp() - 3600;
+        chrono::DateTime::from_timestamp(t, 0).unwrap_or_default()
+    })
+}
+
+/// [`item_date`] as feedwatch prints it (RFC 3339, seconds, `Z`).
+pub fn item_date_rfc3339() -> String {
+    item_date().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn esc(s: &str) -> String {
