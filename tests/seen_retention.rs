@@ -113,7 +113,7 @@ fn entry(srv: &TestServer, path: &str, name: &str) -> String {
     )
 }
 
-/// 1. An item still in its feed past the horizon: every poll that reads the document keeps
+/// Case 1: an item still in its feed past the horizon: every poll that reads the document keeps
 /// its key, so it is not forgotten where an absent item of that age would be, and it does
 /// not alert again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +160,7 @@ async fn item_still_in_its_feed_is_kept_and_never_realerts() {
     assert_eq!(inst.log_lines().len(), 2, "no second alert");
 }
 
-/// 2. An item whose key was forgotten and that comes back with its old date is recorded as
+/// Case 2: an item whose key was forgotten and that comes back with its old date is recorded as
 /// seen again without an alert. The forgetting here is the writer's own, at the end of
 /// `poll --once`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +204,7 @@ async fn forgotten_item_reappearing_with_its_old_date_does_not_realert() {
     );
 }
 
-/// 3. An item moved from one feed to another: keys are global, so its presence in the other
+/// Case 3: an item moved from one feed to another: keys are global, so its presence in the other
 /// feed keeps it; once forgotten, its reappearance there with its old date is gated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item_moved_to_another_feed_does_not_realert() {
@@ -265,7 +265,7 @@ fn table_rows(path: &std::path::Path) -> i64 {
         .expect("count")
 }
 
-/// 4. Retention deletes old keys, in bounded passes: the row count drops, the in-memory set
+/// Case 4: retention deletes old keys, in bounded passes: the row count drops, the in-memory set
 /// follows, and a new start loads only what is left. Keys present within the retention, or
 /// dated within it, or undated but first seen within it, stay.
 #[test]
