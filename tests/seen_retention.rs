@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{esc, Fixture, Instance, TestServer};
 use feedwatch::store::{PollRecord, Store, FORGET_BATCH};
 
@@ -384,4 +386,35 @@ fn presence_is_written_once_a_day() {
     }
     assert_eq!(writes, [1_000, 0, 1_000, 0, 0]);
     assert_eq!(changes(&path), 1_000);
+}
+
+/// The running daemon forgets too (its writer's periodic pass), not only `poll --once` at
+/// exit: keys past the horizon go while it runs, with no poll due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_forgets_while_it_runs() {
+    let srv = TestServer::start().await;
+    let t = now();
+    let items = [
+        (
+            "Rockets hit Baghdad's Green Zone",
+            "http://a.invalid/1",
+            t - 3600,
+        ),
+        ("Embassy closes its gates", "http://a.invalid/2", t - 3600),
+    ];
+    serve(&srv, "/a", &items);
+    let inst = Instance::new(&entry(&srv, "/a", "A"));
+    poll(&inst).await;
+    assert_eq!(seen_rows(&inst), 2);
+    // 200 days on, both gone from the feed long ago.
+    backdate(&inst, 200 * DAY);
+    serve(&srv, "/a", &[]);
+    let daemon = common::Daemon::start(&inst, &[]);
+    common::wait_for(
+        "the daemon to forget the absent items",
+        Duration::from_secs(30),
+        || seen_rows(&inst) == 0,
+    )
+    .await;
+    drop(daemon);
 }
