@@ -103,6 +103,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
         for m in set.matches(&doc) {
             hits += 1;
             *by_rule.entry(m.rule.clone()).or_default() += 1;
+            let terms = feedwatch::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()));
             match format {
                 Format::Json => writeln!(
                     out,
@@ -113,7 +114,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                         severity: m.severity,
                         snippet: &m.snippet,
                         source,
-                        terms: distinct_terms(&m),
+                        terms,
                         time: feedwatch::text::time::rfc3339(row.fetched_at),
                         title: &row.title,
                         url: row.url.as_deref(),
@@ -128,7 +129,7 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
                     printable(&row.feed, false),
                     printable(&row.title, false),
                     printable(row.url.as_deref().unwrap_or("(no link)"), false),
-                    printable(&distinct_terms(&m).join(", "), false),
+                    printable(&terms.join(", "), false),
                     printable(&m.snippet, false)
                 )?,
             }
