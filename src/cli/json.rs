@@ -250,22 +250,38 @@ mod tests {
             next_poll: None,
             url: "u",
         };
-        let v = serde_json::to_string(&line).expect("json");
-        let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&v)
-            .expect("parse")
-            .as_object()
-            .expect("object")
-            .keys()
-            .cloned()
-            .collect();
-        let order: Vec<&str> = v
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .filter(|k| keys.iter().any(|x| x == k))
-            .collect();
-        let mut sorted = order.clone();
+        let json = serde_json::to_string(&line).expect("json");
+        let KeyOrder(keys) = serde_json::from_str(&json).expect("an object");
+        assert_eq!(keys.len(), 14, "every field is written: {json}");
+        let mut sorted = keys.clone();
         sorted.sort_unstable();
-        assert_eq!(order, sorted);
+        assert_eq!(keys, sorted);
+    }
+
+    /// The keys of a JSON object in the order they are written (`serde_json::Value` sorts
+    /// them, so it cannot tell).
+    struct KeyOrder(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for KeyOrder {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> serde::de::Visitor<'de> for Keys {
+                type Value = KeyOrder;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<KeyOrder, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, serde::de::IgnoredAny)) = map.next_entry()? {
+                        keys.push(k);
+                    }
+                    Ok(KeyOrder(keys))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
     }
 }
