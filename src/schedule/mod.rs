@@ -201,9 +201,7 @@ pub async fn run(
                 Some(slot),
             ));
         }
-        let next_due = due.next_at().unwrap_or(now + 3600);
-        let waiting = next_due <= now;
-        let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        let (mut wait, waiting) = due.wait(now);
         // Come round at least twice a minute, so /healthz can tell a stalled loop.
         crate::ops::metrics::loop_alive();
         wait = wait.min(Duration::from_secs(30));
