@@ -186,7 +186,13 @@ mod tests {
         tokio::time::advance(interval).await;
         assert_eq!(due.pop_due(clock.now()), None, "not at the usual interval");
         let left = u64::try_from(backoff).expect("positive") - interval.as_secs();
-        assert_eq!(first_due(&mut due, clock).await, (Arc::from(url), left));
+        tokio::time::advance(Duration::from_secs(left - 1)).await;
+        assert_eq!(
+            due.pop_due(clock.now()),
+            None,
+            "not a second before it ends"
+        );
+        assert_eq!(first_due(&mut due, clock).await, (Arc::from(url), 1));
     }
 
     #[test]
