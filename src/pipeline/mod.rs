@@ -27,7 +27,7 @@ use crate::rules::RuleSet;
 use crate::store::{FeedRow, PollRecord, Store, Validators};
 
 mod items;
-mod next_poll;
+pub(crate) mod next_poll;
 
 use items::{key_items, process_item, select_fresh, ItemOutcome, Keyed, NewItem};
 use next_poll::{failed, failed_msg, jittered, secs, server_wait};

@@ -259,9 +259,8 @@ impl Polls {
     /// loop comes round at least twice a minute, so /healthz can tell a stalled loop, and at
     /// least once per `watchdog` interval, to prove to systemd it is alive.
     fn wait(&self, now: i64, watchdog: Option<Duration>) -> (Duration, bool) {
-        let next_due = self.due.next_at().unwrap_or(now + 3600);
-        let waiting = next_due <= now;
-        let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+        let (mut wait, waiting) = self.due.wait(now);
+        // Come round at least twice a minute, so /healthz can tell a stalled loop.
         crate::ops::metrics::loop_alive();
         wait = wait.min(Duration::from_secs(30));
         if let Some(w) = watchdog {
