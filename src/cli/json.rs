@@ -172,10 +172,18 @@ pub struct DatabaseState<'a> {
     pub exists: bool,
     /// Bytes free on its file system.
     pub free_bytes: Option<u64>,
+    /// Its free pages (given back by maintenance), when it could be read.
+    pub freelist_pages: Option<i64>,
+    /// Its pages, when it could be read.
+    pub page_count: Option<i64>,
     /// Its path.
     pub path: &'a Path,
     /// What its integrity check found.
     pub problems: &'a [String],
+    /// Bytes on disk: the file and its WAL.
+    pub size_bytes: Option<u64>,
+    /// Bytes of its WAL.
+    pub wal_bytes: Option<u64>,
 }
 
 /// The holder of the database in [`ServiceLine`].
@@ -191,6 +199,42 @@ pub struct ServiceState<'a> {
     pub running: bool,
     /// When it started.
     pub since: &'a str,
+}
+
+/// `db stats --format json`: the database's size and tables.
+#[derive(Debug, Serialize)]
+pub struct DbStatsLine<'a> {
+    /// `none`, `full` or `incremental`.
+    pub auto_vacuum: &'a str,
+    /// Bytes of the database file.
+    pub file_bytes: u64,
+    /// Free pages in it.
+    pub free_pages: i64,
+    /// Its pages.
+    pub page_count: i64,
+    /// Bytes per page.
+    pub page_size: i64,
+    /// Its path.
+    pub path: &'a Path,
+    /// The file and its WAL, in bytes.
+    pub size_bytes: u64,
+    /// Each table.
+    pub tables: Vec<DbTableStats<'a>>,
+    /// Bytes of its WAL.
+    pub wal_bytes: u64,
+}
+
+/// One table of [`DbStatsLine`].
+#[derive(Debug, Serialize)]
+pub struct DbTableStats<'a> {
+    /// Bytes of its pages and its indexes'.
+    pub bytes: u64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its oldest row's time (RFC 3339), for tables with a time column.
+    pub oldest: Option<String>,
+    /// Its rows.
+    pub rows: i64,
 }
 
 /// `status --format json`: one feed.

@@ -47,6 +47,8 @@ pub(super) struct RawStorage {
     pub(super) database: Option<PathBuf>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) recent_text_retention: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) maintenance_interval: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -175,6 +177,10 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
     }
     if let Some(d) = raw.storage.recent_text_retention {
         let b = &limits::RECENT_TEXT_RETENTION;
+        check(b.key, b.check(d));
+    }
+    if let Some(d) = raw.storage.maintenance_interval {
+        let b = &limits::MAINTENANCE_INTERVAL;
         check(b.key, b.check(d));
     }
     if p.min_interval > p.max_interval {

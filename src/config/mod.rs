@@ -44,6 +44,9 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 /// Default retention of unmatched items' texts, for backtests.
 pub const DEFAULT_RECENT_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+/// Default time between the writer's database maintenance passes (`[storage]
+/// maintenance_interval`).
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -142,6 +145,8 @@ pub struct Config {
     pub alert_log: PathBuf,
     /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
     pub recent_text_retention: Option<Duration>,
+    /// How often the writer gives free pages back and resets the WAL.
+    pub maintenance_interval: Duration,
     /// `[fetch]`: HTTP client settings.
     pub fetch: FetchConfig,
     /// `[poll]`: scheduling and per-item bounds.
@@ -408,6 +413,10 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
             Some(d) => Some(d),
             None => Some(DEFAULT_RECENT_RETENTION),
         },
+        maintenance_interval: raw
+            .storage
+            .maintenance_interval
+            .unwrap_or(DEFAULT_MAINTENANCE_INTERVAL),
         fetch: raw.fetch,
         poll: raw.poll,
         http: raw.http,
