@@ -31,12 +31,15 @@
 //! - [`text`] holds the text helpers every stage shares: charset decoding, HTML to text,
 //!   safe output of strangers' text, RFC 3339 timestamps.
 //! - [`ops`] reports on the running service: health faults, metrics, systemd notifications.
+//! - `clock` (crate-internal) is where units that store times read "now", so their tests
+//!   can run on paused tokio time.
 //!
 //! A module imports only modules below it (`app` on top, `text` at the bottom);
 //! `tests/architecture.rs` fails on an import cycle between these modules.
 
 pub mod alert;
 pub mod app;
+mod clock;
 pub mod config;
 pub mod extract;
 pub mod feed;

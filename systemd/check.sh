@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the unit file: `systemd-analyze verify` must print nothing, and the offline security
+# Checks the unit files: `systemd-analyze verify` must print nothing, and the offline security
 # exposure must be at most 1.5. Verification needs an executable at ExecStart's path, so a
 # copy of the unit points at the binary built in target/ (built here if missing).
 set -euo pipefail
@@ -18,6 +18,17 @@ if [[ -n "$out" ]]; then
     exit 1
 fi
 echo "systemd-analyze verify: clean"
+
+# The backup service and its timer (verified together: the timer names the service).
+sed "s|/usr/local/bin/feedwatch|$bin|" systemd/feedwatch-backup.service >"$tmp/feedwatch-backup.service"
+cp systemd/feedwatch-backup.timer "$tmp/"
+out=$(systemd-analyze verify --man=no "$tmp/feedwatch-backup.service" "$tmp/feedwatch-backup.timer" 2>&1 || true)
+if [[ -n "$out" ]]; then
+    echo "systemd-analyze verify (backup units) is not clean:" >&2
+    echo "$out" >&2
+    exit 1
+fi
+echo "systemd-analyze verify (backup service and timer): clean"
 
 level=$(systemd-analyze security --offline=yes "$tmp/feedwatch.service" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 if [[ -z "$level" ]]; then

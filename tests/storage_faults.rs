@@ -509,24 +509,31 @@ async fn the_alert_log_deleted_while_running_is_created_again() {
     let cfg = std::fs::read_to_string(inst.config()).expect("config");
     std::fs::write(inst.config(), cfg + &feed_entry(&srv, "/b")).expect("add feed b");
     daemon.signal(Signal::HUP);
+    let b_lines = || {
+        (inst.log_lines().iter())
+            .filter(|l| l["feed"] == "b")
+            .filter_map(|l| l["id"].as_i64())
+            .collect::<Vec<_>>()
+    };
     wait_for(
         "feed b's alerts in the new log",
         Duration::from_secs(30),
-        || inst.log_lines().len() >= 3,
+        || b_lines().len() >= 3,
     )
     .await;
     daemon.stop().await;
-    let from_b = inst
-        .alerts()
-        .await
-        .iter()
+    let mut from_b: Vec<i64> = (inst.alerts().await.iter())
         .filter(|a| a["feed"] == "b")
-        .count();
-    assert_eq!(
-        whole_lines_once(&inst.alert_log()).len(),
-        from_b,
-        "b's alerts, once"
-    );
+        .filter_map(|a| a["id"].as_i64())
+        .collect();
+    from_b.sort_unstable();
+    let mut logged_b = b_lines();
+    logged_b.sort_unstable();
+    // No line twice. Besides b's, the new log may hold a's alerts again: the log can be
+    // deleted after their lines were written but before their delivery was committed, and
+    // what is not known as delivered is written again (nothing is lost).
+    whole_lines_once(&inst.alert_log());
+    assert_eq!(logged_b, from_b, "b's alerts, once");
 }
 
 /// Row 10's recovery: the database is gone (deleted, then created again at the next start)

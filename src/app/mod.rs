@@ -260,7 +260,8 @@ impl App {
             .await?,
         );
         let waker = sinks.waker();
-        let writer = Writer::start(store, log, move || waker.wake()).map_err(AppError::Writer)?;
+        let writer = Writer::start(store, log, cfg.maintenance_interval, move || waker.wake())
+            .map_err(AppError::Writer)?;
         let (tx, reloads) = mpsc::channel(1);
         tracing::info!(
             config = %cfg.path.display(), database = %cfg.database.display(),

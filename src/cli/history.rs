@@ -134,6 +134,7 @@ fn write_hit(
     row: &feedwatch::store::ArticleRow,
     m: &feedwatch::rules::Match,
 ) -> Result<()> {
+    let terms = feedwatch::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()));
     match format {
         Format::Json => writeln!(
             out,
@@ -144,7 +145,7 @@ fn write_hit(
                 severity: m.severity,
                 snippet: &m.snippet,
                 source,
-                terms: distinct_terms(m),
+                terms,
                 time: feedwatch::text::time::rfc3339(row.fetched_at),
                 title: &row.title,
                 url: row.url.as_deref(),
@@ -159,7 +160,7 @@ fn write_hit(
             printable(&row.feed, false),
             printable(&row.title, false),
             printable(row.url.as_deref().unwrap_or("(no link)"), false),
-            printable(&distinct_terms(m).join(", "), false),
+            printable(&terms.join(", "), false),
             printable(&m.snippet, false)
         )?,
     }

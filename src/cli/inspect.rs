@@ -64,7 +64,9 @@ pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) 
                             rule: &m.rule,
                             severity: m.severity,
                             snippet: &m.snippet,
-                            terms: distinct_terms(m),
+                            terms: feedwatch::rules::distinct_terms(
+                                m.terms.iter().map(|t| t.term.as_str()),
+                            ),
                         })
                         .collect(),
                 };
@@ -113,10 +115,6 @@ pub(super) fn terms_with_via(m: &feedwatch::rules::Match) -> Vec<String> {
             None => t.term.clone(),
         })
         .collect()
-}
-
-pub(super) fn distinct_terms(m: &feedwatch::rules::Match) -> Vec<&str> {
-    feedwatch::rules::distinct_terms(m.terms.iter().map(|t| t.term.as_str()))
 }
 
 /// `parse`: one feed's normalised items.

@@ -172,10 +172,18 @@ pub struct DatabaseState<'a> {
     pub exists: bool,
     /// Bytes free on its file system.
     pub free_bytes: Option<u64>,
+    /// Its free pages (given back by maintenance), when it could be read.
+    pub freelist_pages: Option<i64>,
+    /// Its pages, when it could be read.
+    pub page_count: Option<i64>,
     /// Its path.
     pub path: &'a Path,
     /// What its integrity check found.
     pub problems: &'a [String],
+    /// Bytes on disk: the file and its WAL.
+    pub size_bytes: Option<u64>,
+    /// Bytes of its WAL.
+    pub wal_bytes: Option<u64>,
 }
 
 /// The holder of the database in [`ServiceLine`].
@@ -191,6 +199,42 @@ pub struct ServiceState<'a> {
     pub running: bool,
     /// When it started.
     pub since: &'a str,
+}
+
+/// `db stats --format json`: the database's size and tables.
+#[derive(Debug, Serialize)]
+pub struct DbStatsLine<'a> {
+    /// `none`, `full` or `incremental`.
+    pub auto_vacuum: &'a str,
+    /// Bytes of the database file.
+    pub file_bytes: u64,
+    /// Free pages in it.
+    pub free_pages: i64,
+    /// Its pages.
+    pub page_count: i64,
+    /// Bytes per page.
+    pub page_size: i64,
+    /// Its path.
+    pub path: &'a Path,
+    /// The file and its WAL, in bytes.
+    pub size_bytes: u64,
+    /// Each table.
+    pub tables: Vec<DbTableStats<'a>>,
+    /// Bytes of its WAL.
+    pub wal_bytes: u64,
+}
+
+/// One table of [`DbStatsLine`].
+#[derive(Debug, Serialize)]
+pub struct DbTableStats<'a> {
+    /// Bytes of its pages and its indexes'.
+    pub bytes: u64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its oldest row's time (RFC 3339), for tables with a time column.
+    pub oldest: Option<String>,
+    /// Its rows.
+    pub rows: i64,
 }
 
 /// `status --format json`: one feed.
@@ -250,22 +294,38 @@ mod tests {
             next_poll: None,
             url: "u",
         };
-        let v = serde_json::to_string(&line).expect("json");
-        let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&v)
-            .expect("parse")
-            .as_object()
-            .expect("object")
-            .keys()
-            .cloned()
-            .collect();
-        let order: Vec<&str> = v
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .filter(|k| keys.iter().any(|x| x == k))
-            .collect();
-        let mut sorted = order.clone();
+        let json = serde_json::to_string(&line).expect("json");
+        let KeyOrder(keys) = serde_json::from_str(&json).expect("an object");
+        assert_eq!(keys.len(), 14, "every field is written: {json}");
+        let mut sorted = keys.clone();
         sorted.sort_unstable();
-        assert_eq!(order, sorted);
+        assert_eq!(keys, sorted);
+    }
+
+    /// The keys of a JSON object in the order they are written (`serde_json::Value` sorts
+    /// them, so it cannot tell).
+    struct KeyOrder(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for KeyOrder {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> serde::de::Visitor<'de> for Keys {
+                type Value = KeyOrder;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<KeyOrder, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, serde::de::IgnoredAny)) = map.next_entry()? {
+                        keys.push(k);
+                    }
+                    Ok(KeyOrder(keys))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
     }
 }

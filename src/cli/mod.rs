@@ -7,6 +7,7 @@
 //! through `safe_text::printable` only.
 
 mod daemon;
+pub mod db;
 pub mod feeds;
 mod history;
 mod inspect;
@@ -185,6 +186,14 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Database maintenance: stats, online backup, integrity check, one-time vacuum.
+    ///
+    /// Example: feedwatch db backup /var/backups/feedwatch/feedwatch-2026-12-03.db
+    Db {
+        /// What to do with the database.
+        #[command(subcommand)]
+        action: db::DbAction,
+    },
     /// Alert sinks (webhooks, programs). Their state is in `status`.
     Sinks {
         /// What to do with the sinks.
@@ -254,6 +263,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         } => backtest(&cli, rules, *since, *format),
         Command::Feeds { action } => feeds::run(cli.config.as_deref(), action),
         Command::Search(args) => search::run(cli.config.as_deref(), args),
+        Command::Db { action } => db::run(cli.config.as_deref(), action),
         Command::Sinks {
             action: SinksAction::Retry { name },
         } => sinks_retry(&cli, name),

@@ -14,6 +14,7 @@ use super::json;
 use super::{Format, EXIT_FAULT};
 use feedwatch::config::Config;
 use feedwatch::store::lock;
+use feedwatch::store::maintenance::DbSize;
 use feedwatch::store::{Store, StoreError};
 use feedwatch::text::safe_text::printable;
 
@@ -40,6 +41,8 @@ struct Service {
     /// Bytes free for unprivileged writers where the database and the alert log live.
     db_free: Option<u64>,
     log_free: Option<u64>,
+    /// The database's size and pages, when it could be read.
+    db_size: Option<DbSize>,
 }
 
 /// Bytes an unprivileged writer can still use on the file system holding `path` (or its
@@ -57,7 +60,7 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
 }
 
 /// Bytes for people: `512 KiB`, `3.2 GiB`.
-fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -93,8 +96,13 @@ impl Service {
             Some(Err(e)) => vec![e.to_string()],
             None => vec![],
         };
+        let db_size = match store {
+            Some(Ok(s)) => s.size().ok(),
+            _ => None,
+        };
         Service {
             holder,
+            db_size,
             db_exists: cfg.database.exists(),
             db_problems,
             db_free: free_bytes(&cfg.database),
@@ -122,8 +130,12 @@ impl Service {
             database: json::DatabaseState {
                 exists: self.db_exists,
                 free_bytes: self.db_free,
+                freelist_pages: self.db_size.map(|s| s.freelist_count),
+                page_count: self.db_size.map(|s| s.page_count),
                 path: &cfg.database,
                 problems: &self.db_problems,
+                size_bytes: self.db_size.map(|s| s.total_bytes()),
+                wal_bytes: self.db_size.map(|s| s.wal_bytes),
             },
             service: self.holder.as_ref().map(|h| json::ServiceState {
                 faults: if h.running { &h.faults } else { &[] },
@@ -179,6 +191,9 @@ impl Service {
                 "database: {db}: DAMAGED or unreadable: {}",
                 printable(&self.db_problems.join("; "), false)
             )?;
+        }
+        if let Some(s) = &self.db_size {
+            writeln!(out, "database size: {}", super::db::size_line(s))?;
         }
         let free = |f: Option<u64>| match f {
             Some(0) => "NO SPACE LEFT".to_string(),

@@ -49,6 +49,8 @@ pub(super) struct RawStorage {
     pub(super) recent_text_retention: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) seen_retention: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) maintenance_interval: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,6 +183,10 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
     }
     if let Some(d) = raw.storage.seen_retention {
         let b = &limits::SEEN_RETENTION;
+        check(b.key, b.check(d));
+    }
+    if let Some(d) = raw.storage.maintenance_interval {
+        let b = &limits::MAINTENANCE_INTERVAL;
         check(b.key, b.check(d));
     }
     if p.min_interval > p.max_interval {

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use super::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAX_FEED_BYTES,
-    DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES,
-    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_SEEN_RETENTION,
-    DEFAULT_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL,
+    DEFAULT_MAX_FEED_BYTES, DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_PAGE_BYTES, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION,
+    DEFAULT_SEEN_RETENTION, DEFAULT_TIMEOUT,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -201,6 +201,15 @@ pub const SEEN_RETENTION: Bound<Duration> = Bound {
     floor: Duration::from_secs(14 * 86_400),
     ceiling: Duration::from_secs(3653 * 86_400),
 };
+/// `[storage] maintenance_interval`: how often the writer gives free pages back and resets
+/// the WAL. Under a minute the passes would only cost; past a day the WAL and the free pages
+/// of a busy day wait too long.
+pub const MAINTENANCE_INTERVAL: Bound<Duration> = Bound {
+    key: "storage.maintenance_interval",
+    default: Some(DEFAULT_MAINTENANCE_INTERVAL),
+    floor: MINUTE,
+    ceiling: DAY,
+};
 /// `[[sinks]] timeout`: 0 would fail every delivery; 10 min is longer than any mail relay
 /// or chat API should take, and a sink's queue waits behind it.
 pub const SINK_TIMEOUT: Bound<Duration> = Bound {
@@ -226,7 +235,7 @@ pub const SINK_RETRY_MAX: Bound<Duration> = Bound {
 };
 
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 11] = [
+pub const DURATIONS: [&Bound<Duration>; 12] = [
     &FETCH_TIMEOUT,
     &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
@@ -235,6 +244,7 @@ pub const DURATIONS: [&Bound<Duration>; 11] = [
     &FEED_INTERVAL,
     &RECENT_TEXT_RETENTION,
     &SEEN_RETENTION,
+    &MAINTENANCE_INTERVAL,
     &SINK_TIMEOUT,
     &SINK_RETRY_INITIAL,
     &SINK_RETRY_MAX,

@@ -47,6 +47,9 @@ pub const DEFAULT_RECENT_RETENTION: Duration = Duration::from_secs(14 * 86_400);
 /// `[storage] seen_retention`: how long an item key is remembered after its item was last
 /// present in a feed document (and past its published date); see `store::seen`.
 pub const DEFAULT_SEEN_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+/// Default time between the writer's database maintenance passes (`[storage]
+/// maintenance_interval`).
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -148,6 +151,8 @@ pub struct Config {
     /// How long a seen item's key outlives its last presence in any feed document and its
     /// published date; older items that come back are never new (see `store::seen`).
     pub seen_retention: Duration,
+    /// How often the writer gives free pages back and resets the WAL.
+    pub maintenance_interval: Duration,
     /// `[fetch]`: HTTP client settings.
     pub fetch: FetchConfig,
     /// `[poll]`: scheduling and per-item bounds.
@@ -415,6 +420,10 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
             None => Some(DEFAULT_RECENT_RETENTION),
         },
         seen_retention: raw.storage.seen_retention.unwrap_or(DEFAULT_SEEN_RETENTION),
+        maintenance_interval: raw
+            .storage
+            .maintenance_interval
+            .unwrap_or(DEFAULT_MAINTENANCE_INTERVAL),
         fetch: raw.fetch,
         poll: raw.poll,
         http: raw.http,

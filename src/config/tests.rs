@@ -233,3 +233,29 @@ fn rule_files_and_duplicate_rules() {
     assert!(s.contains("missing.toml"), "{s}");
     assert!(s.contains("named in"), "{s}");
 }
+
+#[test]
+fn maintenance_interval_is_read_bounded_and_located() {
+    let d = tempfile::tempdir().expect("tmp");
+    let ok = write(
+        d.path(),
+        "ok.toml",
+        "[storage]\nmaintenance_interval = \"30m\"\n",
+    );
+    let cfg = load(&ok, &Env::default()).expect("loads");
+    assert_eq!(cfg.maintenance_interval, Duration::from_secs(1800));
+    let default = write(d.path(), "default.toml", "");
+    let cfg = load(&default, &Env::default()).expect("loads");
+    assert_eq!(cfg.maintenance_interval, DEFAULT_MAINTENANCE_INTERVAL);
+    let bad = write(
+        d.path(),
+        "bad.toml",
+        "# maintenance\n[storage]\nmaintenance_interval = \"10s\"\n",
+    );
+    let e = load(&bad, &Env::default()).expect_err("10s is below the floor");
+    assert!(
+        keys(&e).contains(&("storage.maintenance_interval".to_string(), Some(3))),
+        "{e}"
+    );
+    assert!(e.to_string().contains("bad.toml:3"), "{e}");
+}

@@ -7,6 +7,8 @@
 //! that does not parse is dropped rather than guessed.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use ego_tree::NodeRef;
+use scraper::node::Element;
 use scraper::{Html, Node};
 use serde_json::Value;
 use url::Url;
@@ -56,134 +58,154 @@ fn set(slot: &mut Option<String>, v: Option<&str>) {
     }
 }
 
+/// Reads what the page says about itself: candidates gathered in one walk over the document,
+/// then each taken from the most trusted source that has it.
 pub(crate) fn read(doc: &Html, page_url: Option<&Url>) -> Meta {
     let mut f = Found::default();
     for node in doc.tree.root().descendants() {
-        let Node::Element(e) = node.value() else {
-            continue;
-        };
+        if let Node::Element(e) = node.value() {
+            f.element(node, e);
+        }
+    }
+    f.into_meta(page_url)
+}
+
+impl Found {
+    /// Takes what one element offers.
+    fn element(&mut self, node: NodeRef<'_, Node>, e: &Element) {
         match e.name() {
             "html" => set(
-                &mut f.html_lang,
+                &mut self.html_lang,
                 e.attr("lang").or_else(|| e.attr("xml:lang")),
             ),
-            "title" if f.html_title.is_none() => {
-                let t: String = node
-                    .children()
-                    .filter_map(|c| c.value().as_text().map(|t| &**t))
-                    .collect();
-                set(&mut f.html_title, Some(&t));
+            "title" if self.html_title.is_none() => {
+                let t = text_of(node.children());
+                set(&mut self.html_title, Some(&t));
             }
-            "h1" if f.h1.is_none() => {
-                let t: String = node
-                    .descendants()
-                    .filter_map(|c| c.value().as_text().map(|t| &**t))
-                    .collect();
-                set(&mut f.h1, Some(&t));
+            "h1" if self.h1.is_none() => {
+                let t = text_of(node.descendants());
+                set(&mut self.h1, Some(&t));
             }
-            "meta" => {
-                let key = e
-                    .attr("property")
-                    .or_else(|| e.attr("name"))
-                    .or_else(|| e.attr("itemprop"));
-                let content = e.attr("content").or_else(|| e.attr("datetime"));
-                let Some(key) = key else {
-                    if e.attr("http-equiv")
-                        .is_some_and(|h| h.eq_ignore_ascii_case("content-language"))
-                    {
-                        set(&mut f.meta_lang, content);
-                    }
-                    continue;
-                };
-                match key.to_ascii_lowercase().as_str() {
-                    "og:title" | "twitter:title" => set(&mut f.og_title, content),
-                    "article:published_time"
-                    | "datepublished"
-                    | "pubdate"
-                    | "publishdate"
-                    | "date"
-                    | "dc.date"
-                    | "dc.date.issued"
-                    | "dcterms.created"
-                    | "parsely-pub-date"
-                    | "sailthru.date"
-                    | "og:published_time"
-                    | "article.published" => set(&mut f.meta_published, content),
-                    "article:author" | "author" | "dc.creator" | "parsely-author"
-                    | "sailthru.author"
-                        // Facebook profile URLs are common in article:author; not a name.
-                        if !content.is_some_and(|c| c.starts_with("http")) =>
-                    {
-                        set(&mut f.meta_author, content)
-                    }
-                    "og:locale" | "language" | "dc.language" => set(
-                        &mut f.meta_lang,
-                        content.map(|c| c.split('_').next().unwrap_or(c)),
-                    ),
-                    "og:url" => set(&mut f.og_url, content),
-                    _ => {}
-                }
+            "meta" => self.meta(e),
+            "link" if is_canonical_link(e) => set(&mut self.canonical, e.attr("href")),
+            "time" if is_publication_time(node, e) => {
+                set(&mut self.time_datetime, e.attr("datetime"))
             }
-            "link"
-                if e.attr("rel").is_some_and(|r| {
-                    r.split_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("canonical"))
-                }) =>
-            {
-                set(&mut f.canonical, e.attr("href"));
-            }
-            // Only a <time> that is marked as the publication time, or stands in the article:
-            // the first <time> of a page is as likely a ticker's or a "Most read" item's.
-            "time"
-                if e.attr("pubdate").is_some()
-                    || e.attr("itemprop")
-                        .is_some_and(|p| p.eq_ignore_ascii_case("datePublished"))
-                    || node.ancestors().any(|a| {
-                        a.value()
-                            .as_element()
-                            .is_some_and(|a| matches!(a.name(), "article" | "main"))
-                    }) =>
-            {
-                set(&mut f.time_datetime, e.attr("datetime"))
-            }
-            "script"
-                if f.ld.is_none()
-                    && e.attr("type")
-                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
-            {
-                let src: String = node
-                    .children()
-                    .filter_map(|c| c.value().as_text().map(|t| &**t))
-                    .collect();
+            "script" if self.ld.is_none() && is_json_ld(e) => {
+                let src = text_of(node.children());
                 if let Ok(v) = serde_json::from_str::<Value>(src.trim()) {
-                    f.ld = find_article(&v, 0).map(ld_article);
+                    self.ld = find_article(&v, 0).map(ld_article);
                 }
             }
             _ => {}
         }
     }
 
-    let ld = f.ld.unwrap_or_default();
-    let resolve = |href: &str| -> Option<String> {
-        match page_url {
-            Some(base) => base.join(href).ok().map(String::from),
-            None => Url::parse(href).ok().map(String::from),
+    /// Takes what one `<meta>` offers: OpenGraph, `article:*`, Dublin Core and the like by
+    /// name, and `http-equiv="content-language"`.
+    fn meta(&mut self, e: &Element) {
+        let key = e
+            .attr("property")
+            .or_else(|| e.attr("name"))
+            .or_else(|| e.attr("itemprop"));
+        let content = e.attr("content").or_else(|| e.attr("datetime"));
+        let Some(key) = key else {
+            if e.attr("http-equiv")
+                .is_some_and(|h| h.eq_ignore_ascii_case("content-language"))
+            {
+                set(&mut self.meta_lang, content);
+            }
+            return;
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "og:title" | "twitter:title" => set(&mut self.og_title, content),
+            "article:published_time"
+            | "datepublished"
+            | "pubdate"
+            | "publishdate"
+            | "date"
+            | "dc.date"
+            | "dc.date.issued"
+            | "dcterms.created"
+            | "parsely-pub-date"
+            | "sailthru.date"
+            | "og:published_time"
+            | "article.published" => set(&mut self.meta_published, content),
+            "article:author" | "author" | "dc.creator" | "parsely-author" | "sailthru.author"
+                // Facebook profile URLs are common in article:author; not a name.
+                if !content.is_some_and(|c| c.starts_with("http")) =>
+            {
+                set(&mut self.meta_author, content)
+            }
+            "og:locale" | "language" | "dc.language" => set(
+                &mut self.meta_lang,
+                content.map(|c| c.split('_').next().unwrap_or(c)),
+            ),
+            "og:url" => set(&mut self.og_url, content),
+            _ => {}
         }
-    };
-    Meta {
-        title: ld.headline.or(f.og_title).or(f.h1).or(f.html_title),
-        published: [ld.published, f.meta_published, f.time_datetime]
-            .into_iter()
-            .flatten()
-            .find_map(|s| parse_date(&s)),
-        author: ld.author.or(f.meta_author),
-        lang: f.html_lang.or(f.meta_lang).or(ld.lang),
-        canonical_url: f
-            .canonical
-            .or(ld.url)
-            .or(f.og_url)
-            .and_then(|h| resolve(&h)),
     }
+
+    /// The metadata, each field from the most trusted source that has it; a canonical URL
+    /// resolved against the page's address.
+    fn into_meta(self, page_url: Option<&Url>) -> Meta {
+        let f = self;
+        let ld = f.ld.unwrap_or_default();
+        let resolve = |href: &str| -> Option<String> {
+            match page_url {
+                Some(base) => base.join(href).ok().map(String::from),
+                None => Url::parse(href).ok().map(String::from),
+            }
+        };
+        Meta {
+            title: ld.headline.or(f.og_title).or(f.h1).or(f.html_title),
+            published: [ld.published, f.meta_published, f.time_datetime]
+                .into_iter()
+                .flatten()
+                .find_map(|s| parse_date(&s)),
+            author: ld.author.or(f.meta_author),
+            lang: f.html_lang.or(f.meta_lang).or(ld.lang),
+            canonical_url: f
+                .canonical
+                .or(ld.url)
+                .or(f.og_url)
+                .and_then(|h| resolve(&h)),
+        }
+    }
+}
+
+/// The text of `nodes` (text nodes only), joined.
+fn text_of<'a>(nodes: impl Iterator<Item = NodeRef<'a, Node>>) -> String {
+    nodes
+        .filter_map(|c| c.value().as_text().map(|t| &**t))
+        .collect()
+}
+
+/// Whether `e` is a `<link rel="canonical">`.
+fn is_canonical_link(e: &Element) -> bool {
+    e.attr("rel").is_some_and(|r| {
+        r.split_whitespace()
+            .any(|r| r.eq_ignore_ascii_case("canonical"))
+    })
+}
+
+/// Whether a `<time>` is marked as the publication time, or stands in the article: the first
+/// `<time>` of a page is as likely a ticker's or a "Most read" item's.
+fn is_publication_time(node: NodeRef<'_, Node>, e: &Element) -> bool {
+    e.attr("pubdate").is_some()
+        || e.attr("itemprop")
+            .is_some_and(|p| p.eq_ignore_ascii_case("datePublished"))
+        || node.ancestors().any(|a| {
+            a.value()
+                .as_element()
+                .is_some_and(|a| matches!(a.name(), "article" | "main"))
+        })
+}
+
+/// Whether `e` is a `<script type="application/ld+json">`.
+fn is_json_ld(e: &Element) -> bool {
+    e.attr("type")
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
 }
 
 const ARTICLE_TYPES: &[&str] = &[

@@ -99,8 +99,9 @@ pub struct Fetcher {
     policy: AddressPolicy,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     /// Hosts that answered 429/503 with Retry-After, and until when: the pause applies to
-    /// every feed and page on that host, not only the one that was refused.
-    paused: Arc<Mutex<HashMap<String, std::time::Instant>>>,
+    /// every feed and page on that host, not only the one that was refused. Tokio's
+    /// instant, like the waits elsewhere, so tests can run a pause out on paused time.
+    paused: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
     /// The longest pause a host may ask for: the daemon sets `[poll] max_interval`, so no
     /// server's header keeps its feeds quiet for longer than the schedule itself would.
     max_pause: Duration,
@@ -376,7 +377,7 @@ impl Fetcher {
             return Ok(());
         };
         let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-        let now = std::time::Instant::now();
+        let now = tokio::time::Instant::now();
         match map.get(&host) {
             Some(until) if *until > now => Err(FetchError::HostPaused {
                 url: url.to_string(),
@@ -404,7 +405,7 @@ impl Fetcher {
         if let Some(host) = authority(url) {
             let wait = wait.min(self.max_pause);
             let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-            map.insert(host, std::time::Instant::now() + wait);
+            map.insert(host, tokio::time::Instant::now() + wait);
         }
     }
 
@@ -645,5 +646,58 @@ mod tests {
         );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
         assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
+    }
+
+    /// How long `check_paused` refuses `url`'s host: the seconds it reports, or None once
+    /// the host may be contacted.
+    fn paused_for(f: &Fetcher, url: &str) -> Option<u64> {
+        let parsed = Url::parse(url).expect("url");
+        match f.check_paused(url, &parsed) {
+            Ok(()) => None,
+            Err(FetchError::HostPaused { secs, .. }) => Some(secs),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    /// A 503 answered from `url` with `Retry-After: {secs}`, read as a fetch reads it.
+    async fn refused(f: &Fetcher, url: &str, secs: u64) -> FetchError {
+        use reqwest::ResponseBuilderExt;
+        let resp = http::Response::builder()
+            .status(503)
+            .header(header::RETRY_AFTER, secs.to_string())
+            .url(Url::parse(url).expect("url"))
+            .body("busy")
+            .expect("response");
+        match f.read(url, reqwest::Response::from(resp), 1024).await {
+            Err(e) => e,
+            Ok(_) => panic!("a 503 is an error"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_the_whole_host_until_it_has_passed() {
+        let f = Fetcher::new(&FetchConfig::default()).expect("client");
+        let e = refused(&f, "http://busy.test/feed", 120).await;
+        assert!(
+            matches!(e, FetchError::Status { status: 503, retry_after: Some(d), .. } if d.as_secs() == 120)
+        );
+        // Another feed on the same host waits too; another host does not.
+        assert_eq!(paused_for(&f, "http://busy.test/other"), Some(120));
+        assert_eq!(paused_for(&f, "http://calm.test/feed"), None);
+        tokio::time::advance(Duration::from_secs(119)).await;
+        assert_eq!(paused_for(&f, "http://busy.test/other"), Some(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(paused_for(&f, "http://busy.test/other"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_pause_is_capped_at_max_pause() {
+        let f = Fetcher::new(&FetchConfig::default())
+            .expect("client")
+            .with_max_pause(Duration::from_secs(60));
+        refused(&f, "http://busy.test/feed", 86_400).await;
+        assert_eq!(paused_for(&f, "http://busy.test/feed"), Some(60));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(paused_for(&f, "http://busy.test/feed"), None);
     }
 }

@@ -29,15 +29,18 @@ pub enum Fault {
     DatabaseGone,
     /// The database failed its integrity check.
     Integrity,
+    /// Periodic maintenance (giving free pages back, resetting the WAL) failed.
+    Maintenance,
 }
 
 impl Fault {
     /// Every fault, in a fixed order (metrics show all of them, 0 or 1).
-    pub const ALL: [Fault; 4] = [
+    pub const ALL: [Fault; 5] = [
         Fault::StoreCommit,
         Fault::AlertLog,
         Fault::DatabaseGone,
         Fault::Integrity,
+        Fault::Maintenance,
     ];
 
     /// The stable name used in metrics labels, `/healthz`, `status` and the journal.
@@ -47,6 +50,7 @@ impl Fault {
             Fault::AlertLog => "alert_log",
             Fault::DatabaseGone => "database_gone",
             Fault::Integrity => "integrity",
+            Fault::Maintenance => "store_maintenance",
         }
     }
 
@@ -63,6 +67,9 @@ impl Fault {
                 "stopping with a non-zero exit so the service manager restarts on the restored or a new database"
             }
             Fault::Integrity => "refusing to poll on a damaged database",
+            Fault::Maintenance => {
+                "polls go on; the database keeps its free pages and its WAL until a later pass succeeds (retried within a minute)"
+            }
         }
     }
 }
@@ -76,7 +83,8 @@ impl std::fmt::Display for Fault {
 /// One active fault, as shown to people and written for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActiveFault {
-    /// The fault's name (`store_commit`, `alert_log`, `database_gone`, `integrity`).
+    /// The fault's name (`store_commit`, `alert_log`, `database_gone`, `integrity`,
+    /// `store_maintenance`).
     pub fault: &'static str,
     /// What went wrong, and what happens next.
     pub reason: String,

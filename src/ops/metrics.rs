@@ -63,6 +63,10 @@ struct Metrics {
     extraction_fallbacks: Counter,
     poll_duration: Histogram,
     outbox_depth: Gauge,
+    /// The database file and its WAL, in bytes.
+    database_bytes: Gauge,
+    /// The database's free pages (given back by maintenance on an incremental database).
+    database_free_pages: Gauge,
     /// 1 while a service fault (see `health`) is active, else 0; every fault is listed.
     faults: Family<FaultLabel, Gauge>,
     /// Unix seconds of the poll loop's last round; 0 before the loop starts.
@@ -82,6 +86,8 @@ fn metrics() -> &'static Metrics {
         let extraction_fallbacks = Counter::default();
         let poll_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let outbox_depth = Gauge::default();
+        let database_bytes = Gauge::default();
+        let database_free_pages = Gauge::default();
         let faults = Family::<FaultLabel, Gauge>::default();
         for f in crate::ops::health::Fault::ALL {
             faults
@@ -92,7 +98,7 @@ fn metrics() -> &'static Metrics {
         }
         registry.register(
             "fault",
-            "Service faults (store_commit, alert_log, database_gone, integrity): 1 while active",
+            "Service faults (store_commit, alert_log, database_gone, integrity, store_maintenance): 1 while active",
             faults.clone(),
         );
         registry.register(
@@ -140,6 +146,16 @@ fn metrics() -> &'static Metrics {
             "Alerts waiting for delivery (log and sinks)",
             outbox_depth.clone(),
         );
+        registry.register(
+            "database_bytes",
+            "Size of the database file and its WAL, in bytes",
+            database_bytes.clone(),
+        );
+        registry.register(
+            "database_free_pages",
+            "Free pages in the database, given back by maintenance",
+            database_free_pages.clone(),
+        );
         Metrics {
             registry,
             polls,
@@ -151,6 +167,8 @@ fn metrics() -> &'static Metrics {
             extraction_fallbacks,
             poll_duration,
             outbox_depth,
+            database_bytes,
+            database_free_pages,
             faults,
             last_loop: AtomicI64::new(0),
         }
@@ -204,6 +222,14 @@ pub fn alert(rule: &str, severity: &str) {
 /// Alerts waiting for delivery.
 pub fn outbox_depth(n: i64) {
     metrics().outbox_depth.set(n);
+}
+
+/// The database's size on disk (file and WAL) and its free pages.
+pub fn database_size(bytes: u64, free_pages: i64) {
+    let m = metrics();
+    m.database_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    m.database_free_pages.set(free_pages);
 }
 
 /// A service fault was raised (`true`) or cleared.

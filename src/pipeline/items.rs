@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::{Pipeline, PAGE_ATTEMPTS};
 use crate::config::FeedConfig;
 use crate::feed::{self, FeedItem, RawItem};
@@ -149,62 +151,20 @@ pub(super) async fn process_item(
         boilerplate,
     } = new;
     let key = keys[0];
-    let mut body = item.content.take().unwrap_or_default();
-    let mut body_source = if body.is_empty() { "none" } else { "feed" };
-    let mut canonical = None;
-    let mut author = item.author.clone();
-    let mut lang = None;
-    let mut published = item.published;
+    let mut body = Body::from_feed(&mut item);
     let mut extract_failure = None;
-
     if let (true, Some(link)) = (feed.full_text, item.link.as_deref()) {
-        match page_text(p, link).await {
-            Ok(ex) => match ex
-                .failure_reason()
-                .map(str::to_string)
-                .or_else(|| p.pages.same_as_other_page(link, &ex.text))
-            {
-                None => {
-                    body = ex.text;
-                    body_source = "page";
-                    canonical = ex.canonical_url;
-                    author = author.or(ex.author);
-                    lang = ex.lang;
-                    published = published.or(ex.published);
-                }
-                Some(reason) => {
-                    // Furniture or nothing: matching it could raise false alarms (a ticker
-                    // on every page), so the feed's own text stands in.
-                    crate::ops::metrics::extraction_fallback();
-                    if ex.timed_out {
-                        tracing::warn!(feed = %feed.url, url = link,
-                            budget_ms = p.poll.extract_timeout.as_millis() as u64,
-                            "article extraction ran past [poll] extract_timeout; using the feed's text");
-                    } else {
-                        tracing::debug!(feed = %feed.url, url = link, reason = %reason,
-                            "article extraction looks failed; using the feed's text");
-                    }
-                    extract_failure = Some(format!("{link}: {reason}"));
-                }
-            },
-            Err(e) => {
-                crate::ops::metrics::fetch_error(e.kind());
-                let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
-                if e.is_transient() && attempts < PAGE_ATTEMPTS {
-                    tracing::warn!(feed = %feed.url, url = link, error = %e,
-                        "article page failed (attempt {attempts} of {PAGE_ATTEMPTS}); retrying on the next poll");
-                    return (ItemOutcome::Deferred(key, e.to_string()), None);
-                }
-                tracing::warn!(feed = %feed.url, url = link, error = %e,
-                    "article page unavailable; matching the feed's own text instead");
-            }
+        match article_page(p, feed, key, link).await {
+            Page::Article(ex) => body.use_page(ex),
+            Page::Failed(failure) => extract_failure = Some(failure),
+            Page::Unavailable => {}
+            Page::Deferred(err) => return (ItemOutcome::Deferred(key, err), None),
         }
     }
-
     let doc = Document {
         title: &item.title,
         summary: &item.summary,
-        body: &body,
+        body: &body.text,
         url: item.link.as_deref().unwrap_or(""),
         feed: feed.display_name(),
         feed_tags: &feed.tags,
@@ -216,7 +176,7 @@ pub(super) async fn process_item(
             url: item.link,
             title: item.title,
             summary: item.summary,
-            body,
+            body: body.text,
         };
         return (ItemOutcome::Seen(keys, Box::new(text)), extract_failure);
     }
@@ -229,36 +189,135 @@ pub(super) async fn process_item(
             snippet: m.snippet,
         })
         .collect();
-    // The story's fingerprint is of its headline and its distinctive text: the page's, else
-    // the feed's content or summary unless other items of the feed share it verbatim.
-    let story_text = match body_source {
-        "page" => body.as_str(),
-        "feed" if !boilerplate.content => body.as_str(),
+    let article = new_article(key, item, link_canonical, body, boilerplate, alerts);
+    (ItemOutcome::Kept(keys, Box::new(article)), extract_failure)
+}
+
+/// The text an item is matched and stored with, and what is known of the article: from the
+/// feed, or from the article page when its extraction succeeded.
+struct Body {
+    text: String,
+    /// `"none"`, `"feed"` or `"page"`, as stored.
+    source: &'static str,
+    canonical: Option<String>,
+    author: Option<String>,
+    lang: Option<String>,
+    published: Option<DateTime<Utc>>,
+}
+
+impl Body {
+    /// The feed's own text (its content, taken out of `item`).
+    fn from_feed(item: &mut FeedItem) -> Self {
+        let text = item.content.take().unwrap_or_default();
+        Body {
+            source: if text.is_empty() { "none" } else { "feed" },
+            text,
+            canonical: None,
+            author: item.author.clone(),
+            lang: None,
+            published: item.published,
+        }
+    }
+
+    /// The page's text instead; the feed's author and date stand when the page has none.
+    fn use_page(&mut self, ex: crate::extract::Extracted) {
+        self.text = ex.text;
+        self.source = "page";
+        self.canonical = ex.canonical_url;
+        self.author = self.author.take().or(ex.author);
+        self.lang = ex.lang;
+        self.published = self.published.or(ex.published);
+    }
+}
+
+/// What became of an item's article page.
+enum Page {
+    /// Extracted: the article's text and metadata.
+    Article(crate::extract::Extracted),
+    /// Extracted, but furniture or nothing; the extraction failure to record.
+    Failed(String),
+    /// Not to be had: the feed's own text stands in.
+    Unavailable,
+    /// Failed transiently with attempts left: the item is retried on the next poll.
+    Deferred(String),
+}
+
+/// Fetches and extracts the article page at `link` for the item `key`, and judges the result.
+async fn article_page(p: &Pipeline, feed: &FeedConfig, key: i64, link: &str) -> Page {
+    let ex = match page_text(p, link).await {
+        Ok(ex) => ex,
+        Err(e) => return page_error(p, feed, key, link, &e).await,
+    };
+    let reason = ex
+        .failure_reason()
+        .map(str::to_string)
+        .or_else(|| p.pages.same_as_other_page(link, &ex.text));
+    let Some(reason) = reason else {
+        return Page::Article(ex);
+    };
+    // Furniture or nothing: matching it could raise false alarms (a ticker on every page), so
+    // the feed's own text stands in.
+    crate::ops::metrics::extraction_fallback();
+    if ex.timed_out {
+        tracing::warn!(feed = %feed.url, url = link,
+            budget_ms = p.poll.extract_timeout.as_millis() as u64,
+            "article extraction ran past [poll] extract_timeout; using the feed's text");
+    } else {
+        tracing::debug!(feed = %feed.url, url = link, reason = %reason,
+            "article extraction looks failed; using the feed's text");
+    }
+    Page::Failed(format!("{link}: {reason}"))
+}
+
+/// An article page that could not be fetched: retried on later polls while the failure is
+/// transient and attempts are left, else given up for the feed's own text.
+async fn page_error(p: &Pipeline, feed: &FeedConfig, key: i64, link: &str, e: &FetchError) -> Page {
+    crate::ops::metrics::fetch_error(e.kind());
+    let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
+    if e.is_transient() && attempts < PAGE_ATTEMPTS {
+        tracing::warn!(feed = %feed.url, url = link, error = %e,
+            "article page failed (attempt {attempts} of {PAGE_ATTEMPTS}); retrying on the next poll");
+        return Page::Deferred(e.to_string());
+    }
+    tracing::warn!(feed = %feed.url, url = link, error = %e,
+        "article page unavailable; matching the feed's own text instead");
+    Page::Unavailable
+}
+
+/// The article to store for a matched item.
+///
+/// The story's fingerprint is of its headline and its distinctive text: the page's, else the
+/// feed's content or summary unless other items of the feed share it verbatim.
+fn new_article(
+    key: i64,
+    item: FeedItem,
+    link_canonical: Option<String>,
+    body: Body,
+    boilerplate: Boilerplate,
+    alerts: Vec<NewAlert>,
+) -> NewArticle {
+    let story_text = match body.source {
+        "page" => body.text.as_str(),
+        "feed" if !boilerplate.content => body.text.as_str(),
         _ if !boilerplate.summary => item.summary.as_str(),
         _ => "",
     };
     let fingerprint = crate::story::article_fingerprint(&item.title, story_text);
-    (
-        ItemOutcome::Kept(
-            keys,
-            Box::new(NewArticle {
-                item_key: key,
-                url: item.link.clone(),
-                canonical_url: canonical,
-                title: item.title,
-                summary: item.summary,
-                body,
-                body_source,
-                author,
-                lang,
-                published_at: published.map(|t| t.timestamp()),
-                link_canonical,
-                fingerprint,
-                alerts,
-            }),
-        ),
-        extract_failure,
-    )
+    NewArticle {
+        item_key: key,
+        url: item.link.clone(),
+        canonical_url: body.canonical,
+        title: item.title,
+        summary: item.summary,
+        body: body.text,
+        body_source: body.source,
+        author: body.author,
+        lang: body.lang,
+        published_at: body.published.map(|t| t.timestamp()),
+        link_canonical,
+        fingerprint,
+        alerts,
+    }
 }
 
 /// Downloads, decodes and extracts one article page, within `[poll] extract_timeout`.

@@ -23,12 +23,12 @@ use futures_util::stream::{self, StreamExt};
 use crate::config::{FeedConfig, PollConfig};
 use crate::extract::Extractor;
 use crate::feed::{self, ParsedFeed, RawItem};
-use crate::fetch::{Conditional, FeedResponse, Fetcher};
+use crate::fetch::{Conditional, FeedResponse, FetchError, Fetched, Fetcher};
 use crate::rules::RuleSet;
 use crate::store::{FeedRow, PollRecord, Store, Validators};
 
 mod items;
-mod next_poll;
+pub(crate) mod next_poll;
 
 use items::{key_items, process_item, select_fresh, split_too_old, ItemOutcome, Keyed, NewItem};
 use next_poll::{failed, failed_msg, jittered, secs, server_wait};
@@ -91,213 +91,311 @@ impl PageMemory {
 
 /// Polls one feed and returns what to commit. Never fails: errors are part of the record.
 pub async fn poll_feed(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> PollRecord {
-    let now = chrono::Utc::now().timestamp();
-    let cond = Conditional {
-        etag: row.etag.clone(),
-        last_modified: row.last_modified.clone(),
-    };
-    // A configured interval is fixed; otherwise the last adaptive choice stands until the
-    // feed's item times say otherwise (within a max_interval a reload may have shortened).
-    let mut interval = feed.interval.unwrap_or_else(|| {
+    let mut poll = Poll::start(p, feed, row);
+    match poll.run().await {
+        Ok(()) => poll.rec,
+        Err(stop) => poll.stopped(stop),
+    }
+}
+
+/// One poll in progress: what it runs with, the interval it has settled on so far (failures
+/// back off from it), and the record it is filling in.
+struct Poll<'a> {
+    p: &'a Pipeline,
+    feed: &'a FeedConfig,
+    row: &'a FeedRow,
+    now: i64,
+    interval: Duration,
+    rec: PollRecord,
+}
+
+/// Why a poll ended early: the feed did not change, or the poll failed.
+enum Stop {
+    /// 304, or an unchanged file: nothing to do but note the status.
+    NotModified(u16),
+    /// The fetch failed (its status, `Retry-After` and 410 count).
+    Fetch(FetchError),
+    /// Parsing or converting failed.
+    Failed(String),
+}
+
+impl<'a> Poll<'a> {
+    /// The record before anything is fetched: polled now, next due after the interval.
+    fn start(p: &'a Pipeline, feed: &'a FeedConfig, row: &'a FeedRow) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        let interval = start_interval(p, feed, row);
+        let rec = PollRecord {
+            next_poll_at: now + jittered(interval, row.id),
+            interval_secs: secs(interval),
+            prune_recent_before: p
+                .recent_retention
+                .map(|d| now - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
+            ..PollRecord::new(row.id, now)
+        };
+        Poll {
+            p,
+            feed,
+            row,
+            now,
+            interval,
+            rec,
+        }
+    }
+
+    /// The record of a poll that ended early.
+    fn stopped(self, stop: Stop) -> PollRecord {
+        let (mut rec, row, interval) = (self.rec, self.row, self.interval);
+        let cap = self.p.poll.max_interval;
+        match stop {
+            Stop::NotModified(status) => {
+                rec.status = Some(status);
+                rec
+            }
+            Stop::Fetch(e) => failed(rec, row, interval, cap, &e.to_string(), &e),
+            Stop::Failed(msg) => failed_msg(rec, row, interval, cap, &msg, None),
+        }
+    }
+
+    /// The poll, step by step (see the module's documentation).
+    async fn run(&mut self) -> Result<(), Stop> {
+        let mut fetched = self.fetch().await?;
+        let parsed = self.parse(&mut fetched).await?;
+        self.warn_limits(&parsed);
+        if self.feed.interval.is_none() {
+            self.adapt_interval(&parsed.items);
+        }
+        let asked = [
+            ("Cache-Control max-age / Expires", fetched.max_age),
+            ("<ttl>", parsed.ttl),
+        ];
+        let wait = server_wait(&self.feed.url, &asked, self.p.poll.max_interval);
+        self.rec.next_poll_at = self.rec.next_poll_at.max(self.now + wait);
+        let item_count = parsed.items.len() as i64;
+        self.rec.item_count = Some(item_count);
+        let fresh = self.fresh_items(parsed.items);
+        self.check_gap(fresh.len(), item_count);
+        let fresh = self.gate_too_old(fresh);
+        let fresh = self.to_text(fresh).await?;
+        self.process(fresh).await;
+        self.finish(fetched.validators);
+        Ok(())
+    }
+
+    /// Step 1: Fetch, conditionally (from where the feed moved to, if it did).
+    async fn fetch(&mut self) -> Result<Fetched, Stop> {
+        let cond = Conditional {
+            etag: self.row.etag.clone(),
+            last_modified: self.row.last_modified.clone(),
+        };
+        let url = self.row.moved_to.as_deref().unwrap_or(&self.feed.url);
+        let fetched = match self.p.fetcher.feed_from(&self.feed.url, url, &cond).await {
+            Ok(FeedResponse::NotModified { status }) => return Err(Stop::NotModified(status)),
+            Ok(FeedResponse::Fetched(f)) => *f,
+            Err(e) => return Err(Stop::Fetch(e)),
+        };
+        self.rec.status = Some(fetched.status);
+        if fetched.moved_permanently && fetched.url.as_str() != url {
+            tracing::warn!(feed = %self.feed.url, moved_to = %fetched.url,
+                "feed moved permanently; polling the new address from now on (update the config)");
+            self.rec.moved_to = Some(fetched.url.to_string());
+        }
+        Ok(fetched)
+    }
+
+    /// Step 2: Parse (the body is taken out of `fetched`). A typical feed parses in well under a
+    /// millisecond, less than handing it to another thread costs, so it is parsed here; a big
+    /// one goes to the blocking pool so that it cannot hold up the other polls sharing this
+    /// runtime thread.
+    async fn parse(&self, fetched: &mut Fetched) -> Result<ParsedFeed<RawItem>, Stop> {
+        let body = std::mem::take(&mut fetched.body);
+        let limits = feed::Limits {
+            max_items: self.p.poll.max_items,
+            max_html_depth: self.p.poll.max_html_depth,
+        };
+        let parsed = if body.len() <= INLINE_PARSE_BYTES {
+            let ct = fetched.content_type.as_deref();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                feed::parse_raw(&body, ct, Some(&fetched.url), limits)
+            }))
+            .map_err(|_| "panicked".to_string())
+        } else {
+            let base = fetched.url.clone();
+            let ct = fetched.content_type.clone();
+            tokio::task::spawn_blocking(move || {
+                feed::parse_raw(&body, ct.as_deref(), Some(&base), limits)
+            })
+            .await
+            .map_err(|e| e.to_string())
+        };
+        match parsed {
+            Ok(Ok(f)) => Ok(f),
+            Ok(Err(e)) => Err(Stop::Failed(format!("{}: {e}", self.feed.url))),
+            Err(e) => Err(Stop::Failed(format!(
+                "{}: parser crashed: {e}",
+                self.feed.url
+            ))),
+        }
+    }
+
+    /// Says what the parser's limits left out (`[poll] max_items`, the structural limits).
+    fn warn_limits(&self, parsed: &ParsedFeed<RawItem>) {
+        let max_items = self.p.poll.max_items;
+        if let Some(n) = parsed.truncated_from {
+            let dropped = n.saturating_sub(max_items);
+            tracing::warn!(feed = %self.feed.url, items = n, kept = max_items, dropped,
+                "feed has {n} items; only the first {max_items} are read, {dropped} dropped before parsing ([poll] max_items)");
+        }
+        if parsed.dropped_elements > 0 {
+            tracing::warn!(feed = %self.feed.url, dropped = parsed.dropped_elements,
+                "feed has elements past the structural limits (children per element, nesting, attributes); {} dropped before parsing, the rest of the feed is read",
+                parsed.dropped_elements);
+        }
+    }
+
+    /// Without a configured interval, polls four times per typical gap between the feed's
+    /// items (within `[poll] min_interval` and `max_interval`).
+    fn adapt_interval(&mut self, items: &[RawItem]) {
+        if let Some(gap) = publishing_gap(items) {
+            let poll = &self.p.poll;
+            self.interval = (gap / 4).clamp(poll.min_interval, poll.max_interval);
+            self.rec.interval_secs = secs(self.interval);
+            self.rec.next_poll_at = self.now + jittered(self.interval, self.row.id);
+        }
+    }
+
+    /// Step 3: Only items never seen before go further. An item is known by its identity and
+    /// also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
+    /// under a new GUID, does not alert again. Nothing has been turned from HTML into text
+    /// yet (apart from titles): only new items are. The links of the others are recorded, as
+    /// this feed joins their sources.
+    fn fresh_items(&mut self, items: Vec<RawItem>) -> Vec<Keyed> {
+        let scope = feed::identity::scope(&self.feed.url);
+        let keyed = key_items(items, &scope);
+        let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
+        let unseen: std::collections::HashSet<i64> = self.p.seen.unseen(&all).into_iter().collect();
+        let (fresh, also_seen) = select_fresh(keyed, &unseen);
+        self.rec.also_seen.extend(also_seen);
+        // Known items present here keep their keys from being forgotten (see `store::seen`).
+        self.rec.present = self.p.seen.stale(&all, self.now);
+        for k in &fresh {
+            if let Some(t) = k.item.head.published {
+                self.rec.published.insert(k.keys[0], t.timestamp());
+            }
+        }
+        fresh
+    }
+
+    /// An item older than the seen-key retention may be one whose key was forgotten: it is
+    /// remembered again, never processed (see `store::seen`).
+    fn gate_too_old(&mut self, fresh: Vec<Keyed>) -> Vec<Keyed> {
+        let (fresh, too_old) = split_too_old(fresh, self.p.seen.horizon(self.now));
+        for k in too_old {
+            tracing::debug!(feed = %self.feed.url, title = %k.item.head.title,
+                published = ?k.item.head.published,
+                "item not seen before but published before the seen-key horizon ([storage] seen_retention): recorded as seen, not processed");
+            self.rec.seen.push(k.keys);
+        }
+        fresh
+    }
+
+    /// Gap detection: everything is new and the document is as full as usual, so items may
+    /// have scrolled off between polls. Say so, and poll this feed more often.
+    fn check_gap(&mut self, fresh: usize, item_count: i64) {
+        let row = self.row;
+        let all_new = fresh > 0 && fresh as i64 == item_count;
+        if !(all_new && row.items_seen > 0 && row.last_item_count == Some(item_count)) {
+            return;
+        }
+        self.rec.gap = true;
+        self.interval = (self.interval / 2).max(self.p.poll.min_interval);
+        self.rec.interval_secs = secs(self.interval);
+        let sooner = self.now + jittered(self.interval, row.id);
+        self.rec.next_poll_at = self.rec.next_poll_at.min(sooner);
+        tracing::warn!(feed = %self.feed.url, items = item_count,
+            "none of the feed's {item_count} items were seen before and it is as full as usual: items may have been missed between polls; polling every {}s now",
+            self.interval.as_secs());
+    }
+
+    /// 4a. New items to text, off the async threads when there is much of it.
+    async fn to_text(&self, fresh: Vec<Keyed>) -> Result<Vec<NewItem>, Stop> {
+        let depth = self.p.poll.max_html_depth;
+        let markup: usize = fresh.iter().map(Keyed::markup_len).sum();
+        if markup <= INLINE_PARSE_BYTES {
+            return Ok(fresh.into_iter().map(|k| k.convert(depth)).collect());
+        }
+        let handle = tokio::task::spawn_blocking(move || {
+            fresh.into_iter().map(|k| k.convert(depth)).collect()
+        });
+        handle.await.map_err(|e| {
+            Stop::Failed(format!(
+                "{}: converting items to text crashed: {e}",
+                self.feed.url
+            ))
+        })
+    }
+
+    /// 4b. Full text and matching, a few items at a time, each outcome into the record.
+    async fn process(&mut self, fresh: Vec<NewItem>) {
+        let (p, feed) = (self.p, self.feed);
+        let outcomes: Vec<(ItemOutcome, Option<String>)> = stream::iter(fresh)
+            .map(|k| process_item(p, feed, k))
+            .buffer_unordered(PAGES_IN_FLIGHT)
+            .collect()
+            .await;
+        let rec = &mut self.rec;
+        for (o, extract_failure) in outcomes {
+            if let Some(f) = extract_failure {
+                rec.extract_failures.push(f);
+            }
+            match o {
+                ItemOutcome::Seen(keys, text) => {
+                    if p.recent_retention.is_some() {
+                        rec.recent.push(*text);
+                    }
+                    rec.seen.push(keys);
+                }
+                ItemOutcome::Kept(keys, a) => {
+                    rec.seen.push(keys);
+                    rec.articles.push(*a);
+                }
+                ItemOutcome::Deferred(k, err) => rec.deferred.push((k, err)),
+            }
+        }
+    }
+
+    /// Step 5: Remember the validators only when every item was handled; otherwise the next poll
+    /// must download the feed again to retry the deferred items.
+    fn finish(&mut self, validators: Conditional) {
+        let rec = &mut self.rec;
+        rec.validators = if rec.deferred.is_empty() {
+            Validators::Set {
+                etag: validators.etag,
+                last_modified: validators.last_modified,
+            }
+        } else {
+            Validators::Clear
+        };
+        if !rec.deferred.is_empty() {
+            // Retry deferred pages soon rather than after a full interval.
+            rec.next_poll_at = rec.next_poll_at.min(self.now + 60);
+        }
+        if self.row.last_error.is_some() {
+            tracing::info!(feed = %self.feed.url, "feed recovered after {} failed polls", self.row.consecutive_failures);
+        }
+    }
+}
+
+/// The interval a poll starts from. A configured interval is fixed; otherwise the last
+/// adaptive choice stands until the feed's item times say otherwise (within a max_interval a
+/// reload may have shortened).
+fn start_interval(p: &Pipeline, feed: &FeedConfig, row: &FeedRow) -> Duration {
+    feed.interval.unwrap_or_else(|| {
         row.interval_secs
             .and_then(|s| u64::try_from(s).ok())
             .map_or(p.poll.interval, |s| {
                 Duration::from_secs(s).min(p.poll.max_interval)
             })
-    });
-    let cap = p.poll.max_interval;
-    let mut rec = PollRecord {
-        next_poll_at: now + jittered(interval, row.id),
-        interval_secs: secs(interval),
-        prune_recent_before: p
-            .recent_retention
-            .map(|d| now - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
-        ..PollRecord::new(row.id, now)
-    };
-
-    // 1. Fetch, conditionally.
-    let url = row.moved_to.as_deref().unwrap_or(&feed.url);
-    let fetched = match p.fetcher.feed_from(&feed.url, url, &cond).await {
-        Ok(FeedResponse::NotModified { status }) => {
-            rec.status = Some(status);
-            return rec;
-        }
-        Ok(FeedResponse::Fetched(f)) => *f,
-        Err(e) => return failed(rec, row, interval, cap, &e.to_string(), &e),
-    };
-    rec.status = Some(fetched.status);
-    if fetched.moved_permanently && fetched.url.as_str() != url {
-        tracing::warn!(feed = %feed.url, moved_to = %fetched.url,
-            "feed moved permanently; polling the new address from now on (update the config)");
-        rec.moved_to = Some(fetched.url.to_string());
-    }
-
-    // 2. Parse. A typical feed parses in well under a millisecond, less than handing it to
-    // another thread costs, so it is parsed here; a big one goes to the blocking pool so that
-    // it cannot hold up the other polls sharing this runtime thread.
-    let limits = feed::Limits {
-        max_items: p.poll.max_items,
-        max_html_depth: p.poll.max_html_depth,
-    };
-    let max_items = limits.max_items;
-    let parsed = if fetched.body.len() <= INLINE_PARSE_BYTES {
-        let ct = fetched.content_type.as_deref();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            feed::parse_raw(&fetched.body, ct, Some(&fetched.url), limits)
-        }))
-        .map_err(|_| "panicked".to_string())
-    } else {
-        let base = fetched.url.clone();
-        let ct = fetched.content_type.clone();
-        let body = fetched.body;
-        tokio::task::spawn_blocking(move || {
-            feed::parse_raw(&body, ct.as_deref(), Some(&base), limits)
-        })
-        .await
-        .map_err(|e| e.to_string())
-    };
-    let parsed: ParsedFeed<RawItem> = match parsed {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => {
-            let msg = format!("{}: {e}", feed.url);
-            return failed_msg(rec, row, interval, cap, &msg, None);
-        }
-        Err(e) => {
-            let msg = format!("{}: parser crashed: {e}", feed.url);
-            return failed_msg(rec, row, interval, cap, &msg, None);
-        }
-    };
-    if let Some(n) = parsed.truncated_from {
-        let dropped = n.saturating_sub(max_items);
-        tracing::warn!(feed = %feed.url, items = n, kept = max_items, dropped,
-            "feed has {n} items; only the first {max_items} are read, {dropped} dropped before parsing ([poll] max_items)");
-    }
-    if parsed.dropped_elements > 0 {
-        tracing::warn!(feed = %feed.url, dropped = parsed.dropped_elements,
-            "feed has elements past the structural limits (children per element, nesting, attributes); {} dropped before parsing, the rest of the feed is read",
-            parsed.dropped_elements);
-    }
-    if feed.interval.is_none() {
-        if let Some(gap) = publishing_gap(&parsed.items) {
-            interval = (gap / 4).clamp(p.poll.min_interval, p.poll.max_interval);
-            rec.interval_secs = secs(interval);
-            rec.next_poll_at = now + jittered(interval, row.id);
-        }
-    }
-    let asked = [
-        ("Cache-Control max-age / Expires", fetched.max_age),
-        ("<ttl>", parsed.ttl),
-    ];
-    rec.next_poll_at = rec
-        .next_poll_at
-        .max(now + server_wait(&feed.url, &asked, cap));
-    let item_count = parsed.items.len() as i64;
-    rec.item_count = Some(item_count);
-
-    // 3. Only items never seen before go further. An item is known by its identity and
-    // also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
-    // under a new GUID, does not alert again.
-    // Nothing has been turned from HTML into text yet (apart from titles): only new items are.
-    let scope = feed::identity::scope(&feed.url);
-    let keyed = key_items(parsed.items, &scope);
-    let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
-    let unseen: std::collections::HashSet<i64> = p.seen.unseen(&all).into_iter().collect();
-    let (fresh, also_seen) = select_fresh(keyed, &unseen);
-    rec.also_seen.extend(also_seen);
-    // Known items present here keep their keys from being forgotten (see `store::seen`).
-    rec.present = p.seen.stale(&all, now);
-    for k in &fresh {
-        if let Some(t) = k.item.head.published {
-            rec.published.insert(k.keys[0], t.timestamp());
-        }
-    }
-
-    // Gap detection: everything is new and the document is as full as usual, so items may
-    // have scrolled off between polls. Say so, and poll this feed more often.
-    if !fresh.is_empty()
-        && fresh.len() as i64 == item_count
-        && row.items_seen > 0
-        && row.last_item_count == Some(item_count)
-    {
-        rec.gap = true;
-        interval = (interval / 2).max(p.poll.min_interval);
-        rec.interval_secs = secs(interval);
-        rec.next_poll_at = rec.next_poll_at.min(now + jittered(interval, row.id));
-        tracing::warn!(feed = %feed.url, items = item_count,
-            "none of the feed's {item_count} items were seen before and it is as full as usual: items may have been missed between polls; polling every {}s now",
-            interval.as_secs());
-    }
-
-    // An item older than the seen-key retention may be one whose key was forgotten: it is
-    // remembered again, never processed (see `store::seen`).
-    let (fresh, too_old) = split_too_old(fresh, p.seen.horizon(now));
-    for k in too_old {
-        tracing::debug!(feed = %feed.url, title = %k.item.head.title,
-            published = ?k.item.head.published,
-            "item not seen before but published before the seen-key horizon ([storage] seen_retention): recorded as seen, not processed");
-        rec.seen.push(k.keys);
-    }
-
-    // 4. New items to text (off the async threads when there is much of it), then full text
-    // and matching, a few items at a time.
-    let depth = p.poll.max_html_depth;
-    let markup: usize = fresh.iter().map(Keyed::markup_len).sum();
-    let fresh: Vec<NewItem> = if markup <= INLINE_PARSE_BYTES {
-        fresh.into_iter().map(|k| k.convert(depth)).collect()
-    } else {
-        let handle = tokio::task::spawn_blocking(move || {
-            fresh.into_iter().map(|k| k.convert(depth)).collect()
-        });
-        match handle.await {
-            Ok(items) => items,
-            Err(e) => {
-                let msg = format!("{}: converting items to text crashed: {e}", feed.url);
-                return failed_msg(rec, row, interval, cap, &msg, None);
-            }
-        }
-    };
-    let outcomes: Vec<(ItemOutcome, Option<String>)> = stream::iter(fresh)
-        .map(|k| process_item(p, feed, k))
-        .buffer_unordered(PAGES_IN_FLIGHT)
-        .collect()
-        .await;
-    for (o, extract_failure) in outcomes {
-        if let Some(f) = extract_failure {
-            rec.extract_failures.push(f);
-        }
-        match o {
-            ItemOutcome::Seen(keys, text) => {
-                if p.recent_retention.is_some() {
-                    rec.recent.push(*text);
-                }
-                rec.seen.push(keys);
-            }
-            ItemOutcome::Kept(keys, a) => {
-                rec.seen.push(keys);
-                rec.articles.push(*a);
-            }
-            ItemOutcome::Deferred(k, err) => rec.deferred.push((k, err)),
-        }
-    }
-
-    // 5. Remember the validators only when every item was handled; otherwise the next poll
-    // must download the feed again to retry the deferred items.
-    rec.validators = if rec.deferred.is_empty() {
-        Validators::Set {
-            etag: fetched.validators.etag,
-            last_modified: fetched.validators.last_modified,
-        }
-    } else {
-        Validators::Clear
-    };
-    if !rec.deferred.is_empty() {
-        // Retry deferred pages soon rather than after a full interval.
-        rec.next_poll_at = rec.next_poll_at.min(now + 60);
-    }
-    if row.last_error.is_some() {
-        tracing::info!(feed = %feed.url, "feed recovered after {} failed polls", row.consecutive_failures);
-    }
-    rec
+    })
 }
 
 /// The feed's typical time between items, from its newest dated items: the span of up to

@@ -46,7 +46,7 @@ pub(super) fn failed(
 }
 
 /// Records a failed poll with exponential backoff, and logs once per change of state.
-pub(super) fn failed_msg(
+pub(crate) fn failed_msg(
     mut rec: PollRecord,
     row: &FeedRow,
     interval: Duration,

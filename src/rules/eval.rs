@@ -189,90 +189,49 @@ pub(super) fn side_via<'n>(left: &'n [Side], right: &'n [Side], h: &Hit) -> Opti
 
 pub(super) fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
     let held = eval(n, dh);
-    let describe = |hits: &[Hit]| -> Vec<String> {
-        hits.iter()
-            .map(|h| {
-                let f = Field::ALL[h.field as usize];
-                let norm = &dh.norms[h.field as usize];
-                let text = dh.texts[h.field as usize];
-                let bs = norm
-                    .tokens
-                    .get(h.start as usize)
-                    .map_or(0, |t| t.orig_start as usize);
-                let be = norm
-                    .tokens
-                    .get((h.end as usize).saturating_sub(1))
-                    .map_or(0, |t| t.orig_end as usize);
-                let chars = text.get(..bs).map_or(0, |s| s.chars().count());
-                format!("{f}@{chars} {:?}", text.get(bs..be).unwrap_or(""))
-            })
-            .collect()
+    let node = |label: String, hits: Vec<String>, children: Vec<ExplainNode>| ExplainNode {
+        label,
+        held,
+        hits,
+        children,
     };
     match n {
         Node::Lit {
             pat, fields, raw, ..
         } => {
             let hits: Vec<Hit> = dh.lit(*pat, *fields).copied().collect();
-            ExplainNode {
-                label: raw.clone(),
-                held,
-                hits: describe(&hits),
-                children: Vec::new(),
-            }
+            node(raw.clone(), describe(&hits, dh), Vec::new())
         }
         // A long OR of plain literals is shown as one line plus the literals that were found:
         // listing forty missing synonyms hides the one branch the reader is looking for.
         Node::Or(v) if v.len() > 3 && v.iter().all(|c| matches!(c, Node::Lit { .. })) => {
-            let found: Vec<ExplainNode> = v
-                .iter()
-                .map(|c| explain_node(c, dh))
-                .filter(|c| c.held)
-                .collect();
-            ExplainNode {
-                label: format!("OR of {} terms ({} found)", v.len(), found.len()),
-                held,
-                hits: Vec::new(),
-                children: found,
-            }
+            let found = found_only(v, dh);
+            let label = format!("OR of {} terms ({} found)", v.len(), found.len());
+            node(label, Vec::new(), found)
         }
         // A concept is shown as its name and the terms that were found, for the same reason.
         Node::Concept { name, terms, .. } => {
-            let found: Vec<ExplainNode> = terms
-                .iter()
-                .map(|c| explain_node(c, dh))
-                .filter(|c| c.held)
-                .collect();
-            ExplainNode {
-                label: format!("@{name} ({} of {} terms found)", found.len(), terms.len()),
-                held,
-                hits: Vec::new(),
-                children: found,
-            }
+            let found = found_only(terms, dh);
+            let label = format!("@{name} ({} of {} terms found)", found.len(), terms.len());
+            node(label, Vec::new(), found)
         }
-        Node::And(v) | Node::Or(v) => ExplainNode {
-            label: if matches!(n, Node::And(_)) {
+        Node::And(v) | Node::Or(v) => {
+            let label = if matches!(n, Node::And(_)) {
                 "AND"
             } else {
                 "OR"
-            }
-            .into(),
-            held,
-            hits: Vec::new(),
-            children: v.iter().map(|c| explain_node(c, dh)).collect(),
-        },
-        Node::Not(c) => ExplainNode {
-            label: "NOT".into(),
-            held,
-            hits: Vec::new(),
-            children: vec![explain_node(c, dh)],
-        },
+            };
+            let children = v.iter().map(|c| explain_node(c, dh)).collect();
+            node(label.into(), Vec::new(), children)
+        }
+        Node::Not(c) => node("NOT".into(), Vec::new(), vec![explain_node(c, dh)]),
         Node::Near {
             label, left, right, ..
         } => {
             let mut pairs = near_pairs(n, dh);
             pairs.sort_unstable_by_key(|h| (h.field, h.start, h.end));
             pairs.dedup();
-            let hits = describe(&pairs)
+            let hits = describe(&pairs, dh)
                 .into_iter()
                 .zip(&pairs)
                 .map(|(d, h)| match side_via(left, right, h) {
@@ -280,12 +239,38 @@ pub(super) fn explain_node(n: &Node, dh: &DocHits) -> ExplainNode {
                     None => d,
                 })
                 .collect();
-            ExplainNode {
-                label: shorten(label, 100),
-                held,
-                hits,
-                children: Vec::new(),
-            }
+            node(shorten(label, 100), hits, Vec::new())
         }
     }
+}
+
+/// The explanations of the children that held.
+fn found_only(children: &[Node], dh: &DocHits) -> Vec<ExplainNode> {
+    children
+        .iter()
+        .map(|c| explain_node(c, dh))
+        .filter(|c| c.held)
+        .collect()
+}
+
+/// Each hit as the reader finds it in the item: field, character offset, and the words as
+/// written (not as normalised).
+fn describe(hits: &[Hit], dh: &DocHits) -> Vec<String> {
+    hits.iter()
+        .map(|h| {
+            let f = Field::ALL[h.field as usize];
+            let norm = &dh.norms[h.field as usize];
+            let text = dh.texts[h.field as usize];
+            let bs = norm
+                .tokens
+                .get(h.start as usize)
+                .map_or(0, |t| t.orig_start as usize);
+            let be = norm
+                .tokens
+                .get((h.end as usize).saturating_sub(1))
+                .map_or(0, |t| t.orig_end as usize);
+            let chars = text.get(..bs).map_or(0, |s| s.chars().count());
+            format!("{f}@{chars} {:?}", text.get(bs..be).unwrap_or(""))
+        })
+        .collect()
 }

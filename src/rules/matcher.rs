@@ -80,42 +80,20 @@ impl Compiled {
             path: Vec::new(),
         };
         let mut rules = Vec::new();
-        let mut seen = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         for spec in specs {
-            let err = |message: String, column: usize, query: &str, in_exclude: bool| RuleError {
-                rule: spec.name.clone(),
-                message,
-                column,
-                query: query.to_string(),
-                in_exclude,
-                concept: None,
-            };
-            // A query that parses but names an undefined concept is refused at the `@`
-            // (unless the concepts themselves are broken: their errors say why first).
-            let checked = |q: &str, in_exclude: bool| {
-                let e = parse(q).map_err(|e| err(e.message, e.column, q, in_exclude))?;
-                let mut missing = Vec::new();
-                undefined(&e, &|n| names.contains(n), &mut missing);
-                match missing.first() {
-                    Some((name, col)) => Err(err(
-                        format!(
-                            "no concept named `{name}` is defined (`[[concepts]]` in a rule file)"
-                        ),
-                        *col,
-                        q,
-                        in_exclude,
-                    )),
-                    _ => Ok(e),
-                }
-            };
-            if seen.insert(spec.name.as_str(), ()).is_some() {
-                errors.push(err("duplicate rule name".into(), 1, &spec.query, false));
+            if !seen.insert(spec.name.as_str()) {
+                errors.push(rule_error(
+                    spec,
+                    "duplicate rule name".into(),
+                    1,
+                    &spec.query,
+                    false,
+                ));
             }
-            let query = checked(&spec.query, false);
-            let exclude = spec
-                .exclude
-                .as_deref()
-                .map(|x| checked(x, true))
+            let query = checked(spec, &spec.query, false, &names);
+            let exclude = (spec.exclude.as_deref())
+                .map(|x| checked(spec, x, true, &names))
                 .transpose();
             match (query, exclude) {
                 (Ok(q), Ok(x)) => rules.push(Rule {
@@ -144,38 +122,20 @@ impl Compiled {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut pat_rules = vec![Vec::new(); b.pat_len.len()];
-        let mut always = Vec::new();
-        let mut used_fields = 0u8;
-        for (i, r) in rules.iter().enumerate() {
-            collect_pats(&r.query, &mut Vec::new(), &mut used_fields);
-            if let Some(x) = &r.exclude {
-                collect_pats(x, &mut Vec::new(), &mut used_fields);
-            }
-            match triggers(&r.query, &b.pat_cost) {
-                Some((_, mut pats)) => {
-                    pats.sort_unstable();
-                    pats.dedup();
-                    for p in pats {
-                        pat_rules[p as usize].push(i as u32);
-                    }
-                }
-                None => always.push(i as u32),
-            }
-        }
+        let wake = Wake::index(&rules, &b.pat_cost);
         Ok(Compiled {
             lexicon: b.lexicon.build(),
             woken_at: std::iter::once(0)
-                .chain(pat_rules.iter().scan(0u32, |n, v| {
+                .chain(wake.by_pat.iter().scan(0u32, |n, v| {
                     *n += v.len() as u32;
                     Some(*n)
                 }))
                 .collect(),
-            woken: pat_rules.concat(),
+            woken: wake.by_pat.concat(),
             pat_len: b.pat_len,
             rules,
-            always,
-            used_fields,
+            always: wake.always,
+            used_fields: wake.used_fields,
         })
     }
 
@@ -374,6 +334,83 @@ impl Compiled {
 
 /// Token positions up to this (half a billion words into one field) fit the packed sort key.
 const SORT_START_MAX: u32 = (1 << 29) - 1;
+
+/// A compile error in `spec`'s query (or its exclude, with `in_exclude`).
+fn rule_error(
+    spec: &RuleSpec,
+    message: String,
+    column: usize,
+    query: &str,
+    in_exclude: bool,
+) -> RuleError {
+    RuleError {
+        rule: spec.name.clone(),
+        message,
+        column,
+        query: query.to_string(),
+        in_exclude,
+        concept: None,
+    }
+}
+
+/// Parses one of `spec`'s queries. A query that parses but names an undefined concept is
+/// refused at the `@` (unless the concepts themselves are broken: their errors say why first,
+/// and their names are in `names` all the same).
+fn checked(
+    spec: &RuleSpec,
+    query: &str,
+    in_exclude: bool,
+    names: &std::collections::HashSet<&str>,
+) -> Result<super::query::Expr, RuleError> {
+    let e = parse(query).map_err(|e| rule_error(spec, e.message, e.column, query, in_exclude))?;
+    let mut missing = Vec::new();
+    undefined(&e, &|n| names.contains(n), &mut missing);
+    match missing.first() {
+        Some((name, col)) => Err(rule_error(
+            spec,
+            format!("no concept named `{name}` is defined (`[[concepts]]` in a rule file)"),
+            *col,
+            query,
+            in_exclude,
+        )),
+        None => Ok(e),
+    }
+}
+
+/// Which rules each pattern wakes: a rule is evaluated only when one of its trigger
+/// patterns occurs (`always` holds the rules no pattern can trigger, e.g. pure `NOT`s).
+struct Wake {
+    by_pat: Vec<Vec<u32>>,
+    always: Vec<u32>,
+    used_fields: u8,
+}
+
+impl Wake {
+    fn index(rules: &[Rule], pat_cost: &[f32]) -> Wake {
+        let mut wake = Wake {
+            by_pat: vec![Vec::new(); pat_cost.len()],
+            always: Vec::new(),
+            used_fields: 0,
+        };
+        for (i, r) in rules.iter().enumerate() {
+            collect_pats(&r.query, &mut Vec::new(), &mut wake.used_fields);
+            if let Some(x) = &r.exclude {
+                collect_pats(x, &mut Vec::new(), &mut wake.used_fields);
+            }
+            match triggers(&r.query, pat_cost) {
+                Some((_, mut pats)) => {
+                    pats.sort_unstable();
+                    pats.dedup();
+                    for p in pats {
+                        wake.by_pat[p as usize].push(i as u32);
+                    }
+                }
+                None => wake.always.push(i as u32),
+            }
+        }
+        wake
+    }
+}
 
 #[cfg(test)]
 mod tests {

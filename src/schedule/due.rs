@@ -49,6 +49,14 @@ impl DueQueue {
         self.order.first().map(|(at, _)| *at)
     }
 
+    /// How long the loop may sleep before the next feed falls due (at least a second, at
+    /// most an hour: the loop comes round anyway), and whether one is due already.
+    pub(super) fn wait(&self, now: i64) -> (Duration, bool) {
+        let next = self.next_at().unwrap_or(now + 3600);
+        let wait = Duration::from_secs(next.saturating_sub(now).clamp(1, 3600) as u64);
+        (wait, next <= now)
+    }
+
     /// Drops the feeds for which `keep` is false.
     pub(super) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.order.retain(|(_, u)| keep(u));
@@ -118,6 +126,74 @@ fn due_ceiling(last_poll: Option<i64>, now: i64, interval: Duration, max: Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
+    use crate::pipeline::next_poll::failed_msg;
+    use crate::store::{PollRecord, Store};
+
+    /// Unix seconds at which the tests' clock starts.
+    const T0: i64 = 1_700_000_000;
+
+    /// The loop's timing on the queue alone: sleep as long as [`DueQueue::wait`] says, look
+    /// for a due feed, again. The first feed handed out, and after how many seconds.
+    async fn first_due(due: &mut DueQueue, clock: Clock) -> (Arc<str>, u64) {
+        let start = tokio::time::Instant::now();
+        loop {
+            if let Some(url) = due.pop_due(clock.now()) {
+                return (url, start.elapsed().as_secs());
+            }
+            tokio::time::sleep(due.wait(clock.now()).0).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_feed_is_handed_out_when_it_is_due_and_not_before() {
+        let clock = Clock::tokio(T0);
+        let mut due = DueQueue::default();
+        due.set(Arc::from("a"), T0 + 300);
+        due.set(Arc::from("b"), T0 + 900);
+        due.set(Arc::from("c"), T0 + 900 + 7200);
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert_eq!(due.pop_due(clock.now()), None, "a is due at 300 s, not 299");
+        assert_eq!(due.wait(clock.now()), (Duration::from_secs(1), false));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(due.pop_due(clock.now()).as_deref(), Some("a"));
+        assert_eq!(due.pop_due(clock.now()), None, "b is not due yet");
+        // Left to the loop's own sleeps, each comes out exactly when due, even a feed more
+        // than the hour-long longest sleep away.
+        assert_eq!(first_due(&mut due, clock).await, (Arc::from("b"), 600));
+        assert_eq!(first_due(&mut due, clock).await, (Arc::from("c"), 7200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_feed_in_error_backoff_is_not_polled_before_the_backoff_ends() {
+        let clock = Clock::tokio(T0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("fw.db")).expect("open");
+        let url = "http://down.test/rss";
+        store.sync_feeds([(url, None)], T0).expect("sync");
+        let mut row = store.feed(url).expect("read").expect("row");
+        row.consecutive_failures = 2;
+        let interval = Duration::from_secs(600);
+        let cap = Duration::from_secs(6 * 3600);
+        let rec = PollRecord::new(row.id, clock.now());
+        let rec = failed_msg(rec, &row, interval, cap, "HTTP 500", Some(500));
+        // The third failure in a row waits four intervals, give or take 10% jitter.
+        let backoff = rec.next_poll_at - T0;
+        assert!((2160..=2640).contains(&backoff), "backoff {backoff} s");
+
+        let mut due = DueQueue::default();
+        due.set(Arc::from(url), rec.next_poll_at);
+        tokio::time::advance(interval).await;
+        assert_eq!(due.pop_due(clock.now()), None, "not at the usual interval");
+        let left = u64::try_from(backoff).expect("positive") - interval.as_secs();
+        tokio::time::advance(Duration::from_secs(left - 1)).await;
+        assert_eq!(
+            due.pop_due(clock.now()),
+            None,
+            "not a second before it ends"
+        );
+        assert_eq!(first_due(&mut due, clock).await, (Arc::from(url), 1));
+    }
 
     #[test]
     fn due_queue_hands_out_due_feeds_earliest_first() {

@@ -15,7 +15,7 @@
 //! on whatever it likes. In-flight polls get a grace period to finish; whatever is cut off
 //! was never committed, so it is polled again after restart.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -146,37 +146,94 @@ pub async fn run(
     shutdown: &CancellationToken,
     grace: Duration,
 ) -> Result<(), StoreError> {
-    let mut rt = runtime.borrow_and_update().clone();
-    let mut by_url = index_feeds(&rt);
-    let mut due = DueQueue::default();
-    let mut busy: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
-    schedule_feeds(&rt, &by_url, &busy, &mut due)?;
-    let mut in_flight: JoinSet<(String, i64)> = JoinSet::new();
+    let mut polls = Polls::start(runtime.borrow_and_update().clone())?;
     let watchdog = crate::ops::notify::watchdog_interval();
-    // Polling slots. A poll gives its slot back once its record is handed to the writer, as
-    // in `poll --once`; holding it until the commit was acknowledged tied throughput to the
-    // writer's gathering window (10,000 feeds: 7,500 polled in 25 s, against 12.5 s for all
-    // of them with `poll --once`). The feed stays `busy` until its commit is acknowledged.
-    let mut limit = rt.pipeline.poll.concurrency.max(1);
-    let mut slots = Arc::new(Semaphore::new(limit));
-
     loop {
         let now = chrono::Utc::now().timestamp();
-        let p = &rt.pipeline;
-        if p.poll.concurrency.max(1) != limit {
-            // A reload changed the limit: polls already running keep the old slots.
-            limit = p.poll.concurrency.max(1);
-            slots = Arc::new(Semaphore::new(limit));
+        polls.follow_concurrency();
+        polls.start_due(now, tx);
+        let (wait, waiting) = polls.wait(now, watchdog);
+        let slots = polls.slots.clone();
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(done) = polls.in_flight.join_next() => {
+                if let Ok((url, next)) = done {
+                    polls.finished(&url, next);
+                }
+            }
+            changed = runtime.changed() => {
+                if changed.is_ok() {
+                    polls.reload(runtime.borrow_and_update().clone());
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+            // A slot came free while feeds are waiting: go round and start the next one.
+            _ = slots.acquire(), if waiting => {}
         }
-        // Start what is due, earliest first, while slots are free.
+    }
+    crate::ops::notify::stopping();
+    shut_down(polls.in_flight, grace).await;
+    Ok(())
+}
+
+/// The daemon loop's state: the runtime in force, when each feed is due, and the polls
+/// running.
+struct Polls {
+    rt: Arc<Runtime>,
+    /// Each configured feed's index in `rt.feeds`.
+    by_url: HashMap<Arc<str>, usize>,
+    due: DueQueue,
+    /// Feeds polled and not yet committed: not scheduled again until they are.
+    busy: HashSet<Arc<str>>,
+    in_flight: JoinSet<(String, i64)>,
+    /// The concurrency `slots` were made for.
+    limit: usize,
+    /// Polling slots. A poll gives its slot back once its record is handed to the writer, as
+    /// in `poll --once`; holding it until the commit was acknowledged tied throughput to the
+    /// writer's gathering window (10,000 feeds: 7,500 polled in 25 s, against 12.5 s for all
+    /// of them with `poll --once`). The feed stays `busy` until its commit is acknowledged.
+    slots: Arc<Semaphore>,
+}
+
+impl Polls {
+    /// Schedules every configured feed from its stored state.
+    fn start(rt: Arc<Runtime>) -> Result<Self, StoreError> {
+        let by_url = index_feeds(&rt);
+        let mut due = DueQueue::default();
+        let busy = HashSet::new();
+        schedule_feeds(&rt, &by_url, &busy, &mut due)?;
+        let limit = rt.pipeline.poll.concurrency.max(1);
+        Ok(Polls {
+            rt,
+            by_url,
+            due,
+            busy,
+            in_flight: JoinSet::new(),
+            limit,
+            slots: Arc::new(Semaphore::new(limit)),
+        })
+    }
+
+    /// A reload changed the limit: new slots, while polls already running keep the old ones.
+    fn follow_concurrency(&mut self) {
+        let limit = self.rt.pipeline.poll.concurrency.max(1);
+        if limit != self.limit {
+            self.limit = limit;
+            self.slots = Arc::new(Semaphore::new(limit));
+        }
+    }
+
+    /// Starts what is due, earliest first, while slots are free.
+    fn start_due(&mut self, now: i64, tx: &mpsc::Sender<WriterMsg>) {
+        let p = &self.rt.pipeline;
         loop {
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
-            let Some(url) = due.pop_due(now) else {
+            let Some(url) = self.due.pop_due(now) else {
                 break;
             };
-            let Some(f) = by_url.get(&url).and_then(|&i| rt.feeds.get(i)) else {
+            let Some(f) = self.by_url.get(&url).and_then(|&i| self.rt.feeds.get(i)) else {
                 continue;
             };
             let row = {
@@ -188,71 +245,68 @@ pub async fn run(
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(feed = %url, error = %e, "cannot read feed state; retrying in a minute");
-                    due.set(url, now + 60);
+                    self.due.set(url, now + 60);
                     continue;
                 }
             };
-            busy.insert(url);
-            in_flight.spawn(poll_and_commit(
-                p.clone(),
-                f.clone(),
-                row,
-                tx.clone(),
-                Some(slot),
-            ));
+            self.busy.insert(url);
+            let poll = poll_and_commit(p.clone(), f.clone(), row, tx.clone(), Some(slot));
+            self.in_flight.spawn(poll);
         }
-        let next_due = due.next_at().unwrap_or(now + 3600);
-        let waiting = next_due <= now;
-        let mut wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 3600) as u64);
+    }
+
+    /// How long the loop may sleep, and whether feeds are due but waiting for a slot. The
+    /// loop comes round at least twice a minute, so /healthz can tell a stalled loop, and at
+    /// least once per `watchdog` interval, to prove to systemd it is alive.
+    fn wait(&self, now: i64, watchdog: Option<Duration>) -> (Duration, bool) {
+        let (mut wait, waiting) = self.due.wait(now);
         // Come round at least twice a minute, so /healthz can tell a stalled loop.
         crate::ops::metrics::loop_alive();
         wait = wait.min(Duration::from_secs(30));
         if let Some(w) = watchdog {
-            // The loop must come round at least this often to prove it is alive.
             crate::ops::notify::watchdog();
             wait = wait.min(w);
         }
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            Some(done) = in_flight.join_next() => {
-                if let Ok((url, next)) = done {
-                    // A feed removed by a reload while in flight is not scheduled again.
-                    if let Some(url) = busy.take(url.as_str()) {
-                        if by_url.contains_key(&url) {
-                            due.set(url, next);
-                        }
-                    }
-                }
+        (wait, waiting)
+    }
+
+    /// A poll was committed: its feed is due again at `next`, unless a reload removed the
+    /// feed while it was in flight.
+    fn finished(&mut self, url: &str, next: i64) {
+        if let Some(url) = self.busy.take(url) {
+            if self.by_url.contains_key(&url) {
+                self.due.set(url, next);
             }
-            changed = runtime.changed() => {
-                if changed.is_ok() {
-                    rt = runtime.borrow_and_update().clone();
-                    by_url = index_feeds(&rt);
-                    if let Err(e) = schedule_feeds(&rt, &by_url, &busy, &mut due) {
-                        tracing::error!(error = %e, "cannot read feed state after reload");
-                    }
-                }
-            }
-            () = tokio::time::sleep(wait) => {}
-            // A slot came free while feeds are waiting: go round and start the next one.
-            _ = slots.acquire(), if waiting => {}
         }
     }
 
-    // Shutdown: no new polls; let in-flight ones finish within the grace period.
-    crate::ops::notify::stopping();
-    if !in_flight.is_empty() {
-        tracing::info!(
-            in_flight = in_flight.len(),
-            "shutting down: waiting up to {}s for polls in flight",
-            grace.as_secs()
-        );
-        let drain = async { while in_flight.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, drain).await.is_err() {
-            tracing::warn!("grace period over: cancelling polls still in flight (they are retried after restart)");
-            in_flight.abort_all();
-            while in_flight.join_next().await.is_some() {}
+    /// A reload: the new runtime for polls started from now on; feeds keep their schedule.
+    fn reload(&mut self, rt: Arc<Runtime>) {
+        self.rt = rt;
+        self.by_url = index_feeds(&self.rt);
+        if let Err(e) = schedule_feeds(&self.rt, &self.by_url, &self.busy, &mut self.due) {
+            tracing::error!(error = %e, "cannot read feed state after reload");
         }
     }
-    Ok(())
+}
+
+/// Shutdown: no new polls; in-flight ones may finish within the grace period, the rest are
+/// cancelled (never committed, so they are polled again after restart).
+async fn shut_down(mut in_flight: JoinSet<(String, i64)>, grace: Duration) {
+    if in_flight.is_empty() {
+        return;
+    }
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "shutting down: waiting up to {}s for polls in flight",
+        grace.as_secs()
+    );
+    let drain = async { while in_flight.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        tracing::warn!(
+            "grace period over: cancelling polls still in flight (they are retried after restart)"
+        );
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+    }
 }

@@ -1,8 +1,11 @@
 //! The single writer: one thread owns the write connection and the alert log. It commits
 //! the polls' records in batches (one transaction, one fsync, for many feeds), delivers the
-//! alerts those commits created, between commits checks that the database and the log are
-//! still at their paths, raising and clearing the service faults ([`crate::ops::health`]),
-//! and forgets seen-item keys past their retention ([`crate::store::Forgetting`]).
+//! alerts those commits created, and between commits checks that the database and the log
+//! are still at their paths, raising and clearing the service faults ([`crate::ops::health`]).
+//! On ticks it also runs the database maintenance ([`Maintenance`]): here, because the
+//! writer owns the write connection and a pass between two batches never races a commit.
+//! After each batch it forgets seen-item keys past their retention
+//! ([`crate::store::Forgetting`]).
 
 use std::time::Duration;
 
@@ -11,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, AlertError, AlertLog};
 use crate::ops::health::{self, Fault};
+use crate::store::maintenance::VACUUM_PAGES_PER_PASS;
 use crate::store::{Forgetting, PollRecord, Store};
 
 /// Records waiting for the writer at most: producers wait when it is full.
@@ -28,6 +32,9 @@ const IDLE: Duration = Duration::from_millis(15);
 /// How often the daemon's writer checks, between commits, that the database and the alert
 /// log are still at their paths, and retries undelivered alerts while the log fails.
 pub const HEALTH_TICK: Duration = Duration::from_secs(5);
+/// How soon maintenance runs again after a failed pass, or after a pass that left free
+/// pages behind (each pass is bounded; the backlog goes in steps, between commits).
+const MAINTENANCE_SOON: Duration = Duration::from_secs(60);
 
 /// Rough size of a record's texts.
 fn record_bytes(rec: &PollRecord) -> usize {
@@ -69,12 +76,14 @@ impl Writer {
     pub fn start(
         store: Store,
         log: AlertLog,
+        maintenance_interval: Duration,
         on_commit: impl Fn() + Send + 'static,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<WriterMsg>(QUEUE);
+        let maintenance = Maintenance::new(maintenance_interval);
         let thread = std::thread::Builder::new()
             .name("feedwatch-writer".into())
-            .spawn(move || writer_loop(rx, store, log, on_commit))?;
+            .spawn(move || writer_loop(rx, store, log, maintenance, on_commit))?;
         Ok(Writer { tx, thread })
     }
 
@@ -103,11 +112,13 @@ struct Round {
 }
 
 /// The writer thread: delivers what an earlier run left, then commits what arrives, round
-/// by round, until every sender is gone; delivers once more at the end.
+/// by round, until every sender is gone; delivers once more at the end, and runs a last
+/// maintenance pass (the only one a `poll --once` gets).
 fn writer_loop(
     mut rx: mpsc::Receiver<WriterMsg>,
     mut store: Store,
     mut log: AlertLog,
+    mut maintenance: Maintenance,
     on_commit: impl Fn(),
 ) {
     deliver(&mut store, &mut log);
@@ -130,10 +141,94 @@ fn writer_loop(
         for (a, ok) in round.acks.into_iter().zip(committed) {
             let _ = a.send(ok);
         }
+        // After the acks: the polls waiting on this batch go on while the pass runs.
         forgetting.pass_if_due(&mut store);
+        if round.ticked {
+            maintenance.when_due(&mut store);
+        }
     }
     deliver(&mut store, &mut log);
     forgetting.catch_up(&mut store);
+    maintenance.pass(&mut store);
+}
+
+/// When the writer's next maintenance pass is due, and what it learned so far.
+struct Maintenance {
+    every: Duration,
+    next: std::time::Instant,
+    /// The hint that the database needs `db vacuum` once was logged.
+    hinted: bool,
+}
+
+impl Maintenance {
+    /// The first pass comes at the first tick: space left by the last run is given back
+    /// soon after a restart, then every `every`.
+    fn new(every: Duration) -> Maintenance {
+        Maintenance {
+            every,
+            next: std::time::Instant::now(),
+            hinted: false,
+        }
+    }
+
+    /// At a tick: a pass when one is due; the database's size for metrics either way.
+    fn when_due(&mut self, store: &mut Store) {
+        if std::time::Instant::now() >= self.next {
+            self.pass(store);
+        } else {
+            publish_size(store);
+        }
+    }
+
+    /// One bounded pass (see `Store::maintain`); a failure raises the `store_maintenance`
+    /// fault, the next success clears it. Publishes the database's size either way.
+    fn pass(&mut self, store: &mut Store) {
+        let started = std::time::Instant::now();
+        let wait = match store.maintain(VACUUM_PAGES_PER_PASS) {
+            Ok(m) => {
+                health::clear(Fault::Maintenance);
+                let ms = started.elapsed().as_millis();
+                if m.pages_freed > 0 {
+                    tracing::info!(
+                        pages_freed = m.pages_freed,
+                        pages_left = m.pages_left,
+                        wal_truncated = m.wal_truncated,
+                        ms,
+                        "database maintenance gave free pages back"
+                    );
+                } else {
+                    tracing::debug!(wal_truncated = m.wal_truncated, ms, "database maintenance");
+                }
+                if !m.incremental && !self.hinted {
+                    self.hinted = true;
+                    tracing::info!(database = %store.path().display(),
+                        "the database has auto-vacuum off, so its free pages are never given back; \
+                         convert it once with `feedwatch db vacuum` while the daemon is stopped");
+                }
+                if m.incremental && m.pages_left > 0 {
+                    MAINTENANCE_SOON.min(self.every)
+                } else {
+                    self.every
+                }
+            }
+            Err(e) => {
+                health::set(
+                    Fault::Maintenance,
+                    format!("maintenance of {} failed: {e}", store.path().display()),
+                );
+                MAINTENANCE_SOON.min(self.every)
+            }
+        };
+        self.next = std::time::Instant::now() + wait;
+        publish_size(store);
+    }
+}
+
+/// The database's size and free pages into metrics.
+fn publish_size(store: &Store) {
+    if let Ok(size) = store.size() {
+        crate::ops::metrics::database_size(size.total_bytes(), size.freelist_count);
+    }
 }
 
 /// Handles `first` and what arrives within a short window (bounded by count and bytes):

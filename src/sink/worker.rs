@@ -5,6 +5,7 @@
 //! slow to time out) holds up nobody: not the poll writer, not another sink. Store calls are
 //! short and run in `spawn_blocking`.
 
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::build::Sink;
 use super::deliver::{deliver, Outcome};
 use super::{SinkError, SinkOptions};
-use crate::store::{ClaimedAlert, Store, StoreError};
+use crate::clock::Clock;
+use crate::store::{AlertRecord, ClaimedAlert, Store, StoreError};
 
 /// Extra time a claim outlives the sink's timeout, so a delivery that finished just in time
 /// is recorded before anyone else may take the alert.
@@ -35,13 +37,54 @@ pub(crate) struct Stop {
     pub(crate) drain: CancellationToken,
 }
 
+/// One delivery attempt. The loop's timing (retry, backoff, recovery) does not depend on
+/// how an alert travels, so its tests put a scripted receiver here and run on paused time.
+pub(crate) trait Deliver: Send + Sync {
+    /// Sends `body` (the alert's JSON) once.
+    fn deliver(
+        &self,
+        sink: &Sink,
+        alert: &AlertRecord,
+        attempt: u32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+/// The sink's own target: the webhook POST or the command.
+pub(crate) struct ToTarget;
+
+impl Deliver for ToTarget {
+    fn deliver(
+        &self,
+        sink: &Sink,
+        alert: &AlertRecord,
+        attempt: u32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Outcome> + Send {
+        deliver(sink, alert.id, attempt, &alert.rule, alert.severity, body)
+    }
+}
+
 /// Runs one sink until stopped.
 pub(crate) async fn run(
+    sink: Arc<Sink>,
+    store: Store,
+    wake: watch::Receiver<u64>,
+    stop: Stop,
+    opts: SinkOptions,
+) {
+    run_with(sink, store, wake, stop, opts, Clock::System, &ToTarget).await;
+}
+
+/// [`run`], with the clock the outbox's times are read from and the delivery attempt given.
+pub(crate) async fn run_with(
     sink: Arc<Sink>,
     store: Store,
     mut wake: watch::Receiver<u64>,
     stop: Stop,
     opts: SinkOptions,
+    clock: Clock,
+    via: &impl Deliver,
 ) {
     let name = sink.name().to_string();
     let store = Arc::new(Mutex::new(store));
@@ -68,7 +111,7 @@ pub(crate) async fn run(
         let draining = stop.drain.is_cancelled();
         let mut next_due: Option<Duration> = None;
         if paused_until.is_none() {
-            match pass(&sink, &store, &stop.stop, &mut failures).await {
+            match pass(&sink, &store, &stop.stop, &mut failures, clock, via).await {
                 Ok(Pass::Idle { next_due: d }) => next_due = d,
                 Ok(Pass::Failed { retry_in }) => paused_until = Some(Instant::now() + retry_in),
                 Ok(Pass::Stopped) => break,
@@ -82,7 +125,7 @@ pub(crate) async fn run(
         }
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY;
-            let before = unix_now() - KEEP_FINISHED.as_secs() as i64;
+            let before = clock.now() - KEEP_FINISHED.as_secs() as i64;
             if let Err(e) = blocking(&store, move |s| s.prune_sink_deliveries(before)).await {
                 tracing::warn!(sink = %name, error = %e, "cannot prune the sink outbox");
             }
@@ -121,9 +164,11 @@ async fn pass(
     store: &Arc<Mutex<Store>>,
     stop: &CancellationToken,
     failures: &mut u32,
+    clock: Clock,
+    via: &impl Deliver,
 ) -> Result<Pass, SinkError> {
     let name = sink.name().to_string();
-    enqueue(sink, store).await?;
+    enqueue(sink, store, clock).await?;
     // A claim lasts twice the timeout (a delivery cannot take longer than one) plus a margin,
     // rounded up to whole seconds: after a crash the alert is sent again that much later.
     let lease = (sink.spec.timeout() * 2 + LEASE_MARGIN)
@@ -135,26 +180,26 @@ async fn pass(
         }
         let n = name.clone();
         let claimed = blocking(store, move |s| {
-            let now = unix_now();
+            let now = clock.now();
             s.claim_sink_alert(&n, now, now + lease)
         })
         .await?;
         let Some(ClaimedAlert { alert, attempts }) = claimed else {
             // Alerts committed while this pass was delivering are taken in the same pass.
-            if enqueue(sink, store).await? > 0 {
+            if enqueue(sink, store, clock).await? > 0 {
                 continue;
             }
             let n = name.clone();
             let next = blocking(store, move |s| s.sink_next_due(&n)).await?;
             let next_due =
-                next.map(|t| Duration::from_secs(t.saturating_sub(unix_now()).max(0) as u64));
+                next.map(|t| Duration::from_secs(t.saturating_sub(clock.now()).max(0) as u64));
             return Ok(Pass::Idle { next_due });
         };
         // serde_json::Value serialisation cannot fail.
         let body = serde_json::to_vec(&crate::alert::AlertLine::from(&alert)).unwrap_or_default();
         let attempt = attempts.saturating_add(1);
-        let outcome = deliver(sink, alert.id, attempt, &alert.rule, alert.severity, body).await;
-        let (n, id, now) = (name.clone(), alert.id, unix_now());
+        let outcome = via.deliver(sink, &alert, attempt, body).await;
+        let (n, id, now) = (name.clone(), alert.id, clock.now());
         match outcome {
             Outcome::Delivered => {
                 *failures = 0;
@@ -191,10 +236,14 @@ async fn pass(
 }
 
 /// Queues the alerts committed since the sink's cursor that its filter accepts.
-async fn enqueue(sink: &Arc<Sink>, store: &Arc<Mutex<Store>>) -> Result<usize, SinkError> {
+async fn enqueue(
+    sink: &Arc<Sink>,
+    store: &Arc<Mutex<Store>>,
+    clock: Clock,
+) -> Result<usize, SinkError> {
     let (n, spec) = (sink.name().to_string(), sink.spec.clone());
     let queued = blocking(store, move |s| {
-        s.enqueue_sink_alerts(&n, unix_now(), |rule, sev| spec.accepts(rule, sev))
+        s.enqueue_sink_alerts(&n, clock.now(), |rule, sev| spec.accepts(rule, sev))
     })
     .await?;
     if queued > 0 {
@@ -245,17 +294,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_caps() {
-        let i = Duration::from_secs(10);
-        let max = Duration::from_secs(3600);
-        for (n, full) in [(1, 10), (2, 20), (3, 40), (10, 3600), (u32::MAX, 3600)] {
-            let d = backoff(n, i, max);
-            let full = Duration::from_secs(full);
-            assert!(d >= full / 2 && d <= full, "{n}: {d:?}");
-        }
-    }
-}
+#[path = "worker_tests.rs"]
+mod tests;

@@ -259,8 +259,12 @@ fn emit_near(
     })
 }
 
-/// Whether two FTS5 phrases (as [`literal`] writes them) can match at the same word: equal
-/// up to case, or one's first word a prefix of the other's when it ends in `*`.
+/// Whether the two sides of a `NEAR`, FTS5 phrases as [`literal`] writes them, may be refused
+/// for matching the same words: FTS5 lets one occurrence stand for both sides, the rule
+/// matcher wants two. Phrases that merely overlap (`"a b"` and `"b c"` in "a b c") are
+/// adjacent to both, so only the very same words count: [`same_words`], compared as the index
+/// tokenizes them. Sides starting with the same word (or a prefix of it) are refused too, as
+/// search always has.
 fn overlap(a: &str, b: &str) -> bool {
     let first = |s: &str| -> (String, bool) {
         let prefix = s.ends_with('*');
@@ -269,7 +273,33 @@ fn overlap(a: &str, b: &str) -> bool {
         (w, prefix && !inner.contains(' '))
     };
     let ((aw, ap), (bw, bp)) = (first(a), first(b));
-    aw == bw || (ap && bw.starts_with(&aw)) || (bp && aw.starts_with(&bw))
+    aw == bw || (ap && bw.starts_with(&aw)) || (bp && aw.starts_with(&bw)) || same_words(a, b)
+}
+
+/// Whether two FTS5 phrases can match the very same words: as many tokens each (case,
+/// accents and punctuation folded as the index folds them), equal one for one, except that
+/// a phrase ending in `*` may end in a prefix of the other's last word.
+fn same_words(a: &str, b: &str) -> bool {
+    let tokens = |s: &str| {
+        let prefix = s.ends_with('*');
+        let inner = s.trim_end_matches('*');
+        let inner = inner.strip_prefix('"').unwrap_or(inner);
+        let inner = inner
+            .strip_suffix('"')
+            .unwrap_or(inner)
+            .replace("\"\"", "\"");
+        (crate::rules::normalize::tokens(&inner), prefix)
+    };
+    let ((aw, ap), (bw, bp)) = (tokens(a), tokens(b));
+    if aw.is_empty() || aw.len() != bw.len() {
+        return false;
+    }
+    let last = aw.len() - 1;
+    aw.iter().zip(&bw).enumerate().all(|(i, (x, y))| {
+        x == y
+            || (i == last
+                && ((ap && y.starts_with(x.as_str())) || (bp && x.starts_with(y.as_str()))))
+    })
 }
 
 /// A `NEAR` operand as the FTS5 phrases it stands for, with its scope if any. The rule parser
@@ -462,6 +492,43 @@ mod tests {
             };
             assert_eq!(hits(&c, &fts).expect(&fts).len(), n, "{q} -> {fts}");
         }
+    }
+
+    #[test]
+    fn near_sides_that_can_match_the_same_words_are_refused() {
+        for q in [
+            "embassy NEAR/2 Embassy",
+            "rocket* NEAR/1 rockets",
+            r#""green zone" NEAR/1 "green zone""#,
+            // The same words once the index has folded accents and split at punctuation.
+            "émeute NEAR/1 emeute",
+            r#"green-zone NEAR/1 "green zone""#,
+            r#""green zo*" NEAR/1 "green zone""#,
+        ] {
+            assert!(translate(q).is_err(), "{q} should be refused");
+        }
+    }
+
+    /// Phrases overlapping at a later word are not the same words: FTS5 and the rule matcher
+    /// both take them as adjacent (and neither takes `"a b"` alone for both), so search
+    /// accepts them and finds what the rules find.
+    #[test]
+    fn near_sides_overlapping_at_a_later_word_are_searched() {
+        let q = r#""alpha beta" NEAR/1 "beta gamma""#;
+        let docs: Vec<(String, String)> = [
+            "alpha beta gamma",
+            "alpha beta",
+            "beta gamma",
+            "alpha beta x beta gamma",
+            "x alpha beta gamma x",
+        ]
+        .iter()
+        .map(|d| (d.to_string(), String::new()))
+        .collect();
+        let expr = translate(q).expect("accepted");
+        let found = hits(&fts(&docs), &expr).expect("FTS5 runs it");
+        assert_eq!(found, [1, 4, 5]);
+        assert_eq!(found, rule_hits(q, &docs));
     }
 
     /// The documents the rule matcher finds for `query`, numbered like the FTS5 rows.

@@ -349,9 +349,9 @@ mod tests {
         &'static str,
     );
 
-    #[test]
-    fn decode_xml_table() {
-        let cases: Vec<XmlCase> = vec![
+    /// Byte order marks and the byte patterns of UTF-16 and UTF-32, which beat any label.
+    fn byte_order_cases() -> Vec<XmlCase> {
+        vec![
             (
                 "utf8 bom",
                 [b"\xEF\xBB\xBF".as_slice(), "<a>é</a>".as_bytes()].concat(),
@@ -387,6 +387,36 @@ mod tests {
                 UTF_16BE,
                 "<rss>x</rss>",
             ),
+            (
+                "utf32be no bom",
+                "<a>é</a>"
+                    .chars()
+                    .flat_map(|c| (c as u32).to_be_bytes())
+                    .collect(),
+                None,
+                UTF_8,
+                "<a>é</a>",
+            ),
+            (
+                "utf32le bom",
+                [
+                    vec![0xFF, 0xFE, 0, 0],
+                    "<a/>"
+                        .chars()
+                        .flat_map(|c| (c as u32).to_le_bytes())
+                        .collect(),
+                ]
+                .concat(),
+                None,
+                UTF_8,
+                "<a/>",
+            ),
+        ]
+    }
+
+    /// Labels: the Content-Type header over the XML declaration, unless the bytes say otherwise.
+    fn label_cases() -> Vec<XmlCase> {
+        vec![
             (
                 "header beats declaration",
                 enc(
@@ -427,6 +457,19 @@ mod tests {
                 "<?xml version=\"1.0\" encoding=\"windows-1252\"?><a>Euro €</a>",
             ),
             (
+                "bogus utf-16 declaration on ascii",
+                b"<?xml version=\"1.0\" encoding=\"utf-16\"?><a>x</a>".to_vec(),
+                None,
+                UTF_8,
+                "<?xml version=\"1.0\" encoding=\"utf-16\"?><a>x</a>",
+            ),
+        ]
+    }
+
+    /// No usable label: the encoding is detected from the text.
+    fn detection_cases() -> Vec<XmlCase> {
+        vec![
+            (
                 "no declaration, detect 1251",
                 enc(
                     encoding_rs::WINDOWS_1251,
@@ -437,45 +480,19 @@ mod tests {
                 "",
             ),
             (
-                "bogus utf-16 declaration on ascii",
-                b"<?xml version=\"1.0\" encoding=\"utf-16\"?><a>x</a>".to_vec(),
-                None,
-                UTF_8,
-                "<?xml version=\"1.0\" encoding=\"utf-16\"?><a>x</a>",
-            ),
-            (
                 "unknown label falls to detection",
                 b"<?xml version=\"1.0\" encoding=\"bogus\"?><a>x</a>".to_vec(),
                 Some("text/xml; charset=nonsense"),
                 UTF_8,
                 "<?xml version=\"1.0\" encoding=\"bogus\"?><a>x</a>",
             ),
-            (
-                "utf32be no bom",
-                "<a>é</a>"
-                    .chars()
-                    .flat_map(|c| (c as u32).to_be_bytes())
-                    .collect(),
-                None,
-                UTF_8,
-                "<a>é</a>",
-            ),
-            (
-                "utf32le bom",
-                [
-                    vec![0xFF, 0xFE, 0, 0],
-                    "<a/>"
-                        .chars()
-                        .flat_map(|c| (c as u32).to_le_bytes())
-                        .collect(),
-                ]
-                .concat(),
-                None,
-                UTF_8,
-                "<a/>",
-            ),
             ("empty", Vec::new(), None, UTF_8, ""),
-        ];
+        ]
+    }
+
+    #[test]
+    fn decode_xml_table() {
+        let cases = [byte_order_cases(), label_cases(), detection_cases()].concat();
         for (name, bytes, ct, want_enc, want_text) in cases {
             let (text, got) = decode_xml(&bytes, ct);
             assert_eq!(got, want_enc, "{name}");
