@@ -31,16 +31,19 @@ pub enum Fault {
     Integrity,
     /// Periodic maintenance (giving free pages back, resetting the WAL) failed.
     Maintenance,
+    /// Forgetting seen-item keys past `[storage] seen_retention` failed.
+    SeenRetention,
 }
 
 impl Fault {
     /// Every fault, in a fixed order (metrics show all of them, 0 or 1).
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 6] = [
         Fault::StoreCommit,
         Fault::AlertLog,
         Fault::DatabaseGone,
         Fault::Integrity,
         Fault::Maintenance,
+        Fault::SeenRetention,
     ];
 
     /// The stable name used in metrics labels, `/healthz`, `status` and the journal.
@@ -51,6 +54,7 @@ impl Fault {
             Fault::DatabaseGone => "database_gone",
             Fault::Integrity => "integrity",
             Fault::Maintenance => "store_maintenance",
+            Fault::SeenRetention => "seen_retention",
         }
     }
 
@@ -69,6 +73,9 @@ impl Fault {
             Fault::Integrity => "refusing to poll on a damaged database",
             Fault::Maintenance => {
                 "polls go on; the database keeps its free pages and its WAL until a later pass succeeds (retried within a minute)"
+            }
+            Fault::SeenRetention => {
+                "polls go on; old seen-item keys stay in memory and on disk until a later pass succeeds (retried within ten minutes)"
             }
         }
     }

@@ -40,6 +40,7 @@ use rusqlite::{params, Connection, Transaction};
 
 use super::{PollRecord, Store, StoreError};
 use crate::config::DEFAULT_SEEN_RETENTION;
+use crate::ops::health::{self, Fault};
 
 /// Seconds in the granularity of last presence: one row write per key per day at most.
 const DAY: i64 = 86_400;
@@ -325,11 +326,13 @@ impl Forgetting {
         while self.pass(store) && Instant::now() < end {}
     }
 
-    /// One pass; whether it was full (more may be waiting).
+    /// One pass; whether it was full (more may be waiting). A failure raises the
+    /// `seen_retention` fault (status, `/healthz`, metrics, journal); the next success clears it.
     fn pass(&mut self, store: &mut Store) -> bool {
         let now = chrono::Utc::now().timestamp();
         let full = match store.forget_seen(now, FORGET_BATCH) {
             Ok(n) => {
+                health::clear(Fault::SeenRetention);
                 if n > 0 {
                     tracing::debug!(
                         keys = n,
@@ -339,7 +342,10 @@ impl Forgetting {
                 n == FORGET_BATCH
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot forget old seen-item keys; retrying later");
+                health::set(
+                    Fault::SeenRetention,
+                    format!("cannot forget old seen-item keys: {e}"),
+                );
                 false
             }
         };
@@ -351,6 +357,24 @@ impl Forgetting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_pass_raises_the_fault_and_a_later_success_clears_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(&dir.path().join("f.db")).expect("open");
+        s.seen_keys().expect("seen");
+        s.conn
+            .execute_batch("ALTER TABLE seen_items RENAME TO seen_items_away")
+            .expect("hide the table");
+        let mut forgetting = Forgetting::default();
+        assert!(!forgetting.pass(&mut s));
+        assert!(health::is_active(Fault::SeenRetention));
+        s.conn
+            .execute_batch("ALTER TABLE seen_items_away RENAME TO seen_items")
+            .expect("restore the table");
+        forgetting.pass(&mut s);
+        assert!(!health::is_active(Fault::SeenRetention));
+    }
 
     #[test]
     fn migration_starts_last_presence_at_first_sighting() {
