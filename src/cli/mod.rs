@@ -8,6 +8,7 @@
 
 mod daemon;
 pub mod db;
+mod docs;
 pub mod feeds;
 mod history;
 mod inspect;
@@ -200,6 +201,22 @@ pub enum Command {
         #[command(subcommand)]
         action: SinksAction,
     },
+    /// Print a shell completion script for every command and option.
+    ///
+    /// Example: feedwatch completions bash > /usr/share/bash-completion/completions/feedwatch
+    Completions {
+        /// The shell (bash, zsh, fish, elvish, powershell).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: feedwatch.1 and one page per subcommand (feedwatch-db-backup.1…).
+    ///
+    /// Example: feedwatch man /usr/share/man/man1
+    Man {
+        /// The folder to write into (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `sinks` subcommands.
@@ -267,6 +284,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Sinks {
             action: SinksAction::Retry { name },
         } => sinks_retry(&cli, name),
+        Command::Completions { shell } => docs::completions(*shell, &mut std::io::stdout().lock()),
+        Command::Man { dir } => docs::man_pages(dir),
     }
 }
 
