@@ -11,3 +11,6 @@ UPDATE page_failures SET failed_at = CAST(strftime('%s', 'now') AS INTEGER);
 -- Finished sink deliveries, oldest first, for their retention; pending rows are not in it.
 CREATE INDEX sink_deliveries_finished ON sink_deliveries(coalesce(delivered_at, failed_at))
     WHERE delivered_at IS NOT NULL OR failed_at IS NOT NULL;
+-- Articles whose story fingerprint is still stored, oldest first: fingerprint retention
+-- reads only these, not every article kept since the start.
+CREATE INDEX articles_fingerprinted ON articles(fetched_at) WHERE minhash IS NOT NULL;
