@@ -1,6 +1,6 @@
 //! When the single writer applies retention (the rules are in `store::retention`): one
 //! bounded pass every [`EVERY`], between two commits and after their acks, so a poll never
-//! waits behind more than one batch per kind; sooner while a backlog remains; and a short
+//! waits behind more than one batch per kind (`Kind::batch`: about 0.1 s each at most); sooner while a backlog remains; and a short
 //! catch-up before the writer exits, so a service run only as `poll --once` (from a timer)
 //! is bounded too.
 //!
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ops::health::{self, Fault};
-use crate::store::retention::{Kind, Retention, PRUNE_BATCH};
-use crate::store::{Store, StoreError, FORGET_BATCH};
+use crate::store::retention::{Kind, Retention};
+use crate::store::{Store, StoreError};
 
 /// Time between passes while there is little to remove.
 const EVERY: Duration = Duration::from_secs(600);
@@ -69,11 +69,7 @@ impl Pruning {
             if kind == Kind::RemovedFeeds && !feeds {
                 continue;
             }
-            let batch = if kind == Kind::SeenKeys {
-                FORGET_BATCH
-            } else {
-                PRUNE_BATCH
-            };
+            let batch = kind.batch();
             match store.prune(kind, &policy, now, batch) {
                 Ok(n) => {
                     full |= n == batch;
