@@ -25,6 +25,7 @@ use crate::rules::RuleSet;
 use crate::schedule::{self, Runtime, Writer, WriterMsg};
 use crate::sink::{SinkError, SinkOptions, SinkSet};
 use crate::store::lock::{DbLock, LockError};
+use crate::store::retention::{Policy, Retention};
 use crate::store::{SeenKeys, Store, StoreError};
 
 mod load;
@@ -122,6 +123,8 @@ pub struct App {
     pipeline: Pipeline,
     sinks: Arc<SinkSet>,
     writer: Writer,
+    /// The retention policy the writer applies; a reload replaces it.
+    retention: Arc<Retention>,
     reloads: mpsc::Receiver<()>,
     control: Control,
 }
@@ -144,6 +147,16 @@ fn build_pipeline(
         pages: Default::default(),
         recent_retention: cfg.recent_text_retention,
     })
+}
+
+/// The retention settings of `cfg`, for the writer and `db prune`.
+pub fn retention_policy(cfg: &Config) -> Policy {
+    Policy {
+        articles: cfg.article_retention,
+        alerts: cfg.alert_retention,
+        deliveries: cfg.delivery_retention,
+        seen: cfg.seen_retention,
+    }
 }
 
 /// Registers the configured feeds in the database (new ones are due at once).
@@ -260,8 +273,15 @@ impl App {
             .await?,
         );
         let waker = sinks.waker();
-        let writer = Writer::start(store, log, cfg.maintenance_interval, move || waker.wake())
-            .map_err(AppError::Writer)?;
+        let retention = Arc::new(Retention::new(retention_policy(&cfg)));
+        let writer = Writer::start(
+            store,
+            log,
+            cfg.maintenance_interval,
+            retention.clone(),
+            move || waker.wake(),
+        )
+        .map_err(AppError::Writer)?;
         let (tx, reloads) = mpsc::channel(1);
         tracing::info!(
             config = %cfg.path.display(), database = %cfg.database.display(),
@@ -274,6 +294,7 @@ impl App {
             pipeline,
             sinks,
             writer,
+            retention,
             reloads,
             control: Control { reload: tx },
         })))
@@ -297,6 +318,7 @@ impl App {
             pipeline,
             sinks,
             writer,
+            retention,
             reloads,
             control: _,
         } = self;
@@ -344,6 +366,7 @@ impl App {
                     rt_tx,
                     tx.clone(),
                     sinks.clone(),
+                    retention,
                 ));
                 let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
                 reloader.abort();
@@ -374,6 +397,7 @@ async fn reload_loop(
     runtime: watch::Sender<Arc<Runtime>>,
     writer: mpsc::Sender<WriterMsg>,
     sinks: Arc<SinkSet>,
+    retention: Arc<Retention>,
 ) {
     while requests.recv().await.is_some() {
         tracing::debug!(config = %cfg.path.display(), "reload requested");
@@ -393,6 +417,7 @@ async fn reload_loop(
                             sinks = new_cfg.sinks.len(),
                             "reload applied"
                         );
+                        retention.set(retention_policy(&new_cfg));
                         cfg = new_cfg;
                         let _ = runtime.send(Arc::new(rt));
                     }

@@ -2,28 +2,34 @@
 //!
 //! `stats`, `backup` and `check` read the database as it is and run beside the daemon;
 //! `vacuum` rewrites the whole file, so it takes the database's lock and is refused while a
-//! daemon or poll holds it. Exit codes follow the rest of the command line: 0 done, 2 a
+//! daemon or poll holds it. `prune` takes the lock too: the seen keys live in the daemon's
+//! memory, and the daemon applies the same retention itself every ten minutes (a reload
+//! hands it new settings), so there is nothing for a second writer to do beside it. Exit codes follow the rest of the command line: 0 done, 2 a
 //! damaged or missing database or a bad argument, 3 the database is in use.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
 use super::status::human;
 use super::{json, Format};
-use feedwatch::app::EXIT_IN_USE;
-use feedwatch::config::{self, Env};
+use feedwatch::app::{retention_policy, EXIT_IN_USE};
+use feedwatch::config::{self, Config, Env};
 use feedwatch::store::lock::{DbLock, LockError};
-use feedwatch::store::maintenance::{self, DbSize, MaintenanceError};
+use feedwatch::store::maintenance::{self, DbSize, MaintenanceError, VACUUM_PAGES_PER_PASS};
+use feedwatch::store::retention::{Due, Kind, Policy, Pruned};
+use feedwatch::store::Store;
 use feedwatch::text::safe_text::printable;
 use feedwatch::text::time::rfc3339;
 
 /// `db` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
-    /// Size on disk, pages, and for each table its rows, bytes and oldest row.
+    /// Size on disk, pages, for each table its rows, bytes and oldest row, and what
+    /// retention will remove next: rows past their horizon now, and when the next are due.
     ///
     /// Example: feedwatch db stats --format json
     Stats {
@@ -57,6 +63,21 @@ pub enum DbAction {
     ///
     /// Example: systemctl stop feedwatch && feedwatch db vacuum && systemctl start feedwatch
     Vacuum,
+    /// Apply every retention now (`[storage] article_retention`, `alert_retention`,
+    /// `delivery_retention`, `seen_retention`, ...), as the daemon does in the background,
+    /// then give the freed pages back. Progress on stderr, a summary on stdout. Takes the
+    /// database's lock: exit 3 while the daemon runs (it prunes by itself; reload it after
+    /// changing a setting).
+    ///
+    /// Example: feedwatch db prune --format json
+    Prune {
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+    },
 }
 
 /// Runs a `db` subcommand; the exit code.
@@ -64,18 +85,22 @@ pub enum DbAction {
 /// # Errors
 /// When the config cannot be loaded or the database cannot be read.
 pub fn run(config: Option<&Path>, action: &DbAction) -> Result<u8> {
-    let database = || -> Result<PathBuf> {
+    // The database path and the retentions are all a `db` command needs: rules that do not
+    // compile must not stand between an operator and a backup, so they are not compiled here.
+    let settings = || -> Result<Config> {
         let path = config::locate(config)?;
-        // The database path is all a `db` command needs: rules that do not compile must not
-        // stand between an operator and a backup, so they are not compiled here.
-        Ok(config::read(&path, &Env::from_process())?
-            .finish()?
-            .database)
+        Ok(config::read(&path, &Env::from_process())?.finish()?)
     };
+    let database = || settings().map(|c| c.database);
     match action {
         DbAction::Stats { format, json } => {
             let format = if *json { Format::Json } else { *format };
-            stats(&database()?, format)
+            let cfg = settings()?;
+            stats(&cfg.database, &retention_policy(&cfg), format)
+        }
+        DbAction::Prune { format, json } => {
+            let format = if *json { Format::Json } else { *format };
+            prune(&settings()?, format)
         }
         DbAction::Backup { path } => backup(&database()?, path),
         DbAction::Check { path: Some(p) } => check(p),
@@ -94,9 +119,10 @@ fn auto_vacuum_name(v: i64) -> &'static str {
 }
 
 /// `db stats`.
-fn stats(db: &Path, format: Format) -> Result<u8> {
+fn stats(db: &Path, policy: &Policy, format: Format) -> Result<u8> {
     let size = maintenance::size(db)?;
     let tables = maintenance::table_stats(db)?;
+    let due = maintenance::retention_due(db, policy, chrono::Utc::now().timestamp())?;
     let mut out = std::io::stdout().lock();
     if format == Format::Json {
         let line = json::DbStatsLine {
@@ -107,6 +133,7 @@ fn stats(db: &Path, format: Format) -> Result<u8> {
             page_size: size.page_size,
             path: db,
             size_bytes: size.total_bytes(),
+            retention: due.as_ref().map(|d| d.iter().map(due_json).collect()),
             tables: tables
                 .iter()
                 .map(|t| json::DbTableStats {
@@ -146,6 +173,212 @@ fn stats(db: &Path, format: Format) -> Result<u8> {
         &mut out,
         &["TABLE", "ROWS", "SIZE", "OLDEST ROW"].map(String::from),
         &rows,
+    )?;
+    writeln!(out)?;
+    match due {
+        Some(due) => write_due(&mut out, &due)?,
+        None => writeln!(
+            out,
+            "retention: the database predates retention; the daemon or `feedwatch db prune` migrates it"
+        )?,
+    }
+    Ok(0)
+}
+
+/// A retention as the config would write it: whole days as `90d`.
+fn retention_text(r: Option<std::time::Duration>) -> String {
+    match r {
+        None => config::FOREVER.to_string(),
+        Some(d) if d.as_secs() > 0 && d.as_secs().is_multiple_of(86_400) => {
+            format!("{}d", d.as_secs() / 86_400)
+        }
+        Some(d) => humantime::format_duration(d).to_string(),
+    }
+}
+
+/// The "what retention removes next" table of `db stats`.
+fn write_due(out: &mut impl Write, due: &[Due]) -> Result<()> {
+    let rows: Vec<[String; 4]> = due
+        .iter()
+        .map(|d| {
+            let next = match (d.retention, d.next) {
+                (None, _) => "kept forever".to_string(),
+                (Some(_), Some(t)) => rfc3339(t),
+                (Some(_), None) => "-".to_string(),
+            };
+            [
+                d.kind.name().to_string(),
+                retention_text(d.retention),
+                d.rows.to_string(),
+                next,
+            ]
+        })
+        .collect();
+    super::output::write_table(
+        out,
+        &["RETENTION OF", "KEPT FOR", "DUE NOW", "NEXT DUE"].map(String::from),
+        &rows,
+    )?;
+    Ok(())
+}
+
+fn due_json(d: &Due) -> json::DbRetentionDue {
+    json::DbRetentionDue {
+        due_rows: d.rows,
+        name: d.kind.name(),
+        next_due: d.next.filter(|_| d.retention.is_some()).map(rfc3339),
+        retention_secs: d.retention.map(|r| r.as_secs()),
+    }
+}
+
+/// `1234567` as `1,234,567`, for progress lines.
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `db prune`: every retention now, in the daemon's batches, with a progress line.
+fn prune(cfg: &Config, format: Format) -> Result<u8> {
+    let db = &cfg.database;
+    if !db.is_file() {
+        return Err(MaintenanceError::Missing(db.clone()).into());
+    }
+    let _lock = match DbLock::acquire(db) {
+        Ok(l) => l,
+        Err(e @ LockError::Held { .. }) => {
+            eprintln!(
+                "feedwatch: db prune needs the database to itself: {e}. The running daemon \
+                 applies retention by itself every ten minutes; after changing a retention \
+                 setting, reload it (systemctl reload feedwatch)."
+            );
+            return Ok(EXIT_IN_USE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let started = Instant::now();
+    let mut store = Store::open(db)?;
+    let mut progress = Progress {
+        tty: std::io::stderr().is_terminal(),
+        last: None,
+    };
+    let removed = store.prune_all(
+        &retention_policy(cfg),
+        chrono::Utc::now().timestamp(),
+        |kind, done, due| progress.report(kind, done, due),
+    )?;
+    progress.finish();
+    let pages_freed = give_pages_back(&mut store)?;
+    summary(db, &removed, pages_freed, started, format)
+}
+
+/// `db prune`'s progress on stderr: one line rewritten in place per kind on a terminal, a
+/// line per batch otherwise (a log, a pipe). Best effort: a closed stderr must not stop the
+/// pruning.
+struct Progress {
+    tty: bool,
+    /// The kind of the last line written.
+    last: Option<Kind>,
+}
+
+impl Progress {
+    fn report(&mut self, kind: Kind, done: usize, due: i64) {
+        if due == 0 && done == 0 {
+            return;
+        }
+        let line = format!(
+            "pruned {}/{} {}",
+            grouped(i64::try_from(done).unwrap_or(i64::MAX)),
+            grouped(due),
+            kind.name()
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty {
+            let newline = if self.last.is_some_and(|k| k != kind) {
+                "\n"
+            } else {
+                ""
+            };
+            write!(err, "{newline}\r{line}\x1b[K").and_then(|()| err.flush())
+        } else {
+            writeln!(err, "{line}")
+        };
+        self.last = Some(kind);
+    }
+
+    /// Ends the line being rewritten.
+    fn finish(&self) {
+        if self.tty && self.last.is_some() {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+/// Gives every free page back (the daemon does it 1,024 at a time): what was pruned should
+/// show on disk when the command returns.
+fn give_pages_back(store: &mut Store) -> Result<i64> {
+    let mut freed = 0;
+    loop {
+        let m = store.maintain(VACUUM_PAGES_PER_PASS)?;
+        freed += m.pages_freed;
+        if !m.incremental || m.pages_left == 0 || m.pages_freed == 0 {
+            return Ok(freed);
+        }
+    }
+}
+
+/// The summary of `db prune`, on stdout.
+fn summary(
+    db: &Path,
+    removed: &[Pruned],
+    pages_freed: i64,
+    started: Instant,
+    format: Format,
+) -> Result<u8> {
+    let took = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        let line = json::DbPruneLine {
+            pages_freed,
+            path: db,
+            removed: removed
+                .iter()
+                .map(|p| json::DbPruned {
+                    name: p.kind.name(),
+                    rows: p.rows,
+                })
+                .collect(),
+            took_secs: took,
+        };
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        return Ok(0);
+    }
+    let total: usize = removed.iter().map(|p| p.rows).sum();
+    let parts: Vec<String> = removed
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p.kind.name(),
+                grouped(i64::try_from(p.rows).unwrap_or(i64::MAX))
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "database {}: pruned {} rows ({}); {pages_freed} free pages given back (took {took:.1} s)",
+        db.display(),
+        grouped(i64::try_from(total).unwrap_or(i64::MAX)),
+        parts.join(", ")
     )?;
     Ok(0)
 }

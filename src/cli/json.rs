@@ -218,10 +218,50 @@ pub struct DbStatsLine<'a> {
     pub path: &'a Path,
     /// The file and its WAL, in bytes.
     pub size_bytes: u64,
+    /// What retention would remove now, per kind; `null` until the daemon (or `db prune`)
+    /// migrated the database to retention.
+    pub retention: Option<Vec<DbRetentionDue>>,
     /// Each table.
     pub tables: Vec<DbTableStats<'a>>,
     /// Bytes of its WAL.
     pub wal_bytes: u64,
+}
+
+/// One kind of row in [`DbStatsLine`]'s `retention`.
+#[derive(Debug, Serialize)]
+pub struct DbRetentionDue {
+    /// Past their retention now (the next passes remove them).
+    pub due_rows: i64,
+    /// The kind (`articles`, `alerts`, `sink_deliveries`, `story_fingerprints`,
+    /// `page_failures`, `removed_feeds`, `seen_items`).
+    pub name: &'static str,
+    /// When the next rows become due, at the earliest (RFC 3339); `null` when none wait or
+    /// they are kept forever.
+    pub next_due: Option<String>,
+    /// Its retention in seconds; `null`: kept forever.
+    pub retention_secs: Option<u64>,
+}
+
+/// `db prune --format json`: what was removed.
+#[derive(Debug, Serialize)]
+pub struct DbPruneLine<'a> {
+    /// Free pages given back to the file system afterwards.
+    pub pages_freed: i64,
+    /// The database.
+    pub path: &'a Path,
+    /// Rows removed, per kind.
+    pub removed: Vec<DbPruned>,
+    /// Seconds it took.
+    pub took_secs: f64,
+}
+
+/// One kind of [`DbPruneLine`].
+#[derive(Debug, Serialize)]
+pub struct DbPruned {
+    /// The kind, as in `db stats`.
+    pub name: &'static str,
+    /// Rows removed.
+    pub rows: usize,
 }
 
 /// One table of [`DbStatsLine`].

@@ -13,8 +13,8 @@ use toml::Spanned;
 use super::concepts::{take_concepts, RawConcept};
 use super::source::{key_line, Source};
 use super::{
-    clip, limits, opt_duration, url, ConfigProblem, FeedConfig, FetchConfig, HttpConfig,
-    PollConfig, MAX_ECHO_CHARS,
+    clip, limits, opt_duration, opt_keep, url, ConfigProblem, FeedConfig, FetchConfig, HttpConfig,
+    Keep, PollConfig, MAX_ECHO_CHARS,
 };
 use crate::extract::SiteSpec;
 use crate::rules::{ConceptSpec, RuleSpec, Severity};
@@ -51,6 +51,12 @@ pub(super) struct RawStorage {
     pub(super) seen_retention: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) maintenance_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_keep")]
+    pub(super) article_retention: Option<Keep>,
+    #[serde(default, deserialize_with = "opt_keep")]
+    pub(super) alert_retention: Option<Keep>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) delivery_retention: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -185,9 +191,23 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
         let b = &limits::SEEN_RETENTION;
         check(b.key, b.check(d));
     }
-    if let Some(d) = raw.storage.maintenance_interval {
-        let b = &limits::MAINTENANCE_INTERVAL;
-        check(b.key, b.check(d));
+    let storage = &raw.storage;
+    let optional = [
+        (&limits::MAINTENANCE_INTERVAL, storage.maintenance_interval),
+        (&limits::DELIVERY_RETENTION, storage.delivery_retention),
+        (
+            &limits::ARTICLE_RETENTION,
+            storage.article_retention.and_then(|k| k.0),
+        ),
+        (
+            &limits::ALERT_RETENTION,
+            storage.alert_retention.and_then(|k| k.0),
+        ),
+    ];
+    for (b, value) in optional {
+        if let Some(d) = value {
+            check(b.key, b.check(d));
+        }
     }
     if p.min_interval > p.max_interval {
         check(

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use super::sink::{DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX};
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL,
-    DEFAULT_MAX_FEED_BYTES, DEFAULT_MAX_HTML_DEPTH, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS,
-    DEFAULT_MAX_PAGE_BYTES, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION,
-    DEFAULT_SEEN_RETENTION, DEFAULT_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_DELIVERY_RETENTION, DEFAULT_EXTRACT_TIMEOUT, DEFAULT_INTERVAL,
+    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_FEED_BYTES, DEFAULT_MAX_HTML_DEPTH,
+    DEFAULT_MAX_INTERVAL, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MIN_INTERVAL,
+    DEFAULT_PER_HOST, DEFAULT_RECENT_RETENTION, DEFAULT_SEEN_RETENTION, DEFAULT_TIMEOUT,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -210,6 +210,29 @@ pub const MAINTENANCE_INTERVAL: Bound<Duration> = Bound {
     floor: MINUTE,
     ceiling: DAY,
 };
+/// `[storage] article_retention` (or `"forever"`, the default): below two weeks an article
+/// could go while its story is still being grouped (`story::WINDOW_SECS`, 7 days), and a
+/// syndicated copy would alert again.
+pub const ARTICLE_RETENTION: Bound<Duration> = Bound {
+    key: "storage.article_retention",
+    default: None,
+    floor: Duration::from_secs(14 * 86_400),
+    ceiling: Duration::from_secs(3653 * 86_400),
+};
+/// `[storage] alert_retention` (or `"forever"`, the default): the same floor, since a story's
+/// alert is what stops its copies alerting again within the grouping window.
+pub const ALERT_RETENTION: Bound<Duration> = Bound {
+    key: "storage.alert_retention",
+    ..ARTICLE_RETENTION
+};
+/// `[storage] delivery_retention`: finished sink deliveries; under a day `status` could not
+/// show yesterday's failures, past ten years they only grow the database.
+pub const DELIVERY_RETENTION: Bound<Duration> = Bound {
+    key: "storage.delivery_retention",
+    default: Some(DEFAULT_DELIVERY_RETENTION),
+    floor: DAY,
+    ceiling: Duration::from_secs(3653 * 86_400),
+};
 /// `[[sinks]] timeout`: 0 would fail every delivery; 10 min is longer than any mail relay
 /// or chat API should take, and a sink's queue waits behind it.
 pub const SINK_TIMEOUT: Bound<Duration> = Bound {
@@ -235,7 +258,7 @@ pub const SINK_RETRY_MAX: Bound<Duration> = Bound {
 };
 
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 12] = [
+pub const DURATIONS: [&Bound<Duration>; 15] = [
     &FETCH_TIMEOUT,
     &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
@@ -245,6 +268,9 @@ pub const DURATIONS: [&Bound<Duration>; 12] = [
     &RECENT_TEXT_RETENTION,
     &SEEN_RETENTION,
     &MAINTENANCE_INTERVAL,
+    &ARTICLE_RETENTION,
+    &ALERT_RETENTION,
+    &DELIVERY_RETENTION,
     &SINK_TIMEOUT,
     &SINK_RETRY_INITIAL,
     &SINK_RETRY_MAX,

@@ -50,6 +50,11 @@ pub const DEFAULT_SEEN_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 /// Default time between the writer's database maintenance passes (`[storage]
 /// maintenance_interval`).
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
+/// `[storage] delivery_retention`: finished sink deliveries are only read by `status` and
+/// `sinks retry`, which look at the last days, not months.
+pub const DEFAULT_DELIVERY_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// How `[storage] article_retention` and `alert_retention` spell "never delete".
+pub const FOREVER: &str = "forever";
 /// Default number of feeds polled at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default HTTP timeout for one request (connect + headers + body).
@@ -153,6 +158,13 @@ pub struct Config {
     pub seen_retention: Duration,
     /// How often the writer gives free pages back and resets the WAL.
     pub maintenance_interval: Duration,
+    /// How long kept articles stay (by fetch time); `None`: forever, the default, since
+    /// analysts search back. An article with an alert stays while the alert does.
+    pub article_retention: Option<Duration>,
+    /// How long alerts stay (by creation time); `None`: forever, the default.
+    pub alert_retention: Option<Duration>,
+    /// How long finished (delivered or given up) sink deliveries stay.
+    pub delivery_retention: Duration,
     /// `[fetch]`: HTTP client settings.
     pub fetch: FetchConfig,
     /// `[poll]`: scheduling and per-item bounds.
@@ -287,6 +299,26 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
 /// [`duration`] for optional keys.
 pub(crate) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
+}
+
+/// A retention that may be [`FOREVER`]: `Keep(None)` keeps forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keep(pub(crate) Option<Duration>);
+
+/// Reads `"forever"` or a duration, for the retentions whose default is to keep everything.
+pub(crate) fn opt_keep<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Keep>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().eq_ignore_ascii_case(FOREVER) {
+        return Ok(Some(Keep(None)));
+    }
+    humantime::parse_duration(&s)
+        .map(|d| Some(Keep(Some(d))))
+        .map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid retention {:?} ({e}); write \"{FOREVER}\" or a duration like \"365d\"",
+                clip(&s, 64)
+            ))
+        })
 }
 
 /// Longest piece of user input echoed in a message, in characters.
@@ -424,6 +456,12 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
             .storage
             .maintenance_interval
             .unwrap_or(DEFAULT_MAINTENANCE_INTERVAL),
+        article_retention: raw.storage.article_retention.and_then(|k| k.0),
+        alert_retention: raw.storage.alert_retention.and_then(|k| k.0),
+        delivery_retention: raw
+            .storage
+            .delivery_retention
+            .unwrap_or(DEFAULT_DELIVERY_RETENTION),
         fetch: raw.fetch,
         poll: raw.poll,
         http: raw.http,

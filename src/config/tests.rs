@@ -259,3 +259,48 @@ fn maintenance_interval_is_read_bounded_and_located() {
     );
     assert!(e.to_string().contains("bad.toml:3"), "{e}");
 }
+
+#[test]
+fn retentions_keep_forever_by_default_and_are_read_bounded_and_located() {
+    let d = tempfile::tempdir().expect("tmp");
+    let default = write(d.path(), "default.toml", "");
+    let cfg = load(&default, &Env::default()).expect("loads");
+    assert_eq!((cfg.article_retention, cfg.alert_retention), (None, None));
+    assert_eq!(cfg.delivery_retention, DEFAULT_DELIVERY_RETENTION);
+    let ok = write(
+        d.path(),
+        "ok.toml",
+        "[storage]\narticle_retention = \"365d\"\nalert_retention = \"Forever\"\ndelivery_retention = \"7d\"\n",
+    );
+    let cfg = load(&ok, &Env::default()).expect("loads");
+    assert_eq!(
+        cfg.article_retention,
+        Some(Duration::from_secs(365 * 86_400))
+    );
+    assert_eq!(cfg.alert_retention, None);
+    assert_eq!(cfg.delivery_retention, Duration::from_secs(7 * 86_400));
+    let bad = write(
+        d.path(),
+        "bad.toml",
+        "[storage]\narticle_retention = \"1d\"\nalert_retention = \"20000d\"\ndelivery_retention = \"1h\"\n",
+    );
+    let e = load(&bad, &Env::default()).expect_err("out of bounds");
+    for (key, line) in [
+        ("storage.article_retention", 2),
+        ("storage.alert_retention", 3),
+        ("storage.delivery_retention", 4),
+    ] {
+        assert!(
+            keys(&e).contains(&(key.to_string(), Some(line))),
+            "{key}: {e}"
+        );
+    }
+    let typo = write(
+        d.path(),
+        "typo.toml",
+        "[storage]\nalert_retention = \"never\"\n",
+    );
+    let e = load(&typo, &Env::default()).expect_err("not a retention");
+    assert!(e.to_string().contains("forever"), "{e}");
+    assert!(e.to_string().contains("typo.toml:2"), "{e}");
+}

@@ -33,17 +33,20 @@ pub enum Fault {
     Maintenance,
     /// Forgetting seen-item keys past `[storage] seen_retention` failed.
     SeenRetention,
+    /// Removing other rows past their retention (articles, alerts, deliveries, ...) failed.
+    Retention,
 }
 
 impl Fault {
     /// Every fault, in a fixed order (metrics show all of them, 0 or 1).
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::StoreCommit,
         Fault::AlertLog,
         Fault::DatabaseGone,
         Fault::Integrity,
         Fault::Maintenance,
         Fault::SeenRetention,
+        Fault::Retention,
     ];
 
     /// The stable name used in metrics labels, `/healthz`, `status` and the journal.
@@ -55,6 +58,7 @@ impl Fault {
             Fault::Integrity => "integrity",
             Fault::Maintenance => "store_maintenance",
             Fault::SeenRetention => "seen_retention",
+            Fault::Retention => "retention",
         }
     }
 
@@ -77,6 +81,9 @@ impl Fault {
             Fault::SeenRetention => {
                 "polls go on; old seen-item keys stay in memory and on disk until a later pass succeeds (retried within ten minutes)"
             }
+            Fault::Retention => {
+                "polls go on; rows past their retention stay until a later pass succeeds (retried within ten minutes)"
+            }
         }
     }
 }
@@ -91,7 +98,7 @@ impl std::fmt::Display for Fault {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActiveFault {
     /// The fault's name (`store_commit`, `alert_log`, `database_gone`, `integrity`,
-    /// `store_maintenance`).
+    /// `store_maintenance`, `seen_retention`, `retention`).
     pub fault: &'static str,
     /// What went wrong, and what happens next.
     pub reason: String,

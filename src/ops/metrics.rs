@@ -98,7 +98,7 @@ fn metrics() -> &'static Metrics {
         }
         registry.register(
             "fault",
-            "Service faults (store_commit, alert_log, database_gone, integrity, store_maintenance, seen_retention): 1 while active",
+            "Service faults (store_commit, alert_log, database_gone, integrity, store_maintenance, seen_retention, retention): 1 while active",
             faults.clone(),
         );
         registry.register(

@@ -28,6 +28,7 @@ use crate::pipeline::{poll_feed, Pipeline};
 use crate::store::{FeedRow, Store, StoreError};
 
 mod due;
+mod retention;
 mod writer;
 
 use due::{index_feeds, schedule_feeds, DueQueue};

@@ -4,8 +4,8 @@
 //! are still at their paths, raising and clearing the service faults ([`crate::ops::health`]).
 //! On ticks it also runs the database maintenance ([`Maintenance`]): here, because the
 //! writer owns the write connection and a pass between two batches never races a commit.
-//! After each batch it forgets seen-item keys past their retention
-//! ([`crate::store::Forgetting`]).
+//! After each batch it applies retention when a pass is due ([`Pruning`]): old rows of
+//! every kind, seen-item keys included, in bounded batches.
 
 use std::time::Duration;
 
@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::{self, AlertError, AlertLog};
 use crate::ops::health::{self, Fault};
 use crate::store::maintenance::VACUUM_PAGES_PER_PASS;
-use crate::store::{Forgetting, PollRecord, Store};
+use crate::store::retention::Retention;
+use crate::store::{PollRecord, Store};
+
+use super::retention::Pruning;
 
 /// Records waiting for the writer at most: producers wait when it is full.
 const QUEUE: usize = 16;
@@ -77,13 +80,17 @@ impl Writer {
         store: Store,
         log: AlertLog,
         maintenance_interval: Duration,
+        retention: std::sync::Arc<Retention>,
         on_commit: impl Fn() + Send + 'static,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<WriterMsg>(QUEUE);
-        let maintenance = Maintenance::new(maintenance_interval);
+        let chores = Chores {
+            maintenance: Maintenance::new(maintenance_interval),
+            pruning: Pruning::new(retention),
+        };
         let thread = std::thread::Builder::new()
             .name("feedwatch-writer".into())
-            .spawn(move || writer_loop(rx, store, log, maintenance, on_commit))?;
+            .spawn(move || writer_loop(rx, store, log, chores, on_commit))?;
         Ok(Writer { tx, thread })
     }
 
@@ -111,18 +118,28 @@ struct Round {
     ticked: bool,
 }
 
+/// The writer's two timed chores between commits: retention (rows out) and maintenance
+/// (pages back), in that order at exit, so what retention frees is given back.
+struct Chores {
+    maintenance: Maintenance,
+    pruning: Pruning,
+}
+
 /// The writer thread: delivers what an earlier run left, then commits what arrives, round
 /// by round, until every sender is gone; delivers once more at the end, and runs a last
-/// maintenance pass (the only one a `poll --once` gets).
+/// retention catch-up and maintenance pass (the only ones a `poll --once` gets).
 fn writer_loop(
     mut rx: mpsc::Receiver<WriterMsg>,
     mut store: Store,
     mut log: AlertLog,
-    mut maintenance: Maintenance,
+    chores: Chores,
     on_commit: impl Fn(),
 ) {
+    let Chores {
+        mut maintenance,
+        mut pruning,
+    } = chores;
     deliver(&mut store, &mut log);
-    let mut forgetting = Forgetting::default();
     while let Some(first) = rx.blocking_recv() {
         let round = gather(&mut rx, first, &mut store, &mut log);
         let committed = commit(&mut store, &round.batch);
@@ -142,13 +159,13 @@ fn writer_loop(
             let _ = a.send(ok);
         }
         // After the acks: the polls waiting on this batch go on while the pass runs.
-        forgetting.pass_if_due(&mut store);
+        pruning.pass_if_due(&mut store);
         if round.ticked {
             maintenance.when_due(&mut store);
         }
     }
     deliver(&mut store, &mut log);
-    forgetting.catch_up(&mut store);
+    pruning.catch_up(&mut store);
     maintenance.pass(&mut store);
 }
 

@@ -39,6 +39,7 @@ const TIME_COLUMNS: &[(&str, &str)] = &[
     ("recent_items", "seen_at"),
     ("sinks", "created_at"),
     ("sink_deliveries", "next_attempt_at"),
+    ("seen_items", "first_seen"),
 ];
 
 /// Errors from the operator commands.
@@ -329,6 +330,29 @@ pub fn table_stats(path: &Path) -> Result<Vec<TableStats>, MaintenanceError> {
         });
     }
     Ok(out)
+}
+
+/// What retention would remove now from the database at `path`, opened as it is (see
+/// `retention::Due`); `None` for a database the daemon has not yet migrated to retention.
+///
+/// # Errors
+/// When the database does not exist or cannot be read.
+pub fn retention_due(
+    path: &Path,
+    policy: &super::retention::Policy,
+    now: i64,
+) -> Result<Option<Vec<super::retention::Due>>, MaintenanceError> {
+    let conn = open_existing(path)?;
+    let err = sql_err(path);
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(&err)?;
+    if version < super::RETENTION_SCHEMA {
+        return Ok(None);
+    }
+    super::retention::all_due(&conn, policy, now)
+        .map(Some)
+        .map_err(&err)
 }
 
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check` on the database as it is: the

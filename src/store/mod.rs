@@ -27,6 +27,7 @@ pub mod maintenance;
 mod model;
 mod outbox;
 mod poll;
+pub mod retention;
 mod search;
 mod seen;
 pub use model::*;
@@ -34,7 +35,7 @@ pub use outbox::{ClaimedAlert, SinkStatus};
 use poll::write_poll;
 pub use search::SearchHit;
 use seen::SeenChanges;
-pub use seen::{Forgetting, SeenKeys, FORGET_BATCH};
+pub use seen::{SeenKeys, FORGET_BATCH};
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
 /// reading while the daemon commits) before giving up.
@@ -52,8 +53,12 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0007_recent_items.sql")),
         M::up(include_str!("../../migrations/0008_fts_insert_in_code.sql")),
         M::up(include_str!("../../migrations/0009_seen_presence.sql")),
+        M::up(include_str!("../../migrations/0010_retention.sql")),
     ])
 }
+
+/// The schema version that added what retention reads (`0010_retention.sql`).
+const RETENTION_SCHEMA: i64 = 10;
 
 /// Errors from the storage boundary.
 #[derive(Debug, thiserror::Error)]
@@ -189,21 +194,33 @@ impl Store {
     }
 
     /// Makes sure every configured feed has a row (new feeds are due now) and updates names.
-    /// Feeds no longer in the config keep their rows (and history) but are not polled.
+    /// Feeds no longer in the config keep their rows (and history) but are not polled; the
+    /// row records when the feed left the config (`removed_at`), so retention can delete it
+    /// once nothing references it (see `retention`). A feed that comes back is live again.
     pub fn sync_feeds<'a>(
         &mut self,
         feeds: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
         now: i64,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        let mut listed = Vec::new();
         {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO feeds (url, name, created_at, next_poll_at) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT(url) DO UPDATE SET name = excluded.name",
+                 ON CONFLICT(url) DO UPDATE SET name = excluded.name, removed_at = NULL",
             )?;
             for (url, name) in feeds {
                 ins.execute(params![url, name, now])?;
+                listed.push(url);
             }
+        }
+        // Strings always serialise; were it ever to fail, no feed is marked removed.
+        if let Ok(listed) = serde_json::to_string(&listed) {
+            tx.prepare_cached(
+                "UPDATE feeds SET removed_at = ?2
+                 WHERE removed_at IS NULL AND url NOT IN (SELECT value FROM json_each(?1))",
+            )?
+            .execute(params![listed, now])?;
         }
         tx.commit()?;
         Ok(())

@@ -163,11 +163,12 @@ fn write_seen(
 /// gives up on the page after a few.
 fn write_deferred(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreError> {
     let mut fail = tx.prepare_cached(
-        "INSERT INTO page_failures (key, attempts, last_error) VALUES (?1, 1, ?2)
-         ON CONFLICT(key) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error",
+        "INSERT INTO page_failures (key, attempts, last_error, failed_at) VALUES (?1, 1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error,
+                failed_at = excluded.failed_at",
     )?;
     for (k, err) in &rec.deferred {
-        fail.execute(params![k, err])?;
+        fail.execute(params![k, err, rec.polled_at])?;
     }
     Ok(())
 }

@@ -15,8 +15,8 @@
 //!    key per day, batched in the poll's own transaction.
 //! 2. **Forgetting.** A key is forgotten (row deleted, removed from memory) only when both
 //!    its `last_present` and the item's published date (without one, its first sighting) are
-//!    older than `R`. The single writer runs it every few minutes, at most
-//!    [`FORGET_BATCH`] rows a pass, and once more before it exits.
+//!    older than `R`. The single writer's retention pass (`schedule::retention`) runs it
+//!    every few minutes, at most [`FORGET_BATCH`] rows a pass, and once more before it exits.
 //! 3. **Date gate.** An item none of whose keys are known and whose published date is older
 //!    than `R` is recorded as seen but not processed (no article, no alert). A forgotten
 //!    item had such a date (rule 2), so when it comes back it is recorded again, silently.
@@ -34,26 +34,18 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, Transaction};
 
 use super::{PollRecord, Store, StoreError};
 use crate::config::DEFAULT_SEEN_RETENTION;
-use crate::ops::health::{self, Fault};
 
 /// Seconds in the granularity of last presence: one row write per key per day at most.
 const DAY: i64 = 86_400;
 /// Rows deleted in one forgetting pass at most: a pass holds the writer for milliseconds,
 /// never long enough to delay a poll's commit noticeably.
 pub const FORGET_BATCH: usize = 5_000;
-/// Time between forgetting passes while there is little to forget.
-const FORGET_EVERY: Duration = Duration::from_secs(600);
-/// ... and after a full pass, when more is waiting.
-const FORGET_AGAIN: Duration = Duration::from_secs(1);
-/// Time the writer spends forgetting before it exits: a service run only as `poll --once`
-/// (from a timer) forgets too.
-const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// One known key: its row (to refresh it without an index on the random keys) and the UTC
 /// day its item was last recorded present.
@@ -296,85 +288,9 @@ impl Store {
     }
 }
 
-/// When the writer forgets: a bounded pass every [`FORGET_EVERY`], sooner while a backlog
-/// remains, and a short catch-up before it exits. Time between passes is the writer's own
-/// monotonic clock; the horizon is wall-clock time.
-#[derive(Debug)]
-pub struct Forgetting {
-    next: Instant,
-}
-
-impl Default for Forgetting {
-    fn default() -> Forgetting {
-        Forgetting {
-            next: Instant::now(),
-        }
-    }
-}
-
-impl Forgetting {
-    /// Runs one pass when one is due.
-    pub fn pass_if_due(&mut self, store: &mut Store) {
-        if Instant::now() >= self.next {
-            self.pass(store);
-        }
-    }
-
-    /// Passes until nothing is left to forget or [`CATCH_UP`] is spent (before exit).
-    pub fn catch_up(&mut self, store: &mut Store) {
-        let end = Instant::now() + CATCH_UP;
-        while self.pass(store) && Instant::now() < end {}
-    }
-
-    /// One pass; whether it was full (more may be waiting). A failure raises the
-    /// `seen_retention` fault (status, `/healthz`, metrics, journal); the next success clears it.
-    fn pass(&mut self, store: &mut Store) -> bool {
-        let now = chrono::Utc::now().timestamp();
-        let full = match store.forget_seen(now, FORGET_BATCH) {
-            Ok(n) => {
-                health::clear(Fault::SeenRetention);
-                if n > 0 {
-                    tracing::debug!(
-                        keys = n,
-                        "forgot seen-item keys past [storage] seen_retention"
-                    );
-                }
-                n == FORGET_BATCH
-            }
-            Err(e) => {
-                health::set(
-                    Fault::SeenRetention,
-                    format!("cannot forget old seen-item keys: {e}"),
-                );
-                false
-            }
-        };
-        self.next = Instant::now() + if full { FORGET_AGAIN } else { FORGET_EVERY };
-        full
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failed_pass_raises_the_fault_and_a_later_success_clears_it() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(&dir.path().join("f.db")).expect("open");
-        s.seen_keys().expect("seen");
-        s.conn
-            .execute_batch("ALTER TABLE seen_items RENAME TO seen_items_away")
-            .expect("hide the table");
-        let mut forgetting = Forgetting::default();
-        assert!(!forgetting.pass(&mut s));
-        assert!(health::is_active(Fault::SeenRetention));
-        s.conn
-            .execute_batch("ALTER TABLE seen_items_away RENAME TO seen_items")
-            .expect("restore the table");
-        forgetting.pass(&mut s);
-        assert!(!health::is_active(Fault::SeenRetention));
-    }
 
     #[test]
     fn migration_starts_last_presence_at_first_sighting() {

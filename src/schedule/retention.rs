@@ -1,0 +1,146 @@
+//! When the single writer applies retention (the rules are in `store::retention`): one
+//! bounded pass every [`EVERY`], between two commits and after their acks, so a poll never
+//! waits behind more than one batch per kind (`Kind::batch`: about 0.1 s each at most); sooner while a backlog remains; and a short
+//! catch-up before the writer exits, so a service run only as `poll --once` (from a timer)
+//! is bounded too.
+//!
+//! Time between passes is the writer's own monotonic clock; horizons are wall-clock time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::ops::health::{self, Fault};
+use crate::store::retention::{Kind, Retention};
+use crate::store::{Store, StoreError};
+
+/// Time between passes while there is little to remove.
+const EVERY: Duration = Duration::from_secs(600);
+/// ... and after a pass that removed a full batch of some kind, when more is waiting.
+const AGAIN: Duration = Duration::from_secs(1);
+/// Time the writer spends on retention before it exits.
+const CATCH_UP: Duration = Duration::from_secs(2);
+/// Removed feeds are looked at once a day: telling whether anything still references one
+/// reads whole tables, and a feed row is tiny.
+const FEEDS_EVERY: Duration = Duration::from_secs(86_400);
+
+/// The writer's retention timer and the policy in force (a reload replaces it).
+#[derive(Debug)]
+pub struct Pruning {
+    retention: Arc<Retention>,
+    next: Instant,
+    feeds_next: Instant,
+}
+
+impl Pruning {
+    /// The first pass comes at once: what an earlier run or a lowered retention left goes
+    /// soon after start.
+    pub fn new(retention: Arc<Retention>) -> Pruning {
+        let now = Instant::now();
+        Pruning {
+            retention,
+            next: now,
+            feeds_next: now,
+        }
+    }
+
+    /// Runs one pass when one is due.
+    pub fn pass_if_due(&mut self, store: &mut Store) {
+        if Instant::now() >= self.next {
+            self.pass(store);
+        }
+    }
+
+    /// Passes until nothing is left or [`CATCH_UP`] is spent (before exit).
+    pub fn catch_up(&mut self, store: &mut Store) {
+        let end = Instant::now() + CATCH_UP;
+        while self.pass(store) && Instant::now() < end {}
+    }
+
+    /// One pass: a batch of each kind; whether one was full (more may be waiting). Seen keys
+    /// raise and clear the `seen_retention` fault, the other kinds the `retention` fault
+    /// (status, `/healthz`, metrics, journal); the next success clears it.
+    fn pass(&mut self, store: &mut Store) -> bool {
+        let now = chrono::Utc::now().timestamp();
+        let policy = self.retention.get();
+        let feeds = Instant::now() >= self.feeds_next;
+        let mut full = false;
+        let mut failed: Option<(Kind, StoreError)> = None;
+        for kind in Kind::ALL {
+            if kind == Kind::RemovedFeeds && !feeds {
+                continue;
+            }
+            let batch = kind.batch();
+            match store.prune(kind, &policy, now, batch) {
+                Ok(n) => {
+                    full |= n == batch;
+                    if kind == Kind::SeenKeys {
+                        health::clear(Fault::SeenRetention);
+                    }
+                    if n > 0 {
+                        tracing::debug!(rows = n, kind = kind.name(), "retention removed rows");
+                    }
+                }
+                Err(e) if kind == Kind::SeenKeys => health::set(
+                    Fault::SeenRetention,
+                    format!("cannot forget old seen-item keys: {e}"),
+                ),
+                Err(e) => failed = Some((kind, e)),
+            }
+        }
+        match failed {
+            Some((kind, e)) => health::set(
+                Fault::Retention,
+                format!("cannot remove old {} rows: {e}", kind.name()),
+            ),
+            None => {
+                health::clear(Fault::Retention);
+                if feeds {
+                    self.feeds_next = Instant::now() + FEEDS_EVERY;
+                }
+            }
+        }
+        self.next = Instant::now() + if full { AGAIN } else { EVERY };
+        full
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::retention::Policy;
+
+    fn policy() -> Policy {
+        Policy {
+            articles: Some(Duration::from_secs(30 * 86_400)),
+            alerts: None,
+            deliveries: Duration::from_secs(86_400),
+            seen: Duration::from_secs(90 * 86_400),
+        }
+    }
+
+    /// A table renamed away under the store makes its kind fail.
+    fn rename(db: &std::path::Path, from: &str, to: &str) {
+        rusqlite::Connection::open(db)
+            .and_then(|c| c.execute_batch(&format!("ALTER TABLE {from} RENAME TO {to}")))
+            .expect("rename");
+    }
+
+    #[test]
+    fn a_failed_pass_raises_its_fault_and_a_later_success_clears_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("f.db");
+        let mut s = Store::open(&db).expect("open");
+        s.seen_keys().expect("seen");
+        let mut pruning = Pruning::new(Arc::new(Retention::new(policy())));
+        rename(&db, "seen_items", "seen_items_away");
+        rename(&db, "page_failures", "page_failures_away");
+        assert!(!pruning.pass(&mut s));
+        assert!(health::is_active(Fault::SeenRetention));
+        assert!(health::is_active(Fault::Retention));
+        rename(&db, "seen_items_away", "seen_items");
+        rename(&db, "page_failures_away", "page_failures");
+        pruning.pass(&mut s);
+        assert!(!health::is_active(Fault::SeenRetention));
+        assert!(!health::is_active(Fault::Retention));
+    }
+}
