@@ -17,6 +17,8 @@ pub(super) struct DocHits<'d> {
     pub(super) texts: [&'d str; 5],
     pub(super) norms: [Normalized; 5],
     pub(super) hits: Vec<Hit>,
+    /// The hits' sort keys: a buffer kept with the others for the next item.
+    pub(super) keys: Vec<u64>,
     /// The item's language, when a stem literal needed it.
     pub(super) lang: Option<Lang>,
 }

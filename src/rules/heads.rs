@@ -26,7 +26,9 @@ use rustc_hash::FxHashMap;
 /// Leading bytes a head group is keyed by.
 const GROUP: usize = 4;
 
-/// Where a head's entries are in the lexicon: `entries[at..at + len]`.
+/// Where a literal's or head's entries are in the lexicon: `entries[at..at + len]`, or, when
+/// `len` is 1, the entry itself in `at` (see `Lexicon::entries`). A head group's slot is
+/// where its heads are in [`Heads`]' list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Slot {
     pub(super) at: u32,
@@ -157,7 +159,13 @@ impl Heads {
 
     /// Each head that the token `stream[from..from + len]` begins with and is longer than,
     /// shortest first.
-    pub(super) fn each(&self, stream: &[u8], from: usize, len: usize, mut f: impl FnMut(Filed)) {
+    pub(super) fn each<'a>(
+        &'a self,
+        stream: &[u8],
+        from: usize,
+        len: usize,
+        mut f: impl FnMut(&'a Filed),
+    ) {
         let Some(token) = stream.get(from..from + len) else {
             return;
         };
@@ -172,7 +180,7 @@ impl Heads {
                     .short_bloom
                     .get(bit / 64)
                     .is_some_and(|w| w & (1 << (bit % 64)) != 0);
-                if let Some(&h) = filed.then(|| self.short.get(&key)).flatten() {
+                if let Some(h) = filed.then(|| self.short.get(&key)).flatten() {
                     f(h);
                 }
             }
@@ -193,7 +201,7 @@ impl Heads {
                 break;
             }
             if head.begins(w, token) {
-                f(head.filed);
+                f(&head.filed);
             }
         }
     }

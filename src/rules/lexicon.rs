@@ -158,16 +158,22 @@ impl LexiconBuilder {
         for (text, (mut entries, phrases)) in self.slots {
             entries.extend((0..phrases.len()).map(|i| PHRASE | (lex.phrases.len() + i) as u32));
             lex.phrases.extend(phrases);
-            let slot = Slot {
-                at: lex.entries.len() as u32,
-                len: entries.len() as u32,
+            // A slot of one entry holds it in place of an index (see [`Lexicon::entries`]).
+            let slot = match entries[..] {
+                [e] => Slot { at: e, len: 1 },
+                _ => Slot {
+                    at: lex.entries.len() as u32,
+                    len: entries.len() as u32,
+                },
             };
             let filed = Filed {
                 slot,
                 prefix: has(&entries, PREFIX),
                 stem: has(&entries, STEM),
             };
-            lex.entries.extend(entries);
+            if slot.len != 1 {
+                lex.entries.extend(entries);
+            }
             match key_at(&text, 0, text.len()) {
                 Some(Key::Short(k)) => lex.short.insert(k, slot),
                 Some(Key::Medium(a, b)) => lex.medium.insert((a, b), slot),
@@ -197,11 +203,16 @@ impl Lexicon {
             Some(Key::Long(k)) => self.long.get(k),
             None => None,
         };
-        slot.map_or(&[], |&s| self.entries(s))
+        slot.map_or(&[], |s| self.entries(s))
     }
 
-    /// The entries of a slot.
-    fn entries(&self, s: Slot) -> &[u32] {
+    /// The entries of a slot. Most slots have one, which the slot holds itself: a token that
+    /// is a literal then costs no load from [`Lexicon::entries`], a cache miss of its own with
+    /// thousands of rules.
+    fn entries<'a>(&'a self, s: &'a Slot) -> &'a [u32] {
+        if s.len == 1 {
+            return std::slice::from_ref(&s.at);
+        }
         self.entries
             .get(s.at as usize..(s.at + s.len) as usize)
             .unwrap_or(&[])
@@ -221,7 +232,7 @@ impl Lexicon {
     ) {
         let field = field.index() as u8;
         let arabic_stems = self.stems.has_arabic();
-        let mut stem_heads: Vec<Slot> = Vec::new();
+        let mut stem_heads: Vec<&Slot> = Vec::new();
         for (ti, tok) in norm.tokens.iter().enumerate() {
             let (from, len) = (
                 tok.norm_start as usize,
@@ -255,14 +266,14 @@ impl Lexicon {
             stem_heads.clear();
             self.heads.each(norm.stream.as_bytes(), from, len, |h| {
                 if h.prefix {
-                    for &e in self.entries(h.slot) {
+                    for &e in self.entries(&h.slot) {
                         if e & KIND == PREFIX {
                             hits.push(hit(e & !KIND, start + 1));
                         }
                     }
                 }
                 if h.stem {
-                    stem_heads.push(h.slot);
+                    stem_heads.push(&h.slot);
                 }
             });
             let arabic = arabic_stems && stem::is_arabic(norm.token_text(ti));
@@ -316,5 +327,37 @@ impl Lexicon {
                 got == &**want
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn slots_of_one_entry_and_of_several_give_their_entries() {
+        let mut b = LexiconBuilder::default();
+        b.insert(0, &toks("alone"), false);
+        b.insert(1, &toks("shared"), false);
+        b.insert(2, &toks("shared"), true);
+        b.insert(3, &toks("shared zone"), false);
+        b.insert(4, &toks("abcdefghijk"), false);
+        b.insert(5, &toks("abcdefghijklmnopqrstu"), false);
+        let lex = b.build();
+        let get = |t: &str| {
+            let stream = format!(" {t} ");
+            lex.get(&stream, 1, t.len()).to_vec()
+        };
+        assert_eq!(get("alone"), [TERM]);
+        assert_eq!(get("shared"), [TERM | 1, PREFIX | 2, PHRASE]);
+        assert_eq!(get("abcdefghijk"), [TERM | 4]);
+        assert_eq!(get("abcdefghijklmnopqrstu"), [TERM | 5]);
+        assert!(get("zone").is_empty());
+        // Only the slot of several entries is stored apart.
+        assert_eq!(lex.entries.len(), 3);
     }
 }
