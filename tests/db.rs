@@ -189,17 +189,27 @@ async fn the_writer_gives_free_pages_back_and_reports_the_size() {
     })
     .await;
     let size_after = std::fs::metadata(inst.db()).unwrap().len();
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let gauge = body
-        .lines()
-        .find_map(|l| l.strip_prefix("feedwatch_database_bytes "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no database_bytes gauge:\n{body}"));
+    // The gauges are set right after the pass's checkpoint, so the file can shrink a moment
+    // before /metrics says so: read until they catch up (or 30 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (body, gauge) = loop {
+        let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gauge = body
+            .lines()
+            .find_map(|l| l.strip_prefix("feedwatch_database_bytes "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no database_bytes gauge:\n{body}"));
+        let caught_up = gauge >= size_after && body.contains("feedwatch_database_free_pages 0");
+        if caught_up || Instant::now() > deadline {
+            break (body, gauge);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(gauge >= size_after, "{gauge} < {size_after}");
     assert!(body.contains("feedwatch_database_free_pages 0"), "{body}");
     assert!(body.contains("feedwatch_fault{fault=\"store_maintenance\"} 0"));
