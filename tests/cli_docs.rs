@@ -3,14 +3,14 @@
 
 #![allow(clippy::expect_used)] // a test panics when the binary cannot run
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::process::Command;
+
+use common::daemon::command;
 
 fn feedwatch(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(args)
-        .output()
-        .expect("run feedwatch");
+    let out = command(args).output().expect("run feedwatch");
     assert!(
         out.status.success(),
         "feedwatch {args:?}: {}",
@@ -95,8 +95,7 @@ fn every_subcommand_has_a_man_page_and_completions() {
 
 #[test]
 fn an_unknown_shell_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(["completions", "tcsh"])
+    let out = command(["completions", "tcsh"])
         .output()
         .expect("run feedwatch");
     assert_eq!(out.status.code(), Some(2));
