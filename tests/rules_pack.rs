@@ -258,24 +258,26 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 5 (2026-12-03): recall 0.625 / 0.656 / 0.531 / 0.469, false alarms
-/// 4.2% / 12.5% / 12.5% / 16.7%. Round 4, before it was retired to dev: recall 0.567 / 0.567 /
-/// 0.500 / 0.433, false alarms 20.8% / 20.8% / 16.7% / 8.3%.
+/// Measured on round 6 (2026-12-03): recall 0.625 / 0.562 / 0.625 / 0.438, false alarms
+/// 25.0% / 15.0% / 20.0% / 15.0%. Round 5, before it was retired to dev: recall 0.625 / 0.656 /
+/// 0.531 / 0.469, false alarms 4.2% / 12.5% / 12.5% / 16.7%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.62), ("ar", 0.65), ("fr", 0.53), ("de", 0.46)],
-    false_alarms: [("en", 0.05), ("ar", 0.13), ("fr", 0.13), ("de", 0.17)],
+    recall: [("en", 0.62), ("ar", 0.56), ("fr", 0.62), ("de", 0.43)],
+    false_alarms: [("en", 0.25), ("ar", 0.15), ("fr", 0.20), ("de", 0.15)],
 };
 
-/// Measured on round 5 (2026-12-03, the pack tuned on dev at `c1b524c`, round 4 included):
-/// recall 0.906 / 0.969 / 0.938 / 0.969, false alarms 0.0% / 4.2% / 0.0% / 0.0% (1 of 96).
-/// Earlier held-out rounds, each measured before it was read and retired to dev: round 4
-/// recall 0.867 / 0.833 / 0.933 / 0.900, false alarms 9 of 96; round 3 recall 0.969 / 0.938 /
-/// 0.938 / 0.938, false alarms 6 of 96; round 1 recall 0.919 / 0.952 / 0.879 / 0.939, false
-/// alarms 13.3% / 0.0% / 8.3% / 7.7%. The target is 0.95 recall in every language and
-/// at most 3% false alarms: English and French are still below it.
+/// Measured on round 6 (2026-12-03, 240 cases by two authors who never saw the pack; the
+/// pack tuned on dev at `5dd1d1c`, round 5 included): recall 0.979 / 0.958 / 0.979 / 0.917,
+/// false alarms 0.0% / 5.0% / 0.0% / 5.0% (2 of 80).
+/// Earlier held-out rounds, each measured before it was read and retired to dev: round 5
+/// recall 0.906 / 0.969 / 0.938 / 0.969, false alarms 1 of 96; round 4 recall 0.867 / 0.833 /
+/// 0.933 / 0.900, false alarms 9 of 96; round 3 recall 0.969 / 0.938 / 0.938 / 0.938, false
+/// alarms 6 of 96; round 1 recall 0.919 / 0.952 / 0.879 / 0.939, false alarms 13.3% / 0.0% /
+/// 8.3% / 7.7%. The target is 0.95 recall in every language and at most 3% false
+/// alarms: German recall is still below it, and one false alarm in 20 is 5%.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.90), ("ar", 0.96), ("fr", 0.93), ("de", 0.96)],
-    false_alarms: [("en", 0.01), ("ar", 0.05), ("fr", 0.01), ("de", 0.01)],
+    recall: [("en", 0.97), ("ar", 0.95), ("fr", 0.97), ("de", 0.91)],
+    false_alarms: [("en", 0.01), ("ar", 0.05), ("fr", 0.01), ("de", 0.05)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
