@@ -68,7 +68,7 @@ fn init_logging(format: LogFormat) {
     // Colours only on a terminal: a file, a pipe or the journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(cli::progress::LogWriter)
         .with_ansi(ansi);
     let layer = match format {
         LogFormat::Text => fmt.with_target(false).boxed(),

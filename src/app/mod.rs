@@ -127,6 +127,8 @@ pub struct App {
     retention: Arc<Retention>,
     reloads: mpsc::Receiver<()>,
     control: Control,
+    /// Told how far a `poll --once` has got (the command line's progress bar).
+    progress: Option<schedule::PollProgress>,
 }
 
 /// Builds the running components from config: HTTP client, extractor, and the rules
@@ -297,7 +299,13 @@ impl App {
             retention,
             reloads,
             control: Control { reload: tx },
+            progress: None,
         })))
+    }
+
+    /// Reports the progress of a [`Mode::Once`] run to `progress` (ignored by [`Mode::Run`]).
+    pub fn report_progress(&mut self, progress: schedule::PollProgress) {
+        self.progress = Some(progress);
     }
 
     /// A handle that asks this service to reload.
@@ -321,6 +329,7 @@ impl App {
             retention,
             reloads,
             control: _,
+            progress,
         } = self;
         let tx = writer.sender();
         // A fault that cannot be mended in place (the database deleted) stops the work.
@@ -335,7 +344,9 @@ impl App {
         let ticks_stop = CancellationToken::new();
         let ticks = tokio::spawn(schedule::health_ticks(tx.clone(), ticks_stop.clone()));
         let res = match mode {
-            Mode::Once => schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown).await,
+            Mode::Once => {
+                schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown, progress.as_ref()).await
+            }
             Mode::Run { grace } => {
                 let http_stop = CancellationToken::new();
                 if let Some(addr) = cfg.http.listen {

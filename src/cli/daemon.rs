@@ -6,10 +6,20 @@ use feedwatch::app::{App, Control, Mode, Start};
 
 /// `run` (grace = Some) and `poll --once` (grace = None).
 pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
-    let app = match App::build(load_config(cli)?).await? {
+    let mut app = match App::build(load_config(cli)?).await? {
         Start::Ready(app) => app,
         Start::Exit(code) => return Ok(code),
     };
+    // `poll --once` over many feeds takes minutes: show how far it has got on a terminal.
+    let bar = grace.is_none().then(|| {
+        let bar = progress::Bar::counted("polling", 0, "feeds", Format::Text);
+        let handle = bar.handle();
+        app.report_progress(std::sync::Arc::new(move |done, total| {
+            handle.set_length(total as u64);
+            handle.set_position(done as u64);
+        }));
+        bar
+    });
     let shutdown = CancellationToken::new();
     let (mode, signals) = match grace {
         None => (Mode::Once, tokio::spawn(watch_signals(shutdown.clone()))),
@@ -19,6 +29,7 @@ pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
         ),
     };
     let code = app.run(mode, shutdown).await;
+    drop(bar);
     signals.abort();
     Ok(code?)
 }

@@ -7,7 +7,7 @@
 //! hands it new settings), so there is nothing for a second writer to do beside it. Exit codes follow the rest of the command line: 0 done, 2 a
 //! damaged or missing database or a bad argument, 3 the database is in use.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 
 use super::status::human;
-use super::{json, Format};
+use super::{json, progress, Format};
 use feedwatch::app::{retention_policy, EXIT_IN_USE};
 use feedwatch::config::{self, Config, Env};
 use feedwatch::store::lock::{DbLock, LockError};
@@ -268,8 +268,9 @@ fn prune(cfg: &Config, format: Format) -> Result<u8> {
     let started = Instant::now();
     let mut store = Store::open(db)?;
     let mut progress = Progress {
-        tty: std::io::stderr().is_terminal(),
-        last: None,
+        tty: progress::wanted(format),
+        quiet: format == Format::Json,
+        bar: None,
     };
     let removed = store.prune_all(
         &retention_policy(cfg),
@@ -281,45 +282,48 @@ fn prune(cfg: &Config, format: Format) -> Result<u8> {
     summary(db, &removed, pages_freed, started, format)
 }
 
-/// `db prune`'s progress on stderr: one line rewritten in place per kind on a terminal, a
-/// line per batch otherwise (a log, a pipe). Best effort: a closed stderr must not stop the
-/// pruning.
+/// `db prune`'s progress on stderr: a bar per kind on a terminal, a line per batch in a log or
+/// a pipe (as before bars existed), nothing with `--format json`. Best effort: a closed
+/// stderr must not stop the pruning.
 struct Progress {
     tty: bool,
-    /// The kind of the last line written.
-    last: Option<Kind>,
+    quiet: bool,
+    /// The kind being pruned and its bar.
+    bar: Option<(Kind, progress::Bar)>,
 }
 
 impl Progress {
     fn report(&mut self, kind: Kind, done: usize, due: i64) {
-        if due == 0 && done == 0 {
+        if (due == 0 && done == 0) || self.quiet {
+            return;
+        }
+        let done = u64::try_from(done).unwrap_or(u64::MAX);
+        let due = u64::try_from(due).unwrap_or(0);
+        if self.tty {
+            if self.bar.as_ref().is_none_or(|(k, _)| *k != kind) {
+                let what = format!("pruning {}", kind.name());
+                self.bar = Some((
+                    kind,
+                    progress::Bar::counted(&what, due, "rows", Format::Text),
+                ));
+            }
+            if let Some((_, bar)) = &self.bar {
+                bar.set(done, due.max(done));
+            }
             return;
         }
         let line = format!(
             "pruned {}/{} {}",
             grouped(i64::try_from(done).unwrap_or(i64::MAX)),
-            grouped(due),
+            grouped(i64::try_from(due).unwrap_or(i64::MAX)),
             kind.name()
         );
-        let mut err = std::io::stderr().lock();
-        let _ = if self.tty {
-            let newline = if self.last.is_some_and(|k| k != kind) {
-                "\n"
-            } else {
-                ""
-            };
-            write!(err, "{newline}\r{line}\x1b[K").and_then(|()| err.flush())
-        } else {
-            writeln!(err, "{line}")
-        };
-        self.last = Some(kind);
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
-    /// Ends the line being rewritten.
-    fn finish(&self) {
-        if self.tty && self.last.is_some() {
-            let _ = writeln!(std::io::stderr());
-        }
+    /// Clears the last bar.
+    fn finish(&mut self) {
+        self.bar = None;
     }
 }
 
@@ -401,7 +405,10 @@ pub(super) fn size_line(s: &DbSize) -> String {
 /// `db backup PATH`.
 fn backup(db: &Path, dest: &Path) -> Result<u8> {
     let started = chrono::Utc::now().timestamp();
-    match maintenance::backup(db, dest) {
+    let spinner = progress::Bar::spinner("writing the backup", Format::Text);
+    let result = maintenance::backup(db, dest);
+    drop(spinner);
+    match result {
         Ok(r) => {
             println!(
                 "wrote {}: {}, {} alerts, {} articles, consistent as of {} (took {:.1} s)",
@@ -424,7 +431,9 @@ fn backup(db: &Path, dest: &Path) -> Result<u8> {
 
 /// `db check [PATH]`.
 fn check(db: &Path) -> Result<u8> {
+    let spinner = progress::Bar::spinner("checking the database", Format::Text);
     let problems = maintenance::check(db)?;
+    drop(spinner);
     if problems.is_empty() {
         println!(
             "database {}: ok (integrity_check, foreign_key_check)",

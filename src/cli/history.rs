@@ -69,6 +69,8 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
     };
     let mut out = std::io::stdout().lock();
     let mut by_rule: std::collections::BTreeMap<String, usize> = Default::default();
+    let total = u64::try_from(kept.len() + recent.len()).unwrap_or(u64::MAX);
+    let bar = super::progress::Bar::counted("backtest", total, "texts", format);
     for (source, row) in kept
         .iter()
         .map(|r| ("article", r))
@@ -85,9 +87,12 @@ pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) 
         };
         for m in set.matches(&doc) {
             *by_rule.entry(m.rule.clone()).or_default() += 1;
-            write_hit(&mut out, format, source, row, &m)?;
+            // Hits go to stdout; on a terminal, lift the bar so a hit never lands inside it.
+            bar.suspend(|| write_hit(&mut out, format, source, row, &m))?;
         }
+        bar.inc(1);
     }
+    drop(bar);
     let hits: usize = by_rule.values().sum();
     let summary: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     eprintln!(

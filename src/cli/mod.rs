@@ -14,6 +14,7 @@ mod history;
 mod inspect;
 pub mod json;
 pub mod output;
+pub mod progress;
 pub mod search;
 pub mod status;
 

@@ -60,7 +60,9 @@ pub fn run(config_arg: Option<&Path>, args: &SearchArgs) -> anyhow::Result<u8> {
     let since = args.since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
     });
+    let spinner = super::progress::Bar::spinner("searching", args.format);
     let hits = store.search(&fts, since, args.limit)?;
+    drop(spinner);
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

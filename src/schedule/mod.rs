@@ -81,6 +81,11 @@ fn rows_by_url(reader: &Arc<Mutex<Store>>) -> Result<HashMap<String, FeedRow>, S
     Ok(s.feeds()?.into_iter().map(|r| (r.url.clone(), r)).collect())
 }
 
+/// Hears a `poll --once` advance: (feeds finished, feeds to poll), once at the start and after
+/// each feed. The command line draws it as a progress bar on a terminal; the library itself
+/// never draws anything.
+pub type PollProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
 /// Polls every feed once, `concurrency` at a time, and returns when all results are
 /// committed (alerts are delivered by the writer).
 ///
@@ -91,8 +96,18 @@ pub async fn poll_once(
     feeds: &[FeedConfig],
     tx: &mpsc::Sender<WriterMsg>,
     shutdown: &CancellationToken,
+    progress: Option<&PollProgress>,
 ) -> Result<(), StoreError> {
     let rows = rows_by_url(&p.reader)?;
+    let total = feeds.iter().filter(|f| rows.contains_key(&f.url)).count();
+    let mut done = 0;
+    let mut finished = |n: usize| {
+        done += n;
+        if let Some(report) = progress {
+            report(done, total);
+        }
+    };
+    finished(0);
     let sem = Arc::new(Semaphore::new(p.poll.concurrency.max(1)));
     let mut set = JoinSet::new();
     // Slots are taken here, in config order, so feeds start in the order they are listed.
@@ -109,11 +124,12 @@ pub async fn poll_once(
         // Reap finished polls as we go, so the set does not hold thousands of results.
         while let Some(r) = set.try_join_next() {
             drop(r);
+            finished(1);
         }
     }
     loop {
         tokio::select! {
-            r = set.join_next() => if r.is_none() { break },
+            r = set.join_next() => if r.is_none() { break } else { finished(1) },
             () = shutdown.cancelled() => {
                 set.abort_all();
                 while set.join_next().await.is_some() {}
