@@ -258,26 +258,27 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 6 (2026-12-03): recall 0.625 / 0.562 / 0.625 / 0.438, false alarms
-/// 25.0% / 15.0% / 20.0% / 15.0%. Round 5, before it was retired to dev: recall 0.625 / 0.656 /
-/// 0.531 / 0.469, false alarms 4.2% / 12.5% / 12.5% / 16.7%.
+/// Measured on round 7 (2026-12-03): recall 0.521 / 0.604 / 0.562 / 0.542, false alarms
+/// 4.2% / 12.5% / 8.3% / 16.7%. Round 6, before it was retired to dev: recall 0.625 / 0.562 /
+/// 0.625 / 0.438, false alarms 25.0% / 15.0% / 20.0% / 15.0%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.62), ("ar", 0.56), ("fr", 0.62), ("de", 0.43)],
-    false_alarms: [("en", 0.25), ("ar", 0.15), ("fr", 0.20), ("de", 0.15)],
+    recall: [("en", 0.52), ("ar", 0.60), ("fr", 0.56), ("de", 0.54)],
+    false_alarms: [("en", 0.05), ("ar", 0.13), ("fr", 0.09), ("de", 0.17)],
 };
 
-/// Measured on round 6 (2026-12-03, 240 cases by two authors who never saw the pack; the
-/// pack tuned on dev at `5dd1d1c`, round 5 included): recall 0.979 / 0.958 / 0.979 / 0.917,
-/// false alarms 0.0% / 5.0% / 0.0% / 5.0% (2 of 80).
-/// Earlier held-out rounds, each measured before it was read and retired to dev: round 5
-/// recall 0.906 / 0.969 / 0.938 / 0.969, false alarms 1 of 96; round 4 recall 0.867 / 0.833 /
-/// 0.933 / 0.900, false alarms 9 of 96; round 3 recall 0.969 / 0.938 / 0.938 / 0.938, false
-/// alarms 6 of 96; round 1 recall 0.919 / 0.952 / 0.879 / 0.939, false alarms 13.3% / 0.0% /
-/// 8.3% / 7.7%. The target is 0.95 recall in every language and at most 3% false
-/// alarms: German recall is still below it, and one false alarm in 20 is 5%.
+/// Measured on round 7 (2026-12-03, 256 cases by two authors who never saw the pack; the
+/// pack tuned on dev at `8d46dd9`, round 6 included): recall 0.917 / 0.958 / 0.979 / 0.938,
+/// false alarms 12.5% / 0.0% / 4.2% / 12.5% (7 of 96).
+/// Earlier held-out rounds, each measured before it was read and retired to dev: round 6
+/// recall 0.979 / 0.958 / 0.979 / 0.917, false alarms 2 of 80; round 5 recall 0.906 / 0.969 /
+/// 0.938 / 0.969, false alarms 1 of 96; round 4 recall 0.867 / 0.833 / 0.933 / 0.900, false
+/// alarms 9 of 96; round 3 recall 0.969 / 0.938 / 0.938 / 0.938, false alarms 6 of 96; round 1
+/// recall 0.919 / 0.952 / 0.879 / 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%. The issue's
+/// target is 0.95 recall in every language and at most 3% false alarms: not met here in
+/// English and German, and false alarms are above it in three languages.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.97), ("ar", 0.95), ("fr", 0.97), ("de", 0.91)],
-    false_alarms: [("en", 0.01), ("ar", 0.05), ("fr", 0.01), ("de", 0.05)],
+    recall: [("en", 0.91), ("ar", 0.95), ("fr", 0.97), ("de", 0.93)],
+    false_alarms: [("en", 0.13), ("ar", 0.01), ("fr", 0.05), ("de", 0.13)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
