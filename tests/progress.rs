@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::daemon::{bin, CLEARED_ENV};
+use common::daemon::{bin, clean_env};
 use common::{Fixture, Instance, TestServer};
 
 const FEEDS: usize = 12;
@@ -46,16 +46,7 @@ async fn on_a_terminal(inst: &Instance, args: &[&str]) -> Option<(bool, String)>
     }
     let mut cmd = Command::new("script");
     cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    for k in CLEARED_ENV {
-        cmd.env_remove(k);
-    }
-    let ours: Vec<_> = std::env::vars_os()
-        .map(|(k, _)| k)
-        .filter(|k| k.to_string_lossy().starts_with("FEEDWATCH_"))
-        .collect();
-    for k in ours {
-        cmd.env_remove(k);
-    }
+    clean_env(&mut cmd);
     // Off the test's runtime: the feeds are served on it.
     let out: Output = match tokio::task::spawn_blocking(move || cmd.output()).await {
         Ok(Ok(o)) => o,

@@ -56,6 +56,14 @@ pub const CLEARED_ENV: &[&str] = &[
 /// after this for what a test sets on purpose.
 pub fn command<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
     let mut cmd = Command::new(bin());
+    clean_env(&mut cmd);
+    cmd.args(args);
+    cmd
+}
+
+/// Removes [`CLEARED_ENV`] and every `FEEDWATCH_*` variable from what `cmd` inherits: for a
+/// command that runs the binary through another program (a pseudo-terminal's `script`).
+pub fn clean_env(cmd: &mut Command) {
     for k in CLEARED_ENV {
         cmd.env_remove(k);
     }
@@ -66,8 +74,6 @@ pub fn command<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
     for k in ours {
         cmd.env_remove(k);
     }
-    cmd.args(args);
-    cmd
 }
 
 /// Waits until `cond` holds, checking every 20 ms; fails the test naming `what` after
