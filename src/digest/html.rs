@@ -88,7 +88,7 @@ pub fn render(d: &Digest) -> String {
          <title>feedwatch digest: {} alerts, {} to {}</title><style>{STYLE}</style></head>\n\
          <body><table role=\"presentation\" width=\"100%\" bgcolor=\"{PAGE_BACKGROUND}\">\
          <tr><td align=\"center\" style=\"padding:12px 8px\">\
-         <table role=\"presentation\" class=\"card\" width=\"640\" bgcolor=\"#ffffff\">\
+         <table role=\"presentation\" class=\"card\" width=\"100%\" bgcolor=\"#ffffff\" style=\"max-width:640px\">\
          <tr><td class=\"pad\">\n",
         d.alerts,
         escape(&d.from),
@@ -157,8 +157,8 @@ fn chart(s: &mut String, d: &Digest) {
     ));
     for r in &d.rules {
         s.push_str(&format!(
-            "<tr><td width=\"12\" bgcolor=\"{c}\" style=\"background:{c}\">&nbsp;</td>\
-             <td>{}</td><td align=\"right\">{}</td></tr>",
+            "<tr><td width=\"10\" bgcolor=\"{c}\" style=\"background:{c};width:10px;padding:0\">\
+             </td><td style=\"padding-left:6px\">{}</td><td align=\"right\">{}</td></tr>",
             escape(&r.rule),
             r.alerts,
             c = r.colour

@@ -10,10 +10,10 @@ use super::chart::{BucketSize, Chart};
 use super::html::escape;
 
 /// Width of the drawing in `viewBox` units.
-pub const WIDTH: f64 = 480.0;
+pub const WIDTH: f64 = 400.0;
 /// The chart's background: also how a screenshot test finds the chart.
 pub const BACKGROUND: &str = "#f4f6fb";
-const LEFT: f64 = 34.0;
+const LEFT: f64 = 30.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 22.0;
 /// Height of the bars' area.
@@ -50,7 +50,7 @@ pub fn render(chart: &Chart, totals: &[usize]) -> String {
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" \
          width=\"100%\" role=\"img\" aria-label=\"Alerts per {unit} and rule\" \
-         font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" \
+         font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\" \
          style=\"display:block;width:100%;height:auto;max-width:{max}px\">\
          <title>Alerts per {unit} and rule</title>\
          <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height}\" fill=\"{BACKGROUND}\"/>",
@@ -155,7 +155,7 @@ fn legend(s: &mut String, chart: &Chart, totals: &[usize]) {
     for (i, series) in chart.series.iter().enumerate() {
         let x = LEFT + (i % LEGEND_PER_ROW) as f64 * col;
         let y = y0 + (i / LEGEND_PER_ROW) as f64 * LEGEND_ROW;
-        let name: String = series.rule.chars().take(28).collect();
+        let name: String = series.rule.chars().take(24).collect();
         s.push_str(&format!(
             "<rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"10\" height=\"10\" fill=\"{c}\"/>\
              <text x=\"{tx:.2}\" y=\"{ty:.2}\" fill=\"{INK}\">{name} ({n})</text>",
@@ -219,7 +219,7 @@ mod tests {
             svg.contains("a (3)") && svg.contains("b (1)"),
             "legend: {svg}"
         );
-        assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 480 "));
+        assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 400 "));
     }
 
     #[test]
