@@ -364,6 +364,27 @@ async fn text_and_json_digests_carry_the_same_content() {
     );
     assert_eq!(json["feeds"]["feeds"], 5);
     assert_eq!(json["feeds"]["problems"][0]["name"], LONG_NAME);
+    // Keys tests/json_schemas.rs cannot see (its one feed is healthy and has no copies).
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&json["feeds"]["problems"][0]),
+        [
+            "consecutive_failures",
+            "extract_fallbacks",
+            "gaps",
+            "last_error",
+            "last_extract_error",
+            "last_poll",
+            "moved_to",
+            "name",
+            "stopped",
+            "url"
+        ]
+    );
+    let wire = stories
+        .iter()
+        .find(|s| !s["sources"].as_array().unwrap().is_empty());
+    assert_eq!(keys(&wire.unwrap()["sources"][0]), ["feed", "url"]);
 
     let text = digest(&s.inst, &["--since", "48h"]).await;
     for s in stories {
