@@ -29,6 +29,7 @@ td,p,div,li,a,q{overflow-wrap:anywhere;word-wrap:break-word}\
 h1{font-size:21px;margin:0 0 4px}\
 h2{font-size:17px;margin:22px 0 8px;padding-bottom:4px;border-bottom:1px solid #d5dae3}\
 .muted{color:#5b6472;font-size:13px}\
+.nw{white-space:nowrap}\
 a{color:#0b57a4}\
 .story{width:100%;table-layout:fixed;margin:0 0 12px;background:#f8f9fb}\
 .story td{padding:8px 10px;vertical-align:top}\
@@ -77,6 +78,16 @@ fn link(text: &str, url: Option<&str>, class: &str) -> String {
     }
 }
 
+/// An RFC 3339 time for people, `2026-12-03 14:05 UTC`, kept on one line (a phone would
+/// otherwise break it at a hyphen); anything else as escaped text.
+fn when(t: &str) -> String {
+    let short = match (t.get(..10), t.get(11..16)) {
+        (Some(day), Some(hm)) if t.ends_with('Z') => format!("{day} {hm} UTC"),
+        _ => t.to_string(),
+    };
+    format!("<span class=\"nw\">{}</span>", escape(&short))
+}
+
 /// The whole page.
 pub fn render(d: &Digest) -> String {
     let mut s = String::with_capacity(16 * 1024);
@@ -99,9 +110,9 @@ pub fn render(d: &Digest) -> String {
     stories(&mut s, d);
     health(&mut s, d);
     s.push_str(&format!(
-        "<p class=\"muted\">Made by feedwatch at {}. Times are UTC.</p>\n\
+        "<p class=\"muted\">Made by feedwatch at {}.</p>\n\
          </td></tr></table></td></tr></table></body></html>\n",
-        escape(&d.generated)
+        when(&d.generated)
     ));
     s
 }
@@ -112,8 +123,8 @@ fn header(s: &mut String, d: &Digest) {
         "<h1>feedwatch digest</h1>\
          <p class=\"muted\">{} to {}</p>\
          <p><b>{}</b> alert(s) in <b>{}</b> stor{} · {} of {} feeds healthy{}</p>\n",
-        escape(&d.from),
-        escape(&d.until),
+        when(&d.from),
+        when(&d.until),
         d.alerts,
         d.stories.len() + d.stories_omitted,
         if d.stories.len() + d.stories_omitted == 1 {
@@ -213,8 +224,8 @@ fn story(s: &mut String, st: &Story) {
         published = st
             .published
             .as_deref()
-            .map_or(String::new(), |p| format!(" · published {}", escape(p))),
-        latest = escape(&st.latest),
+            .map_or(String::new(), |p| format!(" · published {}", when(p))),
+        latest = when(&st.latest),
     ));
     for a in &st.alerts {
         s.push_str(&format!(
@@ -222,7 +233,7 @@ fn story(s: &mut String, st: &Story) {
              <br><q>{snippet}</q><br><span class=\"muted\">terms: {terms}</span></li>",
             rule = escape(&a.rule),
             sev = a.severity,
-            time = escape(&a.time),
+            time = when(&a.time),
             snippet = escape(&a.snippet),
             terms = escape(&a.terms.join(", ")),
         ));
@@ -291,6 +302,15 @@ mod tests {
         );
         assert!(matches!(escape("plain «text»"), Cow::Borrowed(_)));
         assert_eq!(escape("&amp;"), "&amp;amp;", "already-escaped text is text");
+    }
+
+    #[test]
+    fn times_read_as_minutes_on_one_line() {
+        assert_eq!(
+            when("2026-12-03T14:05:09Z"),
+            "<span class=\"nw\">2026-12-03 14:05 UTC</span>"
+        );
+        assert_eq!(when("<x>"), "<span class=\"nw\">&lt;x&gt;</span>");
     }
 
     #[test]
