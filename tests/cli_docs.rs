@@ -60,7 +60,7 @@ fn every_subcommand_has_a_man_page_and_completions() {
         &["digest"],
     ] {
         assert!(
-            paths.iter().any(|p| p == &want),
+            paths.iter().any(|p| p == want),
             "help lists no `{}`",
             want.join(" ")
         );
