@@ -150,19 +150,23 @@ impl Chart {
     ) -> Chart {
         let size = BucketSize::for_window(until - from);
         let series = series_of(rules);
-        let series_index = |rule: &str| {
-            series
-                .iter()
-                .position(|s| s.rule == rule)
-                .unwrap_or(series.len().saturating_sub(1))
-        };
+        // A rule without a series of its own is in the folded one, when there is one.
+        let folded = series
+            .last()
+            .filter(|s| s.rule == OTHER_RULES)
+            .map(|_| series.len() - 1);
+        let series_index = |rule: &str| series.iter().position(|s| s.rule == rule).or(folded);
         let first = size.floor(from);
         let n = usize::try_from((size.floor(until - 1) - first) / size.secs() + 1).unwrap_or(1);
         let mut counts = vec![vec![0usize; series.len()]; n];
         for (t, rule) in alerts {
             let i = usize::try_from((size.floor(t) - first) / size.secs()).ok();
-            if let Some(row) = i.and_then(|i| counts.get_mut(i)) {
-                row[series_index(rule)] += 1;
+            let cell = i
+                .and_then(|i| counts.get_mut(i))
+                .zip(series_index(rule))
+                .and_then(|(row, j)| row.get_mut(j));
+            if let Some(c) = cell {
+                *c += 1;
             }
         }
         let buckets = counts
@@ -276,6 +280,15 @@ mod tests {
             [(T0 - 1, "a"), (T0 + H, "a")].into_iter(),
         );
         assert_eq!(c.max_total(), 0);
+    }
+
+    #[test]
+    fn alerts_of_unknown_rules_are_not_drawn_as_another_rule() {
+        let rules = rule_totals(["a"].into_iter());
+        let c = Chart::build(T0, T0 + H, &rules, [(T0, "a"), (T0, "b")].into_iter());
+        assert_eq!(c.buckets[0].total(), 1);
+        let none = Chart::build(T0, T0 + H, &[], [(T0, "b")].into_iter());
+        assert_eq!(none.max_total(), 0, "no series, nothing drawn, no panic");
     }
 
     #[test]

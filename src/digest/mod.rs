@@ -200,3 +200,36 @@ pub fn build(
         until: rfc3339(req.until),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_windows_are_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("f.db")).expect("open");
+        let req = |from, until| Request {
+            from,
+            until,
+            now: until,
+            max_stories: 10,
+        };
+        assert!(matches!(
+            build(&store, &[], req(100, 100)),
+            Err(DigestError::EmptyWindow { .. })
+        ));
+        assert!(matches!(
+            build(&store, &[], req(0, MAX_WINDOW_SECS + 1)),
+            Err(DigestError::WindowTooLong { days: 92 })
+        ));
+        let empty = build(&store, &[("F", "http://f/")], req(0, MAX_WINDOW_SECS)).expect("92 days");
+        assert_eq!((empty.alerts, empty.chart.buckets.len()), (0, 92));
+        assert_eq!(empty.chart.bucket, BucketSize::Day);
+        assert_eq!(
+            (empty.feeds.feeds, empty.feeds.healthy),
+            (1, 0),
+            "a configured feed never polled needs a look"
+        );
+    }
+}
