@@ -426,10 +426,13 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Renders `html` at `width`×`height` CSS pixels (scale 1) into `png`.
+/// Renders `html` at `width`×`height` CSS pixels (scale 1) into `png`, giving Chromium a
+/// minute (a hung browser fails the test instead of hanging it).
 fn screenshot(browser: &Path, html: &Path, png: &Path, width: u32, height: u32) {
     let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(browser)
+    let log = profile.path().join("stderr.txt");
+    let _ = std::fs::remove_file(png);
+    let mut child = std::process::Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -443,12 +446,26 @@ fn screenshot(browser: &Path, html: &Path, png: &Path, width: u32, height: u32) 
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("file://{}", html.display()))
         .env("HOME", profile.path())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium took over a minute for {}", png.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(
-        out.status.success() && png.is_file(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        status.success() && png.is_file(),
+        "chromium failed ({status}): {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
     );
 }
 
