@@ -30,6 +30,8 @@
 //! - [`config`] reads TOML into plain data.
 //! - [`text`] holds the text helpers every stage shares: charset decoding, HTML to text,
 //!   safe output of strangers' text, RFC 3339 timestamps.
+//! - [`digest`] builds a report of a window of alerts (stories, a chart, feed health) and
+//!   renders it as self-contained HTML or JSON.
 //! - [`ops`] reports on the running service: health faults, metrics, systemd notifications.
 //! - `clock` (crate-internal) is where units that store times read "now", so their tests
 //!   can run on paused tokio time.
@@ -41,6 +43,7 @@ pub mod alert;
 pub mod app;
 mod clock;
 pub mod config;
+pub mod digest;
 pub mod extract;
 pub mod feed;
 pub mod fetch;

@@ -53,9 +53,14 @@ fn all_paths() -> Vec<Vec<String>> {
 #[test]
 fn every_subcommand_has_a_man_page_and_completions() {
     let paths = all_paths();
-    for want in [["db", "backup"], ["feeds", "import"], ["config", "check"]] {
+    for want in [
+        &["db", "backup"][..],
+        &["feeds", "import"],
+        &["config", "check"],
+        &["digest"],
+    ] {
         assert!(
-            paths.iter().any(|p| p == &want),
+            paths.iter().any(|p| p == want),
             "help lists no `{}`",
             want.join(" ")
         );

@@ -1,5 +1,5 @@
 //! Golden schemas of every stable JSON output: the alert log, `alerts`, `check`, `status`,
-//! `parse`, `extract`, `search`, `feeds list`, `backtest`, `db stats` and `db prune`, each run through
+//! `parse`, `extract`, `search`, `feeds list`, `backtest`, `db stats`, `db prune` and `digest`, each run through
 //! the binary on one poll of a loopback feed. Other tools read these keys, so renaming,
 //! dropping or adding one must be a decision: the test compares every key path (`a.b`,
 //! `list[].c`) with `tests/fixtures/json_schemas.txt` and prints the difference.
@@ -108,7 +108,7 @@ async fn every_stable_json_output_keeps_its_keys() {
 
     let mut got: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     got.insert("alert_log", schema(&inst.log_lines()));
-    let runs: [(&str, Vec<&str>); 10] = [
+    let runs: [(&str, Vec<&str>); 11] = [
         ("alerts", vec!["alerts", "--format", "json"]),
         ("check", vec!["check", "--format", "json", &article]),
         ("status", vec!["status", "--format", "json"]),
@@ -119,6 +119,7 @@ async fn every_stable_json_output_keeps_its_keys() {
         ("backtest", vec!["backtest", "--format", "json", "rocket*"]),
         ("db_stats", vec!["db", "stats", "--json"]),
         ("db_prune", vec!["db", "prune", "--json"]),
+        ("digest", vec!["digest", "--format", "json"]),
     ];
     for (name, args) in &runs {
         got.insert(name, schema(&json_of(&inst, args).await));

@@ -8,6 +8,7 @@
 
 mod daemon;
 pub mod db;
+pub mod digest;
 mod docs;
 pub mod feeds;
 mod history;
@@ -119,6 +120,12 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// One report of a window of alerts: stories (syndicated copies folded), a chart of
+    /// alerts per hour or day and rule, and feed health. HTML is one self-contained page
+    /// (inline SVG, no scripts, nothing loaded from elsewhere), fit to mail.
+    ///
+    /// Example: feedwatch digest --since 24h --format html --output /var/www/digest.html
+    Digest(digest::DigestArgs),
     /// Per-feed state: last poll, status or error, failures, next poll, counts.
     ///
     /// Example: feedwatch status --format json
@@ -269,6 +276,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             follow,
         } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
         Command::Status { format } => status(&cli, *format),
+        Command::Digest(args) => digest::run(cli.config.as_deref(), args),
         Command::Parse { format, source } => parse(&cli, *format, source).await,
         Command::Extract { url, format, file } => extract(&cli, *format, url.as_deref(), file),
         Command::Config {

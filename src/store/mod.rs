@@ -375,6 +375,14 @@ impl Store {
         )
     }
 
+    /// Alerts created in `[from, until)` (Unix seconds), oldest first: a digest's window.
+    pub fn alerts_between(&self, from: i64, until: i64) -> Result<Vec<AlertRecord>, StoreError> {
+        self.query_alerts(
+            "WHERE a.created_at >= ?1 AND a.created_at < ?2 ORDER BY a.id",
+            params![from, until],
+        )
+    }
+
     /// Delivered alerts with id greater than `after`, oldest first (for `alerts --follow`).
     pub fn delivered_alerts_after(&self, after: i64) -> Result<Vec<AlertRecord>, StoreError> {
         self.query_alerts(
@@ -399,7 +407,8 @@ impl Store {
                         SELECT COALESCE(f3.name, f3.url), s.url, s.article_id
                           FROM article_sources s JOIN feeds f3 ON f3.id = s.feed_id
                          WHERE s.article_id IN (SELECT id FROM articles WHERE story_id = ar.story_id)
-                        ORDER BY k) AS src)
+                        ORDER BY k) AS src),
+                    COALESCE(ar.story_id, ar.id)
              FROM alerts a JOIN articles ar ON ar.id = a.article_id
                            JOIN feeds f ON f.id = ar.feed_id {tail}"
         );
@@ -421,6 +430,7 @@ impl Store {
                     .get::<_, Option<String>>(11)?
                     .and_then(|j| serde_json::from_str(&j).ok())
                     .unwrap_or_default(),
+                story_id: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -567,6 +577,31 @@ mod tests {
         s.mark_delivered(&[alerts[0].id], 300).expect("mark");
         assert!(s.undelivered_alerts(10).expect("undelivered").is_empty());
         assert!(s.integrity_ok().expect("integrity"));
+    }
+
+    #[test]
+    fn alerts_between_is_half_open_and_carries_the_story() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Store::open(&dir.path().join("f.db")).expect("open");
+        s.sync_feeds([("http://f/", Some("F"))], 10).expect("sync");
+        let id = s.feeds().expect("feeds")[0].id;
+        s.commit_poll(&rec(id, 100)).expect("commit");
+        let created = s.alerts(0, None).expect("alerts")[0].created_at;
+        let got = s.alerts_between(created, created + 1).expect("between");
+        assert_eq!(got.len(), 1);
+        let article: i64 = s
+            .conn
+            .query_row("SELECT id FROM articles", [], |r| r.get(0))
+            .expect("article");
+        assert_eq!(got[0].story_id, article, "a story's first article names it");
+        assert!(s
+            .alerts_between(created + 1, created + 9)
+            .expect("after")
+            .is_empty());
+        assert!(s
+            .alerts_between(created - 9, created)
+            .expect("before")
+            .is_empty());
     }
 
     #[test]

@@ -236,6 +236,9 @@ pub struct AlertRecord {
     /// The story's other sources (syndicated copies, the same URL in other feeds), as known
     /// now.
     pub also: Vec<OtherSource>,
+    /// The story the alert's article belongs to (the id of the story's first article), so a
+    /// digest can fold alerts of several rules and copies into one group.
+    pub story_id: i64,
 }
 
 /// Another feed's copy of an alert's story.

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod png;
 
 #[allow(unused_imports)] // each test crate uses some of them
 pub use daemon::{bin, command, wait_for, Daemon, Signal};
