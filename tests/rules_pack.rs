@@ -258,27 +258,28 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 7 (2026-12-03): recall 0.521 / 0.604 / 0.562 / 0.542, false alarms
-/// 4.2% / 12.5% / 8.3% / 16.7%. Round 6, before it was retired to dev: recall 0.625 / 0.562 /
-/// 0.625 / 0.438, false alarms 25.0% / 15.0% / 20.0% / 15.0%.
+/// Measured on round 8 (2026-12-03): recall 0.604 / 0.583 / 0.375 / 0.542, false alarms
+/// 20.8% / 0.0% / 8.3% / 12.5%. Round 7, before it was retired to dev: recall 0.521 / 0.604 /
+/// 0.562 / 0.542, false alarms 4.2% / 12.5% / 8.3% / 16.7%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.52), ("ar", 0.60), ("fr", 0.56), ("de", 0.54)],
-    false_alarms: [("en", 0.05), ("ar", 0.13), ("fr", 0.09), ("de", 0.17)],
+    recall: [("en", 0.60), ("ar", 0.58), ("fr", 0.37), ("de", 0.54)],
+    false_alarms: [("en", 0.21), ("ar", 0.01), ("fr", 0.09), ("de", 0.13)],
 };
 
-/// Measured on round 7 (2026-12-03, 256 cases by two authors who never saw the pack; the
-/// pack tuned on dev at `8d46dd9`, round 6 included): recall 0.917 / 0.958 / 0.979 / 0.938,
-/// false alarms 12.5% / 0.0% / 4.2% / 12.5% (7 of 96).
-/// Earlier held-out rounds, each measured before it was read and retired to dev: round 6
-/// recall 0.979 / 0.958 / 0.979 / 0.917, false alarms 2 of 80; round 5 recall 0.906 / 0.969 /
-/// 0.938 / 0.969, false alarms 1 of 96; round 4 recall 0.867 / 0.833 / 0.933 / 0.900, false
-/// alarms 9 of 96; round 3 recall 0.969 / 0.938 / 0.938 / 0.938, false alarms 6 of 96; round 1
-/// recall 0.919 / 0.952 / 0.879 / 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%. The issue's
-/// target is 0.95 recall in every language and at most 3% false alarms: not met here in
-/// English and German, and false alarms are above it in three languages.
+/// Measured on round 8 (2026-12-03, 256 cases by two authors who never saw the pack; the
+/// pack tuned on dev at `6436b63`, round 7 included): recall 0.958 / 0.958 / 0.917 / 0.958,
+/// false alarms 0.0% / 8.3% / 12.5% / 4.2% (6 of 96).
+/// Earlier held-out rounds, each measured before it was read and retired to dev: round 7
+/// recall 0.917 / 0.958 / 0.979 / 0.938, false alarms 7 of 96; round 6 recall 0.979 / 0.958 /
+/// 0.979 / 0.917, false alarms 2 of 80; round 5 recall 0.906 / 0.969 / 0.938 / 0.969, false
+/// alarms 1 of 96; round 4 recall 0.867 / 0.833 / 0.933 / 0.900, false alarms 9 of 96; round 3
+/// recall 0.969 / 0.938 / 0.938 / 0.938, false alarms 6 of 96; round 1 recall 0.919 / 0.952 /
+/// 0.879 / 0.939, false alarms 13.3% / 0.0% / 8.3% / 7.7%. The target is 0.95 recall
+/// in every language and at most 3% false alarms: French recall is below it here, and false
+/// alarms are above it in three languages.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.91), ("ar", 0.95), ("fr", 0.97), ("de", 0.93)],
-    false_alarms: [("en", 0.13), ("ar", 0.01), ("fr", 0.05), ("de", 0.13)],
+    recall: [("en", 0.95), ("ar", 0.95), ("fr", 0.91), ("de", 0.95)],
+    false_alarms: [("en", 0.01), ("ar", 0.09), ("fr", 0.13), ("de", 0.05)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
