@@ -16,6 +16,7 @@
 
 pub mod coord;
 pub mod migrate;
+mod pgpass;
 mod tls;
 
 use std::time::Duration;
@@ -152,7 +153,8 @@ impl PgStore {
     }
 }
 
-/// The password when the URL has none: `password_file`, else `$PGPASSWORD` (as libpq).
+/// The password when the URL has none: `password_file`, else `$PGPASSWORD`, else the
+/// password file (`$PGPASSFILE` or `~/.pgpass`) as libpq reads it, for the first host.
 fn password(settings: &PgSettings) -> Result<Option<Vec<u8>>, PgError> {
     if let Some(path) = &settings.password_file {
         // Bounded: a password file is one line; anything larger is not one.
@@ -164,9 +166,28 @@ fn password(settings: &PgSettings) -> Result<Option<Vec<u8>>, PgError> {
         let pw = pw.strip_suffix(b"\r").unwrap_or(pw);
         return Ok(Some(pw.to_vec()));
     }
-    Ok(std::env::var_os("PGPASSWORD")
-        .filter(|p| !p.is_empty())
-        .map(|p| p.into_encoded_bytes()))
+    if let Some(p) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+        return Ok(Some(p.into_encoded_bytes()));
+    }
+    Ok(pgpass::path().and_then(|file| from_pgpass(&file, &settings.params)))
+}
+
+/// The `~/.pgpass` entry for the first host of `params`; a unix socket counts as
+/// `localhost`, and missing parts take libpq's defaults.
+fn from_pgpass(file: &std::path::Path, params: &tokio_postgres::Config) -> Option<Vec<u8>> {
+    use tokio_postgres::config::Host;
+    let host = match params.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.as_str(),
+        _ => "localhost",
+    };
+    let user = params.get_user().unwrap_or("");
+    let target = pgpass::Target {
+        host,
+        port: params.get_ports().first().copied().unwrap_or(5432),
+        dbname: params.get_dbname().unwrap_or(user),
+        user,
+    };
+    pgpass::lookup(file, &target).map(String::into_bytes)
 }
 
 /// Largest password file read.
