@@ -106,13 +106,19 @@ start() {
             die "initdb failed; see $dir/initdb.log"
     fi
     as_owner mkdir -p "$dir/sock"
-    local port
-    port=$(free_port)
-    echo "$port" >"$dir/port"
-    # fsync off: a throwaway cluster need not survive a power cut, and tests run faster.
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-        start >&2 || die "the server did not start; see $dir/postgres.log"
+    local port attempt
+    # A free port can be taken between picking it and the server binding it: try three.
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        echo "$port" >"$dir/port"
+        # fsync off: a throwaway cluster need not survive a power cut, and tests run faster.
+        if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+            -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+            start >&2; then
+            break
+        fi
+        [[ $attempt -lt 3 ]] || die "the server did not start; see $dir/postgres.log"
+    done
     echo "pg-throwaway: running in $dir on 127.0.0.1:$port and $dir/sock" >&2
     print_url "$dir"
 }

@@ -69,11 +69,22 @@ pub enum PgError {
 }
 
 impl From<deadpool_postgres::PoolError> for PgError {
+    /// Every pool error is a failure to get a connection (connecting, authenticating, TLS,
+    /// or a timeout), whatever layer it came from; the message keeps the whole cause chain,
+    /// since tokio-postgres puts the server's words ("password authentication failed") in
+    /// the source, not in its own message.
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        match e {
-            deadpool_postgres::PoolError::Backend(e) => PgError::Sql(e),
-            other => PgError::Connect(other.to_string()),
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            let next = c.to_string();
+            if !message.ends_with(&next) {
+                message.push_str(": ");
+                message.push_str(&next);
+            }
+            cause = c.source();
         }
+        PgError::Connect(message)
     }
 }
 
