@@ -472,3 +472,75 @@ async fn an_unreachable_server_is_an_error_within_the_connect_timeout() {
         "{e}"
     );
 }
+
+fn unix_now() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(d.as_secs()).expect("seconds")
+}
+
+/// Real time: a 3 s lease renewed every second outlives a 4.5 s poll, while another instance
+/// tries to take the feed; a lease taken over meanwhile cancels the poll within a renewal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_kept_while_its_poll_runs_and_losing_it_cancels_the_poll() {
+    let Some(db) = TestDb::new("hold").await else {
+        return;
+    };
+    let (a, b) = (db.migrated_store().await, db.store());
+    add_feeds(&a, 2, unix_now()).await;
+    register(&a, "a", unix_now()).await;
+    register(&b, "b", unix_now()).await;
+    let first = ids(&a
+        .claim_due_feeds("a", unix_now(), 3, 1)
+        .await
+        .expect("claim"));
+    let rival = tokio::spawn({
+        let b = b.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(3600)).await;
+            b.claim_due_feeds("b", unix_now(), 3, 10).await.expect("b")
+        }
+    });
+    let poll = tokio::time::sleep(Duration::from_millis(4500));
+    let held = a
+        .while_holding("a", &first, 3, unix_now, async {
+            poll.await;
+            7
+        })
+        .await;
+    assert_eq!(held, pg::Held::Done(7, first.clone()));
+    let taken = ids(&rival.await.expect("rival"));
+    assert!(
+        !taken.contains(&first[0]),
+        "renewed: b got only the other feed {taken:?}"
+    );
+
+    assert!(a
+        .release_lease("a", first[0], unix_now() + 1000)
+        .await
+        .expect("release"));
+
+    // b takes the other feed over (its clock says the lease is long gone): a's poll of it
+    // stops at the next renewal, not when the poll would have ended.
+    let second = ids(&a
+        .claim_due_feeds("a", unix_now() + 10, 3, 1)
+        .await
+        .expect("claim"));
+    assert_eq!(second.len(), 1);
+    let over = b
+        .claim_due_feeds("b", unix_now() + 100, 3, 10)
+        .await
+        .expect("takeover");
+    assert!(ids(&over).contains(&second[0]));
+    let started = Instant::now();
+    let long_poll = tokio::time::sleep(Duration::from_secs(30));
+    let held = a.while_holding("a", &second, 3, unix_now, long_poll).await;
+    assert_eq!(held, pg::Held::Lost(second));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    db.drop_schema().await;
+}

@@ -17,6 +17,7 @@
 pub mod coord;
 pub mod migrate;
 mod pgpass;
+mod renew;
 mod tls;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ use crate::config::{PgSettings, SslMode};
 
 pub use coord::{Claim, Instance};
 pub use migrate::{migrate, LATEST_VERSION};
+pub use renew::Held;
 
 /// Errors from the PostgreSQL boundary.
 #[derive(Debug, thiserror::Error)]
