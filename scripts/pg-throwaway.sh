@@ -6,8 +6,9 @@
 #   scripts/pg-throwaway.sh stop /tmp/fw-pg              # stops it (the folder is left to you)
 #
 # `start DIR` creates a cluster in DIR (data/, sock/, postgres.log), listening on 127.0.0.1
-# at a free port and on a unix socket inside DIR only (never the system's socket folder), with
-# `trust` authentication: it is for tests, reachable only from this machine. It prints
+# at a free port and on a unix socket inside DIR only (never the system's socket folder). TCP
+# connections need the superuser's random password (DIR/password, in the URL); the socket
+# trusts local users. It is for tests, reachable only from this machine. It prints
 # `export FEEDWATCH_TEST_POSTGRES='postgresql://...'` on stdout (messages go to stderr), so
 # `eval` picks the URL up. Both commands are idempotent: `start` on a running cluster prints
 # its URL again, `stop` on a stopped or missing one does nothing.
@@ -77,9 +78,13 @@ free_port() {
 }
 
 print_url() {
-    local port
+    local port user=postgres
     port=$(cat "$1/port")
-    echo "export FEEDWATCH_TEST_POSTGRES='postgresql://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
+    # Clusters made by older versions of this script trust every connection: no password.
+    if [[ -f "$1/password" ]]; then
+        user="postgres:$(cat "$1/password")"
+    fi
+    echo "export FEEDWATCH_TEST_POSTGRES='postgresql://$user@127.0.0.1:$port/postgres?sslmode=disable'"
 }
 
 running() {
@@ -102,7 +107,13 @@ start() {
     fi
     chmod 0755 "$dir"
     if [[ ! -f "$dir/data/PG_VERSION" ]]; then
-        as_owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
+        # TCP connections authenticate with a password (SCRAM), as a real server would, so
+        # the tests' credential paths are exercised; the unix socket in DIR trusts its users.
+        # The password is random, alphanumeric (no URL escaping), private to its owner.
+        (umask 077 && head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24 >"$dir/password")
+        [[ $(id -u) -ne 0 ]] || chown postgres: "$dir/password"
+        as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust \
+            --auth-host=scram-sha-256 --pwfile="$dir/password" --no-sync >"$dir/initdb.log" 2>&1 ||
             die "initdb failed; see $dir/initdb.log"
     fi
     as_owner mkdir -p "$dir/sock"

@@ -544,3 +544,61 @@ async fn a_lease_is_kept_while_its_poll_runs_and_losing_it_cancels_the_poll() {
     );
     db.drop_schema().await;
 }
+
+/// A role with a password, reached over TCP: the password comes from `password_file`, a
+/// wrong one is refused by the server, and neither is ever echoed. Against a server that
+/// trusts every connection (an older throwaway cluster) the refusal cannot be seen: skipped.
+#[tokio::test]
+async fn a_password_file_authenticates_and_a_wrong_password_is_refused_unechoed() {
+    use tokio_postgres::config::Host;
+    let Some(db) = TestDb::new("password").await else {
+        return;
+    };
+    let role = format!("fwtest_pw_{}", std::process::id());
+    let c = db.admin.client().await.expect("admin");
+    c.batch_execute(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'right-{role}'"
+    ))
+    .await
+    .expect("create role");
+    let admin = db.settings();
+    let Some(Host::Tcp(host)) = admin.params.get_hosts().first() else {
+        println!("skipped: FEEDWATCH_TEST_POSTGRES is not a TCP URL");
+        return;
+    };
+    let port = admin.params.get_ports().first().copied().unwrap_or(5432);
+    let url = format!("postgresql://{role}@{host}:{port}/postgres?sslmode=disable");
+    let dir = tempfile::tempdir().expect("tmp");
+    let connect_with = |password: &str| {
+        let file = dir.path().join(format!("pw-{password}"));
+        std::fs::write(&file, format!("{password}\n")).expect("write");
+        let mut s = PgSettings::from_url(&url, Path::new("/")).expect("url");
+        s.password_file = Some(file);
+        pg::connect(&s).expect("pool")
+    };
+    let wrong = connect_with("wrong-horse").client().await;
+    match wrong {
+        Ok(_) => println!("skipped: the server does not check passwords (trust)"),
+        Err(e) => {
+            let shown = format!("{e} {e:?}");
+            assert!(shown.contains("password authentication failed"), "{shown}");
+            assert!(!shown.contains("wrong-horse"), "{shown}");
+        }
+    }
+    let right = connect_with(&format!("right-{role}"));
+    let who: String = right
+        .client()
+        .await
+        .expect("the right password")
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(who, role);
+    drop(right);
+    c.batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .expect("drop role");
+    drop(c);
+    db.drop_schema().await;
+}
