@@ -44,7 +44,13 @@ const TOP_KEYS: &str =
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStorage {
-    pub(super) database: Option<PathBuf>,
+    pub(super) database: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) statement_timeout: Option<Duration>,
+    pub(super) pool_size: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) recent_text_retention: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
@@ -192,7 +198,12 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
         check(b.key, b.check(d));
     }
     let storage = &raw.storage;
+    if let Some(n) = storage.pool_size {
+        check(limits::POOL_SIZE.key, limits::POOL_SIZE.check(n));
+    }
     let optional = [
+        (&limits::CONNECT_TIMEOUT, storage.connect_timeout),
+        (&limits::STATEMENT_TIMEOUT, storage.statement_timeout),
         (&limits::MAINTENANCE_INTERVAL, storage.maintenance_interval),
         (&limits::DELIVERY_RETENTION, storage.delivery_retention),
         (

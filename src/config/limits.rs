@@ -233,6 +233,22 @@ pub const DELIVERY_RETENTION: Bound<Duration> = Bound {
     floor: DAY,
     ceiling: Duration::from_secs(3653 * 86_400),
 };
+/// `[storage] connect_timeout` (PostgreSQL): under a second a TLS handshake to a remote
+/// server can fail on a good day; past five minutes a dead server holds an instance too long.
+pub const CONNECT_TIMEOUT: Bound<Duration> = Bound {
+    key: "storage.connect_timeout",
+    default: Some(super::database::DEFAULT_CONNECT_TIMEOUT),
+    floor: Duration::from_secs(1),
+    ceiling: Duration::from_secs(300),
+};
+/// `[storage] statement_timeout` (PostgreSQL): under a second a poll's commit of a big
+/// document could be cut; past an hour a stuck statement would hold its locks that long.
+pub const STATEMENT_TIMEOUT: Bound<Duration> = Bound {
+    key: "storage.statement_timeout",
+    default: Some(super::database::DEFAULT_STATEMENT_TIMEOUT),
+    floor: Duration::from_secs(1),
+    ceiling: Duration::from_secs(3600),
+};
 /// `[[sinks]] timeout`: 0 would fail every delivery; 10 min is longer than any mail relay
 /// or chat API should take, and a sink's queue waits behind it.
 pub const SINK_TIMEOUT: Bound<Duration> = Bound {
@@ -257,8 +273,17 @@ pub const SINK_RETRY_MAX: Bound<Duration> = Bound {
     ceiling: DAY,
 };
 
+/// `[storage] pool_size` (PostgreSQL): connections one instance keeps. One is enough for
+/// correctness; past 64 a few instances would use up a default server's 100 connections.
+pub const POOL_SIZE: Bound<u64> = Bound {
+    key: "storage.pool_size",
+    default: Some(super::database::DEFAULT_POOL_SIZE),
+    floor: 1,
+    ceiling: 64,
+};
+
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 15] = [
+pub const DURATIONS: [&Bound<Duration>; 17] = [
     &FETCH_TIMEOUT,
     &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
@@ -274,15 +299,18 @@ pub const DURATIONS: [&Bound<Duration>; 15] = [
     &SINK_TIMEOUT,
     &SINK_RETRY_INITIAL,
     &SINK_RETRY_MAX,
+    &CONNECT_TIMEOUT,
+    &STATEMENT_TIMEOUT,
 ];
 /// Every count and size bound.
-pub const COUNTS: [&Bound<u64>; 6] = [
+pub const COUNTS: [&Bound<u64>; 7] = [
     &MAX_HTML_DEPTH,
     &MAX_FEED_BYTES,
     &MAX_PAGE_BYTES,
     &PER_HOST_CONCURRENCY,
     &CONCURRENCY,
     &MAX_ITEMS,
+    &POOL_SIZE,
 ];
 
 /// Longest `[fetch] user_agent`, in bytes: it is sent with every request.

@@ -14,6 +14,7 @@
 
 mod check;
 mod concepts;
+pub mod database;
 pub mod limits;
 pub mod opml;
 pub mod sink;
@@ -32,6 +33,7 @@ use crate::rules::{ConceptSpec, RuleSpec};
 use check::{check_bounds, problem, read_raw, take_feeds, take_rule_file, take_rules};
 use concepts::take_concepts;
 pub use concepts::{read_rule_file, Checked, RuleFile};
+pub use database::{Backend, Database, PgSettings, SslMode};
 use source::{key_line, Source};
 
 /// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
@@ -147,8 +149,11 @@ impl ConfigError {
 pub struct Config {
     /// The main config file.
     pub path: PathBuf,
-    /// SQLite database file.
+    /// SQLite database file. When `[storage] database` is a PostgreSQL URL this is only the
+    /// default path, unused: read the backend through [`Config::backend`].
     pub database: PathBuf,
+    /// `[storage] database` as a PostgreSQL URL, with its keys; `None`: SQLite (`database`).
+    pub postgres: Option<PgSettings>,
     /// JSON-lines alert log.
     pub alert_log: PathBuf,
     /// How long texts of items that matched nothing are kept for backtests; `None`: not kept.
@@ -181,6 +186,16 @@ pub struct Config {
     pub sites: Vec<SiteSpec>,
     /// `[[sinks]]`: where alerts go besides the log (checked; secrets not read here).
     pub sinks: Vec<sink::SinkSpec>,
+}
+
+impl Config {
+    /// The storage backend `[storage] database` selects.
+    pub fn backend(&self) -> Backend<'_> {
+        match &self.postgres {
+            Some(pg) => Backend::Postgres(pg),
+            None => Backend::Sqlite(&self.database),
+        }
+    }
 }
 
 /// `[fetch]`: how feeds and pages are downloaded.
@@ -416,11 +431,12 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
             base.join(p)
         }
     };
-    let database = match (&raw.storage.database, &env.state_directory) {
-        (Some(p), _) => resolve(p),
-        (None, Some(dir)) => dir.join("feedwatch.db"),
-        (None, None) => resolve(Path::new("data/feedwatch.db")),
+    let default_database = match &env.state_directory {
+        Some(dir) => dir.join("feedwatch.db"),
+        None => resolve(Path::new("data/feedwatch.db")),
     };
+    let (database, postgres) =
+        database::take_database(&src, &raw.storage, &base, default_database, &mut problems);
     let alert_log = match (&raw.alerts.log, &env.logs_directory) {
         (Some(p), _) => resolve(p),
         (None, Some(dir)) => dir.join("alerts.jsonl"),
@@ -445,6 +461,7 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
     let config = Config {
         path: path.to_path_buf(),
         database,
+        postgres,
         alert_log,
         recent_text_retention: match raw.storage.recent_text_retention {
             Some(d) if d.is_zero() => None,

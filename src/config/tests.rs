@@ -304,3 +304,82 @@ fn retentions_keep_forever_by_default_and_are_read_bounded_and_located() {
     assert!(e.to_string().contains("forever"), "{e}");
     assert!(e.to_string().contains("typo.toml:2"), "{e}");
 }
+
+#[test]
+fn a_postgres_url_is_read_and_refused_for_now_with_file_line_and_key() {
+    let d = tempfile::tempdir().expect("tmp");
+    std::fs::write(d.path().join("pg.pass"), "hunter2\n").expect("write");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[storage]\nseen_retention = \"90d\"\ndatabase = \"postgresql://fw@db.example:5433/news?sslmode=verify-full\"\npassword_file = \"pg.pass\"\npool_size = 4\n",
+    );
+    let checked = read(&p, &Env::default()).expect("read");
+    let Backend::Postgres(pg) = checked.value().backend() else {
+        panic!("a postgresql:// URL selects PostgreSQL");
+    };
+    assert_eq!(pg.sslmode, SslMode::VerifyFull);
+    assert_eq!(pg.pool_size, 4);
+    assert_eq!(pg.password_file, Some(d.path().join("pg.pass")));
+    assert_eq!(pg.params.get_ports(), &[5433]);
+    let e = checked
+        .finish()
+        .expect_err("refused until the store exists");
+    assert_eq!(keys(&e), vec![("storage.database".to_string(), Some(3))]);
+    let s = e.to_string();
+    assert!(s.contains("f.toml:3: key `storage.database`"), "{s}");
+    assert!(s.contains("schema and the coordination"), "{s}");
+    assert!(s.contains("SQLite"), "{s}");
+}
+
+#[test]
+fn postgres_problems_name_their_keys_and_never_echo_the_password() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[storage]\ndatabase = \"postgres://fw:hunter2@db/news?sslmode=allow\"\nstatement_timeout = \"0s\"\npool_size = 0\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("bad");
+    let found = keys(&e);
+    for (key, line) in [
+        ("storage.database", 2),
+        ("storage.statement_timeout", 3),
+        ("storage.pool_size", 4),
+    ] {
+        assert!(
+            found.contains(&(key.to_string(), Some(line))),
+            "{key}: {found:?}"
+        );
+    }
+    let s = e.to_string();
+    assert!(s.contains("sslmode=\"allow\" is not supported"), "{s}");
+    assert!(!s.contains("hunter2"), "{s}");
+    let p = write(
+        d.path(),
+        "g.toml",
+        "[storage]\ndatabase = \"x.db\"\npassword_file = \"pw\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("password_file with SQLite");
+    assert_eq!(
+        keys(&e),
+        vec![("storage.password_file".to_string(), Some(3))]
+    );
+}
+
+#[test]
+fn debug_of_a_config_never_shows_the_password() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[storage]\ndatabase = \"postgresql://fw:hunter2@db/news\"\n",
+    );
+    let checked = read(&p, &Env::default()).expect("read");
+    let shown = format!("{:?}", checked.value());
+    assert!(
+        shown.contains("postgresql://fw:***@db:5432/news"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}

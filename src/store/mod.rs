@@ -26,6 +26,7 @@ pub mod lock;
 pub mod maintenance;
 mod model;
 mod outbox;
+pub mod pg;
 mod poll;
 pub mod retention;
 mod search;

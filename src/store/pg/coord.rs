@@ -1,0 +1,332 @@
+//! Coordination of several `feedwatch run` instances on one PostgreSQL database: who is
+//! alive (membership, heartbeats) and who polls which feed (leases on feed rows).
+//!
+//! **Why leases on rows, not advisory locks.** A session advisory lock lives as long as the
+//! connection that took it: it would pin one pooled connection per feed being polled, it is
+//! released by a connection drop that the holder may not notice (a pooler or a network
+//! blip), and it is invisible to `status`. A lease is data: `lease_owner` and
+//! `lease_expires` on the feed row, visible to every instance and to an operator, surviving
+//! a reconnect, and ending on its own when its holder dies (kill -9, a lost machine, a
+//! partition): once `lease_expires` passes, any instance may take the feed over.
+//!
+//! **Why `FOR UPDATE SKIP LOCKED`.** Instances claim due feeds at the same moment. With a
+//! plain `FOR UPDATE` the second claimer would wait for the first's row locks and then find
+//! those feeds taken; with no lock both could read the same due rows and both lease them.
+//! `SKIP LOCKED` makes each claimer lock and lease only rows nobody else is leasing right now,
+//! and PostgreSQL re-checks the `WHERE` clause on the newest row version before locking, so
+//! a feed leased and committed a moment ago is not due any more. Each due feed goes to
+//! exactly one instance, without waiting (Airflow's HA scheduler uses the same pattern).
+//!
+//! **Time.** Times are Unix seconds from the caller's clock, like every other time in the
+//! store (the pipeline's clock is faked in tests). Instances' clocks must agree to well
+//! within a lease (NTP does); a lease is minutes, skew is milliseconds.
+//!
+//! **Fencing.** A holder that stalls past its lease (a long GC-free pause is unlikely in Rust,
+//! but a frozen VM is not) may find the feed taken over: [`PgStore::renew_leases`] says which
+//! leases it still holds, and the poll's commit must check the same inside its transaction.
+
+use tokio_postgres::Row;
+
+use super::{PgError, PgStore};
+
+/// One instance's membership row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Its id: `hostname:pid` by default ([`default_instance_id`]), or configured.
+    pub id: String,
+    /// Host it runs on.
+    pub hostname: String,
+    /// Its process id on that host.
+    pub pid: u32,
+    /// feedwatch version it runs.
+    pub version: String,
+    /// When it registered (Unix seconds).
+    pub started_at: i64,
+    /// Its last heartbeat (Unix seconds).
+    pub heartbeat_at: i64,
+    /// Feeds it holds an unexpired lease on (filled by [`PgStore::instances`]).
+    pub feeds_held: i64,
+}
+
+impl Instance {
+    /// This process as an instance starting at `now`, with the default id.
+    pub fn this_process(now: i64) -> Instance {
+        let hostname = hostname();
+        let pid = std::process::id();
+        Instance {
+            id: format!("{hostname}:{pid}"),
+            hostname,
+            pid,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: now,
+            heartbeat_at: now,
+            feeds_held: 0,
+        }
+    }
+
+    fn from_row(r: &Row) -> Result<Instance, PgError> {
+        Ok(Instance {
+            id: r.try_get("id")?,
+            hostname: r.try_get("hostname")?,
+            pid: u32::try_from(r.try_get::<_, i32>("pid")?).unwrap_or(0),
+            version: r.try_get("version")?,
+            started_at: r.try_get("started_at")?,
+            heartbeat_at: r.try_get("heartbeat_at")?,
+            feeds_held: r.try_get("feeds_held")?,
+        })
+    }
+}
+
+/// The default instance id: `hostname:pid`, unique among live processes.
+pub fn default_instance_id() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    let name = rustix::system::uname();
+    let name = name.nodename().to_string_lossy();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name.into_owned()
+    }
+}
+
+/// A feed leased to the caller by [`PgStore::claim_due_feeds`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The feed row's id.
+    pub feed_id: i64,
+    /// Its URL.
+    pub url: String,
+    /// When the lease ends unless renewed (Unix seconds).
+    pub lease_expires: i64,
+    /// The instance whose expired lease this one replaces, if any: its poll of the feed
+    /// never finished (it died, hung or lost the database), worth a log line.
+    pub taken_over_from: Option<String>,
+}
+
+/// Most feeds one claim may lease: a bound on one statement's work and on what one instance
+/// grabs before the others get a turn.
+pub const MAX_CLAIM: i64 = 10_000;
+
+impl PgStore {
+    /// Records `instance` as alive (or again alive, after a restart with the same id).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn register_instance(&self, instance: &Instance) -> Result<(), PgError> {
+        let pid = i32::try_from(instance.pid).unwrap_or(i32::MAX);
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO instances (id, hostname, pid, version, started_at, heartbeat_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
+                     version = excluded.version, started_at = excluded.started_at,
+                     heartbeat_at = excluded.heartbeat_at",
+                &[
+                    &instance.id,
+                    &instance.hostname,
+                    &pid,
+                    &instance.version,
+                    &instance.started_at,
+                    &instance.heartbeat_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Refreshes the instance's heartbeat. `false` when its row is gone (another instance
+    /// forgot it as dead): the caller must register again, and has lost its leases.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn heartbeat(&self, id: &str, now: i64) -> Result<bool, PgError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE instances SET heartbeat_at = greatest(heartbeat_at, $2) WHERE id = $1",
+                &[&id, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Every registered instance, by id, with the feeds each holds a live lease on at `now`.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn instances(&self, now: i64) -> Result<Vec<Instance>, PgError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT i.id, i.hostname, i.pid, i.version, i.started_at, i.heartbeat_at,
+                        count(f.id) AS feeds_held
+                 FROM instances i
+                 LEFT JOIN feeds f ON f.lease_owner = i.id AND f.lease_expires > $1
+                 GROUP BY i.id ORDER BY i.id",
+                &[&now],
+            )
+            .await?;
+        rows.iter().map(Instance::from_row).collect()
+    }
+
+    /// Removes instances whose last heartbeat is before `before`; their leases become free
+    /// at once (the foreign key clears `lease_owner`). Returns the ids removed.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn forget_instances(&self, before: i64) -> Result<Vec<String>, PgError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "DELETE FROM instances WHERE heartbeat_at < $1 RETURNING id",
+                &[&before],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(PgError::from))
+            .collect()
+    }
+
+    /// Leases up to `limit` feeds that are due at `now` (in the config, `next_poll_at` not
+    /// after `now`) and not leased, or whose lease has expired, to `instance` until
+    /// `now + lease_secs`. Most overdue first. Concurrent callers never get the same feed
+    /// (see the module doc); a caller may get fewer than are due while others claim.
+    ///
+    /// # Errors
+    /// A connection or statement error; an `instance` that is not registered (foreign key).
+    pub async fn claim_due_feeds(
+        &self,
+        instance: &str,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<Claim>, PgError> {
+        let limit = limit.clamp(0, MAX_CLAIM);
+        let lease_secs = lease_secs.max(1);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "WITH due AS (
+                     SELECT id, lease_owner AS previous FROM feeds
+                     WHERE removed_at IS NULL
+                       AND coalesce(next_poll_at, 0) <= $2
+                       AND (lease_owner IS NULL OR lease_expires <= $2)
+                     ORDER BY next_poll_at NULLS FIRST, id
+                     LIMIT $4
+                     FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint
+                 FROM due WHERE f.id = due.id
+                 RETURNING f.id, f.url, f.lease_expires, due.previous",
+                &[&instance, &now, &lease_secs, &limit],
+            )
+            .await?;
+        let mut claims = rows
+            .iter()
+            .map(|r| {
+                Ok(Claim {
+                    feed_id: r.try_get(0)?,
+                    url: r.try_get(1)?,
+                    lease_expires: r.try_get(2)?,
+                    taken_over_from: r.try_get::<_, Option<String>>(3)?.filter(|p| p != instance),
+                })
+            })
+            .collect::<Result<Vec<_>, PgError>>()?;
+        claims.sort_by_key(|c| c.feed_id);
+        Ok(claims)
+    }
+
+    /// Extends the caller's leases on `feed_ids` to `now + lease_secs`, while their polls
+    /// run. Returns the ids still held: a feed missing from the answer was taken over (its
+    /// lease had expired), and the caller must not commit that poll.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn renew_leases(
+        &self,
+        instance: &str,
+        feed_ids: &[i64],
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<Vec<i64>, PgError> {
+        let lease_secs = lease_secs.max(1);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "UPDATE feeds SET lease_expires = $3::bigint + $4::bigint
+                 WHERE lease_owner = $1 AND id = ANY($2)
+                 RETURNING id",
+                &[&instance, &feed_ids, &now, &lease_secs],
+            )
+            .await?;
+        let mut held = rows
+            .iter()
+            .map(|r| r.try_get(0).map_err(PgError::from))
+            .collect::<Result<Vec<i64>, _>>()?;
+        held.sort_unstable();
+        Ok(held)
+    }
+
+    /// Ends the caller's lease on a feed once its poll is done, setting when it is next due
+    /// (so no other instance polls it again this interval). `false` when the caller no longer
+    /// held the lease (it was taken over).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn release_lease(
+        &self,
+        instance: &str,
+        feed_id: i64,
+        next_poll_at: i64,
+    ) -> Result<bool, PgError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL, next_poll_at = $3
+                 WHERE id = $2 AND lease_owner = $1",
+                &[&instance, &feed_id, &next_poll_at],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Gives up every lease the caller holds without touching `next_poll_at` (a clean
+    /// shutdown: the feeds are due for the others at once). Returns how many were held.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn release_all(&self, instance: &str) -> Result<u64, PgError> {
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = $1",
+                &[&instance],
+            )
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_hostname_and_pid() {
+        let i = Instance::this_process(5);
+        assert_eq!(i.id, default_instance_id());
+        assert_eq!(i.id, format!("{}:{}", i.hostname, std::process::id()));
+        assert!(!i.hostname.is_empty());
+        assert_eq!((i.started_at, i.heartbeat_at), (5, 5));
+    }
+}

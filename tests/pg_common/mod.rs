@@ -1,0 +1,106 @@
+//! Shared by the PostgreSQL suites (`pg_store`, `pg_coord`): a schema per test on the server
+//! `FEEDWATCH_TEST_POSTGRES` names (`scripts/pg-throwaway.sh start DIR` starts one and prints
+//! it; CI sets it). Unset, [`TestDb::new`] prints "skipped" and the test passes. Each test
+//! works in its own schema (named after the test and the process), so the tests run in
+//! parallel on one server.
+
+#![allow(dead_code)] // each suite uses part of it
+
+use std::path::Path;
+
+use feedwatch::config::PgSettings;
+use feedwatch::store::pg::{self, Instance, PgStore};
+
+/// One test's schema, dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pub schema: String,
+    pub admin: PgStore,
+}
+
+impl TestDb {
+    /// A fresh schema named after `test`, or `None` (with a message) when no server is set.
+    pub async fn new(test: &str) -> Option<TestDb> {
+        let Ok(url) = std::env::var("FEEDWATCH_TEST_POSTGRES") else {
+            println!(
+                "skipped: FEEDWATCH_TEST_POSTGRES is unset (eval \"$(scripts/pg-throwaway.sh start DIR)\" sets it)"
+            );
+            return None;
+        };
+        let schema = format!("fwtest_{test}_{}", std::process::id());
+        let admin = pg::connect(&settings_for(&url, None)).expect("admin pool");
+        let c = admin.client().await.expect("admin connection");
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .await
+        .expect("create schema");
+        Some(TestDb { url, schema, admin })
+    }
+
+    /// A new pool (as another instance would have) whose tables live in this test's schema.
+    pub fn settings(&self) -> PgSettings {
+        settings_for(&self.url, Some(&self.schema))
+    }
+
+    pub fn store(&self) -> PgStore {
+        pg::connect(&self.settings()).expect("pool")
+    }
+
+    pub async fn migrated_store(&self) -> PgStore {
+        let s = self.store();
+        pg::migrate(&s).await.expect("migrate");
+        s
+    }
+
+    pub async fn drop_schema(self) {
+        let c = self.admin.client().await.expect("admin connection");
+        c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await
+            .expect("drop schema");
+    }
+}
+
+pub fn settings_for(url: &str, schema: Option<&str>) -> PgSettings {
+    let mut s = PgSettings::from_url(url, Path::new("/")).expect("FEEDWATCH_TEST_POSTGRES");
+    if let Some(schema) = schema {
+        s.params.options(format!("-c search_path={schema}"));
+    }
+    s.pool_size = 4;
+    s
+}
+
+/// `n` feeds due at `due`, plus one not yet due and one removed from the config.
+pub async fn add_feeds(store: &PgStore, n: i64, due: i64) {
+    let c = store.client().await.expect("client");
+    c.execute(
+        "INSERT INTO feeds (url, created_at, next_poll_at)
+         SELECT 'http://feed.example/' || i, 0, $2::bigint - (i % 7) FROM generate_series(1::bigint, $1::bigint) AS i",
+        &[&n, &due],
+    )
+    .await
+    .expect("insert due feeds");
+    c.batch_execute(
+        "INSERT INTO feeds (url, created_at, next_poll_at) VALUES ('http://later.example/', 0, 9000000000);
+         INSERT INTO feeds (url, created_at, next_poll_at, removed_at) VALUES ('http://gone.example/', 0, 0, 1);",
+    )
+    .await
+    .expect("insert other feeds");
+}
+
+pub async fn register(store: &PgStore, id: &str, now: i64) {
+    let mut i = Instance::this_process(now);
+    i.id = id.to_string();
+    store.register_instance(&i).await.expect("register");
+}
+
+pub fn ids(claims: &[pg::Claim]) -> Vec<i64> {
+    claims.iter().map(|c| c.feed_id).collect()
+}
+
+pub fn unix_now() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(d.as_secs()).expect("seconds")
+}
