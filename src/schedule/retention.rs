@@ -15,7 +15,8 @@ use crate::store::{Store, StoreError};
 
 /// Time between passes while there is little to remove.
 const EVERY: Duration = Duration::from_secs(600);
-/// ... and after a pass that removed a full batch of some kind, when more is waiting.
+/// ... and after a pass that removed a full batch of some kind, or left the seen-key sweep
+/// short of its end: more is waiting.
 const AGAIN: Duration = Duration::from_secs(1);
 /// Time the writer spends on retention before it exits.
 const CATCH_UP: Duration = Duration::from_secs(2);
@@ -56,7 +57,8 @@ impl Pruning {
         while self.pass(store) && Instant::now() < end {}
     }
 
-    /// One pass: a batch of each kind; whether one was full (more may be waiting). Seen keys
+    /// One pass: a batch of each kind (a window of the seen-key sweep); whether more may be
+    /// waiting. Seen keys
     /// raise and clear the `seen_retention` fault, the other kinds the `retention` fault
     /// (status, `/healthz`, metrics, journal); the next success clears it.
     fn pass(&mut self, store: &mut Store) -> bool {
@@ -71,8 +73,8 @@ impl Pruning {
             }
             let batch = kind.batch();
             match store.prune(kind, &policy, now, batch) {
-                Ok(n) => {
-                    full |= n == batch;
+                Ok((n, more)) => {
+                    full |= more;
                     if kind == Kind::SeenKeys {
                         health::clear(Fault::SeenRetention);
                     }
