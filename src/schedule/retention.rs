@@ -22,9 +22,14 @@ const AGAIN: Duration = Duration::from_secs(1);
 const CATCH_UP: Duration = Duration::from_secs(2);
 /// Windows of the seen-key sweep (`store::seen`) in one timed pass, about 262,000 keys: a
 /// sweep to the end at every pass would rewrite every page of the key table every ten
-/// minutes. So the daemon sweeps some 38 M keys a day; a `poll --once` sweeps to the end of
-/// the key space before it exits (within [`CATCH_UP`]).
+/// minutes. So the daemon sweeps some 38 M keys a day.
 const SEEN_WINDOWS: usize = 8;
+/// ... and in the catch-up before exit, about 524,000 keys more: a `poll --once` run sweeps
+/// at most some 786,000 keys (its first pass and the catch-up), whatever the number kept, so
+/// its cost does not grow with them. With more keys kept than that, the sweep takes several
+/// runs to go round, and a key is forgotten up to that many runs after it could be (with
+/// 1.75 M keys and a run a day, up to 2-3 days late; never early).
+const CATCH_UP_WINDOWS: usize = 16;
 /// Removed feeds are looked at once a day: telling whether anything still references one
 /// reads whole tables, and a feed row is tiny.
 const FEEDS_EVERY: Duration = Duration::from_secs(86_400);
@@ -56,8 +61,8 @@ impl Pruning {
         }
     }
 
-    /// Passes until nothing is left or [`CATCH_UP`] is spent (before exit); the seen-key
-    /// sweep goes to the end of the key space.
+    /// Passes until nothing is left or [`CATCH_UP`] is spent (before exit), with a bigger
+    /// share of the seen-key sweep ([`CATCH_UP_WINDOWS`]).
     pub fn catch_up(&mut self, store: &mut Store) {
         let end = Instant::now() + CATCH_UP;
         while self.pass(store, Some(end)) && Instant::now() < end {}
@@ -117,8 +122,8 @@ impl Pruning {
 }
 
 /// A pass's share of the seen-key sweep: [`SEEN_WINDOWS`] windows, or before exit (`until`)
-/// windows to the end of the key space while time is left. More is waiting only when a
-/// window forgot a full batch.
+/// [`CATCH_UP_WINDOWS`] while time is left; both stop at the end of the key space. More is
+/// waiting only when a window forgot a full batch.
 fn sweep(
     store: &mut Store,
     policy: &crate::store::retention::Policy,
@@ -136,7 +141,7 @@ fn sweep(
             return Ok((rows, true));
         }
         let go_on = match until {
-            Some(end) => Instant::now() < end,
+            Some(end) => windows < CATCH_UP_WINDOWS && Instant::now() < end,
             None => windows < SEEN_WINDOWS,
         };
         if !more || !go_on {
