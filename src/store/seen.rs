@@ -30,8 +30,9 @@
 //!    write per key per day, in the poll's own transaction.
 //! 2. **Forgetting.** A key is forgotten (row deleted) only when both its `last_present` and
 //!    the item's published date (without one, its last presence alone) are older than `R`.
-//!    The sweep does it, window by window, in the single writer's retention pass
-//!    (`schedule::retention`) and once more before the writer exits.
+//!    The sweep does it, window by window, a bounded share in each of the single writer's
+//!    retention passes (`schedule::retention`) and before the writer exits; so a key may be
+//!    forgotten some passes or runs after it could be, never before.
 //! 3. **Date gate.** An item none of whose keys are known and whose published date is older
 //!    than `R` is recorded as seen but not processed (no article, no alert). A forgotten
 //!    item had such a date (rule 2), so when it comes back it is recorded again, silently.
