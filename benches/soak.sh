@@ -27,7 +27,7 @@
 #
 # Start-up time = from exec of `poll --once` to the first feed request reaching nginx (its
 # access-log time, real clock): config load, database lock, open and `quick_check`, feed sync,
-# alert-log reconcile, loading every seen key into memory, pipeline and writer start. It is
+# alert-log reconcile, pipeline and writer start (before #14's fix also loading every seen key). It is
 # wall-clock time, so it carries the machine's load (see the load average in env.txt).
 # Needs python3, nginx (nginx-light), GNU time, sqlite3, curl, libfaketime. Loopback only.
 set -euo pipefail
@@ -156,7 +156,8 @@ poll() {
     local free psize seen recent arts
     read -r free psize seen recent arts < <(sqlite3 -separator ' ' "$db" \
         "SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_size FROM pragma_page_size),
-                (SELECT count(*) FROM seen_items), (SELECT count(*) FROM recent_items), (SELECT count(*) FROM articles)")
+                (SELECT count(*) FROM seen_items) + (SELECT count(*) FROM seen_staged s WHERE NOT EXISTS (SELECT 1 FROM seen_items i WHERE i.key = s.key)),
+                (SELECT count(*) FROM recent_items), (SELECT count(*) FROM articles)")
     local rss user sys wall
     rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$OUT/raw/$tag.time")
     user=$(awk -F': ' '/User time/ { print $2 }' "$OUT/raw/$tag.time")

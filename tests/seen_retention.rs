@@ -53,29 +53,52 @@ fn db(inst: &Instance) -> rusqlite::Connection {
     rusqlite::Connection::open(inst.db()).expect("open db")
 }
 
+/// Each stored key with its latest presence: keys live in `seen_items` and, until the sweep
+/// moves them over, in `seen_staged` (see `store::seen`).
+const KEYS: &str = "SELECT key, max(last_present) AS last_present FROM (
+        SELECT key, last_present FROM seen_items UNION ALL SELECT key, last_present FROM seen_staged
+    ) GROUP BY key";
+
 fn seen_rows(inst: &Instance) -> i64 {
     db(inst)
-        .query_row("SELECT count(*) FROM seen_items", [], |r| r.get(0))
+        .query_row(&format!("SELECT count(*) FROM ({KEYS})"), [], |r| r.get(0))
         .expect("count")
 }
 
 /// The oldest last presence of any key.
 fn oldest_presence(inst: &Instance) -> i64 {
     db(inst)
-        .query_row("SELECT min(last_present) FROM seen_items", [], |r| r.get(0))
+        .query_row(
+            &format!("SELECT min(last_present) FROM ({KEYS})"),
+            [],
+            |r| r.get(0),
+        )
         .expect("min")
+}
+
+/// Sets the last presence of every stored key.
+fn set_presence(inst: &Instance, at: i64) {
+    for table in ["seen_items", "seen_staged"] {
+        db(inst)
+            .execute(&format!("UPDATE {table} SET last_present = ?1"), [at])
+            .expect("presence");
+    }
 }
 
 /// Moves every stored seen-key time `secs` into the past: the database as it is after that
 /// much time with the items absent from every feed document.
 fn backdate(inst: &Instance, secs: i64) {
-    db(inst)
-        .execute(
-            "UPDATE seen_items SET first_seen = first_seen - ?1, last_present = last_present - ?1,
-                    published_at = published_at - ?1",
-            [secs],
-        )
-        .expect("backdate");
+    for table in ["seen_items", "seen_staged"] {
+        db(inst)
+            .execute(
+                &format!(
+                    "UPDATE {table} SET last_present = last_present - ?1,
+                            published_at = published_at - ?1"
+                ),
+                [secs],
+            )
+            .expect("backdate");
+    }
 }
 
 /// Articles and their alerts past their own retention: without them only the seen keys
@@ -86,17 +109,11 @@ fn drop_articles(inst: &Instance) {
         .expect("delete articles");
 }
 
-/// Forgets through the store API at `at`, every pass, as the writer does; how many keys.
+/// Forgets through the store API at `at`, every pass of the sweep to its end, as the writer
+/// does; how many keys.
 fn forget_at(inst: &Instance, at: i64) -> usize {
     let mut s = Store::open(&inst.db()).expect("open store");
-    let mut total = 0;
-    loop {
-        let n = s.forget_seen(at, FORGET_BATCH).expect("forget");
-        total += n;
-        if n < FORGET_BATCH {
-            return total;
-        }
-    }
+    s.forget_seen_all(at).expect("forget")
 }
 
 async fn poll(inst: &Instance) {
@@ -135,9 +152,7 @@ async fn item_still_in_its_feed_is_kept_and_never_realerts() {
     // 200 days on; its presence was last written 80 days ago (as by a poll then), and the
     // feed still carries it, with its date.
     backdate(&inst, 200 * DAY);
-    db(&inst)
-        .execute("UPDATE seen_items SET last_present = ?1", [t - 80 * DAY])
-        .expect("presence");
+    set_presence(&inst, t - 80 * DAY);
     serve(
         &srv,
         "/a",
@@ -248,10 +263,10 @@ async fn item_moved_to_another_feed_does_not_realert() {
 /// A poll of `keys` (one key per item) at `at`, published `published` (None: undated), with
 /// the presence refresh the pipeline asks for.
 fn record(s: &Store, feed: i64, keys: &[i64], at: i64, published: Option<i64>) -> PollRecord {
-    let seen = s.seen_keys().expect("seen");
-    let unseen = seen.unseen(keys);
+    let found = s.seen_lookup(keys, at).expect("lookup");
+    let unseen = found.unseen;
     PollRecord {
-        present: seen.stale(keys, at),
+        present: found.stale,
         seen: unseen.iter().map(|k| vec![*k]).collect(),
         published: published
             .map(|p| unseen.iter().map(|k| (*k, p)).collect())
@@ -263,15 +278,15 @@ fn record(s: &Store, feed: i64, keys: &[i64], at: i64, published: Option<i64>) -
 fn table_rows(path: &std::path::Path) -> i64 {
     rusqlite::Connection::open(path)
         .expect("open")
-        .query_row("SELECT count(*) FROM seen_items", [], |r| r.get(0))
+        .query_row(&format!("SELECT count(*) FROM ({KEYS})"), [], |r| r.get(0))
         .expect("count")
 }
 
-/// Case 4: retention deletes old keys, in bounded passes: the row count drops, the in-memory set
-/// follows, and a new start loads only what is left. Keys present within the retention, or
-/// dated within it, or undated but first seen within it, stay.
+/// Case 4: retention deletes old keys, in bounded passes: the row count drops, lookups follow,
+/// also after a new start. Keys present within the retention, or dated within it, or undated
+/// but first seen within it, stay.
 #[test]
-fn retention_deletes_old_keys_and_memory_follows() {
+fn retention_deletes_old_keys_and_lookups_follow() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("fw.db");
     let mut s = Store::open(&path).expect("open");
@@ -299,20 +314,17 @@ fn retention_deletes_old_keys_and_memory_follows() {
     }
     let all = 12_000 + 300;
     assert_eq!(table_rows(&path), all);
-    assert_eq!(s.seen_keys().expect("seen").len(), all as usize);
+    assert_eq!(s.seen_count().expect("count"), all);
 
     // 100 days on: nothing is past the horizon yet (the old keys were present at t0).
     let at = t0 + 100 * DAY;
-    assert_eq!(
-        s.forget_seen(t0 + 89 * DAY, FORGET_BATCH).expect("forget"),
-        0
-    );
+    assert_eq!(s.forget_seen_all(t0 + 89 * DAY).expect("forget"), 0);
     // Bounded passes until the old keys are gone.
     let mut passes = Vec::new();
     loop {
-        let n = s.forget_seen(at, FORGET_BATCH).expect("forget");
-        passes.push(n);
-        if n < FORGET_BATCH {
+        let pass = s.forget_seen(at, FORGET_BATCH).expect("forget");
+        passes.push(pass.forgotten);
+        if !pass.more {
             break;
         }
     }
@@ -321,37 +333,30 @@ fn retention_deletes_old_keys_and_memory_follows() {
         [FORGET_BATCH, FORGET_BATCH, 12_000 - 2 * FORGET_BATCH]
     );
     assert_eq!(table_rows(&path), 300);
-    let seen = s.seen_keys().expect("seen");
-    assert_eq!(seen.len(), 300);
-    assert_eq!(seen.unseen(&[1, 12_000]), [1, 12_000]);
+    assert_eq!(s.unseen(&[1, 12_000]).expect("unseen"), [1, 12_000]);
     for kept in [&present, &undated, &dated_ahead] {
-        assert!(seen.unseen(kept).is_empty());
+        assert!(s.unseen(kept).expect("unseen").is_empty());
     }
     drop(s);
     let reopened = Store::open(&path).expect("reopen");
-    assert_eq!(reopened.seen_keys().expect("seen").len(), 300, "start-up");
+    assert_eq!(
+        reopened.seen_count().expect("count"),
+        300,
+        "after a restart"
+    );
+    assert!(reopened.unseen(&present).expect("unseen").is_empty());
     drop(reopened);
 
     // 151 days: the undated keys, last present at day 60, go; those dated day 80 stay until
     // day 170, the present ones until 90 days after day 100.
     let mut s = Store::open(&path).expect("reopen");
-    assert_eq!(
-        s.forget_seen(t0 + 151 * DAY, FORGET_BATCH).expect("forget"),
-        100
-    );
-    let seen = s.seen_keys().expect("seen");
-    assert_eq!(seen.unseen(&undated), undated);
-    assert!(seen.unseen(&present).is_empty());
-    assert!(seen.unseen(&dated_ahead).is_empty());
-    assert_eq!(
-        s.forget_seen(t0 + 171 * DAY, FORGET_BATCH).expect("forget"),
-        100
-    );
-    assert_eq!(
-        s.forget_seen(t0 + 191 * DAY, FORGET_BATCH).expect("forget"),
-        100
-    );
-    assert!(s.seen_keys().expect("seen").is_empty());
+    assert_eq!(s.forget_seen_all(t0 + 151 * DAY).expect("forget"), 100);
+    assert_eq!(s.unseen(&undated).expect("unseen"), undated);
+    assert!(s.unseen(&present).expect("unseen").is_empty());
+    assert!(s.unseen(&dated_ahead).expect("unseen").is_empty());
+    assert_eq!(s.forget_seen_all(t0 + 171 * DAY).expect("forget"), 100);
+    assert_eq!(s.forget_seen_all(t0 + 191 * DAY).expect("forget"), 100);
+    assert_eq!(s.seen_count().expect("count"), 0);
     assert_eq!(table_rows(&path), 0);
 }
 
@@ -368,12 +373,13 @@ fn presence_is_written_once_a_day() {
     let feed = s.feeds().expect("feeds")[0].id;
     let keys: Vec<i64> = (1..=1_000).collect();
     let t0 = 1_700_000_000 - 1_700_000_000 % DAY + 3600; // 01:00 UTC
+                                                         // Keys whose presence was written after their first sighting (all on the second day).
     let changes = |p: &std::path::Path| -> i64 {
         rusqlite::Connection::open(p)
             .expect("open")
             .query_row(
-                "SELECT count(*) FROM seen_items WHERE last_present > first_seen",
-                [],
+                &format!("SELECT count(*) FROM ({KEYS}) WHERE last_present > ?1"),
+                [t0 + 600],
                 |r| r.get(0),
             )
             .expect("count")

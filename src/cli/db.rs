@@ -2,10 +2,11 @@
 //!
 //! `stats`, `backup` and `check` read the database as it is and run beside the daemon;
 //! `vacuum` rewrites the whole file, so it takes the database's lock and is refused while a
-//! daemon or poll holds it. `prune` takes the lock too: the seen keys live in the daemon's
-//! memory, and the daemon applies the same retention itself every ten minutes (a reload
-//! hands it new settings), so there is nothing for a second writer to do beside it. Exit codes follow the rest of the command line: 0 done, 2 a
-//! damaged or missing database or a bad argument, 3 the database is in use.
+//! daemon or poll holds it. `prune` takes the lock too: the daemon applies the same
+//! retention itself every ten minutes (a reload hands it new settings), and its seen keys
+//! held for commits in flight are in its memory, so there is nothing for a second writer to
+//! do beside it. Exit codes follow the rest of the command line: 0 done, 2 a damaged or
+//! missing database or a bad argument, 3 the database is in use.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -79,7 +79,7 @@ impl Fault {
                 "polls go on; the database keeps its free pages and its WAL until a later pass succeeds (retried within a minute)"
             }
             Fault::SeenRetention => {
-                "polls go on; old seen-item keys stay in memory and on disk until a later pass succeeds (retried within ten minutes)"
+                "polls go on; old seen-item keys stay on disk until a later pass succeeds (retried within ten minutes)"
             }
             Fault::Retention => {
                 "polls go on; rows past their retention stay until a later pass succeeds (retried within ten minutes)"

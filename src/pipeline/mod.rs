@@ -51,7 +51,8 @@ pub struct Pipeline {
     pub extractor: Arc<Extractor>,
     /// A read connection for feed state and page attempts. Writes go through the writer.
     pub reader: Arc<Mutex<Store>>,
-    /// Keys of every item seen, kept current by the writer's commits.
+    /// The seen keys held for records the writer has not committed yet (shared with it),
+    /// and the seen-key retention; the rest is looked up through `reader`.
     pub seen: Arc<crate::store::SeenKeys>,
     /// The `[poll]` settings in force.
     pub poll: PollConfig,
@@ -172,7 +173,7 @@ impl<'a> Poll<'a> {
         self.rec.next_poll_at = self.rec.next_poll_at.max(self.now + wait);
         let item_count = parsed.items.len() as i64;
         self.rec.item_count = Some(item_count);
-        let fresh = self.fresh_items(parsed.items);
+        let fresh = self.fresh_items(parsed.items)?;
         self.check_gap(fresh.len(), item_count);
         let fresh = self.gate_too_old(fresh);
         let fresh = self.to_text(fresh).await?;
@@ -267,22 +268,30 @@ impl<'a> Poll<'a> {
     /// also by its link, so a feed that rewrites GUIDs on every poll, or re-publishes an item
     /// under a new GUID, does not alert again. Nothing has been turned from HTML into text
     /// yet (apart from titles): only new items are. The links of the others are recorded, as
-    /// this feed joins their sources.
-    fn fresh_items(&mut self, items: Vec<RawItem>) -> Vec<Keyed> {
+    /// this feed joins their sources. The document's keys are looked up in one query; if that
+    /// fails the poll fails (and is retried), rather than take known items for new.
+    fn fresh_items(&mut self, items: Vec<RawItem>) -> Result<Vec<Keyed>, Stop> {
         let scope = feed::identity::scope(&self.feed.url);
         let keyed = key_items(items, &scope);
         let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
-        let unseen: std::collections::HashSet<i64> = self.p.seen.unseen(&all).into_iter().collect();
+        let found = {
+            let reader = self.p.reader.lock().unwrap_or_else(|e| e.into_inner());
+            self.p.seen.lookup(&reader, &all, self.now)
+        };
+        let found = found.map_err(|e| {
+            Stop::Failed(format!("{}: cannot look up seen items: {e}", self.feed.url))
+        })?;
+        let unseen: std::collections::HashSet<i64> = found.unseen.into_iter().collect();
         let (fresh, also_seen) = select_fresh(keyed, &unseen);
         self.rec.also_seen.extend(also_seen);
         // Known items present here keep their keys from being forgotten (see `store::seen`).
-        self.rec.present = self.p.seen.stale(&all, self.now);
+        self.rec.present = found.stale;
         for k in &fresh {
             if let Some(t) = k.item.head.published {
                 self.rec.published.insert(k.keys[0], t.timestamp());
             }
         }
-        fresh
+        Ok(fresh)
     }
 
     /// An item older than the seen-key retention may be one whose key was forgotten: it is

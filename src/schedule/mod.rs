@@ -55,13 +55,16 @@ async fn poll_and_commit(
     let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
     let (ack_tx, ack_rx) = oneshot::channel();
     let mut committed = false;
-    if tx
-        .send(WriterMsg::Commit(Box::new(rec), ack_tx))
-        .await
-        .is_ok()
-    {
-        drop(slot);
-        committed = ack_rx.await.unwrap_or(false);
+    // Its keys count as seen from now until the writer has committed them (it releases them
+    // then), so no other poll takes these items for new meanwhile.
+    p.seen.hold(&rec);
+    match tx.send(WriterMsg::Commit(Box::new(rec), ack_tx)).await {
+        Ok(()) => {
+            drop(slot);
+            committed = ack_rx.await.unwrap_or(false);
+        }
+        Err(mpsc::error::SendError(WriterMsg::Commit(rec, _))) => p.seen.release(&rec),
+        Err(_) => {}
     }
     if !committed {
         // Nothing of this poll was stored: count it as failed, and poll again soon rather

@@ -15,10 +15,21 @@ use crate::store::{Store, StoreError};
 
 /// Time between passes while there is little to remove.
 const EVERY: Duration = Duration::from_secs(600);
-/// ... and after a pass that removed a full batch of some kind, when more is waiting.
+/// ... and after a pass that removed a full batch of some kind, or left the seen-key sweep
+/// short of its end: more is waiting.
 const AGAIN: Duration = Duration::from_secs(1);
 /// Time the writer spends on retention before it exits.
 const CATCH_UP: Duration = Duration::from_secs(2);
+/// Windows of the seen-key sweep (`store::seen`) in one timed pass, about 262,000 keys: a
+/// sweep to the end at every pass would rewrite every page of the key table every ten
+/// minutes. So the daemon sweeps some 38 M keys a day.
+const SEEN_WINDOWS: usize = 8;
+/// ... and in the catch-up before exit, about 524,000 keys more: a `poll --once` run sweeps
+/// at most some 786,000 keys (its first pass and the catch-up), whatever the number kept, so
+/// its cost does not grow with them. With more keys kept than that, the sweep takes several
+/// runs to go round, and a key is forgotten up to that many runs after it could be (with
+/// 1.75 M keys and a run a day, up to 2-3 days late; never early).
+const CATCH_UP_WINDOWS: usize = 16;
 /// Removed feeds are looked at once a day: telling whether anything still references one
 /// reads whole tables, and a feed row is tiny.
 const FEEDS_EVERY: Duration = Duration::from_secs(86_400);
@@ -46,20 +57,22 @@ impl Pruning {
     /// Runs one pass when one is due.
     pub fn pass_if_due(&mut self, store: &mut Store) {
         if Instant::now() >= self.next {
-            self.pass(store);
+            self.pass(store, None);
         }
     }
 
-    /// Passes until nothing is left or [`CATCH_UP`] is spent (before exit).
+    /// Passes until nothing is left or [`CATCH_UP`] is spent (before exit), with a bigger
+    /// share of the seen-key sweep ([`CATCH_UP_WINDOWS`]).
     pub fn catch_up(&mut self, store: &mut Store) {
         let end = Instant::now() + CATCH_UP;
-        while self.pass(store) && Instant::now() < end {}
+        while self.pass(store, Some(end)) && Instant::now() < end {}
     }
 
-    /// One pass: a batch of each kind; whether one was full (more may be waiting). Seen keys
+    /// One pass: a batch of each kind (a window of the seen-key sweep); whether more may be
+    /// waiting. Seen keys
     /// raise and clear the `seen_retention` fault, the other kinds the `retention` fault
     /// (status, `/healthz`, metrics, journal); the next success clears it.
-    fn pass(&mut self, store: &mut Store) -> bool {
+    fn pass(&mut self, store: &mut Store, catch_up: Option<Instant>) -> bool {
         let now = chrono::Utc::now().timestamp();
         let policy = self.retention.get();
         let feeds = Instant::now() >= self.feeds_next;
@@ -69,10 +82,14 @@ impl Pruning {
             if kind == Kind::RemovedFeeds && !feeds {
                 continue;
             }
-            let batch = kind.batch();
-            match store.prune(kind, &policy, now, batch) {
-                Ok(n) => {
-                    full |= n == batch;
+            let pruned = if kind == Kind::SeenKeys {
+                sweep(store, &policy, now, catch_up)
+            } else {
+                store.prune(kind, &policy, now, kind.batch())
+            };
+            match pruned {
+                Ok((n, more)) => {
+                    full |= more;
                     if kind == Kind::SeenKeys {
                         health::clear(Fault::SeenRetention);
                     }
@@ -101,6 +118,35 @@ impl Pruning {
         }
         self.next = Instant::now() + if full { AGAIN } else { EVERY };
         full
+    }
+}
+
+/// A pass's share of the seen-key sweep: [`SEEN_WINDOWS`] windows, or before exit (`until`)
+/// [`CATCH_UP_WINDOWS`] while time is left; both stop at the end of the key space. More is
+/// waiting only when a window forgot a full batch.
+fn sweep(
+    store: &mut Store,
+    policy: &crate::store::retention::Policy,
+    now: i64,
+    until: Option<Instant>,
+) -> Result<(usize, bool), StoreError> {
+    let batch = Kind::SeenKeys.batch();
+    let mut rows = 0;
+    let mut windows = 0;
+    loop {
+        let (n, more) = store.prune(Kind::SeenKeys, policy, now, batch)?;
+        rows += n;
+        windows += 1;
+        if n >= batch {
+            return Ok((rows, true));
+        }
+        let go_on = match until {
+            Some(end) => windows < CATCH_UP_WINDOWS && Instant::now() < end,
+            None => windows < SEEN_WINDOWS,
+        };
+        if !more || !go_on {
+            return Ok((rows, false));
+        }
     }
 }
 
@@ -134,12 +180,12 @@ mod tests {
         let mut pruning = Pruning::new(Arc::new(Retention::new(policy())));
         rename(&db, "seen_items", "seen_items_away");
         rename(&db, "page_failures", "page_failures_away");
-        assert!(!pruning.pass(&mut s));
+        assert!(!pruning.pass(&mut s, None));
         assert!(health::is_active(Fault::SeenRetention));
         assert!(health::is_active(Fault::Retention));
         rename(&db, "seen_items_away", "seen_items");
         rename(&db, "page_failures_away", "page_failures");
-        pruning.pass(&mut s);
+        pruning.pass(&mut s, None);
         assert!(!health::is_active(Fault::SeenRetention));
         assert!(!health::is_active(Fault::Retention));
     }

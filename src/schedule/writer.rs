@@ -296,9 +296,22 @@ fn gather(
     round
 }
 
-/// Commits a batch; per record, whether it was committed. Raises the `store_commit` fault
-/// when any record failed and clears it when all went in.
+/// Commits a batch; per record, whether it was committed. Then releases the records' held
+/// seen keys (see `store::seen`): they are in the database now, or, for a record that could
+/// not be stored, new again.
 fn commit(store: &mut Store, batch: &[PollRecord]) -> Vec<bool> {
+    let done = commit_batch(store, batch);
+    if let Ok(seen) = store.seen_keys() {
+        for rec in batch {
+            seen.release(rec);
+        }
+    }
+    done
+}
+
+/// Commits a batch in one transaction, else record by record. Raises the `store_commit`
+/// fault when any record failed and clears it when all went in.
+fn commit_batch(store: &mut Store, batch: &[PollRecord]) -> Vec<bool> {
     if batch.is_empty() {
         return Vec::new();
     }
@@ -431,5 +444,49 @@ pub async fn health_ticks(tx: mpsc::Sender<WriterMsg>, stop: CancellationToken) 
                 let _ = tx.try_send(WriterMsg::Tick);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(feed: i64, keys: &[i64]) -> PollRecord {
+        PollRecord {
+            seen: keys.iter().map(|k| vec![*k]).collect(),
+            ..PollRecord::new(feed, 1_700_000_000)
+        }
+    }
+
+    /// The held keys of a batch are released once it is committed (they are in the database
+    /// then), and also when it could not be (new again, polled again).
+    #[test]
+    fn a_batch_releases_its_held_keys_committed_or_not() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("f.db");
+        let mut s = Store::open(&db).expect("open");
+        s.sync_feeds([("http://f.invalid/", None)], 0)
+            .expect("sync");
+        let feed = s.feeds().expect("feeds")[0].id;
+        let seen = s.seen_keys().expect("seen");
+        let batch = [record(feed, &[1, 2]), record(feed, &[3])];
+        batch.iter().for_each(|r| seen.hold(r));
+        assert_eq!(commit(&mut s, &batch), [true, true]);
+        assert_eq!(seen.held_len(), 0);
+        assert!(s.unseen(&[1, 2, 3]).expect("unseen").is_empty());
+
+        let lost = record(feed, &[4]);
+        seen.hold(&lost);
+        let rename = |from: &str, to: &str| {
+            rusqlite::Connection::open(&db)
+                .and_then(|c| c.execute_batch(&format!("ALTER TABLE {from} RENAME TO {to}")))
+                .expect("rename");
+        };
+        rename("seen_staged", "away");
+        assert_eq!(commit(&mut s, std::slice::from_ref(&lost)), [false]);
+        assert_eq!(seen.held_len(), 0);
+        rename("away", "seen_staged");
+        assert_eq!(s.unseen(&[4]).expect("unseen"), [4]);
+        health::clear(Fault::StoreCommit);
     }
 }

@@ -39,7 +39,8 @@ const TIME_COLUMNS: &[(&str, &str)] = &[
     ("recent_items", "seen_at"),
     ("sinks", "created_at"),
     ("sink_deliveries", "next_attempt_at"),
-    ("seen_items", "first_seen"),
+    ("seen_items", "last_present"),
+    ("seen_staged", "last_present"),
 ];
 
 /// Errors from the operator commands.

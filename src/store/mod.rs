@@ -35,8 +35,7 @@ pub use model::*;
 pub use outbox::{ClaimedAlert, SinkStatus};
 use poll::write_poll;
 pub use search::SearchHit;
-use seen::SeenChanges;
-pub use seen::{SeenKeys, FORGET_BATCH};
+pub use seen::{Lookup, SeenKeys, Swept, FORGET_BATCH, SWEEP_ROWS};
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`
 /// reading while the daemon commits) before giving up.
@@ -55,11 +54,15 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0008_fts_insert_in_code.sql")),
         M::up(include_str!("../../migrations/0009_seen_presence.sql")),
         M::up(include_str!("../../migrations/0010_retention.sql")),
+        M::up(include_str!("../../migrations/0011_seen_by_key.sql")),
     ])
 }
 
 /// The schema version that added what retention reads (`0010_retention.sql`).
 const RETENTION_SCHEMA: i64 = 10;
+/// The schema version that keys the seen items by key (`0011_seen_by_key.sql`).
+#[cfg(test)]
+const SEEN_BY_KEY_SCHEMA: usize = 11;
 
 /// Errors from the storage boundary.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +108,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// The seen-item keys, loaded on first use and kept in step with this connection's
-    /// commits. Shared (Arc) with the pipeline, which asks it what is new.
+    /// The seen keys held for records not committed yet, and the seen-key retention:
+    /// shared (Arc) with the pipeline, which asks it what is new (see `seen`).
     seen: std::cell::OnceCell<std::sync::Arc<SeenKeys>>,
     /// Device and inode of the file when it was opened: SQLite writes on into a deleted
     /// file without a word, so [`Store::file_gone`] compares them with the path's.
@@ -280,19 +283,13 @@ impl Store {
 
     /// Which of `keys` have never been seen. Order of `keys` is kept.
     pub fn unseen(&self, keys: &[i64]) -> Result<Vec<i64>, StoreError> {
-        Ok(self.seen_keys()?.unseen(keys))
+        Ok(self.seen_lookup(keys, 0)?.unseen)
     }
 
-    /// The seen-item keys (loaded from the table on first use). Commits and forgetting
-    /// through this connection keep it current; hand it to whoever asks "is this item new?".
+    /// This store's [`SeenKeys`]: what is held for records not committed yet, and the
+    /// retention. Hand it to whoever asks "is this item new?" with a read connection.
     pub fn seen_keys(&self) -> Result<std::sync::Arc<SeenKeys>, StoreError> {
-        if let Some(s) = self.seen.get() {
-            return Ok(s.clone());
-        }
-        let keys = SeenKeys::load(&self.conn)?;
-        let keys = std::sync::Arc::new(keys);
-        let _ = self.seen.set(keys.clone());
-        Ok(keys)
+        Ok(self.seen.get_or_init(Default::default).clone())
     }
 
     /// How often an item's article page has failed so far.
@@ -311,16 +308,12 @@ impl Store {
     /// Commits several polls' results in one transaction (each record is still all or
     /// nothing, as a group): at thousands of feeds, one fsync per batch instead of per feed.
     pub fn commit_polls(&mut self, recs: &[PollRecord]) -> Result<(), StoreError> {
-        let seen = self.seen_keys()?;
-        let mut added = SeenChanges::default();
         let floor = self.alert_id_floor;
         let tx = self.conn.transaction()?;
         for rec in recs {
-            write_poll(&tx, rec, &seen, &mut added, floor)?;
+            write_poll(&tx, rec, floor)?;
         }
         tx.commit()?;
-        // Only committed keys become "seen": a failed commit leaves the items new.
-        added.apply(&seen);
         Ok(())
     }
 

@@ -9,15 +9,13 @@ use super::*;
 pub(super) fn write_poll(
     tx: &Transaction<'_>,
     rec: &PollRecord,
-    seen: &SeenKeys,
-    added: &mut SeenChanges,
     id_floor: i64,
 ) -> Result<(), StoreError> {
     write_feed_state(tx, rec)?;
     write_recent(tx, rec)?;
     write_extract_failures(tx, rec)?;
     write_validators(tx, rec)?;
-    let newly_seen = write_seen(tx, rec, seen, added)?;
+    let newly_seen = write_seen(tx, rec)?;
     write_deferred(tx, rec)?;
     let kept = write_articles(tx, rec, id_floor)?;
     write_sources(tx, rec)?;
@@ -126,15 +124,10 @@ fn write_validators(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), StoreE
     Ok(())
 }
 
-/// Marks the poll's item keys seen (each once per batch: `added` holds the keys this batch
-/// wrote already), so no later poll handles them again; a key seen clears its page failures.
-/// Returns how many items were newly seen.
-fn write_seen(
-    tx: &Transaction<'_>,
-    rec: &PollRecord,
-    seen: &SeenKeys,
-    added: &mut SeenChanges,
-) -> Result<i64, StoreError> {
+/// Marks the poll's item keys seen (each once: a key this batch wrote already is known), so
+/// no later poll handles them again; a key seen clears its page failures. Returns how many
+/// items were newly seen.
+fn write_seen(tx: &Transaction<'_>, rec: &PollRecord) -> Result<i64, StoreError> {
     let mut newly_seen = 0i64;
     let mut clear_fail = tx.prepare_cached("DELETE FROM page_failures WHERE key = ?1")?;
     // Usually empty (only full-text feeds fail pages): then there is nothing to clear.
@@ -143,7 +136,7 @@ fn write_seen(
         .query_row([], |r| r.get(0))?;
     for keys in &rec.seen {
         for (i, &k) in keys.iter().enumerate() {
-            if !added.insert(tx, seen, rec, keys, k)? {
+            if !seen::insert(tx, rec, keys, k)? {
                 continue;
             }
             // An item counts once, by its identity key.
@@ -155,7 +148,7 @@ fn write_seen(
             }
         }
     }
-    added.refresh(tx, seen, rec)?;
+    seen::refresh(tx, rec)?;
     Ok(newly_seen)
 }
 

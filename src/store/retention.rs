@@ -225,13 +225,18 @@ fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) 
             "removed_at IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM articles WHERE feed_id = feeds.id)
              AND id NOT IN (SELECT feed_id FROM seen_items)
+             AND id NOT IN (SELECT feed_id FROM seen_staged)
              AND id NOT IN (SELECT feed_id FROM article_sources)
              AND id NOT IN (SELECT feed_id FROM recent_items)",
         ),
+        // Both tables (see `store::seen`): a staged row supersedes the key's row in
+        // `seen_items`, as it carries a later presence.
         Kind::SeenKeys => (
-            "seen_items",
-            "id",
-            "max(last_present, coalesce(published_at, first_seen))",
+            "(SELECT key, last_present, published_at FROM seen_items
+               WHERE key NOT IN (SELECT key FROM seen_staged)
+              UNION ALL SELECT key, last_present, published_at FROM seen_staged)",
+            "key",
+            "max(last_present, coalesce(published_at, last_present))",
             "1",
         ),
     }
@@ -339,7 +344,8 @@ pub struct Pruned {
 
 impl Store {
     /// Removes up to `batch` rows of `kind` past their retention at `now`, in one
-    /// transaction (seen keys through [`Store::forget_seen`]); how many. Fewer than `batch`: none is left for now.
+    /// transaction (seen keys through a pass of [`Store::forget_seen`]'s sweep): how many,
+    /// and whether more may be waiting now (a full batch, or a sweep not yet at its end).
     ///
     /// # Errors
     /// When SQLite fails (the transaction is rolled back).
@@ -349,14 +355,18 @@ impl Store {
         policy: &Policy,
         now: i64,
         batch: usize,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, bool), StoreError> {
         if kind == Kind::SeenKeys {
             self.seen_keys()?.set_retention(policy.seen);
-            return self.forget_seen(now, batch);
+            let swept = self.forget_seen(now, batch)?;
+            return Ok((swept.forgotten, swept.more));
         }
         match policy.horizon(kind, now) {
-            Some(h) => Ok(delete_batch(&mut self.conn, kind, h, batch)?),
-            None => Ok(0),
+            Some(h) => {
+                let n = delete_batch(&mut self.conn, kind, h, batch)?;
+                Ok((n, n >= batch))
+            }
+            None => Ok((0, false)),
         }
     }
 
@@ -384,12 +394,12 @@ impl Store {
             let due = due(&self.conn, policy, kind, now)?.rows;
             let mut rows = 0;
             loop {
-                let n = self.prune(kind, policy, now, kind.batch())?;
+                let (n, more) = self.prune(kind, policy, now, kind.batch())?;
                 rows += n;
                 if n > 0 || rows == 0 {
                     progress(kind, rows, due);
                 }
-                if n < kind.batch() {
+                if !more {
                     break;
                 }
             }
@@ -431,7 +441,7 @@ mod tests {
         for kind in Kind::ALL {
             assert_eq!(
                 s.prune(kind, &policy(), 1_000_000_000, 10).expect("prune"),
-                0
+                (0, false)
             );
         }
         let forever = Policy {
