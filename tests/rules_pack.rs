@@ -258,29 +258,28 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 9 (2026-12-03): recall 0.667 / 0.500 / 0.646 / 0.583, false alarms
-/// 25.0% / 16.7% / 20.8% / 25.0%. Round 8, before it was retired to dev: recall 0.604 / 0.583 /
-/// 0.375 / 0.542, false alarms 20.8% / 0.0% / 8.3% / 12.5%.
+/// Measured on round 10 (2026-12-03): recall 0.625 / 0.542 / 0.417 / 0.500, false alarms
+/// 4.2% / 8.3% / 4.2% / 8.3%. Round 9, before it was retired to dev: recall 0.667 / 0.500 /
+/// 0.646 / 0.583, false alarms 25.0% / 16.7% / 20.8% / 25.0%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.66), ("ar", 0.50), ("fr", 0.64), ("de", 0.58)],
-    false_alarms: [("en", 0.25), ("ar", 0.17), ("fr", 0.21), ("de", 0.25)],
+    recall: [("en", 0.62), ("ar", 0.54), ("fr", 0.41), ("de", 0.50)],
+    false_alarms: [("en", 0.05), ("ar", 0.09), ("fr", 0.05), ("de", 0.09)],
 };
 
-/// Measured on round 9 (2026-12-03, 256 cases by two authors who never saw the pack; the
-/// pack tuned on dev at `c02c326`, round 8 included): recall 0.958 / 0.854 / 0.979 / 0.833,
-/// false alarms 8.3% in each language (8 of 96).
-/// Earlier held-out rounds, each measured before it was read and retired to dev: round 8
-/// recall 0.958 / 0.958 / 0.917 / 0.958, false alarms 6 of 96; round 7 recall 0.917 / 0.958 /
-/// 0.979 / 0.938, false alarms 7 of 96; round 6 recall 0.979 / 0.958 / 0.979 / 0.917, false
-/// alarms 2 of 80; round 5 recall 0.906 / 0.969 / 0.938 / 0.969, false alarms 1 of 96; round 4
-/// recall 0.867 / 0.833 / 0.933 / 0.900, false alarms 9 of 96; round 3 recall 0.969 / 0.938 /
-/// 0.938 / 0.938, false alarms 6 of 96; round 1 recall 0.919 / 0.952 / 0.879 / 0.939, false
-/// alarms 13.3% / 0.0% / 8.3% / 7.7%. The target is 0.95 recall in every language and
-/// at most 3% false alarms: Arabic and German recall are below it here, and false alarms are
-/// above it in every language.
+/// Measured on round 10 (2026-12-03, 256 cases by two authors who never saw the pack; the
+/// pack tuned on dev at `ec5901a`, round 9 included): recall 0.917 / 0.979 / 0.938 / 0.917,
+/// false alarms 0.0% / 4.2% / 0.0% / 8.3% (3 of 96).
+/// Earlier held-out rounds, each measured before it was read and retired to dev (recall en /
+/// ar / fr / de; false alarms): round 9 0.958 / 0.854 / 0.979 / 0.833, 8 of 96; round 8 0.958 /
+/// 0.958 / 0.917 / 0.958, 6 of 96; round 7 0.917 / 0.958 / 0.979 / 0.938, 7 of 96; round 6
+/// 0.979 / 0.958 / 0.979 / 0.917, 2 of 80; round 5 0.906 / 0.969 / 0.938 / 0.969, 1 of 96;
+/// round 4 0.867 / 0.833 / 0.933 / 0.900, 9 of 96; round 3 0.969 / 0.938 / 0.938 / 0.938, 6 of
+/// 96; round 1 0.919 / 0.952 / 0.879 / 0.939, 13.3% / 0.0% / 8.3% / 7.7%. The target
+/// is 0.95 recall in every language and at most 3% false alarms: English, French and German
+/// recall are below it here, and German false alarms above it.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.95), ("ar", 0.85), ("fr", 0.97), ("de", 0.83)],
-    false_alarms: [("en", 0.09), ("ar", 0.09), ("fr", 0.09), ("de", 0.09)],
+    recall: [("en", 0.91), ("ar", 0.97), ("fr", 0.93), ("de", 0.91)],
+    false_alarms: [("en", 0.01), ("ar", 0.05), ("fr", 0.01), ("de", 0.09)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
