@@ -10,9 +10,9 @@
 # scripts (Cargo.toml, [package.metadata.deb]). Needs cargo-deb (`cargo install cargo-deb
 # --locked`). Extra arguments go to `cargo deb`.
 #
-# Reproducible: SOURCE_DATE_EPOCH is the last commit's time (file dates in the package, the
-# changelog's gzip header), and the build's absolute paths are remapped so that two clones
-# of one commit, built with the same toolchain, give the same bytes.
+# Reproducible: SOURCE_DATE_EPOCH is the last commit's time for the package (file dates, the
+# changelog's gzip header) and fixed for the compiler, and the build's absolute paths are
+# remapped, so that two clones of one commit, built with one toolchain, give the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,7 +31,11 @@ export RUSTFLAGS="--remap-path-prefix=$root=/usr/src/feedwatch --remap-path-pref
 export CARGO_INCREMENTAL=0
 
 echo "== release build"
-cargo build --release --locked --bin feedwatch
+# The cc crate rebuilds C dependencies (bundled SQLite, aws-lc, zstd) whenever
+# SOURCE_DATE_EPOCH changes, and the C compiler takes __DATE__ from it: compile with a
+# fixed value (no C code here embeds a date today; if one does, it stays reproducible), so a
+# new commit does not cost a rebuild of the C code and a fat-LTO link.
+SOURCE_DATE_EPOCH=0 cargo build --release --locked --bin feedwatch
 
 echo "== man pages and completions from the built binary"
 bin="$root/target/release/feedwatch"
