@@ -20,7 +20,6 @@
 # saying which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 fail() {
     echo "check-deb: FAILED: $*" >&2
@@ -37,6 +36,11 @@ accepted_warnings=(
     # distribution field says "unstable" for dpkg's sake only.
     initial-upload-closes-no-bugs
 )
+# Lintian's I: (info) lines are printed, not judged. Today: spelling-error-in-binary (words in
+# dependencies' string tables, e.g. stemmer data); hardening-no-fortify-functions (Rust code,
+# and bundled C built by the cc crate without _FORTIFY_SOURCE); no-md5sums-control-file
+# (cargo-deb writes none, so `dpkg --verify` cannot check the files);
+# package-supports-alternative-init-but-no-init.d-script (systemd only, on purpose).
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
