@@ -7,6 +7,7 @@
 
 pub mod daemon;
 pub mod png;
+pub mod stories;
 
 #[allow(unused_imports)] // each test crate uses some of them
 pub use daemon::{bin, command, wait_for, Daemon, Signal};
