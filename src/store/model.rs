@@ -85,6 +85,13 @@ pub struct NewAlert {
     pub snippet: String,
 }
 
+impl NewAlert {
+    /// The hits as stored in `alerts.terms` (a JSON array), by both stores.
+    pub fn terms_json(&self) -> String {
+        serde_json::to_string(&self.hits).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// An article that matched at least one rule.
 #[derive(Debug, Clone)]
 pub struct NewArticle {
@@ -189,6 +196,12 @@ impl PollRecord {
             recent: Vec::new(),
             prune_recent_before: None,
         }
+    }
+
+    /// The published date stored with each of `item`'s keys (an entry of `seen`): the
+    /// item's, found by its identity key. Both stores write it this way.
+    pub fn published_of(&self, item: &[i64]) -> Option<i64> {
+        item.first().and_then(|k| self.published.get(k)).copied()
     }
 }
 
