@@ -5,11 +5,11 @@
 -- Seen keys are keyed by the key itself, as in SQLite since version 11: a poll looks keys up
 -- by key, and claims new ones with INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, so
 -- of two instances that meet the same item at once exactly one is told it is new. The
--- surrogate `id` and
--- `first_seen` go, as in SQLite (forgetting needs `first_seen` only for undated items, whose
--- first sighting is never later than their last presence); the index on `last_present` goes
--- too, since forgetting sweeps in key order (`seen_sweep`). The unique constraint on `key`
--- becomes the primary key (an index that backs a constraint cannot be adopted as another).
+-- surrogate `id` and `first_seen` go, as in SQLite (forgetting needs `first_seen` only for
+-- undated items, whose first sighting is never later than their last presence, which keeps
+-- the later of the two below); the index on `last_present` goes too, since forgetting
+-- sweeps in key order (`seen_sweep`). The unique constraint on `key` becomes the primary
+-- key (an index that backs a constraint cannot be adopted as another).
 --
 -- Unlike SQLite there is no staging table: there it keeps random-key writes off the big
 -- table's pages, but PostgreSQL appends new rows to the heap whatever their key (only the
