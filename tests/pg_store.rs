@@ -1,6 +1,7 @@
 //! The PostgreSQL backend's foundation against a real server (issue #15): migrations,
-//! connecting (timeouts, TLS modes, passwords). Coordination is in `pg_coord`. Without
-//! `FEEDWATCH_TEST_POSTGRES` the tests print "skipped" and pass (see `pg_common`).
+//! connecting (timeouts, TLS modes, passwords). Coordination is in `pg_coord`, the poll
+//! commit in `pg_poll`. Without `FEEDWATCH_TEST_POSTGRES` the tests print "skipped" and pass
+//! (see `pg_common`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 
