@@ -458,6 +458,23 @@ async fn a_commit_under_a_lease_taken_over_writes_nothing() {
     db.drop_schema().await;
 }
 
+/// A lease past its expiry that no other instance claimed since is still the holder's: its
+/// poll commits (nobody else polled the feed).
+#[tokio::test]
+async fn a_commit_after_expiry_without_a_takeover_goes_through() {
+    let Some(db) = TestDb::new("poll_late").await else {
+        return;
+    };
+    let pg = db.migrated_store().await;
+    let feed = add_feed(&pg, "http://wire.example/feed", "Wire").await;
+    let lease = claim(&pg, "inst-a", feed, NOW).await;
+    let mut rec = full_record(feed);
+    rec.polled_at = NOW + 3 * LEASE;
+    let done = pg.commit_poll("inst-a", &lease, &rec).await.expect("late");
+    assert_eq!(done.articles_new, 1);
+    db.drop_schema().await;
+}
+
 /// A commit that fails after its articles are written (the alerts insert raises, or the
 /// server ends the connection there) leaves nothing of the poll, and the pool carries on.
 #[tokio::test]

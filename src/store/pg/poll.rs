@@ -8,7 +8,9 @@
 //!   where this instance still owns the lease under the claim's token; no row means the
 //!   lease is lost ([`PgError::LeaseLost`]) and the transaction is rolled back before it
 //!   wrote anything. That update holds the feed row's lock to the commit, so a takeover
-//!   cannot slip in between the check and the commit (a claimer skips a locked row).
+//!   cannot slip in between the check and the commit (a claimer skips a locked row). A
+//!   lease past its expiry that nobody claimed since still commits: no other instance
+//!   polled the feed, and none can claim it until this commit ends.
 //! - **Identity by the database.** SQLite has one writer; here two instances may commit the
 //!   same item (met through two feeds) or two copies of one story at once. Item keys,
 //!   articles and alerts are claimed with `INSERT … ON CONFLICT DO NOTHING` against unique
