@@ -16,7 +16,7 @@ use feedwatch::rules::{Field, Severity, TermHit};
 use feedwatch::store::pg::{self, Claim, PgError, PgStore};
 use feedwatch::store::{NewAlert, NewArticle, PollRecord, RecentItem, Store, Validators};
 use feedwatch::story;
-use pg_common::{register, TestDb};
+use pg_common::{pg_rows, register, sqlite_rows, TestDb};
 
 const NOW: i64 = 1_700_000_000;
 const LEASE: i64 = 300;
@@ -560,49 +560,4 @@ fn strip(a: &feedwatch::store::AlertRecord) -> serde_json::Value {
     let mut v = serde_json::to_value(a).expect("json");
     v.as_object_mut().expect("object").remove("id");
     v
-}
-
-/// Rows of `sql` on PostgreSQL, every value as text (NULL as "NULL").
-async fn pg_rows(pg: &PgStore, sql: &str) -> Vec<Vec<String>> {
-    let rows = pg
-        .client()
-        .await
-        .expect("client")
-        .simple_query(sql)
-        .await
-        .expect("query");
-    rows.iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Rows of `sql` on the SQLite file, every value as text (NULL as "NULL").
-fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
-    let c = rusqlite::Connection::open(path).expect("open");
-    let mut st = c.prepare(sql).expect("prepare");
-    let n = st.column_count();
-    let rows = st
-        .query_map([], |r| {
-            (0..n)
-                .map(|i| {
-                    Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
-                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                            String::from_utf8_lossy(t).into_owned()
-                        }
-                    })
-                })
-                .collect()
-        })
-        .expect("query");
-    rows.collect::<Result<_, _>>().expect("rows")
 }
