@@ -123,7 +123,9 @@ pub struct NewArticle {
     pub alerts: Vec<NewAlert>,
 }
 
-/// Everything one poll of one feed changes. Committed atomically by [`Store::commit_poll`].
+/// Everything one poll of one feed changes. Committed atomically by
+/// [`Store::commit_poll`](super::Store::commit_poll) on SQLite and by
+/// [`PgStore::commit_poll`](super::pg::PgStore::commit_poll) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PollRecord {
     /// The feed polled.

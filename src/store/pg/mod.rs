@@ -1,5 +1,5 @@
 //! The PostgreSQL backend (issue #15), so far: connecting ([`connect`]), the schema
-//! ([`migrate`]), the coordination of several instances on one database ([`coord`]:
+//! ([`migrate()`]), the coordination of several instances on one database ([`coord`]:
 //! membership and feed leases), and committing a poll ([`PgStore::commit_poll`]: one
 //! transaction, fenced on the feed's lease, with item, article, story and alert identity
 //! enforced by the database; see `poll`, `seen` and `articles`), with readers for feeds and
@@ -156,7 +156,7 @@ impl std::fmt::Debug for PgStore {
 
 /// Builds the pool for `settings`. No connection is made yet: the first use connects, so a
 /// server that is down at start is reported by that use (bounded by `connect_timeout`).
-/// Call [`migrate`] before anything else.
+/// Call [`migrate()`] before anything else.
 ///
 /// # Errors
 /// An unreadable password file, a TLS setup that fails, or pool settings refused.
