@@ -1,6 +1,7 @@
 //! The PostgreSQL backend's foundation against a real server (issue #15): migrations,
-//! connecting (timeouts, TLS modes, passwords). Coordination is in `pg_coord`. Without
-//! `FEEDWATCH_TEST_POSTGRES` the tests print "skipped" and pass (see `pg_common`).
+//! connecting (timeouts, TLS modes, passwords). Coordination is in `pg_coord`, the poll
+//! commit in `pg_poll`. Without `FEEDWATCH_TEST_POSTGRES` the tests print "skipped" and pass
+//! (see `pg_common`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 
@@ -29,7 +30,7 @@ async fn migrations_apply_are_idempotent_and_refuse_a_newer_schema() {
         .await
         .expect("count")
         .get(0);
-    assert_eq!(tables, 12, "11 tables and feedwatch_schema");
+    assert_eq!(tables, 13, "12 tables and feedwatch_schema");
     assert_eq!(
         pg::migrate(&store).await.expect("second run"),
         LATEST_VERSION
@@ -50,6 +51,57 @@ async fn migrations_apply_are_idempotent_and_refuse_a_newer_schema() {
         "{e:?}"
     );
     assert!(e.to_string().contains("upgrade feedwatch"), "{e}");
+    drop(c);
+    db.drop_schema().await;
+}
+
+/// A database at version 2 with seen keys (as the first PostgreSQL schema wrote them) keeps
+/// them through version 3's change of key, with the later of first sighting and presence.
+#[tokio::test]
+async fn version_3_keeps_the_seen_keys_of_version_2() {
+    let Some(db) = TestDb::new("migrate_v2").await else {
+        return;
+    };
+    let store = db.store();
+    let c = store.client().await.expect("client");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for file in ["0001_init.sql", "0002_instances.sql"] {
+        let sql = std::fs::read_to_string(dir.join(file)).expect("migration file");
+        c.batch_execute(&sql).await.expect(file);
+    }
+    c.batch_execute(
+        "CREATE TABLE feedwatch_schema (version INTEGER PRIMARY KEY,
+                                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO feedwatch_schema (version) VALUES (1), (2);
+         INSERT INTO feeds (url, created_at) VALUES ('http://f.example/', 0);
+         INSERT INTO seen_items (key, feed_id, first_seen, last_present, published_at)
+         SELECT k, 1, 100, p, 50 FROM (VALUES (7, 0), (-3, 400)) AS v(k, p);",
+    )
+    .await
+    .expect("version 2 with keys");
+    assert_eq!(pg::migrate(&store).await.expect("to 3"), 2);
+    let rows: Vec<(i64, i64, Option<i64>)> = c
+        .query(
+            "SELECT key, last_present, published_at FROM seen_items ORDER BY key",
+            &[],
+        )
+        .await
+        .expect("keys")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rows, vec![(-3, 400, Some(50)), (7, 100, Some(50))]);
+    let e = c
+        .execute(
+            "INSERT INTO seen_items (key, feed_id, last_present) VALUES (7, 1, 1)",
+            &[],
+        )
+        .await
+        .expect_err("the key is the primary key");
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
     drop(c);
     db.drop_schema().await;
 }

@@ -35,6 +35,7 @@ pub use model::*;
 pub use outbox::{ClaimedAlert, SinkStatus};
 use poll::write_poll;
 pub use search::SearchHit;
+pub(crate) use seen::presence_day_start;
 pub use seen::{Lookup, SeenKeys, Swept, FORGET_BATCH, SWEEP_ROWS};
 
 /// How long a writer waits for a lock held by another process (e.g. `feedwatch alerts`

@@ -85,6 +85,13 @@ pub struct NewAlert {
     pub snippet: String,
 }
 
+impl NewAlert {
+    /// The hits as stored in `alerts.terms` (a JSON array), by both stores.
+    pub fn terms_json(&self) -> String {
+        serde_json::to_string(&self.hits).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// An article that matched at least one rule.
 #[derive(Debug, Clone)]
 pub struct NewArticle {
@@ -116,7 +123,9 @@ pub struct NewArticle {
     pub alerts: Vec<NewAlert>,
 }
 
-/// Everything one poll of one feed changes. Committed atomically by [`Store::commit_poll`].
+/// Everything one poll of one feed changes. Committed atomically by
+/// [`Store::commit_poll`](super::Store::commit_poll) on SQLite and by
+/// [`PgStore::commit_poll`](super::pg::PgStore::commit_poll) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PollRecord {
     /// The feed polled.
@@ -189,6 +198,12 @@ impl PollRecord {
             recent: Vec::new(),
             prune_recent_before: None,
         }
+    }
+
+    /// The published date stored with each of `item`'s keys (an entry of `seen`): the
+    /// item's, found by its identity key. Both stores write it this way.
+    pub fn published_of(&self, item: &[i64]) -> Option<i64> {
+        item.first().and_then(|k| self.published.get(k)).copied()
     }
 }
 

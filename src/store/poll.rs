@@ -329,7 +329,7 @@ impl<'t> ArticleSql<'t> {
             if sid != id && self.story_alerted.exists(params![sid, al.rule])? {
                 continue;
             }
-            let hits = serde_json::to_string(&al.hits).unwrap_or_else(|_| "[]".into());
+            let hits = al.terms_json();
             self.alert.execute(params![
                 id,
                 al.rule,

@@ -67,6 +67,12 @@ fn day(t: i64) -> i64 {
     t.div_euclid(DAY)
 }
 
+/// The start (Unix seconds) of `t`'s day (UTC): a stored presence before it is due a write
+/// (rule 1 of the module doc), in both stores.
+pub(crate) fn presence_day_start(t: i64) -> i64 {
+    day(t) * DAY
+}
+
 /// Keys of one record waiting for its commit: how many records hold each, and the latest
 /// day one of them found it present.
 #[derive(Debug, Clone, Copy)]
@@ -231,7 +237,7 @@ pub(super) fn insert(
     item: &[i64],
     key: i64,
 ) -> Result<bool, StoreError> {
-    let published = item.first().and_then(|k| rec.published.get(k)).copied();
+    let published = rec.published_of(item);
     let n = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO seen_staged (key, feed_id, last_present, published_at)
@@ -249,7 +255,7 @@ pub(super) fn refresh(tx: &Transaction<'_>, rec: &PollRecord) -> Result<(), Stor
     if rec.present.is_empty() {
         return Ok(());
     }
-    let day_start = day(rec.polled_at) * DAY;
+    let day_start = presence_day_start(rec.polled_at);
     let mut staged = tx.prepare_cached(
         "UPDATE seen_staged SET last_present = ?2 WHERE key = ?1 AND last_present < ?3",
     )?;

@@ -1,8 +1,8 @@
-//! Shared by the PostgreSQL suites (`pg_store`, `pg_coord`): a schema per test on the server
-//! `FEEDWATCH_TEST_POSTGRES` names (`scripts/pg-throwaway.sh start DIR` starts one and prints
-//! it; CI sets it). Unset, [`TestDb::new`] prints "skipped" and the test passes. Each test
-//! works in its own schema (named after the test and the process), so the tests run in
-//! parallel on one server.
+//! Shared by the PostgreSQL suites (`pg_store`, `pg_coord`, `pg_poll`): a schema per test on
+//! the server `FEEDWATCH_TEST_POSTGRES` names (`scripts/pg-throwaway.sh start DIR` starts one
+//! and prints it; CI sets it). Unset, [`TestDb::new`] prints "skipped" and the test passes.
+//! Each test works in its own schema (named after the test and the process), so the tests run
+//! in parallel on one server.
 
 #![allow(dead_code)] // each suite uses part of it
 
@@ -103,4 +103,49 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970");
     i64::try_from(d.as_secs()).expect("seconds")
+}
+
+/// Rows of `sql` on PostgreSQL, every value as text (simple query protocol) (NULL as "NULL").
+pub async fn pg_rows(pg: &PgStore, sql: &str) -> Vec<Vec<String>> {
+    let rows = pg
+        .client()
+        .await
+        .expect("client")
+        .simple_query(sql)
+        .await
+        .expect("query");
+    rows.iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Rows of `sql` on the SQLite file, every value as text (NULL as "NULL").
+pub fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
+    let c = rusqlite::Connection::open(path).expect("open");
+    let mut st = c.prepare(sql).expect("prepare");
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                    })
+                })
+                .collect()
+        })
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
 }

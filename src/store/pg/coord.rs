@@ -23,7 +23,9 @@
 //!
 //! **Fencing.** A holder that stalls past its lease (a long GC-free pause is unlikely in Rust,
 //! but a frozen VM is not) may find the feed taken over: [`PgStore::renew_leases`] says which
-//! leases it still holds, and the poll's commit must check the same inside its transaction.
+//! leases it still holds, and the poll's commit ([`PgStore::commit_poll`]) checks, inside its
+//! transaction and under the feed row's lock, that the claim's token ([`Claim::token`]) is
+//! still the feed's and this instance still its owner.
 
 use tokio_postgres::Row;
 
@@ -101,6 +103,10 @@ pub struct Claim {
     pub url: String,
     /// When the lease ends unless renewed (Unix seconds).
     pub lease_expires: i64,
+    /// The lease's fencing token: the feed's claim count, so a later claim of the same feed
+    /// (by anyone, this instance included) has a higher one. The poll's commit names it
+    /// ([`PgStore::commit_poll`]) and is refused once it is not the feed's current token.
+    pub token: i64,
     /// The instance whose expired lease this one replaces, if any: its poll of the feed
     /// never finished (it died, hung or lost the database), worth a log line.
     pub taken_over_from: Option<String>,
@@ -223,9 +229,10 @@ impl PgStore {
                      LIMIT $4
                      FOR UPDATE SKIP LOCKED
                  )
-                 UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint
+                 UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
+                     lease_token = f.lease_token + 1
                  FROM due WHERE f.id = due.id
-                 RETURNING f.id, f.url, f.lease_expires, due.previous",
+                 RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token",
                 &[&instance, &now, &lease_secs, &limit],
             )
             .await?;
@@ -237,6 +244,7 @@ impl PgStore {
                     url: r.try_get(1)?,
                     lease_expires: r.try_get(2)?,
                     taken_over_from: r.try_get::<_, Option<String>>(3)?.filter(|p| p != instance),
+                    token: r.try_get(4)?,
                 })
             })
             .collect::<Result<Vec<_>, PgError>>()?;

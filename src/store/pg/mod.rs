@@ -1,6 +1,14 @@
 //! The PostgreSQL backend (issue #15), so far: connecting ([`connect`]), the schema
-//! ([`migrate`]) and the coordination of several instances on one database ([`coord`]:
-//! membership and feed leases). The store proper (polls, alerts, search, sinks) comes next.
+//! ([`migrate()`]), the coordination of several instances on one database ([`coord`]:
+//! membership and feed leases), and committing a poll ([`PgStore::commit_poll`]: one
+//! transaction, fenced on the feed's lease, with item, article, story and alert identity
+//! enforced by the database; see `poll`, `seen` and `articles`), with readers for feeds and
+//! alerts ([`PgStore::feeds`], [`PgStore::alerts`]).
+//!
+//! Next: the daemon and the commands on PostgreSQL (a backend-neutral boundary above both
+//! stores: the pipeline's seen-key lookup, the writer committing under leases, the alert
+//! log from [`Committed::alerts`]), search, sinks, retention (the seen-key sweep has its
+//! table, `seen_sweep`, not its code yet), and the multi-instance farm test.
 //!
 //! Why this shape:
 //! - **Async, with a pool.** tokio-postgres is async; the daemon already runs on tokio. A
@@ -14,10 +22,14 @@
 //! - **Errors are typed** ([`PgError`]): what the caller does differs between "the server is
 //!   away" (back off and reconnect), "the schema is newer" (refuse to run) and a bad config.
 
+mod articles;
 pub mod coord;
 pub mod migrate;
 mod pgpass;
+mod poll;
+mod read;
 mod renew;
+mod seen;
 mod tls;
 
 use std::time::Duration;
@@ -26,8 +38,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 use crate::config::{PgSettings, SslMode};
 
+pub use articles::MAX_BAND_LOCKED_ARTICLES;
 pub use coord::{Claim, Instance};
 pub use migrate::{migrate, LATEST_VERSION};
+pub use poll::Committed;
 pub use renew::Held;
 
 /// Errors from the PostgreSQL boundary.
@@ -65,9 +79,45 @@ pub enum PgError {
         /// The newest version this binary has migrations for.
         supported: i32,
     },
+    /// A poll's commit was refused because the instance no longer holds the feed's lease
+    /// under the claim's token: the lease expired and another instance claimed the feed
+    /// (which now polls it), or the record is not the claimed feed's. Nothing was written;
+    /// the poll's results are dropped, not retried.
+    #[error(
+        "feed {feed_id}: the lease (token {token}) is no longer held by instance {instance}; \
+         another instance took the feed over, so this poll was not committed"
+    )]
+    LeaseLost {
+        /// The feed of the poll.
+        feed_id: i64,
+        /// The instance that tried to commit.
+        instance: String,
+        /// The token of the claim it polled under.
+        token: i64,
+    },
     /// A statement failed (including a statement timeout or a lost connection).
     #[error("PostgreSQL error: {0}")]
     Sql(#[from] tokio_postgres::Error),
+}
+
+impl PgError {
+    /// Whether the error ended the connection it happened on (the server shut the session
+    /// down, the socket broke): such a connection must not go back into the pool. A
+    /// statement error (a constraint, a statement timeout, a deadlock) leaves it usable.
+    pub fn connection_lost(&self) -> bool {
+        match self {
+            PgError::Sql(e) => {
+                // No SQLSTATE: an I/O error or a closed connection. 08: connection
+                // exception; 57P: the server or an operator ended the session.
+                e.is_closed()
+                    || e.code().is_none_or(|c| {
+                        let c = c.code();
+                        c.starts_with("08") || c.starts_with("57P")
+                    })
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for PgError {
@@ -106,7 +156,7 @@ impl std::fmt::Debug for PgStore {
 
 /// Builds the pool for `settings`. No connection is made yet: the first use connects, so a
 /// server that is down at start is reported by that use (bounded by `connect_timeout`).
-/// Call [`migrate`] before anything else.
+/// Call [`migrate()`] before anything else.
 ///
 /// # Errors
 /// An unreadable password file, a TLS setup that fails, or pool settings refused.

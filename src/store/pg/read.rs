@@ -1,0 +1,121 @@
+//! Reading back what polls committed on PostgreSQL, as the SQLite store's readers return it
+//! (the same model types): feed rows and alerts. The commands on PostgreSQL will use these;
+//! for now the tests compare them with SQLite's after committing the same record to both.
+
+use tokio_postgres::Row;
+
+use super::{PgError, PgStore};
+use crate::rules::Severity;
+use crate::store::{AlertRecord, FeedRow};
+
+impl PgStore {
+    /// All feed rows, in id order (as `Store::feeds`).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn feeds(&self) -> Result<Vec<FeedRow>, PgError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
+                        consecutive_failures, next_poll_at, items_seen, articles_kept, moved_to,
+                        last_item_count, gaps, interval_secs, extract_failures,
+                        last_extract_error
+                 FROM feeds ORDER BY id",
+                &[],
+            )
+            .await?;
+        rows.iter().map(feed_row).collect()
+    }
+
+    /// Stored alerts created at or after `since` (Unix seconds), optionally for one rule,
+    /// in id order (as `Store::alerts`).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn alerts(
+        &self,
+        since: i64,
+        rule: Option<&str>,
+    ) -> Result<Vec<AlertRecord>, PgError> {
+        // The story's other sources as SQLite's `query_alerts` lists them: the story's other
+        // articles and the feeds that carried one of its articles, in article id order.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT a.id, a.created_at, a.rule, a.severity, COALESCE(f.name, f.url), f.url,
+                        ar.title, ar.url, ar.published_at, a.terms::text, a.snippet,
+                        (SELECT json_agg(json_build_object('feed', src.feed, 'url', src.url)
+                                         ORDER BY src.k)::text
+                         FROM (SELECT COALESCE(f2.name, f2.url) AS feed, o.url AS url, o.id AS k
+                                 FROM articles o JOIN feeds f2 ON f2.id = o.feed_id
+                                WHERE o.story_id = a.story_id AND o.id != ar.id
+                               UNION
+                               SELECT COALESCE(f3.name, f3.url), s.url, s.article_id
+                                 FROM article_sources s JOIN feeds f3 ON f3.id = s.feed_id
+                                WHERE s.article_id IN
+                                      (SELECT id FROM articles WHERE story_id = a.story_id)
+                              ) AS src),
+                        a.story_id
+                 FROM alerts a JOIN articles ar ON ar.id = a.article_id
+                               JOIN feeds f ON f.id = ar.feed_id
+                 WHERE a.created_at >= $1 AND ($2::text IS NULL OR a.rule = $2)
+                 ORDER BY a.id",
+                &[&since, &rule],
+            )
+            .await?;
+        rows.iter().map(alert_record).collect()
+    }
+}
+
+fn feed_row(r: &Row) -> Result<FeedRow, PgError> {
+    let int = |i: usize| -> Result<Option<i64>, PgError> {
+        Ok(r.try_get::<_, Option<i32>>(i)?.map(i64::from))
+    };
+    Ok(FeedRow {
+        id: r.try_get(0)?,
+        url: r.try_get(1)?,
+        name: r.try_get(2)?,
+        etag: r.try_get(3)?,
+        last_modified: r.try_get(4)?,
+        last_poll_at: r.try_get(5)?,
+        last_status: r
+            .try_get::<_, Option<i32>>(6)?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: r.try_get(7)?,
+        consecutive_failures: u32::try_from(r.try_get::<_, i32>(8)?).unwrap_or(0),
+        next_poll_at: r.try_get(9)?,
+        items_seen: r.try_get(10)?,
+        articles_kept: r.try_get(11)?,
+        moved_to: r.try_get(12)?,
+        last_item_count: int(13)?,
+        gaps: i64::from(r.try_get::<_, i32>(14)?),
+        interval_secs: int(15)?,
+        extract_failures: i64::from(r.try_get::<_, i32>(16)?),
+        last_extract_error: r.try_get(17)?,
+    })
+}
+
+fn alert_record(r: &Row) -> Result<AlertRecord, PgError> {
+    Ok(AlertRecord {
+        id: r.try_get(0)?,
+        created_at: r.try_get(1)?,
+        rule: r.try_get(2)?,
+        severity: Severity::from_stored(r.try_get(3)?),
+        feed: r.try_get(4)?,
+        feed_url: r.try_get(5)?,
+        title: r.try_get(6)?,
+        url: r.try_get(7)?,
+        published_at: r.try_get(8)?,
+        // As SQLite's reader: hits that cannot be read show as none rather than fail.
+        hits: serde_json::from_str(r.try_get(9)?).unwrap_or_default(),
+        snippet: r.try_get(10)?,
+        also: r
+            .try_get::<_, Option<&str>>(11)?
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default(),
+        story_id: r.try_get(12)?,
+    })
+}
