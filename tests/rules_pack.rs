@@ -258,30 +258,31 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 11 (2026-12-04): recall 0.583 / 0.521 / 0.542 / 0.458, false alarms
+/// Measured on round 12 (2026-12-04): recall 0.500 / 0.354 / 0.500 / 0.375, false alarms
+/// 12.5% / 16.7% / 4.2% / 16.7%. Round 11: recall 0.583 / 0.521 / 0.542 / 0.458, false alarms
 /// 0.0% / 25.0% / 0.0% / 16.7%. Round 10: recall 0.625 / 0.542 / 0.417 / 0.500, false alarms
-/// 4.2% / 8.3% / 4.2% / 8.3%. Round 9: recall 0.667 / 0.500 / 0.646 / 0.583, false alarms
-/// 25.0% / 16.7% / 20.8% / 25.0%.
+/// 4.2% / 8.3% / 4.2% / 8.3%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.58), ("ar", 0.52), ("fr", 0.54), ("de", 0.45)],
-    false_alarms: [("en", 0.01), ("ar", 0.26), ("fr", 0.01), ("de", 0.17)],
+    recall: [("en", 0.50), ("ar", 0.35), ("fr", 0.50), ("de", 0.37)],
+    false_alarms: [("en", 0.13), ("ar", 0.17), ("fr", 0.05), ("de", 0.17)],
 };
 
-/// Measured on round 11 (2026-12-04, 256 cases by two authors who never saw the pack; the
-/// pack tuned on dev at `2b5d237`, round 10 included): recall 0.979 / 0.958 / 0.917 / 0.958,
-/// false alarms 4.2% / 8.3% / 0.0% / 0.0% (3 of 96).
+/// Measured on round 12 (2026-12-04, 256 cases by two authors who never saw the pack, asked
+/// to avoid the most obvious phrasing; the pack tuned on dev at `f4b4b32`, round 11
+/// included): recall 0.917 / 0.938 / 0.875 / 0.917, false alarms 4.2% / 4.2% / 4.2% / 0.0%
+/// (3 of 96).
 /// Earlier held-out rounds, each measured before it was read and retired to dev (recall en /
-/// ar / fr / de; false alarms): round 10 0.917 / 0.979 / 0.938 / 0.917, 3 of 96; round 9
-/// 0.958 / 0.854 / 0.979 / 0.833, 8 of 96; round 8 0.958 / 0.958 / 0.917 / 0.958, 6 of 96;
-/// round 7 0.917 / 0.958 / 0.979 / 0.938, 7 of 96; round 6 0.979 / 0.958 / 0.979 / 0.917, 2 of
-/// 80; round 5 0.906 / 0.969 / 0.938 / 0.969, 1 of 96; round 4 0.867 / 0.833 / 0.933 / 0.900,
-/// 9 of 96; round 3 0.969 / 0.938 / 0.938 / 0.938, 6 of 96; round 1 0.919 / 0.952 / 0.879 /
-/// 0.939, 13.3% / 0.0% / 8.3% / 7.7%. The target is 0.95 recall in every language and
-/// at most 3% false alarms: French recall is below it here, and English and Arabic false
-/// alarms above it.
+/// ar / fr / de; false alarms): round 11 0.979 / 0.958 / 0.917 / 0.958, 3 of 96; round 10
+/// 0.917 / 0.979 / 0.938 / 0.917, 3 of 96; round 9 0.958 / 0.854 / 0.979 / 0.833, 8 of 96;
+/// round 8 0.958 / 0.958 / 0.917 / 0.958, 6 of 96; round 7 0.917 / 0.958 / 0.979 / 0.938, 7 of
+/// 96; round 6 0.979 / 0.958 / 0.979 / 0.917, 2 of 80; round 5 0.906 / 0.969 / 0.938 / 0.969,
+/// 1 of 96; round 4 0.867 / 0.833 / 0.933 / 0.900, 9 of 96; round 3 0.969 / 0.938 / 0.938 /
+/// 0.938, 6 of 96; round 1 0.919 / 0.952 / 0.879 / 0.939, 13.3% / 0.0% / 8.3% / 7.7%. The
+/// issue's target is 0.95 recall in every language and at most 3% false alarms: no language's
+/// recall meets it here, and English, Arabic and French false alarms are above it.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.97), ("ar", 0.95), ("fr", 0.91), ("de", 0.95)],
-    false_alarms: [("en", 0.05), ("ar", 0.09), ("fr", 0.01), ("de", 0.01)],
+    recall: [("en", 0.91), ("ar", 0.93), ("fr", 0.87), ("de", 0.91)],
+    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.05), ("de", 0.01)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
