@@ -29,8 +29,10 @@ mod pgpass;
 mod poll;
 mod read;
 mod renew;
+mod search;
 mod seen;
 mod tls;
+pub mod tsquery;
 
 use std::time::Duration;
 
