@@ -124,7 +124,10 @@ impl Both {
     async fn hits(&self, q: &str, since: i64, limit: usize) -> (Vec<SearchHit>, Vec<SearchHit>) {
         let f = fts::translate(q).unwrap_or_else(|e| panic!("{q}: SQLite refused: {e}"));
         let t = tsquery::translate(q).unwrap_or_else(|e| panic!("{q}: PostgreSQL refused: {e}"));
-        let s = self.sqlite.search(&f, since, limit).expect("SQLite search");
+        let s = self
+            .sqlite
+            .search(&f, since, limit)
+            .unwrap_or_else(|e| panic!("{q} -> {f}: SQLite search failed: {e}"));
         let p = self
             .pg
             .search(&t, since, limit)
@@ -428,4 +431,136 @@ async fn the_index_follows_the_articles() {
     assert!(search("w7").await.is_empty());
     drop(c);
     db.drop_schema().await;
+}
+
+/// A small deterministic generator (an LCG), so the comparison below is the same every run.
+struct Gen(u64);
+
+impl Gen {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(self.0 >> 33).unwrap() % n
+    }
+
+    fn word(&mut self) -> &'static str {
+        ["alpha", "beta", "gamma", "delta", "eps"][self.below(5)]
+    }
+
+    fn text(&mut self, most: usize) -> String {
+        let n = 1 + self.below(most);
+        (0..n)
+            .map(|_| ["alpha", "beta", "gamma", "delta", "eps", "x"][self.below(6)])
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn leaf(&mut self) -> String {
+        match self.below(4) {
+            0 | 1 => self.word().to_string(),
+            2 => format!("\"{} {}\"", self.word(), self.word()),
+            _ => format!("{}*", &self.word()[..2]),
+        }
+    }
+
+    fn near_side(&mut self) -> String {
+        if self.below(3) == 0 {
+            format!("({} OR {})", self.leaf(), self.leaf())
+        } else {
+            self.leaf()
+        }
+    }
+
+    fn query(&mut self, depth: usize) -> String {
+        if depth == 0 || self.below(3) == 0 {
+            return if self.below(3) == 0 {
+                let n = 1 + self.below(3);
+                format!("{} NEAR/{n} {}", self.near_side(), self.near_side())
+            } else {
+                self.leaf()
+            };
+        }
+        let (a, b) = (self.query(depth - 1), self.query(depth - 1));
+        match self.below(4) {
+            0 => format!("({a}) AND ({b})"),
+            1 => format!("({a}) OR ({b})"),
+            2 => format!("({a}) NOT ({b})"),
+            _ => format!("{}:({a})", ["title", "summary", "body"][self.below(3)]),
+        }
+    }
+}
+
+/// Generated queries over generated articles: whatever both accept, both find the same.
+#[tokio::test]
+async fn generated_queries_find_the_same_articles() {
+    let mut g = Gen(15);
+    let texts: Vec<(String, String, String)> = (0..40)
+        .map(|_| (g.text(4), g.text(3), g.text(12)))
+        .collect();
+    let docs: Vec<Doc> = texts
+        .iter()
+        .zip(1..)
+        .map(|((t, s, b), id)| {
+            let leak = |x: &String| -> &'static str { Box::leak(x.clone().into_boxed_str()) };
+            (id, leak(t), leak(s), leak(b), id, 1)
+        })
+        .collect();
+    let Some(b) = Both::new("generated", &docs).await else {
+        return;
+    };
+    let (mut compared, mut sqlite_failed) = (0, 0);
+    for _ in 0..400 {
+        let q = g.query(2);
+        let Ok(f) = fts::translate(&q) else {
+            continue;
+        };
+        // SQLite's snippet() fails on some NEAR queries over this corpus ("database disk
+        // image is malformed", also with the system's SQLite 3.40, on an index that passes
+        // its integrity check): a bug on the SQLite side, left out of the comparison.
+        if let Err(e) = b.sqlite.search(&f, 0, 100) {
+            println!("SQLite failed: {q} -> {f}: {e}");
+            sqlite_failed += 1;
+            continue;
+        }
+        let (s, p) = b.ids(&q, 0, 100).await;
+        assert_eq!(p, s, "query {q:?}");
+        compared += 1;
+    }
+    println!("compared {compared} queries; SQLite failed on {sqlite_failed}");
+    assert!(compared > 200, "{compared}");
+    b.db.drop_schema().await;
+}
+
+/// Where PostgreSQL knowingly differs (see the README and `pg::tsquery`), pinned so a change
+/// is noticed: a phrase sharing its boundary word with the other side of `NEAR` is found on
+/// both, one containing the other side in its middle only on SQLite.
+#[tokio::test]
+async fn documented_differences() {
+    let docs: &[Doc] = &[
+        (1, "alpha beta", "", "", 1, 1),
+        (2, "alpha beta gamma", "", "", 2, 1),
+        (3, "Café crème", "", "", 3, 1),
+    ];
+    let Some(b) = Both::new("differences", docs).await else {
+        return;
+    };
+    assert_eq!(
+        b.ids(r#""alpha beta" NEAR/1 beta"#, 0, 10).await,
+        (vec![2, 1], vec![2, 1])
+    );
+    assert_eq!(
+        b.ids(r#""alpha beta gamma" NEAR/1 beta"#, 0, 10).await,
+        (vec![2], vec![])
+    );
+    // Found with or without its accents on both; PostgreSQL's snippet reads the text as
+    // written, where the accented word is not the folded one, so it is not marked.
+    for q in ["cafe", "café"] {
+        let (s, p) = b.hits(q, 0, 10).await;
+        assert_eq!((ids(&s), ids(&p)), (vec![3], vec![3]));
+        assert!(s[0].snippet.contains("«Café»"), "{}", s[0].snippet);
+        assert_eq!(p[0].snippet, "Café crème");
+    }
+    b.db.drop_schema().await;
 }

@@ -13,8 +13,8 @@
 //! query's `NEAR` expansion would make it quadratic); the two rankings agree on clear cases,
 //! not on every tie. The snippet is
 //! `ts_headline` over the title, summary and body, marked `«…»` and cut with `…` like FTS5's.
-//! Its marks are found on the text as written, so a word whose accents the index folded
-//! (`Café` for `cafe`) is matched but not marked.
+//! Its marks are found on the text as written, while the query's lexemes are folded, so a
+//! word written with accents (`Café`) is found but not marked.
 
 use std::collections::HashMap;
 
