@@ -30,6 +30,15 @@
 //! alternatives and the fields, so a query may hold at most [`MAX_PHRASES`] of these
 //! comparisons and is refused beyond that, with a caret under the `NEAR` at fault.
 //!
+//! Stems (`~word`) are refused, as on SQLite, rather than approximated. The rule matcher
+//! compares Snowball stems (or its own Arabic stems) in the *item's* detected language; a
+//! query has none, and PostgreSQL's per-language configurations would index each article
+//! under one guessed language with a stemmer that is not the rules' (`rust-stemmers`). The
+//! approximation at hand, a prefix of the stem (`~embassy` → `embass:*`, since Snowball only
+//! rewrites endings), over-matches by construction and would make one query mean different
+//! things on the two backends; a search that SQLite refuses with "use a prefix or list the
+//! forms" is refused here in the same words instead, and the user writes that prefix knowingly.
+//!
 //! Safety: lexemes are written as quoted tsquery operands (`'…'`, with `'` doubled and `\`
 //! escaped), every operator is one this module writes, and the text goes to the server as a
 //! bind parameter cast to `tsquery`, never into the SQL.
