@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL server for feedwatch's tests, for developers and CI alike.
 #
 #   eval "$(scripts/pg-throwaway.sh start /tmp/fw-pg)"   # starts it, exports FEEDWATCH_TEST_POSTGRES
-#   cargo test --test pg_store --test pg_coord --test pg_poll
+#   cargo test --test pg_store --test pg_coord --test pg_poll --test pg_search
 #   scripts/pg-throwaway.sh stop /tmp/fw-pg              # stops it (the folder is left to you)
 #
 # `start DIR` creates a cluster in DIR (data/, sock/, postgres.log), listening on 127.0.0.1

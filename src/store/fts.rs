@@ -1,15 +1,9 @@
 //! Translates a `feedwatch search` query into an SQLite FTS5 `MATCH` expression.
 //!
 //! Search speaks the rule language itself, so a rule can be tried against history before it is
-//! deployed: the query is parsed by [`crate::rules::query::parse`] (one lexer, one parser, one
-//! set of limits and messages) and only the translation of its tree into FTS5 lives here.
-//!
-//! What FTS5 cannot express is refused with a caret under the node at fault:
-//! - `~stem` and `@concept`: the index holds words as written, with no stems or term sets;
-//! - `ONEAR/n`: FTS5's `NEAR` has no order;
-//! - `url:` and `feed:` scopes: those fields are not in the index;
-//! - `NOT` with nothing positive beside it (`NOT a`, `a OR NOT b`), since FTS5 can only
-//!   subtract from a set that matched.
+//! deployed: the query is parsed and checked by [`crate::store::search_plan`] (one parser, one
+//! set of refusals, shared with the PostgreSQL backend), and only the writing of its tree in
+//! FTS5 syntax lives here.
 //!
 //! Safety: every term and phrase the user typed is emitted as an FTS5 string literal (`"…"`,
 //! with `"` doubled), and every operator is one this module writes, so no input can inject
@@ -17,330 +11,67 @@
 //! SQLite accepts every translation, and another that search and the rule matcher find the
 //! same documents for whatever search accepts.
 
-use crate::rules::query::{self, Col, Expr, Literal, QueryError};
-use crate::rules::Field;
+use crate::rules::query::QueryError;
+use crate::store::search_plan::{self, Node, Term};
 
-/// Most terms and phrases in one query (after `NEAR` expansion); bounds FTS5's work.
-pub const MAX_TERMS: usize = 256;
+pub use crate::store::search_plan::MAX_TERMS;
 
 /// Translates `query` into an FTS5 expression over the columns `title`, `summary`, `body`.
 ///
 /// # Errors
-/// Syntax errors (the rule parser's), and constructs FTS5 cannot express, each with its column;
-/// [`QueryError::render`] shows the caret.
+/// Syntax errors (the rule parser's), and constructs full-text search cannot express (see
+/// [`search_plan`]), each with its column; [`QueryError::render`] shows the caret.
 pub fn translate(query: &str) -> Result<String, QueryError> {
-    let expr = query::parse(query)?;
-    let mut terms = 0;
-    emit(&expr, &mut terms)
+    Ok(emit(&search_plan::plan(query)?))
 }
 
-/// The indexed column a scope names, or the error for one that is not indexed.
-fn column(field: Field, col: Col) -> Result<&'static str, QueryError> {
-    match field {
-        Field::Title => Ok("title"),
-        Field::Summary => Ok("summary"),
-        Field::Body => Ok("body"),
-        Field::Url | Field::Feed => Err(QueryError::new(
-            col.0,
-            format!(
-                "`{field}:` cannot be searched: it is not in the full-text index (title, summary \
-                 and body are)"
-            ),
-        )),
-    }
-}
-
-/// A literal as an FTS5 string, or the error for a stem.
-fn literal(l: &Literal) -> Result<String, QueryError> {
-    if l.stem {
-        return Err(QueryError::new(
-            l.column.0,
-            format!(
-                "`{}` (same stem) cannot be searched: the index holds words as written; use a \
-                 prefix (`word*`) or list the forms",
-                l.raw
-            ),
-        ));
-    }
-    let text = l
-        .raw
-        .strip_prefix('"')
-        .and_then(|r| r.strip_suffix('"'))
-        .unwrap_or(&l.raw);
-    let text = if l.prefix {
-        text.strip_suffix('*').unwrap_or(text)
-    } else {
-        text
-    };
-    let mut s = String::with_capacity(text.len() + 3);
+/// A term as an FTS5 string, `*` after it for a prefix.
+fn literal(t: &Term) -> String {
+    let mut s = String::with_capacity(t.text.len() + 3);
     s.push('"');
-    s.push_str(&text.replace('"', "\"\""));
+    s.push_str(&t.text.replace('"', "\"\""));
     s.push('"');
-    if l.prefix {
+    if t.prefix {
         s.push('*');
     }
-    Ok(s)
+    s
 }
 
-fn concept(c: &query::ConceptRef) -> QueryError {
-    QueryError::new(
-        c.column,
-        format!(
-            "`@{}`: concepts are not expanded by search; write the terms you want",
-            c.name
-        ),
-    )
-}
-
-fn count(terms: &mut usize, n: usize, col: usize) -> Result<(), QueryError> {
-    *terms += n;
-    if *terms > MAX_TERMS {
-        return Err(QueryError::new(
-            col,
-            format!("query has more than {MAX_TERMS} terms"),
-        ));
-    }
-    Ok(())
-}
-
-/// The column where `e` starts, for errors about it as a whole.
-fn start(e: &Expr) -> usize {
-    match e {
-        Expr::Lit(l) => l.column.0,
-        Expr::Concept(c) => c.column,
-        Expr::And(v) | Expr::Or(v) => v.first().map_or(1, start),
-        Expr::Not(_, c) | Expr::Scope(_, _, c) => c.0,
-        Expr::Near { left, .. } => start(left),
-    }
-}
-
-/// The column of a scope in `e` that names a field other than `field`.
-fn other_scope(e: &Expr, field: Field) -> Option<Col> {
-    match e {
-        Expr::Scope(f, _, c) if *f != field => Some(*c),
-        Expr::Scope(_, inner, _) | Expr::Not(inner, _) => other_scope(inner, field),
-        Expr::And(v) | Expr::Or(v) => v.iter().find_map(|x| other_scope(x, field)),
-        Expr::Near { left, right, .. } => {
-            other_scope(left, field).or_else(|| other_scope(right, field))
+/// Writes `n` as FTS5.
+fn emit(n: &Node) -> String {
+    match n {
+        Node::Term(t) => literal(t),
+        Node::In(c, inner) => format!("{} : ({})", c.name(), emit(inner)),
+        Node::Any(v) => format!("({})", v.iter().map(emit).collect::<Vec<_>>().join(" OR ")),
+        Node::All { all, none } => {
+            let joined = all.iter().map(emit).collect::<Vec<_>>().join(" AND ");
+            none.iter().fold(format!("({joined})"), |s, x| {
+                format!("({s} NOT {})", emit(x))
+            })
         }
-        Expr::Lit(_) | Expr::Concept(_) => None,
-    }
-}
-
-fn not_alone(col: usize) -> QueryError {
-    QueryError::new(
-        col,
-        "`NOT` needs a term that must occur beside it (`a NOT b`): full-text search cannot \
-         list articles by what they lack",
-    )
-}
-
-/// Writes `e` as FTS5.
-fn emit(e: &Expr, terms: &mut usize) -> Result<String, QueryError> {
-    match e {
-        Expr::Lit(l) => {
-            count(terms, 1, l.column.0)?;
-            literal(l)
-        }
-        Expr::Concept(c) => Err(concept(c)),
-        Expr::Scope(f, inner, col) => {
-            if let Some(c) = other_scope(inner, *f) {
-                return Err(QueryError::new(
-                    c.0,
-                    format!(
-                        "a scope inside `{f}:` names another field: search would look in both at \
-                         once, rules in the inner one only; write the inner term outside"
-                    ),
-                ));
-            }
-            Ok(format!("{} : ({})", column(*f, *col)?, emit(inner, terms)?))
-        }
-        Expr::Or(v) => {
-            let mut parts = Vec::with_capacity(v.len());
-            for x in v {
-                if let Expr::Not(_, ncol) = x {
-                    return Err(QueryError::new(
-                        ncol.0,
-                        "`NOT` inside `OR` cannot be searched: full-text search can only \
-                         exclude from articles that matched something (write `a NOT b`)",
-                    ));
-                }
-                parts.push(emit(x, terms)?);
-            }
-            Ok(format!("({})", parts.join(" OR ")))
-        }
-        Expr::And(v) => emit_and(v, terms),
-        Expr::Not(_, ncol) => Err(not_alone(ncol.0)),
-        Expr::Near {
-            left,
-            right,
+        Node::Near {
+            pairs,
             distance,
-            ordered,
-            column: col,
-        } => emit_near(left, right, *distance, *ordered, col.0, terms),
-    }
-}
-
-/// `a AND b NOT c`: the positive operands joined, then each negative one subtracted.
-fn emit_and(v: &[Expr], terms: &mut usize) -> Result<String, QueryError> {
-    let (neg, pos): (Vec<&Expr>, Vec<&Expr>) = v.iter().partition(|x| matches!(x, Expr::Not(..)));
-    if pos.is_empty() {
-        return Err(not_alone(neg.first().map_or(1, |n| start(n))));
-    }
-    let joined = pos
-        .iter()
-        .map(|x| emit(x, terms))
-        .collect::<Result<Vec<_>, _>>()?
-        .join(" AND ");
-    let mut s = format!("({joined})");
-    for n in neg {
-        if let Expr::Not(inner, ncol) = n {
-            if matches!(**inner, Expr::Not(..)) {
-                return Err(QueryError::new(ncol.0, "`NOT NOT` cannot be searched"));
-            }
-            s = format!("({s} NOT {})", emit(inner, terms)?);
-        }
-    }
-    Ok(s)
-}
-
-/// `a NEAR/n b`, with OR-group operands distributed (FTS5's `NEAR` takes phrases only).
-fn emit_near(
-    left: &Expr,
-    right: &Expr,
-    distance: u32,
-    ordered: bool,
-    col: usize,
-    terms: &mut usize,
-) -> Result<String, QueryError> {
-    if ordered {
-        return Err(QueryError::new(
-            col,
-            "`ONEAR` cannot be searched: full-text proximity has no order; use `NEAR/n`",
-        ));
-    }
-    let (ls, lscope) = near_operand(left, col)?;
-    let (rs, rscope) = near_operand(right, col)?;
-    let scope = match (lscope, rscope) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(QueryError::new(
-                col,
-                format!("`NEAR` between different fields ({a}: and {b}:) can never match"),
-            ))
-        }
-        (a, b) => a.or(b),
-    };
-    // FTS5 lets one occurrence stand for both sides of `NEAR("a" "a", n)`; the rule matcher
-    // (rightly) wants two. A side that can match what the other side matches is refused.
-    if let Some((l, r)) = ls
-        .iter()
-        .flat_map(|l| rs.iter().map(move |r| (l, r)))
-        .find(|(l, r)| overlap(l, r))
-    {
-        return Err(QueryError::new(
-            col,
-            format!(
-                "`NEAR` between {l} and {r}, which can match the same words, cannot be searched: \
-                 full-text proximity may count one occurrence as both sides"
-            ),
-        ));
-    }
-    count(terms, ls.len() * rs.len() * 2, col)?;
-    let mut groups = Vec::new();
-    for l in &ls {
-        for r in &rs {
-            groups.push(format!("NEAR({l} {r}, {distance})"));
-        }
-    }
-    let body = format!("({})", groups.join(" OR "));
-    Ok(match scope {
-        Some(c) => format!("{c} : {body}"),
-        None => body,
-    })
-}
-
-/// Whether the two sides of a `NEAR`, FTS5 phrases as [`literal`] writes them, may be refused
-/// for matching the same words: FTS5 lets one occurrence stand for both sides, the rule
-/// matcher wants two. Phrases that merely overlap (`"a b"` and `"b c"` in "a b c") are
-/// adjacent to both, so only the very same words count: [`same_words`], compared as the index
-/// tokenizes them. Sides starting with the same word (or a prefix of it) are refused too, as
-/// search always has.
-fn overlap(a: &str, b: &str) -> bool {
-    let first = |s: &str| -> (String, bool) {
-        let prefix = s.ends_with('*');
-        let inner = s.trim_end_matches('*').trim_matches('"').to_lowercase();
-        let w = inner.split_whitespace().next().unwrap_or("").to_string();
-        (w, prefix && !inner.contains(' '))
-    };
-    let ((aw, ap), (bw, bp)) = (first(a), first(b));
-    aw == bw || (ap && bw.starts_with(&aw)) || (bp && aw.starts_with(&bw)) || same_words(a, b)
-}
-
-/// Whether two FTS5 phrases can match the very same words: as many tokens each (case,
-/// accents and punctuation folded as the index folds them), equal one for one, except that
-/// a phrase ending in `*` may end in a prefix of the other's last word.
-fn same_words(a: &str, b: &str) -> bool {
-    let tokens = |s: &str| {
-        let prefix = s.ends_with('*');
-        let inner = s.trim_end_matches('*');
-        let inner = inner.strip_prefix('"').unwrap_or(inner);
-        let inner = inner
-            .strip_suffix('"')
-            .unwrap_or(inner)
-            .replace("\"\"", "\"");
-        (crate::rules::normalize::tokens(&inner), prefix)
-    };
-    let ((aw, ap), (bw, bp)) = (tokens(a), tokens(b));
-    if aw.is_empty() || aw.len() != bw.len() {
-        return false;
-    }
-    let last = aw.len() - 1;
-    aw.iter().zip(&bw).enumerate().all(|(i, (x, y))| {
-        x == y
-            || (i == last
-                && ((ap && y.starts_with(x.as_str())) || (bp && x.starts_with(y.as_str()))))
-    })
-}
-
-/// A `NEAR` operand as the FTS5 phrases it stands for, with its scope if any. The rule parser
-/// already limits operands to terms, concepts, OR-groups and scopes of those.
-fn near_operand(e: &Expr, col: usize) -> Result<(Vec<String>, Option<&'static str>), QueryError> {
-    let bad = || {
-        QueryError::new(
-            col,
-            "`NEAR` operands must be terms, phrases, prefixes or OR-groups of them, each in \
-             one field",
-        )
-    };
-    match e {
-        Expr::Lit(l) => Ok((vec![literal(l)?], None)),
-        Expr::Concept(c) => Err(concept(c)),
-        Expr::Or(v) => {
-            let mut out = Vec::new();
-            for x in v {
-                let (mut p, scope) = near_operand(x, col)?;
-                if scope.is_some() {
-                    return Err(bad());
-                }
-                out.append(&mut p);
-            }
-            Ok((out, None))
-        }
-        Expr::Scope(f, inner, scol) => {
-            let c = column(*f, *scol)?;
-            let (p, inner_scope) = near_operand(inner, col)?;
-            match inner_scope {
-                Some(i) if i != c => Err(bad()),
-                _ => Ok((p, Some(c))),
+            column,
+            ..
+        } => {
+            let groups: Vec<String> = pairs
+                .iter()
+                .map(|(l, r)| format!("NEAR({} {}, {distance})", literal(l), literal(r)))
+                .collect();
+            let body = format!("({})", groups.join(" OR "));
+            match column {
+                Some(c) => format!("{} : {body}", c.name()),
+                None => body,
             }
         }
-        _ => Err(bad()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::query;
     use crate::rules::{Document, RuleSet, RuleSpec, Severity};
 
     #[test]

@@ -30,6 +30,7 @@ pub mod pg;
 mod poll;
 pub mod retention;
 mod search;
+pub mod search_plan;
 mod seen;
 pub use model::*;
 pub use outbox::{ClaimedAlert, SinkStatus};

@@ -1,4 +1,5 @@
 //! Full-text search over kept articles (the `articles_fts` FTS5 index of migration 0003).
+//! PostgreSQL's counterpart, returning the same [`SearchHit`], is `store::pg::search`.
 //!
 //! The query arrives already translated into FTS5 syntax (see `crate::store::fts`), so this
 //! file holds only SQL: ranking, the time window and the snippet.
@@ -10,9 +11,9 @@ use super::{Store, StoreError};
 /// Relative weight of a hit in each indexed column for ranking, in column order
 /// (title, summary, body): a word in the headline says more about an article than the same
 /// word deep in its body.
-const WEIGHTS: (f64, f64, f64) = (10.0, 4.0, 1.0);
+pub(crate) const WEIGHTS: (f64, f64, f64) = (10.0, 4.0, 1.0);
 /// Words of context in a snippet (FTS5 allows at most 64).
-const SNIPPET_WORDS: i64 = 16;
+pub(crate) const SNIPPET_WORDS: i64 = 16;
 
 /// One search result.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -33,7 +34,8 @@ pub struct SearchHit {
     pub fetched_at: i64,
     /// The best-matching passage, terms marked `«like this»`, cuts marked `…`.
     pub snippet: String,
-    /// FTS5 bm25 with [`WEIGHTS`]: lower is more relevant.
+    /// Relevance, lower is more relevant: FTS5's bm25 with [`WEIGHTS`] on SQLite, minus
+    /// `ts_rank_cd` with the same weights on PostgreSQL. Comparable within one search only.
     pub score: f64,
 }
 
@@ -42,6 +44,16 @@ impl SearchHit {
     pub fn time(&self) -> i64 {
         self.published_at.unwrap_or(self.fetched_at)
     }
+}
+
+/// Lists hits as both stores return them: newest first, then by id, because news is read as
+/// a timeline (relevance only picked which hits).
+pub(crate) fn newest_first(hits: &mut [SearchHit]) {
+    hits.sort_by(|a, b| {
+        b.time()
+            .cmp(&a.time())
+            .then(b.article_id.cmp(&a.article_id))
+    });
 }
 
 impl Store {
@@ -97,11 +109,7 @@ impl Store {
             },
         )?;
         let mut hits: Vec<SearchHit> = rows.collect::<Result<_, _>>()?;
-        hits.sort_by(|a, b| {
-            b.time()
-                .cmp(&a.time())
-                .then(b.article_id.cmp(&a.article_id))
-        });
+        newest_first(&mut hits);
         Ok(hits)
     }
 }

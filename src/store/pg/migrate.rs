@@ -27,10 +27,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_poll_commit.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_search.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 4;
 
 /// Key of the advisory lock that serialises migration runs across processes: any fixed
 /// 64-bit number no other application on the database uses ("fw-migr" in ASCII).

@@ -3,12 +3,15 @@
 //! membership and feed leases), and committing a poll ([`PgStore::commit_poll`]: one
 //! transaction, fenced on the feed's lease, with item, article, story and alert identity
 //! enforced by the database; see `poll`, `seen` and `articles`), with readers for feeds and
-//! alerts ([`PgStore::feeds`], [`PgStore::alerts`]).
+//! alerts ([`PgStore::feeds`], [`PgStore::alerts`]), and full-text search
+//! ([`PgStore::search`] with [`tsquery`]: the same query language, refusals and results as
+//! the SQLite store's search).
 //!
 //! Next: the daemon and the commands on PostgreSQL (a backend-neutral boundary above both
 //! stores: the pipeline's seen-key lookup, the writer committing under leases, the alert
-//! log from [`Committed::alerts`]), search, sinks, retention (the seen-key sweep has its
-//! table, `seen_sweep`, not its code yet), and the multi-instance farm test.
+//! log from [`Committed::alerts`], `feedwatch search` calling [`PgStore::search`]), sinks,
+//! retention (the seen-key sweep has its table, `seen_sweep`, not its code yet), and the
+//! multi-instance farm test.
 //!
 //! Why this shape:
 //! - **Async, with a pool.** tokio-postgres is async; the daemon already runs on tokio. A
@@ -29,8 +32,10 @@ mod pgpass;
 mod poll;
 mod read;
 mod renew;
+mod search;
 mod seen;
 mod tls;
+pub mod tsquery;
 
 use std::time::Duration;
 
