@@ -24,6 +24,12 @@ use crate::digest::{self, DigestError};
 use crate::store::{ClaimedDigest, DigestRow, Store, StoreError};
 use crate::text::time::rfc3339;
 
+/// Seconds after its due time that a period's digest is rendered. An alert is stamped when
+/// its poll matched and committed by the writer a moment later (batches gather for 250 ms
+/// and can take a while to commit): rendering at once could miss an alert stamped just
+/// before the due time that is committed just after it, in neither period's digest.
+const SETTLE_SECS: i64 = 10;
+
 /// Queues the digest of the latest due period if it is not queued yet, then delivers due
 /// digests oldest first until none is due, one fails with a retryable error, or stop is
 /// requested. The idle wait ends at the next due time at the latest.
@@ -62,7 +68,8 @@ pub(super) async fn pass(
             let n = name.clone();
             let pending = blocking(store, move |s| s.digest_next_due(&n)).await?;
             let now = clock.now();
-            let next = schedule.next_due(now).min(pending.unwrap_or(i64::MAX));
+            let render_at = schedule.next_due(now - SETTLE_SECS) + SETTLE_SECS;
+            let next = render_at.min(pending.unwrap_or(i64::MAX));
             let wait = Duration::from_secs(next.saturating_sub(now).max(0) as u64);
             return Ok(Pass::Idle {
                 next_due: Some(wait),
@@ -136,7 +143,7 @@ async fn enqueue_due(
     clock: Clock,
 ) -> Result<(), SinkError> {
     let now = clock.now();
-    let due = schedule.last_due(now);
+    let due = schedule.last_due(now - SETTLE_SECS);
     let n = sink.name().to_string();
     let through = blocking(store, move |s| s.digest_through(&n, due)).await?;
     if through.is_none_or(|t| t >= due) {
