@@ -32,6 +32,12 @@
 //! constant time. A 4xx other than 408/429 marks the alert failed for this sink for good
 //! (`Store::retry_failed_sink` queues such alerts again once the receiver is fixed).
 //!
+//! A sink with a `digest` schedule sends digests instead of alerts (`digest`): once per
+//! period, the report `feedwatch digest` prints for the period's window, rendered when the
+//! period is due and queued in the same database (`migrations/0012_digest_schedule.sql`),
+//! then delivered like an alert, with the id `digest-<sink>-<period start>`
+//! ([`HEADER_DIGEST_ID`], `FEEDWATCH_DIGEST_ID`) to drop repeats by.
+//!
 //! Start with [`SinkSet::start`]; poke [`SinkWaker::wake`] after each commit so new alerts
 //! go out at once (a tick catches anything missed); stop with [`SinkSet::shutdown`].
 

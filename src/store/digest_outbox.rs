@@ -266,5 +266,24 @@ mod tests {
         let st = s.sink_status().expect("status");
         assert_eq!((st[0].pending, st[0].delivered), (0, 1), "{st:?}");
         assert_eq!(st[0].consecutive_failures, 0);
+
+        // Refused for good: kept as failed, counted, and queued again by a manual retry.
+        assert!(s.enqueue_digest("d", &row(14_400), 14_401).expect("next"));
+        let c = s
+            .claim_digest("d", 14_401, 14_500)
+            .expect("claim")
+            .expect("due");
+        s.record_digest_failure("d", c.id, 14_402, "HTTP 410", None)
+            .expect("reject");
+        let st = s.sink_status().expect("status");
+        assert_eq!((st[0].pending, st[0].failed), (0, 1), "{st:?}");
+        assert_eq!(s.outbox_depth().expect("depth"), 0);
+        assert_eq!(s.retry_failed_sink("d", 14_403).expect("retry"), 1);
+        assert_eq!(s.outbox_depth().expect("depth"), 1);
+        assert_eq!(
+            s.prune_sink_deliveries(i64::MAX).expect("prune"),
+            1,
+            "the delivered one"
+        );
     }
 }
