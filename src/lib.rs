@@ -31,7 +31,7 @@
 //! - [`text`] holds the text helpers every stage shares: charset decoding, HTML to text,
 //!   safe output of strangers' text, RFC 3339 timestamps.
 //! - [`digest`] builds a report of a window of alerts (stories, a chart, feed health) and
-//!   renders it as self-contained HTML or JSON.
+//!   renders it as self-contained HTML, text or JSON; a digest sink sends one per period.
 //! - [`ops`] reports on the running service: health faults, metrics, systemd notifications.
 //! - `clock` (crate-internal) is where units that store times read "now", so their tests
 //!   can run on paused tokio time.

@@ -30,7 +30,7 @@ async fn migrations_apply_are_idempotent_and_refuse_a_newer_schema() {
         .await
         .expect("count")
         .get(0);
-    assert_eq!(tables, 13, "12 tables and feedwatch_schema");
+    assert_eq!(tables, 14, "13 tables and feedwatch_schema");
     assert_eq!(
         pg::migrate(&store).await.expect("second run"),
         LATEST_VERSION

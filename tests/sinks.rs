@@ -131,6 +131,7 @@ fn spec(toml_text: &str) -> SinkSpec {
 fn fast() -> SinkOptions {
     SinkOptions {
         tick: Duration::from_millis(100),
+        ..SinkOptions::default()
     }
 }
 
@@ -592,6 +593,7 @@ async fn drain_delivers_what_is_due_then_stops() {
         &specs,
         SinkOptions {
             tick: Duration::from_secs(3600),
+            ..SinkOptions::default()
         },
         CancellationToken::new(),
     )

@@ -151,6 +151,17 @@ fn build_pipeline(
     })
 }
 
+/// The configured feeds as (name, URL), for the health section of scheduled digests (the
+/// same list `feedwatch digest` reports on).
+fn digest_feeds(cfg: &Config) -> crate::sink::Feeds {
+    Arc::new(
+        cfg.feeds
+            .iter()
+            .map(|f| (f.display_name().to_string(), f.url.as_str().to_string()))
+            .collect(),
+    )
+}
+
 /// The retention settings of `cfg`, for the writer and `db prune`.
 pub fn retention_policy(cfg: &Config) -> Policy {
     Policy {
@@ -269,7 +280,10 @@ impl App {
             SinkSet::start(
                 &cfg.database,
                 &cfg.sinks,
-                SinkOptions::default(),
+                SinkOptions {
+                    feeds: digest_feeds(&cfg),
+                    ..SinkOptions::default()
+                },
                 CancellationToken::new(),
             )
             .await?,
@@ -420,7 +434,11 @@ async fn reload_loop(
         };
         match reload(&cfg, reader, seen) {
             Ok((new_cfg, rt)) => {
-                match sinks.reload(&new_cfg.sinks, Duration::from_secs(10)).await {
+                let feeds = digest_feeds(&new_cfg);
+                match sinks
+                    .reload(&new_cfg.sinks, feeds, Duration::from_secs(10))
+                    .await
+                {
                     Ok(()) => {
                         tracing::info!(
                             feeds = new_cfg.feeds.len(),

@@ -15,6 +15,7 @@
 mod check;
 mod concepts;
 pub mod database;
+pub mod digest;
 pub mod limits;
 pub mod opml;
 pub mod sink;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::digest::{DigestFormat, DigestSchedule};
 use super::limits;
 use crate::rules::Severity;
 
@@ -69,6 +70,14 @@ pub struct SinkSpec {
     /// Cap on the delay between retries.
     #[serde(default = "retry_max", deserialize_with = "duration")]
     pub retry_max: Duration,
+    /// A digest schedule (`"daily 07:00"`, `"hourly :15"`, `"weekly mon 07:00"`, UTC): the
+    /// sink then sends one digest per period instead of each alert. Checked (parsed) by
+    /// [`check_specs`]; read with [`SinkSpec::digest_schedule`].
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// The digest's format, as `feedwatch digest --format` [default: json].
+    #[serde(default)]
+    pub digest_format: Option<DigestFormat>,
 }
 
 fn retry_initial() -> Duration {
@@ -94,6 +103,14 @@ impl SinkSpec {
             SinkKind::Webhook => DEFAULT_WEBHOOK_TIMEOUT,
             SinkKind::Exec => DEFAULT_EXEC_TIMEOUT,
         })
+    }
+
+    /// The digest schedule, when the sink sends digests. A schedule that does not parse
+    /// counts as none: [`check_specs`] refuses it before any sink is built.
+    pub fn digest_schedule(&self) -> Option<DigestSchedule> {
+        self.digest
+            .as_deref()
+            .and_then(|d| DigestSchedule::parse(d).ok())
     }
 
     /// Whether this sink wants an alert of `rule` at `severity`.
@@ -160,6 +177,7 @@ pub fn check_specs(specs: &mut [SinkSpec], base: &Path, rule_names: &[&str]) -> 
         }
         check_timing(s, &mut problem);
         check_secret_file(s, &mut problem);
+        check_digest(s, &mut problem);
     }
     out
 }
@@ -251,6 +269,36 @@ fn check_timing(s: &SinkSpec, problem: &mut Report<'_>) {
             "retry_initial",
             "must not be longer than `retry_max`".into(),
         );
+    }
+}
+
+/// A digest schedule that parses; a digest sink takes no alert filters (its digest covers
+/// every alert of the window, as `feedwatch digest` does), and a format needs a schedule.
+fn check_digest(s: &SinkSpec, problem: &mut Report<'_>) {
+    let Some(text) = &s.digest else {
+        if s.digest_format.is_some() {
+            problem(
+                "digest_format",
+                "`digest_format` needs a `digest` schedule".into(),
+            );
+        }
+        return;
+    };
+    if let Err(e) = DigestSchedule::parse(text) {
+        problem("digest", e.to_string());
+    }
+    for (field, set) in [
+        ("rules", !s.rules.is_empty()),
+        ("min_severity", s.min_severity.is_some()),
+    ] {
+        if set {
+            problem(
+                field,
+                format!(
+                    "a digest sink sends every alert of its period; `{field}` is for alert sinks"
+                ),
+            );
+        }
     }
 }
 

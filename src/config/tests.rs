@@ -383,3 +383,39 @@ fn debug_of_a_config_never_shows_the_password() {
     );
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn a_bad_digest_schedule_names_file_line_and_key() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = write(
+        d.path(),
+        "f.toml",
+        "[[sinks]]\nname = \"ok\"\ntype = \"webhook\"\nurl = \"https://h/\"\ndigest = \"weekly mon 07:00\"\ndigest_format = \"html\"\n\n\
+         [[sinks]]\nname = \"bad\"\ntype = \"webhook\"\nurl = \"https://h/\"\ndigest = \"daily 25:00\"\nmin_severity = \"high\"\n\n\
+         [[sinks]]\nname = \"fmt\"\ntype = \"exec\"\ncommand = [\"cat\"]\ndigest_format = \"text\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let k = keys(&e);
+    assert!(k.contains(&("sinks[1].digest".into(), Some(12))), "{e}");
+    assert!(
+        k.contains(&("sinks[1].min_severity".into(), Some(13))),
+        "{e}"
+    );
+    assert!(
+        k.contains(&("sinks[2].digest_format".into(), Some(19))),
+        "{e}"
+    );
+    assert!(!k.iter().any(|(k, _)| k.starts_with("sinks[0]")), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("f.toml:12: key `sinks[1].digest`: `25:00` is not a time of day"),
+        "{text}"
+    );
+    let p = write(
+        d.path(),
+        "g.toml",
+        "[[sinks]]\nname = \"x\"\ntype = \"exec\"\ncommand = [\"cat\"]\ndigest = \"daily 07:00\"\ndigest_format = \"pdf\"\n",
+    );
+    let e = load(&p, &Env::default()).expect_err("unknown format");
+    assert!(e.to_string().contains("g.toml:6"), "{e}");
+}

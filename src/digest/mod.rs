@@ -3,9 +3,10 @@
 //! Monitoring services send digests besides instant alerts: what happened today, grouped by
 //! story, with a picture of when. [`build`] reads the store once into a [`Digest`] (the
 //! model), and renderers turn that one model into HTML ([`html`], with an inline SVG chart
-//! from [`svg`]) or JSON (the model's own `Serialize`, a stable interface); the command line
-//! prints it as text. Building first and rendering second keeps the formats carrying the same
-//! content, and keeps SQL out of the renderers.
+//! from [`svg`]), JSON (the model's own `Serialize`, a stable interface) or text ([`render`]
+//! does all three, for `feedwatch digest` and for a sink's scheduled digest alike). Building
+//! first and rendering second keeps the formats carrying the same content, and keeps SQL out
+//! of the renderers.
 //!
 //! Everything in the model came from strangers (feeds, pages) and is already cleaned of
 //! control characters and cut at the alert log's limits (it is built from
@@ -19,9 +20,11 @@ mod health;
 pub mod html;
 mod stories;
 pub mod svg;
+mod text;
 
 use serde::Serialize;
 
+use crate::config::digest::DigestFormat;
 use crate::rules::Severity;
 use crate::store::{Store, StoreError};
 use crate::text::time::rfc3339;
@@ -29,6 +32,9 @@ use crate::text::time::rfc3339;
 pub use chart::{BucketSize, Chart};
 pub use health::{FeedHealth, FeedProblem};
 
+/// Stories shown at most, unless asked otherwise (`feedwatch digest --max-stories`); a
+/// scheduled digest shows as many.
+pub const DEFAULT_MAX_STORIES: usize = 50;
 /// Sources listed under one story, at most (the rest are counted).
 pub const MAX_SOURCES: usize = 20;
 /// The longest window a digest covers: 92 daily buckets still draw as bars.
@@ -199,6 +205,24 @@ pub fn build(
         stories_omitted,
         until: rfc3339(req.until),
     })
+}
+
+/// The digest in `format`: exactly what `feedwatch digest --format` prints, so a scheduled
+/// digest and the command agree byte for byte (but for `generated`).
+///
+/// # Errors
+/// Never in practice: the output goes to memory. The JSON serialiser's error type is kept.
+pub fn render(d: &Digest, format: DigestFormat) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(32 * 1024);
+    match format {
+        DigestFormat::Html => body.extend_from_slice(html::render(d).as_bytes()),
+        DigestFormat::Json => {
+            serde_json::to_writer(&mut body, d)?;
+            body.push(b'\n');
+        }
+        DigestFormat::Text => text::write_text(&mut body, d)?,
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ fn metrics() -> &'static Metrics {
         );
         registry.register(
             "outbox_depth",
-            "Alerts waiting for delivery (log and sinks)",
+            "Alerts and digests waiting for delivery (log and sinks)",
             outbox_depth.clone(),
         );
         registry.register(

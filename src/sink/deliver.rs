@@ -11,12 +11,17 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::build::{Secret, Sink, Target};
+use crate::config::digest::DigestFormat;
 use crate::rules::Severity;
+use crate::text::time::rfc3339;
 
 /// Header carrying the alert's stable id, so receivers can drop repeats without parsing.
 pub const HEADER_ALERT_ID: &str = "X-Feedwatch-Alert-Id";
 /// Header carrying `sha256=<hex HMAC-SHA256 of the body>` when the sink has a secret.
 pub const HEADER_SIGNATURE: &str = "X-Feedwatch-Signature";
+/// Header carrying a digest's stable id (`digest-<sink>-<period start, RFC 3339>`), the
+/// same on every attempt, so receivers can drop a digest sent again after a crash.
+pub const HEADER_DIGEST_ID: &str = "X-Feedwatch-Digest-Id";
 /// Header carrying the attempt number (1 on the first try).
 pub const HEADER_ATTEMPT: &str = "X-Feedwatch-Attempt";
 /// How much of a failing response body or exec stderr is kept as the error text.
@@ -109,8 +114,24 @@ pub(crate) async fn deliver(
             client,
             url,
             secret,
-        } => post(client, url, secret.as_ref(), alert_id, attempt, body).await,
+        } => {
+            let headers = [
+                (HEADER_ALERT_ID, alert_id.to_string()),
+                (HEADER_ATTEMPT, attempt.to_string()),
+            ];
+            post(
+                client,
+                url,
+                secret.as_ref(),
+                "application/json",
+                &headers,
+                body,
+            )
+            .await
+        }
         Target::Exec { argv, hide_env } => {
+            let mut body = body;
+            body.push(b'\n');
             let env = [
                 ("FEEDWATCH_SINK", sink.name().to_string()),
                 ("FEEDWATCH_ALERT_ID", alert_id.to_string()),
@@ -123,7 +144,56 @@ pub(crate) async fn deliver(
     }
 }
 
-/// POSTs the alert to a webhook. The URL is the operator's, written in the config, so under
+/// One period's digest, rendered, on its way to a sink.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DigestMessage<'a> {
+    /// The stable id: `digest-<sink>-<period start, RFC 3339>`.
+    pub(crate) id: &'a str,
+    /// The window `[from, until)`, Unix seconds.
+    pub(crate) from: i64,
+    pub(crate) until: i64,
+    /// What the body is.
+    pub(crate) format: DigestFormat,
+}
+
+/// Sends one digest to the sink once: a webhook POST with the format's Content-Type and the
+/// id in [`HEADER_DIGEST_ID`] (signed like an alert when there is a secret), or the command
+/// with the body on stdin and the id in `FEEDWATCH_DIGEST_ID`. The body goes as rendered,
+/// byte for byte what `feedwatch digest` prints.
+pub(crate) async fn deliver_digest(
+    sink: &Sink,
+    msg: DigestMessage<'_>,
+    attempt: u32,
+    body: Vec<u8>,
+) -> Outcome {
+    match &sink.target {
+        Target::Webhook {
+            client,
+            url,
+            secret,
+        } => {
+            let headers = [
+                (HEADER_DIGEST_ID, msg.id.to_string()),
+                (HEADER_ATTEMPT, attempt.to_string()),
+            ];
+            let ct = msg.format.content_type();
+            post(client, url, secret.as_ref(), ct, &headers, body).await
+        }
+        Target::Exec { argv, hide_env } => {
+            let env = [
+                ("FEEDWATCH_SINK", sink.name().to_string()),
+                ("FEEDWATCH_DIGEST_ID", msg.id.to_string()),
+                ("FEEDWATCH_DIGEST_FROM", rfc3339(msg.from)),
+                ("FEEDWATCH_DIGEST_UNTIL", rfc3339(msg.until)),
+                ("FEEDWATCH_DIGEST_FORMAT", msg.format.as_str().to_string()),
+                ("FEEDWATCH_ATTEMPT", attempt.to_string()),
+            ];
+            exec(argv, hide_env, &env, sink.spec.timeout(), body).await
+        }
+    }
+}
+
+/// POSTs an alert or a digest to a webhook. The URL is the operator's, written in the config, so under
 /// the address policy (see `fetch`) it is trusted as written, private or not: a receiver on
 /// the same host or the intranet is the usual case. Redirects are never followed (the
 /// client has `Policy::none()`, see [`classify`]), so a receiver cannot send the alert, or
@@ -132,15 +202,16 @@ async fn post(
     client: &reqwest::Client,
     url: &str,
     secret: Option<&Secret>,
-    alert_id: i64,
-    attempt: u32,
+    content_type: &str,
+    headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> Outcome {
     let mut req = client
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(HEADER_ALERT_ID, alert_id.to_string())
-        .header(HEADER_ATTEMPT, attempt.to_string());
+        .header(reqwest::header::CONTENT_TYPE, content_type);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
     if let Some(s) = secret {
         req = req.header(HEADER_SIGNATURE, signature(&s.0, &body));
     }
@@ -248,7 +319,7 @@ impl Drop for ProcessGroup {
     }
 }
 
-/// Runs the command with `body` on stdin; exit status 0 is delivered. Anything else is
+/// Runs the command with `body` (as given) on stdin; exit status 0 is delivered. Anything else is
 /// retried: a mail relay or chat API behind the command is usually down for a while, not
 /// refusing the alert for good. The command runs in its own process group, and on timeout
 /// (or when the delivery is dropped at shutdown) the whole group is killed, so a hung
@@ -297,7 +368,6 @@ async fn exec(
         let feed = async {
             if let Some(mut w) = stdin {
                 let _ = w.write_all(&body).await;
-                let _ = w.write_all(b"\n").await;
                 let _ = w.shutdown().await;
             }
         };

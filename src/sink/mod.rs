@@ -32,11 +32,18 @@
 //! constant time. A 4xx other than 408/429 marks the alert failed for this sink for good
 //! (`Store::retry_failed_sink` queues such alerts again once the receiver is fixed).
 //!
+//! A sink with a `digest` schedule sends digests instead of alerts (`digest`): once per
+//! period, the report `feedwatch digest` prints for the period's window, rendered when the
+//! period is due and queued in the same database (`migrations/0012_digest_schedule.sql`),
+//! then delivered like an alert, with the id `digest-<sink>-<period start>`
+//! ([`HEADER_DIGEST_ID`], `FEEDWATCH_DIGEST_ID`) to drop repeats by.
+//!
 //! Start with [`SinkSet::start`]; poke [`SinkWaker::wake`] after each commit so new alerts
 //! go out at once (a tick catches anything missed); stop with [`SinkSet::shutdown`].
 
 mod build;
 mod deliver;
+mod digest;
 mod status;
 mod worker;
 
@@ -52,7 +59,8 @@ use crate::store::{Store, StoreError};
 
 pub use build::Sink;
 pub use deliver::{
-    classify, signature, Outcome, HEADER_ALERT_ID, HEADER_ATTEMPT, HEADER_SIGNATURE,
+    classify, signature, Outcome, HEADER_ALERT_ID, HEADER_ATTEMPT, HEADER_DIGEST_ID,
+    HEADER_SIGNATURE,
 };
 // The specs are plain config data; re-exported so a sink's whole surface is in one place.
 pub use crate::config::sink::{
@@ -101,18 +109,33 @@ pub enum SinkError {
     /// The outbox could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A scheduled digest could not be built (its window is impossible).
+    #[error("cannot build the digest: {0}")]
+    Digest(crate::digest::DigestError),
+    /// A scheduled digest could not be rendered.
+    #[error("cannot render the digest: {0}")]
+    Render(#[source] std::io::Error),
 }
+
+/// The configured feeds as (name, URL): a scheduled digest reports on their health, as
+/// `feedwatch digest` does.
+pub type Feeds = Arc<Vec<(String, String)>>;
 
 /// Tuning that is not per sink.
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
     /// How often an idle sink looks for work without being woken.
     pub tick: Duration,
+    /// The configured feeds, for the health section of scheduled digests.
+    pub feeds: Feeds,
 }
 
 impl Default for SinkOptions {
     fn default() -> Self {
-        SinkOptions { tick: DEFAULT_TICK }
+        SinkOptions {
+            tick: DEFAULT_TICK,
+            feeds: Feeds::default(),
+        }
     }
 }
 
@@ -140,7 +163,7 @@ struct Running {
 /// The running sinks: one task each. Replaced as a whole on reload.
 pub struct SinkSet {
     database: PathBuf,
-    opts: SinkOptions,
+    opts: Mutex<SinkOptions>,
     waker: SinkWaker,
     shutdown: CancellationToken,
     running: Mutex<Running>,
@@ -174,7 +197,7 @@ impl SinkSet {
         let (tx, _) = watch::channel(0u64);
         let set = SinkSet {
             database: database.to_path_buf(),
-            opts,
+            opts: Mutex::new(opts),
             waker: SinkWaker(Arc::new(tx)),
             shutdown,
             running: Mutex::new(Running::default()),
@@ -191,13 +214,20 @@ impl SinkSet {
 
     /// Replaces the running sinks with `specs`. The new sinks are built first: if one
     /// fails, the old ones keep running and the error is returned. Old sinks finish the
-    /// delivery in flight (within `grace`) before the new ones start.
+    /// delivery in flight (within `grace`) before the new ones start. `feeds` are the new
+    /// configuration's, for scheduled digests.
     ///
     /// # Errors
     /// As [`SinkSet::start`].
-    pub async fn reload(&self, specs: &[SinkSpec], grace: Duration) -> Result<(), SinkError> {
+    pub async fn reload(
+        &self,
+        specs: &[SinkSpec],
+        feeds: Feeds,
+        grace: Duration,
+    ) -> Result<(), SinkError> {
         let prepared = self.prepare(specs).await?;
         self.stop(grace, false).await;
+        self.lock_opts().feeds = feeds;
         self.launch(prepared);
         Ok(())
     }
@@ -225,9 +255,18 @@ impl SinkSet {
             .collect::<Result<Vec<_>, _>>()?;
         let db = self.database.clone();
         let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+        let schedules: Vec<_> = sinks
+            .iter()
+            .filter_map(|s| Some((s.name().to_string(), s.spec.digest_schedule()?)))
+            .collect();
         let stores = tokio::task::spawn_blocking(move || -> Result<Vec<Store>, StoreError> {
             let mut reg = Store::open(&db)?;
-            reg.register_sinks(names.iter().map(String::as_str), worker::unix_now())?;
+            let now = worker::unix_now();
+            reg.register_sinks(names.iter().map(String::as_str), now)?;
+            // A new digest sink's first period is the first one due after now.
+            for (name, schedule) in &schedules {
+                reg.digest_through(name, schedule.last_due(now))?;
+            }
             names.iter().map(|_| Store::open(&db)).collect()
         })
         .await
@@ -235,7 +274,12 @@ impl SinkSet {
         Ok(Prepared(sinks.into_iter().zip(stores).collect()))
     }
 
+    fn lock_opts(&self) -> std::sync::MutexGuard<'_, SinkOptions> {
+        self.opts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn launch(&self, prepared: Prepared) {
+        let opts = self.lock_opts().clone();
         let stop = worker::Stop {
             stop: self.shutdown.child_token(),
             drain: CancellationToken::new(),
@@ -249,7 +293,7 @@ impl SinkSet {
                     store,
                     self.waker.0.subscribe(),
                     stop.clone(),
-                    self.opts.clone(),
+                    opts.clone(),
                 ))
             })
             .collect();

@@ -1,5 +1,6 @@
 //! The delivery loop of one sink: queue new alerts, claim the oldest due one, deliver it,
-//! record the outcome; back off after a failure; sleep until woken, due, or the tick.
+//! record the outcome; back off after a failure; sleep until woken, due, or the tick. A
+//! digest sink runs the same loop with its own pass (`digest`).
 //!
 //! Each sink has its own task and its own database connection, so a sink that is down (or
 //! slow to time out) holds up nobody: not the poll writer, not another sink. Store calls are
@@ -22,7 +23,7 @@ use crate::store::{AlertRecord, ClaimedAlert, Store, StoreError};
 
 /// Extra time a claim outlives the sink's timeout, so a delivery that finished just in time
 /// is recorded before anyone else may take the alert.
-const LEASE_MARGIN: Duration = Duration::from_secs(1);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(1);
 /// Delivered and rejected outbox rows older than this are pruned.
 const KEEP_FINISHED: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How often a sink prunes its finished rows.
@@ -111,7 +112,23 @@ pub(crate) async fn run_with(
         let draining = stop.drain.is_cancelled();
         let mut next_due: Option<Duration> = None;
         if paused_until.is_none() {
-            match pass(&sink, &store, &stop.stop, &mut failures, clock, via).await {
+            let done = match sink.spec.digest_schedule() {
+                Some(schedule) => {
+                    let feeds = &opts.feeds;
+                    super::digest::pass(
+                        &sink,
+                        schedule,
+                        &store,
+                        feeds,
+                        &stop.stop,
+                        &mut failures,
+                        clock,
+                    )
+                    .await
+                }
+                None => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
+            };
+            match done {
                 Ok(Pass::Idle { next_due: d }) => next_due = d,
                 Ok(Pass::Failed { retry_in }) => paused_until = Some(Instant::now() + retry_in),
                 Ok(Pass::Stopped) => break,
@@ -147,7 +164,7 @@ pub(crate) async fn run_with(
 }
 
 /// How a pass over the due alerts ended.
-enum Pass {
+pub(super) enum Pass {
     /// Nothing more is due; the next pending alert is due in `next_due`, if any is pending.
     Idle { next_due: Option<Duration> },
     /// A delivery failed and may succeed later: the sink pauses for `retry_in`.
@@ -270,7 +287,7 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn round_ms(d: Duration) -> Duration {
+pub(super) fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
 }
 

@@ -123,6 +123,7 @@ async fn a_failing_sink_backs_off_doubling_to_the_cap_then_delivers_when_the_rec
     // A long tick: only the backoff may bring the sink round again.
     let opts = SinkOptions {
         tick: Duration::from_secs(3600),
+        ..SinkOptions::default()
     };
     let worker = tokio::spawn({
         let stop = stop.clone();

@@ -21,6 +21,7 @@ use crate::rules::Severity;
 use crate::story::{self, Fingerprint};
 
 mod check;
+mod digest_outbox;
 pub mod fts;
 pub mod lock;
 pub mod maintenance;
@@ -32,6 +33,7 @@ pub mod retention;
 mod search;
 pub mod search_plan;
 mod seen;
+pub use digest_outbox::{ClaimedDigest, DigestRow};
 pub use model::*;
 pub use outbox::{ClaimedAlert, SinkStatus};
 use poll::write_poll;
@@ -57,6 +59,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0009_seen_presence.sql")),
         M::up(include_str!("../../migrations/0010_retention.sql")),
         M::up(include_str!("../../migrations/0011_seen_by_key.sql")),
+        M::up(include_str!("../../migrations/0012_digest_schedule.sql")),
     ])
 }
 
@@ -465,11 +468,14 @@ impl Store {
         })
     }
 
-    /// Alerts waiting for delivery: not yet in the log, or queued for a sink.
+    /// Alerts waiting for delivery (not yet in the log, or queued for a sink) and digests
+    /// queued for a sink.
     pub fn outbox_depth(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT (SELECT count(*) FROM alerts WHERE delivered_at IS NULL)
                   + (SELECT count(*) FROM sink_deliveries
+                      WHERE delivered_at IS NULL AND failed_at IS NULL)
+                  + (SELECT count(*) FROM digest_deliveries
                       WHERE delivered_at IS NULL AND failed_at IS NULL)",
             [],
             |r| r.get(0),

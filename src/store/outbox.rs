@@ -236,37 +236,62 @@ impl Store {
             .query_row([sink], |r| r.get(0))?)
     }
 
-    /// Puts every alert the sink rejected for good back in its queue, due now (after the
-    /// operator fixed the receiver or the secret). Returns how many.
+    /// Puts every alert and digest the sink rejected for good back in its queue, due now
+    /// (after the operator fixed the receiver or the secret). Returns how many.
     pub fn retry_failed_sink(&mut self, sink: &str, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "UPDATE sink_deliveries SET failed_at = NULL, next_attempt_at = ?2
-             WHERE sink = ?1 AND failed_at IS NOT NULL",
-            params![sink, now],
-        )?)
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for table in ["sink_deliveries", "digest_deliveries"] {
+            n += tx.execute(
+                &format!(
+                    "UPDATE {table} SET failed_at = NULL, next_attempt_at = ?2
+                     WHERE sink = ?1 AND failed_at IS NOT NULL"
+                ),
+                params![sink, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
-    /// Forgets delivered and rejected rows finished before `before`, so the outbox stays
-    /// small; the alerts themselves stay. Returns how many rows went.
+    /// Forgets delivered and rejected rows (alerts and digests) finished before `before`, so
+    /// the outbox stays small; the alerts themselves stay. Returns how many rows went.
     pub fn prune_sink_deliveries(&mut self, before: i64) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM sink_deliveries WHERE COALESCE(delivered_at, failed_at) < ?1",
-            [before],
-        )?)
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for table in ["sink_deliveries", "digest_deliveries"] {
+            n += tx.execute(
+                &format!("DELETE FROM {table} WHERE COALESCE(delivered_at, failed_at) < ?1"),
+                [before],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
-    /// Delivery state of every registered sink, by name.
+    /// Delivery state of every registered sink, by name. A digest sink's digests count as
+    /// its deliveries, queued when their period was due.
     pub fn sink_status(&self) -> Result<Vec<SinkStatus>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT s.name, s.created_at,
                     (SELECT COUNT(*) FROM sink_deliveries d
-                      WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL),
+                      WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL)
+                    + (SELECT COUNT(*) FROM digest_deliveries g
+                      WHERE g.sink = s.name AND g.delivered_at IS NULL AND g.failed_at IS NULL),
                     (SELECT COUNT(*) FROM sink_deliveries d
-                      WHERE d.sink = s.name AND d.failed_at IS NOT NULL),
+                      WHERE d.sink = s.name AND d.failed_at IS NOT NULL)
+                    + (SELECT COUNT(*) FROM digest_deliveries g
+                      WHERE g.sink = s.name AND g.failed_at IS NOT NULL),
                     (SELECT COUNT(*) FROM sink_deliveries d
-                      WHERE d.sink = s.name AND d.delivered_at IS NOT NULL),
-                    (SELECT MIN(a.created_at) FROM sink_deliveries d JOIN alerts a ON a.id = d.alert_id
-                      WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL),
+                      WHERE d.sink = s.name AND d.delivered_at IS NOT NULL)
+                    + (SELECT COUNT(*) FROM digest_deliveries g
+                      WHERE g.sink = s.name AND g.delivered_at IS NOT NULL),
+                    (SELECT MIN(t) FROM (
+                      SELECT a.created_at AS t FROM sink_deliveries d JOIN alerts a ON a.id = d.alert_id
+                       WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL
+                      UNION ALL
+                      SELECT g.created_at FROM digest_deliveries g
+                       WHERE g.sink = s.name AND g.delivered_at IS NULL AND g.failed_at IS NULL)),
                     s.consecutive_failures, s.last_error, s.last_error_at, s.last_delivered_at
              FROM sinks s ORDER BY s.name",
         )?;

@@ -7,4 +7,5 @@
 pub mod charset;
 pub mod html;
 pub mod safe_text;
+pub mod table;
 pub mod time;
