@@ -39,7 +39,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{Store, StoreError};
 use crate::story;
@@ -298,7 +298,7 @@ fn delete_batch(
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     let pick =
         format!("SELECT {key} FROM {table} WHERE {time} < ?1 AND {cond} ORDER BY {time} LIMIT ?2");
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = match kind {
         // The article stays; its signature and bands go.
         Kind::Fingerprints => {

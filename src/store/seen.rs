@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{PollRecord, Store, StoreError};
 use crate::config::DEFAULT_SEEN_RETENTION;
@@ -293,7 +293,9 @@ impl Store {
     /// When SQLite fails (the transaction is rolled back, the sweep stays where it was).
     pub fn forget_seen(&mut self, now: i64, batch: usize) -> Result<Swept, StoreError> {
         let horizon = self.seen_keys()?.horizon(now);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let from: i64 = tx
             .prepare_cached("SELECT next_key FROM seen_sweep WHERE id = 1")?
             .query_row([], |r| r.get(0))

@@ -193,3 +193,40 @@ fn the_sweep_merges_and_forgets_window_by_window_and_goes_on_after_a_restart() {
         "-5 and the even keys to 16 went"
     );
 }
+
+/// The sweep reads where it stands, then writes: begun as a plain (deferred) transaction, a
+/// commit by another connection between its read and its first write made SQLite answer
+/// "database is locked" at once, without waiting (the daemon raised `seen_retention` for a
+/// sink worker's commit). Begun IMMEDIATE, it waits its turn like every other writer.
+#[test]
+fn the_sweep_waits_for_other_writers_instead_of_failing() {
+    let (dir, mut s, feed) = store();
+    // Enough keys that a window's reads take a while: the other writer commits meanwhile.
+    let keys: Vec<i64> = (1..=40_000).collect();
+    s.commit_poll(&poll(feed, T0, &keys, &[]))
+        .expect("commit");
+    let path = dir.path().join("f.db");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut other = Store::open(&path).expect("open");
+            let mut at = T0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                at += 1;
+                other
+                    .commit_poll(&poll(feed, at, &[-at], &[]))
+                    .expect("other writer");
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for i in 0..300 {
+        if let Err(e) = s.forget_seen(T0 + 200 * 86_400, 64) {
+            failures.push(format!("pass {i}: {e}"));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().expect("writer");
+    assert!(failures.is_empty(), "{failures:?}");
+}
