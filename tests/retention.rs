@@ -285,6 +285,41 @@ fn finished_deliveries_go_and_pending_ones_stay() {
     );
 }
 
+/// Scheduled digests follow `delivery_retention` too: each row holds a rendered body (tens
+/// of kB of HTML), so an hourly digest would otherwise grow the database without end. A
+/// pending or young one stays.
+#[test]
+fn finished_digest_deliveries_go_and_pending_ones_stay() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("f.db");
+    let mut s = populated(&db);
+    let t = now();
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute_batch(&format!(
+        "INSERT INTO sinks (name, created_at, cursor) VALUES ('daily', 0, 0);
+         INSERT INTO digest_deliveries (sink, period_start, period_end, format, body, created_at,
+                                        next_attempt_at, delivered_at, failed_at)
+         VALUES ('daily', 0, 1, 'json', x'7b7d', {old}, 0, {old}, NULL),
+                ('daily', 1, 2, 'json', x'7b7d', {old}, 0, NULL, {old}),
+                ('daily', 2, 3, 'json', x'7b7d', {old}, 0, NULL, NULL),
+                ('daily', 3, 4, 'json', x'7b7d', {young}, 0, {young}, NULL);",
+        old = t - 60 * DAY,
+        young = t - DAY
+    ))
+    .expect("digests");
+    s.prune_all(&policy(None, None), t, |_, _, _| {})
+        .expect("prune");
+    let mut st = c
+        .prepare("SELECT period_end FROM digest_deliveries ORDER BY period_end")
+        .expect("prepare");
+    let left: Vec<i64> = st
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(left, [3, 4], "the pending and the young delivery stay");
+}
+
 /// A feed removed from the config: its row outlives the horizon while kept articles or seen
 /// keys (of an item that moved to another feed) reference it, and goes once nothing does.
 #[test]

@@ -232,7 +232,7 @@ pub struct DbStatsLine<'a> {
 pub struct DbRetentionDue {
     /// Past their retention now (the next passes remove them).
     pub due_rows: i64,
-    /// The kind (`articles`, `alerts`, `sink_deliveries`, `story_fingerprints`,
+    /// The kind (`articles`, `alerts`, `sink_deliveries`, `digest_deliveries`, `story_fingerprints`,
     /// `page_failures`, `removed_feeds`, `seen_items`).
     pub name: &'static str,
     /// When the next rows become due, at the earliest (RFC 3339); `null` when none wait or

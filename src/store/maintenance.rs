@@ -39,6 +39,7 @@ const TIME_COLUMNS: &[(&str, &str)] = &[
     ("recent_items", "seen_at"),
     ("sinks", "created_at"),
     ("sink_deliveries", "next_attempt_at"),
+    ("digest_deliveries", "created_at"),
     ("seen_items", "last_present"),
     ("seen_staged", "last_present"),
 ];

@@ -8,6 +8,7 @@
 //! | kind | removed when | setting |
 //! | --- | --- | --- |
 //! | sink deliveries | delivered or given up before the horizon; never a pending one | `delivery_retention` (30 d) |
+//! | digest deliveries | the same, for scheduled digests (each row holds its rendered body) | `delivery_retention` (30 d) |
 //! | alerts | created before the horizon, written to the log, owed to no sink | `alert_retention` (forever) |
 //! | articles | fetched before the horizon and without an alert left | `article_retention` (forever) |
 //! | story fingerprints | the article was fetched before the story window (+1 day) | none: [`story::WINDOW_SECS`] |
@@ -68,6 +69,8 @@ const STORY_MARGIN_SECS: i64 = 86_400;
 pub enum Kind {
     /// Finished sink deliveries.
     Deliveries,
+    /// Finished digest deliveries, with their rendered bodies.
+    DigestDeliveries,
     /// Alerts.
     Alerts,
     /// Kept articles, with their search-index rows, bands and sources.
@@ -84,8 +87,9 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in pass order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Deliveries,
+        Kind::DigestDeliveries,
         Kind::Alerts,
         Kind::Articles,
         Kind::Fingerprints,
@@ -108,6 +112,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Deliveries => "sink_deliveries",
+            Kind::DigestDeliveries => "digest_deliveries",
             Kind::Alerts => "alerts",
             Kind::Articles => "articles",
             Kind::Fingerprints => "story_fingerprints",
@@ -136,7 +141,7 @@ impl Policy {
     /// How long rows of `kind` are kept; `None`: forever.
     pub fn retention(&self, kind: Kind) -> Option<Duration> {
         match kind {
-            Kind::Deliveries => Some(self.deliveries),
+            Kind::Deliveries | Kind::DigestDeliveries => Some(self.deliveries),
             Kind::Alerts => self.alerts,
             Kind::Articles => self.articles,
             Kind::Fingerprints => Some(Duration::from_secs(
@@ -197,6 +202,12 @@ fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) 
         Kind::Deliveries => (
             "sink_deliveries",
             "alert_id, sink",
+            "coalesce(delivered_at, failed_at)",
+            "(delivered_at IS NOT NULL OR failed_at IS NOT NULL)",
+        ),
+        Kind::DigestDeliveries => (
+            "digest_deliveries",
+            "id",
             "coalesce(delivered_at, failed_at)",
             "(delivered_at IS NOT NULL OR failed_at IS NOT NULL)",
         ),
