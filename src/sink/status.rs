@@ -8,26 +8,43 @@ use crate::text::time::rfc3339;
 
 /// What `status` says about one sink: configured ones in config order, then removed ones
 /// that still hold undelivered alerts (they resume if configured again).
-fn rows<'a>(
-    specs: &'a [SinkSpec],
-    rows: &'a [SinkStatus],
-) -> Vec<(&'a str, Option<SinkKind>, Option<&'a SinkStatus>)> {
+fn rows<'a>(specs: &'a [SinkSpec], rows: &'a [SinkStatus]) -> Vec<Row<'a>> {
     let mut out: Vec<_> = specs
         .iter()
-        .map(|s| {
-            (
-                s.name.as_str(),
-                Some(s.kind),
-                rows.iter().find(|r| r.name == s.name),
-            )
+        .map(|s| Row {
+            name: s.name.as_str(),
+            kind: Some(s.kind),
+            digest: s.digest.as_deref(),
+            status: rows.iter().find(|r| r.name == s.name),
         })
         .collect();
     for r in rows {
         if !specs.iter().any(|s| s.name == r.name) && (r.pending > 0 || r.failed > 0) {
-            out.push((r.name.as_str(), None, Some(r)));
+            out.push(Row {
+                name: r.name.as_str(),
+                kind: None,
+                digest: None,
+                status: Some(r),
+            });
         }
     }
     out
+}
+
+/// One sink as `status` shows it.
+struct Row<'a> {
+    name: &'a str,
+    /// `None` for a sink removed from the config.
+    kind: Option<SinkKind>,
+    /// The digest schedule as written, for a sink that sends digests instead of alerts.
+    digest: Option<&'a str>,
+    /// Its outbox, once it has registered.
+    status: Option<&'a SinkStatus>,
+}
+
+/// What a sink sends: each alert, or a digest on its schedule.
+fn sends(digest: Option<&str>) -> String {
+    digest.map_or_else(|| "alerts".to_string(), |d| format!("digest {d}"))
 }
 
 fn kind_name(k: Option<SinkKind>) -> &'static str {
@@ -46,13 +63,14 @@ pub fn format_status(specs: &[SinkSpec], status: &[SinkStatus]) -> String {
         return String::new();
     }
     let mut out = format!(
-        "{:<24} {:<8} {:>7} {:>6} {:>5} {:<20} {:<20}  LAST ERROR\n",
-        "SINK", "TYPE", "PENDING", "FAILED", "FAILS", "OLDEST PENDING", "LAST DELIVERY"
+        "{:<24} {:<8} {:<20} {:>7} {:>6} {:>5} {:<20} {:<20}  LAST ERROR\n",
+        "SINK", "TYPE", "SENDS", "PENDING", "FAILED", "FAILS", "OLDEST PENDING", "LAST DELIVERY"
     );
     let when = |t: Option<i64>| t.map_or_else(|| "-".to_string(), rfc3339);
-    for (name, kind, r) in list {
-        let name: String = name.chars().take(24).collect();
-        let (pending, failed, fails, oldest, last, err) = match r {
+    for row in list {
+        let name: String = row.name.chars().take(24).collect();
+        let what: String = sends(row.digest).chars().take(20).collect();
+        let (pending, failed, fails, oldest, last, err) = match row.status {
             Some(r) => (
                 r.pending.to_string(),
                 r.failed.to_string(),
@@ -75,8 +93,9 @@ pub fn format_status(specs: &[SinkSpec], status: &[SinkStatus]) -> String {
         };
         let _ = writeln!(
             out,
-            "{name:<24} {:<8} {pending:>7} {failed:>6} {fails:>5} {oldest:<20} {last:<20}  {err}",
-            kind_name(kind)
+            "{name:<24} {:<8} {what:<20} {pending:>7} {failed:>6} {fails:>5} {oldest:<20} {last:<20}  \
+             {err}",
+            kind_name(row.kind)
         );
     }
     out
@@ -91,6 +110,8 @@ pub struct SinkStatusLine<'a> {
     pub consecutive_failures: Option<u32>,
     /// Alerts delivered.
     pub delivered: Option<i64>,
+    /// The digest schedule as written (`daily 07:00`); null for a sink that sends each alert.
+    pub digest: Option<&'a str>,
     /// Alerts given up on.
     pub failed: Option<i64>,
     /// When it last delivered (RFC 3339).
@@ -116,9 +137,11 @@ pub struct SinkStatusLine<'a> {
 pub fn status_json<'a>(specs: &'a [SinkSpec], status: &'a [SinkStatus]) -> Vec<SinkStatusLine<'a>> {
     rows(specs, status)
         .into_iter()
-        .map(|(name, kind, r)| SinkStatusLine {
+        .map(|row| (row.name, row.kind, row.digest, row.status))
+        .map(|(name, kind, digest, r)| SinkStatusLine {
             consecutive_failures: r.map(|r| r.consecutive_failures),
             delivered: r.map(|r| r.delivered),
+            digest,
             failed: r.map(|r| r.failed),
             last_delivery: r.and_then(|r| r.last_delivered_at).map(rfc3339),
             last_error: r.and_then(|r| r.last_error.as_deref()),
@@ -175,5 +198,28 @@ mod tests {
         assert_eq!(j[0].pending, Some(5));
         assert_eq!(j[1].pending, None);
         assert!(format_status(&[], &[]).is_empty());
+    }
+
+    /// A digest sink says what it sends and when, so an operator reading `status` knows why
+    /// it is quiet between its due times.
+    #[test]
+    fn a_digest_sink_shows_its_schedule() {
+        let specs: Vec<SinkSpec> = vec![
+            toml::from_str("name = \"hook\"\ntype = \"webhook\"\nurl = \"http://x/\"\n")
+                .expect("spec"),
+            toml::from_str(
+                "name = \"morning\"\ntype = \"webhook\"\nurl = \"http://x/\"\n\
+                 digest = \"daily 07:00\"\n",
+            )
+            .expect("spec"),
+        ];
+        let t = format_status(&specs, &[]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].contains("SENDS"), "{t}");
+        assert!(lines[1].contains(" alerts "), "{t}");
+        assert!(lines[2].contains("digest daily 07:00"), "{t}");
+        let j = status_json(&specs, &[]);
+        assert_eq!(j[0].digest, None);
+        assert_eq!(j[1].digest, Some("daily 07:00"));
     }
 }
