@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
+use common::{get, rss, wait_for, wait_health, Daemon, Fixture, Instance, Signal, TestServer};
 use serde_json::Value;
 
 #[derive(Default)]
@@ -212,11 +212,14 @@ async fn sinks_retry_sends_refused_alerts_again() {
         srv.url("/rss")
     ));
 
+    // Every alert refused: the run did not reach its readers, and says so (exit 4, the
+    // `sink_delivery` fault naming the sink).
     let out = inst.run(&["poll", "--once"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("sink_delivery") && stderr.contains("sink ops:"),
+        "{stderr}"
     );
     let alerts = inst.alerts().await.len();
     assert!(alerts >= 3, "{alerts} alerts");
@@ -263,4 +266,73 @@ async fn sinks_retry_sends_refused_alerts_again() {
         (Some(0), Some(0)),
         "{st}"
     );
+}
+
+/// A receiver down for good: 503 to every request while `down` is set.
+async fn flaky(
+    State(state): State<(Arc<Mutex<Seen>>, Arc<std::sync::atomic::AtomicBool>)>,
+    body: Bytes,
+) -> StatusCode {
+    let (seen, down) = state;
+    let mut s = seen.lock().expect("lock");
+    s.requests += 1;
+    if down.load(std::sync::atomic::Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.accepted.push(v["id"].as_i64().unwrap_or(-1));
+    StatusCode::NO_CONTENT
+}
+
+/// A webhook that keeps failing is a service fault, not only a line in `status`: after three
+/// failures in a row `/healthz` answers 503 naming the sink, metrics and the journal say
+/// `sink_delivery`, and all of it clears with the first delivery once the receiver is back,
+/// with every alert delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_keeps_failing_is_loud_and_recovers() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(flaky))
+        .with_state((seen.clone(), down.clone()));
+    let hook_url = serve_hook(app).await;
+    let srv = TestServer::start().await;
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", items(&srv, 1..=2)),
+    );
+    let inst = Instance::new(&format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n\n[[feeds]]\nurl = \"{}\"\ninterval = \"1h\"\n\n\
+         [[sinks]]\nname = \"pager\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\n\
+         retry_initial = \"100ms\"\nretry_max = \"300ms\"\n",
+        srv.url("/rss")
+    ));
+    let mut daemon = Daemon::start(&inst, &["--grace", "2s"]);
+    let port = daemon.http_addr().await.port();
+    let body = wait_health(port, 503, "sink_delivery", Duration::from_secs(30)).await;
+    assert!(
+        body.contains("sink pager") && body.contains("HTTP 503"),
+        "{body}"
+    );
+    let (_, metrics) = get(port, "/metrics").await;
+    assert!(
+        metrics.contains("feedwatch_fault{fault=\"sink_delivery\"} 1"),
+        "{metrics}"
+    );
+
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_health(port, 200, "ok", Duration::from_secs(30)).await;
+    let want = inst.alerts().await.len();
+    wait_for("every alert delivered", Duration::from_secs(30), || {
+        seen.lock().expect("lock").accepted.len() >= want
+    })
+    .await;
+    let mut got = seen.lock().expect("lock").accepted.clone();
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), want, "each alert once");
+    daemon.stop().await;
+    let journal = daemon.log();
+    assert!(journal.contains("service fault sink_delivery"), "{journal}");
+    assert!(journal.contains("cleared"), "{journal}");
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
+use common::{get, rss, wait_for, wait_health, Daemon, Fixture, Instance, Signal, TestServer};
 
 const STORIES: [&str; 6] = [
     "Two rockets landed inside Baghdad's Green Zone late on Monday and sirens sounded at the US embassy",
@@ -79,41 +79,6 @@ fn edit_config(inst: &Instance, from: &str, to: &str) {
 /// `feedwatch run` with a short grace period.
 fn start_daemon(inst: &Instance) -> Daemon {
     Daemon::start(inst, &["--grace", "2s"])
-}
-
-/// GET on the daemon's listener: (status, body); (0, "") when it does not answer.
-async fn get(port: u16, path: &str) -> (u16, String) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .expect("client");
-    match client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            let code = r.status().as_u16();
-            (code, r.text().await.unwrap_or_default())
-        }
-        Err(_) => (0, String::new()),
-    }
-}
-
-/// Waits until `/healthz` answers `code` with `needle` in its body; the last body.
-async fn wait_health(port: u16, code: u16, needle: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        let (c, body) = get(port, "/healthz").await;
-        if c == code && body.contains(needle) {
-            return body;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "/healthz never answered {code} with {needle:?}; last {c}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn read(p: &Path) -> String {

@@ -35,11 +35,14 @@ pub enum Fault {
     SeenRetention,
     /// Removing other rows past their retention (articles, alerts, deliveries, ...) failed.
     Retention,
+    /// A sink (webhook, exec, digest) failed several deliveries in a row: its readers hear
+    /// nothing (see `sink::fault`).
+    SinkDelivery,
 }
 
 impl Fault {
     /// Every fault, in a fixed order (metrics show all of them, 0 or 1).
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::StoreCommit,
         Fault::AlertLog,
         Fault::DatabaseGone,
@@ -47,6 +50,7 @@ impl Fault {
         Fault::Maintenance,
         Fault::SeenRetention,
         Fault::Retention,
+        Fault::SinkDelivery,
     ];
 
     /// The stable name used in metrics labels, `/healthz`, `status` and the journal.
@@ -59,6 +63,7 @@ impl Fault {
             Fault::Maintenance => "store_maintenance",
             Fault::SeenRetention => "seen_retention",
             Fault::Retention => "retention",
+            Fault::SinkDelivery => "sink_delivery",
         }
     }
 
@@ -84,6 +89,9 @@ impl Fault {
             Fault::Retention => {
                 "polls go on; rows past their retention stay until a later pass succeeds (retried within ten minutes)"
             }
+            Fault::SinkDelivery => {
+                "alerts and digests wait in the sink's outbox and are delivered when the receiver accepts them (see `feedwatch status`)"
+            }
         }
     }
 }
@@ -98,7 +106,7 @@ impl std::fmt::Display for Fault {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActiveFault {
     /// The fault's name (`store_commit`, `alert_log`, `database_gone`, `integrity`,
-    /// `store_maintenance`, `seen_retention`, `retention`).
+    /// `store_maintenance`, `seen_retention`, `retention`, `sink_delivery`).
     pub fault: &'static str,
     /// What went wrong, and what happens next.
     pub reason: String,

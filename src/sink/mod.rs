@@ -44,6 +44,7 @@
 mod build;
 mod deliver;
 mod digest;
+mod fault;
 mod status;
 mod worker;
 

@@ -95,6 +95,7 @@ pub(crate) async fn run_with(
             .await
             .unwrap_or(0)
     };
+    let mut known_streak = failures;
     let mut paused_until: Option<Instant> = None;
     let mut next_prune = Instant::now();
     let mut wake_open = true;
@@ -128,6 +129,20 @@ pub(crate) async fn run_with(
                 }
                 None => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
             };
+            if matches!(done, Ok(Pass::Idle { .. } | Pass::Failed { .. })) {
+                // Reported when this process's deliveries moved the streak: a streak left
+                // by an earlier run (refusals, say, with nothing pending since) raises no
+                // fault on its own, so a `poll --once` that delivers fine exits 0.
+                let n = name.clone();
+                if let Ok((streak, last)) =
+                    blocking(&store, move |s| s.sink_failure_streak(&n)).await
+                {
+                    if streak != known_streak {
+                        known_streak = streak;
+                        super::fault::report(&name, streak, last.as_deref());
+                    }
+                }
+            }
             match done {
                 Ok(Pass::Idle { next_due: d }) => next_due = d,
                 Ok(Pass::Failed { retry_in }) => paused_until = Some(Instant::now() + retry_in),
@@ -160,6 +175,7 @@ pub(crate) async fn run_with(
             () = tokio::time::sleep(wait) => {}
         }
     }
+    super::fault::forget(&name);
     tracing::debug!(sink = %name, "sink stopped");
 }
 

@@ -225,6 +225,16 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// The sink's failed deliveries in a row (0 after a delivery) and the last one's error.
+    pub fn sink_failure_streak(&self, sink: &str) -> Result<(u32, Option<String>), StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT consecutive_failures, last_error FROM sinks WHERE name = ?1")?
+            .query_row([sink], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, None)))
+    }
+
     /// When the sink's next pending alert is due, if any is pending.
     pub fn sink_next_due(&self, sink: &str) -> Result<Option<i64>, StoreError> {
         Ok(self

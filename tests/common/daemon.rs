@@ -247,3 +247,38 @@ impl Drop for Daemon {
         self.kill();
     }
 }
+
+/// GET on the daemon's listener: (status, body); (0, "") when it does not answer.
+pub async fn get(port: u16, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    match client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+    {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            (code, r.text().await.unwrap_or_default())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Waits until `/healthz` answers `code` with `needle` in its body; the last body.
+pub async fn wait_health(port: u16, code: u16, needle: &str, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let (c, body) = get(port, "/healthz").await;
+        if c == code && body.contains(needle) {
+            return body;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "/healthz never answered {code} with {needle:?}; last {c}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -10,7 +10,7 @@ pub mod png;
 pub mod stories;
 
 #[allow(unused_imports)] // each test crate uses some of them
-pub use daemon::{bin, command, wait_for, Daemon, Signal};
+pub use daemon::{bin, command, get, wait_for, wait_health, Daemon, Signal};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
