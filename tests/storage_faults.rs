@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{get, rss, wait_for, wait_health, Daemon, Fixture, Instance, Signal, TestServer};
 

@@ -203,8 +203,7 @@ fn the_sweep_waits_for_other_writers_instead_of_failing() {
     let (dir, mut s, feed) = store();
     // Enough keys that a window's reads take a while: the other writer commits meanwhile.
     let keys: Vec<i64> = (1..=40_000).collect();
-    s.commit_poll(&poll(feed, T0, &keys, &[]))
-        .expect("commit");
+    s.commit_poll(&poll(feed, T0, &keys, &[])).expect("commit");
     let path = dir.path().join("f.db");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
