@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::Sink;
 use super::deliver::{deliver_digest, DigestMessage, Outcome};
-use super::worker::{backoff, blocking, round_ms, Pass, LEASE_MARGIN};
+use super::worker::{backoff, blocking, claim_secs, round_ms, Pass};
 use super::{Feeds, SinkError};
 use crate::clock::Clock;
 use crate::config::digest::{DigestFormat, DigestSchedule};
@@ -51,9 +51,7 @@ pub(super) async fn pass(
     })
     .await?;
     enqueue_due(sink, schedule, store, feeds, clock).await?;
-    let lease = (sink.spec.timeout() * 2 + LEASE_MARGIN)
-        .as_secs_f64()
-        .ceil() as i64;
+    let lease = claim_secs(sink);
     loop {
         if stop.is_cancelled() {
             return Ok(Pass::Stopped);

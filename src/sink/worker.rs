@@ -202,11 +202,7 @@ async fn pass(
 ) -> Result<Pass, SinkError> {
     let name = sink.name().to_string();
     enqueue(sink, store, clock).await?;
-    // A claim lasts twice the timeout (a delivery cannot take longer than one) plus a margin,
-    // rounded up to whole seconds: after a crash the alert is sent again that much later.
-    let lease = (sink.spec.timeout() * 2 + LEASE_MARGIN)
-        .as_secs_f64()
-        .ceil() as i64;
+    let lease = claim_secs(sink);
     loop {
         if stop.is_cancelled() {
             return Ok(Pass::Stopped);
@@ -266,6 +262,15 @@ async fn pass(
             }
         }
     }
+}
+
+/// How long a claimed delivery is leased, in whole seconds: twice the timeout (a delivery
+/// cannot take longer than one) plus a margin, rounded up. After a crash the alert or digest
+/// is sent again that much later.
+pub(super) fn claim_secs(sink: &Sink) -> i64 {
+    (sink.spec.timeout() * 2 + LEASE_MARGIN)
+        .as_secs_f64()
+        .ceil() as i64
 }
 
 /// Queues the alerts committed since the sink's cursor that its filter accepts.

@@ -164,10 +164,7 @@ impl Store {
              WHERE id = ?1",
         )?
         .execute(params![id, now])?;
-        tx.prepare_cached(
-            "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = ?2 WHERE name = ?1",
-        )?
-        .execute(params![sink, now])?;
+        super::outbox::streak_ends(&tx, sink, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -190,12 +187,7 @@ impl Store {
              WHERE id = ?1",
         )?
         .execute(params![id, error, retry_at, now])?;
-        tx.prepare_cached(
-            "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
-                    last_error = ?2, last_error_at = ?3
-             WHERE name = ?1",
-        )?
-        .execute(params![sink, error, now])?;
+        super::outbox::streak_grows(&tx, sink, error, now)?;
         tx.commit()?;
         Ok(())
     }

@@ -178,10 +178,7 @@ impl Store {
              WHERE alert_id = ?1 AND sink = ?2",
         )?
         .execute(params![alert_id, sink, now])?;
-        tx.prepare_cached(
-            "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = ?2 WHERE name = ?1",
-        )?
-        .execute(params![sink, now])?;
+        streak_ends(&tx, sink, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -204,12 +201,7 @@ impl Store {
              WHERE alert_id = ?1 AND sink = ?2",
         )?
         .execute(params![alert_id, sink, error, retry_at, now])?;
-        tx.prepare_cached(
-            "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
-                    last_error = ?2, last_error_at = ?3
-             WHERE name = ?1",
-        )?
-        .execute(params![sink, error, now])?;
+        streak_grows(&tx, sink, error, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -321,4 +313,35 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A delivery (alert or digest) to `sink` succeeded: its failure streak ends. In the
+/// caller's transaction, with the delivery's own row.
+pub(super) fn streak_ends(
+    tx: &rusqlite::Transaction<'_>,
+    sink: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = ?2 WHERE name = ?1",
+    )?
+    .execute(params![sink, now])?;
+    Ok(())
+}
+
+/// A delivery (alert or digest) to `sink` failed with `error`: its failure streak grows (what
+/// `status` and the `sink_delivery` fault read).
+pub(super) fn streak_grows(
+    tx: &rusqlite::Transaction<'_>,
+    sink: &str,
+    error: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
+                last_error = ?2, last_error_at = ?3
+         WHERE name = ?1",
+    )?
+    .execute(params![sink, error, now])?;
+    Ok(())
 }
