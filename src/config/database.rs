@@ -207,7 +207,10 @@ pub(super) fn parse_url(url: &str, base: &Path) -> Result<PgSettings, String> {
             }
         }
     }
-    let rest = rest.finish();
+    // form_urlencoded writes a space as `+`, which tokio-postgres (like libpq) does not read
+    // back as a space: `options=-c%20search_path%3Dx` would reach the server as
+    // `-c+search_path=x`. A `+` in its output is only ever a space (a literal one is `%2B`).
+    let rest = rest.finish().replace('+', "%20");
     let rebuilt = if rest.is_empty() {
         head.to_string()
     } else {
@@ -360,6 +363,12 @@ pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: it 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_with_spaces_reach_tokio_postgres_intact() {
+        let s = pg("postgresql://u@h/db?sslmode=disable&options=-c%20search_path%3Dt1%2Bx");
+        assert_eq!(s.params.get_options(), Some("-c search_path=t1+x"));
+    }
 
     fn pg(url: &str) -> PgSettings {
         parse_url(url, Path::new("/etc/feedwatch")).expect("valid URL")
