@@ -27,6 +27,7 @@
 
 mod articles;
 pub mod coord;
+mod follow;
 pub mod migrate;
 mod pgpass;
 mod poll;
@@ -45,6 +46,7 @@ use crate::config::{PgSettings, SslMode};
 
 pub use articles::MAX_BAND_LOCKED_ARTICLES;
 pub use coord::{Claim, Instance};
+pub use follow::FollowCursor;
 pub use migrate::{migrate, LATEST_VERSION};
 pub use poll::Committed;
 pub use renew::Held;
