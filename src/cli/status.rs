@@ -4,8 +4,10 @@
 //! thing that failed may be the database itself: whether a daemon (or poll) holds the
 //! database's lock and the faults it wrote there (see `health` and `store::lock`), and a
 //! `PRAGMA quick_check` of the database, and the free space where the database and the
-//! alert log are written. Then one line (or JSON object) per configured feed
-//! and per sink. Text from feeds goes through `safe_text::printable`.
+//! alert log are written. On PostgreSQL that part is the server's and the instances'
+//! (`status_pg`). Then one line (or JSON object) per configured feed and per sink, read
+//! through `store::reader::Reader` from either backend. Text from feeds goes through
+//! `safe_text::printable`.
 
 use std::io::Write;
 
