@@ -56,6 +56,10 @@ const MIGRATION_LOCK: i64 = 0x0066_772d_6d69_6772;
 pub async fn migrate(store: &PgStore) -> Result<i32, PgError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
+    // Every command on PostgreSQL migrates first: the server's "already exists, skipping"
+    // notice would otherwise reach the log (stderr) at each `status` or `alerts`.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     tx.batch_execute(
