@@ -228,20 +228,26 @@ impl Head {
     /// Observes the service and opens the database. SQLite: the file is checked before it
     /// is opened (opening creates a missing one), and an error opening it comes back after
     /// the head is written. PostgreSQL: no reader when the server cannot be reached (the
-    /// head says why).
-    async fn observe(cfg: &Config) -> (Head, Option<Result<Reader, StoreError>>) {
+    /// head says why). The SQLite checks (lock file, `quick_check`, sizes) block, so they
+    /// run in the blocking pool.
+    async fn observe(
+        cfg: &Config,
+    ) -> Result<(Head, Option<Result<Reader, StoreError>>), StatusError> {
         match cfg.backend() {
-            Backend::Sqlite(path) => {
-                let opened = path.exists().then(|| Store::open(path));
-                let service = Service::observe(cfg, opened.as_ref());
-                (
-                    Head::Sqlite(service),
-                    opened.map(|s| s.map(Reader::from_store)),
-                )
+            Backend::Sqlite(_) => {
+                let cfg = cfg.clone();
+                let (service, opened) = tokio::task::spawn_blocking(move || {
+                    let opened = cfg.database.exists().then(|| Store::open(&cfg.database));
+                    (Service::observe(&cfg, opened.as_ref()), opened)
+                })
+                .await
+                .map_err(|e| ReadError::Task(e.to_string()))?;
+                let reader = opened.map(|s| s.map(Reader::from_store));
+                Ok((Head::Sqlite(service), reader))
             }
             Backend::Postgres(pg) => {
                 let (service, reader) = super::status_pg::PgService::observe(cfg, pg).await;
-                (Head::Postgres(service), reader.map(Ok))
+                Ok((Head::Postgres(service), reader.map(Ok)))
             }
         }
     }
@@ -269,7 +275,7 @@ impl Head {
 /// sink, on either backend. Exits [`EXIT_FAULT`] when the daemon reports a fault, the
 /// database is damaged or (PostgreSQL) cannot be reached.
 pub async fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
-    let (head, reader) = Head::observe(cfg).await;
+    let (head, reader) = Head::observe(cfg).await?;
     head.write(&mut std::io::stdout().lock(), cfg, format)?;
     let code = if head.faulty() { EXIT_FAULT } else { 0 };
     let reader = match (reader, &head) {
