@@ -22,7 +22,20 @@ pub struct Loaded {
 /// # Errors
 /// Every problem found, the rules' and concepts' included, each naming file, line and key.
 pub fn load_config(path: &Path, env: &Env) -> Result<Loaded, ConfigError> {
-    let mut checked = config::read(path, env)?;
+    load_config_with(path, env, config::Backends::SqliteOnly)
+}
+
+/// [`load_config`] for a command that runs on the given `backends` (see
+/// [`config::Backends`]): the read commands accept a PostgreSQL database.
+///
+/// # Errors
+/// As [`load_config`].
+pub fn load_config_with(
+    path: &Path,
+    env: &Env,
+    backends: config::Backends,
+) -> Result<Loaded, ConfigError> {
+    let mut checked = config::read_with(path, env, backends)?;
     let (rules, concepts) = (&checked.value().rules, &checked.value().concepts);
     let unused = rules::unused_concepts(rules, concepts);
     let compiled = compile_into(&mut checked, |c| (&c.rules, &c.concepts));

@@ -29,7 +29,7 @@ use crate::store::retention::{Policy, Retention};
 use crate::store::{SeenKeys, Store, StoreError};
 
 mod load;
-pub use load::{load_config, load_rule_file, Loaded};
+pub use load::{load_config, load_config_with, load_rule_file, Loaded};
 
 /// Exit code of `run` and `poll` when another feedwatch holds the database.
 pub const EXIT_IN_USE: u8 = 3;

@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// `alerts`: stored alerts, oldest first; `--follow` keeps printing new ones.
+/// `alerts`: stored alerts, oldest first; `--follow` keeps printing new ones. Runs on
+/// either backend through [`Reader`].
 pub(super) async fn alerts(
     cli: &Cli,
     since: Option<Duration>,
@@ -10,25 +11,24 @@ pub(super) async fn alerts(
     format: Format,
     follow: bool,
 ) -> Result<u8> {
-    let cfg = load_config(cli)?.config;
-    let store = Store::open(&cfg.database)?;
+    let cfg = load_reading_config(cli)?.config;
+    let reader = Reader::open(cfg.backend()).await?;
     let since = since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
     });
-    let print = |a: &feedwatch::store::AlertRecord| -> Result<()> {
+    let print = |alerts: &[feedwatch::store::AlertRecord]| -> Result<()> {
         let mut out = std::io::stdout().lock();
-        match format {
-            Format::Json => writeln!(out, "{}", alert::AlertLine::from(a))?,
-            Format::Text => write!(out, "{}", alert::to_text(a))?,
+        for a in alerts {
+            match format {
+                Format::Json => writeln!(out, "{}", alert::AlertLine::from(a))?,
+                Format::Text => write!(out, "{}", alert::to_text(a))?,
+            }
         }
         out.flush()?;
         Ok(())
     };
-    let mut last = 0;
-    for a in store.alerts(since, rule)? {
-        last = last.max(a.id);
-        print(&a)?;
-    }
+    let (listed, mut cursor) = reader.alerts(since, rule).await?;
+    print(&listed)?;
     if !follow {
         return Ok(0);
     }
@@ -39,12 +39,7 @@ pub(super) async fn alerts(
             () = stop.cancelled() => return Ok(0),
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        for a in store.delivered_alerts_after(last)? {
-            last = last.max(a.id);
-            if rule.is_none_or(|r| r == a.rule) {
-                print(&a)?;
-            }
-        }
+        print(&reader.follow(&mut cursor).await?)?;
     }
 }
 

@@ -152,8 +152,33 @@ pub struct ServiceLine<'a> {
     pub alert_log: AlertLogState<'a>,
     /// The database's path, presence, integrity and free space.
     pub database: DatabaseState<'a>,
-    /// The process holding the database, if one ran on it.
+    /// PostgreSQL only (absent on SQLite): the instances sharing the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<InstanceState<'a>>>,
+    /// The process holding the database, if one ran on it (SQLite: its lock file; on
+    /// PostgreSQL see `instances`).
     pub service: Option<ServiceState<'a>>,
+}
+
+/// One instance sharing a PostgreSQL database, in [`ServiceLine`].
+#[derive(Debug, Serialize)]
+pub struct InstanceState<'a> {
+    /// Names (or URLs) of the feeds it holds a live lease on.
+    pub feeds: &'a [String],
+    /// Its last heartbeat (RFC 3339).
+    pub heartbeat: String,
+    /// Seconds since its last heartbeat, when the status was taken.
+    pub heartbeat_age_secs: i64,
+    /// Its host.
+    pub host: &'a str,
+    /// Its id (`host:pid` unless configured).
+    pub id: &'a str,
+    /// Its process id on its host.
+    pub pid: u32,
+    /// When it registered (RFC 3339).
+    pub started: String,
+    /// The feedwatch version it runs.
+    pub version: &'a str,
 }
 
 /// The alert log in [`ServiceLine`].

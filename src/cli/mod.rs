@@ -18,6 +18,7 @@ pub mod output;
 pub mod progress;
 pub mod search;
 pub mod status;
+mod status_pg;
 
 use daemon::*;
 use history::*;
@@ -39,6 +40,7 @@ use feedwatch::config::{self, Env};
 use feedwatch::extract::Extractor;
 use feedwatch::fetch::Fetcher;
 use feedwatch::rules::{Document, RuleSet};
+use feedwatch::store::reader::Reader;
 use feedwatch::store::Store;
 use feedwatch::text::safe_text::printable;
 
@@ -256,6 +258,17 @@ fn load_config(cli: &Cli) -> Result<Loaded> {
     Ok(feedwatch::app::load_config(&path, &Env::from_process())?)
 }
 
+/// [`load_config`] for the commands that run on PostgreSQL too (through
+/// `store::reader::Reader`); every other command refuses a PostgreSQL URL at load.
+fn load_reading_config(cli: &Cli) -> Result<Loaded> {
+    let path = config::locate(cli.config.as_deref())?;
+    Ok(feedwatch::app::load_config_with(
+        &path,
+        &Env::from_process(),
+        config::Backends::Both,
+    )?)
+}
+
 /// Runs the parsed command; returns the process exit code.
 ///
 /// # Errors
@@ -275,7 +288,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             format,
             follow,
         } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
-        Command::Status { format } => status(&cli, *format),
+        Command::Status { format } => status(&cli, *format).await,
         Command::Digest(args) => digest::run(cli.config.as_deref(), args),
         Command::Parse { format, source } => parse(&cli, *format, source).await,
         Command::Extract { url, format, file } => extract(&cli, *format, url.as_deref(), file),
@@ -288,7 +301,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             format,
         } => backtest(&cli, rules, *since, *format),
         Command::Feeds { action } => feeds::run(cli.config.as_deref(), action),
-        Command::Search(args) => search::run(cli.config.as_deref(), args),
+        Command::Search(args) => search::run(cli.config.as_deref(), args).await,
         Command::Db { action } => db::run(cli.config.as_deref(), action),
         Command::Sinks {
             action: SinksAction::Retry { name },
@@ -322,8 +335,8 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
 }
 
 /// `status`: see [`mod@status`].
-fn status(cli: &Cli, format: Format) -> Result<u8> {
-    Ok(status::run(&load_config(cli)?.config, format)?)
+async fn status(cli: &Cli, format: Format) -> Result<u8> {
+    Ok(status::run(&load_reading_config(cli)?.config, format).await?)
 }
 
 /// `config check`: every problem, exit 2 on any.

@@ -4,17 +4,20 @@
 //! thing that failed may be the database itself: whether a daemon (or poll) holds the
 //! database's lock and the faults it wrote there (see `health` and `store::lock`), and a
 //! `PRAGMA quick_check` of the database, and the free space where the database and the
-//! alert log are written. Then one line (or JSON object) per configured feed
-//! and per sink. Text from feeds goes through `safe_text::printable`.
+//! alert log are written. On PostgreSQL that part is the server's and the instances'
+//! (`status_pg`). Then one line (or JSON object) per configured feed and per sink, read
+//! through `store::reader::Reader` from either backend. Text from feeds goes through
+//! `safe_text::printable`.
 
 use std::io::Write;
 
 use super::json;
 
 use super::{Format, EXIT_FAULT};
-use feedwatch::config::Config;
+use feedwatch::config::{Backend, Config};
 use feedwatch::store::lock;
 use feedwatch::store::maintenance::DbSize;
+use feedwatch::store::reader::{ReadError, Reader};
 use feedwatch::store::{Store, StoreError};
 use feedwatch::text::safe_text::printable;
 
@@ -22,9 +25,12 @@ use feedwatch::text::safe_text::printable;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StatusError {
-    /// The database could not be read.
+    /// The SQLite database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// Standard output could not be written.
     #[error("cannot write the status: {0}")]
     Write(#[from] std::io::Error),
@@ -48,7 +54,7 @@ struct Service {
 /// Bytes an unprivileged writer can still use on the file system holding `path` (or its
 /// nearest existing folder). `statvfs` through rustix: the standard library has no call for
 /// it, and this keeps the crate free of `unsafe`.
-fn free_bytes(path: &std::path::Path) -> Option<u64> {
+pub(super) fn free_bytes(path: &std::path::Path) -> Option<u64> {
     let dir = path.ancestors().skip(1).find(|d| d.is_dir())?;
     let dir = if dir.as_os_str().is_empty() {
         std::path::Path::new(".")
@@ -137,6 +143,7 @@ impl Service {
                 size_bytes: self.db_size.map(|s| s.total_bytes()),
                 wal_bytes: self.db_size.map(|s| s.wal_bytes),
             },
+            instances: None,
             service: self.holder.as_ref().map(|h| json::ServiceState {
                 faults: if h.running { &h.faults } else { &[] },
                 host: &h.host,
@@ -211,27 +218,87 @@ impl Service {
     }
 }
 
-/// The service line, then one line (text) or one JSON object per configured feed.
-/// Exits [`EXIT_FAULT`] when the daemon reports a fault or the database is damaged.
-pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
-    let existed = cfg.database.exists();
-    let opened = existed.then(|| Store::open(&cfg.database));
-    let service = Service::observe(cfg, opened.as_ref());
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&service.json(cfg)).map_err(std::io::Error::other)?
-        )?,
-        Format::Text => service.write_text(&mut out, cfg)?,
+/// The service part of `status`, per backend.
+enum Head {
+    Sqlite(Service),
+    Postgres(super::status_pg::PgService),
+}
+
+impl Head {
+    /// Observes the service and opens the database. SQLite: the file is checked before it
+    /// is opened (opening creates a missing one), and an error opening it comes back after
+    /// the head is written. PostgreSQL: no reader when the server cannot be reached (the
+    /// head says why). The SQLite checks (lock file, `quick_check`, sizes) block, so they
+    /// run in the blocking pool.
+    async fn observe(
+        cfg: &Config,
+    ) -> Result<(Head, Option<Result<Reader, StoreError>>), StatusError> {
+        match cfg.backend() {
+            Backend::Sqlite(_) => {
+                let cfg = cfg.clone();
+                let (service, opened) = tokio::task::spawn_blocking(move || {
+                    let opened = cfg.database.exists().then(|| Store::open(&cfg.database));
+                    (Service::observe(&cfg, opened.as_ref()), opened)
+                })
+                .await
+                .map_err(|e| ReadError::Task(e.to_string()))?;
+                let reader = opened.map(|s| s.map(Reader::from_store));
+                Ok((Head::Sqlite(service), reader))
+            }
+            Backend::Postgres(pg) => {
+                let (service, reader) = super::status_pg::PgService::observe(cfg, pg).await;
+                Ok((Head::Postgres(service), reader.map(Ok)))
+            }
+        }
     }
-    let code = if service.faulty() { EXIT_FAULT } else { 0 };
-    let store = match opened {
-        Some(s) => s?,
-        None => Store::open(&cfg.database)?,
+
+    fn faulty(&self) -> bool {
+        match self {
+            Head::Sqlite(s) => s.faulty(),
+            Head::Postgres(p) => p.faulty(),
+        }
+    }
+
+    fn write(&self, out: &mut impl Write, cfg: &Config, format: Format) -> std::io::Result<()> {
+        let line = match (self, format) {
+            (Head::Sqlite(s), Format::Text) => return s.write_text(out, cfg),
+            (Head::Postgres(p), Format::Text) => return p.write_text(out, cfg),
+            (Head::Sqlite(s), Format::Json) => s.json(cfg),
+            (Head::Postgres(p), Format::Json) => p.json(cfg),
+        };
+        let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        writeln!(out, "{text}")
+    }
+}
+
+/// The service line, then one line (text) or one JSON object per configured feed and per
+/// sink, on either backend. Exits [`EXIT_FAULT`] when the daemon reports a fault, the
+/// database is damaged or (PostgreSQL) cannot be reached.
+pub async fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
+    let (head, reader) = Head::observe(cfg).await?;
+    head.write(&mut std::io::stdout().lock(), cfg, format)?;
+    let code = if head.faulty() { EXIT_FAULT } else { 0 };
+    let reader = match (reader, &head) {
+        (Some(r), _) => r?,
+        // PostgreSQL unreachable: the head said why.
+        (None, Head::Postgres(_)) => return Ok(code),
+        (None, Head::Sqlite(_)) => Reader::open(cfg.backend()).await?,
     };
-    let rows = store.feeds()?;
+    let rows = reader.feeds().await?;
+    let sink_rows = reader.sink_status().await?;
+    let mut out = std::io::stdout().lock();
+    write_feeds(&mut out, cfg, format, &rows)?;
+    write_sinks(&mut out, cfg, format, &sink_rows)?;
+    Ok(code)
+}
+
+/// One line (text, after a header) or JSON object per configured feed with a row.
+fn write_feeds(
+    out: &mut impl Write,
+    cfg: &Config,
+    format: Format,
+    rows: &[feedwatch::store::FeedRow],
+) -> std::io::Result<()> {
     let when = |t: Option<i64>| t.map(feedwatch::text::time::rfc3339);
     if format == Format::Text {
         writeln!(
@@ -302,10 +369,19 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
             }
         }
     }
-    let sink_rows = store.sink_status()?;
+    Ok(())
+}
+
+/// The sinks' delivery state: a table, or one JSON object per sink.
+fn write_sinks(
+    out: &mut impl Write,
+    cfg: &Config,
+    format: Format,
+    sink_rows: &[feedwatch::store::SinkStatus],
+) -> std::io::Result<()> {
     match format {
         Format::Json => {
-            for v in feedwatch::sink::status_json(&cfg.sinks, &sink_rows) {
+            for v in feedwatch::sink::status_json(&cfg.sinks, sink_rows) {
                 writeln!(
                     out,
                     "{}",
@@ -314,14 +390,14 @@ pub fn run(cfg: &Config, format: Format) -> Result<u8, StatusError> {
             }
         }
         Format::Text => {
-            let table = feedwatch::sink::format_status(&cfg.sinks, &sink_rows);
+            let table = feedwatch::sink::format_status(&cfg.sinks, sink_rows);
             if !table.is_empty() {
                 // Sink errors quote receivers' answers: cleaned, lines kept.
                 write!(out, "\n{}", printable(&table, true))?;
             }
         }
     }
-    Ok(code)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -207,7 +207,10 @@ pub(super) fn parse_url(url: &str, base: &Path) -> Result<PgSettings, String> {
             }
         }
     }
-    let rest = rest.finish();
+    // form_urlencoded writes a space as `+`, which tokio-postgres (like libpq) does not read
+    // back as a space: `options=-c%20search_path%3Dx` would reach the server as
+    // `-c+search_path=x`. A `+` in its output is only ever a space (a literal one is `%2B`).
+    let rest = rest.finish().replace('+', "%20");
     let rebuilt = if rest.is_empty() {
         head.to_string()
     } else {
@@ -321,12 +324,14 @@ pub(super) fn select(
 /// Reads `[storage] database` and its PostgreSQL keys into the config's two fields: the
 /// SQLite file (`default_path` when the key is absent, or when PostgreSQL is chosen) and the
 /// PostgreSQL settings. Problems are pushed with file, line and key; a PostgreSQL URL also
-/// gets [`POSTGRES_NOT_READY`], so every command refuses it until the store exists.
+/// gets [`POSTGRES_NOT_READY`] unless the command reading the config runs on
+/// [`Backends::Both`].
 pub(super) fn take_database(
     src: &super::source::Source<'_>,
     raw: &super::check::RawStorage,
     base: &Path,
     default_path: PathBuf,
+    backends: Backends,
     problems: &mut Vec<super::ConfigProblem>,
 ) -> (PathBuf, Option<PgSettings>) {
     let keys = PgKeys {
@@ -342,7 +347,9 @@ pub(super) fn take_database(
     match select(raw.database.as_deref(), keys, base, default_path.clone()) {
         Ok(Database::Sqlite(path)) => (path, None),
         Ok(Database::Postgres(settings)) => {
-            push("storage.database", POSTGRES_NOT_READY);
+            if backends == Backends::SqliteOnly {
+                push("storage.database", POSTGRES_NOT_READY);
+            }
             (default_path, Some(*settings))
         }
         Err(found) => {
@@ -354,12 +361,31 @@ pub(super) fn take_database(
     }
 }
 
-/// Why a PostgreSQL database is refused for now, shown by every command given one.
-pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: it provides only its schema and the coordination of instances (feed leases, membership), not yet the store that `run`, `poll`, `alerts`, `status` and the other commands use; use a SQLite file meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
+/// Which backends the command reading the config runs on. The PostgreSQL store is being
+/// ported command by command (issue #15): a command not yet ported reads the config with
+/// [`Backends::SqliteOnly`], so a PostgreSQL URL is refused at load, with file, line and
+/// key, before anything connects or a SQLite file is made in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backends {
+    /// SQLite only: a PostgreSQL URL is a config problem ([`POSTGRES_NOT_READY`]).
+    SqliteOnly,
+    /// Either: the command reads through `store::reader::Reader`.
+    Both,
+}
+
+/// Why a PostgreSQL database is refused by a command not yet ported to it: which commands
+/// do work on it today, and what to use meanwhile.
+pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today only `alerts` (with `--follow`), `status` and `search` run on it; this command (like `run`, `poll`, `backtest`, `feeds`, `sinks`, `digest`, `db`, `check` and `config check`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_with_spaces_reach_tokio_postgres_intact() {
+        let s = pg("postgresql://u@h/db?sslmode=disable&options=-c%20search_path%3Dt1%2Bx");
+        assert_eq!(s.params.get_options(), Some("-c search_path=t1+x"));
+    }
 
     fn pg(url: &str) -> PgSettings {
         parse_url(url, Path::new("/etc/feedwatch")).expect("valid URL")

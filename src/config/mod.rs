@@ -34,7 +34,7 @@ use crate::rules::{ConceptSpec, RuleSpec};
 use check::{check_bounds, problem, read_raw, take_feeds, take_rule_file, take_rules};
 use concepts::take_concepts;
 pub use concepts::{read_rule_file, Checked, RuleFile};
-pub use database::{Backend, Database, PgSettings, SslMode};
+pub use database::{Backend, Backends, Database, PgSettings, SslMode};
 use source::{key_line, Source};
 
 /// Where the config is looked for when `--config` is not given, after `$FEEDWATCH_CONFIG`.
@@ -420,6 +420,18 @@ pub fn locate(cli: Option<&Path>) -> Result<PathBuf, ConfigError> {
 /// # Errors
 /// A config file that cannot be read or is not TOML; its other problems are in the result.
 pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
+    read_with(path, env, Backends::SqliteOnly)
+}
+
+/// [`read`] for a command that runs on the given `backends` (see [`Backends`]).
+///
+/// # Errors
+/// As [`read`].
+pub fn read_with(
+    path: &Path,
+    env: &Env,
+    backends: Backends,
+) -> Result<Checked<Config>, ConfigError> {
     let text = source::read(path)?;
     let mut src = Source::parse(path, &text)?;
     let mut problems = Vec::new();
@@ -436,8 +448,14 @@ pub fn read(path: &Path, env: &Env) -> Result<Checked<Config>, ConfigError> {
         Some(dir) => dir.join("feedwatch.db"),
         None => resolve(Path::new("data/feedwatch.db")),
     };
-    let (database, postgres) =
-        database::take_database(&src, &raw.storage, &base, default_database, &mut problems);
+    let (database, postgres) = database::take_database(
+        &src,
+        &raw.storage,
+        &base,
+        default_database,
+        backends,
+        &mut problems,
+    );
     let alert_log = match (&raw.alerts.log, &env.logs_directory) {
         (Some(p), _) => resolve(p),
         (None, Some(dir)) => dir.join("alerts.jsonl"),

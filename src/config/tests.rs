@@ -306,7 +306,7 @@ fn retentions_keep_forever_by_default_and_are_read_bounded_and_located() {
 }
 
 #[test]
-fn a_postgres_url_is_read_and_refused_for_now_with_file_line_and_key() {
+fn a_postgres_url_is_refused_by_commands_not_ported_with_file_line_and_key() {
     let d = tempfile::tempdir().expect("tmp");
     std::fs::write(d.path().join("pg.pass"), "hunter2\n").expect("write");
     let p = write(
@@ -328,8 +328,13 @@ fn a_postgres_url_is_read_and_refused_for_now_with_file_line_and_key() {
     assert_eq!(keys(&e), vec![("storage.database".to_string(), Some(3))]);
     let s = e.to_string();
     assert!(s.contains("f.toml:3: key `storage.database`"), "{s}");
-    assert!(s.contains("schema and the coordination"), "{s}");
+    assert!(s.contains("only `alerts`"), "{s}");
     assert!(s.contains("SQLite"), "{s}");
+    let read_only = read_with(&p, &Env::default(), Backends::Both)
+        .expect("read")
+        .finish()
+        .expect("the read commands accept PostgreSQL");
+    assert!(matches!(read_only.backend(), Backend::Postgres(_)));
 }
 
 #[test]

@@ -29,6 +29,7 @@ mod model;
 mod outbox;
 pub mod pg;
 mod poll;
+pub mod reader;
 pub mod retention;
 mod search;
 pub mod search_plan;

@@ -1,6 +1,7 @@
-//! Shared by the PostgreSQL suites (`pg_store`, `pg_coord`, `pg_poll`): a schema per test on
-//! the server `FEEDWATCH_TEST_POSTGRES` names (`scripts/pg-throwaway.sh start DIR` starts one
-//! and prints it; CI sets it). Unset, [`TestDb::new`] prints "skipped" and the test passes.
+//! Shared by the PostgreSQL suites (`pg_store`, `pg_coord`, `pg_poll`, `pg_search`,
+//! `pg_read`): a schema per test on the server `FEEDWATCH_TEST_POSTGRES` names
+//! (`scripts/pg-throwaway.sh start DIR` starts one and prints it; CI sets it). Unset,
+//! [`TestDb::new`] prints "skipped" and the test passes.
 //! Each test works in its own schema (named after the test and the process), so the tests run
 //! in parallel on one server.
 

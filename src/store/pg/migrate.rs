@@ -35,10 +35,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_digest_schedule.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_alert_xact.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 5;
+pub const LATEST_VERSION: i32 = 6;
 
 /// Key of the advisory lock that serialises migration runs across processes: any fixed
 /// 64-bit number no other application on the database uses ("fw-migr" in ASCII).
@@ -52,6 +56,10 @@ const MIGRATION_LOCK: i64 = 0x0066_772d_6d69_6772;
 pub async fn migrate(store: &PgStore) -> Result<i32, PgError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
+    // Every command on PostgreSQL migrates first: the server's "already exists, skipping"
+    // notice would otherwise reach the log (stderr) at each `status` or `alerts`.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     tx.batch_execute(

@@ -2,23 +2,24 @@
 //! ([`migrate()`]), the coordination of several instances on one database ([`coord`]:
 //! membership and feed leases), and committing a poll ([`PgStore::commit_poll`]: one
 //! transaction, fenced on the feed's lease, with item, article, story and alert identity
-//! enforced by the database; see `poll`, `seen` and `articles`), with readers for feeds and
-//! alerts ([`PgStore::feeds`], [`PgStore::alerts`]), and full-text search
+//! enforced by the database; see `poll`, `seen` and `articles`), with readers for feeds,
+//! alerts, sinks and leases ([`PgStore::feeds`], [`PgStore::alerts`], `read`), following
+//! alerts in commit order ([`PgStore::follow_alerts`], `follow`), and full-text search
 //! ([`PgStore::search`] with [`tsquery`]: the same query language, refusals and results as
-//! the SQLite store's search).
+//! the SQLite store's search). The commands `alerts`, `status` and `search` reach these
+//! through the backend-neutral [`crate::store::reader::Reader`].
 //!
-//! Next: the daemon and the commands on PostgreSQL (a backend-neutral boundary above both
-//! stores: the pipeline's seen-key lookup, the writer committing under leases, the alert
-//! log from [`Committed::alerts`], `feedwatch search` calling [`PgStore::search`]), sinks,
-//! retention (the seen-key sweep has its table, `seen_sweep`, not its code yet), and the
-//! multi-instance farm test.
+//! Next: the daemon on PostgreSQL (extending that boundary: the pipeline's seen-key lookup,
+//! the writer committing under leases, the alert log from [`Committed::alerts`]), sinks,
+//! retention (the seen-key sweep has its table, `seen_sweep`, not its code yet), the other
+//! commands, and the multi-instance farm test.
 //!
 //! Why this shape:
 //! - **Async, with a pool.** tokio-postgres is async; the daemon already runs on tokio. A
 //!   pool (deadpool-postgres) lets the poll workers, the sink workers and the lease renewer
 //!   each take a connection for one transaction instead of queueing behind one. The SQLite
-//!   store stays sync (rusqlite behind `spawn_blocking`); a backend-neutral boundary above
-//!   both is the next step (see the README's "PostgreSQL (in progress)").
+//!   store stays sync (rusqlite behind `spawn_blocking`); [`crate::store::reader`] is the
+//!   backend-neutral boundary above both (see the README's "PostgreSQL (in progress)").
 //! - **Every wait is bounded.** Connecting is bounded by `[storage] connect_timeout`, each
 //!   statement by `statement_timeout` (set on the session, so the server enforces it even
 //!   when the client hangs), and waiting for a pooled connection by the connect timeout too.
@@ -27,6 +28,7 @@
 
 mod articles;
 pub mod coord;
+mod follow;
 pub mod migrate;
 mod pgpass;
 mod poll;
@@ -45,6 +47,7 @@ use crate::config::{PgSettings, SslMode};
 
 pub use articles::MAX_BAND_LOCKED_ARTICLES;
 pub use coord::{Claim, Instance};
+pub use follow::FollowCursor;
 pub use migrate::{migrate, LATEST_VERSION};
 pub use poll::Committed;
 pub use renew::Held;

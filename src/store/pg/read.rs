@@ -1,12 +1,13 @@
 //! Reading back what polls committed on PostgreSQL, as the SQLite store's readers return it
-//! (the same model types): feed rows and alerts. The commands on PostgreSQL will use these;
-//! for now the tests compare them with SQLite's after committing the same record to both.
+//! (the same model types): feed rows, alerts, sink states, and the feeds each instance
+//! holds. `store::reader` calls these for `alerts`, `status` and `search`; the tests also
+//! compare them with SQLite's after committing the same record to both.
 
 use tokio_postgres::Row;
 
 use super::{PgError, PgStore};
 use crate::rules::Severity;
-use crate::store::{AlertRecord, FeedRow};
+use crate::store::{AlertRecord, FeedRow, SinkStatus};
 
 impl PgStore {
     /// All feed rows, in id order (as `Store::feeds`).
@@ -39,36 +40,104 @@ impl PgStore {
         since: i64,
         rule: Option<&str>,
     ) -> Result<Vec<AlertRecord>, PgError> {
-        // The story's other sources as SQLite's `query_alerts` lists them: the story's other
-        // articles and the feeds that carried one of its articles, in article id order.
+        let sql = format!(
+            "{ALERTS_SELECT} WHERE a.created_at >= $1 AND ($2::text IS NULL OR a.rule = $2)
+             ORDER BY a.id"
+        );
+        let rows = self.client().await?.query(&sql, &[&since, &rule]).await?;
+        rows.iter().map(alert_record).collect()
+    }
+
+    /// The feeds each instance holds a live lease on at `now`: (instance id, feed name or
+    /// URL), by instance and feed id, for `status`.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn held_feeds(&self, now: i64) -> Result<Vec<(String, String)>, PgError> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT a.id, a.created_at, a.rule, a.severity, COALESCE(f.name, f.url), f.url,
-                        ar.title, ar.url, ar.published_at, a.terms::text, a.snippet,
-                        (SELECT json_agg(json_build_object('feed', src.feed, 'url', src.url)
-                                         ORDER BY src.k)::text
-                         FROM (SELECT COALESCE(f2.name, f2.url) AS feed, o.url AS url, o.id AS k
-                                 FROM articles o JOIN feeds f2 ON f2.id = o.feed_id
-                                WHERE o.story_id = a.story_id AND o.id != ar.id
-                               UNION
-                               SELECT COALESCE(f3.name, f3.url), s.url, s.article_id
-                                 FROM article_sources s JOIN feeds f3 ON f3.id = s.feed_id
-                                WHERE s.article_id IN
-                                      (SELECT id FROM articles WHERE story_id = a.story_id)
-                              ) AS src),
-                        a.story_id
-                 FROM alerts a JOIN articles ar ON ar.id = a.article_id
-                               JOIN feeds f ON f.id = ar.feed_id
-                 WHERE a.created_at >= $1 AND ($2::text IS NULL OR a.rule = $2)
-                 ORDER BY a.id",
-                &[&since, &rule],
+                "SELECT lease_owner, COALESCE(name, url) FROM feeds
+                  WHERE lease_owner IS NOT NULL AND lease_expires > $1
+                  ORDER BY lease_owner, id",
+                &[&now],
             )
             .await?;
-        rows.iter().map(alert_record).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Delivery state of every registered sink, by name (as `Store::sink_status`).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn sink_status(&self) -> Result<Vec<SinkStatus>, PgError> {
+        let rows = self.client().await?.query(SINK_STATUS, &[]).await?;
+        rows.iter().map(sink_status).collect()
     }
 }
+
+/// SQLite's `sink_status` query: deliveries of alerts and of digests count alike.
+const SINK_STATUS: &str = "SELECT s.name, s.created_at,
+        (SELECT COUNT(*) FROM sink_deliveries d
+          WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL)
+        + (SELECT COUNT(*) FROM digest_deliveries g
+          WHERE g.sink = s.name AND g.delivered_at IS NULL AND g.failed_at IS NULL),
+        (SELECT COUNT(*) FROM sink_deliveries d
+          WHERE d.sink = s.name AND d.failed_at IS NOT NULL)
+        + (SELECT COUNT(*) FROM digest_deliveries g
+          WHERE g.sink = s.name AND g.failed_at IS NOT NULL),
+        (SELECT COUNT(*) FROM sink_deliveries d
+          WHERE d.sink = s.name AND d.delivered_at IS NOT NULL)
+        + (SELECT COUNT(*) FROM digest_deliveries g
+          WHERE g.sink = s.name AND g.delivered_at IS NOT NULL),
+        (SELECT MIN(t) FROM (
+          SELECT a.created_at AS t FROM sink_deliveries d JOIN alerts a ON a.id = d.alert_id
+           WHERE d.sink = s.name AND d.delivered_at IS NULL AND d.failed_at IS NULL
+          UNION ALL
+          SELECT g.created_at FROM digest_deliveries g
+           WHERE g.sink = s.name AND g.delivered_at IS NULL AND g.failed_at IS NULL) AS p),
+        s.consecutive_failures, s.last_error, s.last_error_at, s.last_delivered_at
+ FROM sinks s ORDER BY s.name";
+
+fn sink_status(r: &Row) -> Result<SinkStatus, PgError> {
+    Ok(SinkStatus {
+        name: r.try_get(0)?,
+        created_at: r.try_get(1)?,
+        pending: r.try_get(2)?,
+        failed: r.try_get(3)?,
+        delivered: r.try_get(4)?,
+        oldest_pending_at: r.try_get(5)?,
+        consecutive_failures: u32::try_from(r.try_get::<_, i32>(6)?).unwrap_or(0),
+        last_error: r.try_get(7)?,
+        last_error_at: r.try_get(8)?,
+        last_delivered_at: r.try_get(9)?,
+    })
+}
+
+/// The alerts as `Store::alerts` reads them, each with its creating transaction's id last
+/// (column 13); callers add `WHERE …` and `ORDER BY`. The story's other sources as SQLite's
+/// `query_alerts` lists them: the story's other articles and the feeds that carried one of
+/// its articles, in article id order.
+pub(super) const ALERTS_SELECT: &str =
+    "SELECT a.id, a.created_at, a.rule, a.severity, COALESCE(f.name, f.url), f.url,
+            ar.title, ar.url, ar.published_at, a.terms::text, a.snippet,
+            (SELECT json_agg(json_build_object('feed', src.feed, 'url', src.url)
+                             ORDER BY src.k)::text
+             FROM (SELECT COALESCE(f2.name, f2.url) AS feed, o.url AS url, o.id AS k
+                     FROM articles o JOIN feeds f2 ON f2.id = o.feed_id
+                    WHERE o.story_id = a.story_id AND o.id != ar.id
+                   UNION
+                   SELECT COALESCE(f3.name, f3.url), s.url, s.article_id
+                     FROM article_sources s JOIN feeds f3 ON f3.id = s.feed_id
+                    WHERE s.article_id IN
+                          (SELECT id FROM articles WHERE story_id = a.story_id)
+                  ) AS src),
+            a.story_id, (a.xact::text)::bigint
+     FROM alerts a JOIN articles ar ON ar.id = a.article_id
+                   JOIN feeds f ON f.id = ar.feed_id";
 
 fn feed_row(r: &Row) -> Result<FeedRow, PgError> {
     let int = |i: usize| -> Result<Option<i64>, PgError> {
@@ -98,7 +167,7 @@ fn feed_row(r: &Row) -> Result<FeedRow, PgError> {
     })
 }
 
-fn alert_record(r: &Row) -> Result<AlertRecord, PgError> {
+pub(super) fn alert_record(r: &Row) -> Result<AlertRecord, PgError> {
     Ok(AlertRecord {
         id: r.try_get(0)?,
         created_at: r.try_get(1)?,

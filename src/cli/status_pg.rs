@@ -1,0 +1,157 @@
+//! The service part of `feedwatch status` on PostgreSQL: the database (reachable, or why
+//! not), the instances sharing it with their last heartbeat and the feeds each holds a
+//! lease on, and the free space where this machine writes its alert log.
+//!
+//! On SQLite the same part reads the lock file and checks the file (`status`); neither
+//! exists on a server. A database that cannot be reached is shown here, and makes `status`
+//! exit with the fault code, like a damaged SQLite file: `status` is how an operator finds
+//! out that the database is the thing that failed.
+
+use std::io::Write;
+use std::path::Path;
+
+use feedwatch::config::{Config, PgSettings};
+use feedwatch::store::reader::{Member, Reader};
+use feedwatch::text::safe_text::printable;
+use feedwatch::text::time::rfc3339;
+
+use super::json;
+
+/// What `status` saw of a PostgreSQL database.
+pub(super) struct PgService {
+    /// The URL with its password masked.
+    url: String,
+    /// Why the database could not be reached or read; empty when it was.
+    problems: Vec<String>,
+    /// The instances, when they could be read.
+    members: Vec<Member>,
+    /// When the status was taken (Unix seconds).
+    now: i64,
+    /// Bytes free where the alert log is written.
+    log_free: Option<u64>,
+}
+
+impl PgService {
+    /// Connects (bounded by `connect_timeout`) and reads the instances; a failure is kept
+    /// as a problem to show, with no reader.
+    pub(super) async fn observe(cfg: &Config, pg: &PgSettings) -> (PgService, Option<Reader>) {
+        let now = chrono::Utc::now().timestamp();
+        let mut service = PgService {
+            url: pg.redacted(),
+            problems: vec![],
+            members: vec![],
+            now,
+            log_free: super::status::free_bytes(&cfg.alert_log),
+        };
+        let reader = match Reader::open(cfg.backend()).await {
+            Ok(r) => r,
+            Err(e) => {
+                service.problems.push(e.to_string());
+                return (service, None);
+            }
+        };
+        match reader.members(now).await {
+            Ok(m) => service.members = m.unwrap_or_default(),
+            Err(e) => service.problems.push(e.to_string()),
+        }
+        (service, Some(reader))
+    }
+
+    /// Whether the database could not be reached or read.
+    pub(super) fn faulty(&self) -> bool {
+        !self.problems.is_empty() || self.log_free == Some(0)
+    }
+
+    pub(super) fn json<'a>(&'a self, cfg: &'a Config) -> json::ServiceLine<'a> {
+        json::ServiceLine {
+            alert_log: json::AlertLogState {
+                free_bytes: self.log_free,
+                path: &cfg.alert_log,
+            },
+            database: json::DatabaseState {
+                exists: self.problems.is_empty(),
+                free_bytes: None,
+                freelist_pages: None,
+                page_count: None,
+                path: Path::new(&self.url),
+                problems: &self.problems,
+                size_bytes: None,
+                wal_bytes: None,
+            },
+            instances: Some(
+                self.members
+                    .iter()
+                    .map(|m| json::InstanceState {
+                        feeds: &m.feeds,
+                        heartbeat: rfc3339(m.instance.heartbeat_at),
+                        heartbeat_age_secs: self.now - m.instance.heartbeat_at,
+                        host: &m.instance.hostname,
+                        id: &m.instance.id,
+                        pid: m.instance.pid,
+                        started: rfc3339(m.instance.started_at),
+                        version: &m.instance.version,
+                    })
+                    .collect(),
+            ),
+            service: None,
+        }
+    }
+
+    pub(super) fn write_text(&self, out: &mut impl Write, cfg: &Config) -> std::io::Result<()> {
+        if self.problems.is_empty() {
+            writeln!(out, "database: {}: ok (PostgreSQL)", self.url)?;
+        } else {
+            writeln!(
+                out,
+                "database: {}: UNREACHABLE or unreadable: {}",
+                self.url,
+                printable(&self.problems.join("; "), false)
+            )?;
+        }
+        self.write_members(out)?;
+        let free = match self.log_free {
+            Some(0) => "NO SPACE LEFT".to_string(),
+            Some(b) => format!("{} free", super::status::human(b)),
+            None => "free space unknown".to_string(),
+        };
+        writeln!(
+            out,
+            "disk: {free} for the alert log ({})",
+            cfg.alert_log.display()
+        )?;
+        writeln!(out)
+    }
+
+    /// `instances: N` and one line per instance: id, start, last heartbeat and its age,
+    /// and the feeds it holds.
+    fn write_members(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if !self.problems.is_empty() {
+            return Ok(());
+        }
+        if self.members.is_empty() {
+            return writeln!(
+                out,
+                "instances: none registered (no `run` on this database yet)"
+            );
+        }
+        writeln!(out, "instances: {}", self.members.len())?;
+        for m in &self.members {
+            let i = &m.instance;
+            let feeds = if m.feeds.is_empty() {
+                "none".to_string()
+            } else {
+                printable(&m.feeds.join(", "), false).into_owned()
+            };
+            writeln!(
+                out,
+                "  {}  started {}  last heartbeat {} ({}s ago)  holds {} feed(s): {feeds}",
+                printable(&i.id, false),
+                rfc3339(i.started_at),
+                rfc3339(i.heartbeat_at),
+                self.now - i.heartbeat_at,
+                m.feeds.len(),
+            )?;
+        }
+        Ok(())
+    }
+}
