@@ -59,6 +59,7 @@ mod heads;
 pub mod lang;
 mod lexicon;
 mod matcher;
+pub mod model;
 pub mod normalize;
 pub mod query;
 mod snippet;
