@@ -134,6 +134,7 @@ fn rules(rng: &mut Rng, vocab: &[String], n: usize, stems: bool) -> Vec<RuleSpec
                 severity: Severity::Medium,
                 feeds: Vec::new(),
                 exclude: None,
+                model: None,
             }
         })
         .collect()

@@ -23,11 +23,12 @@ use super::eval::{collect, eval, explain_node, DocHits};
 use super::explain::Explanation;
 use super::lang::Lang;
 use super::lexicon::{Hit, Lexicon, LexiconBuilder, PHRASE};
+use super::model_hits::{explain_model, model_hits, model_stage, MODEL_VIA};
 use super::normalize::{normalize_into, Normalized};
 use super::query::parse;
 use super::snippet::{snippet, CharCounter};
 use super::stem::LazyLang;
-use super::{Document, Field, Match, RuleError, RuleSpec, Severity, TermHit};
+use super::{Document, Field, Match, RuleError, RuleModel, RuleSpec, Severity, TermHit};
 
 #[derive(Debug)]
 struct Rule {
@@ -37,6 +38,8 @@ struct Rule {
     feeds: Vec<String>,
     query: Node,
     exclude: Option<Node>,
+    /// The learned second stage: the rule also fires when its score reaches the threshold.
+    model: Option<RuleModel>,
 }
 
 /// The compiled rule set.
@@ -56,6 +59,8 @@ pub(super) struct Compiled {
     always: Vec<u32>,
     /// Fields that some literal is scoped to: no need to normalise the others.
     used_fields: u8,
+    /// Rules with a model: evaluated on every item, whatever literal woke them.
+    model_rules: Vec<u32>,
     /// Buffers of past items' scans, reused (see [`Scratch`]).
     scratch: Mutex<Vec<Scratch>>,
 }
@@ -118,6 +123,7 @@ impl Compiled {
                     feeds: spec.feeds.iter().map(|f| f.trim().to_lowercase()).collect(),
                     query: b.node(&q, DEFAULT_FIELDS),
                     exclude: x.map(|x| b.node(&x, DEFAULT_FIELDS)),
+                    model: spec.model.clone(),
                 }),
                 (q, x) => {
                     errors.extend(q.err());
@@ -139,6 +145,15 @@ impl Compiled {
             return Err(errors);
         }
         let wake = Wake::index(&rules, &b.pat_cost);
+        let model_rules: Vec<u32> = (0..rules.len() as u32)
+            .filter(|&i| rules.get(i as usize).is_some_and(|r| r.model.is_some()))
+            .collect();
+        // The models read the title and the body (or summary) as the matcher normalised them.
+        let model_fields = if model_rules.is_empty() {
+            0
+        } else {
+            Field::Title.bit() | Field::Summary.bit() | Field::Body.bit()
+        };
         Ok(Compiled {
             lexicon: b.lexicon.build(),
             woken_at: std::iter::once(0)
@@ -151,7 +166,8 @@ impl Compiled {
             pat_len: b.pat_len,
             rules,
             always: wake.always,
-            used_fields: wake.used_fields,
+            used_fields: wake.used_fields | model_fields,
+            model_rules,
             scratch: Mutex::default(),
         })
     }
@@ -255,6 +271,7 @@ impl Compiled {
 
     fn candidates(&self, dh: &DocHits) -> Vec<u32> {
         let mut c = self.always.clone();
+        c.extend_from_slice(&self.model_rules);
         let mut last = u32::MAX;
         for h in &dh.hits {
             if h.pat != last {
@@ -288,22 +305,33 @@ impl Compiled {
 
     pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
         let dh = self.scan(doc);
-
+        let stage = model_stage(&dh);
+        let via: Arc<str> = Arc::from(MODEL_VIA);
         let mut out = Vec::new();
         for i in self.candidates(&dh) {
             let Some(rule) = self.rules.get(i as usize) else {
                 continue;
             };
-            if !Self::feed_allowed(rule, doc) || !eval(&rule.query, &dh) {
+            if !Self::feed_allowed(rule, doc) {
                 continue;
             }
-            if rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
+            let by_query = eval(&rule.query, &dh);
+            let by_model = !by_query
+                && rule
+                    .model
+                    .as_ref()
+                    .is_some_and(|m| stage.score(&m.model) >= m.threshold);
+            if !(by_query || by_model) || rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
                 continue;
             }
             let mut hits = Vec::new();
-            collect(&rule.query, &dh, &mut hits);
+            match &rule.model {
+                Some(m) if by_model => hits = model_hits(&stage, &m.model, &via),
+                _ => collect(&rule.query, &dh, &mut hits),
+            }
             out.push(self.build_match(rule, &dh, hits));
         }
+        drop(stage);
         self.recycle(dh);
         out
     }
@@ -364,6 +392,7 @@ impl Compiled {
 
     pub(super) fn explain(&self, doc: &Document) -> Vec<Explanation> {
         let dh = self.scan(doc);
+        let stage = model_stage(&dh);
         let explained = self
             .rules
             .iter()
@@ -372,17 +401,21 @@ impl Compiled {
                 let query = explain_node(&r.query, &dh);
                 let exclude = r.exclude.as_ref().map(|x| explain_node(x, &dh));
                 let excluded = exclude.as_ref().is_some_and(|x| x.held);
+                let model = r.model.as_ref().map(|m| explain_model(&stage, m, &dh));
+                let by_model = model.as_ref().is_some_and(|m| m.fired);
                 Explanation {
                     rule: r.name.clone(),
                     severity: r.severity,
-                    fired: feed_ok && query.held && !excluded,
+                    fired: feed_ok && (query.held || by_model) && !excluded,
                     feed_allowed: feed_ok,
                     lang: dh.lang.map(Lang::code),
                     query,
                     exclude,
+                    model,
                 }
             })
             .collect();
+        drop(stage);
         self.recycle(dh);
         explained
     }
@@ -480,6 +513,7 @@ mod tests {
             severity: Severity::High,
             feeds: Vec::new(),
             exclude: None,
+            model: None,
         }
     }
 

@@ -78,12 +78,20 @@ pub fn capped(text: &str) -> &str {
     }
 }
 
+/// How many of `norm`'s tokens (the normalised `text`) lie within the first [`MAX_CHARS`]
+/// characters: the model reads those only, even when the matcher normalised the whole field.
+pub fn tokens_within_cap(text: &str, norm: &Normalized) -> usize {
+    let cap = capped(text).len();
+    norm.tokens.partition_point(|t| t.orig_end as usize <= cap)
+}
+
 /// Raw term frequencies of one item: `(bucket, count)` sorted by bucket. `title` and `body`
-/// are already normalised (the matcher's own buffers, or [`normalize_pair`]).
-pub fn counts(title: &Normalized, body: &Normalized) -> Vec<(u32, u32)> {
-    let mut buckets = Vec::with_capacity(3 * (title.stream.len() + body.stream.len()));
-    for (norm, times) in [(title, TITLE_WEIGHT), (body, 1)] {
-        for i in 0..norm.tokens.len() {
+/// are already normalised (the matcher's own buffers, or [`normalize_pair`]), each with the
+/// number of its tokens to read (see [`tokens_within_cap`]).
+pub fn counts(title: (&Normalized, usize), body: (&Normalized, usize)) -> Vec<(u32, u32)> {
+    let mut buckets = Vec::with_capacity(3 * (title.0.stream.len() + body.0.stream.len()));
+    for ((norm, read), times) in [(title, TITLE_WEIGHT), (body, 1)] {
+        for i in 0..read.min(norm.tokens.len()) {
             for_each_ngram(norm.token_text(i), |g| {
                 let b = bucket(g);
                 buckets.extend(std::iter::repeat_n(b, times as usize));
@@ -173,7 +181,7 @@ mod tests {
     #[test]
     fn title_counts_twice_and_vector_is_unit_length() {
         let (t, b) = normalize_pair("Zone", "zone");
-        let c = counts(&t, &b);
+        let c = counts((&t, 1), (&b, 1));
         assert!(c.iter().all(|&(_, n)| n == 3), "{c:?}");
         assert_eq!(c.len(), 9);
         let v = tfidf(&c, |_| Some(2.0));

@@ -19,6 +19,7 @@
 pub mod cases;
 pub mod features;
 pub mod file;
+pub mod stage;
 pub mod train;
 
 use rustc_hash::FxHashMap;
@@ -59,17 +60,26 @@ pub struct ItemFeatures {
 }
 
 impl ItemFeatures {
-    /// Counts the n-grams of a normalised title and body (see [`features::counts`]).
-    pub fn new(title: &Normalized, body: &Normalized) -> ItemFeatures {
+    /// Counts the n-grams of a title and body, given with their normalised forms (the
+    /// matcher's buffers): only the tokens within [`features::MAX_CHARS`] of each are read.
+    pub fn new(title: (&str, &Normalized), body: (&str, &Normalized)) -> ItemFeatures {
+        let read = |(text, norm): (&str, &Normalized)| features::tokens_within_cap(text, norm);
         ItemFeatures {
-            counts: features::counts(title, body),
+            counts: features::counts((title.1, read(title)), (body.1, read(body))),
         }
     }
 
     /// Counts for raw text (normalised here, each field capped).
     pub fn from_text(title: &str, body: &str) -> ItemFeatures {
         let (t, b) = features::normalize_pair(title, body);
-        ItemFeatures::new(&t, &b)
+        ItemFeatures {
+            counts: features::counts((&t, usize::MAX), (&b, usize::MAX)),
+        }
+    }
+
+    /// The model's score for these features (see [`Model::score`]).
+    pub fn score_with(&self, model: &Model) -> f32 {
+        model.score(self)
     }
 
     /// The raw `(bucket, count)` pairs.
