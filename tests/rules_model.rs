@@ -45,7 +45,10 @@ async fn an_alert_raised_by_the_model_alone_carries_its_words() {
     )
     .expect("write rules");
     let cfg = std::fs::read_to_string(inst.config()).expect("config");
-    let line = cfg.lines().find(|l| l.starts_with("rule_files")).unwrap_or("");
+    let line = cfg
+        .lines()
+        .find(|l| l.starts_with("rule_files"))
+        .unwrap_or("");
     std::fs::write(
         inst.config(),
         cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),

@@ -164,17 +164,18 @@ pub struct WordWeight {
 /// Words most to blame for the score: the first occurrence of each distinct normalised word,
 /// weighted by its n-grams' contributions, the `top` largest. Used by `check --explain` and as
 /// the `terms` of an alert that the model alone raised.
+/// Each field is given with the number of its tokens the model read.
 pub fn top_words(
     model: &Model,
     item: &ItemFeatures,
-    fields: [&Normalized; 2],
+    fields: [(&Normalized, usize); 2],
     top: usize,
 ) -> Vec<WordWeight> {
     let contrib = model.contributions(item);
     let mut seen = std::collections::HashSet::new();
     let mut words = Vec::new();
-    for (f, norm) in fields.iter().enumerate() {
-        for i in 0..norm.tokens.len() {
+    for (f, (norm, read)) in fields.iter().enumerate() {
+        for i in 0..(*read).min(norm.tokens.len()) {
             let text = norm.token_text(i);
             if !seen.insert(text) {
                 continue;

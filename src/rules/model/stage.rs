@@ -41,10 +41,13 @@ impl<'a> Stage<'a> {
     /// The words that pushed the score up most: `field` 0 is the title, 1 the body (or
     /// summary) given to [`Stage::new`].
     pub fn top_words(&self, model: &Model) -> Vec<WordWeight> {
+        let read = |(text, norm): (&str, &'a Normalized)| {
+            (norm, super::features::tokens_within_cap(text, norm))
+        };
         top_words(
             model,
             self.features(),
-            [self.fields[0].1, self.fields[1].1],
+            [read(self.fields[0]), read(self.fields[1])],
             TOP_WORDS,
         )
     }
