@@ -61,6 +61,8 @@ pub(super) struct Compiled {
     used_fields: u8,
     /// Rules with a model: evaluated on every item, whatever literal woke them.
     model_rules: Vec<u32>,
+    /// The `via` of a hit found by a model (one allocation per rule set, not per item).
+    model_via: Arc<str>,
     /// Buffers of past items' scans, reused (see [`Scratch`]).
     scratch: Mutex<Vec<Scratch>>,
 }
@@ -168,6 +170,7 @@ impl Compiled {
             always: wake.always,
             used_fields: wake.used_fields | model_fields,
             model_rules,
+            model_via: Arc::from(MODEL_VIA),
             scratch: Mutex::default(),
         })
     }
@@ -306,7 +309,6 @@ impl Compiled {
     pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
         let dh = self.scan(doc);
         let stage = model_stage(&dh);
-        let via: Arc<str> = Arc::from(MODEL_VIA);
         let mut out = Vec::new();
         for i in self.candidates(&dh) {
             let Some(rule) = self.rules.get(i as usize) else {
@@ -326,7 +328,7 @@ impl Compiled {
             }
             let mut hits = Vec::new();
             match &rule.model {
-                Some(m) if by_model => hits = model_hits(&stage, &m.model, &via),
+                Some(m) if by_model => hits = model_hits(&stage, &m.model, &self.model_via),
                 _ => collect(&rule.query, &dh, &mut hits),
             }
             out.push(self.build_match(rule, &dh, hits));
