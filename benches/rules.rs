@@ -134,6 +134,7 @@ fn rules(rng: &mut Rng, vocab: &[String], n: usize, stems: bool) -> Vec<RuleSpec
                 severity: Severity::Medium,
                 feeds: Vec::new(),
                 exclude: None,
+                model: None,
             }
         })
         .collect()
@@ -346,6 +347,32 @@ fn shipped_pack(pack: &str) {
         size(&docs) as f64 / 1e6 / cpu.as_secs_f64(),
         size(&docs) as f64 / 1e6,
         size(&one) as f64 / 1e6 * f64::from(runs) / first.as_secs_f64(),
+    );
+    // The same rules without their models (issue #13's learned stage): the difference is what
+    // the model stage costs per megabyte (n-gram counting once per item, then one dot
+    // product per model).
+    let bare: Vec<RuleSpec> = file
+        .rules
+        .iter()
+        .map(|s| RuleSpec {
+            model: None,
+            ..s.clone()
+        })
+        .collect();
+    if bare == file.rules {
+        return;
+    }
+    let Ok(bare_set) = RuleSet::compile_with(&bare, &file.concepts) else {
+        return;
+    };
+    let mut bare_hits = 0;
+    let (_, bare_cpu) = measure(|| bare_hits = run_set(&bare_set, &docs));
+    let mb = size(&docs) as f64 / 1e6;
+    println!(
+        "{pack} without its models: {:.1} MB/s (cpu), {bare_hits} matches; the model stage \
+         costs {:.1} ms per MB",
+        mb / bare_cpu.as_secs_f64(),
+        (cpu.as_secs_f64() - bare_cpu.as_secs_f64()) * 1e3 / mb,
     );
 }
 

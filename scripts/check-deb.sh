@@ -110,6 +110,8 @@ exe='-rwxr-xr-x 0/0'
 reg='-rw-r--r-- 0/0'
 sort >"$work/expected" <<EOF
 $reg ./etc/feedwatch/feedwatch.toml
+$reg ./etc/feedwatch/models/embassy-security.fwm
+$reg ./etc/feedwatch/models/green-zone.fwm
 $reg ./etc/feedwatch/rules-surface.toml
 $reg ./etc/feedwatch/rules.toml
 $reg ./etc/logrotate.d/feedwatch
@@ -132,13 +134,17 @@ ok "file list, modes and owners ($(wc -l <"$work/files") files besides man pages
 # Conffiles: everything in /etc, nothing else.
 sort "$work/control/conffiles" >"$work/conffiles"
 printf '%s\n' /etc/feedwatch/feedwatch.toml /etc/feedwatch/rules-surface.toml \
-    /etc/feedwatch/rules.toml /etc/logrotate.d/feedwatch | sort >"$work/expected-conffiles"
+    /etc/feedwatch/rules.toml /etc/feedwatch/models/green-zone.fwm \
+    /etc/feedwatch/models/embassy-security.fwm /etc/logrotate.d/feedwatch | sort >"$work/expected-conffiles"
 diff -u "$work/expected-conffiles" "$work/conffiles" || fail "conffiles differ from the expected list"
 ok "conffiles: $(tr '\n' ' ' <"$work/conffiles")"
 
 # Packaged config and units are the repository's, byte for byte.
 for pair in config/feedwatch.toml:etc/feedwatch/feedwatch.toml config/rules.toml:etc/feedwatch/rules.toml \
-    config/rules-surface.toml:etc/feedwatch/rules-surface.toml systemd/feedwatch.logrotate:etc/logrotate.d/feedwatch \
+    config/rules-surface.toml:etc/feedwatch/rules-surface.toml \
+    config/models/green-zone.fwm:etc/feedwatch/models/green-zone.fwm \
+    config/models/embassy-security.fwm:etc/feedwatch/models/embassy-security.fwm \
+    systemd/feedwatch.logrotate:etc/logrotate.d/feedwatch \
     systemd/feedwatch.service:lib/systemd/system/feedwatch.service \
     systemd/feedwatch-backup.service:lib/systemd/system/feedwatch-backup.service \
     systemd/feedwatch-backup.timer:lib/systemd/system/feedwatch-backup.timer; do
@@ -221,7 +227,8 @@ dpkg_sr --install "$deb"
 [[ "$(status_of)" == "ii " ]] || fail "after install, dpkg status is '$(status_of)'"
 must_exist /usr/bin/feedwatch /lib/systemd/system/feedwatch.service /lib/systemd/system/feedwatch-backup.service \
     /lib/systemd/system/feedwatch-backup.timer /etc/feedwatch/feedwatch.toml /etc/feedwatch/rules.toml \
-    /etc/feedwatch/rules-surface.toml /etc/logrotate.d/feedwatch /usr/share/man/man1/feedwatch.1.gz \
+    /etc/feedwatch/rules-surface.toml /etc/feedwatch/models/green-zone.fwm /etc/logrotate.d/feedwatch \
+    /usr/share/man/man1/feedwatch.1.gz \
     /usr/share/doc/feedwatch/copyright
 must_not_exist "$wants" "$timer_wants" /var/lib/feedwatch /var/log/feedwatch
 [[ -x "$sr/usr/bin/feedwatch" ]] || fail "/usr/bin/feedwatch is not executable"
@@ -287,7 +294,7 @@ dpkg_sr --purge feedwatch
 [[ -z "$(status_of)" || "$(status_of)" == "un " || "$(status_of)" == "pn " ]] ||
     fail "after purge, dpkg status is '$(status_of)'"
 must_not_exist /etc/feedwatch/feedwatch.toml /etc/feedwatch/rules.toml /etc/feedwatch/rules-surface.toml \
-    /etc/logrotate.d/feedwatch /var/lib/feedwatch /var/lib/private/feedwatch /var/log/feedwatch \
+    /etc/feedwatch/models/green-zone.fwm /etc/logrotate.d/feedwatch /var/lib/feedwatch /var/lib/private/feedwatch /var/log/feedwatch \
     /var/log/private/feedwatch "$wants" /etc/systemd/system/feedwatch.service
 ok "purge: config, database, log and the enable symlink deleted"
 

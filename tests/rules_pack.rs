@@ -267,22 +267,26 @@ const SURFACE_FLOORS: Floors = Floors {
     false_alarms: [("en", 0.13), ("ar", 0.17), ("fr", 0.05), ("de", 0.17)],
 };
 
-/// Measured on round 12 (2026-12-04, 256 cases by two authors who never saw the pack, asked
-/// to avoid the most obvious phrasing; the pack tuned on dev at `f4b4b32`, round 11
-/// included): recall 0.917 / 0.938 / 0.875 / 0.917, false alarms 4.2% / 4.2% / 4.2% / 0.0%
-/// (3 of 96).
+/// Measured once on round 12 (2026-12-04) with the learned second stage (issue #13:
+/// `config/models/*.fwm`, trained on `dev` only; a rule fires on its query OR its model, the
+/// exclude vetoing both): recall 0.979 / 0.958 / 0.938 / 0.979 (185 of 192 pairs), false
+/// alarms 4.2% / 4.2% / 8.3% / 0.0% (4 of 96); embassy-security's precision 0.910. The same
+/// pack without models, on the same round: recall 0.917 / 0.938 / 0.875 / 0.917, false alarms
+/// 4.2% / 4.2% / 4.2% / 0.0% (3 of 96): the models buy recall everywhere for one more false
+/// alarm (French). Round 12 is 256 cases by two authors who never saw the pack, asked to
+/// avoid the most obvious phrasing; the pack was tuned on dev at `f4b4b32`, round 11 included.
 /// Earlier held-out rounds, each measured before it was read and retired to dev (recall en /
-/// ar / fr / de; false alarms): round 11 0.979 / 0.958 / 0.917 / 0.958, 3 of 96; round 10
+/// ar / fr / de; false alarms; queries only): round 11 0.979 / 0.958 / 0.917 / 0.958, 3 of 96; round 10
 /// 0.917 / 0.979 / 0.938 / 0.917, 3 of 96; round 9 0.958 / 0.854 / 0.979 / 0.833, 8 of 96;
 /// round 8 0.958 / 0.958 / 0.917 / 0.958, 6 of 96; round 7 0.917 / 0.958 / 0.979 / 0.938, 7 of
 /// 96; round 6 0.979 / 0.958 / 0.979 / 0.917, 2 of 80; round 5 0.906 / 0.969 / 0.938 / 0.969,
 /// 1 of 96; round 4 0.867 / 0.833 / 0.933 / 0.900, 9 of 96; round 3 0.969 / 0.938 / 0.938 /
 /// 0.938, 6 of 96; round 1 0.919 / 0.952 / 0.879 / 0.939, 13.3% / 0.0% / 8.3% / 7.7%. The
-/// issue's target is 0.95 recall in every language and at most 3% false alarms: no language's
-/// recall meets it here, and English, Arabic and French false alarms are above it.
+/// issue's target is 0.95 recall in every language and at most 3% false alarms: French recall
+/// is below it, and English, Arabic and French false alarms are above it.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.91), ("ar", 0.93), ("fr", 0.87), ("de", 0.91)],
-    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.05), ("de", 0.01)],
+    recall: [("en", 0.97), ("ar", 0.95), ("fr", 0.93), ("de", 0.97)],
+    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.09), ("de", 0.01)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
@@ -371,6 +375,7 @@ fn precision_recall_counts_mistakes() {
         severity: Severity::Info,
         feeds: vec![],
         exclude: None,
+        model: None,
     }])
     .expect("compiles");
     let case = |id: &str, split: &str, expect: &[&str]| Case {

@@ -62,8 +62,8 @@ proptest! {
     #[test]
     fn every_bad_rule_is_reported_with_a_caret_line(q in "[a-z\"()* :/\n\u{0627}]{0,30}|(AND|OR|NOT|NEAR/2|x|\\(|\\)|\"| |\n){0,10}") {
         let specs = [
-            RuleSpec { name: "a".into(), query: q.clone(), severity: Severity::Low, feeds: vec![], exclude: None },
-            RuleSpec { name: "b".into(), query: "ok".into(), severity: Severity::Low, feeds: vec![], exclude: Some(q.clone()) },
+            RuleSpec { name: "a".into(), query: q.clone(), severity: Severity::Low, feeds: vec![], exclude: None, model: None },
+            RuleSpec { name: "b".into(), query: "ok".into(), severity: Severity::Low, feeds: vec![], exclude: Some(q.clone()), model: None },
         ];
         match (parse(&q), RuleSet::compile(&specs)) {
             (Ok(_), Ok(set)) => prop_assert_eq!(set.len(), 2),
@@ -92,7 +92,7 @@ proptest! {
 
     #[test]
     fn compiled_rules_never_panic_on_any_document(q in query(), title in "\\PC{0,40}", body in "\\PC{0,200}") {
-        let spec = RuleSpec { name: "r".into(), query: q, severity: Severity::Low, feeds: vec![], exclude: None };
+        let spec = RuleSpec { name: "r".into(), query: q, severity: Severity::Low, feeds: vec![], exclude: None, model: None };
         if let Ok(set) = RuleSet::compile(&[spec]) {
             let doc = Document { title: &title, body: &body, ..Document::default() };
             for m in set.matches(&doc) {
@@ -126,7 +126,7 @@ proptest! {
     #[test]
     fn a_word_matches_itself_in_any_case(w in "[a-z]{2,10}", upper in any::<bool>()) {
         let set = RuleSet::compile(&[RuleSpec {
-            name: "r".into(), query: w.clone(), severity: Severity::Low, feeds: vec![], exclude: None,
+            name: "r".into(), query: w.clone(), severity: Severity::Low, feeds: vec![], exclude: None, model: None,
         }]).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         let shown = if upper { w.to_uppercase() } else { w.clone() };
         let body = format!("Before, {shown}! after");
@@ -154,7 +154,7 @@ proptest! {
         let word = format!("{base}{doc_end}");
         prop_assume!(lit.len() >= 3);
         let set = RuleSet::compile(&[RuleSpec {
-            name: "r".into(), query: format!("~{lit}"), severity: Severity::Low, feeds: vec![], exclude: None,
+            name: "r".into(), query: format!("~{lit}"), severity: Severity::Low, feeds: vec![], exclude: None, model: None,
         }]).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         let fired = !set.matches(&Document { body: &word, ..Document::default() }).is_empty();
         let same = [Lang::En, Lang::Fr, Lang::De]
@@ -174,7 +174,7 @@ proptest! {
         ], 0..30),
     ) {
         let specs: Vec<RuleSpec> = queries.iter().enumerate().map(|(i, q)| RuleSpec {
-            name: format!("r{i}"), query: q.clone(), severity: Severity::Low, feeds: vec![], exclude: None,
+            name: format!("r{i}"), query: q.clone(), severity: Severity::Low, feeds: vec![], exclude: None, model: None,
         }).collect();
         if let Ok(set) = RuleSet::compile(&specs) {
             let body = words.join(" ");
@@ -193,6 +193,7 @@ fn spec(name: &str, query: &str) -> RuleSpec {
         severity: Severity::High,
         feeds: Vec::new(),
         exclude: None,
+        model: None,
     }
 }
 

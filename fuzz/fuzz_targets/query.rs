@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         severity: Severity::Low,
         feeds: vec![],
         exclude: None,
+        model: None,
     };
     let Ok(set) = RuleSet::compile(&[spec]) else {
         return;

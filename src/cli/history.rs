@@ -116,6 +116,7 @@ fn backtest_rules(cfg: &config::Config, rules: &str) -> Result<RuleSet> {
         severity: feedwatch::rules::Severity::Medium,
         feeds: vec![],
         exclude: None,
+        model: None,
     };
     RuleSet::compile_with(&[rule], &cfg.concepts).map_err(|errs| {
         anyhow::anyhow!(errs

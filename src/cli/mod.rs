@@ -14,6 +14,7 @@ pub mod feeds;
 mod history;
 mod inspect;
 pub mod json;
+pub mod model;
 pub mod output;
 pub mod progress;
 pub mod search;
@@ -211,6 +212,14 @@ pub enum Command {
         #[command(subcommand)]
         action: SinksAction,
     },
+    /// Rule models: train one on the labelled cases, measure a pack with its models.
+    ///
+    /// Example: feedwatch model eval --cases tests/fixtures/rules_labelled --rules config/rules.toml
+    Model {
+        /// What to do.
+        #[command(subcommand)]
+        action: model::ModelAction,
+    },
     /// Print a shell completion script for every command and option.
     ///
     /// Example: feedwatch completions bash > /usr/share/bash-completion/completions/feedwatch
@@ -306,6 +315,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Sinks {
             action: SinksAction::Retry { name },
         } => sinks_retry(&cli, name),
+        Command::Model { action } => model::run(action),
         Command::Completions { shell } => docs::completions(*shell, &mut std::io::stdout().lock()),
         Command::Man { dir } => docs::man_pages(dir),
     }

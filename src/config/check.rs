@@ -94,6 +94,9 @@ pub(super) struct RawRule {
     #[serde(default)]
     feeds: Vec<String>,
     exclude: Option<String>,
+    /// A model file, relative to the rule file (see `rules::model`).
+    model: Option<String>,
+    model_threshold: Option<f32>,
 }
 
 fn default_severity() -> Severity {
@@ -372,6 +375,7 @@ pub(super) fn take_rules(
             continue;
         }
         names.insert(r.name.clone(), out.len());
+        let model = rule_model(file, line, &r, problems);
         out.push((
             RuleSpec {
                 name: r.name,
@@ -379,11 +383,59 @@ pub(super) fn take_rules(
                 severity: r.severity,
                 feeds: r.feeds,
                 exclude: r.exclude.filter(|e| !e.trim().is_empty()),
+                model,
             },
             file.to_path_buf(),
             line,
         ));
     }
+}
+
+/// The rule's model, loaded from `model` relative to the rule file; a problem (file, line,
+/// key) when it is missing, corrupt, trained for another rule, or its threshold is not a
+/// probability.
+fn rule_model(
+    file: &Path,
+    line: usize,
+    r: &RawRule,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<crate::rules::RuleModel> {
+    let Some(rel) = &r.model else {
+        if r.model_threshold.is_some() {
+            let msg = "model_threshold without a model";
+            problems.push(problem(file, Some(line), "rules.model_threshold", msg));
+        }
+        return None;
+    };
+    let path = file.parent().unwrap_or(Path::new(".")).join(rel);
+    let model = match crate::rules::model::file::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(problem(file, Some(line), "rules.model", &e.to_string()));
+            return None;
+        }
+    };
+    if model.rule != r.name {
+        let msg = format!(
+            "model file {} was trained for rule `{}`, not `{}`",
+            path.display(),
+            clip(&model.rule, MAX_ECHO_CHARS),
+            clip(&r.name, MAX_ECHO_CHARS)
+        );
+        problems.push(problem(file, Some(line), "rules.model", &msg));
+        return None;
+    }
+    let threshold = r.model_threshold.unwrap_or(model.threshold);
+    if !(threshold > 0.0 && threshold < 1.0) {
+        let msg = format!("{threshold} is not between 0 and 1 (a probability)");
+        problems.push(problem(file, Some(line), "rules.model_threshold", &msg));
+        return None;
+    }
+    Some(crate::rules::RuleModel {
+        model: std::sync::Arc::new(model),
+        path,
+        threshold,
+    })
 }
 
 /// Files in the order their first problem was found (the main config first), each file's

@@ -424,3 +424,39 @@ fn a_bad_digest_schedule_names_file_line_and_key() {
     let e = load(&p, &Env::default()).expect_err("unknown format");
     assert!(e.to_string().contains("g.toml:6"), "{e}");
 }
+
+#[test]
+fn a_missing_corrupt_or_foreign_model_names_file_line_and_key() {
+    let d = tempfile::tempdir().expect("tmp");
+    let m = crate::rules::model::Model::new("a".into(), 0.5, 3, 0.0, vec![(1, 2, 0.5)]);
+    crate::rules::model::file::save(&m, &d.path().join("a.fwm")).expect("save");
+    let mut bytes = crate::rules::model::file::to_bytes(&m);
+    bytes.truncate(bytes.len() - 4);
+    std::fs::write(d.path().join("cut.fwm"), bytes).expect("write");
+    write(
+        d.path(),
+        "r.toml",
+        "[[rules]]\nname = \"a\"\nquery = \"x\"\nmodel = \"a.fwm\"\n\n\
+         [[rules]]\nname = \"b\"\nquery = \"x\"\nmodel = \"gone.fwm\"\n\n\
+         [[rules]]\nname = \"c\"\nquery = \"x\"\nmodel = \"cut.fwm\"\n\n\
+         [[rules]]\nname = \"d\"\nquery = \"x\"\nmodel = \"a.fwm\"\n\n\
+         [[rules]]\nname = \"e\"\nquery = \"x\"\nmodel_threshold = 0.3\n",
+    );
+    let p = write(d.path(), "f.toml", "rule_files = [\"r.toml\"]\n");
+    let e = load(&p, &Env::default()).expect_err("must fail");
+    let s = e.to_string();
+    assert!(
+        s.contains("r.toml:6: key `rules.model`") && s.contains("gone.fwm"),
+        "{s}"
+    );
+    assert!(
+        s.contains("r.toml:11: key `rules.model`") && s.contains("checksum"),
+        "{s}"
+    );
+    assert!(
+        s.contains("r.toml:16: key `rules.model`") && s.contains("not `d`"),
+        "{s}"
+    );
+    assert!(s.contains("r.toml:21: key `rules.model_threshold`"), "{s}");
+    assert!(!s.contains("r.toml:1:"), "rule a's model is fine: {s}");
+}

@@ -381,6 +381,7 @@ mod tests {
             severity: super::super::Severity::Low,
             feeds: vec![],
             exclude: x.map(str::to_string),
+            model: None,
         };
         let concepts = [
             c("a", &["@b"]),

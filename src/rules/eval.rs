@@ -257,7 +257,7 @@ fn found_only(children: &[Node], dh: &DocHits) -> Vec<ExplainNode> {
 
 /// Each hit as the reader finds it in the item: field, character offset, and the words as
 /// written (not as normalised).
-fn describe(hits: &[Hit], dh: &DocHits) -> Vec<String> {
+pub(super) fn describe(hits: &[Hit], dh: &DocHits) -> Vec<String> {
     hits.iter()
         .map(|h| {
             let f = Field::ALL[h.field as usize];

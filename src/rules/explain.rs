@@ -42,6 +42,25 @@ pub struct Explanation {
     pub query: ExplainNode,
     /// The exclude's tree, when the rule has one.
     pub exclude: Option<ExplainNode>,
+    /// The model's verdict, when the rule has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelExplanation>,
+}
+
+/// A rule's model on one document: what it scored, and the words that weighed most.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelExplanation {
+    /// The model file.
+    pub file: String,
+    /// The model's probability that the item is relevant.
+    pub score: f32,
+    /// The rule's threshold.
+    pub threshold: f32,
+    /// `score >= threshold`.
+    pub fired: bool,
+    /// The words that pushed the score up most, as written, each with its strongest n-gram
+    /// and summed contribution: `body@120 "ambassade" (" amba" +0.412)`.
+    pub top: Vec<String>,
 }
 
 impl ExplainNode {
@@ -72,11 +91,14 @@ impl ExplainNode {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.fired {
+        let by_model = self.model.as_ref().is_some_and(|m| m.fired);
+        let verdict = if self.fired && !self.query.held {
+            "MATCH (by its model)"
+        } else if self.fired {
             "MATCH"
         } else if !self.feed_allowed {
             "skipped (feed not in rule's feeds)"
-        } else if self.query.held {
+        } else if self.query.held || by_model {
             "suppressed by exclude"
         } else {
             "no match"
@@ -88,6 +110,17 @@ impl fmt::Display for Explanation {
         }
         writeln!(f, "  query:")?;
         self.query.write(f, 2)?;
+        if let Some(m) = &self.model {
+            let cmp = if m.fired { ">=" } else { "<" };
+            writeln!(
+                f,
+                "  model ({}): score {:.3} {cmp} threshold {:.3}",
+                m.file, m.score, m.threshold
+            )?;
+            for t in &m.top {
+                writeln!(f, "    {t}")?;
+            }
+        }
         if let Some(x) = &self.exclude {
             writeln!(f, "  exclude:")?;
             x.write(f, 2)?;
@@ -108,6 +141,7 @@ mod tests {
             severity: Severity::High,
             feeds: vec![],
             exclude: Some("suites".into()),
+            model: None,
         }])
         .unwrap_or_else(|e| panic!("{e:?}"));
         let ex = rs.explain(&Document {
@@ -130,6 +164,7 @@ mod tests {
             severity: Severity::Low,
             feeds: vec![],
             exclude: None,
+            model: None,
         }])
         .unwrap_or_else(|e| panic!("{e:?}"));
         let ex = rs.explain(&Document {

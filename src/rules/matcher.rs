@@ -23,11 +23,12 @@ use super::eval::{collect, eval, explain_node, DocHits};
 use super::explain::Explanation;
 use super::lang::Lang;
 use super::lexicon::{Hit, Lexicon, LexiconBuilder, PHRASE};
+use super::model_hits::{explain_model, model_hits, model_stage, MODEL_VIA};
 use super::normalize::{normalize_into, Normalized};
 use super::query::parse;
 use super::snippet::{snippet, CharCounter};
 use super::stem::LazyLang;
-use super::{Document, Field, Match, RuleError, RuleSpec, Severity, TermHit};
+use super::{Document, Field, Match, RuleError, RuleModel, RuleSpec, Severity, TermHit};
 
 #[derive(Debug)]
 struct Rule {
@@ -37,6 +38,8 @@ struct Rule {
     feeds: Vec<String>,
     query: Node,
     exclude: Option<Node>,
+    /// The learned second stage: the rule also fires when its score reaches the threshold.
+    model: Option<RuleModel>,
 }
 
 /// The compiled rule set.
@@ -56,6 +59,10 @@ pub(super) struct Compiled {
     always: Vec<u32>,
     /// Fields that some literal is scoped to: no need to normalise the others.
     used_fields: u8,
+    /// Rules with a model: evaluated on every item, whatever literal woke them.
+    model_rules: Vec<u32>,
+    /// The `via` of a hit found by a model (one allocation per rule set, not per item).
+    model_via: Arc<str>,
     /// Buffers of past items' scans, reused (see [`Scratch`]).
     scratch: Mutex<Vec<Scratch>>,
 }
@@ -118,6 +125,7 @@ impl Compiled {
                     feeds: spec.feeds.iter().map(|f| f.trim().to_lowercase()).collect(),
                     query: b.node(&q, DEFAULT_FIELDS),
                     exclude: x.map(|x| b.node(&x, DEFAULT_FIELDS)),
+                    model: spec.model.clone(),
                 }),
                 (q, x) => {
                     errors.extend(q.err());
@@ -139,6 +147,15 @@ impl Compiled {
             return Err(errors);
         }
         let wake = Wake::index(&rules, &b.pat_cost);
+        let model_rules: Vec<u32> = (0..rules.len() as u32)
+            .filter(|&i| rules.get(i as usize).is_some_and(|r| r.model.is_some()))
+            .collect();
+        // The models read the title and the body (or summary) as the matcher normalised them.
+        let model_fields = if model_rules.is_empty() {
+            0
+        } else {
+            Field::Title.bit() | Field::Summary.bit() | Field::Body.bit()
+        };
         Ok(Compiled {
             lexicon: b.lexicon.build(),
             woken_at: std::iter::once(0)
@@ -151,7 +168,9 @@ impl Compiled {
             pat_len: b.pat_len,
             rules,
             always: wake.always,
-            used_fields: wake.used_fields,
+            used_fields: wake.used_fields | model_fields,
+            model_rules,
+            model_via: Arc::from(MODEL_VIA),
             scratch: Mutex::default(),
         })
     }
@@ -255,6 +274,7 @@ impl Compiled {
 
     fn candidates(&self, dh: &DocHits) -> Vec<u32> {
         let mut c = self.always.clone();
+        c.extend_from_slice(&self.model_rules);
         let mut last = u32::MAX;
         for h in &dh.hits {
             if h.pat != last {
@@ -288,22 +308,32 @@ impl Compiled {
 
     pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
         let dh = self.scan(doc);
-
+        let stage = model_stage(&dh);
         let mut out = Vec::new();
         for i in self.candidates(&dh) {
             let Some(rule) = self.rules.get(i as usize) else {
                 continue;
             };
-            if !Self::feed_allowed(rule, doc) || !eval(&rule.query, &dh) {
+            if !Self::feed_allowed(rule, doc) {
                 continue;
             }
-            if rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
+            let by_query = eval(&rule.query, &dh);
+            let by_model = !by_query
+                && rule
+                    .model
+                    .as_ref()
+                    .is_some_and(|m| stage.score(&m.model) >= m.threshold);
+            if !(by_query || by_model) || rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
                 continue;
             }
             let mut hits = Vec::new();
-            collect(&rule.query, &dh, &mut hits);
+            match &rule.model {
+                Some(m) if by_model => hits = model_hits(&stage, &m.model, &self.model_via),
+                _ => collect(&rule.query, &dh, &mut hits),
+            }
             out.push(self.build_match(rule, &dh, hits));
         }
+        drop(stage);
         self.recycle(dh);
         out
     }
@@ -364,6 +394,7 @@ impl Compiled {
 
     pub(super) fn explain(&self, doc: &Document) -> Vec<Explanation> {
         let dh = self.scan(doc);
+        let stage = model_stage(&dh);
         let explained = self
             .rules
             .iter()
@@ -372,17 +403,21 @@ impl Compiled {
                 let query = explain_node(&r.query, &dh);
                 let exclude = r.exclude.as_ref().map(|x| explain_node(x, &dh));
                 let excluded = exclude.as_ref().is_some_and(|x| x.held);
+                let model = r.model.as_ref().map(|m| explain_model(&stage, m, &dh));
+                let by_model = model.as_ref().is_some_and(|m| m.fired);
                 Explanation {
                     rule: r.name.clone(),
                     severity: r.severity,
-                    fired: feed_ok && query.held && !excluded,
+                    fired: feed_ok && (query.held || by_model) && !excluded,
                     feed_allowed: feed_ok,
                     lang: dh.lang.map(Lang::code),
                     query,
                     exclude,
+                    model,
                 }
             })
             .collect();
+        drop(stage);
         self.recycle(dh);
         explained
     }
@@ -469,222 +504,5 @@ impl Wake {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::RuleSet;
-    use super::*;
-
-    fn spec(name: &str, query: &str) -> RuleSpec {
-        RuleSpec {
-            name: name.into(),
-            query: query.into(),
-            severity: Severity::High,
-            feeds: Vec::new(),
-            exclude: None,
-        }
-    }
-
-    fn fires(query: &str, body: &str) -> bool {
-        let rs = RuleSet::compile(&[spec("r", query)]).unwrap_or_else(|e| panic!("{query}: {e:?}"));
-        !rs.matches(&Document {
-            body,
-            ..Document::default()
-        })
-        .is_empty()
-    }
-
-    #[test]
-    fn table() {
-        let cases = [
-            ("embassy", "The Embassy was hit", true),
-            ("embassy", "embassies were hit", false),
-            ("embass*", "embassies were hit", true),
-            ("\"green zone\"", "the GREEN-ZONE in Baghdad", true),
-            ("\"green zone\"", "green and zone", false),
-            ("#GreenZone", "Rockets hit the green zone", true),
-            ("\"green zone\"", "#GreenZone trending", true),
-            ("ambassade", "L'Ambassade de France", true),
-            ("sécurité", "SECURITE renforcée", true),
-            ("\"المنطقة الخضراء\"", "صواريخ على المِنطقةِ الخضراءِ", true),
-            ("أمن", "امن البلاد", true),
-            ("أمن", "قوات الامن", false),
-            ("embassy", "the embassy's gate", true),
-            ("a NOT b", "a c", true),
-            ("a NOT b", "a b", false),
-            ("NOT zzz", "anything at all", true),
-            ("NOT zzz", "", true),
-            ("x OR NOT y", "nothing", true),
-            ("rocket NEAR/2 embassy", "rocket hit the embassy", true),
-            ("rocket NEAR/1 embassy", "rocket hit the embassy", false),
-            ("embassy NEAR/2 rocket", "rocket hit the embassy", true),
-            ("embassy ONEAR/2 rocket", "rocket hit the embassy", false),
-            ("rocket ONEAR/2 embassy", "rocket hit the embassy", true),
-            (
-                "\"green zone\" NEAR/3 (rocket* OR drone*)",
-                "drones over the green zone",
-                true,
-            ),
-            (
-                "\"green zone\" NEAR/3 (rocket* OR drone*)",
-                "drones over the old town of the green zone",
-                false,
-            ),
-            ("rocket* NEAR/1 rocket*", "rockets and rockets", true),
-            ("rocket* NEAR/1 rocket*", "one rocket only", false),
-            ("title:embassy", "embassy", false),
-            ("url:embassy", "embassy", false),
-            ("and", "this and that", true),
-            ("a b OR c", "c", true),
-            ("a b OR c", "a", false),
-            ("straße", "STRASSE", true),
-            // Every key width of the lexicon (≤ 8, 9–16, > 16 bytes), at the end of the text
-            // and before more text, whole and as prefixes.
-            ("ab", "ab", true),
-            ("abcdefgh", "abcdefghi", false),
-            ("abcdefghi", "abcdefgh", false),
-            ("abcdefghi", "x abcdefghi y", true),
-            ("counterterrorism", "counterterrorism", true),
-            ("counterterrorism", "counterterrorisms", false),
-            (
-                "internationalisation",
-                "the Internationalisation effort",
-                true,
-            ),
-            ("internationalisation", "internationalisations", false),
-            ("internationalis*", "internationalisation", true),
-            ("abcdefgh*", "abcdefghijklmnopqrstu", true),
-            ("internationalisat*", "internationalisation", true),
-            ("internationalisat*", "internationalisa", false),
-            ("\"green zon*\"", "green zones", true),
-            ("\"green zon*\"", "green", false),
-            ("\"green zone\"", "green zon", false),
-            ("المنط*", "المنطقة", true),
-            ("المنط*", "المن", false),
-        ];
-        for (q, body, want) in cases {
-            assert_eq!(fires(q, body), want, "{q} on {body:?}");
-        }
-    }
-
-    #[test]
-    fn fields_exclude_feeds() {
-        let mut s = spec("r", "title:embassy OR url:\"green zone\" OR feed:iraqi");
-        s.exclude = Some("suites".into());
-        s.feeds = vec!["Iraq".into()];
-        let rs = RuleSet::compile(&[s]).unwrap_or_else(|e| panic!("{e:?}"));
-        let tags = vec!["IRAQ".to_string()];
-        let doc = |title, url, feed, tags: &'static [String]| Document {
-            title,
-            url,
-            feed,
-            feed_tags: tags,
-            ..Document::default()
-        };
-        let tags: &'static [String] = Box::leak(tags.into_boxed_slice());
-        assert_eq!(rs.matches(&doc("Embassy hit", "", "x", tags)).len(), 1);
-        assert_eq!(
-            rs.matches(&doc("Embassy hit", "", "x", &[])).len(),
-            0,
-            "feed filter"
-        );
-        assert_eq!(
-            rs.matches(&doc("Embassy Suites", "", "iraq", &[])).len(),
-            0,
-            "exclude"
-        );
-        assert_eq!(
-            rs.matches(&doc("", "https://x.org/green-zone", "iraq", &[]))
-                .len(),
-            1
-        );
-        assert_eq!(rs.matches(&doc("", "", "Iraqi News", tags)).len(), 1);
-    }
-
-    #[test]
-    fn terms_are_sorted_deduplicated_and_in_chars() {
-        let rs = RuleSet::compile(&[spec("r", "embassy OR embass* OR \"المنطقة الخضراء\"")])
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        let m = rs.matches(&Document {
-            title: "é embassy",
-            body: "في المنطقة الخضراء و embassy’s",
-            ..Document::default()
-        });
-        let terms: Vec<(Field, &str, usize, usize)> = m[0]
-            .terms
-            .iter()
-            .map(|t| (t.field, t.term.as_str(), t.start, t.end))
-            .collect();
-        assert_eq!(
-            terms,
-            [
-                (Field::Title, "embassy", 2, 9),
-                (Field::Body, "المنطقة الخضراء", 3, 18),
-                (Field::Body, "embassy", 21, 28),
-            ]
-        );
-    }
-
-    #[test]
-    fn large_rule_sets_keep_every_kind_of_hit() {
-        let mut specs: Vec<RuleSpec> = (0..1_200)
-            .map(|i| spec(&format!("w{i}"), &format!("word{i}")))
-            .collect();
-        specs.push(spec("prefix", "secur*"));
-        specs.push(spec("phrase", "\"green zone\""));
-        specs.push(spec("not", "NOT zzz"));
-        specs.push(spec("near", "embassy NEAR/2 rocket*"));
-        let rs = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{e:?}"));
-        let doc = Document {
-            body:
-                "Word7 security GREEN-zone word1199 xword5 word55x rockets hit the embassy's gate",
-            ..Document::default()
-        };
-        let fired: Vec<String> = rs.matches(&doc).into_iter().map(|m| m.rule).collect();
-        assert_eq!(fired, ["w7", "w1199", "prefix", "phrase", "not", "near"]);
-        let explained: Vec<String> = rs
-            .explain(&doc)
-            .into_iter()
-            .filter(|e| e.fired)
-            .map(|e| e.rule)
-            .collect();
-        assert_eq!(fired, explained);
-    }
-
-    #[test]
-    fn reused_buffers_keep_nothing_of_the_last_item() {
-        let rs = RuleSet::compile(&[spec("t", "title:embassy"), spec("b", "rocket*")])
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        let doc = |title, body| Document {
-            title,
-            body,
-            ..Document::default()
-        };
-        let fired = |d: &Document| -> Vec<String> {
-            let m: Vec<String> = rs.matches(d).into_iter().map(|m| m.rule).collect();
-            let e: Vec<String> = (rs.explain(d).into_iter())
-                .filter(|e| e.fired)
-                .map(|e| e.rule)
-                .collect();
-            assert_eq!(m, e);
-            m
-        };
-        assert_eq!(fired(&doc("Embassy hit", "rockets fired")), ["t", "b"]);
-        assert!(fired(&doc("", "embassy")).is_empty());
-        assert_eq!(fired(&doc("x", "a rocket")), ["b"]);
-        assert!(fired(&doc("", "")).is_empty());
-    }
-
-    #[test]
-    fn errors_are_all_reported() {
-        let mut bad = spec("b", "ok");
-        bad.exclude = Some("(x".into());
-        let errs =
-            RuleSet::compile(&[spec("a", "x AND"), bad, spec("c", "fine"), spec("c", "dup")])
-                .err()
-                .unwrap_or_default();
-        let got: Vec<(&str, bool)> = errs
-            .iter()
-            .map(|e| (e.rule.as_str(), e.in_exclude))
-            .collect();
-        assert_eq!(got, [("a", false), ("b", true), ("c", false)]);
-    }
-}
+#[path = "matcher_tests.rs"]
+mod tests;

@@ -59,6 +59,8 @@ mod heads;
 pub mod lang;
 mod lexicon;
 mod matcher;
+pub mod model;
+mod model_hits;
 pub mod normalize;
 pub mod query;
 mod snippet;
@@ -69,7 +71,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use concepts::{unused_concepts, ConceptSpec, MAX_EXPANDED_TERMS};
-pub use explain::{ExplainNode, Explanation};
+pub use explain::{ExplainNode, Explanation, ModelExplanation};
 pub use query::{parse, Expr, QueryError};
 pub use stem::stem_word;
 
@@ -180,7 +182,34 @@ pub struct RuleSpec {
     pub feeds: Vec<String>,
     /// A query whose match suppresses the rule (look-alikes).
     pub exclude: Option<String>,
+    /// The rule's learned second stage, if it names one (`model = "…"`): the rule also fires
+    /// when the model's score reaches the threshold (its `exclude` still vetoes).
+    pub model: Option<RuleModel>,
 }
+
+/// A rule's model as configured: the loaded model, the file it came from, and the threshold
+/// (the rule's `model_threshold`, else the model's own).
+#[derive(Debug, Clone)]
+pub struct RuleModel {
+    /// The model, shared between reloads of the same file's rules.
+    pub model: std::sync::Arc<model::Model>,
+    /// Where it was loaded from (shown by `check --explain`).
+    pub path: std::path::PathBuf,
+    /// The score at or above which the rule fires.
+    pub threshold: f32,
+}
+
+// Two specs are equal when they name the same model file, threshold and weights (the config
+// loader compares specs to tell whether a reload changed anything).
+impl PartialEq for RuleModel {
+    fn eq(&self, other: &RuleModel) -> bool {
+        self.path == other.path
+            && self.threshold.to_bits() == other.threshold.to_bits()
+            && (std::sync::Arc::ptr_eq(&self.model, &other.model) || self.model == other.model)
+    }
+}
+
+impl Eq for RuleModel {}
 
 /// One text to match. Unscoped terms match in title, summary or body; `url:`/`feed:` only where
 /// scoped.

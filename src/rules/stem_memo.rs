@@ -190,6 +190,7 @@ mod tests {
             severity: Severity::High,
             feeds: Vec::new(),
             exclude: None,
+            model: None,
         })
         .collect()
     }

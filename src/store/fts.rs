@@ -270,6 +270,7 @@ mod tests {
             severity: Severity::Low,
             feeds: Vec::new(),
             exclude: None,
+            model: None,
         };
         let set = RuleSet::compile(&[spec]).expect("search accepted it, so rules must");
         (1..)

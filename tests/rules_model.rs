@@ -1,0 +1,78 @@
+//! The learned second stage through the binary: `check --explain` shows a rule's model score
+//! and the words that weighed most, and an alert its model alone raised carries those words
+//! as hits (`via: "model"`), so a reader can see why it fired.
+
+#![allow(clippy::expect_used)] // a test panics when its fixture cannot be written
+
+mod common;
+
+use std::path::Path;
+
+const ARTICLE: &str = "Rockets strike Baghdad's Green Zone\nSeveral rockets landed inside the \
+    fortified Green Zone in Baghdad overnight, near government buildings and the US embassy, \
+    and sirens sounded across the district, officials said.\n";
+
+#[tokio::test]
+async fn check_explain_shows_the_model_score_and_top_ngrams() {
+    let inst = common::Instance::new("");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(&article, ARTICLE).expect("write article");
+    let path = article.to_string_lossy().to_string();
+    let out = inst.run(&["check", "--explain", &path]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("model (") && text.contains("green-zone.fwm): score"),
+        "{text}"
+    );
+    assert!(text.contains(">= threshold 0.500"), "{text}");
+    // Top words are shown as written, with their field, offset and strongest n-gram.
+    assert!(text.contains("title@"), "{text}");
+}
+
+#[tokio::test]
+async fn an_alert_raised_by_the_model_alone_carries_its_words() {
+    let inst = common::Instance::new("");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
+    let rules = inst.dir.path().join("model-only.toml");
+    // A query that never matches: only the model can make the rule fire.
+    std::fs::write(
+        &rules,
+        format!(
+            "[[rules]]\nname = \"green-zone\"\nquery = \"zzqqxx\"\nmodel = {:?}\n",
+            models.join("green-zone.fwm")
+        ),
+    )
+    .expect("write rules");
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let line = cfg
+        .lines()
+        .find(|l| l.starts_with("rule_files"))
+        .unwrap_or("");
+    std::fs::write(
+        inst.config(),
+        cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),
+    )
+    .expect("rewrite config");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(&article, ARTICLE).expect("write article");
+    let path = article.to_string_lossy().to_string();
+
+    let out = inst.run(&["check", "--explain", &path]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("MATCH (by its model)"), "{text}");
+
+    let out = inst.run(&["check", "--format", "json", &path]).await;
+    let v = &common::json_lines(&out.stdout)[0];
+    let hits = v["matches"][0]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!hits.is_empty(), "{v}");
+    assert!(hits.iter().all(|h| h["via"] == "model"), "{hits:?}");
+    assert!(
+        hits.iter()
+            .any(|h| ARTICLE.contains(h["term"].as_str().unwrap_or("\u{0}"))),
+        "{hits:?}"
+    );
+}
