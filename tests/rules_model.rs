@@ -35,11 +35,12 @@ async fn an_alert_raised_by_the_model_alone_carries_its_words() {
     let inst = common::Instance::new("");
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
     let rules = inst.dir.path().join("model-only.toml");
-    // A query that never matches: only the model can make the rule fire.
+    // A query that never matches, woken by "baghdad" (a NOT wakes nothing): only the model
+    // can make the rule fire, and it reads the item because the item names Baghdad.
     std::fs::write(
         &rules,
         format!(
-            "[[rules]]\nname = \"green-zone\"\nquery = \"zzqqxx\"\nmodel = {:?}\n",
+            "[[rules]]\nname = \"green-zone\"\nquery = \"baghdad AND NOT baghdad\"\nmodel = {:?}\n",
             models.join("green-zone.fwm")
         ),
     )
@@ -75,4 +76,44 @@ async fn an_alert_raised_by_the_model_alone_carries_its_words() {
             .any(|h| ARTICLE.contains(h["term"].as_str().unwrap_or("\u{0}"))),
         "{hits:?}"
     );
+}
+
+/// The model reads only items that hold a word its rule's query needs: with a query whose
+/// only word the article lacks, the model's score is shown but not counted, and nothing fires.
+#[tokio::test]
+async fn the_model_does_not_count_on_an_item_without_the_querys_words() {
+    let inst = common::Instance::new("");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
+    let rules = inst.dir.path().join("gated.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "[[rules]]\nname = \"green-zone\"\nquery = \"zzqqxx\"\nmodel = {:?}\n",
+            models.join("green-zone.fwm")
+        ),
+    )
+    .expect("write rules");
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let line = cfg
+        .lines()
+        .find(|l| l.starts_with("rule_files"))
+        .unwrap_or("");
+    std::fs::write(
+        inst.config(),
+        cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),
+    )
+    .expect("rewrite config");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(&article, ARTICLE).expect("write article");
+    let path = article.to_string_lossy().to_string();
+    let out = inst.run(&["check", "--explain", &path]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(": no match"), "{text}");
+    assert!(
+        text.contains(">= threshold") && text.contains("not counted"),
+        "{text}"
+    );
+    let out = inst.run(&["check", "--format", "json", &path]).await;
+    let v = &common::json_lines(&out.stdout)[0];
+    assert!(v["matches"].as_array().is_none_or(Vec::is_empty), "{v}");
 }

@@ -56,7 +56,10 @@ pub struct ModelExplanation {
     pub score: f32,
     /// The rule's threshold.
     pub threshold: f32,
-    /// `score >= threshold`.
+    /// Whether the item holds a word that wakes the rule (one its query cannot match
+    /// without): the model reads only such items, which bounds its cost.
+    pub read: bool,
+    /// `read` and `score >= threshold`.
     pub fired: bool,
     /// The words that pushed the score up most, as written, each with its strongest n-gram
     /// and summed contribution: `body@120 "ambassade" (" amba" +0.412)`.
@@ -111,10 +114,15 @@ impl fmt::Display for Explanation {
         writeln!(f, "  query:")?;
         self.query.write(f, 2)?;
         if let Some(m) = &self.model {
-            let cmp = if m.fired { ">=" } else { "<" };
+            let cmp = if m.score >= m.threshold { ">=" } else { "<" };
+            let unread = if m.read {
+                ""
+            } else {
+                " (not counted: the item has none of the words the query needs)"
+            };
             writeln!(
                 f,
-                "  model ({}): score {:.3} {cmp} threshold {:.3}",
+                "  model ({}): score {:.3} {cmp} threshold {:.3}{unread}",
                 m.file, m.score, m.threshold
             )?;
             for t in &m.top {

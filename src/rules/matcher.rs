@@ -59,8 +59,6 @@ pub(super) struct Compiled {
     always: Vec<u32>,
     /// Fields that some literal is scoped to: no need to normalise the others.
     used_fields: u8,
-    /// Rules with a model: evaluated on every item, whatever literal woke them.
-    model_rules: Vec<u32>,
     /// The `via` of a hit found by a model (one allocation per rule set, not per item).
     model_via: Arc<str>,
     /// Buffers of past items' scans, reused (see [`Scratch`]).
@@ -169,7 +167,6 @@ impl Compiled {
             rules,
             always: wake.always,
             used_fields: wake.used_fields | model_fields,
-            model_rules,
             model_via: Arc::from(MODEL_VIA),
             scratch: Mutex::default(),
         })
@@ -274,7 +271,6 @@ impl Compiled {
 
     fn candidates(&self, dh: &DocHits) -> Vec<u32> {
         let mut c = self.always.clone();
-        c.extend_from_slice(&self.model_rules);
         let mut last = u32::MAX;
         for h in &dh.hits {
             if h.pat != last {
@@ -395,15 +391,21 @@ impl Compiled {
     pub(super) fn explain(&self, doc: &Document) -> Vec<Explanation> {
         let dh = self.scan(doc);
         let stage = model_stage(&dh);
+        let woken = self.candidates(&dh);
         let explained = self
             .rules
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let feed_ok = Self::feed_allowed(r, doc);
+                let read = u32::try_from(i).is_ok_and(|i| woken.binary_search(&i).is_ok());
                 let query = explain_node(&r.query, &dh);
                 let exclude = r.exclude.as_ref().map(|x| explain_node(x, &dh));
                 let excluded = exclude.as_ref().is_some_and(|x| x.held);
-                let model = r.model.as_ref().map(|m| explain_model(&stage, m, &dh));
+                let model = r
+                    .model
+                    .as_ref()
+                    .map(|m| explain_model(&stage, m, &dh, read));
                 let by_model = model.as_ref().is_some_and(|m| m.fired);
                 Explanation {
                     rule: r.name.clone(),

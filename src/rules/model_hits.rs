@@ -85,7 +85,12 @@ pub(super) fn model_hits<'v>(
 
 /// The model's part of a rule's explanation: score, threshold, and the words that weighed
 /// most with their strongest n-gram.
-pub(super) fn explain_model(stage: &ModelStage, m: &RuleModel, dh: &DocHits) -> ModelExplanation {
+pub(super) fn explain_model(
+    stage: &ModelStage,
+    m: &RuleModel,
+    dh: &DocHits,
+    read: bool,
+) -> ModelExplanation {
     let score = stage.score(&m.model);
     let top = stage
         .hits(&m.model)
@@ -99,7 +104,8 @@ pub(super) fn explain_model(stage: &ModelStage, m: &RuleModel, dh: &DocHits) -> 
         file: m.path.display().to_string(),
         score,
         threshold: m.threshold,
-        fired: score >= m.threshold,
+        read,
+        fired: read && score >= m.threshold,
         top,
     }
 }
