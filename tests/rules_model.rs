@@ -12,6 +12,36 @@ const ARTICLE: &str = "Rockets strike Baghdad's Green Zone\nSeveral rockets land
     fortified Green Zone in Baghdad overnight, near government buildings and the US embassy, \
     and sirens sounded across the district, officials said.\n";
 
+/// An instance whose only rule is `green-zone` with `query` and the shipped model, and the
+/// path of the seed-like article written beside it.
+fn instance_with_rule(query: &str) -> (common::Instance, String) {
+    let inst = common::Instance::new("");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
+    let rules = inst.dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "[[rules]]\nname = \"green-zone\"\nquery = {query:?}\nmodel = {:?}\n",
+            models.join("green-zone.fwm")
+        ),
+    )
+    .expect("write rules");
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let line = cfg
+        .lines()
+        .find(|l| l.starts_with("rule_files"))
+        .unwrap_or("");
+    std::fs::write(
+        inst.config(),
+        cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),
+    )
+    .expect("rewrite config");
+    let article = inst.dir.path().join("a.txt");
+    std::fs::write(&article, ARTICLE).expect("write article");
+    let path = article.to_string_lossy().to_string();
+    (inst, path)
+}
+
 #[tokio::test]
 async fn check_explain_shows_the_model_score_and_top_ngrams() {
     let inst = common::Instance::new("");
@@ -32,32 +62,9 @@ async fn check_explain_shows_the_model_score_and_top_ngrams() {
 
 #[tokio::test]
 async fn an_alert_raised_by_the_model_alone_carries_its_words() {
-    let inst = common::Instance::new("");
-    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
-    let rules = inst.dir.path().join("model-only.toml");
     // A query that never matches, woken by "baghdad" (a NOT wakes nothing): only the model
     // can make the rule fire, and it reads the item because the item names Baghdad.
-    std::fs::write(
-        &rules,
-        format!(
-            "[[rules]]\nname = \"green-zone\"\nquery = \"baghdad AND NOT baghdad\"\nmodel = {:?}\n",
-            models.join("green-zone.fwm")
-        ),
-    )
-    .expect("write rules");
-    let cfg = std::fs::read_to_string(inst.config()).expect("config");
-    let line = cfg
-        .lines()
-        .find(|l| l.starts_with("rule_files"))
-        .unwrap_or("");
-    std::fs::write(
-        inst.config(),
-        cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),
-    )
-    .expect("rewrite config");
-    let article = inst.dir.path().join("a.txt");
-    std::fs::write(&article, ARTICLE).expect("write article");
-    let path = article.to_string_lossy().to_string();
+    let (inst, path) = instance_with_rule("baghdad AND NOT baghdad");
 
     let out = inst.run(&["check", "--explain", &path]).await;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -82,30 +89,7 @@ async fn an_alert_raised_by_the_model_alone_carries_its_words() {
 /// only word the article lacks, the model's score is shown but not counted, and nothing fires.
 #[tokio::test]
 async fn the_model_does_not_count_on_an_item_without_the_querys_words() {
-    let inst = common::Instance::new("");
-    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
-    let rules = inst.dir.path().join("gated.toml");
-    std::fs::write(
-        &rules,
-        format!(
-            "[[rules]]\nname = \"green-zone\"\nquery = \"zzqqxx\"\nmodel = {:?}\n",
-            models.join("green-zone.fwm")
-        ),
-    )
-    .expect("write rules");
-    let cfg = std::fs::read_to_string(inst.config()).expect("config");
-    let line = cfg
-        .lines()
-        .find(|l| l.starts_with("rule_files"))
-        .unwrap_or("");
-    std::fs::write(
-        inst.config(),
-        cfg.replacen(line, &format!("rule_files = [{:?}]", rules), 1),
-    )
-    .expect("rewrite config");
-    let article = inst.dir.path().join("a.txt");
-    std::fs::write(&article, ARTICLE).expect("write article");
-    let path = article.to_string_lossy().to_string();
+    let (inst, path) = instance_with_rule("zzqqxx");
     let out = inst.run(&["check", "--explain", &path]).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(": no match"), "{text}");
