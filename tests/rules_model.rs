@@ -15,13 +15,18 @@ const ARTICLE: &str = "Rockets strike Baghdad's Green Zone\nSeveral rockets land
 /// An instance whose only rule is `green-zone` with `query` and the shipped model, and the
 /// path of the seed-like article written beside it.
 fn instance_with_rule(query: &str) -> (common::Instance, String) {
+    instance_with(query, "", ARTICLE)
+}
+
+/// As [`instance_with_rule`], with more lines for the rule (`extra`) and another article.
+fn instance_with(query: &str, extra: &str, text: &str) -> (common::Instance, String) {
     let inst = common::Instance::new("");
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models");
     let rules = inst.dir.path().join("rules.toml");
     std::fs::write(
         &rules,
         format!(
-            "[[rules]]\nname = \"green-zone\"\nquery = {query:?}\nmodel = {:?}\n",
+            "[[rules]]\nname = \"green-zone\"\nquery = {query:?}\nmodel = {:?}\n{extra}",
             models.join("green-zone.fwm")
         ),
     )
@@ -37,7 +42,7 @@ fn instance_with_rule(query: &str) -> (common::Instance, String) {
     )
     .expect("rewrite config");
     let article = inst.dir.path().join("a.txt");
-    std::fs::write(&article, ARTICLE).expect("write article");
+    std::fs::write(&article, text).expect("write article");
     let path = article.to_string_lossy().to_string();
     (inst, path)
 }
@@ -100,4 +105,38 @@ async fn the_model_does_not_count_on_an_item_without_the_querys_words() {
     let out = inst.run(&["check", "--format", "json", &path]).await;
     let v = &common::json_lines(&out.stdout)[0];
     assert!(v["matches"].as_array().is_none_or(Vec::is_empty), "{v}");
+}
+
+/// The verdict line of `check --explain` for the only rule.
+async fn verdict(inst: &common::Instance, path: &str) -> String {
+    let out = inst.run(&["check", "--explain", path]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines()
+        .find(|l| l.starts_with("rule `green-zone`"))
+        .map_or(text.clone(), str::to_string)
+}
+
+/// `model_overrides_exclude_at`: an exclude that also trips on a real story (here "sirens")
+/// does not veto a model that is sure; without the key it does.
+#[tokio::test]
+async fn a_sure_model_overrides_the_exclude() {
+    let rule = |extra: &str| format!("exclude = \"sirens\"\n{extra}");
+    let (inst, path) = instance_with("\"green zone\"", &rule(""), ARTICLE);
+    let line = verdict(&inst, &path).await;
+    assert!(line.ends_with("suppressed by exclude"), "{line}");
+    let keys = rule("model_overrides_exclude_at = 0.9\n");
+    let (inst, path) = instance_with("\"green zone\"", &keys, ARTICLE);
+    let line = verdict(&inst, &path).await;
+    assert!(
+        line.ends_with("MATCH (its model overrides the exclude)"),
+        "{line}"
+    );
+    // A value outside [threshold, 1] is a config error naming the key.
+    let (inst, _) = instance_with("x", "model_overrides_exclude_at = 0.3\n", ARTICLE);
+    let out = inst.run(&["config", "check"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("rules.model_overrides_exclude_at"),
+        "{err}"
+    );
 }

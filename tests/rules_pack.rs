@@ -258,15 +258,20 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 12 (2026-12-04): recall 0.500 / 0.354 / 0.500 / 0.375, false alarms
+/// Measured on round 13 (2026-12-04): recall 0.521 / 0.396 / 0.417 / 0.375, false alarms
+/// 25.0% / 12.5% / 12.5% / 8.3%. Round 12: recall 0.500 / 0.354 / 0.500 / 0.375, false alarms
 /// 12.5% / 16.7% / 4.2% / 16.7%. Round 11: recall 0.583 / 0.521 / 0.542 / 0.458, false alarms
 /// 0.0% / 25.0% / 0.0% / 16.7%. Round 10: recall 0.625 / 0.542 / 0.417 / 0.500, false alarms
 /// 4.2% / 8.3% / 4.2% / 8.3%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.50), ("ar", 0.35), ("fr", 0.50), ("de", 0.37)],
-    false_alarms: [("en", 0.13), ("ar", 0.17), ("fr", 0.05), ("de", 0.17)],
+    recall: [("en", 0.52), ("ar", 0.39), ("fr", 0.41), ("de", 0.37)],
+    false_alarms: [("en", 0.26), ("ar", 0.13), ("fr", 0.13), ("de", 0.09)],
 };
 
+/// Measured once on round 13 (2026-12-04, 05:02 UTC), models retrained on dev with round 12,
+/// a model scoring 0.9 or more overriding the exclude: recall 1.000 / 1.000 / 0.979 / 1.000
+/// (191 of 192 pairs), false alarms 4.2% / 8.3% / 4.2% / 0.0% (4 of 96, all four raised by the
+/// queries); the queries alone: recall 0.958 / 0.958 / 0.958 / 1.000, the same 4 false alarms.
 /// Measured once on round 12 (2026-12-04) with the learned second stage (issue #13:
 /// `config/models/*.fwm`, trained on `dev` only; a rule fires on its query OR its model, the
 /// exclude vetoing both): recall 0.979 / 0.958 / 0.938 / 0.979 (185 of 192 pairs), false
@@ -285,8 +290,8 @@ const SURFACE_FLOORS: Floors = Floors {
 /// issue's target is 0.95 recall in every language and at most 3% false alarms: French recall
 /// is below it, and English, Arabic and French false alarms are above it.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.97), ("ar", 0.95), ("fr", 0.93), ("de", 0.97)],
-    false_alarms: [("en", 0.05), ("ar", 0.05), ("fr", 0.09), ("de", 0.01)],
+    recall: [("en", 0.99), ("ar", 0.99), ("fr", 0.97), ("de", 0.99)],
+    false_alarms: [("en", 0.05), ("ar", 0.09), ("fr", 0.05), ("de", 0.01)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {

@@ -83,6 +83,15 @@ pub enum ModelAction {
         /// The models' threshold.
         #[arg(long, default_value_t = 0.5)]
         threshold: f32,
+        /// The score at or above which a model overrides its rule's exclude (a rule's
+        /// `model_overrides_exclude_at`).
+        #[arg(long, value_name = "SCORE")]
+        overrides_exclude_at: Option<f32>,
+        /// Also write every measured case's verdicts here, one line per case and rule
+        /// (tab-separated: round, id, lang, rule, relevant, query, exclude, score), to study
+        /// other ways of combining the two stages without retraining.
+        #[arg(long, value_name = "FILE")]
+        scores: Option<PathBuf>,
     },
 }
 
@@ -112,7 +121,16 @@ pub fn run(action: &ModelAction) -> Result<u8> {
             to,
             c,
             threshold,
-        } => retro(cases, rules, *from..=*to, &params(*c, *threshold)),
+            overrides_exclude_at,
+            scores,
+        } => retro(
+            cases,
+            rules,
+            *from..=*to,
+            &params(*c, *threshold),
+            *overrides_exclude_at,
+            scores.as_deref(),
+        ),
     }
 }
 
@@ -237,8 +255,11 @@ fn retro(
     rules: &Path,
     rounds: std::ops::RangeInclusive<u32>,
     p: &Params,
+    overrides_exclude_at: Option<f32>,
+    scores: Option<&Path>,
 ) -> Result<u8> {
     let all = cases::load(dir)?;
+    let mut tsv = String::from("round\tid\tlang\trule\trelevant\tquery\texclude\tscore\n");
     let (file, _) = feedwatch::app::load_rule_file(rules, &[])?;
     let specs: Vec<RuleSpec> = file
         .rules
@@ -268,11 +289,18 @@ fn retro(
             let verdicts = query_verdicts(&set, c);
             let mut fired: Vec<Vec<String>> = vec![Vec::new(); METHODS.len()];
             for ((name, m), (q, x)) in names.iter().zip(&models).zip(verdicts) {
-                let by_model = feats.score_with(m) >= m.threshold;
+                let score = feats.score_with(m);
+                let relevant = c.expect.iter().any(|e| e == name);
+                tsv.push_str(&format!(
+                    "{k}\t{}\t{}\t{name}\t{relevant}\t{q}\t{x}\t{score}\n",
+                    c.id, c.lang
+                ));
+                let by_model = score >= m.threshold;
+                let x_holds = x && !overrides_exclude_at.is_some_and(|v| score >= v);
                 let votes = [
                     q && !x,
                     by_model,
-                    (q || by_model) && !x,
+                    (q || by_model) && !x_holds,
                     (q && !x) || by_model,
                 ];
                 for (f, v) in fired.iter_mut().zip(votes) {
@@ -294,6 +322,9 @@ fn retro(
     println!("all rounds:");
     for (m, t) in METHODS.iter().zip(&total) {
         print_tally(m, t);
+    }
+    if let Some(path) = scores {
+        std::fs::write(path, tsv).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(0)
 }

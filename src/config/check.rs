@@ -97,6 +97,7 @@ pub(super) struct RawRule {
     /// A model file, relative to the rule file (see `rules::model`).
     model: Option<String>,
     model_threshold: Option<f32>,
+    model_overrides_exclude_at: Option<f32>,
 }
 
 fn default_severity() -> Severity {
@@ -401,9 +402,17 @@ fn rule_model(
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<crate::rules::RuleModel> {
     let Some(rel) = &r.model else {
-        if r.model_threshold.is_some() {
-            let msg = "model_threshold without a model";
-            problems.push(problem(file, Some(line), "rules.model_threshold", msg));
+        for (set, key) in [
+            (r.model_threshold.is_some(), "model_threshold"),
+            (
+                r.model_overrides_exclude_at.is_some(),
+                "model_overrides_exclude_at",
+            ),
+        ] {
+            if set {
+                let msg = format!("{key} without a model");
+                problems.push(problem(file, Some(line), &format!("rules.{key}"), &msg));
+            }
         }
         return None;
     };
@@ -431,10 +440,19 @@ fn rule_model(
         problems.push(problem(file, Some(line), "rules.model_threshold", &msg));
         return None;
     }
+    if let Some(v) = r.model_overrides_exclude_at {
+        if !(v >= threshold && v <= 1.0) {
+            let msg = format!("{v} is not between the model's threshold {threshold} and 1");
+            let key = "rules.model_overrides_exclude_at";
+            problems.push(problem(file, Some(line), key, &msg));
+            return None;
+        }
+    }
     Some(crate::rules::RuleModel {
         model: std::sync::Arc::new(model),
         path,
         threshold,
+        overrides_exclude_at: r.model_overrides_exclude_at,
     })
 }
 

@@ -56,6 +56,11 @@ pub struct ModelExplanation {
     pub score: f32,
     /// The rule's threshold.
     pub threshold: f32,
+    /// The score at or above which the model overrides the rule's exclude, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides_exclude_at: Option<f32>,
+    /// `read` and the score reached `overrides_exclude_at`: the exclude does not count.
+    pub overrides_exclude: bool,
     /// Whether the item holds a word that wakes the rule (one its query cannot match
     /// without): the model reads only such items, which bounds its cost.
     pub read: bool,
@@ -95,7 +100,11 @@ impl ExplainNode {
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let by_model = self.model.as_ref().is_some_and(|m| m.fired);
-        let verdict = if self.fired && !self.query.held {
+        let overrides = self.model.as_ref().is_some_and(|m| m.overrides_exclude);
+        let excluded = self.exclude.as_ref().is_some_and(|x| x.held);
+        let verdict = if self.fired && excluded && overrides {
+            "MATCH (its model overrides the exclude)"
+        } else if self.fired && !self.query.held {
             "MATCH (by its model)"
         } else if self.fired {
             "MATCH"
@@ -120,9 +129,13 @@ impl fmt::Display for Explanation {
             } else {
                 " (not counted: the item has none of the words the query needs)"
             };
+            let over = match m.overrides_exclude_at {
+                Some(v) if m.overrides_exclude => format!(", >= {v:.3}: overrides the exclude"),
+                _ => String::new(),
+            };
             writeln!(
                 f,
-                "  model ({}): score {:.3} {cmp} threshold {:.3}{unread}",
+                "  model ({}): score {:.3} {cmp} threshold {:.3}{over}{unread}",
                 m.file, m.score, m.threshold
             )?;
             for t in &m.top {

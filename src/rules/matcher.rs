@@ -23,7 +23,7 @@ use super::eval::{collect, eval, explain_node, DocHits};
 use super::explain::Explanation;
 use super::lang::Lang;
 use super::lexicon::{Hit, Lexicon, LexiconBuilder, PHRASE};
-use super::model_hits::{explain_model, model_hits, model_stage, MODEL_VIA};
+use super::model_hits::{explain_model, model_hits, model_stage, overrides_exclude, MODEL_VIA};
 use super::normalize::{normalize_into, Normalized};
 use super::query::parse;
 use super::snippet::{snippet, CharCounter};
@@ -319,7 +319,10 @@ impl Compiled {
                     .model
                     .as_ref()
                     .is_some_and(|m| stage.score(&m.model) >= m.threshold);
-            if !(by_query || by_model) || rule.exclude.as_ref().is_some_and(|x| eval(x, &dh)) {
+            if !(by_query || by_model)
+                || (rule.exclude.as_ref().is_some_and(|x| eval(x, &dh))
+                    && !overrides_exclude(&stage, rule.model.as_ref()))
+            {
                 continue;
             }
             let mut hits = Vec::new();
@@ -401,11 +404,12 @@ impl Compiled {
                 let read = u32::try_from(i).is_ok_and(|i| woken.binary_search(&i).is_ok());
                 let query = explain_node(&r.query, &dh);
                 let exclude = r.exclude.as_ref().map(|x| explain_node(x, &dh));
-                let excluded = exclude.as_ref().is_some_and(|x| x.held);
                 let model = r
                     .model
                     .as_ref()
                     .map(|m| explain_model(&stage, m, &dh, read));
+                let excluded = exclude.as_ref().is_some_and(|x| x.held)
+                    && !model.as_ref().is_some_and(|m| m.overrides_exclude);
                 let by_model = model.as_ref().is_some_and(|m| m.fired);
                 Explanation {
                     rule: r.name.clone(),

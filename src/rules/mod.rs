@@ -183,7 +183,8 @@ pub struct RuleSpec {
     /// A query whose match suppresses the rule (look-alikes).
     pub exclude: Option<String>,
     /// The rule's learned second stage, if it names one (`model = "…"`): the rule also fires
-    /// when the model's score reaches the threshold (its `exclude` still vetoes).
+    /// when the model's score reaches the threshold (its `exclude` still vetoes, unless the
+    /// score reaches `overrides_exclude_at`).
     pub model: Option<RuleModel>,
 }
 
@@ -197,6 +198,11 @@ pub struct RuleModel {
     pub path: std::path::PathBuf,
     /// The score at or above which the rule fires.
     pub threshold: f32,
+    /// The score at or above which the model overrides the rule's `exclude`
+    /// (`model_overrides_exclude_at`). Why: excludes list look-alike contexts (a film, a venue
+    /// "where parliament sits"), and real stories trip over them too; on the retro rounds an
+    /// exclude vetoed a model scoring 0.9 or more on 6 relevant pairs and 1 negative.
+    pub overrides_exclude_at: Option<f32>,
 }
 
 // Two specs are equal when they name the same model file, threshold and weights (the config
@@ -205,6 +211,8 @@ impl PartialEq for RuleModel {
     fn eq(&self, other: &RuleModel) -> bool {
         self.path == other.path
             && self.threshold.to_bits() == other.threshold.to_bits()
+            && self.overrides_exclude_at.map(f32::to_bits)
+                == other.overrides_exclude_at.map(f32::to_bits)
             && (std::sync::Arc::ptr_eq(&self.model, &other.model) || self.model == other.model)
     }
 }

@@ -83,6 +83,14 @@ pub(super) fn model_hits<'v>(
         .collect()
 }
 
+/// Whether the rule's model is sure enough to override its `exclude` on this item.
+pub(super) fn overrides_exclude(stage: &ModelStage, m: Option<&RuleModel>) -> bool {
+    m.is_some_and(|m| {
+        m.overrides_exclude_at
+            .is_some_and(|v| stage.score(&m.model) >= v)
+    })
+}
+
 /// The model's part of a rule's explanation: score, threshold, and the words that weighed
 /// most with their strongest n-gram.
 pub(super) fn explain_model(
@@ -104,6 +112,8 @@ pub(super) fn explain_model(
         file: m.path.display().to_string(),
         score,
         threshold: m.threshold,
+        overrides_exclude_at: m.overrides_exclude_at,
+        overrides_exclude: read && m.overrides_exclude_at.is_some_and(|v| score >= v),
         read,
         fired: read && score >= m.threshold,
         top,

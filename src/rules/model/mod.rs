@@ -5,7 +5,8 @@
 //! the n-grams of the words generalises to inflections, clitics and paraphrases it was never
 //! shown, and the query keeps what it is good at (precision, and hits a reader can check). A
 //! rule with a model fires when its query matches **or** the model's score reaches its
-//! threshold; its `exclude` vetoes both.
+//! threshold; its `exclude` vetoes both, unless the rule lets a sure model (a score at or
+//! above `model_overrides_exclude_at`) override it.
 //!
 //! - [`features`]: the n-grams, their hash and the TF-IDF vector;
 //! - [`train`]: deterministic L-BFGS training of the weights;
