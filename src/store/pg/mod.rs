@@ -28,6 +28,7 @@
 
 mod articles;
 pub mod coord;
+mod daemon;
 mod follow;
 pub mod migrate;
 mod pgpass;
