@@ -11,7 +11,8 @@ mod pg_common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -52,7 +53,45 @@ where
     rows.iter().map(|r| r.get(0)).collect()
 }
 
-fn assert_ok(out: &std::process::Output, what: &str) {
+/// Starts `poll --once` for `inst`, its output captured.
+fn start_poll(inst: &Instance) -> Child {
+    let mut cmd = command([std::ffi::OsStr::new("--config"), inst.config().as_os_str()]);
+    cmd.args(["poll", "--once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("start feedwatch")
+}
+
+/// Waits for `child` at most [`LIMIT`]: a `poll --once` that never ends (polling a feed
+/// again and again) fails the test instead of hanging it.
+fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "poll --once did not end within {LIMIT:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Longest a `poll --once` here may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `poll --once` for `inst`, to completion (within [`LIMIT`]).
+async fn poll_once(inst: &Instance) -> Output {
+    let child = start_poll(inst);
+    tokio::task::spawn_blocking(move || finish(child))
+        .await
+        .expect("join")
+}
+
+fn assert_ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
         "{what} failed ({:?}): {}",
@@ -76,7 +115,7 @@ async fn seed_article_end_to_end_on_postgres() {
         ),
     );
 
-    assert_ok(&inst.run(&["poll", "--once"]).await, "poll --once");
+    assert_ok(&poll_once(&inst).await, "poll --once");
 
     // Both default rules alert on the seed; nothing else alerts.
     let alerts = inst.alerts().await;
@@ -125,12 +164,12 @@ async fn seed_article_end_to_end_on_postgres() {
 
     // Nothing is due: another `poll --once` polls nothing.
     let before = srv.requests("/rss");
-    assert_ok(&inst.run(&["poll", "--once"]).await, "second poll --once");
+    assert_ok(&poll_once(&inst).await, "second poll --once");
     assert_eq!(srv.requests("/rss"), before, "a feed not due was polled");
 
     // Due again: a conditional GET answered 304, and no alert repeated.
     let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
-    assert_ok(&inst.run(&["poll", "--once"]).await, "third poll --once");
+    assert_ok(&poll_once(&inst).await, "third poll --once");
     assert_eq!(srv.hits("/rss", 304), 1, "the poll must be conditional");
     assert_eq!(inst.alerts().await.len(), 2);
     assert_eq!(inst.log_lines().len(), 2);
@@ -223,22 +262,10 @@ async fn two_instances_poll_each_feed_once_and_alert_once() {
         let cfg = cfg.replace("concurrency = 4", "concurrency = 2");
         std::fs::write(inst.config(), cfg).expect("write config");
     }
-    let start = |inst: &Instance| {
-        let mut cmd = command([std::ffi::OsStr::new("--config"), inst.config().as_os_str()]);
-        cmd.args(["poll", "--once"]);
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        cmd.spawn().expect("start feedwatch")
-    };
-    let (pa, pb) = (start(&a), start(&b));
-    let outs = tokio::task::spawn_blocking(move || {
-        (
-            pa.wait_with_output().expect("wait"),
-            pb.wait_with_output().expect("wait"),
-        )
-    })
-    .await
-    .expect("join");
+    let (pa, pb) = (start_poll(&a), start_poll(&b));
+    let outs = tokio::task::spawn_blocking(move || (finish(pa), finish(pb)))
+        .await
+        .expect("join");
     assert_ok(&outs.0, "instance a");
     assert_ok(&outs.1, "instance b");
 

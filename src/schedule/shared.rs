@@ -102,6 +102,10 @@ pub async fn run(
         if free > 0 {
             match claim(&shared, free).await {
                 Ok(claims) => {
+                    if failures > 0 {
+                        // Reachable again: what raised the fault works now.
+                        health::clear(Fault::StoreCommit);
+                    }
                     failures = 0;
                     claimed = claims.len();
                     for c in claims {
