@@ -10,8 +10,8 @@ mod common;
 mod pg_common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
 use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -325,5 +325,126 @@ async fn two_instances_poll_each_feed_once_and_alert_once() {
         log_a.len(),
         log_b.len()
     );
+    db.drop_schema().await;
+}
+
+/// A TCP proxy in front of the test server that the test can cut (every connection
+/// dropped, new ones closed at once) and restore: a partition from the database, or a
+/// database restart, as an instance sees it.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (o, l) = (open.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !o.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                l.lock().expect("lock").push(link);
+            }
+        });
+        Proxy { addr, open, links }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("lock").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `run` through a cut connection to the database: `/healthz` reports the `store_commit`
+/// fault while it lasts, the process keeps running, and once the database is back the
+/// fault clears and a feed made due is polled again; a clean stop gives the lease back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_survives_a_lost_database_connection() {
+    use common::{get, wait_for, wait_health, Daemon};
+    let Some(db) = TestDb::new("daemon_cut").await else {
+        return;
+    };
+    let params: tokio_postgres::Config = db.url.parse().expect("test URL");
+    let host = match params.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => panic!("FEEDWATCH_TEST_POSTGRES must be a TCP URL"),
+    };
+    let port = params.get_ports().first().copied().unwrap_or(5432);
+    let proxy = Proxy::start(format!("{host}:{port}")).await;
+    let srv = TestServer::start().await;
+    serve_seed(&srv);
+    let inst = pg_instance(
+        &db,
+        &format!(
+            "[[feeds]]\nurl = \"{}\"\nfull_text = true\n\n[http]\nlisten = \"127.0.0.1:0\"\n",
+            srv.url("/rss")
+        ),
+    );
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let through = format!("@{}/", proxy.addr);
+    let cfg = cfg.replace(&format!("@{host}:{port}/"), &through).replace(
+        "[storage]\n",
+        "[storage]\nconnect_timeout = \"2s\"\nstatement_timeout = \"5s\"\n",
+    );
+    assert!(cfg.contains(&through), "{cfg}");
+    std::fs::write(inst.config(), cfg).expect("write config");
+
+    let mut d = Daemon::start(&inst, &["--grace", "2s"]);
+    let http = d.http_addr().await.port();
+    wait_for(
+        "the seed's alerts in the log",
+        Duration::from_secs(30),
+        || inst.log_lines().len() == 2,
+    )
+    .await;
+    wait_health(http, 200, "ok", Duration::from_secs(10)).await;
+
+    proxy.cut();
+    let body = wait_health(http, 503, "store_commit", Duration::from_secs(30)).await;
+    assert!(body.contains("PostgreSQL"), "{body}");
+    assert!(
+        d.try_wait().is_none(),
+        "exited on a lost database:\n{}",
+        d.log()
+    );
+    let (_, metrics) = get(http, "/metrics").await;
+    assert!(
+        metrics.contains("feedwatch_fault{fault=\"store_commit\"} 1"),
+        "{metrics}"
+    );
+
+    proxy.restore();
+    wait_health(http, 200, "ok", Duration::from_secs(60)).await;
+    let before = srv.requests("/rss");
+    let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
+    wait_for("the feed polled again", Duration::from_secs(30), || {
+        srv.requests("/rss") > before
+    })
+    .await;
+    d.stop().await;
+    assert_eq!(inst.log_lines().len(), 2, "no alert repeated");
+    let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;
+    assert!(held.is_empty(), "leases left: {held:?}\n{}", d.log());
     db.drop_schema().await;
 }

@@ -90,7 +90,13 @@ pub async fn run(
     let mut rt = runtime.borrow_and_update().clone();
     let mut index = index_feeds(&rt);
     let (mut failures, mut done) = (0u32, 0usize);
+    let watchdog = crate::ops::notify::watchdog_interval();
     loop {
+        // Came round: /healthz and the systemd watchdog see a loop that is alive.
+        crate::ops::metrics::loop_alive();
+        if watchdog.is_some() {
+            crate::ops::notify::watchdog();
+        }
         let free = rt
             .pipeline
             .poll
@@ -128,6 +134,9 @@ pub async fn run(
         }
         if until == Until::Once && claimed == 0 && in_flight.is_empty() {
             break;
+        }
+        if let Some(w) = watchdog {
+            wait = wait.min(w);
         }
         // A full claim may leave more due: ask again at once for the slots still free.
         if claimed > 0 && claimed == free {
