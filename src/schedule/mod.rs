@@ -7,6 +7,9 @@
 //! acknowledged its commit, so the scheduler never polls a feed whose last result is still
 //! in flight.
 //!
+//! On PostgreSQL, where several instances share the feeds, `shared` runs the cycle instead:
+//! feeds claimed from the database under leases, each poll committing its own record.
+//!
 //! `writer` is the single writer (the only holder of the write connection and the alert log);
 //! `due` keeps the feeds in the order they fall due. This file runs the polls: [`run`], the
 //! daemon loop, and [`poll_once`].
