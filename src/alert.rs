@@ -439,6 +439,21 @@ pub fn deliver_pending(store: &mut Store, log: &mut AlertLog) -> Result<usize, A
     }
 }
 
+/// Writes alerts this instance's commits created (PostgreSQL: each instance logs its own)
+/// to the log, fsynced, then as tracing events, as [`deliver_pending`] does; the caller
+/// marks them delivered in its store after.
+///
+/// # Errors
+/// When the log cannot be written (nothing was emitted then; the caller may retry).
+pub fn write_created(log: &mut AlertLog, alerts: &[AlertRecord]) -> Result<(), AlertError> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    log.append(alerts)?;
+    alerts.iter().for_each(emit);
+    Ok(())
+}
+
 /// The alert as a tracing event with fixed field names, at WARN for high and critical
 /// severities and INFO (journal priority "notice") below.
 fn emit(a: &AlertRecord) {

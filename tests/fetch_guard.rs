@@ -619,7 +619,6 @@ async fn a_moved_feed_is_checked_on_every_poll() {
 /// does; returns the stored row.
 async fn poll_and_store(f: Fetcher, url: &str) -> feedwatch::store::FeedRow {
     use feedwatch::store::Store;
-    use std::sync::Mutex;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("fw.db")).expect("store");
     store.sync_feeds([(url, None)], 0).expect("sync");
@@ -629,7 +628,7 @@ async fn poll_and_store(f: Fetcher, url: &str) -> feedwatch::store::FeedRow {
         fetcher: f,
         rules: Arc::new(feedwatch::rules::RuleSet::compile(&[]).expect("rules")),
         extractor: Arc::new(feedwatch::extract::Extractor::new(&[]).expect("extractor")),
-        reader: Arc::new(Mutex::new(reader)),
+        reader: feedwatch::store::reader::Reader::from_store(reader),
         seen: Arc::default(),
         poll: Default::default(),
         pages: Default::default(),

@@ -1,8 +1,9 @@
 //! Until every command runs on the PostgreSQL store (issue #15), a config that selects it is
 //! refused at start by the commands not yet ported, with one message naming the setting,
 //! the commands that do run on PostgreSQL and what to use meanwhile, and the config-error
-//! exit code (2). The ported ones (`alerts`, `status`, `search`) connect, and report a
-//! server they cannot reach. Needs no server: nothing connects anywhere but a closed port.
+//! exit code (2). The ported ones (`run`, `poll --once`, `alerts`, `status`, `search`)
+//! connect, and report a server they cannot reach; `run` and `poll` refuse `[[sinks]]` on
+//! PostgreSQL (not yet ported). Needs no server: nothing connects anywhere but a closed port.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 
@@ -35,8 +36,6 @@ fn commands_not_yet_ported_refuse_a_postgres_database() {
     let config = config.to_str().expect("utf-8 path");
     for args in [
         &["config", "check"][..],
-        &["run"],
-        &["poll", "--once"],
         &["backtest", "embassy"],
         &["feeds", "list"],
         &["sinks", "retry", "x"],
@@ -55,7 +54,7 @@ fn commands_not_yet_ported_refuse_a_postgres_database() {
             "{what}: {err}"
         );
         assert!(
-            err.contains("PostgreSQL backend is in progress: today only `alerts` (with `--follow`), `status` and `search` run on it"),
+            err.contains("PostgreSQL backend is in progress: today only `run`, `poll --once`, `alerts` (with `--follow`), `status` and `search` run on it"),
             "{what}: {err}"
         );
         assert!(
@@ -110,7 +109,7 @@ fn the_read_commands_report_an_unreachable_server() {
             .is_some_and(|p| p.contains("PostgreSQL connection")),
         "{v}"
     );
-    for args in [&["alerts"][..], &["search", "embassy"]] {
+    for args in [&["alerts"][..], &["search", "embassy"], &["poll", "--once"]] {
         let (code, _, err) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(
@@ -119,4 +118,35 @@ fn the_read_commands_report_an_unreachable_server() {
         );
     }
     assert!(!inst.db().exists(), "no SQLite file was made instead");
+}
+
+/// `run` and `poll` refuse `[[sinks]]` on PostgreSQL at load, naming the sink's line, before
+/// anything connects.
+#[test]
+fn the_daemon_refuses_sinks_on_postgres() {
+    let (inst, _) = pg_instance("");
+    let mut cfg = std::fs::read_to_string(inst.config()).expect("config");
+    cfg.push_str(
+        "\n[[sinks]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
+    );
+    std::fs::write(inst.config(), &cfg).expect("write config");
+    let line = cfg
+        .lines()
+        .position(|l| l == "[[sinks]]")
+        .expect("sinks line")
+        + 1;
+    let config = inst.config();
+    let config = config.to_str().expect("utf-8 path");
+    for args in [&["run"][..], &["poll", "--once"]] {
+        let out = command(["--config", config].iter().chain(args))
+            .output()
+            .expect("run feedwatch");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("feedwatch.toml:{line}: key `sinks[0]`"))
+                && err.contains("sinks do not run on PostgreSQL yet"),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //! the same daemon in-process (`tests/app.rs`).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -25,10 +25,12 @@ use crate::rules::RuleSet;
 use crate::schedule::{self, Runtime, Writer, WriterMsg};
 use crate::sink::{SinkError, SinkOptions, SinkSet};
 use crate::store::lock::{DbLock, LockError};
+use crate::store::reader::Reader;
 use crate::store::retention::{Policy, Retention};
 use crate::store::{SeenKeys, Store, StoreError};
 
 mod load;
+mod shared;
 pub use load::{load_config, load_config_with, load_rule_file, Loaded};
 
 /// Exit code of `run` and `poll` when another feedwatch holds the database.
@@ -78,6 +80,9 @@ pub enum AppError {
     /// The writer thread could not be joined.
     #[error("the writer did not finish: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The PostgreSQL database could not be reached, migrated or written at start.
+    #[error(transparent)]
+    Postgres(#[from] crate::store::pg::PgError),
 }
 
 /// How long the service runs.
@@ -118,6 +123,24 @@ impl Control {
 
 /// The assembled service.
 pub struct App {
+    backend: Service,
+    reloads: mpsc::Receiver<()>,
+    control: Control,
+    /// Told how far a `poll --once` has got (the command line's progress bar).
+    progress: Option<schedule::PollProgress>,
+}
+
+/// The service as assembled for its backend: what runs differs (a lock and one writer on
+/// SQLite, a registered instance claiming feeds on PostgreSQL); the pipeline is the same.
+enum Service {
+    /// The SQLite daemon.
+    Sqlite(Box<Local>),
+    /// One instance sharing a PostgreSQL database.
+    Postgres(Box<shared::SharedApp>),
+}
+
+/// The SQLite service's parts.
+struct Local {
     cfg: Config,
     _lock: Arc<DbLock>,
     pipeline: Pipeline,
@@ -125,10 +148,6 @@ pub struct App {
     writer: Writer,
     /// The retention policy the writer applies; a reload replaces it.
     retention: Arc<Retention>,
-    reloads: mpsc::Receiver<()>,
-    control: Control,
-    /// Told how far a `poll --once` has got (the command line's progress bar).
-    progress: Option<schedule::PollProgress>,
 }
 
 /// Builds the running components from config: HTTP client, extractor, and the rules
@@ -136,7 +155,7 @@ pub struct App {
 fn build_pipeline(
     cfg: &Config,
     rules: RuleSet,
-    reader: Arc<Mutex<Store>>,
+    reader: Reader,
     seen: Arc<SeenKeys>,
 ) -> Result<Pipeline, AppError> {
     Ok(Pipeline {
@@ -252,65 +271,16 @@ impl App {
         let Loaded { config: cfg, rules } = loaded;
         // A config with no feeds or no rules would run healthy and silent: refuse it.
         config::require_work(&cfg)?;
-        let lock = match take_lock(&cfg)? {
-            Ok(l) => l,
-            Err(code) => return Ok(Start::Exit(code)),
+        let backend = match cfg.postgres.clone() {
+            Some(pg) => Service::Postgres(Box::new(shared::build(cfg, rules, &pg).await?)),
+            None => match build_local(cfg, rules).await? {
+                Ok(local) => Service::Sqlite(Box::new(local)),
+                Err(code) => return Ok(Start::Exit(code)),
+            },
         };
-        let mut store = Store::open(&cfg.database)?;
-        if let Some(code) = integrity_gate(&store) {
-            return Ok(Start::Exit(code));
-        }
-        sync_feeds(&mut store, &cfg)?;
-        let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
-        if repaired > 0 {
-            tracing::info!(
-                alerts = repaired,
-                "alerts found in the log but not marked delivered: marked now"
-            );
-        }
-        let log = AlertLog::open(&cfg.alert_log)?;
-        let reader = Arc::new(Mutex::new(Store::open(&cfg.database)?));
-        // The writer's view of seen items, shared with the pipeline: what the writer commits
-        // is immediately known as seen.
-        let seen = store.seen_keys()?;
-        seen.set_retention(cfg.seen_retention);
-        let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
-        // Sinks get their own stop: they keep delivering while the writer finishes.
-        let sinks = Arc::new(
-            SinkSet::start(
-                &cfg.database,
-                &cfg.sinks,
-                SinkOptions {
-                    feeds: digest_feeds(&cfg),
-                    ..SinkOptions::default()
-                },
-                CancellationToken::new(),
-            )
-            .await?,
-        );
-        let waker = sinks.waker();
-        let retention = Arc::new(Retention::new(retention_policy(&cfg)));
-        let writer = Writer::start(
-            store,
-            log,
-            cfg.maintenance_interval,
-            retention.clone(),
-            move || waker.wake(),
-        )
-        .map_err(AppError::Writer)?;
         let (tx, reloads) = mpsc::channel(1);
-        tracing::info!(
-            config = %cfg.path.display(), database = %cfg.database.display(),
-            alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
-            "feedwatch started"
-        );
         Ok(Start::Ready(Box::new(App {
-            cfg,
-            _lock: lock,
-            pipeline,
-            sinks,
-            writer,
-            retention,
+            backend,
             reloads,
             control: Control { reload: tx },
             progress: None,
@@ -327,91 +297,175 @@ impl App {
         self.control.clone()
     }
 
-    /// Runs until `shutdown` fires (or, in [`Mode::Once`], until every feed was polled once),
-    /// then drains the writer and the sinks. Returns the exit code: 0, or [`EXIT_FAULT`] when a
-    /// service fault stopped the work.
+    /// Runs until `shutdown` fires (or, in [`Mode::Once`], until every feed was polled once;
+    /// on PostgreSQL, until no due feed is left to claim), then drains the writer and the
+    /// sinks (SQLite) or releases the instance's leases (PostgreSQL). Returns the exit code:
+    /// 0, or [`EXIT_FAULT`] when a service fault stopped the work.
     ///
     /// # Errors
     /// `[http] listen` cannot be bound, or the writer cannot be joined.
     pub async fn run(self, mode: Mode, shutdown: CancellationToken) -> Result<u8, AppError> {
         let App {
-            cfg,
-            _lock,
-            pipeline,
-            sinks,
-            writer,
-            retention,
+            backend,
             reloads,
             control: _,
             progress,
         } = self;
-        let tx = writer.sender();
-        // A fault that cannot be mended in place (the database deleted) stops the work.
-        let fatal = {
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                health::fatal().cancelled().await;
-                tracing::error!("stopping: a fatal service fault (see above)");
-                shutdown.cancel();
-            })
-        };
-        let ticks_stop = CancellationToken::new();
-        let ticks = tokio::spawn(schedule::health_ticks(tx.clone(), ticks_stop.clone()));
-        let res = match mode {
-            Mode::Once => {
-                schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown, progress.as_ref()).await
-            }
-            Mode::Run { grace } => {
-                let http_stop = CancellationToken::new();
-                if let Some(addr) = cfg.http.listen {
-                    let listener = crate::ops::metrics::bind(addr)
-                        .await
-                        .map_err(|source| AppError::Listen { addr, source })?;
-                    let stop = http_stop.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = crate::ops::metrics::serve(listener, stop).await {
-                            tracing::error!(error = %e, "metrics listener failed");
-                        }
-                    });
-                }
-                let _http_guard = http_stop.drop_guard();
-                let runtime = Arc::new(Runtime {
-                    pipeline,
-                    feeds: cfg.feeds.clone(),
-                });
-                let (rt_tx, rt_rx) = watch::channel(runtime);
-                crate::ops::notify::ready();
-                crate::ops::notify::status(&format!(
-                    "{} feeds; first poll starting",
-                    cfg.feeds.len()
-                ));
-                let reloader = tokio::spawn(reload_loop(
-                    cfg.clone(),
-                    reloads,
-                    rt_tx,
-                    tx.clone(),
-                    sinks.clone(),
-                    retention,
-                ));
-                let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
-                reloader.abort();
-                r
-            }
-        };
-        ticks_stop.cancel();
-        let _ = ticks.await;
-        fatal.abort();
-        drop(tx);
-        tokio::task::spawn_blocking(move || writer.finish()).await?;
-        match mode {
-            Mode::Run { grace } => sinks.shutdown(grace).await,
-            // `poll --once`: send what is due now (a sink that is down is retried next time).
-            Mode::Once => sinks.drain(Duration::from_secs(30)).await,
+        match backend {
+            Service::Sqlite(local) => run_local(*local, mode, shutdown, reloads, progress).await,
+            Service::Postgres(app) => shared::run(*app, mode, shutdown, reloads, progress).await,
         }
-        res?;
-        tracing::info!("feedwatch stopped");
-        Ok(fault_exit(mode == Mode::Once))
     }
+}
+
+/// Binds `[http] listen`, if set, and serves metrics and health there until `stop`.
+async fn listen(cfg: &Config, stop: CancellationToken) -> Result<(), AppError> {
+    if let Some(addr) = cfg.http.listen {
+        let listener = crate::ops::metrics::bind(addr)
+            .await
+            .map_err(|source| AppError::Listen { addr, source })?;
+        tokio::spawn(async move {
+            if let Err(e) = crate::ops::metrics::serve(listener, stop).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Assembles the SQLite service: lock, integrity gate, feeds, alert log repair, writer,
+/// sinks and pipeline, in that order; `Err(code)` when it must not start.
+async fn build_local(cfg: Config, rules: RuleSet) -> Result<Result<Local, u8>, AppError> {
+    let lock = match take_lock(&cfg)? {
+        Ok(l) => l,
+        Err(code) => return Ok(Err(code)),
+    };
+    let mut store = Store::open(&cfg.database)?;
+    if let Some(code) = integrity_gate(&store) {
+        return Ok(Err(code));
+    }
+    sync_feeds(&mut store, &cfg)?;
+    let repaired = alert::reconcile(&mut store, &cfg.alert_log)?;
+    if repaired > 0 {
+        tracing::info!(
+            alerts = repaired,
+            "alerts found in the log but not marked delivered: marked now"
+        );
+    }
+    let log = AlertLog::open(&cfg.alert_log)?;
+    let reader = Reader::from_store(Store::open(&cfg.database)?);
+    // The writer's view of seen items, shared with the pipeline: what the writer commits
+    // is immediately known as seen.
+    let seen = store.seen_keys()?;
+    seen.set_retention(cfg.seen_retention);
+    let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
+    // Sinks get their own stop: they keep delivering while the writer finishes.
+    let sinks = Arc::new(
+        SinkSet::start(
+            &cfg.database,
+            &cfg.sinks,
+            SinkOptions {
+                feeds: digest_feeds(&cfg),
+                ..SinkOptions::default()
+            },
+            CancellationToken::new(),
+        )
+        .await?,
+    );
+    let waker = sinks.waker();
+    let retention = Arc::new(Retention::new(retention_policy(&cfg)));
+    let writer = Writer::start(
+        store,
+        log,
+        cfg.maintenance_interval,
+        retention.clone(),
+        move || waker.wake(),
+    )
+    .map_err(AppError::Writer)?;
+    tracing::info!(
+        config = %cfg.path.display(), database = %cfg.database.display(),
+        alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
+        "feedwatch started"
+    );
+    Ok(Ok(Local {
+        cfg,
+        _lock: lock,
+        pipeline,
+        sinks,
+        writer,
+        retention,
+    }))
+}
+
+/// Runs the SQLite service (see [`App::run`]).
+async fn run_local(
+    local: Local,
+    mode: Mode,
+    shutdown: CancellationToken,
+    reloads: mpsc::Receiver<()>,
+    progress: Option<schedule::PollProgress>,
+) -> Result<u8, AppError> {
+    let Local {
+        cfg,
+        _lock,
+        pipeline,
+        sinks,
+        writer,
+        retention,
+    } = local;
+    let tx = writer.sender();
+    // A fault that cannot be mended in place (the database deleted) stops the work.
+    let fatal = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            health::fatal().cancelled().await;
+            tracing::error!("stopping: a fatal service fault (see above)");
+            shutdown.cancel();
+        })
+    };
+    let ticks_stop = CancellationToken::new();
+    let ticks = tokio::spawn(schedule::health_ticks(tx.clone(), ticks_stop.clone()));
+    let res = match mode {
+        Mode::Once => {
+            schedule::poll_once(&pipeline, &cfg.feeds, &tx, &shutdown, progress.as_ref()).await
+        }
+        Mode::Run { grace } => {
+            let http_stop = CancellationToken::new();
+            listen(&cfg, http_stop.clone()).await?;
+            let _http_guard = http_stop.drop_guard();
+            let runtime = Arc::new(Runtime {
+                pipeline,
+                feeds: cfg.feeds.clone(),
+            });
+            let (rt_tx, rt_rx) = watch::channel(runtime);
+            crate::ops::notify::ready();
+            crate::ops::notify::status(&format!("{} feeds; first poll starting", cfg.feeds.len()));
+            let reloader = tokio::spawn(reload_loop(
+                cfg.clone(),
+                reloads,
+                rt_tx,
+                tx.clone(),
+                sinks.clone(),
+                retention,
+            ));
+            let r = schedule::run(rt_rx, &tx, &shutdown, grace).await;
+            reloader.abort();
+            r
+        }
+    };
+    ticks_stop.cancel();
+    let _ = ticks.await;
+    fatal.abort();
+    drop(tx);
+    tokio::task::spawn_blocking(move || writer.finish()).await?;
+    match mode {
+        Mode::Run { grace } => sinks.shutdown(grace).await,
+        // `poll --once`: send what is due now (a sink that is down is retried next time).
+        Mode::Once => sinks.drain(Duration::from_secs(30)).await,
+    }
+    res?;
+    tracing::info!("feedwatch stopped");
+    Ok(fault_exit(mode == Mode::Once))
 }
 
 /// Serves [`Control::reload`] requests: reloads config and rules (an invalid new config is
@@ -466,7 +520,7 @@ async fn reload_loop(
 /// Loads and builds a new runtime for a reload.
 fn reload(
     old: &Config,
-    reader: Arc<Mutex<Store>>,
+    reader: Reader,
     seen: Arc<SeenKeys>,
 ) -> Result<(Config, Runtime), AppError> {
     let Loaded {

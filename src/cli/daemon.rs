@@ -6,7 +6,10 @@ use feedwatch::app::{App, Control, Mode, Start};
 
 /// `run` (grace = Some) and `poll --once` (grace = None).
 pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
-    let mut app = match App::build(load_config(cli)?).await? {
+    let path = config::locate(cli.config.as_deref())?;
+    let loaded =
+        feedwatch::app::load_config_with(&path, &Env::from_process(), config::Backends::Daemon)?;
+    let mut app = match App::build(loaded).await? {
         Start::Ready(app) => app,
         Start::Exit(code) => return Ok(code),
     };

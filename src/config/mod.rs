@@ -476,6 +476,15 @@ pub fn read_with(
     );
     let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
     let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
+    if postgres.is_some() && backends == Backends::Daemon && !sinks.is_empty() {
+        let line = source::key_line(src.text, "sinks[0]");
+        problems.push(check::problem(
+            src.path,
+            line,
+            "sinks[0]",
+            database::SINKS_NOT_ON_POSTGRES,
+        ));
+    }
 
     let config = Config {
         path: path.to_path_buf(),

@@ -328,13 +328,18 @@ fn a_postgres_url_is_refused_by_commands_not_ported_with_file_line_and_key() {
     assert_eq!(keys(&e), vec![("storage.database".to_string(), Some(3))]);
     let s = e.to_string();
     assert!(s.contains("f.toml:3: key `storage.database`"), "{s}");
-    assert!(s.contains("only `alerts`"), "{s}");
+    assert!(s.contains("only `run`, `poll --once`, `alerts`"), "{s}");
     assert!(s.contains("SQLite"), "{s}");
     let read_only = read_with(&p, &Env::default(), Backends::Both)
         .expect("read")
         .finish()
         .expect("the read commands accept PostgreSQL");
     assert!(matches!(read_only.backend(), Backend::Postgres(_)));
+    let daemon = read_with(&p, &Env::default(), Backends::Daemon)
+        .expect("read")
+        .finish()
+        .expect("run and poll accept PostgreSQL without sinks");
+    assert!(matches!(daemon.backend(), Backend::Postgres(_)));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::config::FeedConfig;
 use crate::feed::{self, FeedItem, RawItem};
 use crate::fetch::FetchError;
 use crate::rules::Document;
-use crate::store::{NewAlert, NewArticle, RecentItem, Store};
+use crate::store::{NewAlert, NewArticle, RecentItem};
 
 /// A parsed item, still markup, with its identity keys (see [`feed::identity::item_keys`]),
 /// its canonical link, and whether its summary and content are the feed's boilerplate.
@@ -273,7 +273,7 @@ async fn article_page(p: &Pipeline, feed: &FeedConfig, key: i64, link: &str) -> 
 /// transient and attempts are left, else given up for the feed's own text.
 async fn page_error(p: &Pipeline, feed: &FeedConfig, key: i64, link: &str, e: &FetchError) -> Page {
     crate::ops::metrics::fetch_error(e.kind());
-    let attempts = lookup(p, move |s| s.page_attempts(key)).await.unwrap_or(0) + 1;
+    let attempts = p.reader.page_attempts(key).await.unwrap_or(0) + 1;
     if e.is_transient() && attempts < PAGE_ATTEMPTS {
         tracing::warn!(feed = %feed.url, url = link, error = %e,
             "article page failed (attempt {attempts} of {PAGE_ATTEMPTS}); retrying on the next poll");
@@ -348,18 +348,4 @@ pub(super) async fn page_text(
         }),
         Err(_) => Ok(crate::extract::Extracted::timed_out()),
     }
-}
-
-/// Runs a read query on the shared read connection, off the async threads.
-pub(super) async fn lookup<T: Send + 'static>(
-    p: &Pipeline,
-    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, crate::store::StoreError> {
-    let reader = p.reader.clone();
-    tokio::task::spawn_blocking(move || {
-        let s = reader.lock().unwrap_or_else(|e| e.into_inner());
-        f(&s)
-    })
-    .await
-    .unwrap_or_else(|e| Err(crate::store::StoreError::Task(e.to_string())))
 }

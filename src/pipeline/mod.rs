@@ -25,7 +25,8 @@ use crate::extract::Extractor;
 use crate::feed::{self, ParsedFeed, RawItem};
 use crate::fetch::{Conditional, FeedResponse, FetchError, Fetched, Fetcher};
 use crate::rules::RuleSet;
-use crate::store::{FeedRow, PollRecord, Store, Validators};
+use crate::store::reader::Reader;
+use crate::store::{FeedRow, PollRecord, Validators};
 
 mod items;
 pub(crate) mod next_poll;
@@ -49,10 +50,12 @@ pub struct Pipeline {
     pub rules: Arc<RuleSet>,
     /// Article extraction with the `[[sites]]` rules.
     pub extractor: Arc<Extractor>,
-    /// A read connection for feed state and page attempts. Writes go through the writer.
-    pub reader: Arc<Mutex<Store>>,
-    /// The seen keys held for records the writer has not committed yet (shared with it),
-    /// and the seen-key retention; the rest is looked up through `reader`.
+    /// Where feed state, seen keys and page attempts are read: SQLite's read connection (its
+    /// writes go through the writer) or the PostgreSQL pool (each poll commits its own).
+    pub reader: Reader,
+    /// The seen keys held for records the SQLite writer has not committed yet (shared with
+    /// it; none on PostgreSQL), and the seen-key retention; the rest is looked up through
+    /// `reader`.
     pub seen: Arc<crate::store::SeenKeys>,
     /// The `[poll]` settings in force.
     pub poll: PollConfig,
@@ -173,7 +176,7 @@ impl<'a> Poll<'a> {
         self.rec.next_poll_at = self.rec.next_poll_at.max(self.now + wait);
         let item_count = parsed.items.len() as i64;
         self.rec.item_count = Some(item_count);
-        let fresh = self.fresh_items(parsed.items)?;
+        let fresh = self.fresh_items(parsed.items).await?;
         self.check_gap(fresh.len(), item_count);
         let fresh = self.gate_too_old(fresh);
         let fresh = self.to_text(fresh).await?;
@@ -270,14 +273,15 @@ impl<'a> Poll<'a> {
     /// yet (apart from titles): only new items are. The links of the others are recorded, as
     /// this feed joins their sources. The document's keys are looked up in one query; if that
     /// fails the poll fails (and is retried), rather than take known items for new.
-    fn fresh_items(&mut self, items: Vec<RawItem>) -> Result<Vec<Keyed>, Stop> {
+    async fn fresh_items(&mut self, items: Vec<RawItem>) -> Result<Vec<Keyed>, Stop> {
         let scope = feed::identity::scope(&self.feed.url);
         let keyed = key_items(items, &scope);
         let all: Vec<i64> = keyed.iter().flat_map(|k| k.keys.iter().copied()).collect();
-        let found = {
-            let reader = self.p.reader.lock().unwrap_or_else(|e| e.into_inner());
-            self.p.seen.lookup(&reader, &all, self.now)
-        };
+        let found = self
+            .p
+            .reader
+            .seen_lookup(&self.p.seen, &all, self.now)
+            .await;
         let found = found.map_err(|e| {
             Stop::Failed(format!("{}: cannot look up seen items: {e}", self.feed.url))
         })?;

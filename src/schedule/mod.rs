@@ -7,6 +7,9 @@
 //! acknowledged its commit, so the scheduler never polls a feed whose last result is still
 //! in flight.
 //!
+//! On PostgreSQL, where several instances share the feeds, `shared` runs the cycle instead:
+//! feeds claimed from the database under leases, each poll committing its own record.
+//!
 //! `writer` is the single writer (the only holder of the write connection and the alert log);
 //! `due` keeps the feeds in the order they fall due. This file runs the polls: [`run`], the
 //! daemon loop, and [`poll_once`].
@@ -25,10 +28,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FeedConfig;
 use crate::pipeline::{poll_feed, Pipeline};
+use crate::store::reader::Reader;
 use crate::store::{FeedRow, Store, StoreError};
 
 mod due;
 mod retention;
+pub mod shared;
 mod writer;
 
 use due::{index_feeds, schedule_feeds, DueQueue};
@@ -78,9 +83,17 @@ async fn poll_and_commit(
     (feed.url, next)
 }
 
+/// The SQLite store the scheduler reads feed state from: this loop runs only on SQLite
+/// (PostgreSQL instances claim their feeds instead, see `shared`).
+fn sqlite(reader: &Reader) -> Result<&Arc<Mutex<Store>>, StoreError> {
+    reader
+        .sqlite()
+        .ok_or_else(|| StoreError::Task("the SQLite scheduler was given a PostgreSQL store".into()))
+}
+
 /// Reads all feed rows, keyed by URL.
-fn rows_by_url(reader: &Arc<Mutex<Store>>) -> Result<HashMap<String, FeedRow>, StoreError> {
-    let s = reader.lock().unwrap_or_else(|e| e.into_inner());
+fn rows_by_url(reader: &Reader) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let s = sqlite(reader)?.lock().unwrap_or_else(|e| e.into_inner());
     Ok(s.feeds()?.into_iter().map(|r| (r.url.clone(), r)).collect())
 }
 
@@ -256,10 +269,8 @@ impl Polls {
             let Some(f) = self.by_url.get(&url).and_then(|&i| self.rt.feeds.get(i)) else {
                 continue;
             };
-            let row = {
-                let s = p.reader.lock().unwrap_or_else(|e| e.into_inner());
-                s.feed(&url)
-            };
+            let row = sqlite(&p.reader)
+                .and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).feed(&url));
             let row = match row {
                 Ok(Some(r)) => r,
                 Ok(None) => continue,
@@ -312,7 +323,7 @@ impl Polls {
 
 /// Shutdown: no new polls; in-flight ones may finish within the grace period, the rest are
 /// cancelled (never committed, so they are polled again after restart).
-async fn shut_down(mut in_flight: JoinSet<(String, i64)>, grace: Duration) {
+async fn shut_down<T: 'static>(mut in_flight: JoinSet<T>, grace: Duration) {
     if in_flight.is_empty() {
         return;
     }

@@ -12,7 +12,9 @@
 use std::sync::{Arc, Mutex};
 
 use super::pg::{self, FollowCursor, PgError, PgStore};
-use super::{fts, AlertRecord, FeedRow, SearchHit, SinkStatus, Store, StoreError};
+use super::{
+    fts, AlertRecord, FeedRow, Lookup, SearchHit, SeenKeys, SinkStatus, Store, StoreError,
+};
 use crate::config::Backend;
 use crate::rules::query::QueryError;
 
@@ -201,6 +203,51 @@ impl Reader {
                 let q = pg::tsquery::translate(query)?;
                 Ok(p.search(&q, since, limit).await?)
             }
+        }
+    }
+
+    /// The SQLite store, for what only the SQLite daemon does (its due queue reads every
+    /// feed row synchronously); `None` on PostgreSQL.
+    pub fn sqlite(&self) -> Option<&Arc<Mutex<Store>>> {
+        match self {
+            Reader::Sqlite(s) => Some(s),
+            Reader::Postgres(_) => None,
+        }
+    }
+
+    /// Which of `keys` (present in a document read at `now`) are new, and which known ones
+    /// are due a presence write (see `store::seen`), with `seen`'s held keys counted as
+    /// known. On SQLite the query runs on the calling task, as the pipeline always did: it is
+    /// one indexed read, cheaper than a hop to the blocking pool.
+    ///
+    /// # Errors
+    /// A database error: the caller must not take the keys for new.
+    pub async fn seen_lookup(
+        &self,
+        seen: &SeenKeys,
+        keys: &[i64],
+        now: i64,
+    ) -> Result<Lookup, ReadError> {
+        match self {
+            Reader::Sqlite(s) => {
+                let store = s.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(seen.lookup(&store, keys, now)?)
+            }
+            Reader::Postgres(p) => {
+                let stored = p.seen_presence(keys).await?;
+                Ok(seen.lookup_stored(&stored, keys, now))
+            }
+        }
+    }
+
+    /// Attempts made at an item's article page so far.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn page_attempts(&self, key: i64) -> Result<u32, ReadError> {
+        match self {
+            Reader::Sqlite(s) => Self::on_sqlite(s, move |st| st.page_attempts(key)).await,
+            Reader::Postgres(p) => Ok(p.page_attempts(key).await?),
         }
     }
 

@@ -122,14 +122,35 @@ impl SeenKeys {
     /// # Errors
     /// When the query fails: the caller must not take the keys for new.
     pub fn lookup(&self, store: &Store, keys: &[i64], now: i64) -> Result<Lookup, StoreError> {
-        let today = day(now);
-        let held: HashMap<i64, i64> = {
-            let h = self.held();
-            keys.iter()
-                .filter_map(|k| h.get(k).map(|e| (*k, e.day)))
-                .collect()
-        };
+        let held = self.held_days(keys);
         let stored = stored_presence(&store.conn, keys)?;
+        Ok(Self::classify(&held, &stored, keys, now))
+    }
+
+    /// [`SeenKeys::lookup`] against keys stored elsewhere (PostgreSQL): `stored` maps each
+    /// stored key of `keys` to its last presence. The held keys are read here, before the
+    /// caller's query ran or after: on PostgreSQL nothing is held (each poll commits its own
+    /// record), so the order does not matter there.
+    pub fn lookup_stored(&self, stored: &HashMap<i64, i64>, keys: &[i64], now: i64) -> Lookup {
+        Self::classify(&self.held_days(keys), stored, keys, now)
+    }
+
+    /// The held keys among `keys`, with the latest day each was found present.
+    fn held_days(&self, keys: &[i64]) -> HashMap<i64, i64> {
+        let h = self.held();
+        keys.iter()
+            .filter_map(|k| h.get(k).map(|e| (*k, e.day)))
+            .collect()
+    }
+
+    /// Which keys are new and which known ones are due a presence write.
+    fn classify(
+        held: &HashMap<i64, i64>,
+        stored: &HashMap<i64, i64>,
+        keys: &[i64],
+        now: i64,
+    ) -> Lookup {
+        let today = day(now);
         let mut dup = HashSet::new();
         let unseen = keys
             .iter()
@@ -142,7 +163,7 @@ impl SeenKeys {
             .map(|(k, _)| *k)
             .collect();
         stale.sort_unstable();
-        Ok(Lookup { unseen, stale })
+        Lookup { unseen, stale }
     }
 
     /// The keys `rec` writes (its items' and the presences), until the writer has committed

@@ -7,6 +7,7 @@
 
 pub mod daemon;
 pub mod png;
+pub mod seed;
 pub mod stories;
 
 #[allow(unused_imports)] // each test crate uses some of them

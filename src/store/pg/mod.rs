@@ -9,10 +9,13 @@
 //! the SQLite store's search). The commands `alerts`, `status` and `search` reach these
 //! through the backend-neutral [`crate::store::reader::Reader`].
 //!
-//! Next: the daemon on PostgreSQL (extending that boundary: the pipeline's seen-key lookup,
-//! the writer committing under leases, the alert log from [`Committed::alerts`]), sinks,
-//! retention (the seen-key sweep has its table, `seen_sweep`, not its code yet), the other
-//! commands, and the multi-instance farm test.
+//! `run` and `poll --once` reach the rest (`daemon`: feed sync, one feed's state, the
+//! seen-key and page-attempt lookups, the created alerts read back and marked delivered)
+//! through `schedule::shared` and the same `Reader`.
+//!
+//! Next: sinks (deliveries claimed with `SKIP LOCKED`), retention (the seen-key sweep has
+//! its table, `seen_sweep`, not its code yet), the other commands, and the multi-instance
+//! farm and failover tests.
 //!
 //! Why this shape:
 //! - **Async, with a pool.** tokio-postgres is async; the daemon already runs on tokio. A
@@ -28,6 +31,7 @@
 
 mod articles;
 pub mod coord;
+mod daemon;
 mod follow;
 pub mod migrate;
 mod pgpass;

@@ -15,18 +15,8 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn feeds(&self) -> Result<Vec<FeedRow>, PgError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
-                        consecutive_failures, next_poll_at, items_seen, articles_kept, moved_to,
-                        last_item_count, gaps, interval_secs, extract_failures,
-                        last_extract_error
-                 FROM feeds ORDER BY id",
-                &[],
-            )
-            .await?;
+        let sql = format!("{FEEDS_SELECT} ORDER BY id");
+        let rows = self.client().await?.query(&sql, &[]).await?;
         rows.iter().map(feed_row).collect()
     }
 
@@ -78,6 +68,13 @@ impl PgStore {
         rows.iter().map(sink_status).collect()
     }
 }
+
+/// The feed rows as [`feed_row`] reads them; callers add `WHERE …` and `ORDER BY`.
+pub(super) const FEEDS_SELECT: &str =
+    "SELECT id, url, name, etag, last_modified, last_poll_at, last_status, last_error,
+            consecutive_failures, next_poll_at, items_seen, articles_kept, moved_to,
+            last_item_count, gaps, interval_secs, extract_failures, last_extract_error
+     FROM feeds";
 
 /// SQLite's `sink_status` query: deliveries of alerts and of digests count alike.
 const SINK_STATUS: &str = "SELECT s.name, s.created_at,
@@ -139,7 +136,7 @@ pub(super) const ALERTS_SELECT: &str =
      FROM alerts a JOIN articles ar ON ar.id = a.article_id
                    JOIN feeds f ON f.id = ar.feed_id";
 
-fn feed_row(r: &Row) -> Result<FeedRow, PgError> {
+pub(super) fn feed_row(r: &Row) -> Result<FeedRow, PgError> {
     let int = |i: usize| -> Result<Option<i64>, PgError> {
         Ok(r.try_get::<_, Option<i32>>(i)?.map(i64::from))
     };

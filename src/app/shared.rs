@@ -1,0 +1,204 @@
+//! The service on PostgreSQL (`[storage] database = "postgres://…"`): one of any number of
+//! instances sharing the database. What differs from SQLite's assembly in `app`:
+//! - no lock file and no single writer: the instance registers (`instances`), heartbeats,
+//!   and each poll commits its own record under its feed's lease (`schedule::shared`);
+//! - the alert log is this instance's: it gets the alerts this instance's commits created
+//!   (`feedwatch alerts` reads everyone's from the database);
+//! - no sinks and no retention yet (sinks are refused at load, see `config::Backends`).
+//!
+//! The pipeline ([`Pipeline`]) is the SQLite daemon's, built by the same function, reading
+//! through [`Reader::Postgres`].
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{build_pipeline, fault_exit, load_config_with, AppError, Loaded, Mode};
+use crate::alert::AlertLog;
+use crate::config::{self, Backends, Config, Env, PgSettings};
+use crate::pipeline::Pipeline;
+use crate::schedule::shared::{self, Shared, Until};
+use crate::schedule::{PollProgress, Runtime};
+use crate::store::pg::{self, Instance, PgStore};
+use crate::store::reader::Reader;
+use crate::store::SeenKeys;
+
+/// The assembled instance, ready to run.
+pub(super) struct SharedApp {
+    cfg: Config,
+    shared: Arc<Shared>,
+    pipeline: Pipeline,
+    me: Instance,
+}
+
+/// The configured feeds, for `sync_feeds`.
+fn feed_list(cfg: &Config) -> Vec<(&str, Option<&str>)> {
+    cfg.feeds
+        .iter()
+        .map(|f| (f.url.as_str(), f.name.as_deref()))
+        .collect()
+}
+
+/// Connects, brings the schema up to date, registers this instance, syncs the configured
+/// feeds and opens the alert log. Nothing polls until [`run`].
+///
+/// # Errors
+/// The database cannot be reached or migrated, the alert log cannot be opened, the pipeline
+/// cannot be built.
+pub(super) async fn build(
+    cfg: Config,
+    rules: crate::rules::RuleSet,
+    settings: &PgSettings,
+) -> Result<SharedApp, AppError> {
+    let store = pg::connect(settings)?;
+    pg::migrate(&store).await?;
+    let now = chrono::Utc::now().timestamp();
+    let me = Instance::this_process(now);
+    store.register_instance(&me).await?;
+    store.sync_feeds(&feed_list(&cfg), now).await?;
+    let log = AlertLog::open(&cfg.alert_log)?;
+    let seen = Arc::new(SeenKeys::default());
+    seen.set_retention(cfg.seen_retention);
+    let pipeline = build_pipeline(&cfg, rules, Reader::Postgres(store.clone()), seen)?;
+    tracing::info!(
+        config = %cfg.path.display(), database = %settings.redacted(), instance = %me.id,
+        alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
+        "feedwatch started on PostgreSQL"
+    );
+    let shared = Arc::new(Shared::new(store, me.id.clone(), log));
+    Ok(SharedApp {
+        cfg,
+        shared,
+        pipeline,
+        me,
+    })
+}
+
+/// Runs the instance until `shutdown` (or, in [`Mode::Once`], until no due feed is left to
+/// claim), then releases its leases. Returns the exit code as the SQLite service does.
+///
+/// # Errors
+/// `[http] listen` cannot be bound.
+pub(super) async fn run(
+    app: SharedApp,
+    mode: Mode,
+    shutdown: CancellationToken,
+    reloads: mpsc::Receiver<()>,
+    progress: Option<PollProgress>,
+) -> Result<u8, AppError> {
+    let SharedApp {
+        cfg,
+        shared,
+        pipeline,
+        me,
+    } = app;
+    let beats_stop = CancellationToken::new();
+    let beats = tokio::spawn(shared::heartbeats(shared.clone(), me, beats_stop.clone()));
+    let runtime = Arc::new(Runtime {
+        pipeline,
+        feeds: cfg.feeds.clone(),
+    });
+    let (rt_tx, rt_rx) = watch::channel(runtime);
+    let until = match mode {
+        Mode::Once => Until::Once,
+        Mode::Run { grace } => Until::Shutdown(grace),
+    };
+    let http_stop = CancellationToken::new();
+    let _http_guard = http_stop.clone().drop_guard();
+    let mut reloader = None;
+    if let Mode::Run { .. } = mode {
+        super::listen(&cfg, http_stop).await?;
+        crate::ops::notify::ready();
+        let s = shared.clone();
+        reloader = Some(tokio::spawn(reload_loop(cfg.clone(), reloads, rt_tx, s)));
+    }
+    shared::run(shared, rt_rx, &shutdown, until, progress.as_ref()).await;
+    crate::ops::notify::stopping();
+    if let Some(r) = reloader {
+        r.abort();
+    }
+    beats_stop.cancel();
+    let _ = beats.await;
+    tracing::info!("feedwatch stopped");
+    Ok(fault_exit(mode == Mode::Once))
+}
+
+/// Serves reload requests on PostgreSQL: the config and rules read again (refused, keeping
+/// the running ones, when invalid), the feeds synced, the alert log reopened. Other
+/// instances are not touched: they keep their own config until they are reloaded.
+async fn reload_loop(
+    mut cfg: Config,
+    mut requests: mpsc::Receiver<()>,
+    runtime: watch::Sender<Arc<Runtime>>,
+    shared: Arc<Shared>,
+) {
+    while requests.recv().await.is_some() {
+        crate::ops::notify::reloading();
+        reopen_log(&shared).await;
+        let (reader, seen) = {
+            let rt = runtime.borrow();
+            (rt.pipeline.reader.clone(), rt.pipeline.seen.clone())
+        };
+        match reload(&cfg, &shared.store, reader, seen).await {
+            Ok((new_cfg, rt)) => {
+                tracing::info!(
+                    feeds = new_cfg.feeds.len(),
+                    rules = new_cfg.rules.len(),
+                    "reload applied"
+                );
+                cfg = new_cfg;
+                let _ = runtime.send(Arc::new(rt));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused: the previous configuration keeps running")
+            }
+        }
+        crate::ops::notify::ready();
+    }
+}
+
+/// Reopens the alert log by name (after logrotate), on the blocking pool.
+async fn reopen_log(shared: &Arc<Shared>) {
+    let log = shared.log.clone();
+    let reopened = tokio::task::spawn_blocking(move || {
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        log.reopen()
+    })
+    .await;
+    match reopened {
+        Ok(Ok(())) => tracing::info!("alert log reopened"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot reopen the alert log; still writing to the old file")
+        }
+        Err(e) => tracing::error!(error = %e, "cannot reopen the alert log"),
+    }
+}
+
+/// Loads and builds a new runtime for a reload; the database and the alert log stay those
+/// in use (a change to either takes effect on restart).
+async fn reload(
+    old: &Config,
+    store: &PgStore,
+    reader: Reader,
+    seen: Arc<SeenKeys>,
+) -> Result<(Config, Runtime), AppError> {
+    let Loaded {
+        config: mut cfg,
+        rules,
+    } = load_config_with(&old.path, &Env::from_process(), Backends::Daemon)?;
+    config::require_work(&cfg)?;
+    if cfg.alert_log != old.alert_log {
+        tracing::warn!(configured = %cfg.alert_log.display(), in_use = %old.alert_log.display(),
+            "[alerts] log changed: takes effect on restart; the daemon keeps writing the current log");
+    }
+    cfg.alert_log.clone_from(&old.alert_log);
+    cfg.postgres.clone_from(&old.postgres);
+    seen.set_retention(cfg.seen_retention);
+    let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
+    store
+        .sync_feeds(&feed_list(&cfg), chrono::Utc::now().timestamp())
+        .await?;
+    let feeds = cfg.feeds.clone();
+    Ok((cfg, Runtime { pipeline, feeds }))
+}

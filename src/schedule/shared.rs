@@ -1,0 +1,375 @@
+//! The poll cycle on PostgreSQL, where several instances share the feeds: instead of a due
+//! queue of its own, each instance claims due feeds from the database (leases taken with
+//! `FOR UPDATE SKIP LOCKED`, see `store::pg::coord`), polls them with the same pipeline as
+//! SQLite ([`poll_feed`]) while keeping their leases renewed, and commits each poll itself,
+//! fenced on its lease ([`PgStore::commit_poll`]). The alerts a commit created go to this
+//! instance's alert log and journal.
+//!
+//! Why no single writer here: SQLite has one write connection, so its writer batches the
+//! commits of all polls; PostgreSQL takes concurrent transactions, and a poll committing its
+//! own record keeps its lease check, its commit and its lease release together.
+//!
+//! A database that cannot be reached is a service fault (`store_commit`: the journal, the
+//! metrics, `/healthz`), retried with a growing pause; the pool reconnects on its own. A
+//! lost lease is not a fault: another instance took the feed over and polls it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{shut_down, PollProgress, Runtime};
+use crate::alert::{self, AlertLog};
+use crate::ops::health::{self, Fault};
+use crate::pipeline::poll_feed;
+use crate::store::pg::{Claim, Held, PgError, PgStore};
+
+/// How long a claimed feed stays leased unless renewed; renewed every third of it while
+/// its poll runs, so a dead instance's feeds are free again within this.
+pub const LEASE_SECS: i64 = 60;
+/// How often an instance with free slots asks for due feeds when the last claim found none,
+/// and how often it heartbeats.
+const IDLE_CLAIM: Duration = Duration::from_secs(5);
+/// The longest pause between attempts while the database cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What every poll of this instance shares: the database, who we are, our alert log.
+pub struct Shared {
+    /// The PostgreSQL pool.
+    pub store: PgStore,
+    /// This instance's id (its membership row).
+    pub instance: String,
+    /// This instance's alert log (written on the blocking pool, one batch at a time).
+    pub log: Arc<Mutex<AlertLog>>,
+    /// Alerts created by this instance's commits that the log refused: written first next.
+    unlogged: Mutex<Vec<i64>>,
+}
+
+impl Shared {
+    /// The shared state of an instance registered as `instance`.
+    pub fn new(store: PgStore, instance: String, log: AlertLog) -> Shared {
+        Shared {
+            store,
+            instance,
+            log: Arc::new(Mutex::new(log)),
+            unlogged: Mutex::default(),
+        }
+    }
+}
+
+/// How a cycle ends: `Once` after nothing due is left unclaimed and every poll is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// `poll --once`: until no due feed is left to claim (a claim that fails ends it too,
+    /// with the fault raised, so the exit code says so).
+    Once,
+    /// `run`: until shutdown; polls in flight then get the grace period.
+    Shutdown(Duration),
+}
+
+/// The pause after `failures` failed attempts in a row: 1 s, doubling, at most
+/// [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    let secs = 1u64 << failures.saturating_sub(1).min(5);
+    Duration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+/// Claims and polls due feeds until `until` says stop, then gives up every lease this
+/// instance still holds, so the others take its feeds at once.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut runtime: watch::Receiver<Arc<Runtime>>,
+    shutdown: &CancellationToken,
+    until: Until,
+    progress: Option<&PollProgress>,
+) {
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut rt = runtime.borrow_and_update().clone();
+    let mut index = index_feeds(&rt);
+    let (mut failures, mut done) = (0u32, 0usize);
+    let watchdog = crate::ops::notify::watchdog_interval();
+    loop {
+        // Came round: /healthz and the systemd watchdog see a loop that is alive.
+        crate::ops::metrics::loop_alive();
+        if watchdog.is_some() {
+            crate::ops::notify::watchdog();
+        }
+        let free = rt
+            .pipeline
+            .poll
+            .concurrency
+            .max(1)
+            .saturating_sub(in_flight.len());
+        let mut wait = IDLE_CLAIM;
+        let mut claimed = 0;
+        if free > 0 {
+            match claim(&shared, free).await {
+                Ok(claims) => {
+                    if failures > 0 {
+                        // Reachable again: what raised the fault works now.
+                        health::clear(Fault::StoreCommit);
+                    }
+                    failures = 0;
+                    claimed = claims.len();
+                    for c in claims {
+                        let feed = index.get(c.url.as_str()).copied();
+                        in_flight.spawn(poll_claimed(shared.clone(), rt.clone(), feed, c));
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    wait = backoff(failures);
+                    database_fault(&e, "cannot claim due feeds", wait);
+                    if until == Until::Once {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(report) = progress {
+            report(done, done + in_flight.len());
+        }
+        if until == Until::Once && claimed == 0 && in_flight.is_empty() {
+            break;
+        }
+        if let Some(w) = watchdog {
+            wait = wait.min(w);
+        }
+        // A full claim may leave more due: ask again at once for the slots still free.
+        if claimed > 0 && claimed == free {
+            continue;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(_) = in_flight.join_next() => done += 1,
+            changed = runtime.changed() => if changed.is_ok() {
+                rt = runtime.borrow_and_update().clone();
+                index = index_feeds(&rt);
+            },
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    let grace = match until {
+        Until::Once => Duration::from_secs(0),
+        Until::Shutdown(grace) => grace,
+    };
+    if until == Until::Once && !shutdown.is_cancelled() {
+        while in_flight.join_next().await.is_some() {}
+    }
+    shut_down(in_flight, grace).await;
+    release_all(&shared).await;
+}
+
+/// Each configured feed's index in `rt.feeds`, by URL.
+fn index_feeds(rt: &Runtime) -> HashMap<String, usize> {
+    rt.feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.url.clone(), i))
+        .collect()
+}
+
+/// Leases up to `free` due feeds to this instance.
+async fn claim(shared: &Shared, free: usize) -> Result<Vec<Claim>, PgError> {
+    let now = chrono::Utc::now().timestamp();
+    let limit = i64::try_from(free).unwrap_or(i64::MAX);
+    let claims = shared
+        .store
+        .claim_due_feeds(&shared.instance, now, LEASE_SECS, limit)
+        .await?;
+    for c in claims.iter().filter(|c| c.taken_over_from.is_some()) {
+        tracing::warn!(feed = %c.url, from = c.taken_over_from.as_deref().unwrap_or(""),
+            "took over a feed whose lease expired: its holder stopped renewing (died, hung or lost the database)");
+    }
+    Ok(claims)
+}
+
+/// Gives up this instance's leases (a clean stop): its feeds are due for the others now.
+async fn release_all(shared: &Shared) {
+    match shared.store.release_all(&shared.instance).await {
+        Ok(n) => tracing::info!(leases = n, "released this instance's feed leases"),
+        Err(e) => tracing::warn!(error = %e,
+            "cannot release this instance's feed leases; they expire within {LEASE_SECS}s"),
+    }
+}
+
+/// Raises the `store_commit` fault for a database error, saying what is retried when.
+fn database_fault(e: &PgError, what: &str, retry: Duration) {
+    health::set(
+        Fault::StoreCommit,
+        format!(
+            "PostgreSQL: {what}: {e}; retrying in {}s (the pool reconnects)",
+            retry.as_secs()
+        ),
+    );
+}
+
+/// Polls one claimed feed while renewing its lease, commits the result under the lease,
+/// ends the lease and logs the alerts the commit created. Every failure is logged; none
+/// stops the cycle (a feed whose poll was not committed is due again once its lease ends).
+async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>, c: Claim) {
+    let Some(feed) = feed.and_then(|i| rt.feeds.get(i)) else {
+        // Another instance's config lists it; ours does not (configs should match).
+        tracing::warn!(feed = %c.url, "claimed a feed this instance's config does not list; leaving it");
+        let later = chrono::Utc::now().timestamp() + LEASE_SECS;
+        let _ = shared
+            .store
+            .release_lease(&shared.instance, c.feed_id, later)
+            .await;
+        return;
+    };
+    let row = match shared.store.feed_by_id(c.feed_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return,
+        Err(e) => {
+            database_fault(
+                &e,
+                "cannot read a claimed feed's state",
+                Duration::from_secs(60),
+            );
+            return;
+        }
+    };
+    let started = std::time::Instant::now();
+    let now = || chrono::Utc::now().timestamp();
+    let p = &rt.pipeline;
+    let work = poll_feed(p, feed, &row);
+    let held = shared
+        .store
+        .while_holding(&shared.instance, &[c.feed_id], LEASE_SECS, now, work)
+        .await;
+    let rec = match held {
+        Held::Done(rec, _) => rec,
+        Held::Lost(_) => {
+            tracing::warn!(feed = %c.url, "the feed's lease was taken over during its poll; dropped, the new holder polls it");
+            return;
+        }
+    };
+    let result = match (&rec.error, rec.status) {
+        (Some(_), _) => "error",
+        (None, Some(304)) => "not_modified",
+        (None, _) => "ok",
+    };
+    let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
+    let committed = match shared.store.commit_poll(&shared.instance, &c, &rec).await {
+        Ok(committed) => committed,
+        Err(e @ PgError::LeaseLost { .. }) => {
+            tracing::warn!(feed = %c.url, error = %e, "poll not committed");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(feed = %c.url, error = %e,
+                "cannot store poll results; the feed is polled again once its lease ends");
+            database_fault(
+                &e,
+                "cannot commit a poll",
+                Duration::from_secs(LEASE_SECS as u64),
+            );
+            crate::ops::metrics::poll(
+                "error",
+                status,
+                items,
+                kept,
+                started.elapsed().as_secs_f64(),
+            );
+            return;
+        }
+    };
+    health::clear(Fault::StoreCommit);
+    crate::ops::metrics::poll(result, status, items, kept, started.elapsed().as_secs_f64());
+    if let Err(e) = shared
+        .store
+        .release_lease(&shared.instance, c.feed_id, rec.next_poll_at)
+        .await
+    {
+        tracing::warn!(feed = %c.url, error = %e, "cannot end the feed's lease; it expires on its own");
+    }
+    deliver(&shared, committed.alerts).await;
+}
+
+/// Writes the alerts of this instance's commit (and any the log refused before) to its
+/// alert log and the journal, then marks them delivered. A log that fails raises the
+/// `alert_log` fault and keeps the ids for the next delivery.
+async fn deliver(shared: &Arc<Shared>, mut ids: Vec<i64>) {
+    {
+        let mut unlogged = shared.unlogged.lock().unwrap_or_else(|e| e.into_inner());
+        ids.append(&mut unlogged);
+    }
+    if ids.is_empty() {
+        return;
+    }
+    ids.sort_unstable();
+    let alerts = match shared.store.alerts_by_id(&ids).await {
+        Ok(a) => a,
+        Err(e) => return keep_unlogged(shared, ids, &format!("cannot read new alerts: {e}")),
+    };
+    let log = shared.log.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        alert::write_created(&mut log, &alerts)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => health::clear(Fault::AlertLog),
+        Ok(Err(e)) => return keep_unlogged(shared, ids, &e.to_string()),
+        Err(e) => return keep_unlogged(shared, ids, &e.to_string()),
+    }
+    let now = chrono::Utc::now().timestamp();
+    if let Err(e) = shared.store.mark_delivered(&ids, now).await {
+        // Logged already: not written again; only `delivered_at` stays empty.
+        tracing::warn!(error = %e, "cannot mark logged alerts delivered");
+    }
+}
+
+/// The log (or the read before it) failed: the alerts wait for the next delivery.
+fn keep_unlogged(shared: &Shared, ids: Vec<i64>, why: &str) {
+    health::set(Fault::AlertLog, why.to_string());
+    let mut unlogged = shared.unlogged.lock().unwrap_or_else(|e| e.into_inner());
+    unlogged.extend(ids);
+}
+
+/// Refreshes this instance's heartbeat every few seconds until `stop`; registers it again
+/// when its row was removed (another instance forgot it as dead).
+pub async fn heartbeats(
+    shared: Arc<Shared>,
+    me: crate::store::pg::Instance,
+    stop: CancellationToken,
+) {
+    let mut every = tokio::time::interval(IDLE_CLAIM);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let now = chrono::Utc::now().timestamp();
+        match shared.store.heartbeat(&shared.instance, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(instance = %shared.instance, "this instance's membership row was gone; registering again");
+                let me = crate::store::pg::Instance {
+                    heartbeat_at: now,
+                    ..me.clone()
+                };
+                if let Err(e) = shared.store.register_instance(&me).await {
+                    tracing::warn!(error = %e, "cannot register this instance again");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_ceiling() {
+        let secs: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+}

@@ -1,0 +1,450 @@
+//! `poll --once` on PostgreSQL through the real binary: the seed article end to end (feed
+//! item → page → extracted text → alert, in the instance's alert log and in `feedwatch
+//! alerts`), as `e2e` does on SQLite; and two instances started at the same moment on one
+//! database and one set of feeds, which must poll every feed once between them and create
+//! every alert once across their two logs. Skipped without `FEEDWATCH_TEST_POSTGRES`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
+mod common;
+mod pg_common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use common::seed::{rules_of, seed_body_paragraphs, serve_seed, SEED_TITLE};
+use common::stories::{OTHER, WIRE};
+use common::{command, rss, Instance, TestServer};
+use pg_common::TestDb;
+use serde_json::Value;
+
+/// The test server's URL with this test's schema first on the search path.
+fn schema_url(db: &TestDb) -> String {
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    format!("{}{sep}options=-c%20search_path%3D{}", db.url, db.schema)
+}
+
+/// An instance (its own folder and alert log) whose database is this test's schema.
+fn pg_instance(db: &TestDb, extra: &str) -> Instance {
+    let inst = Instance::new(extra);
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let pg = format!("database = \"{}\"", schema_url(db));
+    let cfg = cfg.replace("database = \"data/fw.db\"", &pg);
+    assert!(cfg.contains(&pg));
+    std::fs::write(inst.config(), cfg).expect("write config");
+    inst
+}
+
+/// One value per row of `sql` run in the test's schema.
+async fn column<T>(db: &TestDb, sql: &str) -> Vec<T>
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    let c = db.admin.client().await.expect("client");
+    c.batch_execute(&format!("SET search_path = {}", db.schema))
+        .await
+        .expect("search_path");
+    let rows = c.query(sql, &[]).await.expect(sql);
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// Starts `poll --once` for `inst`, its output captured.
+fn start_poll(inst: &Instance) -> Child {
+    let mut cmd = command([std::ffi::OsStr::new("--config"), inst.config().as_os_str()]);
+    cmd.args(["poll", "--once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("start feedwatch")
+}
+
+/// Waits for `child` at most [`LIMIT`]: a `poll --once` that never ends (polling a feed
+/// again and again) fails the test instead of hanging it.
+fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "poll --once did not end within {LIMIT:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Longest a `poll --once` here may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `poll --once` for `inst`, to completion (within [`LIMIT`]).
+async fn poll_once(inst: &Instance) -> Output {
+    let child = start_poll(inst);
+    tokio::task::spawn_blocking(move || finish(child))
+        .await
+        .expect("join")
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_article_end_to_end_on_postgres() {
+    let Some(db) = TestDb::new("daemon_seed").await else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    let seed_url = serve_seed(&srv);
+    let inst = pg_instance(
+        &db,
+        &format!(
+            "[[feeds]]\nurl = \"{}\"\nname = \"The New Arab\"\nfull_text = true\n",
+            srv.url("/rss")
+        ),
+    );
+
+    assert_ok(&poll_once(&inst).await, "poll --once");
+
+    // Both default rules alert on the seed; nothing else alerts.
+    let alerts = inst.alerts().await;
+    assert_eq!(
+        rules_of(&alerts, &seed_url),
+        vec!["embassy-security", "green-zone"],
+        "{alerts:#?}"
+    );
+    assert_eq!(alerts.len(), 2, "only the seed may alert: {alerts:#?}");
+    for a in &alerts {
+        assert_eq!(a["title"], SEED_TITLE);
+        assert_eq!(a["feed"], "The New Arab");
+    }
+    // This instance's alert log holds the same two alerts, as `alerts` prints them.
+    let log = inst.log_lines();
+    assert_eq!(ids(&log), ids(&alerts), "{log:#?}");
+    assert_eq!(
+        log, alerts,
+        "the log line is the `alerts --format json` line"
+    );
+
+    // The seed is kept with its extracted body.
+    let bodies: Vec<String> = column(&db, "SELECT body FROM articles").await;
+    assert_eq!(bodies.len(), 1, "only the seed is kept");
+    let normalised = bodies[0].split_whitespace().collect::<Vec<_>>().join(" ");
+    for para in seed_body_paragraphs() {
+        assert!(normalised.contains(&para), "body lacks paragraph {para:?}");
+    }
+    assert!(
+        !bodies[0].contains("Read also"),
+        "furniture in {}",
+        bodies[0]
+    );
+
+    let status = inst.status().await;
+    assert_eq!(status[0]["last_status"], 200);
+    assert_eq!(status[0]["items_seen"], 4);
+    assert_eq!(status[0]["articles_kept"], 1);
+    assert_eq!(status[0]["last_error"], Value::Null);
+
+    // The instance registered, and gave its lease back when it stopped.
+    let instances: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;
+    assert!(held.is_empty(), "leases left: {held:?}");
+
+    // Nothing is due: another `poll --once` polls nothing.
+    let before = srv.requests("/rss");
+    assert_ok(&poll_once(&inst).await, "second poll --once");
+    assert_eq!(srv.requests("/rss"), before, "a feed not due was polled");
+
+    // Due again: a conditional GET answered 304, and no alert repeated.
+    let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
+    assert_ok(&poll_once(&inst).await, "third poll --once");
+    assert_eq!(srv.hits("/rss", 304), 1, "the poll must be conditional");
+    assert_eq!(inst.alerts().await.len(), 2);
+    assert_eq!(inst.log_lines().len(), 2);
+    db.drop_schema().await;
+}
+
+fn ids(alerts: &[Value]) -> BTreeSet<i64> {
+    alerts.iter().filter_map(|a| a["id"].as_i64()).collect()
+}
+
+/// Feeds answered slowly (so two instances polling at once really overlap), counted.
+#[derive(Default)]
+struct SlowFeeds {
+    bodies: HashMap<String, String>,
+    hits: Mutex<HashMap<String, usize>>,
+}
+
+async fn slow(State(s): State<Arc<SlowFeeds>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    *s.hits
+        .lock()
+        .expect("lock")
+        .entry(path.clone())
+        .or_default() += 1;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = match s.bodies.get(&path) {
+        Some(b) => (200, b.clone()),
+        None => (404, String::new()),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/rss+xml")
+        .body(Body::from(body))
+        .expect("response")
+}
+
+const FEEDS: usize = 12;
+
+/// Twelve feeds: each carries its own copy of the wire story (one story: alerts once per
+/// rule), three carry one other story under the same link (one item: alerts once per
+/// rule), and each has two items that alert on nothing.
+async fn serve_feeds() -> (String, Arc<SlowFeeds>) {
+    let mut feeds = SlowFeeds::default();
+    let base = "http://news.example";
+    for i in 0..FEEDS {
+        let wire_link = format!("{base}/wire/{i}");
+        let quiet: Vec<(String, String)> = (0..2)
+            .map(|k| {
+                (
+                    format!("Garden notes {i}-{k}"),
+                    format!("{base}/garden/{i}/{k}"),
+                )
+            })
+            .collect();
+        let other_link = format!("{base}/other");
+        let mut items: Vec<(&str, &str, Option<&str>)> = vec![(
+            "Rockets strike Baghdad's Green Zone near US embassy",
+            &wire_link,
+            Some(WIRE),
+        )];
+        if i % 5 == 0 {
+            items.push(("Drone shot down over Green Zone", &other_link, Some(OTHER)));
+        }
+        for (t, l) in &quiet {
+            items.push((t, l, Some("Plant bulbs in autumn and water them well.")));
+        }
+        feeds
+            .bodies
+            .insert(format!("/feed/{i}"), rss(&format!("Feed {i}"), &items));
+    }
+    let feeds = Arc::new(feeds);
+    let app = axum::Router::new().fallback(slow).with_state(feeds.clone());
+    let addr = common::serve(app).await;
+    (format!("http://{addr}"), feeds)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_poll_each_feed_once_and_alert_once() {
+    let Some(db) = TestDb::new("daemon_two").await else {
+        return;
+    };
+    let (srv, feeds) = serve_feeds().await;
+    let list: String = (0..FEEDS)
+        .map(|i| format!("[[feeds]]\nurl = \"{srv}/feed/{i}\"\nname = \"Feed {i}\"\n"))
+        .collect();
+    let (a, b) = (pg_instance(&db, &list), pg_instance(&db, &list));
+    // Two slots each: twelve slow feeds keep both busy at the same time.
+    for inst in [&a, &b] {
+        let cfg = std::fs::read_to_string(inst.config()).expect("config");
+        let cfg = cfg.replace("concurrency = 4", "concurrency = 2");
+        std::fs::write(inst.config(), cfg).expect("write config");
+    }
+    let (pa, pb) = (start_poll(&a), start_poll(&b));
+    let outs = tokio::task::spawn_blocking(move || (finish(pa), finish(pb)))
+        .await
+        .expect("join");
+    assert_ok(&outs.0, "instance a");
+    assert_ok(&outs.1, "instance b");
+
+    // Every feed polled exactly once between the two.
+    let hits = feeds.hits.lock().expect("lock").clone();
+    for i in 0..FEEDS {
+        assert_eq!(
+            hits.get(&format!("/feed/{i}")),
+            Some(&1),
+            "feed {i}: {hits:?}"
+        );
+    }
+    let instances: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    assert_eq!(instances.len(), 2, "{instances:?}");
+
+    // Every alert once: in exactly one of the two logs, and all of them in the database.
+    let (log_a, log_b) = (ids(&a.log_lines()), ids(&b.log_lines()));
+    assert!(
+        log_a.is_disjoint(&log_b),
+        "in both logs: {log_a:?} {log_b:?}"
+    );
+    assert_eq!(
+        a.log_lines().len() + b.log_lines().len(),
+        log_a.len() + log_b.len()
+    );
+    let stored = a.alerts().await;
+    let all: BTreeSet<i64> = log_a.union(&log_b).copied().collect();
+    assert_eq!(all, ids(&stored), "{stored:#?}");
+    // One alert per story and rule: the wire story's twelve copies and the other story's
+    // one item shared by three feeds alert once per rule each.
+    let per_story: BTreeSet<(String, String)> = stored
+        .iter()
+        .map(|a| {
+            let story = if a["title"].as_str().is_some_and(|t| t.starts_with("Drone")) {
+                "other"
+            } else {
+                "wire"
+            };
+            (
+                story.to_string(),
+                a["rule"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_story.len(),
+        stored.len(),
+        "an alert repeated: {stored:#?}"
+    );
+    assert_eq!(
+        per_story.iter().filter(|(s, _)| s == "wire").count(),
+        2,
+        "{per_story:?}"
+    );
+    println!(
+        "instance a logged {} alerts, b {}: {per_story:?}",
+        log_a.len(),
+        log_b.len()
+    );
+    db.drop_schema().await;
+}
+
+/// A TCP proxy in front of the test server that the test can cut (every connection
+/// dropped, new ones closed at once) and restore: a partition from the database, or a
+/// database restart, as an instance sees it.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (o, l) = (open.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !o.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                l.lock().expect("lock").push(link);
+            }
+        });
+        Proxy { addr, open, links }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("lock").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `run` through a cut connection to the database: `/healthz` reports the `store_commit`
+/// fault while it lasts, the process keeps running, and once the database is back the
+/// fault clears and a feed made due is polled again; a clean stop gives the lease back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_survives_a_lost_database_connection() {
+    use common::{get, wait_for, wait_health, Daemon};
+    let Some(db) = TestDb::new("daemon_cut").await else {
+        return;
+    };
+    let params: tokio_postgres::Config = db.url.parse().expect("test URL");
+    let host = match params.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => panic!("FEEDWATCH_TEST_POSTGRES must be a TCP URL"),
+    };
+    let port = params.get_ports().first().copied().unwrap_or(5432);
+    let proxy = Proxy::start(format!("{host}:{port}")).await;
+    let srv = TestServer::start().await;
+    serve_seed(&srv);
+    let inst = pg_instance(
+        &db,
+        &format!(
+            "[[feeds]]\nurl = \"{}\"\nfull_text = true\n\n[http]\nlisten = \"127.0.0.1:0\"\n",
+            srv.url("/rss")
+        ),
+    );
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let through = format!("@{}/", proxy.addr);
+    let cfg = cfg.replace(&format!("@{host}:{port}/"), &through).replace(
+        "[storage]\n",
+        "[storage]\nconnect_timeout = \"2s\"\nstatement_timeout = \"5s\"\n",
+    );
+    assert!(cfg.contains(&through), "{cfg}");
+    std::fs::write(inst.config(), cfg).expect("write config");
+
+    let mut d = Daemon::start(&inst, &["--grace", "2s"]);
+    let http = d.http_addr().await.port();
+    wait_for(
+        "the seed's alerts in the log",
+        Duration::from_secs(30),
+        || inst.log_lines().len() == 2,
+    )
+    .await;
+    wait_health(http, 200, "ok", Duration::from_secs(10)).await;
+
+    proxy.cut();
+    let body = wait_health(http, 503, "store_commit", Duration::from_secs(30)).await;
+    assert!(body.contains("PostgreSQL"), "{body}");
+    assert!(
+        d.try_wait().is_none(),
+        "exited on a lost database:\n{}",
+        d.log()
+    );
+    let (_, metrics) = get(http, "/metrics").await;
+    assert!(
+        metrics.contains("feedwatch_fault{fault=\"store_commit\"} 1"),
+        "{metrics}"
+    );
+
+    proxy.restore();
+    wait_health(http, 200, "ok", Duration::from_secs(60)).await;
+    let before = srv.requests("/rss");
+    let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
+    wait_for("the feed polled again", Duration::from_secs(30), || {
+        srv.requests("/rss") > before
+    })
+    .await;
+    d.stop().await;
+    assert_eq!(inst.log_lines().len(), 2, "no alert repeated");
+    let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;
+    assert!(held.is_empty(), "leases left: {held:?}\n{}", d.log());
+    db.drop_schema().await;
+}
