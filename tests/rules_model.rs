@@ -140,3 +140,42 @@ async fn a_sure_model_overrides_the_exclude() {
         "{err}"
     );
 }
+
+/// The shipped models are what `feedwatch model train --split dev` gives today, byte for byte
+/// (the command's training, through the library): a change to the n-grams, their hash, the
+/// normaliser, the TF-IDF or the training that would silently change the models, or an edited
+/// model file, fails here. Retrain with the README's commands when the change is meant.
+#[test]
+fn shipped_models_are_the_dev_split_retrained() {
+    use feedwatch::rules::model::train::{Design, Params};
+    use feedwatch::rules::model::{cases, file, ItemFeatures};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dev: Vec<cases::Case> = cases::load(&root.join("tests/fixtures/rules_labelled"))
+        .expect("labelled cases")
+        .into_iter()
+        .filter(|c| c.split == "dev")
+        .collect();
+    let items: Vec<ItemFeatures> = dev
+        .iter()
+        .map(|c| ItemFeatures::from_text(&c.title, &c.body))
+        .collect();
+    let p = Params::default();
+    let design = Design::new(&items, p.min_df);
+    for rule in ["green-zone", "embassy-security"] {
+        let labels: Vec<bool> = dev
+            .iter()
+            .map(|c| c.expect.iter().any(|e| e == rule))
+            .collect();
+        let retrained = file::to_bytes(&design.train(rule, &labels, &p));
+        let shipped =
+            std::fs::read(root.join(format!("config/models/{rule}.fwm"))).expect("shipped model");
+        assert!(
+            retrained == shipped,
+            "config/models/{rule}.fwm is not the dev split retrained ({} bytes against {}): \
+             feedwatch model train --cases tests/fixtures/rules_labelled --rule {rule} \
+             --split dev --out config/models/{rule}.fwm",
+            retrained.len(),
+            shipped.len()
+        );
+    }
+}

@@ -72,6 +72,10 @@ pub fn for_each_ngram(word: &str, mut f: impl FnMut(&str)) {
 /// The part of `text` the model reads: at most [`MAX_CHARS`] characters, cut on a char
 /// boundary.
 pub fn capped(text: &str) -> &str {
+    // A character is at least one byte: a text no longer than the cap in bytes is whole.
+    if text.len() <= MAX_CHARS {
+        return text;
+    }
     match text.char_indices().nth(MAX_CHARS) {
         Some((i, _)) => &text[..i],
         None => text,
@@ -85,28 +89,82 @@ pub fn tokens_within_cap(text: &str, norm: &Normalized) -> usize {
     norm.tokens.partition_point(|t| t.orig_end as usize <= cap)
 }
 
+/// Reused buffers of [`counts`], one set per thread: an item's n-gram count allocates only
+/// its result.
+#[derive(Default)]
+struct Scratch {
+    /// The word padded with a space on each side.
+    padded: Vec<u8>,
+    /// Byte offset of each character of `padded`, and its length.
+    cuts: Vec<usize>,
+    /// The bucket of every n-gram of the item (the title's twice), then sorted.
+    buckets: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Calls `f(bucket)` for each n-gram [`for_each_ngram`] gives (the same multiset, in another
+/// order), without building the n-grams: from each character of the padded word, one FNV-1a
+/// state runs over the next five characters and yields its bucket after the 3rd, 4th and 5th,
+/// so each byte is hashed at most 5 times instead of 12 and nothing is allocated.
+fn for_each_bucket(word: &str, s: &mut Scratch, mut f: impl FnMut(u32)) {
+    const MASK: u64 = (1 << BUCKET_BITS) - 1;
+    s.padded.clear();
+    s.padded.push(b' ');
+    s.padded.extend_from_slice(word.as_bytes());
+    s.padded.push(b' ');
+    s.cuts.clear();
+    // A UTF-8 character starts at every byte that is not a continuation byte (10xxxxxx).
+    s.cuts
+        .extend((0..s.padded.len()).filter(|&i| s.padded[i] & 0xc0 != 0x80));
+    s.cuts.push(s.padded.len());
+    let chars = s.cuts.len() - 1;
+    if chars < MIN_N {
+        f((fnv1a(&s.padded) & MASK) as u32);
+        return;
+    }
+    for i in 0..=chars - MIN_N {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for n in 1..=MAX_N.min(chars - i) {
+            for &b in &s.padded[s.cuts[i + n - 1]..s.cuts[i + n]] {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            if n >= MIN_N {
+                f((h & MASK) as u32);
+            }
+        }
+    }
+}
+
 /// Raw term frequencies of one item: `(bucket, count)` sorted by bucket. `title` and `body`
 /// are already normalised (the matcher's own buffers, or [`normalize_pair`]), each with the
 /// number of its tokens to read (see [`tokens_within_cap`]).
 pub fn counts(title: (&Normalized, usize), body: (&Normalized, usize)) -> Vec<(u32, u32)> {
-    let mut buckets = Vec::with_capacity(3 * (title.0.stream.len() + body.0.stream.len()));
-    for ((norm, read), times) in [(title, TITLE_WEIGHT), (body, 1)] {
-        for i in 0..read.min(norm.tokens.len()) {
-            for_each_ngram(norm.token_text(i), |g| {
-                let b = bucket(g);
-                buckets.extend(std::iter::repeat_n(b, times as usize));
-            });
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        let mut buckets = std::mem::take(&mut s.buckets);
+        buckets.clear();
+        for ((norm, read), times) in [(title, TITLE_WEIGHT), (body, 1)] {
+            for i in 0..read.min(norm.tokens.len()) {
+                for_each_bucket(norm.token_text(i), s, |b| {
+                    buckets.extend(std::iter::repeat_n(b, times as usize));
+                });
+            }
         }
-    }
-    buckets.sort_unstable();
-    let mut out: Vec<(u32, u32)> = Vec::new();
-    for b in buckets {
-        match out.last_mut() {
-            Some((last, c)) if *last == b => *c += 1,
-            _ => out.push((b, 1)),
+        buckets.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(buckets.len());
+        for &b in &buckets {
+            match out.last_mut() {
+                Some((last, c)) if *last == b => *c += 1,
+                _ => out.push((b, 1)),
+            }
         }
-    }
-    out
+        s.buckets = buckets;
+        out
+    })
 }
 
 /// Normalise a title and body as the model reads them (capped to [`MAX_CHARS`] each).
@@ -117,12 +175,17 @@ pub fn normalize_pair(title: &str, body: &str) -> (Normalized, Normalized) {
     (t, b)
 }
 
+/// The sublinear term frequency of a count: `1 + ln tf`, in `f32` as the model is.
+pub fn sublinear(count: u32) -> f32 {
+    1.0 + (count as f32).ln()
+}
+
 /// The TF-IDF vector of `counts` over a vocabulary: `idf(bucket)` is `None` for a bucket the
 /// model does not know (dropped, as an unseen word is). Sublinear TF, L2-normalised.
 pub fn tfidf(counts: &[(u32, u32)], idf: impl Fn(u32) -> Option<f32>) -> Vec<(u32, f32)> {
     let mut v: Vec<(u32, f32)> = counts
         .iter()
-        .filter_map(|&(b, c)| idf(b).map(|w| (b, (1.0 + (c as f32).ln()) * w)))
+        .filter_map(|&(b, c)| idf(b).map(|w| (b, sublinear(c) * w)))
         .collect();
     let norm = v
         .iter()
@@ -166,6 +229,31 @@ mod tests {
         let g = grams(n.token_text(0));
         assert_eq!(&g[..3], [" ال", "الس", "لسف"]);
         assert_eq!(g.len(), 7 + 6 + 5);
+    }
+
+    /// The rolling hash gives the buckets of exactly the n-grams `for_each_ngram` cuts.
+    #[test]
+    fn buckets_are_those_of_the_ngrams() {
+        let mut s = Scratch::default();
+        for word in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "zone",
+            "ambassades",
+            "السفاره",
+            "éa",
+            "x😀yé",
+        ] {
+            let mut want = Vec::new();
+            for_each_ngram(word, |g| want.push(bucket(g)));
+            let mut got = Vec::new();
+            for_each_bucket(word, &mut s, |b| got.push(b));
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "{word}");
+        }
     }
 
     #[test]

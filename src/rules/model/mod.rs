@@ -20,6 +20,7 @@
 pub mod cases;
 pub mod features;
 pub mod file;
+pub mod index;
 pub mod stage;
 pub mod train;
 
@@ -27,6 +28,7 @@ use rustc_hash::FxHashMap;
 
 use super::normalize::Normalized;
 pub use file::ModelError;
+use index::BucketIndex;
 
 /// A trained model: per known bucket its IDF and weight, plus the bias and threshold.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +47,10 @@ pub struct Model {
     pub df: Vec<u32>,
     /// The weight of each bucket.
     pub weight: Vec<f32>,
-    /// Per bucket: (idf, weight), for scoring.
-    index: FxHashMap<u32, (f32, f32)>,
+    /// Where each known bucket is in `params`.
+    index: BucketIndex,
+    /// Per known bucket, ascending: (idf, weight), for scoring.
+    params: Vec<(f32, f32)>,
 }
 
 /// Smoothed IDF, as scikit-learn's `smooth_idf`: `ln((1 + n) / (1 + df)) + 1`.
@@ -58,6 +62,8 @@ pub fn idf(n_docs: u32, df: u32) -> f32 {
 #[derive(Debug, Clone, Default)]
 pub struct ItemFeatures {
     counts: Vec<(u32, u32)>,
+    /// Per count, its sublinear term frequency `1 + ln tf` (the same for every model).
+    tf: Vec<f32>,
 }
 
 impl ItemFeatures {
@@ -65,17 +71,24 @@ impl ItemFeatures {
     /// matcher's buffers): only the tokens within [`features::MAX_CHARS`] of each are read.
     pub fn new(title: (&str, &Normalized), body: (&str, &Normalized)) -> ItemFeatures {
         let read = |(text, norm): (&str, &Normalized)| features::tokens_within_cap(text, norm);
-        ItemFeatures {
-            counts: features::counts((title.1, read(title)), (body.1, read(body))),
-        }
+        ItemFeatures::from_counts(features::counts(
+            (title.1, read(title)),
+            (body.1, read(body)),
+        ))
+    }
+
+    fn from_counts(counts: Vec<(u32, u32)>) -> ItemFeatures {
+        let tf = counts
+            .iter()
+            .map(|&(_, c)| features::sublinear(c))
+            .collect();
+        ItemFeatures { counts, tf }
     }
 
     /// Counts for raw text (normalised here, each field capped).
     pub fn from_text(title: &str, body: &str) -> ItemFeatures {
         let (t, b) = features::normalize_pair(title, body);
-        ItemFeatures {
-            counts: features::counts((&t, usize::MAX), (&b, usize::MAX)),
-        }
+        ItemFeatures::from_counts(features::counts((&t, usize::MAX), (&b, usize::MAX)))
     }
 
     /// The model's score for these features (see [`Model::score`]).
@@ -98,10 +111,17 @@ impl Model {
         bias: f32,
         entries: Vec<(u32, u32, f32)>,
     ) -> Model {
-        let index = entries
+        let mut known: Vec<(u32, (f32, f32))> = entries
             .iter()
             .map(|&(b, df, w)| (b, (idf(n_docs, df), w)))
             .collect();
+        // Ascending, a repeated bucket keeping its last entry as a map would (the file format
+        // allows neither): reversed, then a stable sort puts the last one first.
+        known.reverse();
+        known.sort_by_key(|e| e.0);
+        known.dedup_by_key(|e| e.0);
+        let index = BucketIndex::new(&known.iter().map(|e| e.0).collect::<Vec<_>>());
+        let params = known.into_iter().map(|e| e.1).collect();
         let (mut buckets, mut dfs, mut weight) = (Vec::new(), Vec::new(), Vec::new());
         for (b, d, w) in entries {
             buckets.push(b);
@@ -117,20 +137,45 @@ impl Model {
             df: dfs,
             weight,
             index,
+            params,
         }
+    }
+
+    /// The idf and weight of bucket `b`, when the model knows it.
+    fn get(&self, b: u32) -> Option<(f32, f32)> {
+        self.index.get(b).map(|i| self.params[i])
     }
 
     /// The TF-IDF vector of an item over this model's vocabulary.
     pub fn vector(&self, item: &ItemFeatures) -> Vec<(u32, f32)> {
-        features::tfidf(&item.counts, |b| self.index.get(&b).map(|&(i, _)| i))
+        features::tfidf(&item.counts, |b| self.get(b).map(|(i, _)| i))
     }
 
-    /// The probability that the item is relevant to the rule: `σ(bias + w·x)`.
+    /// The probability that the item is relevant to the rule: `σ(bias + w·x)`, `x` being
+    /// [`Model::vector`]. Computed without building the vector, but with the same operations
+    /// in the same order (f32 products, f64 sums over ascending buckets), so the score is
+    /// bit-for-bit the one of `vector` and a dot product (tested).
     pub fn score(&self, item: &ItemFeatures) -> f32 {
-        let z: f64 = self
-            .vector(item)
+        let mut known: Vec<(f32, f32)> = Vec::with_capacity(item.counts.len());
+        let mut norm = 0.0f64;
+        for (&(b, _), &tf) in item.counts.iter().zip(&item.tf) {
+            if let Some((idf, w)) = self.get(b) {
+                let x = tf * idf;
+                norm += f64::from(x).powi(2);
+                known.push((x, w));
+            }
+        }
+        let norm = norm.sqrt();
+        let z: f64 = known
             .iter()
-            .map(|&(b, x)| f64::from(x) * f64::from(self.index.get(&b).map_or(0.0, |&(_, w)| w)))
+            .map(|&(x, w)| {
+                let x = if norm > 0.0 {
+                    (f64::from(x) / norm) as f32
+                } else {
+                    x
+                };
+                f64::from(x) * f64::from(w)
+            })
             .sum::<f64>()
             + f64::from(self.bias);
         (1.0 / (1.0 + (-z).exp())) as f32
@@ -141,7 +186,7 @@ impl Model {
         self.vector(item)
             .into_iter()
             .filter_map(|(b, x)| {
-                let w = self.index.get(&b).map_or(0.0, |&(_, w)| w);
+                let w = self.get(b).map_or(0.0, |(_, w)| w);
                 (w * x > 0.0).then_some((b, w * x))
             })
             .collect()
@@ -202,4 +247,42 @@ pub fn top_words(
     words.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     words.truncate(top);
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`Model::score`] is the logistic of [`Model::vector`]'s dot product with the weights,
+    /// to the bit: the shortcut must not move a score.
+    #[test]
+    fn score_is_the_vectors_dot_product_bit_for_bit() {
+        let items = [
+            ItemFeatures::from_text("Rockets hit the Green Zone", "Sirens in Baghdad overnight."),
+            ItemFeatures::from_text("السفارة الأمريكية", "Ambassade de France, Botschaft"),
+            ItemFeatures::from_text("", ""),
+        ];
+        let mut buckets: Vec<u32> = items
+            .iter()
+            .flat_map(|it| it.counts().iter().map(|&(b, _)| b))
+            .filter(|b| b % 3 != 0)
+            .collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        let entries = buckets
+            .iter()
+            .map(|&b| (b, 1 + b % 7, ((b % 1000) as f32 * 0.37).sin()))
+            .collect();
+        let m = Model::new("r".into(), 0.5, 9, -0.3, entries);
+        for it in &items {
+            let z = m
+                .vector(it)
+                .iter()
+                .map(|&(b, x)| f64::from(x) * f64::from(m.get(b).map_or(0.0, |(_, w)| w)))
+                .sum::<f64>()
+                + f64::from(m.bias);
+            let want = (1.0 / (1.0 + (-z).exp())) as f32;
+            assert_eq!(m.score(it).to_bits(), want.to_bits());
+        }
+    }
 }
