@@ -189,6 +189,9 @@ pub(super) fn parse_url(url: &str, base: &Path) -> Result<PgSettings, String> {
     let mut sslmode = SslMode::default();
     let mut sslrootcert = None;
     let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    // libpq and tokio-postgres only percent-decode a URL's query: a `+` in it is a plus, not
+    // the space `application/x-www-form-urlencoded` makes of it, so it is read as `%2B`.
+    let query = query.replace('+', "%2B");
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "sslmode" => {
@@ -391,6 +394,13 @@ mod tests {
     fn options_with_spaces_reach_tokio_postgres_intact() {
         let s = pg("postgresql://u@h/db?sslmode=disable&options=-c%20search_path%3Dt1%2Bx");
         assert_eq!(s.params.get_options(), Some("-c search_path=t1+x"));
+    }
+
+    #[test]
+    fn a_literal_plus_in_the_query_stays_a_plus() {
+        let s = pg("postgresql://u@h/db?application_name=feed+watch&options=-c%20x%3Da+b");
+        assert_eq!(s.params.get_application_name(), Some("feed+watch"));
+        assert_eq!(s.params.get_options(), Some("-c x=a+b"));
     }
 
     fn pg(url: &str) -> PgSettings {
