@@ -20,8 +20,6 @@ bin=${1:-$root/target/debug/feedwatch}
 if [[ ! -x $bin && -z ${1:-} ]]; then (cd "$root" && cargo build); fi
 bin=$(realpath "$bin")
 shared=${FEEDWATCH_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}
-# A worktree's parent may lack shared/: fall back to the main checkout's, and say so.
-if [[ ! -f $shared/bench/gen_farm.py && -z ${FEEDWATCH_SHARED_DIR:-} ]]; then shared=/work/shared; fi
 [[ -f $shared/bench/gen_farm.py ]] || { echo "pg_farm: no bench/gen_farm.py in $shared" >&2; exit 1; }
 echo "shared bench folder: $shared"
 
