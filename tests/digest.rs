@@ -13,8 +13,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use common::seed::serve_seed_page;
 use common::stories::{OTHER, WIRE};
-use common::{png, read_fixture, rss, Fixture, Instance, TestServer};
+use common::{png, rss, Fixture, Instance, TestServer};
 use scraper::{Html, Selector};
 use serde_json::Value;
 
@@ -38,14 +39,7 @@ struct Seeded {
 
 async fn seeded() -> Seeded {
     let srv = TestServer::start().await;
-    let seed_url = srv.url("/news/iraq-taking-security-measures-prevent-us-embassy-closure");
-    srv.set(
-        "/news/iraq-taking-security-measures-prevent-us-embassy-closure",
-        Fixture::ok(
-            "text/html; charset=utf-8",
-            read_fixture("seed/article.html"),
-        ),
-    );
+    let seed_url = serve_seed_page(&srv);
     srv.set(
         "/rss",
         Fixture::ok(

@@ -53,14 +53,7 @@ pub fn unrelated(srv: &TestServer) -> Vec<(String, String)> {
 /// Serves the seed feed (seed item with link, no description, plus unrelated items) and
 /// its pages; returns the seed article's URL.
 pub fn serve_seed(srv: &TestServer) -> String {
-    let seed_url = srv.url("/news/iraq-taking-security-measures-prevent-us-embassy-closure");
-    srv.set(
-        "/news/iraq-taking-security-measures-prevent-us-embassy-closure",
-        Fixture::ok(
-            "text/html; charset=utf-8",
-            read_fixture("seed/article.html"),
-        ),
-    );
+    let seed_url = serve_seed_page(srv);
     let others = unrelated(srv);
     let mut items: Vec<(&str, &str, Option<&str>)> = vec![(SEED_TITLE, &seed_url, None)];
     for (t, u) in &others {
@@ -71,6 +64,34 @@ pub fn serve_seed(srv: &TestServer) -> String {
         Fixture::ok("application/rss+xml", rss("The New Arab", &items)),
     );
     seed_url
+}
+
+/// Serves the seed article's page (the fixture as the outlet published it); returns its URL.
+pub fn serve_seed_page(srv: &TestServer) -> String {
+    let path = "/news/iraq-taking-security-measures-prevent-us-embassy-closure";
+    srv.set(
+        path,
+        Fixture::ok(
+            "text/html; charset=utf-8",
+            read_fixture("seed/article.html"),
+        ),
+    );
+    srv.url(path)
+}
+
+/// Both default rules alerted on the seed article of [`serve_seed`]'s feed, and nothing
+/// else alerted.
+pub fn assert_only_the_seed_alerted(alerts: &[Value], seed_url: &str) {
+    assert_eq!(
+        rules_of(alerts, seed_url),
+        vec!["embassy-security", "green-zone"],
+        "{alerts:#?}"
+    );
+    assert_eq!(alerts.len(), 2, "only the seed may alert: {alerts:#?}");
+    for a in alerts {
+        assert_eq!(a["title"], SEED_TITLE);
+        assert_eq!(a["feed"], "The New Arab");
+    }
 }
 
 pub fn rules_of(alerts: &[Value], url: &str) -> Vec<String> {
