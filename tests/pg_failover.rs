@@ -372,8 +372,18 @@ async fn alerts_owed_by_a_dead_instance_are_adopted_and_a_restart_repeats_none()
         .await;
     assert!(owed >= hot.len() as i64, "{owed} alerts owed: {stderr}");
 
-    // Another instance adopts them once the first's heartbeat is a lease old, and logs them.
+    // `status` shows who owes them.
     let other = instance(&cluster, &base, "data/alerts.jsonl");
+    let status = other.run(&["status"]).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(&format!("    owes {owed} alert(s) to its alert log")),
+        "{text}"
+    );
+    let (service, _) = other.service().await;
+    assert_eq!(service["instances"][0]["alerts_owed"], owed, "{service}");
+
+    // Another instance adopts them once the first's heartbeat is a lease old, and logs them.
     let mut d = Daemon::start(&other, &[]);
     wait_cycle_done(&cluster, Duration::from_secs(60), &[&d]).await;
     assert!(

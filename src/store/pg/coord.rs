@@ -48,6 +48,9 @@ pub struct Instance {
     pub heartbeat_at: i64,
     /// Feeds it holds an unexpired lease on (filled by [`PgStore::instances`]).
     pub feeds_held: i64,
+    /// Alerts it created (or adopted) and has not yet written to its log (filled by
+    /// [`PgStore::instances`]).
+    pub alerts_owed: i64,
 }
 
 impl Instance {
@@ -69,6 +72,7 @@ impl Instance {
             started_at: now,
             heartbeat_at: now,
             feeds_held: 0,
+            alerts_owed: 0,
         }
     }
 
@@ -81,6 +85,7 @@ impl Instance {
             started_at: r.try_get("started_at")?,
             heartbeat_at: r.try_get("heartbeat_at")?,
             feeds_held: r.try_get("feeds_held")?,
+            alerts_owed: r.try_get("alerts_owed")?,
         })
     }
 }
@@ -199,7 +204,8 @@ impl PgStore {
         Ok(n == 1)
     }
 
-    /// Every registered instance, by id, with the feeds each holds a live lease on at `now`.
+    /// Every registered instance, by id, with the feeds each holds a live lease on at `now`
+    /// and the alerts it owes to its log.
     ///
     /// # Errors
     /// A connection or statement error.
@@ -209,7 +215,9 @@ impl PgStore {
             .await?
             .query(
                 "SELECT i.id, i.hostname, i.pid, i.version, i.started_at, i.heartbeat_at,
-                        count(f.id) AS feeds_held
+                        count(f.id) AS feeds_held,
+                        (SELECT count(*) FROM alerts a
+                         WHERE a.delivered_at IS NULL AND a.logged_by = i.id) AS alerts_owed
                  FROM instances i
                  LEFT JOIN feeds f ON f.lease_owner = i.id AND f.lease_expires > $1
                  GROUP BY i.id ORDER BY i.id",
