@@ -67,6 +67,7 @@ fi
 eval "$("$root/scripts/pg-throwaway.sh" start "$dir/pg")"
 url=$FEEDWATCH_TEST_POSTGRES
 q() { psql "$url" -XAtq -F ' ' -v ON_ERROR_STOP=1 -c "$1"; }
+dburl() { echo "${url%/postgres\?*}/$1?sslmode=disable"; } # the same server, database $1
 if [[ -n $pgss ]] && ! q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>"$dir/pgss.err"; then
     echo "pg_stat_statements not usable ($(head -n 1 "$dir/pgss.err")): statements not counted"
     pgss=
@@ -172,7 +173,7 @@ measure() {
         read -r db_alerts articles ok < <(sqlite3 -separator ' ' "$database" "SELECT (SELECT count(*) FROM alerts),
             (SELECT count(*) FROM articles), (SELECT count(*) FROM feeds WHERE last_status IN (200, 304))")
     else
-        read -r db_alerts articles ok < <(psql "${url%/postgres\?*}/$database?sslmode=disable" -XAtq -F ' ' -c "SELECT
+        read -r db_alerts articles ok < <(psql "$(dburl "$database")" -XAtq -F ' ' -c "SELECT
             (SELECT count(*) FROM alerts), (SELECT count(*) FROM articles),
             (SELECT count(*) FROM feeds WHERE last_status IN (200, 304))")
     fi
@@ -211,11 +212,11 @@ for r in $(seq 1 "$rounds"); do
     measure sqlite "$r" cold "sqlite-r$r" "$dir/sqlite-r$r.db"
     measure sqlite "$r" warm "sqlite-r$r" "$dir/sqlite-r$r.db" # poll --once on SQLite polls every feed
     q "CREATE DATABASE fw_r$r"
-    write_config "${url%/postgres\?*}/fw_r$r?sslmode=disable" "postgres-r$r"
+    write_config "$(dburl "fw_r$r")" "postgres-r$r"
     measure postgres "$r" cold "postgres-r$r" "fw_r$r"
     statements "fw_r$r" >"$dir/stmts-r$r-cold.tsv"
     # On PostgreSQL poll --once polls the due feeds only: make every feed due again.
-    psql "${url%/postgres\?*}/fw_r$r?sslmode=disable" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
+    psql "$(dburl "fw_r$r")" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
     statements "fw_r$r" >"$dir/stmts-r$r-prewarm.tsv"
     measure postgres "$r" warm "postgres-r$r" "fw_r$r"
     statements "fw_r$r" >"$dir/stmts-r$r-warm.tsv"
@@ -245,7 +246,7 @@ if [[ -n $pgss && -z ${NO_PROBE:-} ]]; then
                 for _ in 1 2 3; do echo "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE claim($args);"; done
                 echo "ROLLBACK;"
             } >"$dir/probe.sql"
-            psql "${url%/postgres\?*}/fw_probe?sslmode=disable" -XAtq -v ON_ERROR_STOP=1 -f "$dir/probe.sql" >"$dir/probe-$size.out"
+            psql "$(dburl fw_probe)" -XAtq -v ON_ERROR_STOP=1 -f "$dir/probe.sql" >"$dir/probe-$size.out"
             ms=$(grep -o 'Execution Time: [0-9.]*' "$dir/probe-$size.out" | tail -n 1 | cut -d ' ' -f 3)
             echo "$size $ms" >>"$dir/probe.tsv"
             printf 'claim on %s feed rows, 1/600 due: %s ms (the last of 3; %s)\n' "$size" "$ms" \
@@ -263,9 +264,9 @@ fi
 if [[ -z ${NO_TRACE:-} ]]; then
     q "CREATE DATABASE fw_trace"
     q "ALTER DATABASE fw_trace SET log_min_duration_statement = 0"
-    write_config "${url%/postgres\?*}/fw_trace?sslmode=disable" postgres-trace
+    write_config "$(dburl fw_trace)" postgres-trace
     for pass in cold warm; do
-        [[ $pass == cold ]] || psql "${url%/postgres\?*}/fw_trace?sslmode=disable" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
+        [[ $pass == cold ]] || psql "$(dburl fw_trace)" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
         from=$(wc -l <"$dir/pg/postgres.log")
         env -u JOURNAL_STREAM timeout "$limit" "$bin" --config "$dir/postgres-trace.toml" poll --once >/dev/null 2>"$dir/trace-$pass.stderr" || true
         sleep 1
@@ -294,9 +295,9 @@ if [[ -z ${NO_FSYNC:-} ]]; then
     pm=$(head -n 1 "$dir/pg/data/postmaster.pid")
     echo "server restarted with fsync = $(q "SHOW fsync"), synchronous_commit = $(q "SHOW synchronous_commit"), wal_sync_method = $(q "SHOW wal_sync_method")"
     q "CREATE DATABASE fw_fsync"
-    write_config "${url%/postgres\?*}/fw_fsync?sslmode=disable" postgres-fsync
+    write_config "$(dburl fw_fsync)" postgres-fsync
     measure postgres-fsync 1 cold postgres-fsync fw_fsync
-    psql "${url%/postgres\?*}/fw_fsync?sslmode=disable" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
+    psql "$(dburl fw_fsync)" -XAtq -c "UPDATE feeds SET next_poll_at = 0"
     measure postgres-fsync 1 warm postgres-fsync fw_fsync
 fi
 echo "finished $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
