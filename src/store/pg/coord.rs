@@ -271,7 +271,7 @@ impl PgStore {
                      WHERE removed_at IS NULL
                        AND coalesce(next_poll_at, 0) <= $2
                        AND (lease_owner IS NULL OR lease_expires <= $2)
-                     ORDER BY next_poll_at NULLS FIRST, id
+                     ORDER BY coalesce(next_poll_at, 0), id
                      LIMIT $4
                      FOR UPDATE SKIP LOCKED
                  )
