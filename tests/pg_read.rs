@@ -195,6 +195,11 @@ async fn alerts_search_and_status_print_on_postgres_what_they_print_on_sqlite() 
     let bad = p.pg_inst.run(&["search", "url:x"]).await;
     assert_eq!(bad.status.code(), Some(2), "a query neither store runs");
 
+    // backtest reads the same kept articles and unmatched texts from either store.
+    let (l, g) = both(&p, &["backtest", "rockets", "--format", "json"], 0).await;
+    assert!(!l.is_empty(), "backtest found nothing");
+    assert_eq!(g, l, "backtest, JSON");
+
     let (l, g) = both(&p, &["status"], 0).await;
     let table = |s: &str| s[s.find("FEED ").expect("feed table")..].to_string();
     assert_eq!(table(&g), table(&l), "status, feed table");

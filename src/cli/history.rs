@@ -44,17 +44,21 @@ pub(super) async fn alerts(
 }
 
 /// `backtest`: a rule file or query over stored articles and recent item texts.
-pub(super) fn backtest(cli: &Cli, rules: &str, since: Duration, format: Format) -> Result<u8> {
+pub(super) async fn backtest(
+    cli: &Cli,
+    rules: &str,
+    since: Duration,
+    format: Format,
+) -> Result<u8> {
     // The config's own rules are not compiled: a backtest runs the rules it is given, with
     // the config's concepts, and compiles those once.
     let path = config::locate(cli.config.as_deref())?;
-    let cfg = config::read(&path, &Env::from_process())?.finish()?;
+    let cfg = config::read_with(&path, &Env::from_process(), config::Backends::Both)?.finish()?;
     let set = backtest_rules(&cfg, rules)?;
-    let store = Store::open(&cfg.database)?;
+    let reader = Reader::open(cfg.backend()).await?;
     let from =
         chrono::Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
-    let kept = store.articles_since(from)?;
-    let recent = store.recent_items_since(from)?;
+    let (kept, recent) = reader.backtest_texts(from).await?;
     let tags_of = |feed: &str| -> Vec<String> {
         cfg.feeds
             .iter()

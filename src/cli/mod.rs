@@ -309,7 +309,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             rules,
             since,
             format,
-        } => backtest(&cli, rules, *since, *format),
+        } => backtest(&cli, rules, *since, *format).await,
         Command::Feeds { action } => feeds::run(cli.config.as_deref(), action),
         Command::Search(args) => search::run(cli.config.as_deref(), args).await,
         Command::Db { action } => db::run(cli.config.as_deref(), action),

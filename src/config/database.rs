@@ -422,7 +422,7 @@ pub enum Backends {
 
 /// Why a PostgreSQL database is refused by a command not yet ported to it: which commands
 /// do work on it today, and what to use meanwhile.
-pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `check`, `config check`, `parse` and `extract` run on it; this command (like `backtest`, `feeds`, `sinks retry`, `digest` and `db`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
+pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `backtest`, `check`, `config check`, `parse` and `extract` run on it; this command (like `feeds`, `sinks retry`, `digest` and `db`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
 
 /// Why `run` and `poll` refuse `[[sinks]]` on PostgreSQL for now, and what to do instead.
 pub const SINKS_NOT_ON_POSTGRES: &str = "sinks do not run on PostgreSQL yet (issue #15: deliveries are not yet claimed across instances, so each would go out once per instance); remove the [[sinks]] from this config, or use a SQLite database; the alert log and `feedwatch alerts --follow` work on PostgreSQL";

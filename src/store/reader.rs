@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use super::pg::{self, FollowCursor, PgError, PgStore};
 use super::{
-    fts, AlertRecord, FeedRow, Lookup, SearchHit, SeenKeys, SinkStatus, Store, StoreError,
+    fts, AlertRecord, ArticleRow, FeedRow, Lookup, SearchHit, SeenKeys, SinkStatus, Store,
+    StoreError,
 };
 use crate::config::Backend;
 use crate::rules::query::QueryError;
@@ -123,6 +124,26 @@ impl Reader {
         match self {
             Reader::Sqlite(s) => Self::on_sqlite(s, Store::feeds).await,
             Reader::Postgres(p) => Ok(p.feeds().await?),
+        }
+    }
+
+    /// What `backtest` runs rules over: the articles kept at or after `since`, and the
+    /// texts of items that matched nothing seen since then.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn backtest_texts(
+        &self,
+        since: i64,
+    ) -> Result<(Vec<ArticleRow>, Vec<ArticleRow>), ReadError> {
+        match self {
+            Reader::Sqlite(s) => {
+                Self::on_sqlite(s, move |st| {
+                    Ok((st.articles_since(since)?, st.recent_items_since(since)?))
+                })
+                .await
+            }
+            Reader::Postgres(p) => Ok(p.backtest_texts(since).await?),
         }
     }
 

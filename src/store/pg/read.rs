@@ -7,9 +7,42 @@ use tokio_postgres::Row;
 
 use super::{PgError, PgStore};
 use crate::rules::Severity;
-use crate::store::{AlertRecord, FeedRow, SinkStatus};
+use crate::store::{AlertRecord, ArticleRow, FeedRow, SinkStatus};
 
 impl PgStore {
+    /// Articles kept at or after `since`, in id order (as `Store::articles_since`), and the
+    /// texts of items that matched nothing seen since then, in order seen (as
+    /// `Store::recent_items_since`): what `backtest` runs rules over.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn backtest_texts(
+        &self,
+        since: i64,
+    ) -> Result<(Vec<ArticleRow>, Vec<ArticleRow>), PgError> {
+        let client = self.client().await?;
+        let kept = client
+            .query(
+                "SELECT ar.id, COALESCE(f.name, f.url), ar.url, ar.title, ar.summary, ar.body,
+                        ar.published_at, ar.fetched_at
+                 FROM articles ar JOIN feeds f ON f.id = ar.feed_id
+                 WHERE ar.fetched_at >= $1 ORDER BY ar.id",
+                &[&since],
+            )
+            .await?;
+        let recent = client
+            .query(
+                "SELECT r.key, COALESCE(f.name, f.url), r.url, r.title, r.summary, r.body,
+                        NULL::bigint, r.seen_at
+                 FROM recent_items r JOIN feeds f ON f.id = r.feed_id
+                 WHERE r.seen_at >= $1 ORDER BY r.seen_at, r.key",
+                &[&since],
+            )
+            .await?;
+        let rows = |rows: Vec<Row>| rows.iter().map(article_row).collect::<Result<Vec<_>, _>>();
+        Ok((rows(kept)?, rows(recent)?))
+    }
+
     /// All feed rows, in id order (as `Store::feeds`).
     ///
     /// # Errors
@@ -183,5 +216,19 @@ pub(super) fn alert_record(r: &Row) -> Result<AlertRecord, PgError> {
             .and_then(|j| serde_json::from_str(j).ok())
             .unwrap_or_default(),
         story_id: r.try_get(12)?,
+    })
+}
+
+/// An [`ArticleRow`] from (id, feed, url, title, summary, body, published, fetched).
+fn article_row(r: &Row) -> Result<ArticleRow, PgError> {
+    Ok(ArticleRow {
+        id: r.try_get(0)?,
+        feed: r.try_get(1)?,
+        url: r.try_get(2)?,
+        title: r.try_get(3)?,
+        summary: r.try_get(4)?,
+        body: r.try_get(5)?,
+        published_at: r.try_get(6)?,
+        fetched_at: r.try_get(7)?,
     })
 }
