@@ -424,3 +424,71 @@ async fn run_survives_a_lost_database_connection() {
     assert!(held.is_empty(), "leases left: {held:?}\n{}", d.log());
     db.drop_schema().await;
 }
+
+/// Retention on PostgreSQL through the binary: an article past `article_retention` with no
+/// alert goes, one with an alert stays, the newest stays, a seen key past `seen_retention` goes, a recent one
+/// stays; the pass runs at the start of `poll --once`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_what_is_past_its_horizon_on_postgres() {
+    let Some(db) = TestDb::new("daemon_retention").await else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    serve_seed(&srv);
+    let inst = pg_instance(
+        &db,
+        &format!(
+            "[[feeds]]\nurl = \"{}\"\nfull_text = true\n",
+            srv.url("/rss")
+        ),
+    );
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let cfg = cfg.replace("[storage]\n", "[storage]\narticle_retention = \"30d\"\n");
+    std::fs::write(inst.config(), cfg).expect("write config");
+    assert_ok(&poll_once(&inst).await, "poll --once");
+    assert_eq!(inst.log_lines().len(), 2);
+
+    let old = chrono::Utc::now().timestamp() - 200 * 86_400;
+    // Two old articles without alerts, and the seed's (with alerts) made old too.
+    let _: Vec<i64> = column(
+        &db,
+        &format!(
+            "INSERT INTO articles (item_key, feed_id, title, summary, body, body_source, fetched_at)
+             SELECT k, feed_id, 'old ' || k, '', '', 'feed', {old}
+             FROM articles, (VALUES (4242), (4243)) AS v(k) ORDER BY k RETURNING id"
+        ),
+    )
+    .await;
+    let sql = format!("UPDATE articles SET fetched_at = {old} WHERE item_key < 4242 RETURNING id");
+    let _: Vec<i64> = column(&db, &sql).await;
+    let _: Vec<i64> = column(
+        &db,
+        &format!(
+            "INSERT INTO seen_items (key, feed_id, last_present, published_at)
+             SELECT 777, feed_id, {old}, {old} FROM articles LIMIT 1 RETURNING key"
+        ),
+    )
+    .await;
+    let keys_before: Vec<i64> = column(&db, "SELECT key FROM seen_items").await;
+    assert!(keys_before.contains(&777));
+
+    assert_ok(&poll_once(&inst).await, "second poll --once");
+    // The seed's article has alerts: it stays. Of the two old ones without, the newest
+    // article stays whatever its age (as on SQLite).
+    let titles: Vec<String> = column(&db, "SELECT title FROM articles ORDER BY id").await;
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles[0].contains("US embassy"), "{titles:?}");
+    assert_eq!(
+        titles[1], "old 4243",
+        "the old article without an alert went"
+    );
+    let keys: Vec<i64> = column(&db, "SELECT key FROM seen_items").await;
+    assert!(!keys.contains(&777), "the old seen key went");
+    assert_eq!(keys.len(), keys_before.len() - 1, "the recent keys stayed");
+    assert_eq!(
+        inst.alerts().await.len(),
+        2,
+        "alerts are kept (alert_retention forever)"
+    );
+    db.drop_schema().await;
+}

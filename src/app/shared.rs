@@ -4,7 +4,9 @@
 //!   and each poll commits its own record under its feed's lease (`schedule::shared`);
 //! - the alert log is this instance's: it gets the alerts this instance's commits created
 //!   (`feedwatch alerts` reads everyone's from the database);
-//! - no sinks and no retention yet (sinks are refused at load, see `config::Backends`).
+//! - no sinks yet (refused at load, see `config::Backends`);
+//! - retention passes run in every instance, one batch at a time across them
+//!   (`store::pg::retention`).
 //!
 //! The pipeline ([`Pipeline`]) is the SQLite daemon's, built by the same function, reading
 //! through [`Reader::Postgres`].
@@ -18,10 +20,12 @@ use super::{build_pipeline, fault_exit, load_config_with, AppError, Loaded, Mode
 use crate::alert::AlertLog;
 use crate::config::{self, Backends, Config, Env, PgSettings};
 use crate::pipeline::Pipeline;
+use crate::schedule::retention::Pruning;
 use crate::schedule::shared::{self, Shared, Until};
 use crate::schedule::{PollProgress, Runtime};
 use crate::store::pg::{self, Instance, PgStore};
 use crate::store::reader::Reader;
+use crate::store::retention::Retention;
 use crate::store::SeenKeys;
 
 /// The assembled instance, ready to run.
@@ -113,6 +117,12 @@ pub(super) async fn run(
     } = app;
     let beats_stop = CancellationToken::new();
     let beats = tokio::spawn(shared::heartbeats(shared.clone(), me, beats_stop.clone()));
+    let retention = Arc::new(Retention::new(super::retention_policy(&cfg)));
+    let pruner = tokio::spawn(prune_loop(
+        shared.clone(),
+        retention.clone(),
+        beats_stop.clone(),
+    ));
     let runtime = Arc::new(Runtime {
         pipeline,
         feeds: cfg.feeds.clone(),
@@ -129,7 +139,12 @@ pub(super) async fn run(
         super::listen(&cfg, http_stop).await?;
         crate::ops::notify::ready();
         let s = shared.clone();
-        reloader = Some(tokio::spawn(reload_loop(cfg.clone(), reloads, rt_tx, s)));
+        reloader = Some(tokio::spawn(reload_loop(
+            cfg.clone(),
+            reloads,
+            rt_tx,
+            (s, retention),
+        )));
     }
     shared::run(shared, rt_rx, &shutdown, until, progress.as_ref()).await;
     crate::ops::notify::stopping();
@@ -138,6 +153,7 @@ pub(super) async fn run(
     }
     beats_stop.cancel();
     let _ = beats.await;
+    let _ = pruner.await;
     tracing::info!("feedwatch stopped");
     Ok(fault_exit(mode == Mode::Once))
 }
@@ -149,7 +165,7 @@ async fn reload_loop(
     mut cfg: Config,
     mut requests: mpsc::Receiver<()>,
     runtime: watch::Sender<Arc<Runtime>>,
-    shared: Arc<Shared>,
+    (shared, retention): (Arc<Shared>, Arc<Retention>),
 ) {
     while requests.recv().await.is_some() {
         crate::ops::notify::reloading();
@@ -165,6 +181,7 @@ async fn reload_loop(
                     rules = new_cfg.rules.len(),
                     "reload applied"
                 );
+                retention.set(super::retention_policy(&new_cfg));
                 cfg = new_cfg;
                 let _ = runtime.send(Arc::new(rt));
             }
@@ -173,6 +190,19 @@ async fn reload_loop(
             }
         }
         crate::ops::notify::ready();
+    }
+}
+
+/// Runs retention passes when due (`schedule::retention`), until `stop`: every ten
+/// minutes, every second while a kind has a backlog.
+async fn prune_loop(shared: Arc<Shared>, retention: Arc<Retention>, stop: CancellationToken) {
+    let mut pruning = Pruning::new(retention);
+    loop {
+        pruning.pass_pg_if_due(&shared.store).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
     }
 }
 

@@ -328,7 +328,7 @@ fn a_postgres_url_is_refused_by_commands_not_ported_with_file_line_and_key() {
     assert_eq!(keys(&e), vec![("storage.database".to_string(), Some(3))]);
     let s = e.to_string();
     assert!(s.contains("f.toml:3: key `storage.database`"), "{s}");
-    assert!(s.contains("only `run`, `poll --once`, `alerts`"), "{s}");
+    assert!(s.contains("today `run`, `poll --once`, `alerts`"), "{s}");
     assert!(s.contains("SQLite"), "{s}");
     let read_only = read_with(&p, &Env::default(), Backends::Both)
         .expect("read")

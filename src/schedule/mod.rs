@@ -32,7 +32,7 @@ use crate::store::reader::Reader;
 use crate::store::{FeedRow, Store, StoreError};
 
 mod due;
-mod retention;
+pub(crate) mod retention;
 pub mod shared;
 mod writer;
 

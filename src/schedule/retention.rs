@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ops::health::{self, Fault};
+use crate::store::pg::PgStore;
 use crate::store::retention::{Kind, Retention};
 use crate::store::{Store, StoreError};
 
@@ -69,55 +70,108 @@ impl Pruning {
     }
 
     /// One pass: a batch of each kind (a window of the seen-key sweep); whether more may be
-    /// waiting. Seen keys
-    /// raise and clear the `seen_retention` fault, the other kinds the `retention` fault
-    /// (status, `/healthz`, metrics, journal); the next success clears it.
+    /// waiting. Seen keys raise and clear the `seen_retention` fault, the other kinds the
+    /// `retention` fault (status, `/healthz`, metrics, journal); the next success clears it.
     fn pass(&mut self, store: &mut Store, catch_up: Option<Instant>) -> bool {
         let now = chrono::Utc::now().timestamp();
         let policy = self.retention.get();
-        let feeds = Instant::now() >= self.feeds_next;
-        let mut full = false;
-        let mut failed: Option<(Kind, StoreError)> = None;
-        for kind in Kind::ALL {
-            if kind == Kind::RemovedFeeds && !feeds {
-                continue;
-            }
+        let mut outcome = Outcome::new(self.feeds_due());
+        for kind in outcome.kinds() {
             let pruned = if kind == Kind::SeenKeys {
                 sweep(store, &policy, now, catch_up)
             } else {
                 store.prune(kind, &policy, now, kind.batch())
             };
-            match pruned {
-                Ok((n, more)) => {
-                    full |= more;
-                    if kind == Kind::SeenKeys {
-                        health::clear(Fault::SeenRetention);
-                    }
-                    if n > 0 {
-                        tracing::debug!(rows = n, kind = kind.name(), "retention removed rows");
-                    }
-                }
-                Err(e) if kind == Kind::SeenKeys => health::set(
-                    Fault::SeenRetention,
-                    format!("cannot forget old seen-item keys: {e}"),
-                ),
-                Err(e) => failed = Some((kind, e)),
-            }
+            outcome.record(kind, pruned.map_err(|e| e.to_string()));
         }
-        match failed {
+        self.finish(outcome)
+    }
+
+    /// As [`Pruning::pass_if_due`] on PostgreSQL, where every instance runs passes and one
+    /// batch at a time removes rows (`store::pg::retention`).
+    pub async fn pass_pg_if_due(&mut self, store: &PgStore) {
+        if Instant::now() < self.next {
+            return;
+        }
+        let now = chrono::Utc::now().timestamp();
+        let policy = self.retention.get();
+        let mut outcome = Outcome::new(self.feeds_due());
+        for kind in outcome.kinds() {
+            let pruned = store.prune(kind, &policy, now, kind.batch()).await;
+            outcome.record(kind, pruned.map_err(|e| e.to_string()));
+        }
+        self.finish(outcome);
+    }
+
+    fn feeds_due(&self) -> bool {
+        Instant::now() >= self.feeds_next
+    }
+
+    /// Raises or clears the faults a pass's outcome calls for and sets the next pass;
+    /// whether more may be waiting.
+    fn finish(&mut self, outcome: Outcome) -> bool {
+        match outcome.failed {
             Some((kind, e)) => health::set(
                 Fault::Retention,
                 format!("cannot remove old {} rows: {e}", kind.name()),
             ),
             None => {
                 health::clear(Fault::Retention);
-                if feeds {
+                if outcome.feeds {
                     self.feeds_next = Instant::now() + FEEDS_EVERY;
                 }
             }
         }
-        self.next = Instant::now() + if full { AGAIN } else { EVERY };
-        full
+        self.next = Instant::now() + if outcome.full { AGAIN } else { EVERY };
+        outcome.full
+    }
+}
+
+/// What one pass found, kind by kind, on either backend.
+struct Outcome {
+    /// Removed feeds are looked at in this pass.
+    feeds: bool,
+    /// Some kind removed a full batch: more is waiting.
+    full: bool,
+    /// The last kind (not seen keys) that failed, and why.
+    failed: Option<(Kind, String)>,
+}
+
+impl Outcome {
+    fn new(feeds: bool) -> Outcome {
+        Outcome {
+            feeds,
+            full: false,
+            failed: None,
+        }
+    }
+
+    /// The kinds this pass looks at, in order.
+    fn kinds(&self) -> impl Iterator<Item = Kind> {
+        let feeds = self.feeds;
+        Kind::ALL
+            .into_iter()
+            .filter(move |&k| k != Kind::RemovedFeeds || feeds)
+    }
+
+    /// One kind's result; a seen-key failure raises its own fault at once.
+    fn record(&mut self, kind: Kind, pruned: Result<(usize, bool), String>) {
+        match pruned {
+            Ok((n, more)) => {
+                self.full |= more;
+                if kind == Kind::SeenKeys {
+                    health::clear(Fault::SeenRetention);
+                }
+                if n > 0 {
+                    tracing::debug!(rows = n, kind = kind.name(), "retention removed rows");
+                }
+            }
+            Err(e) if kind == Kind::SeenKeys => health::set(
+                Fault::SeenRetention,
+                format!("cannot forget old seen-item keys: {e}"),
+            ),
+            Err(e) => self.failed = Some((kind, e)),
+        }
     }
 }
 

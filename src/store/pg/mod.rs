@@ -40,6 +40,7 @@ mod pgpass;
 mod poll;
 mod read;
 mod renew;
+mod retention;
 mod search;
 mod seen;
 mod tls;
