@@ -254,7 +254,13 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
         (None, _) => "ok",
     };
     let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
-    let committed = match shared.store.commit_poll(&shared.instance, &c, &rec).await {
+    // Sinks (#15): the commit queues its alerts for this instance's sinks, in its transaction.
+    let sinks = &rt.sinks;
+    let committed = match shared
+        .store
+        .commit_poll_with_sinks(&shared.instance, &c, &rec, &sinks.specs)
+        .await
+    {
         Ok(committed) => committed,
         Err(e @ PgError::LeaseLost { .. }) => {
             tracing::warn!(feed = %c.url, error = %e, "poll not committed");
@@ -286,6 +292,9 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
         .await
     {
         tracing::warn!(feed = %c.url, error = %e, "cannot end the feed's lease; it expires on its own");
+    }
+    if !committed.alerts.is_empty() {
+        sinks.wake(); // Sinks (#15): send them now rather than at the next tick.
     }
     deliver(&shared, committed.alerts).await;
 }

@@ -34,6 +34,7 @@ pub mod coord;
 mod daemon;
 mod follow;
 pub mod migrate;
+mod outbox;
 mod pgpass;
 mod poll;
 mod read;
