@@ -2,7 +2,8 @@
 //! article's alerts delivered once each, with the body the alert log writes (as on SQLite);
 //! three instances polling one database with one sink, every alert delivered exactly once
 //! between them (deliveries claimed with `SKIP LOCKED`); and a receiver that fails then
-//! recovers, retried with backoff, loud (`sink_delivery`) while it fails and quiet after.
+//! recovers, retried with backoff, loud (`sink_delivery`) while it fails and quiet after;
+//! and a delivery cut off by kill -9, sent again by another instance once its lease ends.
 //! Skipped without `FEEDWATCH_TEST_POSTGRES`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
@@ -50,6 +51,8 @@ struct Seen {
     at: Vec<Instant>,
     /// Accepted payloads, parsed, in arrival order.
     accepted: Vec<Value>,
+    /// The id of the request left hanging (see [`Hook::hang_first`]).
+    hung: Option<i64>,
 }
 
 /// The receiver's state: what it saw, whether it is down (503), how long it takes.
@@ -58,6 +61,8 @@ struct Hook {
     seen: Arc<Mutex<Seen>>,
     down: Arc<AtomicBool>,
     delay: Duration,
+    /// Leave the first request unanswered for a minute (a delivery in flight).
+    hang_first: Arc<AtomicBool>,
 }
 
 impl Hook {
@@ -76,8 +81,13 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
     if hook.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    tokio::time::sleep(hook.delay).await;
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if hook.hang_first.swap(false, Ordering::SeqCst) {
+        hook.seen.lock().expect("lock").hung = v["id"].as_i64();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return StatusCode::GATEWAY_TIMEOUT;
+    }
+    tokio::time::sleep(hook.delay).await;
     let header = headers
         .get("x-feedwatch-alert-id")
         .and_then(|h| h.to_str().ok())
@@ -382,4 +392,78 @@ fn delivered_in(stderr: &[u8]) -> Vec<i64> {
             digits.parse().ok()
         })
         .collect()
+}
+
+/// An instance killed (SIGKILL) while a delivery is in flight: the delivery stays claimed
+/// until its lease ends (twice the sink's 3 s timeout plus a second), then another instance
+/// sends it, with the same id; the other alerts it sends at once. None is lost, and as the
+/// cut-off attempt was never answered, each is accepted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_cut_off_by_kill_9_is_sent_again_after_its_lease() {
+    let Some(db) = TestDb::new("sinks_kill").await else {
+        return;
+    };
+    let hook = Hook::default();
+    hook.hang_first.store(true, Ordering::SeqCst);
+    let hook_url = serve_hook(hook.clone()).await;
+    let srv = TestServer::start().await;
+    srv.set(
+        "/rss",
+        Fixture::ok("application/rss+xml", alerting_items(&srv, 0, 2)),
+    );
+    let cfg = format!(
+        "[[feeds]]\nurl = \"{}\"\ninterval = \"1h\"\n\n{}",
+        srv.url("/rss"),
+        sink(&hook_url).replace("timeout = \"5s\"", "timeout = \"3s\"")
+    );
+    let (a, b) = (pg_instance(&db, &cfg), pg_instance(&db, &cfg));
+    let mut first = Daemon::start(&a, &["--grace", "1s"]);
+    wait_for("a delivery in flight", Duration::from_secs(30), || {
+        hook.seen.lock().expect("lock").hung.is_some()
+    })
+    .await;
+    first.kill();
+    let killed = Instant::now();
+    let hung = hook.seen.lock().expect("lock").hung.expect("hung id");
+
+    let mut second = Daemon::start(&b, &["--grace", "1s"]);
+    let want: BTreeSet<i64> = a
+        .alerts()
+        .await
+        .iter()
+        .filter_map(|v| v["id"].as_i64())
+        .collect();
+    assert!(want.len() >= 2, "{want:?}");
+    assert!(want.contains(&hung));
+    wait_for("every alert delivered", Duration::from_secs(40), || {
+        hook.accepted_ids().len() >= want.len()
+    })
+    .await;
+    let resent_after = killed.elapsed();
+    second.stop().await;
+    let got = hook.accepted_ids();
+    let count = counts(&got);
+    assert!(count.values().all(|n| *n == 1), "each alert once: {got:?}");
+    assert_eq!(count.keys().copied().collect::<BTreeSet<_>>(), want);
+    assert_eq!(
+        got.last(),
+        Some(&hung),
+        "the cut-off one is sent last, after its lease: {got:?}"
+    );
+    assert!(
+        resent_after >= Duration::from_secs(4),
+        "sent again before its lease ended: {resent_after:?}"
+    );
+    let attempts: Vec<i32> = column(
+        &db,
+        &format!("SELECT attempts FROM sink_deliveries WHERE alert_id = {hung}"),
+    )
+    .await;
+    assert_eq!(attempts, vec![1], "the cut-off attempt was never recorded");
+    assert!(
+        second.log().contains(&format!("alert_id={hung}")),
+        "{}",
+        second.log()
+    );
+    db.drop_schema().await;
 }
