@@ -4,6 +4,7 @@
 #   eval "$(scripts/pg-throwaway.sh start /tmp/fw-pg)"   # starts it, exports FEEDWATCH_TEST_POSTGRES
 #   cargo test --test pg_store --test pg_coord --test pg_poll --test pg_search
 #   scripts/pg-throwaway.sh stop /tmp/fw-pg              # stops it (the folder is left to you)
+#   scripts/pg-throwaway.sh restart /tmp/fw-pg 3         # stops it, waits 3 s, starts it on the same port
 #
 # `start DIR` creates a cluster in DIR (data/, sock/, postgres.log), listening on 127.0.0.1
 # at a free port and on a unix socket inside DIR only (never the system's socket folder). TCP
@@ -24,7 +25,7 @@ die() {
 }
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR" >&2
+    echo "usage: $0 start DIR | stop DIR | restart DIR [PAUSE_SECONDS]" >&2
     exit 2
 }
 
@@ -122,16 +123,32 @@ start() {
     for attempt in 1 2 3; do
         port=$(free_port)
         echo "$port" >"$dir/port"
-        # fsync off: a throwaway cluster need not survive a power cut, and tests run faster.
-        if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-            -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-            start >&2; then
+        if launch "$dir" "$port"; then
             break
         fi
         [[ $attempt -lt 3 ]] || die "the server did not start; see $dir/postgres.log"
     done
     echo "pg-throwaway: running in $dir on 127.0.0.1:$port and $dir/sock" >&2
     print_url "$dir"
+}
+
+# Starts the cluster in $1 on port $2 and waits until it accepts connections.
+launch() {
+    # fsync off: a throwaway cluster need not survive a power cut, and tests run faster.
+    as_owner "$bindir/pg_ctl" -D "$1/data" -l "$1/postgres.log" -w -t 60 \
+        -o "-p $2 -k $1/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        start >&2
+}
+
+# A server restart as clients see one (the failover tests): every connection dropped, the
+# port refusing for $2 seconds (default 2), then the same cluster back on the same port.
+restart() {
+    local dir=$1 pause=${2:-2}
+    running "$dir" || die "nothing running in $dir to restart"
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    sleep "$pause"
+    launch "$dir" "$(cat "$dir/port")" || die "the server did not start again; see $dir/postgres.log"
+    echo "pg-throwaway: restarted in $dir on 127.0.0.1:$(cat "$dir/port")" >&2
 }
 
 stop() {
@@ -143,10 +160,11 @@ stop() {
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >&2
 }
 
-[[ $# -eq 2 ]] || usage
+[[ $# -eq 2 || ($# -eq 3 && $1 == restart) ]] || usage
 bindir=$(find_bindir)
 case "$1" in
 start) start "$2" ;;
 stop) stop "$2" ;;
+restart) restart "$2" "${3:-2}" ;;
 *) usage ;;
 esac

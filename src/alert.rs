@@ -381,31 +381,56 @@ pub fn reconcile(store: &mut Store, log_path: &Path) -> Result<usize, AlertError
 /// backwards line by line: lines of any length, torn or garbage lines skipped, memory
 /// bounded.
 fn last_logged(path: &Path) -> Result<Option<LineId>, AlertError> {
+    let mut found = scan_back(path, 1)?;
+    if found.is_empty() && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        tracing::warn!(path = %path.display(), "no alert line among the alert log's last {SCAN_LINES} lines: nothing marked delivered from it");
+    }
+    Ok(found.pop())
+}
+
+/// The alerts among the log's last [`SCAN_LINES`] lines (newest first): on PostgreSQL, where
+/// one instance's commits log out of id order, what a restarted instance may have written
+/// before it died and not yet marked delivered ([`crate::store::pg::PgStore::reconcile_log`]).
+///
+/// # Errors
+/// When the log exists but cannot be read.
+pub fn recently_logged(path: &Path) -> Result<Vec<crate::store::LoggedAlert>, AlertError> {
+    Ok(scan_back(path, SCAN_LINES)?
+        .into_iter()
+        .map(|l| crate::store::LoggedAlert {
+            id: l.id,
+            rule: l.rule,
+            time: l.time,
+        })
+        .collect())
+}
+
+/// Up to `want` alert lines among the log's last [`SCAN_LINES`] lines, newest first, read
+/// backwards: lines of any length, torn or garbage lines skipped, memory bounded.
+fn scan_back(path: &Path, want: usize) -> Result<Vec<LineId>, AlertError> {
     let err = |source| AlertError::Log {
         path: path.to_path_buf(),
         source,
     };
     let mut f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(err(e)),
     };
     let mut end = f.metadata().map_err(err)?.len();
+    let mut found = Vec::new();
     for _ in 0..SCAN_LINES {
-        if end == 0 {
+        if end == 0 || found.len() >= want {
             break;
         }
         let start = line_start(&mut f, end).map_err(err)?;
         if let Some(line) = read_id(&mut f, start, end).map_err(err)? {
-            return Ok(Some(line));
+            found.push(line);
         }
         // `start - 1` is the newline that ends the line before.
         end = start.saturating_sub(1);
     }
-    if end > 0 {
-        tracing::warn!(path = %path.display(), "no alert line among the alert log's last {SCAN_LINES} lines: nothing marked delivered from it");
-    }
-    Ok(None)
+    Ok(found)
 }
 
 /// Delivers every committed, undelivered alert: log line (fsynced), tracing event, then the

@@ -8,40 +8,12 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use common::stories::{filler, Lcg, KEYWORD, PLAIN};
 use common::{rss, Daemon, Fixture, Instance, TestServer};
 
 const FEEDS: usize = 30;
 const KILLS: usize = 16;
 const NEW_ITEMS_PER_ROUND: usize = 8;
-
-const KEYWORD: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
-const PLAIN: &str =
-    "Markets closed higher on Tuesday as investors weighed new data on inflation and jobs.";
-
-/// Deterministic pseudo-random numbers (no extra crate, same run every time).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
-/// Forty words that differ from item to item.
-fn filler(seed: usize) -> String {
-    const WORDS: [&str; 16] = [
-        "council", "harbour", "winter", "budget", "railway", "museum", "festival", "orchard",
-        "bridge", "library", "market", "stadium", "valley", "factory", "garden", "island",
-    ];
-    let mut rng = Lcg(seed as u64 + 1);
-    (0..40)
-        .map(|_| WORDS[(rng.next() % 16) as usize])
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// Publishes `rounds` rounds of items on every feed; returns the links that carry keywords.
 fn publish(srv: &TestServer, rounds: usize) -> HashSet<String> {

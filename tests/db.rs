@@ -11,28 +11,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::stories::{filler, KEYWORD};
 use common::{rss, wait_for, Daemon, Fixture, Instance, TestServer};
 use rusqlite::Connection;
-
-const KEYWORD: &str = "Rockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.";
-
-/// Forty words that differ from item to item, so story grouping keeps every item apart.
-fn filler(seed: usize) -> String {
-    const WORDS: [&str; 16] = [
-        "council", "harbour", "winter", "budget", "railway", "museum", "festival", "orchard",
-        "bridge", "library", "market", "stadium", "valley", "factory", "garden", "island",
-    ];
-    let mut x = seed as u64 + 1;
-    (0..40)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            WORDS[((x >> 33) % 16) as usize]
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// Serves `feeds` feeds of `items` alerting items each; the config's `[[feeds]]` entries.
 fn farm(srv: &TestServer, feeds: usize, items: usize) -> String {

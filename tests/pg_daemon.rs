@@ -9,15 +9,13 @@
 mod common;
 mod pg_common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
 use common::seed::{assert_only_the_seed_alerted, seed_body_paragraphs, serve_seed};
+use common::slow::SlowFeeds;
 use common::stories::{OTHER, WIRE};
 use common::{command, rss, Instance, TestServer};
 use pg_common::TestDb;
@@ -171,39 +169,16 @@ fn ids(alerts: &[Value]) -> BTreeSet<i64> {
     alerts.iter().filter_map(|a| a["id"].as_i64()).collect()
 }
 
-/// Feeds answered slowly (so two instances polling at once really overlap), counted.
-#[derive(Default)]
-struct SlowFeeds {
-    bodies: HashMap<String, String>,
-    hits: Mutex<HashMap<String, usize>>,
-}
-
-async fn slow(State(s): State<Arc<SlowFeeds>>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    *s.hits
-        .lock()
-        .expect("lock")
-        .entry(path.clone())
-        .or_default() += 1;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = match s.bodies.get(&path) {
-        Some(b) => (200, b.clone()),
-        None => (404, String::new()),
-    };
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/rss+xml")
-        .body(Body::from(body))
-        .expect("response")
-}
-
 const FEEDS: usize = 12;
 
 /// Twelve feeds: each carries its own copy of the wire story (one story: alerts once per
 /// rule), three carry one other story under the same link (one item: alerts once per
 /// rule), and each has two items that alert on nothing.
 async fn serve_feeds() -> (String, Arc<SlowFeeds>) {
-    let mut feeds = SlowFeeds::default();
+    let mut feeds = SlowFeeds {
+        delay: Duration::from_millis(300),
+        ..SlowFeeds::default()
+    };
     let base = "http://news.example";
     for i in 0..FEEDS {
         let wire_link = format!("{base}/wire/{i}");
@@ -231,10 +206,7 @@ async fn serve_feeds() -> (String, Arc<SlowFeeds>) {
             .bodies
             .insert(format!("/feed/{i}"), rss(&format!("Feed {i}"), &items));
     }
-    let feeds = Arc::new(feeds);
-    let app = axum::Router::new().fallback(slow).with_state(feeds.clone());
-    let addr = common::serve(app).await;
-    (format!("http://{addr}"), feeds)
+    feeds.serve().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,7 +233,7 @@ async fn two_instances_poll_each_feed_once_and_alert_once() {
     assert_ok(&outs.1, "instance b");
 
     // Every feed polled exactly once between the two.
-    let hits = feeds.hits.lock().expect("lock").clone();
+    let hits = feeds.hits();
     for i in 0..FEEDS {
         assert_eq!(
             hits.get(&format!("/feed/{i}")),

@@ -63,6 +63,7 @@ pub(super) async fn build(
     store.register_instance(&me).await?;
     store.sync_feeds(&feed_list(&cfg), now).await?;
     let log = AlertLog::open(&cfg.alert_log)?;
+    reconcile(&store, &cfg.alert_log, now).await?;
     let seen = Arc::new(SeenKeys::default());
     seen.set_retention(cfg.seen_retention);
     let pipeline = build_pipeline(&cfg, rules, Reader::Postgres(store.clone()), seen)?;
@@ -79,7 +80,7 @@ pub(super) async fn build(
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
         "feedwatch started on PostgreSQL"
     );
-    let shared = Arc::new(Shared::new(store, me.id.clone(), log));
+    let shared = Arc::new(Shared::new(store, me.id.clone(), log, settings.lease));
     Ok(SharedApp {
         cfg,
         shared,
@@ -87,6 +88,19 @@ pub(super) async fn build(
         me,
         sinks: Arc::new(sinks),
     })
+}
+
+/// Marks delivered the alerts this machine's log already holds (an instance that died
+/// between writing its log and marking them, restarted here), before any instance could
+/// adopt and log them again (see `store::pg::orphans`).
+async fn reconcile(store: &PgStore, log: &std::path::Path, now: i64) -> Result<(), AppError> {
+    let logged = crate::alert::recently_logged(log)?;
+    let marked = store.reconcile_log(&logged, now).await?;
+    if marked > 0 {
+        tracing::info!(alerts = marked, log = %log.display(),
+            "marked delivered the alerts found in the alert log but not marked in the database (the last run stopped between the two)");
+    }
+    Ok(())
 }
 
 /// Runs the instance until `shutdown` (or, in [`Mode::Once`], until no due feed is left to

@@ -52,6 +52,8 @@ pub(super) struct RawStorage {
     pub(super) statement_timeout: Option<Duration>,
     pub(super) pool_size: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration")]
+    pub(super) lease: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
     pub(super) recent_text_retention: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) seen_retention: Option<Duration>,
@@ -208,6 +210,7 @@ pub(super) fn check_bounds(src: &Source<'_>, raw: &RawConfig, problems: &mut Vec
     let optional = [
         (&limits::CONNECT_TIMEOUT, storage.connect_timeout),
         (&limits::STATEMENT_TIMEOUT, storage.statement_timeout),
+        (&limits::LEASE, storage.lease),
         (&limits::MAINTENANCE_INTERVAL, storage.maintenance_interval),
         (&limits::DELIVERY_RETENTION, storage.delivery_retention),
         (

@@ -80,6 +80,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of `[storage] pool_size`: connections one instance keeps to the server.
 pub const DEFAULT_POOL_SIZE: u64 = 8;
+/// Default of `[storage] lease`: a dead instance's feeds and unlogged alerts pass to the
+/// others within a minute.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Everything needed to reach a PostgreSQL server. `Debug` masks the password.
 #[derive(Clone)]
@@ -100,6 +103,9 @@ pub struct PgSettings {
     pub statement_timeout: Duration,
     /// Connections kept in the pool.
     pub pool_size: usize,
+    /// How long a feed stays leased to an instance that stopped renewing (and how old a
+    /// heartbeat makes an instance dead); renewals and heartbeats come every third of it.
+    pub lease: Duration,
 }
 
 impl PgSettings {
@@ -161,6 +167,7 @@ impl fmt::Debug for PgSettings {
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("pool_size", &self.pool_size)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -236,6 +243,7 @@ pub(super) fn parse_url(url: &str, base: &Path) -> Result<PgSettings, String> {
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         pool_size: usize::try_from(DEFAULT_POOL_SIZE).unwrap_or(8),
+        lease: DEFAULT_LEASE,
     })
 }
 
@@ -246,6 +254,7 @@ pub(super) struct PgKeys {
     pub connect_timeout: Option<Duration>,
     pub statement_timeout: Option<Duration>,
     pub pool_size: Option<usize>,
+    pub lease: Option<Duration>,
 }
 
 impl PgKeys {
@@ -258,6 +267,7 @@ impl PgKeys {
                 self.statement_timeout.is_some(),
             ),
             ("storage.pool_size", self.pool_size.is_some()),
+            ("storage.lease", self.lease.is_some()),
         ]
         .into_iter()
         .find_map(|(k, set)| set.then_some(k))
@@ -317,6 +327,7 @@ pub(super) fn select(
         s.connect_timeout = keys.connect_timeout.unwrap_or(s.connect_timeout);
         s.statement_timeout = keys.statement_timeout.unwrap_or(s.statement_timeout);
         s.pool_size = keys.pool_size.unwrap_or(s.pool_size);
+        s.lease = keys.lease.unwrap_or(s.lease);
     }
     match settings {
         Some(s) if problems.is_empty() => Ok(Database::Postgres(Box::new(s))),
@@ -342,6 +353,7 @@ pub(super) fn take_database(
         connect_timeout: raw.connect_timeout,
         statement_timeout: raw.statement_timeout,
         pool_size: raw.pool_size.and_then(|n| usize::try_from(n).ok()),
+        lease: raw.lease,
     };
     let mut push = |key: &str, message: &str| {
         let line = super::source::key_line(src.text, key);

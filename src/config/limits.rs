@@ -249,6 +249,16 @@ pub const STATEMENT_TIMEOUT: Bound<Duration> = Bound {
     floor: Duration::from_secs(1),
     ceiling: Duration::from_secs(3600),
 };
+/// `[storage] lease` (PostgreSQL): how long a feed stays leased to an instance that stopped
+/// renewing, so how long a dead instance's feeds and unlogged alerts wait for the others.
+/// Renewed and heartbeaten every third of it, so under 6 s a busy database's slow statement
+/// could cost a live instance its leases; past an hour a dead one's feeds go unpolled that long.
+pub const LEASE: Bound<Duration> = Bound {
+    key: "storage.lease",
+    default: Some(super::database::DEFAULT_LEASE),
+    floor: Duration::from_secs(6),
+    ceiling: Duration::from_secs(3600),
+};
 /// `[[sinks]] timeout`: 0 would fail every delivery; 10 min is longer than any mail relay
 /// or chat API should take, and a sink's queue waits behind it.
 pub const SINK_TIMEOUT: Bound<Duration> = Bound {
@@ -283,7 +293,7 @@ pub const POOL_SIZE: Bound<u64> = Bound {
 };
 
 /// Every duration bound, for the README table and the consistency test.
-pub const DURATIONS: [&Bound<Duration>; 17] = [
+pub const DURATIONS: [&Bound<Duration>; 18] = [
     &FETCH_TIMEOUT,
     &EXTRACT_TIMEOUT,
     &POLL_INTERVAL,
@@ -301,6 +311,7 @@ pub const DURATIONS: [&Bound<Duration>; 17] = [
     &SINK_RETRY_MAX,
     &CONNECT_TIMEOUT,
     &STATEMENT_TIMEOUT,
+    &LEASE,
 ];
 /// Every count and size bound.
 pub const COUNTS: [&Bound<u64>; 7] = [

@@ -9,6 +9,11 @@
 //! commits of all polls; PostgreSQL takes concurrent transactions, and a poll committing its
 //! own record keeps its lease check, its commit and its lease release together.
 //!
+//! Alerts reach a log through `alerts.logged_by` (see `store::pg::orphans`): this instance
+//! logs those its commits created, and, at each heartbeat, any it still owes (a commit whose
+//! outcome it could not learn, a log write that failed) and those of instances that died
+//! owing some. One delivery at a time per instance, so none is written twice here.
+//!
 //! A database that cannot be reached is a service fault (`store_commit`: the journal, the
 //! metrics, `/healthz`), retried with a growing pause; the pool reconnects on its own. A
 //! lost lease is not a fault: another instance took the feed over and polls it.
@@ -27,11 +32,8 @@ use crate::ops::health::{self, Fault};
 use crate::pipeline::poll_feed;
 use crate::store::pg::{Claim, Held, PgError, PgStore};
 
-/// How long a claimed feed stays leased unless renewed; renewed every third of it while
-/// its poll runs, so a dead instance's feeds are free again within this.
-pub const LEASE_SECS: i64 = 60;
 /// How often an instance with free slots asks for due feeds when the last claim found none,
-/// and how often it heartbeats.
+/// and how often it heartbeats at most (a third of the lease when that is shorter).
 const IDLE_CLAIM: Duration = Duration::from_secs(5);
 /// The longest pause between attempts while the database cannot be reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -44,19 +46,32 @@ pub struct Shared {
     pub instance: String,
     /// This instance's alert log (written on the blocking pool, one batch at a time).
     pub log: Arc<Mutex<AlertLog>>,
-    /// Alerts created by this instance's commits that the log refused: written first next.
-    unlogged: Mutex<Vec<i64>>,
+    /// `[storage] lease` in seconds: how long a claimed feed stays leased unless renewed
+    /// (every third of it while its poll runs), and how old a heartbeat makes an instance
+    /// dead, its feeds and owed alerts free for the others.
+    lease_secs: i64,
+    /// Held from reading owed alerts to marking them delivered, so two deliveries of this
+    /// instance never write the same alert. Holds the alerts written to the log whose
+    /// delivered mark failed: marked first next time, never written again.
+    delivering: tokio::sync::Mutex<Vec<i64>>,
 }
 
 impl Shared {
-    /// The shared state of an instance registered as `instance`.
-    pub fn new(store: PgStore, instance: String, log: AlertLog) -> Shared {
+    /// The shared state of an instance registered as `instance`, leasing for `lease`.
+    pub fn new(store: PgStore, instance: String, log: AlertLog, lease: Duration) -> Shared {
         Shared {
             store,
             instance,
             log: Arc::new(Mutex::new(log)),
-            unlogged: Mutex::default(),
+            lease_secs: i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1),
+            delivering: tokio::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// How often to heartbeat: a third of the lease, at most [`IDLE_CLAIM`].
+    fn beat(&self) -> Duration {
+        let third = u64::try_from(self.lease_secs / 3).unwrap_or(1).max(1);
+        Duration::from_secs(third).min(IDLE_CLAIM)
     }
 }
 
@@ -178,7 +193,7 @@ async fn claim(shared: &Shared, free: usize) -> Result<Vec<Claim>, PgError> {
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
     let claims = shared
         .store
-        .claim_due_feeds(&shared.instance, now, LEASE_SECS, limit)
+        .claim_due_feeds(&shared.instance, now, shared.lease_secs, limit)
         .await?;
     for c in claims.iter().filter(|c| c.taken_over_from.is_some()) {
         tracing::warn!(feed = %c.url, from = c.taken_over_from.as_deref().unwrap_or(""),
@@ -191,8 +206,8 @@ async fn claim(shared: &Shared, free: usize) -> Result<Vec<Claim>, PgError> {
 async fn release_all(shared: &Shared) {
     match shared.store.release_all(&shared.instance).await {
         Ok(n) => tracing::info!(leases = n, "released this instance's feed leases"),
-        Err(e) => tracing::warn!(error = %e,
-            "cannot release this instance's feed leases; they expire within {LEASE_SECS}s"),
+        Err(e) => tracing::warn!(error = %e, lease_secs = shared.lease_secs,
+            "cannot release this instance's feed leases; they expire within a lease"),
     }
 }
 
@@ -214,7 +229,7 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
     let Some(feed) = feed.and_then(|i| rt.feeds.get(i)) else {
         // Another instance's config lists it; ours does not (configs should match).
         tracing::warn!(feed = %c.url, "claimed a feed this instance's config does not list; leaving it");
-        let later = chrono::Utc::now().timestamp() + LEASE_SECS;
+        let later = chrono::Utc::now().timestamp() + shared.lease_secs;
         let _ = shared
             .store
             .release_lease(&shared.instance, c.feed_id, later)
@@ -239,7 +254,7 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
     let work = poll_feed(p, feed, &row);
     let held = shared
         .store
-        .while_holding(&shared.instance, &[c.feed_id], LEASE_SECS, now, work)
+        .while_holding(&shared.instance, &[c.feed_id], shared.lease_secs, now, work)
         .await;
     let rec = match held {
         Held::Done(rec, _) => rec,
@@ -272,7 +287,7 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
             database_fault(
                 &e,
                 "cannot commit a poll",
-                Duration::from_secs(LEASE_SECS as u64),
+                Duration::from_secs(u64::try_from(shared.lease_secs).unwrap_or(60)),
             );
             crate::ops::metrics::poll(
                 "error",
@@ -296,58 +311,90 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
     if !committed.alerts.is_empty() {
         sinks.wake(); // Sinks (#15): send them now rather than at the next tick.
     }
-    deliver(&shared, committed.alerts).await;
+    deliver(&shared, Some(&committed.alerts)).await;
 }
 
-/// Writes the alerts of this instance's commit (and any the log refused before) to its
-/// alert log and the journal, then marks them delivered. A log that fails raises the
-/// `alert_log` fault and keeps the ids for the next delivery.
-async fn deliver(shared: &Arc<Shared>, mut ids: Vec<i64>) {
-    {
-        let mut unlogged = shared.unlogged.lock().unwrap_or_else(|e| e.into_inner());
-        ids.append(&mut unlogged);
-    }
-    if ids.is_empty() {
+/// Writes alerts this instance owes to its log (those of `ids`, or all it owes) to the log
+/// and the journal, then marks them delivered. A log that fails raises the `alert_log`
+/// fault; the alerts stay owed, and the next heartbeat's sweep writes them.
+async fn deliver(shared: &Arc<Shared>, ids: Option<&[i64]>) {
+    if ids.is_some_and(<[i64]>::is_empty) {
         return;
     }
-    ids.sort_unstable();
-    let alerts = match shared.store.alerts_by_id(&ids).await {
+    let mut unmarked = shared.delivering.lock().await;
+    let now = || chrono::Utc::now().timestamp();
+    if !unmarked.is_empty() {
+        if let Err(e) = shared.store.mark_delivered(&unmarked, now()).await {
+            tracing::warn!(error = %e, alerts = unmarked.len(),
+                "cannot mark logged alerts delivered; retrying at the next heartbeat");
+            return;
+        }
+        unmarked.clear();
+    }
+    let alerts = match shared.store.owed_alerts(&shared.instance, ids).await {
+        Ok(a) if a.is_empty() => return,
         Ok(a) => a,
-        Err(e) => return keep_unlogged(shared, ids, &format!("cannot read new alerts: {e}")),
+        Err(e) => {
+            return health::set(
+                Fault::AlertLog,
+                format!("cannot read new alerts: {e}; retried at the next heartbeat"),
+            )
+        }
     };
+    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
     let log = shared.log.clone();
     let written = tokio::task::spawn_blocking(move || {
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
         alert::write_created(&mut log, &alerts)
     })
     .await;
-    match written {
-        Ok(Ok(())) => health::clear(Fault::AlertLog),
-        Ok(Err(e)) => return keep_unlogged(shared, ids, &e.to_string()),
-        Err(e) => return keep_unlogged(shared, ids, &e.to_string()),
+    let failed = match written {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(why) = failed {
+        return health::set(
+            Fault::AlertLog,
+            format!("{why}; retried at the next heartbeat"),
+        );
     }
-    let now = chrono::Utc::now().timestamp();
-    if let Err(e) = shared.store.mark_delivered(&ids, now).await {
-        // Logged already: not written again; only `delivered_at` stays empty.
-        tracing::warn!(error = %e, "cannot mark logged alerts delivered");
+    health::clear(Fault::AlertLog);
+    if let Err(e) = shared.store.mark_delivered(&ids, now()).await {
+        // Logged already: marked first at the next delivery (or, after a restart, from the
+        // log by `reconcile_log`), never written again.
+        tracing::warn!(error = %e, alerts = ids.len(),
+            "cannot mark logged alerts delivered; retrying at the next heartbeat");
+        *unmarked = ids;
     }
 }
 
-/// The log (or the read before it) failed: the alerts wait for the next delivery.
-fn keep_unlogged(shared: &Shared, ids: Vec<i64>, why: &str) {
-    health::set(Fault::AlertLog, why.to_string());
-    let mut unlogged = shared.unlogged.lock().unwrap_or_else(|e| e.into_inner());
-    unlogged.extend(ids);
+/// Adopts the alerts of instances that died owing them to a log, then writes everything
+/// this instance owes (see the module doc).
+async fn sweep(shared: &Arc<Shared>) {
+    let alive_after = chrono::Utc::now().timestamp() - shared.lease_secs;
+    match shared
+        .store
+        .adopt_orphan_alerts(&shared.instance, alive_after)
+        .await
+    {
+        Ok(ids) if !ids.is_empty() => tracing::warn!(alerts = ids.len(),
+            "adopted alerts another instance created and never logged (it stopped heartbeating); writing them to this instance's log"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot look for alerts owed by dead instances; retrying at the next heartbeat"),
+    }
+    deliver(shared, None).await;
 }
 
-/// Refreshes this instance's heartbeat every few seconds until `stop`; registers it again
-/// when its row was removed (another instance forgot it as dead).
+/// Refreshes this instance's heartbeat every third of a lease (at most [`IDLE_CLAIM`])
+/// until `stop`, registering it again when its row was removed (another instance forgot it
+/// as dead); after each beat, sweeps the alerts this instance owes to its log.
 pub async fn heartbeats(
     shared: Arc<Shared>,
     me: crate::store::pg::Instance,
     stop: CancellationToken,
 ) {
-    let mut every = tokio::time::interval(IDLE_CLAIM);
+    let mut every = tokio::time::interval(shared.beat());
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
@@ -367,8 +414,12 @@ pub async fn heartbeats(
                     tracing::warn!(error = %e, "cannot register this instance again");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed; retrying");
+                continue;
+            }
         }
+        sweep(&shared).await;
     }
 }
 

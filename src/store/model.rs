@@ -222,6 +222,18 @@ pub struct RecentItem {
     pub body: String,
 }
 
+/// An alert as a line of an alert log names it (`alert::recently_logged`): enough to tell
+/// it is the database's alert of that id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedAlert {
+    /// The alert's id.
+    pub id: i64,
+    /// Its rule.
+    pub rule: String,
+    /// Its creation time as logged (RFC 3339).
+    pub time: String,
+}
+
 /// A stored alert joined with its article and feed: what the log, the journal and
 /// `feedwatch alerts` show.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -8,6 +8,7 @@
 pub mod daemon;
 pub mod png;
 pub mod seed;
+pub mod slow;
 pub mod stories;
 
 #[allow(unused_imports)] // each test crate uses some of them

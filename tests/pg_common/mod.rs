@@ -62,6 +62,11 @@ impl TestDb {
     }
 }
 
+/// A pool on the server at `url`, in its default schema.
+pub fn connect(url: &str) -> PgStore {
+    pg::connect(&settings_for(url, None)).expect("pool")
+}
+
 pub fn settings_for(url: &str, schema: Option<&str>) -> PgSettings {
     let mut s = PgSettings::from_url(url, Path::new("/")).expect("FEEDWATCH_TEST_POSTGRES");
     if let Some(schema) = schema {

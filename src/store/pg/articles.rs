@@ -83,7 +83,11 @@ pub(super) async fn lock_stories(tx: &Tx<'_>, rec: &PollRecord) -> Result<(), Pg
 
 /// Stores the articles that matched, in record order (as SQLite), each with its story and
 /// alerts.
-pub(super) async fn write(tx: &Tx<'_>, rec: &PollRecord) -> Result<ArticlesWritten, PgError> {
+pub(super) async fn write(
+    tx: &Tx<'_>,
+    instance: &str,
+    rec: &PollRecord,
+) -> Result<ArticlesWritten, PgError> {
     let mut out = ArticlesWritten::default();
     for a in &rec.articles {
         let (id, story_id, new) = insert_article(tx, rec, a).await?;
@@ -94,7 +98,7 @@ pub(super) async fn write(tx: &Tx<'_>, rec: &PollRecord) -> Result<ArticlesWritt
             Some(sid) => sid,
             None => assign_story(tx, rec, a, id).await?,
         };
-        write_alerts(tx, rec, a, id, sid, &mut out.alerts).await?;
+        write_alerts(tx, (instance, rec), a, (id, sid), &mut out.alerts).await?;
     }
     Ok(out)
 }
@@ -202,13 +206,13 @@ async fn assign_story(
 }
 
 /// The article's alerts, one per rule and story: the unique constraints drop a repeat, and
-/// the ids of those created are pushed onto `created`.
+/// the ids of those created are pushed onto `created`. `instance`, the committing one, owes
+/// them to its alert log (`logged_by`, see migrations/postgres/0007_alert_owner.sql).
 async fn write_alerts(
     tx: &Tx<'_>,
-    rec: &PollRecord,
+    (instance, rec): (&str, &PollRecord),
     a: &NewArticle,
-    id: i64,
-    sid: i64,
+    (id, sid): (i64, i64),
     created: &mut Vec<i64>,
 ) -> Result<(), PgError> {
     if a.alerts.is_empty() {
@@ -216,8 +220,9 @@ async fn write_alerts(
     }
     let insert = tx
         .prepare_cached(
-            "INSERT INTO alerts (article_id, story_id, rule, severity, created_at, terms, snippet)
-             VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)
+            "INSERT INTO alerts (article_id, story_id, rule, severity, created_at, terms, snippet,
+                                 logged_by)
+             VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8)
              ON CONFLICT DO NOTHING
              RETURNING id",
         )
@@ -234,6 +239,7 @@ async fn write_alerts(
                     &rec.polled_at,
                     &al.terms_json(),
                     &al.snippet,
+                    &instance,
                 ],
             )
             .await?;

@@ -1,16 +1,16 @@
 //! What `run` and `poll --once` need from PostgreSQL besides committing a poll: the
 //! configured feeds registered, one feed's state for its poll, the seen-key and page-attempt
-//! lookups of the pipeline, and the alerts a commit created read back for this instance's
-//! alert log (then marked delivered).
+//! lookups of the pipeline, and the alerts written to an alert log marked delivered (which
+//! alerts an instance owes to its log: `orphans`).
 //!
 //! Each is one statement on a pooled connection: the pipeline calls them from many polls at
 //! once, and a pooled connection per call keeps one slow statement from holding up the rest.
 
 use std::collections::HashMap;
 
-use super::read::{alert_record, feed_row, ALERTS_SELECT, FEEDS_SELECT};
+use super::read::{feed_row, FEEDS_SELECT};
 use super::{PgError, PgStore};
-use crate::store::{AlertRecord, FeedRow};
+use crate::store::FeedRow;
 
 impl PgStore {
     /// Makes sure every configured feed has a row (new feeds are due at `now`) and updates
@@ -92,20 +92,6 @@ impl PgStore {
             Some(r) => u32::try_from(r.try_get::<_, i32>(0)?).unwrap_or(0),
             None => 0,
         })
-    }
-
-    /// The alerts with these ids, in id order: those a commit of this instance created,
-    /// read back for its alert log.
-    ///
-    /// # Errors
-    /// A connection or statement error.
-    pub async fn alerts_by_id(&self, ids: &[i64]) -> Result<Vec<AlertRecord>, PgError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!("{ALERTS_SELECT} WHERE a.id = ANY($1) ORDER BY a.id");
-        let rows = self.client().await?.query(&sql, &[&ids]).await?;
-        rows.iter().map(alert_record).collect()
     }
 
     /// Marks alerts written to an alert log as delivered at `at`.

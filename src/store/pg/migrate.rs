@@ -39,10 +39,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_alert_xact.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_alert_owner.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 6;
+pub const LATEST_VERSION: i32 = 7;
 
 /// Key of the advisory lock that serialises migration runs across processes: any fixed
 /// 64-bit number no other application on the database uses ("fw-migr" in ASCII).

@@ -36,6 +36,7 @@ pub mod coord;
 mod daemon;
 mod follow;
 pub mod migrate;
+mod orphans;
 mod outbox;
 mod pgpass;
 mod poll;

@@ -121,7 +121,7 @@ async fn commit_on(
     if !write_feed_state(&tx, instance, token, rec).await? {
         return Ok(None);
     }
-    let committed = write_poll(&tx, rec).await?;
+    let committed = write_poll(&tx, instance, rec).await?;
     // The alerts' sink deliveries commit with the alerts (see `outbox`).
     outbox::queue(&tx, &committed.alerts, sinks, rec.polled_at).await?;
     tx.commit().await?;
@@ -132,13 +132,14 @@ async fn commit_on(
 /// feed's counts.
 async fn write_poll(
     tx: &deadpool_postgres::Transaction<'_>,
+    instance: &str,
     rec: &PollRecord,
 ) -> Result<Committed, PgError> {
     articles::lock_stories(tx, rec).await?;
     write_recent(tx, rec).await?;
     let seen = seen::write(tx, rec).await?;
     write_deferred(tx, rec).await?;
-    let kept = articles::write(tx, rec).await?;
+    let kept = articles::write(tx, instance, rec).await?;
     write_sources(tx, rec).await?;
     if seen.items_new > 0 || kept.articles_new > 0 {
         tx.execute(

@@ -1,0 +1,402 @@
+//! Failover on PostgreSQL through the real binary (issue #15), each test on a PostgreSQL
+//! cluster of its own (`scripts/pg-throwaway.sh`), so that one can be restarted:
+//! - one of three `run` instances killed with SIGKILL mid-cycle: the other two take its
+//!   feeds over once its leases expire and log the alerts it committed but never logged;
+//! - the server restarted mid-cycle: the instances back off, reconnect and carry on;
+//! - alerts owed by an instance that died before logging them are adopted and logged by
+//!   another; an instance restarted after writing its log but before marking the alerts
+//!   delivered marks them from its log instead of writing them again.
+//!
+//! After each, every story alerted exactly once: each alert in exactly one instance's log,
+//! and the logs hold exactly the database's alerts. Skipped without
+//! `FEEDWATCH_TEST_POSTGRES` (the signal that this machine has a PostgreSQL server to start).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
+
+mod common;
+mod pg_common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::slow::SlowFeeds;
+use common::stories::{filler, KEYWORD, PLAIN};
+use common::{rss, wait_for, Daemon, Instance};
+use feedwatch::store::pg::PgStore;
+use serde_json::Value;
+
+/// A throwaway PostgreSQL cluster in a temporary folder, stopped on drop.
+struct Cluster {
+    dir: tempfile::TempDir,
+    url: String,
+    store: PgStore,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-throwaway.sh")
+}
+
+impl Cluster {
+    /// Starts one with feedwatch's schema, or says the test is skipped.
+    async fn start() -> Option<Cluster> {
+        if std::env::var_os("FEEDWATCH_TEST_POSTGRES").is_none() {
+            println!(
+                "skipped: FEEDWATCH_TEST_POSTGRES is unset (eval \"$(scripts/pg-throwaway.sh start DIR)\" sets it)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = std::process::Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .expect("run pg-throwaway.sh");
+        assert!(
+            out.status.success(),
+            "pg-throwaway.sh start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let url = stdout
+            .split('\'')
+            .nth(1)
+            .expect("the script prints the URL quoted")
+            .to_string();
+        let store = pg_common::connect(&url);
+        feedwatch::store::pg::migrate(&store)
+            .await
+            .expect("migrate");
+        Some(Cluster { dir, url, store })
+    }
+
+    /// Stops the server, waits `pause`, starts it again on the same port.
+    fn restart(&self, pause: Duration) {
+        let out = std::process::Command::new("bash")
+            .arg(script())
+            .arg("restart")
+            .arg(self.dir.path())
+            .arg(pause.as_secs().to_string())
+            .output()
+            .expect("run pg-throwaway.sh");
+        assert!(
+            out.status.success(),
+            "pg-throwaway.sh restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The single value of `sql`, as text.
+    async fn value(&self, sql: &str) -> String {
+        let rows = pg_common::pg_rows(&self.store, sql).await;
+        rows.first()
+            .and_then(|r| r.first())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        self.value(sql).await.parse().expect("a count")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+const FEEDS: usize = 30;
+
+/// Thirty feeds answered after `delay`, each with one story every shipped rule alerts on and
+/// two that alert on nothing, all distinct; the alerting stories' links.
+async fn serve_feeds(delay: Duration) -> (String, Arc<SlowFeeds>, BTreeSet<String>) {
+    let mut feeds = SlowFeeds {
+        delay,
+        ..SlowFeeds::default()
+    };
+    let mut hot = BTreeSet::new();
+    for f in 0..FEEDS {
+        let mut items = Vec::new();
+        for i in 0..3 {
+            let link = format!("http://news.invalid/{f}/{i}");
+            let lead = if i == 0 { KEYWORD } else { PLAIN };
+            if i == 0 {
+                hot.insert(link.clone());
+            }
+            items.push((
+                format!("Item {f}-{i}"),
+                link,
+                format!("{lead} {}", filler(f * 10 + i)),
+            ));
+        }
+        let refs: Vec<(&str, &str, Option<&str>)> = items
+            .iter()
+            .map(|(t, l, d)| (t.as_str(), l.as_str(), Some(d.as_str())))
+            .collect();
+        feeds
+            .bodies
+            .insert(format!("/feed/{f}"), rss(&format!("Feed {f}"), &refs));
+    }
+    let (base, feeds) = feeds.serve().await;
+    (base, feeds, hot)
+}
+
+/// An instance on `cluster` polling every feed of `base`, two at a time, with a six-second
+/// lease (failover within seconds, not a minute).
+fn instance(cluster: &Cluster, base: &str, log: &str) -> Instance {
+    let feeds: String = (0..FEEDS)
+        .map(|f| {
+            format!(
+                "[[feeds]]\nurl = \"{base}/feed/{f}\"\nname = \"Feed {f}\"\nfull_text = false\n"
+            )
+        })
+        .collect();
+    let inst = Instance::new(&feeds);
+    let cfg = std::fs::read_to_string(inst.config()).expect("config");
+    let storage = format!(
+        "database = \"{}\"\nlease = \"6s\"\nconnect_timeout = \"2s\"\nstatement_timeout = \"5s\"",
+        cluster.url
+    );
+    let cfg = cfg
+        .replace("database = \"data/fw.db\"", &storage)
+        .replace("log = \"data/alerts.jsonl\"", &format!("log = \"{log}\""))
+        .replace("concurrency = 4", "concurrency = 2");
+    assert!(cfg.contains("lease = \"6s\""), "{cfg}");
+    std::fs::write(inst.config(), cfg).expect("write config");
+    inst
+}
+
+/// Waits until every feed has a committed poll and every alert is in a log.
+async fn wait_cycle_done(cluster: &Cluster, limit: Duration, daemons: &[&Daemon]) {
+    let start = std::time::Instant::now();
+    loop {
+        let unpolled = cluster
+            .count("SELECT count(*) FROM feeds WHERE last_poll_at IS NULL")
+            .await;
+        let unlogged = cluster
+            .count("SELECT count(*) FROM alerts WHERE delivered_at IS NULL")
+            .await;
+        if unpolled == 0 && unlogged == 0 {
+            return;
+        }
+        if start.elapsed() > limit {
+            let logs: Vec<String> = daemons.iter().map(|d| d.log()).collect();
+            panic!(
+                "after {limit:?}: {unpolled} feeds never polled, {unlogged} alerts in no log\n{}",
+                logs.join("\n-----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Each alert in exactly one of the logs, the logs together exactly the database's alerts,
+/// and those exactly the alerting stories, each once per rule. Returns the alerts by log.
+async fn assert_each_alert_logged_once(
+    logs: &[&Instance],
+    any: &Instance,
+    hot: &BTreeSet<String>,
+) -> Vec<usize> {
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut per_log = Vec::new();
+    for (n, inst) in logs.iter().enumerate() {
+        let lines = inst.log_lines();
+        per_log.push(lines.len());
+        for l in lines {
+            let id = l["id"].as_i64().expect("id");
+            if let Some(other) = seen.insert(id, n) {
+                panic!("alert {id} written twice: in log {other} and in log {n}");
+            }
+        }
+    }
+    let stored = any.alerts().await;
+    let stored_ids: BTreeSet<i64> = stored.iter().filter_map(|a| a["id"].as_i64()).collect();
+    let logged: BTreeSet<i64> = seen.keys().copied().collect();
+    assert_eq!(logged, stored_ids, "the logs and the database differ");
+    let alerted: BTreeSet<String> = stored
+        .iter()
+        .filter_map(|a| a["url"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(&alerted, hot, "alerted stories differ from the farm's");
+    let pairs: HashSet<(String, String)> = stored
+        .iter()
+        .map(|a| (a["url"].to_string(), a["rule"].to_string()))
+        .collect();
+    assert_eq!(
+        pairs.len(),
+        stored.len(),
+        "a story alerted twice for a rule"
+    );
+    per_log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_loses_and_repeats_nothing() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (base, feeds, hot) = serve_feeds(Duration::from_millis(800)).await;
+    let insts: Vec<Instance> = (0..3)
+        .map(|_| instance(&cluster, &base, "data/alerts.jsonl"))
+        .collect();
+    let mut daemons: Vec<Daemon> = insts.iter().map(|i| Daemon::start(i, &[])).collect();
+
+    // Kill the first mid-cycle: once it has logged an alert and holds a lease on a feed
+    // whose poll is under way.
+    let victim = daemons[0].pid();
+    let held_sql = format!("SELECT count(*) FROM feeds WHERE lease_owner LIKE '%:{victim}'");
+    let mut held = 0;
+    let start = std::time::Instant::now();
+    while held == 0 || insts[0].log_lines().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first instance never held a lease after logging:\n{}",
+            daemons[0].log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held = cluster.count(&held_sql).await;
+    }
+    daemons[0].kill();
+    let owed = cluster
+        .count(&format!(
+            "SELECT count(*) FROM alerts WHERE delivered_at IS NULL AND logged_by LIKE '%:{victim}'"
+        ))
+        .await;
+    println!("killed instance {victim} holding {held} leases, owing {owed} alerts to its log");
+
+    wait_cycle_done(
+        &cluster,
+        Duration::from_secs(90),
+        &[&daemons[1], &daemons[2]],
+    )
+    .await;
+    let took_over: usize = daemons[1..]
+        .iter()
+        .map(|d| {
+            d.log()
+                .matches("took over a feed whose lease expired")
+                .count()
+        })
+        .sum();
+    assert!(took_over >= 1, "nobody took the dead instance's feeds over");
+    for d in &mut daemons[1..] {
+        d.stop().await;
+    }
+
+    let per_log =
+        assert_each_alert_logged_once(&[&insts[0], &insts[1], &insts[2]], &insts[1], &hot).await;
+    // A feed is fetched twice only when the dead instance held it: its poll was never
+    // committed, and the new holder polled it again.
+    let hits = feeds.hits();
+    let twice = (0..FEEDS)
+        .filter(|f| hits.get(&format!("/feed/{f}")).copied().unwrap_or(0) == 2)
+        .count();
+    for f in 0..FEEDS {
+        let n = hits.get(&format!("/feed/{f}")).copied().unwrap_or(0);
+        assert!((1..=2).contains(&n), "feed {f} fetched {n} times");
+    }
+    assert!(
+        twice as i64 <= held,
+        "{twice} feeds fetched twice, {held} held by the dead instance"
+    );
+    println!("alerts per log: {per_log:?}; feeds taken over: {took_over}; fetched twice: {twice}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_mid_cycle_loses_and_repeats_nothing() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (base, _feeds, hot) = serve_feeds(Duration::from_millis(800)).await;
+    let insts: Vec<Instance> = (0..3)
+        .map(|_| instance(&cluster, &base, "data/alerts.jsonl"))
+        .collect();
+    let mut daemons: Vec<Daemon> = insts.iter().map(|i| Daemon::start(i, &[])).collect();
+    wait_for("a first alert in a log", Duration::from_secs(60), || {
+        insts.iter().any(|i| !i.log_lines().is_empty())
+    })
+    .await;
+    let polled = cluster
+        .count("SELECT count(*) FROM feeds WHERE last_poll_at IS NOT NULL")
+        .await;
+    assert!(polled < FEEDS as i64, "the cycle ended before the restart");
+    cluster.restart(Duration::from_secs(3));
+
+    let refs: Vec<&Daemon> = daemons.iter().collect();
+    wait_cycle_done(&cluster, Duration::from_secs(120), &refs).await;
+    let logs: String = daemons.iter().map(Daemon::log).collect();
+    assert!(
+        logs.contains("PostgreSQL:") && logs.contains("retrying in"),
+        "no instance reported the lost database:\n{logs}"
+    );
+    for d in &mut daemons {
+        assert!(d.try_wait().is_none(), "an instance exited:\n{}", d.log());
+        d.stop().await;
+    }
+    let per_log =
+        assert_each_alert_logged_once(&[&insts[0], &insts[1], &insts[2]], &insts[0], &hot).await;
+    println!("restarted with {polled} of {FEEDS} feeds polled; alerts per log: {per_log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_owed_by_a_dead_instance_are_adopted_and_a_restart_repeats_none() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (base, _feeds, hot) = serve_feeds(Duration::from_millis(10)).await;
+    // An instance whose log refuses every write (a full disk): it commits its polls, owes
+    // their alerts to its log, and exits with the fault.
+    let full = instance(&cluster, &base, "/dev/full");
+    let out = full.run(&["poll", "--once"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("alert_log"), "{stderr}");
+    let owed = cluster
+        .count("SELECT count(*) FROM alerts WHERE delivered_at IS NULL")
+        .await;
+    assert!(owed >= hot.len() as i64, "{owed} alerts owed: {stderr}");
+
+    // Another instance adopts them once the first's heartbeat is a lease old, and logs them.
+    let other = instance(&cluster, &base, "data/alerts.jsonl");
+    let mut d = Daemon::start(&other, &[]);
+    wait_cycle_done(&cluster, Duration::from_secs(60), &[&d]).await;
+    assert!(
+        d.log().contains("adopted alerts another instance created"),
+        "{}",
+        d.log()
+    );
+    d.stop().await;
+    let per_log = assert_each_alert_logged_once(&[&other], &other, &hot).await;
+    assert_eq!(per_log, [owed as usize]);
+
+    // As if it had died between writing its log and marking the alerts delivered: started
+    // again with that log, it marks them from the log and writes none again.
+    let _: Vec<Vec<String>> = pg_common::pg_rows(
+        &cluster.store,
+        "UPDATE alerts SET delivered_at = NULL RETURNING id",
+    )
+    .await;
+    let out = other.run(&["poll", "--once"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cluster
+            .count("SELECT count(*) FROM alerts WHERE delivered_at IS NULL")
+            .await,
+        0
+    );
+    assert_each_alert_logged_once(&[&other], &other, &hot).await;
+    let lines: Vec<Value> = other.log_lines();
+    assert_eq!(lines.len(), owed as usize, "written again");
+}
