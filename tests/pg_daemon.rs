@@ -342,6 +342,8 @@ impl Proxy {
 /// `run` through a cut connection to the database: `/healthz` reports the `store_commit`
 /// fault while it lasts, the process keeps running, and once the database is back the
 /// fault clears and a feed made due is polled again; a clean stop gives the lease back.
+/// The instance runs under a configured id, which labels its metrics, and which a second
+/// process cannot take while it lives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_survives_a_lost_database_connection() {
     use common::{get, wait_for, wait_health, Daemon};
@@ -368,7 +370,7 @@ async fn run_survives_a_lost_database_connection() {
     let through = format!("@{}/", proxy.addr);
     let cfg = cfg.replace(&format!("@{host}:{port}/"), &through).replace(
         "[storage]\n",
-        "[storage]\nconnect_timeout = \"2s\"\nstatement_timeout = \"5s\"\n",
+        "[storage]\nconnect_timeout = \"2s\"\nstatement_timeout = \"5s\"\ninstance_id = \"fw-cut-1\"\n",
     );
     assert!(cfg.contains(&through), "{cfg}");
     std::fs::write(inst.config(), cfg).expect("write config");
@@ -392,10 +394,14 @@ async fn run_survives_a_lost_database_connection() {
         d.log()
     );
     let (_, metrics) = get(http, "/metrics").await;
+    // Every series carries the configured instance id.
     assert!(
-        metrics.contains("feedwatch_fault{fault=\"store_commit\"} 1"),
+        metrics
+            .contains("feedwatch_fault{feedwatch_instance=\"fw-cut-1\",fault=\"store_commit\"} 1"),
         "{metrics}"
     );
+    let ids: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    assert_eq!(ids, ["fw-cut-1"]);
 
     proxy.restore();
     wait_health(http, 200, "ok", Duration::from_secs(60)).await;
@@ -405,6 +411,13 @@ async fn run_survives_a_lost_database_connection() {
         srv.requests("/rss") > before
     })
     .await;
+    let twin = inst.run(&["poll", "--once"]).await;
+    let stderr = String::from_utf8_lossy(&twin.stderr);
+    assert_ne!(twin.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("instance id \"fw-cut-1\" is in use by a live instance"),
+        "{stderr}"
+    );
     d.stop().await;
     assert_eq!(inst.log_lines().len(), 2, "no alert repeated");
     let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;

@@ -59,8 +59,12 @@ pub(super) async fn build(
     let store = pg::connect(settings)?;
     pg::migrate(&store).await?;
     let now = chrono::Utc::now().timestamp();
-    let me = Instance::this_process(now);
-    store.register_instance(&me).await?;
+    let me = Instance::named(settings.instance_id.as_deref(), now);
+    if !crate::ops::metrics::set_instance(&me.id) {
+        tracing::debug!("metrics were recorded before the instance id was known: not labelled");
+    }
+    let lease = i64::try_from(settings.lease.as_secs()).unwrap_or(60);
+    store.register_instance(&me, now - lease).await?;
     store.sync_feeds(&feed_list(&cfg), now).await?;
     let log = AlertLog::open(&cfg.alert_log)?;
     reconcile(&store, &cfg.alert_log, now).await?;

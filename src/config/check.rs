@@ -46,6 +46,7 @@ const TOP_KEYS: &str =
 pub(super) struct RawStorage {
     pub(super) database: Option<String>,
     pub(super) password_file: Option<PathBuf>,
+    pub(super) instance_id: Option<String>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]

@@ -106,6 +106,8 @@ pub struct PgSettings {
     /// How long a feed stays leased to an instance that stopped renewing (and how old a
     /// heartbeat makes an instance dead); renewals and heartbeats come every third of it.
     pub lease: Duration,
+    /// This instance's id among those sharing the database; `None`: `hostname:pid`.
+    pub instance_id: Option<String>,
 }
 
 impl PgSettings {
@@ -168,6 +170,7 @@ impl fmt::Debug for PgSettings {
             .field("statement_timeout", &self.statement_timeout)
             .field("pool_size", &self.pool_size)
             .field("lease", &self.lease)
+            .field("instance_id", &self.instance_id)
             .finish()
     }
 }
@@ -244,6 +247,7 @@ pub(super) fn parse_url(url: &str, base: &Path) -> Result<PgSettings, String> {
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         pool_size: usize::try_from(DEFAULT_POOL_SIZE).unwrap_or(8),
         lease: DEFAULT_LEASE,
+        instance_id: None,
     })
 }
 
@@ -255,6 +259,7 @@ pub(super) struct PgKeys {
     pub statement_timeout: Option<Duration>,
     pub pool_size: Option<usize>,
     pub lease: Option<Duration>,
+    pub instance_id: Option<String>,
 }
 
 impl PgKeys {
@@ -268,6 +273,7 @@ impl PgKeys {
             ),
             ("storage.pool_size", self.pool_size.is_some()),
             ("storage.lease", self.lease.is_some()),
+            ("storage.instance_id", self.instance_id.is_some()),
         ]
         .into_iter()
         .find_map(|(k, set)| set.then_some(k))
@@ -328,11 +334,33 @@ pub(super) fn select(
         s.statement_timeout = keys.statement_timeout.unwrap_or(s.statement_timeout);
         s.pool_size = keys.pool_size.unwrap_or(s.pool_size);
         s.lease = keys.lease.unwrap_or(s.lease);
+        if let Some(id) = &keys.instance_id {
+            match check_instance_id(id) {
+                Ok(()) => s.instance_id = Some(id.clone()),
+                Err(m) => problems.push(("storage.instance_id", m)),
+            }
+        }
     }
     match settings {
         Some(s) if problems.is_empty() => Ok(Database::Postgres(Box::new(s))),
         _ => Err(problems),
     }
+}
+
+/// Longest `[storage] instance_id`: it is shown in `status`, logs and metric labels.
+const MAX_INSTANCE_ID: usize = 64;
+
+/// A configured instance id: 1 to [`MAX_INSTANCE_ID`] ASCII letters, digits, `.`, `_`, `-`
+/// or `:` (a host name, or `name:role`), so it reads the same in `status`, the journal and
+/// a Prometheus label.
+fn check_instance_id(id: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if id.is_empty() || id.len() > MAX_INSTANCE_ID || !id.chars().all(ok) {
+        return Err(format!(
+            "must be 1 to {MAX_INSTANCE_ID} ASCII letters, digits, '.', '_', '-' or ':' (e.g. \"fw-east-1\")"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `[storage] database` and its PostgreSQL keys into the config's two fields: the
@@ -354,6 +382,7 @@ pub(super) fn take_database(
         statement_timeout: raw.statement_timeout,
         pool_size: raw.pool_size.and_then(|n| usize::try_from(n).ok()),
         lease: raw.lease,
+        instance_id: raw.instance_id.clone(),
     };
     let mut push = |key: &str, message: &str| {
         let line = super::source::key_line(src.text, key);
@@ -499,6 +528,33 @@ mod tests {
             let e = parse_url(u, Path::new("/")).expect_err(u);
             assert!(e.contains("not a valid PostgreSQL URL"), "{e}");
             assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_instance_id_is_checked_and_kept() {
+        let keys = |id: &str| PgKeys {
+            instance_id: Some(id.to_string()),
+            ..PgKeys::default()
+        };
+        let ok = select(
+            Some("postgresql://u@h/db"),
+            keys("fw-east-1"),
+            Path::new("/b"),
+            PathBuf::new(),
+        );
+        assert!(
+            matches!(ok, Ok(Database::Postgres(s)) if s.instance_id.as_deref() == Some("fw-east-1"))
+        );
+        for bad in ["", "a b", "é", &"x".repeat(65)] {
+            let e = select(
+                Some("postgresql://u@h/db"),
+                keys(bad),
+                Path::new("/b"),
+                PathBuf::new(),
+            )
+            .expect_err(bad);
+            assert_eq!(e[0].0, "storage.instance_id", "{bad:?}");
         }
     }
 

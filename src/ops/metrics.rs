@@ -9,6 +9,7 @@
 //! as a failing commit or alert log is active). The listener bounds what clients can hold: a
 //! connection cap and header, idle and lifetime timeouts (see [`serve`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -73,10 +74,26 @@ struct Metrics {
     last_loop: AtomicI64,
 }
 
+/// The instance id every series is labelled with (`feedwatch_instance`), on PostgreSQL where
+/// several instances share the work; set before the first metric is recorded.
+static INSTANCE: OnceLock<String> = OnceLock::new();
+
+/// Labels every metric of this process with `feedwatch_instance="<id>"`, so dashboards over
+/// several instances sharing one database tell them apart by the id `status` shows (the
+/// scrape's own `instance` label is the listener's address). Must come before any metric is
+/// recorded; `false` (and no label) when it came too late or twice.
+pub fn set_instance(id: &str) -> bool {
+    INSTANCE.set(id.to_string()).is_ok() && METRICS.get().is_none()
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
 fn metrics() -> &'static Metrics {
-    static M: OnceLock<Metrics> = OnceLock::new();
-    M.get_or_init(|| {
-        let mut registry = Registry::with_prefix("feedwatch");
+    METRICS.get_or_init(|| {
+        let labels = INSTANCE
+            .get()
+            .map(|id| (Cow::Borrowed("feedwatch_instance"), Cow::Owned(id.clone())));
+        let mut registry = Registry::with_prefix_and_labels("feedwatch", labels.into_iter());
         let polls = Family::<ResultLabel, Counter>::default();
         let fetch_errors = Family::<KindLabel, Counter>::default();
         let http_status = Family::<StatusLabel, Counter>::default();

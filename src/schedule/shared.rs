@@ -410,7 +410,8 @@ pub async fn heartbeats(
                     heartbeat_at: now,
                     ..me.clone()
                 };
-                if let Err(e) = shared.store.register_instance(&me).await {
+                let stale_before = now - shared.lease_secs;
+                if let Err(e) = shared.store.register_instance(&me, stale_before).await {
                     tracing::warn!(error = %e, "cannot register this instance again");
                 }
             }

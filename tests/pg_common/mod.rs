@@ -97,7 +97,10 @@ pub async fn add_feeds(store: &PgStore, n: i64, due: i64) {
 pub async fn register(store: &PgStore, id: &str, now: i64) {
     let mut i = Instance::this_process(now);
     i.id = id.to_string();
-    store.register_instance(&i).await.expect("register");
+    store
+        .register_instance(&i, now - 60)
+        .await
+        .expect("register");
 }
 
 pub fn ids(claims: &[pg::Claim]) -> Vec<i64> {

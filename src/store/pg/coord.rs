@@ -53,10 +53,16 @@ pub struct Instance {
 impl Instance {
     /// This process as an instance starting at `now`, with the default id.
     pub fn this_process(now: i64) -> Instance {
+        Instance::named(None, now)
+    }
+
+    /// This process as an instance starting at `now`, with the configured id if any
+    /// (`[storage] instance_id`), else `hostname:pid`.
+    pub fn named(id: Option<&str>, now: i64) -> Instance {
         let hostname = hostname();
         let pid = std::process::id();
         Instance {
-            id: format!("{hostname}:{pid}"),
+            id: id.map_or_else(|| format!("{hostname}:{pid}"), str::to_string),
             hostname,
             pid,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -77,6 +83,12 @@ impl Instance {
             feeds_held: r.try_get("feeds_held")?,
         })
     }
+}
+
+/// Whether a process with this id runs on this machine (an earlier run of this instance
+/// that died leaves none).
+fn process_alive(pid: i32) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The default instance id: `hostname:pid`, unique among live processes.
@@ -117,14 +129,40 @@ pub struct Claim {
 pub const MAX_CLAIM: i64 = 10_000;
 
 impl PgStore {
-    /// Records `instance` as alive (or again alive, after a restart with the same id).
+    /// Records `instance` as alive (or again alive, after a restart with the same id),
+    /// unless another live process holds its id: a row with a heartbeat after
+    /// `stale_before`, from another host, or from a process of this host still running.
     ///
     /// # Errors
-    /// A connection or statement error.
-    pub async fn register_instance(&self, instance: &Instance) -> Result<(), PgError> {
+    /// [`PgError::InstanceIdInUse`]; a connection or statement error.
+    pub async fn register_instance(
+        &self,
+        instance: &Instance,
+        stale_before: i64,
+    ) -> Result<(), PgError> {
         let pid = i32::try_from(instance.pid).unwrap_or(i32::MAX);
-        self.client()
-            .await?
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT hostname, pid, heartbeat_at FROM instances WHERE id = $1",
+                &[&instance.id],
+            )
+            .await?;
+        if let Some(r) = row {
+            let (host, other, beat): (String, i32, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let same_process = host == instance.hostname && other == pid;
+            let gone = host == instance.hostname && !process_alive(other);
+            if beat > stale_before && !same_process && !gone {
+                return Err(PgError::InstanceIdInUse {
+                    id: instance.id.clone(),
+                    hostname: host,
+                    pid: other,
+                    age_secs: instance.heartbeat_at.saturating_sub(beat),
+                });
+            }
+        }
+        client
             .execute(
                 "INSERT INTO instances (id, hostname, pid, version, started_at, heartbeat_at)
                  VALUES ($1, $2, $3, $4, $5, $6)

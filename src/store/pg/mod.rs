@@ -95,6 +95,22 @@ pub enum PgError {
         /// The newest version this binary has migrations for.
         supported: i32,
     },
+    /// Another live process registered under this instance id (a configured
+    /// `[storage] instance_id` given to two instances): sharing it would share its leases.
+    #[error(
+        "instance id {id:?} is in use by a live instance (pid {pid} on {hostname}, heartbeat \
+         {age_secs}s ago): give each instance its own `[storage] instance_id`, or stop the other"
+    )]
+    InstanceIdInUse {
+        /// The id.
+        id: String,
+        /// Where the other process runs.
+        hostname: String,
+        /// Its process id there.
+        pid: i32,
+        /// Seconds since its last heartbeat.
+        age_secs: i64,
+    },
     /// A poll's commit was refused because the instance no longer holds the feed's lease
     /// under the claim's token: the lease expired and another instance claimed the feed
     /// (which now polls it), or the record is not the claimed feed's. Nothing was written;
