@@ -7,6 +7,12 @@
 #
 #   benches/pg_farm.sh [path/to/feedwatch]          # default target/debug/feedwatch (built if missing)
 #   FEEDS=200 TIMEOUT=300 KEEP=1 benches/pg_farm.sh  # smaller farm; keep the work folder
+#   CHECK=1 benches/pg_farm.sh                     # also exit 1 unless the issue's checks hold
+#
+# With CHECK=1 (CI runs it so) the figures become the acceptance checks of issue #15: every
+# feed polled, each fetched exactly once, shares within +-25% of the mean, every instance
+# exiting 0 on SIGTERM, every alert in exactly one log, and the alerted items exactly the
+# farm's ground truth.
 #
 # Needs python3, nginx, curl, psql and the PostgreSQL server (see scripts/pg-throwaway.sh).
 # Environment: FEEDS (1000), TIMEOUT (600 s for the cycle), RULES (config/rules.toml),
@@ -109,9 +115,15 @@ undelivered=$(q "SELECT count(*) FROM alerts WHERE delivered_at IS NULL")
 echo "alerts not marked delivered (logged) in the database: $undelivered"
 
 # The access log (every GET, with its agent) and the three alert logs, against the manifest.
-python3 - "$RUNDIR/access.log" "$FARM/manifest.json" "$dir/db_alerts" "$dir"/alerts{1,2,3}.jsonl <<'EOF'
+failed=()
+[[ $n -ge $total ]] || failed+=("only $n of $total feeds polled within ${limit}s")
+[[ ${rcs[*]} == "0 0 0" ]] || failed+=("exit statuses ${rcs[*]}, not 0 0 0")
+[[ $undelivered -eq 0 ]] || failed+=("$undelivered alerts in no log")
+rc=0
+CHECK=${CHECK:-} python3 - "$RUNDIR/access.log" "$FARM/manifest.json" "$dir/db_alerts" "$dir"/alerts{1,2,3}.jsonl <<'EOF' || rc=$?
 import collections, json, os, re, sys
 access, manifest, db_alerts, logs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+problems = []
 gets, by = collections.Counter(), collections.defaultdict(set)
 for line in open(access):
     m = re.search(r'"feedwatch-pgfarm-(\d)[^"]*" (/feeds/\S+)$', line)
@@ -120,20 +132,26 @@ for line in open(access):
         by[m.group(1)].add(m.group(2))
 twice = sorted(u for u, c in gets.items() if c > 1)
 print("feeds fetched: %d; fetched more than once: %d %s" % (len(gets), len(twice), twice[:5]))
+if twice:
+    problems.append("%d feeds fetched more than once" % len(twice))
 shares = [len(by[str(i)]) for i in (1, 2, 3)]
 mean = sum(shares) / 3
 within = all(abs(s - mean) <= 0.25 * mean for s in shares)
 print("shares (feeds fetched per instance): %s; mean %.1f; within +-25%% of the mean: %s" % (shares, mean, within))
+if not within:
+    problems.append("shares %s not within +-25%% of the mean" % shares)
 rows = [l.split(" ", 2) for l in open(db_alerts).read().splitlines()]
 print("alerts in the database: %d (%s)" % (len(rows), dict(collections.Counter(r[1] for r in rows))))
 ids = collections.Counter()
 for i, path in enumerate(logs, 1):
     lines = [json.loads(l) for l in open(path)] if os.path.exists(path) else []
     print("alert log %d: %d alerts" % (i, len(lines)))
-    ids.update({a["id"] for a in lines})
+    ids.update(a["id"] for a in lines)
 dups = sorted(k for k, c in ids.items() if c > 1)
 missing = {int(r[0]) for r in rows} - set(ids)
 print("alert ids in two logs: %d %s; in the database but in no log: %d" % (len(dups), dups[:5], len(missing)))
+if dups or missing or sum(ids.values()) != len(rows):
+    problems.append("alerts not exactly once across the logs")
 # The farm's truth is per item (keyword_ids), not per rule: compare the set of alerted items.
 truth = {i for f in json.load(open(manifest))["feeds_list"] for i in f["keyword_ids"]}
 urn = lambda u: (lambda m: "urn:feedfarm:%s:%s" % m.groups() if m else u)(re.search(r"/articles/([^/]+)/([^/]+)\.html$", u))
@@ -141,4 +159,14 @@ alerted = {urn(r[2]) for r in rows}
 print("alerted items: %d; ground-truth keyword items: %d; missed: %d %s; not in the truth: %d %s; exact: %s" % (
     len(alerted), len(truth), len(truth - alerted), sorted(truth - alerted)[:3],
     len(alerted - truth), sorted(alerted - truth)[:3], alerted == truth))
+if alerted != truth:
+    problems.append("alerted items differ from the ground truth")
+for p in problems:
+    print("CHECK FAILED: " + p)
+sys.exit(1 if problems and os.environ.get("CHECK") else 0)
 EOF
+for f in "${failed[@]}"; do echo "CHECK FAILED: $f"; done
+if [[ -n ${CHECK:-} ]]; then
+    if [[ $rc -ne 0 || ${#failed[@]} -gt 0 ]]; then exit 1; fi
+    echo "CHECK: all of issue #15's farm checks hold"
+fi

@@ -17,6 +17,8 @@
 # PostgreSQL refuses to run as root; as root the server runs as the `postgres` user (via
 # runuser) and DIR is handed to that user, so DIR's parent folders must be searchable by it.
 # The server binaries are looked up in $PG_BINDIR, then PATH, then /usr/lib/postgresql/*/bin.
+# $PG_EXTRA_OPTS, when set, is appended to the server's options at `start` (for example
+# `-c shared_preload_libraries=pg_stat_statements`, as benches/backends.sh does).
 set -euo pipefail
 
 die() {
@@ -136,7 +138,7 @@ start() {
 launch() {
     # fsync off: a throwaway cluster need not survive a power cut, and tests run faster.
     as_owner "$bindir/pg_ctl" -D "$1/data" -l "$1/postgres.log" -w -t 60 \
-        -o "-p $2 -k $1/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        -o "-p $2 -k $1/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200${PG_EXTRA_OPTS:+ $PG_EXTRA_OPTS}" \
         start >&2
 }
 

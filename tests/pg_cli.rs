@@ -2,7 +2,8 @@
 //! refused at start by the commands not yet ported, with one message naming the setting,
 //! the commands that do run on PostgreSQL and what to use meanwhile, and the config-error
 //! exit code (2). The ported ones (`run`, `poll --once`, `alerts`, `status`, `search`)
-//! connect, and report a server they cannot reach; `run` and `poll` refuse digest sinks on
+//! connect, and report a server they cannot reach; those that need no database (`check`,
+//! `config check`, `extract`) run as on SQLite; `run` and `poll` refuse digest sinks on
 //! PostgreSQL (not yet ported; alert sinks run, see `pg_sinks`). Needs no server: nothing
 //! connects anywhere but a closed port.
 
@@ -36,8 +37,7 @@ fn commands_not_yet_ported_refuse_a_postgres_database() {
     let config = inst.config();
     let config = config.to_str().expect("utf-8 path");
     for args in [
-        &["config", "check"][..],
-        &["backtest", "embassy"],
+        &["backtest", "embassy"][..],
         &["feeds", "list"],
         &["sinks", "retry", "x"],
         &["digest"],
@@ -55,7 +55,7 @@ fn commands_not_yet_ported_refuse_a_postgres_database() {
             "{what}: {err}"
         );
         assert!(
-            err.contains("PostgreSQL backend is in progress: today only `run`, `poll --once`, `alerts` (with `--follow`), `status` and `search` run on it"),
+            err.contains("PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `check`, `config check`, `parse` and `extract` run on it"),
             "{what}: {err}"
         );
         assert!(
@@ -68,6 +68,45 @@ fn commands_not_yet_ported_refuse_a_postgres_database() {
             "{what}"
         );
     }
+    assert!(!inst.db().exists(), "no SQLite file was made instead");
+}
+
+/// `config check`, `check` and `extract` need no database: on a PostgreSQL config they run
+/// (the URL shown masked), and make no SQLite file.
+#[test]
+fn the_commands_without_a_database_run_on_a_postgres_config() {
+    let (inst, _) = pg_instance("");
+    let config = inst.config();
+    let config = config.to_str().expect("utf-8 path");
+    let article = inst.dir.path().join("story.txt");
+    std::fs::write(
+        &article,
+        "Rockets hit Baghdad's Green Zone\nRockets struck Baghdad's Green Zone overnight and landed near the US embassy, Iraqi security officials said.\n",
+    )
+    .expect("write story");
+    let article = article.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let out = command(["--config", config].iter().chain(args))
+            .output()
+            .expect("run feedwatch");
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(!o.contains("hunter2") && !e.contains("hunter2"), "{o}{e}");
+        (out.status.code(), o, e)
+    };
+    let (code, out, err) = run(&["config", "check"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("database postgresql://fw:***@127.0.0.1:9/news"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["check", article]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("green-zone"), "{out}");
+    let (code, _, err) = run(&["extract", article]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(!inst.db().exists(), "no SQLite file was made instead");
 }
 

@@ -163,6 +163,8 @@ pub struct ServiceLine<'a> {
 /// One instance sharing a PostgreSQL database, in [`ServiceLine`].
 #[derive(Debug, Serialize)]
 pub struct InstanceState<'a> {
+    /// Alerts it created (or adopted from a dead instance) not yet in its log.
+    pub alerts_owed: i64,
     /// Names (or URLs) of the feeds it holds a live lease on.
     pub feeds: &'a [String],
     /// Its last heartbeat (RFC 3339).

@@ -268,7 +268,8 @@ fn load_config(cli: &Cli) -> Result<Loaded> {
 }
 
 /// [`load_config`] for the commands that run on PostgreSQL too (through
-/// `store::reader::Reader`); every other command refuses a PostgreSQL URL at load.
+/// `store::reader::Reader`, or without the database: `check`, `parse`, `extract`); every
+/// other command refuses a PostgreSQL URL at load.
 fn load_reading_config(cli: &Cli) -> Result<Loaded> {
     let path = config::locate(cli.config.as_deref())?;
     Ok(feedwatch::app::load_config_with(
@@ -352,7 +353,9 @@ async fn status(cli: &Cli, format: Format) -> Result<u8> {
 /// `config check`: every problem, exit 2 on any.
 fn config_check(cli: &Cli) -> Result<u8> {
     let path = config::locate(cli.config.as_deref())?;
-    match feedwatch::app::load_config(&path, &Env::from_process()).and_then(|l| {
+    // Checked as the daemon reads it: on PostgreSQL too, with what `run` refuses there.
+    let env = Env::from_process();
+    match feedwatch::app::load_config_with(&path, &env, config::Backends::Daemon).and_then(|l| {
         config::require_work(&l.config)?;
         Ok(l.config)
     }) {
@@ -361,12 +364,15 @@ fn config_check(cli: &Cli) -> Result<u8> {
                 eprintln!("{}: [[sites]]: {e}", path.display());
                 return Ok(2);
             }
+            let database = match cfg.backend() {
+                config::Backend::Sqlite(p) => p.display().to_string(),
+                config::Backend::Postgres(pg) => pg.redacted(),
+            };
             println!(
-                "{}: ok ({} feeds, {} rules; database {}, alert log {})",
+                "{}: ok ({} feeds, {} rules; database {database}, alert log {})",
                 path.display(),
                 cfg.feeds.len(),
                 cfg.rules.len(),
-                cfg.database.display(),
                 cfg.alert_log.display()
             );
             Ok(0)

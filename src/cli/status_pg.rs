@@ -29,6 +29,8 @@ pub(super) struct PgService {
     now: i64,
     /// Bytes free where the alert log is written.
     log_free: Option<u64>,
+    /// `[storage] lease` in seconds: an instance silent for longer is presumed dead.
+    lease_secs: i64,
 }
 
 impl PgService {
@@ -42,6 +44,7 @@ impl PgService {
             members: vec![],
             now,
             log_free: super::status::free_bytes(&cfg.alert_log),
+            lease_secs: i64::try_from(pg.lease.as_secs()).unwrap_or(60),
         };
         let reader = match Reader::open(cfg.backend()).await {
             Ok(r) => r,
@@ -82,6 +85,7 @@ impl PgService {
                 self.members
                     .iter()
                     .map(|m| json::InstanceState {
+                        alerts_owed: m.instance.alerts_owed,
                         feeds: &m.feeds,
                         heartbeat: rfc3339(m.instance.heartbeat_at),
                         heartbeat_age_secs: self.now - m.instance.heartbeat_at,
@@ -142,15 +146,29 @@ impl PgService {
             } else {
                 printable(&m.feeds.join(", "), false).into_owned()
             };
+            let age = self.now - i.heartbeat_at;
             writeln!(
                 out,
-                "  {}  started {}  last heartbeat {} ({}s ago)  holds {} feed(s): {feeds}",
+                "  {}  started {}  last heartbeat {} ({age}s ago)  holds {} feed(s): {feeds}",
                 printable(&i.id, false),
                 rfc3339(i.started_at),
                 rfc3339(i.heartbeat_at),
-                self.now - i.heartbeat_at,
                 m.feeds.len(),
             )?;
+            if age > self.lease_secs {
+                writeln!(
+                    out,
+                    "    NO HEARTBEAT for longer than a lease ({}s): stopped or dead; its feeds and the alerts it owes pass to the others",
+                    self.lease_secs
+                )?;
+            }
+            if i.alerts_owed > 0 {
+                writeln!(
+                    out,
+                    "    owes {} alert(s) to its alert log (written at its next heartbeat, or by another instance once it is a lease silent)",
+                    i.alerts_owed
+                )?;
+            }
         }
         Ok(())
     }

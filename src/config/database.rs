@@ -422,7 +422,7 @@ pub enum Backends {
 
 /// Why a PostgreSQL database is refused by a command not yet ported to it: which commands
 /// do work on it today, and what to use meanwhile.
-pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today only `run`, `poll --once`, `alerts` (with `--follow`), `status` and `search` run on it; this command (like `backtest`, `feeds`, `sinks`, `digest`, `db`, `check` and `config check`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
+pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `check`, `config check`, `parse` and `extract` run on it; this command (like `backtest`, `feeds`, `sinks retry`, `digest` and `db`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
 
 /// Why `run` and `poll` refuse a digest sink on PostgreSQL for now, and what to do instead.
 pub const DIGEST_SINKS_NOT_ON_POSTGRES: &str = "digest sinks do not run on PostgreSQL yet (issue #15: alert sinks do); remove `digest` to deliver each alert instead, or use a SQLite database for scheduled digests; see the README's \"PostgreSQL (in progress)\"";

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeSet;
 
+use super::cached;
 use super::PgError;
 use crate::store::{NewArticle, PollRecord};
 use crate::story::{self, Fingerprint};
@@ -55,11 +56,11 @@ pub(super) async fn lock_stories(tx: &Tx<'_>, rec: &PollRecord) -> Result<(), Pg
         return Ok(());
     }
     if rec.articles.len() > MAX_BAND_LOCKED_ARTICLES {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ALL_STORIES_LOCK])
-            .await?;
+        cached::execute(tx, "SELECT pg_advisory_xact_lock($1)", &[&ALL_STORIES_LOCK]).await?;
         return Ok(());
     }
-    tx.execute(
+    cached::execute(
+        tx,
         "SELECT pg_advisory_xact_lock_shared($1)",
         &[&ALL_STORIES_LOCK],
     )
@@ -73,7 +74,8 @@ pub(super) async fn lock_stories(tx: &Tx<'_>, rec: &PollRecord) -> Result<(), Pg
         .collect::<BTreeSet<i64>>()
         .into_iter()
         .collect();
-    tx.execute(
+    cached::execute(
+        tx,
         "SELECT pg_advisory_xact_lock(b) FROM unnest($1::bigint[]) AS b",
         &[&bands],
     )
@@ -147,12 +149,12 @@ async fn insert_article(
         return Ok((row.try_get(0)?, None, true));
     }
     // Stored by an earlier commit (the conflict waited for it to finish, so it is visible).
-    let row = tx
-        .query_one(
-            "SELECT id, story_id FROM articles WHERE item_key = $1",
-            &[&a.item_key],
-        )
-        .await?;
+    let row = cached::query_one(
+        tx,
+        "SELECT id, story_id FROM articles WHERE item_key = $1",
+        &[&a.item_key],
+    )
+    .await?;
     Ok((row.try_get(0)?, row.try_get(1)?, false))
 }
 
@@ -191,13 +193,15 @@ async fn assign_story(
         }
     }
     let sid = found.unwrap_or(id);
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO article_bands (band, article_id) SELECT b, $2 FROM unnest($1::bigint[]) AS b
          ON CONFLICT DO NOTHING",
         &[&bands, &id],
     )
     .await?;
-    tx.execute(
+    cached::execute(
+        tx,
         "UPDATE articles SET story_id = $2 WHERE id = $1",
         &[&id, &sid],
     )

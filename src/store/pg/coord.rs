@@ -29,6 +29,7 @@
 
 use tokio_postgres::Row;
 
+use super::cached;
 use super::{PgError, PgStore};
 
 /// One instance's membership row.
@@ -48,6 +49,9 @@ pub struct Instance {
     pub heartbeat_at: i64,
     /// Feeds it holds an unexpired lease on (filled by [`PgStore::instances`]).
     pub feeds_held: i64,
+    /// Alerts it created (or adopted) and has not yet written to its log (filled by
+    /// [`PgStore::instances`]).
+    pub alerts_owed: i64,
 }
 
 impl Instance {
@@ -69,6 +73,7 @@ impl Instance {
             started_at: now,
             heartbeat_at: now,
             feeds_held: 0,
+            alerts_owed: 0,
         }
     }
 
@@ -81,6 +86,7 @@ impl Instance {
             started_at: r.try_get("started_at")?,
             heartbeat_at: r.try_get("heartbeat_at")?,
             feeds_held: r.try_get("feeds_held")?,
+            alerts_owed: r.try_get("alerts_owed")?,
         })
     }
 }
@@ -142,12 +148,12 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let pid = i32::try_from(instance.pid).unwrap_or(i32::MAX);
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT hostname, pid, heartbeat_at FROM instances WHERE id = $1",
-                &[&instance.id],
-            )
-            .await?;
+        let row = cached::query_opt(
+            &client,
+            "SELECT hostname, pid, heartbeat_at FROM instances WHERE id = $1",
+            &[&instance.id],
+        )
+        .await?;
         if let Some(r) = row {
             let (host, other, beat): (String, i32, i64) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
@@ -162,23 +168,23 @@ impl PgStore {
                 });
             }
         }
-        client
-            .execute(
-                "INSERT INTO instances (id, hostname, pid, version, started_at, heartbeat_at)
+        cached::execute(
+            &client,
+            "INSERT INTO instances (id, hostname, pid, version, started_at, heartbeat_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
                      version = excluded.version, started_at = excluded.started_at,
                      heartbeat_at = excluded.heartbeat_at",
-                &[
-                    &instance.id,
-                    &instance.hostname,
-                    &pid,
-                    &instance.version,
-                    &instance.started_at,
-                    &instance.heartbeat_at,
-                ],
-            )
-            .await?;
+            &[
+                &instance.id,
+                &instance.hostname,
+                &pid,
+                &instance.version,
+                &instance.started_at,
+                &instance.heartbeat_at,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -188,34 +194,33 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn heartbeat(&self, id: &str, now: i64) -> Result<bool, PgError> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE instances SET heartbeat_at = greatest(heartbeat_at, $2) WHERE id = $1",
-                &[&id, &now],
-            )
-            .await?;
+        let n = cached::execute(
+            &self.client().await?,
+            "UPDATE instances SET heartbeat_at = greatest(heartbeat_at, $2) WHERE id = $1",
+            &[&id, &now],
+        )
+        .await?;
         Ok(n == 1)
     }
 
-    /// Every registered instance, by id, with the feeds each holds a live lease on at `now`.
+    /// Every registered instance, by id, with the feeds each holds a live lease on at `now`
+    /// and the alerts it owes to its log.
     ///
     /// # Errors
     /// A connection or statement error.
     pub async fn instances(&self, now: i64) -> Result<Vec<Instance>, PgError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT i.id, i.hostname, i.pid, i.version, i.started_at, i.heartbeat_at,
-                        count(f.id) AS feeds_held
+        let rows = cached::query(
+            &self.client().await?,
+            "SELECT i.id, i.hostname, i.pid, i.version, i.started_at, i.heartbeat_at,
+                        count(f.id) AS feeds_held,
+                        (SELECT count(*) FROM alerts a
+                         WHERE a.delivered_at IS NULL AND a.logged_by = i.id) AS alerts_owed
                  FROM instances i
                  LEFT JOIN feeds f ON f.lease_owner = i.id AND f.lease_expires > $1
                  GROUP BY i.id ORDER BY i.id",
-                &[&now],
-            )
-            .await?;
+            &[&now],
+        )
+        .await?;
         rows.iter().map(Instance::from_row).collect()
     }
 
@@ -225,14 +230,12 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn forget_instances(&self, before: i64) -> Result<Vec<String>, PgError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "DELETE FROM instances WHERE heartbeat_at < $1 RETURNING id",
-                &[&before],
-            )
-            .await?;
+        let rows = cached::query(
+            &self.client().await?,
+            "DELETE FROM instances WHERE heartbeat_at < $1 RETURNING id",
+            &[&before],
+        )
+        .await?;
         rows.iter()
             .map(|r| r.try_get(0).map_err(PgError::from))
             .collect()
@@ -254,16 +257,14 @@ impl PgStore {
     ) -> Result<Vec<Claim>, PgError> {
         let limit = limit.clamp(0, MAX_CLAIM);
         let lease_secs = lease_secs.max(1);
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "WITH due AS (
+        let rows = cached::query(
+            &self.client().await?,
+            "WITH due AS (
                      SELECT id, lease_owner AS previous FROM feeds
                      WHERE removed_at IS NULL
                        AND coalesce(next_poll_at, 0) <= $2
                        AND (lease_owner IS NULL OR lease_expires <= $2)
-                     ORDER BY next_poll_at NULLS FIRST, id
+                     ORDER BY coalesce(next_poll_at, 0), id
                      LIMIT $4
                      FOR UPDATE SKIP LOCKED
                  )
@@ -271,9 +272,9 @@ impl PgStore {
                      lease_token = f.lease_token + 1
                  FROM due WHERE f.id = due.id
                  RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token",
-                &[&instance, &now, &lease_secs, &limit],
-            )
-            .await?;
+            &[&instance, &now, &lease_secs, &limit],
+        )
+        .await?;
         let mut claims = rows
             .iter()
             .map(|r| {
@@ -304,16 +305,14 @@ impl PgStore {
         lease_secs: i64,
     ) -> Result<Vec<i64>, PgError> {
         let lease_secs = lease_secs.max(1);
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "UPDATE feeds SET lease_expires = $3::bigint + $4::bigint
+        let rows = cached::query(
+            &self.client().await?,
+            "UPDATE feeds SET lease_expires = $3::bigint + $4::bigint
                  WHERE lease_owner = $1 AND id = ANY($2)
                  RETURNING id",
-                &[&instance, &feed_ids, &now, &lease_secs],
-            )
-            .await?;
+            &[&instance, &feed_ids, &now, &lease_secs],
+        )
+        .await?;
         let mut held = rows
             .iter()
             .map(|r| r.try_get(0).map_err(PgError::from))
@@ -334,15 +333,13 @@ impl PgStore {
         feed_id: i64,
         next_poll_at: i64,
     ) -> Result<bool, PgError> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL, next_poll_at = $3
+        let n = cached::execute(
+            &self.client().await?,
+            "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL, next_poll_at = $3
                  WHERE id = $2 AND lease_owner = $1",
-                &[&instance, &feed_id, &next_poll_at],
-            )
-            .await?;
+            &[&instance, &feed_id, &next_poll_at],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -352,14 +349,12 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn release_all(&self, instance: &str) -> Result<u64, PgError> {
-        Ok(self
-            .client()
-            .await?
-            .execute(
-                "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = $1",
-                &[&instance],
-            )
-            .await?)
+        Ok(cached::execute(
+            &self.client().await?,
+            "UPDATE feeds SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = $1",
+            &[&instance],
+        )
+        .await?)
     }
 }
 

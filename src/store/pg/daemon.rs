@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::cached;
 use super::read::{feed_row, FEEDS_SELECT};
 use super::{PgError, PgStore};
 use crate::store::FeedRow;
@@ -29,7 +30,8 @@ impl PgStore {
         let names: Vec<Option<&str>> = feeds.iter().map(|(_, n)| *n).collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "INSERT INTO feeds (url, name, created_at, next_poll_at)
              SELECT u, n, $3, $3 FROM unnest($1::text[], $2::text[]) AS f(u, n)
              ORDER BY u
@@ -37,7 +39,8 @@ impl PgStore {
             &[&urls, &names, &now],
         )
         .await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "UPDATE feeds SET removed_at = $2 WHERE removed_at IS NULL AND url != ALL($1)",
             &[&urls, &now],
         )
@@ -52,7 +55,7 @@ impl PgStore {
     /// A connection or statement error.
     pub async fn feed_by_id(&self, id: i64) -> Result<Option<FeedRow>, PgError> {
         let sql = format!("{FEEDS_SELECT} WHERE id = $1");
-        let row = self.client().await?.query_opt(&sql, &[&id]).await?;
+        let row = cached::query_opt(&self.client().await?, &sql, &[&id]).await?;
         row.as_ref().map(feed_row).transpose()
     }
 
@@ -65,14 +68,12 @@ impl PgStore {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT key, last_present FROM seen_items WHERE key = ANY($1)",
-                &[&keys],
-            )
-            .await?;
+        let rows = cached::query(
+            &self.client().await?,
+            "SELECT key, last_present FROM seen_items WHERE key = ANY($1)",
+            &[&keys],
+        )
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
@@ -83,11 +84,12 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn page_attempts(&self, key: i64) -> Result<u32, PgError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt("SELECT attempts FROM page_failures WHERE key = $1", &[&key])
-            .await?;
+        let row = cached::query_opt(
+            &self.client().await?,
+            "SELECT attempts FROM page_failures WHERE key = $1",
+            &[&key],
+        )
+        .await?;
         Ok(match row {
             Some(r) => u32::try_from(r.try_get::<_, i32>(0)?).unwrap_or(0),
             None => 0,
@@ -99,13 +101,12 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn mark_delivered(&self, ids: &[i64], at: i64) -> Result<(), PgError> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE alerts SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL",
-                &[&ids, &at],
-            )
-            .await?;
+        cached::execute(
+            &self.client().await?,
+            "UPDATE alerts SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL",
+            &[&ids, &at],
+        )
+        .await?;
         Ok(())
     }
 }

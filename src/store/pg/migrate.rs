@@ -43,10 +43,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         7,
         include_str!("../../../migrations/postgres/0007_alert_owner.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/postgres/0008_claim_index.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 7;
+pub const LATEST_VERSION: i32 = 8;
 
 /// Key of the advisory lock that serialises migration runs across processes: any fixed
 /// 64-bit number no other application on the database uses ("fw-migr" in ASCII).

@@ -32,6 +32,7 @@
 //!   away" (back off and reconnect), "the schema is newer" (refuse to run) and a bad config.
 
 mod articles;
+mod cached;
 pub mod coord;
 mod daemon;
 mod follow;

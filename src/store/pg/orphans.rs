@@ -13,6 +13,7 @@
 //! database for longer than a lease (a partition), or died and was never restarted with its
 //! log, has its alerts adopted and logged again elsewhere, under the same ids.
 
+use super::cached;
 use super::read::{alert_record, ALERTS_SELECT};
 use super::{PgError, PgStore};
 use crate::store::AlertRecord;
@@ -35,11 +36,9 @@ impl PgStore {
         instance: &str,
         alive_after: i64,
     ) -> Result<Vec<i64>, PgError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "WITH orphans AS (
+        let rows = cached::query(
+            &self.client().await?,
+            "WITH orphans AS (
                      SELECT a.id FROM alerts a
                      WHERE a.delivered_at IS NULL
                        AND (a.logged_by IS DISTINCT FROM $1)
@@ -51,9 +50,9 @@ impl PgStore {
                  )
                  UPDATE alerts a SET logged_by = $1 FROM orphans o WHERE a.id = o.id
                  RETURNING a.id",
-                &[&instance, &alive_after, &MAX_ADOPT],
-            )
-            .await?;
+            &[&instance, &alive_after, &MAX_ADOPT],
+        )
+        .await?;
         let mut ids = rows
             .iter()
             .map(|r| r.try_get(0).map_err(PgError::from))
@@ -82,11 +81,8 @@ impl PgStore {
                AND a.logged_by = $2 AND a.delivered_at IS NULL
              ORDER BY a.id LIMIT $3"
         );
-        let rows = self
-            .client()
-            .await?
-            .query(&sql, &[&ids, &instance, &MAX_ADOPT])
-            .await?;
+        let rows =
+            cached::query(&self.client().await?, &sql, &[&ids, &instance, &MAX_ADOPT]).await?;
         rows.iter().map(alert_record).collect()
     }
 
@@ -102,13 +98,13 @@ impl PgStore {
         }
         let ids: Vec<i64> = logged.iter().map(|l| l.id).collect();
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT id, rule, created_at FROM alerts
+        let rows = cached::query(
+            &client,
+            "SELECT id, rule, created_at FROM alerts
                  WHERE id = ANY($1) AND delivered_at IS NULL",
-                &[&ids],
-            )
-            .await?;
+            &[&ids],
+        )
+        .await?;
         let mut ours = Vec::new();
         for r in &rows {
             let (id, rule, created): (i64, String, i64) =
@@ -124,11 +120,11 @@ impl PgStore {
         if ours.is_empty() {
             return Ok(0);
         }
-        Ok(client
-            .execute(
-                "UPDATE alerts SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL",
-                &[&ours, &at],
-            )
-            .await?)
+        Ok(cached::execute(
+            &client,
+            "UPDATE alerts SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL",
+            &[&ours, &at],
+        )
+        .await?)
     }
 }

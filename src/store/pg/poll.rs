@@ -25,6 +25,7 @@
 //!   So the alerts' sink deliveries are queued by the commit that created them, in its
 //!   transaction, rather than later by a cursor over ids (see `outbox`).
 
+use super::cached;
 use super::{articles, outbox, seen, PgError, PgStore};
 use crate::config::sink::SinkSpec;
 use crate::store::pg::coord::Claim;
@@ -142,7 +143,8 @@ async fn write_poll(
     let kept = articles::write(tx, instance, rec).await?;
     write_sources(tx, rec).await?;
     if seen.items_new > 0 || kept.articles_new > 0 {
-        tx.execute(
+        cached::execute(
+            tx,
             "UPDATE feeds SET items_seen = items_seen + $2, articles_kept = articles_kept + $3
              WHERE id = $1",
             &[&rec.feed_id, &seen.items_new, &kept.articles_new],
@@ -235,7 +237,8 @@ async fn write_recent(
         let titles: Vec<&str> = rec.recent.iter().map(|r| r.title.as_str()).collect();
         let summaries: Vec<&str> = rec.recent.iter().map(|r| r.summary.as_str()).collect();
         let bodies: Vec<&str> = rec.recent.iter().map(|r| r.body.as_str()).collect();
-        tx.execute(
+        cached::execute(
+            tx,
             "INSERT INTO recent_items (key, feed_id, url, title, summary, body, seen_at)
              SELECT k, $2, u, t, s, b, $3
              FROM unnest($1::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
@@ -253,8 +256,12 @@ async fn write_recent(
         .await?;
     }
     if let Some(before) = rec.prune_recent_before {
-        tx.execute("DELETE FROM recent_items WHERE seen_at < $1", &[&before])
-            .await?;
+        cached::execute(
+            tx,
+            "DELETE FROM recent_items WHERE seen_at < $1",
+            &[&before],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -291,7 +298,8 @@ async fn write_sources(
     if rec.also_seen.is_empty() {
         return Ok(());
     }
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO article_sources (article_id, feed_id, url, first_seen)
          SELECT id, $2, url, $3 FROM articles
          WHERE link_canonical = ANY($1) AND feed_id != $2

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::cached;
 use super::PgError;
 use crate::store::PollRecord;
 
@@ -56,7 +57,8 @@ pub(super) async fn write(
     let written = count_new(rec, &ordered, &new);
     if !written.new_keys.is_empty() {
         // A key seen clears its page failures (usually there are none: one cheap statement).
-        tx.execute(
+        cached::execute(
+            tx,
             "DELETE FROM page_failures WHERE key = ANY($1)",
             &[&written.new_keys],
         )
