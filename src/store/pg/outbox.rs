@@ -26,7 +26,7 @@
 //!   are written as on SQLite, in one transaction each.
 
 use super::read::{alert_record, ALERTS_SELECT};
-use super::{PgError, PgStore};
+use super::{cached, PgError, PgStore};
 use crate::config::sink::SinkSpec;
 use crate::rules::Severity;
 use crate::store::ClaimedAlert;
@@ -46,12 +46,12 @@ pub(super) async fn queue(
     if created.is_empty() || !sinks.iter().any(|s| s.digest.is_none()) {
         return Ok(0);
     }
-    let rows = tx
-        .query(
-            "SELECT id, rule, severity FROM alerts WHERE id = ANY($1) ORDER BY id",
-            &[&created],
-        )
-        .await?;
+    let rows = cached::query(
+        tx,
+        "SELECT id, rule, severity FROM alerts WHERE id = ANY($1) ORDER BY id",
+        &[&created],
+    )
+    .await?;
     let (mut ids, mut names) = (Vec::new(), Vec::new());
     for r in &rows {
         let (id, rule, severity): (i64, &str, &str) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
@@ -66,15 +66,15 @@ pub(super) async fn queue(
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(tx
-        .execute(
-            "INSERT INTO sink_deliveries (alert_id, sink, next_attempt_at)
+    Ok(cached::execute(
+        tx,
+        "INSERT INTO sink_deliveries (alert_id, sink, next_attempt_at)
              SELECT q.a, q.s, $3 FROM unnest($1::bigint[], $2::text[]) AS q(a, s)
              JOIN sinks ON sinks.name = q.s
              ON CONFLICT DO NOTHING",
-            &[&ids, &names, &now],
-        )
-        .await?)
+        &[&ids, &names, &now],
+    )
+    .await?)
 }
 
 impl PgStore {
@@ -84,15 +84,14 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn register_sinks(&self, names: &[&str], now: i64) -> Result<(), PgError> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO sinks (name, created_at, cursor)
+        cached::execute(
+            &self.client().await?,
+            "INSERT INTO sinks (name, created_at, cursor)
                  SELECT n, $2, 0 FROM unnest($1::text[]) AS n ORDER BY n
                  ON CONFLICT (name) DO NOTHING",
-                &[&names, &now],
-            )
-            .await?;
+            &[&names, &now],
+        )
+        .await?;
         Ok(())
     }
 
@@ -109,9 +108,9 @@ impl PgStore {
         lease_until: i64,
     ) -> Result<Option<ClaimedAlert>, PgError> {
         let client = self.client().await?;
-        let claimed = client
-            .query_opt(
-                "UPDATE sink_deliveries d SET next_attempt_at = $3
+        let claimed = cached::query_opt(
+            &client,
+            "UPDATE sink_deliveries d SET next_attempt_at = $3
                  FROM (SELECT alert_id FROM sink_deliveries
                         WHERE sink = $1 AND delivered_at IS NULL AND failed_at IS NULL
                           AND next_attempt_at <= $2
@@ -119,15 +118,15 @@ impl PgStore {
                         FOR UPDATE SKIP LOCKED) due
                  WHERE d.sink = $1 AND d.alert_id = due.alert_id
                  RETURNING d.alert_id, d.attempts",
-                &[&sink, &now, &lease_until],
-            )
-            .await?;
+            &[&sink, &now, &lease_until],
+        )
+        .await?;
         let Some(row) = claimed else {
             return Ok(None);
         };
         let (id, attempts): (i64, i32) = (row.try_get(0)?, row.try_get(1)?);
         let sql = format!("{ALERTS_SELECT} WHERE a.id = $1");
-        let alert = client.query_opt(&sql, &[&id]).await?;
+        let alert = cached::query_opt(&client, &sql, &[&id]).await?;
         Ok(match alert {
             Some(r) => Some(ClaimedAlert {
                 alert: alert_record(&r)?,
@@ -150,14 +149,16 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "UPDATE sink_deliveries SET delivered_at = $3, attempts = attempts + 1,
                     last_error = NULL
              WHERE alert_id = $1 AND sink = $2",
             &[&alert_id, &sink, &now],
         )
         .await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = $2 WHERE name = $1",
             &[&sink, &now],
         )
@@ -181,7 +182,8 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "UPDATE sink_deliveries SET attempts = attempts + 1, last_error = $3,
                     next_attempt_at = coalesce($4, next_attempt_at),
                     failed_at = CASE WHEN $4::bigint IS NULL THEN $5::bigint END
@@ -189,7 +191,8 @@ impl PgStore {
             &[&alert_id, &sink, &error, &retry_at, &now],
         )
         .await?;
-        tx.execute(
+        cached::execute(
+            &tx,
             "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
                     last_error = $2, last_error_at = $3
              WHERE name = $1",
@@ -206,14 +209,12 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn sink_failure_streak(&self, sink: &str) -> Result<(u32, Option<String>), PgError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT consecutive_failures, last_error FROM sinks WHERE name = $1",
-                &[&sink],
-            )
-            .await?;
+        let row = cached::query_opt(
+            &self.client().await?,
+            "SELECT consecutive_failures, last_error FROM sinks WHERE name = $1",
+            &[&sink],
+        )
+        .await?;
         Ok(match row {
             Some(r) => (
                 u32::try_from(r.try_get::<_, i32>(0)?).unwrap_or(0),
@@ -228,16 +229,14 @@ impl PgStore {
     /// # Errors
     /// A connection or statement error.
     pub async fn sink_next_due(&self, sink: &str) -> Result<Option<i64>, PgError> {
-        Ok(self
-            .client()
-            .await?
-            .query_one(
-                "SELECT min(next_attempt_at) FROM sink_deliveries
+        Ok(cached::query_one(
+            &self.client().await?,
+            "SELECT min(next_attempt_at) FROM sink_deliveries
                  WHERE sink = $1 AND delivered_at IS NULL AND failed_at IS NULL",
-                &[&sink],
-            )
-            .await?
-            .try_get(0)?)
+            &[&sink],
+        )
+        .await?
+        .try_get(0)?)
     }
 
     /// Forgets delivered and rejected rows (alerts and digests) finished before `before`
@@ -250,12 +249,12 @@ impl PgStore {
         let tx = client.transaction().await?;
         let mut n = 0;
         for table in ["sink_deliveries", "digest_deliveries"] {
-            n += tx
-                .execute(
-                    &format!("DELETE FROM {table} WHERE coalesce(delivered_at, failed_at) < $1"),
-                    &[&before],
-                )
-                .await?;
+            n += cached::execute(
+                &tx,
+                &format!("DELETE FROM {table} WHERE coalesce(delivered_at, failed_at) < $1"),
+                &[&before],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(n)
