@@ -21,34 +21,9 @@ use common::{command, rss, Instance, TestServer};
 use pg_common::TestDb;
 use serde_json::Value;
 
-/// The test server's URL with this test's schema first on the search path.
-fn schema_url(db: &TestDb) -> String {
-    let sep = if db.url.contains('?') { '&' } else { '?' };
-    format!("{}{sep}options=-c%20search_path%3D{}", db.url, db.schema)
-}
-
 /// An instance (its own folder and alert log) whose database is this test's schema.
 fn pg_instance(db: &TestDb, extra: &str) -> Instance {
-    let inst = Instance::new(extra);
-    let cfg = std::fs::read_to_string(inst.config()).expect("config");
-    let pg = format!("database = \"{}\"", schema_url(db));
-    let cfg = cfg.replace("database = \"data/fw.db\"", &pg);
-    assert!(cfg.contains(&pg));
-    std::fs::write(inst.config(), cfg).expect("write config");
-    inst
-}
-
-/// One value per row of `sql` run in the test's schema.
-async fn column<T>(db: &TestDb, sql: &str) -> Vec<T>
-where
-    T: for<'a> tokio_postgres::types::FromSql<'a>,
-{
-    let c = db.admin.client().await.expect("client");
-    c.batch_execute(&format!("SET search_path = {}", db.schema))
-        .await
-        .expect("search_path");
-    let rows = c.query(sql, &[]).await.expect(sql);
-    rows.iter().map(|r| r.get(0)).collect()
+    Instance::with_database(extra, &db.schema_url())
 }
 
 /// Starts `poll --once` for `inst`, its output captured.
@@ -127,7 +102,7 @@ async fn seed_article_end_to_end_on_postgres() {
     );
 
     // The seed is kept with its extracted body.
-    let bodies: Vec<String> = column(&db, "SELECT body FROM articles").await;
+    let bodies: Vec<String> = db.column("SELECT body FROM articles").await;
     assert_eq!(bodies.len(), 1, "only the seed is kept");
     let normalised = bodies[0].split_whitespace().collect::<Vec<_>>().join(" ");
     for para in seed_body_paragraphs() {
@@ -146,9 +121,11 @@ async fn seed_article_end_to_end_on_postgres() {
     assert_eq!(status[0]["last_error"], Value::Null);
 
     // The instance registered, and gave its lease back when it stopped.
-    let instances: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    let instances: Vec<String> = db.column("SELECT id FROM instances").await;
     assert_eq!(instances.len(), 1, "{instances:?}");
-    let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;
+    let held: Vec<i64> = db
+        .column("SELECT id FROM feeds WHERE lease_owner IS NOT NULL")
+        .await;
     assert!(held.is_empty(), "leases left: {held:?}");
 
     // Nothing is due: another `poll --once` polls nothing.
@@ -157,7 +134,9 @@ async fn seed_article_end_to_end_on_postgres() {
     assert_eq!(srv.requests("/rss"), before, "a feed not due was polled");
 
     // Due again: a conditional GET answered 304, and no alert repeated.
-    let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
+    let _: Vec<i64> = db
+        .column("UPDATE feeds SET next_poll_at = 0 RETURNING id")
+        .await;
     assert_ok(&poll_once(&inst).await, "third poll --once");
     assert_eq!(srv.hits("/rss", 304), 1, "the poll must be conditional");
     assert_eq!(inst.alerts().await.len(), 2);
@@ -241,7 +220,7 @@ async fn two_instances_poll_each_feed_once_and_alert_once() {
             "feed {i}: {hits:?}"
         );
     }
-    let instances: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    let instances: Vec<String> = db.column("SELECT id FROM instances").await;
     assert_eq!(instances.len(), 2, "{instances:?}");
 
     // Every alert once: in exactly one of the two logs, and all of them in the database.
@@ -400,13 +379,15 @@ async fn run_survives_a_lost_database_connection() {
             .contains("feedwatch_fault{feedwatch_instance=\"fw-cut-1\",fault=\"store_commit\"} 1"),
         "{metrics}"
     );
-    let ids: Vec<String> = column(&db, "SELECT id FROM instances").await;
+    let ids: Vec<String> = db.column("SELECT id FROM instances").await;
     assert_eq!(ids, ["fw-cut-1"]);
 
     proxy.restore();
     wait_health(http, 200, "ok", Duration::from_secs(60)).await;
     let before = srv.requests("/rss");
-    let _: Vec<i64> = column(&db, "UPDATE feeds SET next_poll_at = 0 RETURNING id").await;
+    let _: Vec<i64> = db
+        .column("UPDATE feeds SET next_poll_at = 0 RETURNING id")
+        .await;
     wait_for("the feed polled again", Duration::from_secs(30), || {
         srv.requests("/rss") > before
     })
@@ -420,7 +401,9 @@ async fn run_survives_a_lost_database_connection() {
     );
     d.stop().await;
     assert_eq!(inst.log_lines().len(), 2, "no alert repeated");
-    let held: Vec<i64> = column(&db, "SELECT id FROM feeds WHERE lease_owner IS NOT NULL").await;
+    let held: Vec<i64> = db
+        .column("SELECT id FROM feeds WHERE lease_owner IS NOT NULL")
+        .await;
     assert!(held.is_empty(), "leases left: {held:?}\n{}", d.log());
     db.drop_schema().await;
 }
@@ -450,39 +433,35 @@ async fn retention_removes_what_is_past_its_horizon_on_postgres() {
 
     let old = chrono::Utc::now().timestamp() - 200 * 86_400;
     // Two old articles without alerts, and the seed's (with alerts) made old too.
-    let _: Vec<i64> = column(
-        &db,
-        &format!(
+    let _: Vec<i64> = db
+        .column(&format!(
             "INSERT INTO articles (item_key, feed_id, title, summary, body, body_source, fetched_at)
              SELECT k, feed_id, 'old ' || k, '', '', 'feed', {old}
              FROM articles, (VALUES (4242), (4243)) AS v(k) ORDER BY k RETURNING id"
-        ),
-    )
-    .await;
+        ))
+        .await;
     let sql = format!("UPDATE articles SET fetched_at = {old} WHERE item_key < 4242 RETURNING id");
-    let _: Vec<i64> = column(&db, &sql).await;
-    let _: Vec<i64> = column(
-        &db,
-        &format!(
+    let _: Vec<i64> = db.column(&sql).await;
+    let _: Vec<i64> = db
+        .column(&format!(
             "INSERT INTO seen_items (key, feed_id, last_present, published_at)
              SELECT 777, feed_id, {old}, {old} FROM articles LIMIT 1 RETURNING key"
-        ),
-    )
-    .await;
-    let keys_before: Vec<i64> = column(&db, "SELECT key FROM seen_items").await;
+        ))
+        .await;
+    let keys_before: Vec<i64> = db.column("SELECT key FROM seen_items").await;
     assert!(keys_before.contains(&777));
 
     assert_ok(&poll_once(&inst).await, "second poll --once");
     // The seed's article has alerts: it stays. Of the two old ones without, the newest
     // article stays whatever its age (as on SQLite).
-    let titles: Vec<String> = column(&db, "SELECT title FROM articles ORDER BY id").await;
+    let titles: Vec<String> = db.column("SELECT title FROM articles ORDER BY id").await;
     assert_eq!(titles.len(), 2, "{titles:?}");
     assert!(titles[0].contains("US embassy"), "{titles:?}");
     assert_eq!(
         titles[1], "old 4243",
         "the old article without an alert went"
     );
-    let keys: Vec<i64> = column(&db, "SELECT key FROM seen_items").await;
+    let keys: Vec<i64> = db.column("SELECT key FROM seen_items").await;
     assert!(!keys.contains(&777), "the old seen key went");
     assert_eq!(keys.len(), keys_before.len() - 1, "the recent keys stayed");
     assert_eq!(

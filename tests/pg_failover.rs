@@ -210,6 +210,16 @@ async fn assert_each_alert_logged_once(
     any: &Instance,
     hot: &BTreeSet<String>,
 ) -> Vec<usize> {
+    assert_alerts_logged(logs, any, (hot, &BTreeSet::new())).await
+}
+
+/// As [`assert_each_alert_logged_once`], except that an alert of `may_repeat` (written by an
+/// instance killed before it marked them) may be in two logs, the killed one's first.
+async fn assert_alerts_logged(
+    logs: &[&Instance],
+    any: &Instance,
+    (hot, may_repeat): (&BTreeSet<String>, &BTreeSet<i64>),
+) -> Vec<usize> {
     let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
     let mut per_log = Vec::new();
     for (n, inst) in logs.iter().enumerate() {
@@ -218,7 +228,11 @@ async fn assert_each_alert_logged_once(
         for l in lines {
             let id = l["id"].as_i64().expect("id");
             if let Some(other) = seen.insert(id, n) {
-                panic!("alert {id} written twice: in log {other} and in log {n}");
+                assert!(
+                    may_repeat.contains(&id) && other == 0 && n != 0,
+                    "alert {id} written twice: in log {other} and in log {n}"
+                );
+                println!("alert {id}: written by the killed instance unmarked, adopted and written again");
             }
         }
     }
@@ -254,28 +268,44 @@ async fn a_killed_instance_loses_and_repeats_nothing() {
         .collect();
     let mut daemons: Vec<Daemon> = insts.iter().map(|i| Daemon::start(i, &[])).collect();
 
-    // Kill the first mid-cycle: once it has logged an alert and holds a lease on a feed
-    // whose poll is under way.
+    // Kill the first mid-cycle: once some poll has committed and it holds a lease on a
+    // feed whose poll is under way.
     let victim = daemons[0].pid();
     let held_sql = format!("SELECT count(*) FROM feeds WHERE lease_owner LIKE '%:{victim}'");
-    let mut held = 0;
     let start = std::time::Instant::now();
-    while held == 0 || insts[0].log_lines().is_empty() {
+    loop {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the first instance never held a lease after logging:\n{}",
+            "the first instance never held a lease mid-cycle:\n{}",
             daemons[0].log()
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        held = cluster.count(&held_sql).await;
+        let polled = cluster
+            .count("SELECT count(*) FROM feeds WHERE last_poll_at IS NOT NULL")
+            .await;
+        if polled > 0 && cluster.count(&held_sql).await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     daemons[0].kill();
-    let owed = cluster
-        .count(&format!(
-            "SELECT count(*) FROM alerts WHERE delivered_at IS NULL AND logged_by LIKE '%:{victim}'"
-        ))
-        .await;
-    println!("killed instance {victim} holding {held} leases, owing {owed} alerts to its log");
+    // What it held and owed when it died: the feeds the others must take over, and the
+    // alerts it may have written to its log without marking them (those alone may be
+    // logged again by whoever adopts them: at least once, see the README).
+    let held = cluster.count(&held_sql).await;
+    let owed: BTreeSet<i64> = pg_common::pg_rows(
+        &cluster.store,
+        &format!(
+            "SELECT id FROM alerts WHERE delivered_at IS NULL AND logged_by LIKE '%:{victim}'"
+        ),
+    )
+    .await
+    .iter()
+    .filter_map(|r| r.first().and_then(|v| v.parse().ok()))
+    .collect();
+    println!(
+        "killed instance {victim} holding {held} leases, owing {} alerts to its log",
+        owed.len()
+    );
 
     wait_cycle_done(
         &cluster,
@@ -291,13 +321,15 @@ async fn a_killed_instance_loses_and_repeats_nothing() {
                 .count()
         })
         .sum();
-    assert!(took_over >= 1, "nobody took the dead instance's feeds over");
+    if held > 0 {
+        assert!(took_over >= 1, "nobody took the dead instance's feeds over");
+    }
     for d in &mut daemons[1..] {
         d.stop().await;
     }
 
     let per_log =
-        assert_each_alert_logged_once(&[&insts[0], &insts[1], &insts[2]], &insts[1], &hot).await;
+        assert_alerts_logged(&[&insts[0], &insts[1], &insts[2]], &insts[1], (&hot, &owed)).await;
     // A feed is fetched twice only when the dead instance held it: its poll was never
     // committed, and the new holder polled it again.
     let hits = feeds.hits();
@@ -431,8 +463,9 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
         FEEDS - 1,
         FEEDS - 1
     );
+    // A lease no stall on a busy machine outlasts: nothing here is to be taken over.
     let insts: Vec<Instance> = (0..2)
-        .map(|_| instance(&cluster, &base, "data/alerts.jsonl"))
+        .map(|_| leased(&cluster, &base, "data/alerts.jsonl", "30s"))
         .collect();
     // Both start without the last feed; the first is reloaded with it mid-cycle.
     let full = std::fs::read_to_string(insts[0].config()).expect("config");

@@ -436,6 +436,7 @@ async fn run_local(
             let runtime = Arc::new(Runtime {
                 pipeline,
                 feeds: cfg.feeds.clone(),
+                sinks: Default::default(),
             });
             let (rt_tx, rt_rx) = watch::channel(runtime);
             crate::ops::notify::ready();
@@ -546,5 +547,12 @@ fn reload(
     let mut store = Store::open(&old.database)?;
     sync_feeds(&mut store, &cfg)?;
     let feeds = cfg.feeds.clone();
-    Ok((cfg, Runtime { pipeline, feeds }))
+    Ok((
+        cfg,
+        Runtime {
+            pipeline,
+            feeds,
+            sinks: Default::default(),
+        },
+    ))
 }

@@ -4,7 +4,9 @@
 //!   and each poll commits its own record under its feed's lease (`schedule::shared`);
 //! - the alert log is this instance's: it gets the alerts this instance's commits created
 //!   (`feedwatch alerts` reads everyone's from the database);
-//! - no sinks yet (refused at load, see `config::Backends`);
+//! - sinks run in every instance, their deliveries queued by the commits and claimed one at
+//!   a time across instances (`sink`, `store::pg::outbox`); digest sinks are refused at
+//!   load (see `config::Backends`);
 //! - retention passes run in every instance, one batch at a time across them
 //!   (`store::pg::retention`).
 //!
@@ -23,6 +25,7 @@ use crate::pipeline::Pipeline;
 use crate::schedule::retention::Pruning;
 use crate::schedule::shared::{self, Shared, Until};
 use crate::schedule::{PollProgress, Runtime};
+use crate::sink::{SinkOptions, SinkSet};
 use crate::store::pg::{self, Instance, PgStore};
 use crate::store::reader::Reader;
 use crate::store::retention::Retention;
@@ -34,6 +37,8 @@ pub(super) struct SharedApp {
     shared: Arc<Shared>,
     pipeline: Pipeline,
     me: Instance,
+    /// Sinks (#15): this instance's workers for the configured sinks.
+    sinks: Arc<SinkSet>,
 }
 
 /// The configured feeds, for `sync_feeds`.
@@ -70,6 +75,14 @@ pub(super) async fn build(
     let seen = Arc::new(SeenKeys::default());
     seen.set_retention(cfg.seen_retention);
     let pipeline = build_pipeline(&cfg, rules, Reader::Postgres(store.clone()), seen)?;
+    // Sinks (#15): registered before anything polls, so every commit can queue for them.
+    let sinks = SinkSet::start_postgres(
+        store.clone(),
+        &cfg.sinks,
+        SinkOptions::default(),
+        CancellationToken::new(),
+    )
+    .await?;
     tracing::info!(
         config = %cfg.path.display(), database = %settings.redacted(), instance = %me.id,
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
@@ -81,6 +94,7 @@ pub(super) async fn build(
         shared,
         pipeline,
         me,
+        sinks: Arc::new(sinks),
     })
 }
 
@@ -114,6 +128,7 @@ pub(super) async fn run(
         shared,
         pipeline,
         me,
+        sinks,
     } = app;
     let beats_stop = CancellationToken::new();
     let beats = tokio::spawn(shared::heartbeats(shared.clone(), me, beats_stop.clone()));
@@ -126,6 +141,7 @@ pub(super) async fn run(
     let runtime = Arc::new(Runtime {
         pipeline,
         feeds: cfg.feeds.clone(),
+        sinks: sinks.routes(&cfg.sinks),
     });
     let (rt_tx, rt_rx) = watch::channel(runtime);
     let until = match mode {
@@ -139,12 +155,8 @@ pub(super) async fn run(
         super::listen(&cfg, http_stop).await?;
         crate::ops::notify::ready();
         let s = shared.clone();
-        reloader = Some(tokio::spawn(reload_loop(
-            cfg.clone(),
-            reloads,
-            rt_tx,
-            (s, retention),
-        )));
+        let reloading = (rt_tx, s, sinks.clone(), retention);
+        reloader = Some(tokio::spawn(reload_loop(cfg.clone(), reloads, reloading)));
     }
     shared::run(shared, rt_rx, &shutdown, until, progress.as_ref()).await;
     crate::ops::notify::stopping();
@@ -154,18 +166,28 @@ pub(super) async fn run(
     beats_stop.cancel();
     let _ = beats.await;
     let _ = pruner.await;
+    // Sinks (#15): after the polls, so `poll --once` sends what its commits queued.
+    match mode {
+        Mode::Run { grace } => sinks.shutdown(grace).await,
+        Mode::Once => sinks.drain(std::time::Duration::from_secs(30)).await,
+    }
     tracing::info!("feedwatch stopped");
     Ok(fault_exit(mode == Mode::Once))
 }
 
 /// Serves reload requests on PostgreSQL: the config and rules read again (refused, keeping
-/// the running ones, when invalid), the feeds synced, the alert log reopened. Other
-/// instances are not touched: they keep their own config until they are reloaded.
+/// the running ones, when invalid), the feeds synced, the sinks replaced, the alert log
+/// reopened. Other instances are not touched: they keep their own config until they are
+/// reloaded.
 async fn reload_loop(
     mut cfg: Config,
     mut requests: mpsc::Receiver<()>,
-    runtime: watch::Sender<Arc<Runtime>>,
-    (shared, retention): (Arc<Shared>, Arc<Retention>),
+    (runtime, shared, sinks, retention): (
+        watch::Sender<Arc<Runtime>>,
+        Arc<Shared>,
+        Arc<SinkSet>,
+        Arc<Retention>,
+    ),
 ) {
     while requests.recv().await.is_some() {
         crate::ops::notify::reloading();
@@ -175,7 +197,17 @@ async fn reload_loop(
             (rt.pipeline.reader.clone(), rt.pipeline.seen.clone())
         };
         match reload(&cfg, &shared.store, reader, seen).await {
-            Ok((new_cfg, rt)) => {
+            // Sinks (#15): the new sinks registered (and started) before a commit queues
+            // for them; a sink that cannot be built refuses the reload.
+            Ok((new_cfg, mut rt)) => {
+                let grace = std::time::Duration::from_secs(10);
+                let feeds = crate::sink::Feeds::default();
+                if let Err(e) = sinks.reload(&new_cfg.sinks, feeds, grace).await {
+                    tracing::error!(error = %e, "reload refused: the previous configuration keeps running");
+                    crate::ops::notify::ready();
+                    continue;
+                }
+                rt.sinks = sinks.routes(&new_cfg.sinks);
                 tracing::info!(
                     feeds = new_cfg.feeds.len(),
                     rules = new_cfg.rules.len(),
@@ -248,5 +280,13 @@ async fn reload(
         .sync_feeds(&feed_list(&cfg), chrono::Utc::now().timestamp())
         .await?;
     let feeds = cfg.feeds.clone();
-    Ok((cfg, Runtime { pipeline, feeds }))
+    let sinks = Default::default(); // Sinks (#15): set by `reload_loop` once started.
+    Ok((
+        cfg,
+        Runtime {
+            pipeline,
+            feeds,
+            sinks,
+        },
+    ))
 }

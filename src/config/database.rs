@@ -415,8 +415,8 @@ pub enum Backends {
     SqliteOnly,
     /// Either: the command reads through `store::reader::Reader`.
     Both,
-    /// Either, for `run` and `poll`: on PostgreSQL `[[sinks]]` are refused
-    /// ([`SINKS_NOT_ON_POSTGRES`]), since deliveries are not yet claimed across instances.
+    /// Either, for `run` and `poll`: on PostgreSQL digest sinks are refused
+    /// ([`DIGEST_SINKS_NOT_ON_POSTGRES`]); alert sinks run.
     Daemon,
 }
 
@@ -424,8 +424,8 @@ pub enum Backends {
 /// do work on it today, and what to use meanwhile.
 pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `backtest`, `check`, `config check`, `parse` and `extract` run on it; this command (like `feeds`, `sinks retry`, `digest` and `db`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
 
-/// Why `run` and `poll` refuse `[[sinks]]` on PostgreSQL for now, and what to do instead.
-pub const SINKS_NOT_ON_POSTGRES: &str = "sinks do not run on PostgreSQL yet (issue #15: deliveries are not yet claimed across instances, so each would go out once per instance); remove the [[sinks]] from this config, or use a SQLite database; the alert log and `feedwatch alerts --follow` work on PostgreSQL";
+/// Why `run` and `poll` refuse a digest sink on PostgreSQL for now, and what to do instead.
+pub const DIGEST_SINKS_NOT_ON_POSTGRES: &str = "digest sinks do not run on PostgreSQL yet (issue #15: alert sinks do); remove `digest` to deliver each alert instead, or use a SQLite database for scheduled digests; see the README's \"PostgreSQL (in progress)\"";
 
 #[cfg(test)]
 mod tests {

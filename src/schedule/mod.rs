@@ -163,6 +163,9 @@ pub struct Runtime {
     pub pipeline: Pipeline,
     /// The configured feeds.
     pub feeds: Vec<FeedConfig>,
+    /// The sinks a PostgreSQL commit queues its alerts for, and their waker (empty on
+    /// SQLite, whose sinks queue from their cursors).
+    pub sinks: crate::sink::Routes,
 }
 
 /// The daemon loop: polls each feed when it is due, until `shutdown` is cancelled; then

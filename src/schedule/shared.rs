@@ -269,7 +269,13 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
         (None, _) => "ok",
     };
     let (status, items, kept) = (rec.status, rec.seen.len() as u64, rec.articles.len() as u64);
-    let committed = match shared.store.commit_poll(&shared.instance, &c, &rec).await {
+    // Sinks (#15): the commit queues its alerts for this instance's sinks, in its transaction.
+    let sinks = &rt.sinks;
+    let committed = match shared
+        .store
+        .commit_poll_with_sinks(&shared.instance, &c, &rec, &sinks.specs)
+        .await
+    {
         Ok(committed) => committed,
         Err(e @ PgError::LeaseLost { .. }) => {
             tracing::warn!(feed = %c.url, error = %e, "poll not committed");
@@ -302,6 +308,9 @@ async fn poll_claimed(shared: Arc<Shared>, rt: Arc<Runtime>, feed: Option<usize>
     {
         tracing::warn!(feed = %c.url, error = %e, "cannot end the feed's lease; it expires on its own");
     }
+    if !committed.alerts.is_empty() {
+        sinks.wake(); // Sinks (#15): send them now rather than at the next tick.
+    }
     deliver(&shared, Some(&committed.alerts)).await;
 }
 
@@ -323,7 +332,14 @@ async fn deliver(shared: &Arc<Shared>, ids: Option<&[i64]>) {
         unmarked.clear();
     }
     let alerts = match shared.store.owed_alerts(&shared.instance, ids).await {
-        Ok(a) if a.is_empty() => return,
+        Ok(a) if a.is_empty() => {
+            // The sweep read everything this instance owes, and it owes nothing: a fault
+            // raised by an earlier failed read (or write) has nothing left behind it.
+            if ids.is_none() {
+                health::clear(Fault::AlertLog);
+            }
+            return;
+        }
         Ok(a) => a,
         Err(e) => {
             return health::set(

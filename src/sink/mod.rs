@@ -15,6 +15,14 @@
 //! header): receivers drop repeats by id. A graceful stop lets the delivery in flight finish
 //! and records it, so a restart alone sends nothing twice.
 //!
+//! On PostgreSQL, where several instances share the database, the outbox is its tables
+//! (`store::pg::outbox`, through [`SinkSet::start_postgres`]): a poll's commit queues the
+//! alerts it created for the committing instance's sinks in the same transaction
+//! ([`Routes`]), every instance runs every configured sink, and a claim skips deliveries
+//! another instance is claiming (`FOR UPDATE SKIP LOCKED`) and leases the one it takes, so
+//! each payload goes out once per sink, and at least once across crashes. Digest sinks run
+//! on SQLite only for now ([`DIGEST_NOT_ON_POSTGRES`]).
+//!
 //! - `webhook`: POST of the alert JSON (the object the alert log writes, see
 //!   [`crate::alert::AlertLine`]); with a secret, `X-Feedwatch-Signature: sha256=<hex
 //!   HMAC-SHA256 of the body>`. 2xx delivers; 408, 429, 5xx and network errors retry; other
@@ -45,6 +53,7 @@ mod build;
 mod deliver;
 mod digest;
 mod fault;
+mod outbox;
 mod status;
 mod worker;
 
@@ -56,6 +65,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::store::pg::{PgError, PgStore};
 use crate::store::{Store, StoreError};
 
 pub use build::Sink;
@@ -110,6 +120,9 @@ pub enum SinkError {
     /// The outbox could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The outbox on PostgreSQL could not be read or written.
+    #[error(transparent)]
+    Postgres(#[from] PgError),
     /// A scheduled digest could not be built (its window is impossible).
     #[error("cannot build the digest: {0}")]
     Digest(crate::digest::DigestError),
@@ -161,9 +174,22 @@ struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Why a digest sink does not start on PostgreSQL (its schedule and rendering read the
+/// SQLite store); the config load refuses it first, naming the key.
+pub(crate) use crate::config::database::DIGEST_SINKS_NOT_ON_POSTGRES as DIGEST_NOT_ON_POSTGRES;
+
+/// The database the sinks' outbox is in.
+#[derive(Clone)]
+enum Backend {
+    /// A SQLite file: each sink opens its own connection.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared with other instances, through this instance's pool.
+    Postgres(PgStore),
+}
+
 /// The running sinks: one task each. Replaced as a whole on reload.
 pub struct SinkSet {
-    database: PathBuf,
+    backend: Backend,
     opts: Mutex<SinkOptions>,
     waker: SinkWaker,
     shutdown: CancellationToken,
@@ -172,14 +198,16 @@ pub struct SinkSet {
 
 impl std::fmt::Debug for SinkSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinkSet")
-            .field("database", &self.database)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("SinkSet");
+        if let Backend::Sqlite(path) = &self.backend {
+            d.field("database", path);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
-/// Built sinks and a connection for each, ready to run.
-struct Prepared(Vec<(Arc<Sink>, Store)>);
+/// Built sinks and an outbox for each, ready to run.
+struct Prepared(Vec<(Arc<Sink>, outbox::Outbox)>);
 
 impl SinkSet {
     /// Builds every sink (reading secrets now), registers them in the outbox (a new sink
@@ -195,9 +223,39 @@ impl SinkSet {
         opts: SinkOptions,
         shutdown: CancellationToken,
     ) -> Result<SinkSet, SinkError> {
+        Self::start_on(
+            Backend::Sqlite(database.to_path_buf()),
+            specs,
+            opts,
+            shutdown,
+        )
+        .await
+    }
+
+    /// [`SinkSet::start`] on a PostgreSQL database shared with other instances: each of them
+    /// runs every configured sink, and a delivery is claimed by one at a time (see
+    /// `store::pg::outbox`). The commits queue the alerts: give them [`SinkSet::routes`].
+    ///
+    /// # Errors
+    /// As [`SinkSet::start`]; a digest sink ([`DIGEST_NOT_ON_POSTGRES`]).
+    pub async fn start_postgres(
+        store: PgStore,
+        specs: &[SinkSpec],
+        opts: SinkOptions,
+        shutdown: CancellationToken,
+    ) -> Result<SinkSet, SinkError> {
+        Self::start_on(Backend::Postgres(store), specs, opts, shutdown).await
+    }
+
+    async fn start_on(
+        backend: Backend,
+        specs: &[SinkSpec],
+        opts: SinkOptions,
+        shutdown: CancellationToken,
+    ) -> Result<SinkSet, SinkError> {
         let (tx, _) = watch::channel(0u64);
         let set = SinkSet {
-            database: database.to_path_buf(),
+            backend,
             opts: Mutex::new(opts),
             waker: SinkWaker(Arc::new(tx)),
             shutdown,
@@ -211,6 +269,15 @@ impl SinkSet {
     /// A handle that wakes the sinks; it stays valid across reloads.
     pub fn waker(&self) -> SinkWaker {
         self.waker.clone()
+    }
+
+    /// What a PostgreSQL poll's commit needs to queue its alerts for `specs` (the sinks
+    /// this set was started or reloaded with) and wake them.
+    pub fn routes(&self, specs: &[SinkSpec]) -> Routes {
+        Routes {
+            specs: Arc::new(specs.to_vec()),
+            waker: Some(self.waker()),
+        }
     }
 
     /// Replaces the running sinks with `specs`. The new sinks are built first: if one
@@ -254,8 +321,11 @@ impl SinkSet {
             .iter()
             .map(|s| Sink::build(s, &hide_env).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let db = self.database.clone();
         let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+        let db = match &self.backend {
+            Backend::Sqlite(db) => db.clone(),
+            Backend::Postgres(pg) => return prepare_postgres(pg, sinks, &names).await,
+        };
         let schedules: Vec<_> = sinks
             .iter()
             .filter_map(|s| Some((s.name().to_string(), s.spec.digest_schedule()?)))
@@ -272,7 +342,8 @@ impl SinkSet {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
-        Ok(Prepared(sinks.into_iter().zip(stores).collect()))
+        let outboxes = stores.into_iter().map(outbox::Outbox::from);
+        Ok(Prepared(sinks.into_iter().zip(outboxes).collect()))
     }
 
     fn lock_opts(&self) -> std::sync::MutexGuard<'_, SinkOptions> {
@@ -288,10 +359,10 @@ impl SinkSet {
         let tasks = prepared
             .0
             .into_iter()
-            .map(|(sink, store)| {
+            .map(|(sink, outbox)| {
                 tokio::spawn(worker::run(
                     sink,
-                    store,
+                    outbox,
                     self.waker.0.subscribe(),
                     stop.clone(),
                     opts.clone(),
@@ -326,5 +397,47 @@ impl SinkSet {
             }
         }
         stop.cancel();
+    }
+}
+
+/// Registers the sinks on PostgreSQL (refusing digest sinks): every instance's workers share
+/// the pool.
+async fn prepare_postgres(
+    pg: &PgStore,
+    sinks: Vec<Arc<Sink>>,
+    names: &[String],
+) -> Result<Prepared, SinkError> {
+    if let Some(s) = sinks.iter().find(|s| s.spec.digest.is_some()) {
+        return Err(SinkError::Config {
+            sink: s.name().to_string(),
+            message: DIGEST_NOT_ON_POSTGRES.to_string(),
+        });
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    pg.register_sinks(&names, worker::unix_now()).await?;
+    Ok(Prepared(
+        sinks
+            .into_iter()
+            .map(|s| (s, outbox::Outbox::Postgres(pg.clone())))
+            .collect(),
+    ))
+}
+
+/// What a PostgreSQL poll's commit needs of the running sinks: the alert sinks to queue its
+/// alerts for (in the commit's transaction, see `store::pg::outbox`) and the waker to send
+/// them at once. Empty on SQLite, where each sink queues for itself from its cursor.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    /// The configured sinks; digest sinks among them get no alert.
+    pub specs: Arc<Vec<SinkSpec>>,
+    waker: Option<SinkWaker>,
+}
+
+impl Routes {
+    /// Wakes the sinks (after a commit that created alerts).
+    pub fn wake(&self) {
+        if let Some(w) = &self.waker {
+            w.wake();
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! record the outcome; back off after a failure; sleep until woken, due, or the tick. A
 //! digest sink runs the same loop with its own pass (`digest`).
 //!
-//! Each sink has its own task and its own database connection, so a sink that is down (or
-//! slow to time out) holds up nobody: not the poll writer, not another sink. Store calls are
-//! short and run in `spawn_blocking`.
+//! Each sink has its own task and its own database connection (SQLite) or pooled ones
+//! (PostgreSQL), so a sink that is down (or slow to time out) holds up nobody: not the poll
+//! writer, not another sink. The outbox calls are short; SQLite's run in `spawn_blocking`.
+//! The loop is the same on both backends; only its store calls differ (`outbox::Outbox`).
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::Sink;
 use super::deliver::{deliver, Outcome};
+use super::outbox::Outbox;
 use super::{SinkError, SinkOptions};
 use crate::clock::Clock;
 use crate::store::{AlertRecord, ClaimedAlert, Store, StoreError};
@@ -69,7 +71,7 @@ impl Deliver for ToTarget {
 /// Runs one sink until stopped.
 pub(crate) async fn run(
     sink: Arc<Sink>,
-    store: Store,
+    store: Outbox,
     wake: watch::Receiver<u64>,
     stop: Stop,
     opts: SinkOptions,
@@ -80,7 +82,7 @@ pub(crate) async fn run(
 /// [`run`], with the clock the outbox's times are read from and the delivery attempt given.
 pub(crate) async fn run_with(
     sink: Arc<Sink>,
-    store: Store,
+    store: Outbox,
     mut wake: watch::Receiver<u64>,
     stop: Stop,
     opts: SinkOptions,
@@ -88,13 +90,7 @@ pub(crate) async fn run_with(
     via: &impl Deliver,
 ) {
     let name = sink.name().to_string();
-    let store = Arc::new(Mutex::new(store));
-    let mut failures = {
-        let n = name.clone();
-        blocking(&store, move |s| s.sink_consecutive_failures(&n))
-            .await
-            .unwrap_or(0)
-    };
+    let mut failures = store.failure_streak(&name).await.map_or(0, |(n, _)| n);
     let mut known_streak = failures;
     let mut paused_until: Option<Instant> = None;
     let mut next_prune = Instant::now();
@@ -113,13 +109,13 @@ pub(crate) async fn run_with(
         let draining = stop.drain.is_cancelled();
         let mut next_due: Option<Duration> = None;
         if paused_until.is_none() {
-            let done = match sink.spec.digest_schedule() {
-                Some(schedule) => {
+            let done = match (sink.spec.digest_schedule(), &store) {
+                (Some(schedule), Outbox::Sqlite(db)) => {
                     let feeds = &opts.feeds;
                     super::digest::pass(
                         &sink,
                         schedule,
-                        &store,
+                        db,
                         feeds,
                         &stop.stop,
                         &mut failures,
@@ -127,16 +123,18 @@ pub(crate) async fn run_with(
                     )
                     .await
                 }
-                None => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
+                // Refused at load and by `SinkSet::start_postgres`; never reached.
+                (Some(_), Outbox::Postgres(_)) => Err(SinkError::Config {
+                    sink: name.clone(),
+                    message: super::DIGEST_NOT_ON_POSTGRES.to_string(),
+                }),
+                (None, _) => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
             };
             if matches!(done, Ok(Pass::Idle { .. } | Pass::Failed { .. })) {
                 // Reported when this process's deliveries moved the streak: a streak left
                 // by an earlier run (refusals, say, with nothing pending since) raises no
                 // fault on its own, so a `poll --once` that delivers fine exits 0.
-                let n = name.clone();
-                if let Ok((streak, last)) =
-                    blocking(&store, move |s| s.sink_failure_streak(&n)).await
-                {
+                if let Ok((streak, last)) = store.failure_streak(&name).await {
                     if streak != known_streak {
                         known_streak = streak;
                         super::fault::report(&name, streak, last.as_deref());
@@ -158,7 +156,7 @@ pub(crate) async fn run_with(
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY;
             let before = clock.now() - KEEP_FINISHED.as_secs() as i64;
-            if let Err(e) = blocking(&store, move |s| s.prune_sink_deliveries(before)).await {
+            if let Err(e) = store.prune(before).await {
                 tracing::warn!(sink = %name, error = %e, "cannot prune the sink outbox");
             }
         }
@@ -194,7 +192,7 @@ pub(super) enum Pass {
 /// would only fail too), or stop is requested.
 async fn pass(
     sink: &Arc<Sink>,
-    store: &Arc<Mutex<Store>>,
+    store: &Outbox,
     stop: &CancellationToken,
     failures: &mut u32,
     clock: Clock,
@@ -207,19 +205,14 @@ async fn pass(
         if stop.is_cancelled() {
             return Ok(Pass::Stopped);
         }
-        let n = name.clone();
-        let claimed = blocking(store, move |s| {
-            let now = clock.now();
-            s.claim_sink_alert(&n, now, now + lease)
-        })
-        .await?;
+        let now = clock.now();
+        let claimed = store.claim(&name, now, now + lease).await?;
         let Some(ClaimedAlert { alert, attempts }) = claimed else {
             // Alerts committed while this pass was delivering are taken in the same pass.
             if enqueue(sink, store, clock).await? > 0 {
                 continue;
             }
-            let n = name.clone();
-            let next = blocking(store, move |s| s.sink_next_due(&n)).await?;
+            let next = store.next_due(&name).await?;
             let next_due =
                 next.map(|t| Duration::from_secs(t.saturating_sub(clock.now()).max(0) as u64));
             return Ok(Pass::Idle { next_due });
@@ -228,11 +221,11 @@ async fn pass(
         let body = serde_json::to_vec(&crate::alert::AlertLine::from(&alert)).unwrap_or_default();
         let attempt = attempts.saturating_add(1);
         let outcome = via.deliver(sink, &alert, attempt, body).await;
-        let (n, id, now) = (name.clone(), alert.id, clock.now());
+        let (id, now) = (alert.id, clock.now());
         match outcome {
             Outcome::Delivered => {
                 *failures = 0;
-                blocking(store, move |s| s.record_sink_delivered(&n, id, now)).await?;
+                store.delivered(&name, id, now).await?;
                 tracing::info!(sink = %name, alert_id = id, alert_rule = %alert.rule, attempt, "alert delivered to sink");
             }
             Outcome::Reject { error } => {
@@ -240,10 +233,7 @@ async fn pass(
                 // streak (in the store, for `status`) grows.
                 tracing::error!(sink = %name, alert_id = id, alert_rule = %alert.rule, attempt, error = %error,
                     "sink rejected the alert for good; it is kept as failed (see `feedwatch status`)");
-                blocking(store, move |s| {
-                    s.record_sink_failure(&n, id, now, &error, None)
-                })
-                .await?;
+                store.failed(&name, id, now, error, None).await?;
             }
             Outcome::Retry { error, after } => {
                 *failures = failures.saturating_add(1);
@@ -254,10 +244,7 @@ async fn pass(
                 let retry_at = now + retry_in.as_secs() as i64;
                 tracing::warn!(sink = %name, alert_id = id, attempt, error = %error,
                     "sink delivery failed; retrying in {}", humantime::format_duration(round_ms(retry_in)));
-                blocking(store, move |s| {
-                    s.record_sink_failure(&n, id, now, &error, Some(retry_at))
-                })
-                .await?;
+                store.failed(&name, id, now, error, Some(retry_at)).await?;
                 return Ok(Pass::Failed { retry_in });
             }
         }
@@ -273,17 +260,10 @@ pub(super) fn claim_secs(sink: &Sink) -> i64 {
         .ceil() as i64
 }
 
-/// Queues the alerts committed since the sink's cursor that its filter accepts.
-async fn enqueue(
-    sink: &Arc<Sink>,
-    store: &Arc<Mutex<Store>>,
-    clock: Clock,
-) -> Result<usize, SinkError> {
-    let (n, spec) = (sink.name().to_string(), sink.spec.clone());
-    let queued = blocking(store, move |s| {
-        s.enqueue_sink_alerts(&n, clock.now(), |rule, sev| spec.accepts(rule, sev))
-    })
-    .await?;
+/// Queues the alerts committed since the sink's cursor that its filter accepts (SQLite; on
+/// PostgreSQL the commits queued them).
+async fn enqueue(sink: &Arc<Sink>, store: &Outbox, clock: Clock) -> Result<usize, SinkError> {
+    let queued = store.enqueue(&sink.spec, clock.now()).await?;
     if queued > 0 {
         tracing::debug!(sink = %sink.name(), queued, "alerts queued for sink");
     }

@@ -128,7 +128,16 @@ async fn a_failing_sink_backs_off_doubling_to_the_cap_then_delivers_when_the_rec
     let worker = tokio::spawn({
         let stop = stop.clone();
         async move {
-            run_with(sink, store, wake, stop, opts, Clock::tokio(T0), &receiver).await;
+            run_with(
+                sink,
+                store.into(),
+                wake,
+                stop,
+                opts,
+                Clock::tokio(T0),
+                &receiver,
+            )
+            .await;
         }
     });
 

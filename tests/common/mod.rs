@@ -210,6 +210,17 @@ impl Instance {
         Instance { dir }
     }
 
+    /// As [`Instance::new`], with `[storage] database` set to `database` (a URL).
+    pub fn with_database(extra: &str, database: &str) -> Instance {
+        let inst = Instance::new(extra);
+        let cfg = std::fs::read_to_string(inst.config()).expect("config");
+        let line = format!("database = \"{database}\"");
+        let cfg = cfg.replace("database = \"data/fw.db\"", &line);
+        assert!(cfg.contains(&line));
+        std::fs::write(inst.config(), cfg).expect("write config");
+        inst
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("feedwatch.toml")
     }

@@ -54,6 +54,28 @@ impl TestDb {
         s
     }
 
+    /// The server's URL with this test's schema first on the search path, for the binary.
+    pub fn schema_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.schema
+        )
+    }
+
+    /// One value per row of `sql` run in the test's schema.
+    pub async fn column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        let c = self.admin.client().await.expect("client");
+        c.batch_execute(&format!("SET search_path = {}", self.schema))
+            .await
+            .expect("search_path");
+        let rows = c.query(sql, &[]).await.expect(sql);
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
     pub async fn drop_schema(self) {
         let c = self.admin.client().await.expect("admin connection");
         c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))

@@ -13,9 +13,11 @@
 //! seen-key and page-attempt lookups, the created alerts read back and marked delivered)
 //! through `schedule::shared` and the same `Reader`.
 //!
-//! Next: sinks (deliveries claimed with `SKIP LOCKED`), retention (the seen-key sweep has
-//! its table, `seen_sweep`, not its code yet), the other commands, and the multi-instance
-//! farm and failover tests.
+//! The sink outbox (`outbox`): deliveries queued by the commit that created the alerts and
+//! claimed with `SKIP LOCKED`, for the delivery loop of `sink`.
+//!
+//! Next: retention (the seen-key sweep has its table, `seen_sweep`, not its code yet), digest
+//! sinks, the other commands, and the multi-instance farm and failover tests.
 //!
 //! Why this shape:
 //! - **Async, with a pool.** tokio-postgres is async; the daemon already runs on tokio. A
@@ -36,6 +38,7 @@ mod daemon;
 mod follow;
 pub mod migrate;
 mod orphans;
+mod outbox;
 mod pgpass;
 mod poll;
 mod read;

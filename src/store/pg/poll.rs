@@ -22,9 +22,12 @@
 //!   other failed statement, rolls the whole poll back; the caller may commit it again.
 //! - **Alert ids** come from the identity sequence, not SQLite's "highest plus one"; they
 //!   are unique and never reused, but two instances' commits may finish out of id order.
+//!   So the alerts' sink deliveries are queued by the commit that created them, in its
+//!   transaction, rather than later by a cursor over ids (see `outbox`).
 
 use super::cached;
-use super::{articles, seen, PgError, PgStore};
+use super::{articles, outbox, seen, PgError, PgStore};
+use crate::config::sink::SinkSpec;
 use crate::store::pg::coord::Claim;
 use crate::store::{PollRecord, Validators};
 
@@ -64,6 +67,23 @@ impl PgStore {
         claim: &Claim,
         rec: &PollRecord,
     ) -> Result<Committed, PgError> {
+        self.commit_poll_with_sinks(instance, claim, rec, &[]).await
+    }
+
+    /// [`PgStore::commit_poll`], queuing the alerts it creates for each of `sinks` whose
+    /// filter accepts them, in the same transaction (see `outbox`): what the daemon calls
+    /// with its configured sinks, which must be registered first
+    /// ([`PgStore::register_sinks`]).
+    ///
+    /// # Errors
+    /// As [`PgStore::commit_poll`].
+    pub async fn commit_poll_with_sinks(
+        &self,
+        instance: &str,
+        claim: &Claim,
+        rec: &PollRecord,
+        sinks: &[SinkSpec],
+    ) -> Result<Committed, PgError> {
         let lost = || PgError::LeaseLost {
             feed_id: rec.feed_id,
             instance: instance.to_string(),
@@ -73,7 +93,7 @@ impl PgStore {
             return Err(lost());
         }
         let mut client = self.client().await?;
-        let result = commit_on(&mut client, instance, claim.token, rec).await;
+        let result = commit_on(&mut client, instance, claim.token, rec, sinks).await;
         match result {
             Ok(Some(committed)) => Ok(committed),
             // The transaction was dropped, which rolls it back: it wrote nothing.
@@ -96,12 +116,15 @@ async fn commit_on(
     instance: &str,
     token: i64,
     rec: &PollRecord,
+    sinks: &[SinkSpec],
 ) -> Result<Option<Committed>, PgError> {
     let tx = client.transaction().await?;
     if !write_feed_state(&tx, instance, token, rec).await? {
         return Ok(None);
     }
     let committed = write_poll(&tx, instance, rec).await?;
+    // The alerts' sink deliveries commit with the alerts (see `outbox`).
+    outbox::queue(&tx, &committed.alerts, sinks, rec.polled_at).await?;
     tx.commit().await?;
     Ok(Some(committed))
 }
