@@ -13,13 +13,10 @@ mod pg_common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use common::hook::{serve_hook, Hook};
 use common::seed::{assert_only_the_seed_alerted, serve_seed};
 use common::{get, rss, wait_for, wait_health, Daemon, Fixture, Instance, TestServer};
 use pg_common::TestDb;
@@ -28,69 +25,6 @@ use serde_json::Value;
 /// An instance (its own folder and alert log) whose database is this test's schema.
 fn pg_instance(db: &TestDb, extra: &str) -> Instance {
     Instance::with_database(extra, &db.schema_url())
-}
-
-/// What a receiver saw.
-#[derive(Default)]
-struct Seen {
-    /// Every request, accepted or not.
-    requests: usize,
-    /// When each request came.
-    at: Vec<Instant>,
-    /// Accepted payloads, parsed, in arrival order.
-    accepted: Vec<Value>,
-    /// The id of the request left hanging (see [`Hook::hang_first`]).
-    hung: Option<i64>,
-}
-
-/// The receiver's state: what it saw, whether it is down (503), how long it takes.
-#[derive(Clone, Default)]
-struct Hook {
-    seen: Arc<Mutex<Seen>>,
-    down: Arc<AtomicBool>,
-    delay: Duration,
-    /// Leave the first request unanswered for a minute (a delivery in flight).
-    hang_first: Arc<AtomicBool>,
-}
-
-impl Hook {
-    fn accepted_ids(&self) -> Vec<i64> {
-        let s = self.seen.lock().expect("lock");
-        s.accepted.iter().filter_map(|v| v["id"].as_i64()).collect()
-    }
-}
-
-async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    {
-        let mut s = hook.seen.lock().expect("lock");
-        s.requests += 1;
-        s.at.push(Instant::now());
-    }
-    if hook.down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if hook.hang_first.swap(false, Ordering::SeqCst) {
-        hook.seen.lock().expect("lock").hung = v["id"].as_i64();
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        return StatusCode::GATEWAY_TIMEOUT;
-    }
-    tokio::time::sleep(hook.delay).await;
-    let header = headers
-        .get("x-feedwatch-alert-id")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.parse::<i64>().ok());
-    assert_eq!(header, v["id"].as_i64(), "header and body ids agree");
-    hook.seen.lock().expect("lock").accepted.push(v);
-    StatusCode::NO_CONTENT
-}
-
-/// Serves the receiver on loopback; the URL of its `/hook`.
-async fn serve_hook(hook: Hook) -> String {
-    let app = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
-        .with_state(hook);
-    format!("http://{}/hook", common::serve(app).await)
 }
 
 fn sink(url: &str) -> String {

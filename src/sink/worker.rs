@@ -207,6 +207,7 @@ async fn pass(
         }
         let now = clock.now();
         let claimed = store.claim(&name, now, now + lease).await?;
+        let lease_end = Instant::now() + Duration::from_secs(u64::try_from(lease).unwrap_or(0));
         let Some(ClaimedAlert { alert, attempts }) = claimed else {
             // Alerts committed while this pass was delivering are taken in the same pass.
             if enqueue(sink, store, clock).await? > 0 {
@@ -225,7 +226,7 @@ async fn pass(
         match outcome {
             Outcome::Delivered => {
                 *failures = 0;
-                store.delivered(&name, id, now).await?;
+                record_delivered(store, (&name, id), clock, lease_end, stop).await?;
                 tracing::info!(sink = %name, alert_id = id, alert_rule = %alert.rule, attempt, "alert delivered to sink");
             }
             Outcome::Reject { error } => {
@@ -258,6 +259,33 @@ pub(super) fn claim_secs(sink: &Sink) -> i64 {
     (sink.spec.timeout() * 2 + LEASE_MARGIN)
         .as_secs_f64()
         .ceil() as i64
+}
+
+/// Records a delivery the receiver accepted, retrying while the store cannot be written
+/// (a database restarting, a lost connection): until the claim's lease ends nobody else
+/// takes the alert, and recording it in time is what keeps the receiver from getting it a
+/// second time. Gives up (the alert is sent again: at least once) when the lease is about
+/// to end or stop is requested.
+async fn record_delivered(
+    store: &Outbox,
+    (name, id): (&str, i64),
+    clock: Clock,
+    lease_end: Instant,
+    stop: &CancellationToken,
+) -> Result<(), SinkError> {
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match store.delivered(name, id, clock.now()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() + pause + LEASE_MARGIN < lease_end && !stop.is_cancelled() => {
+                tracing::warn!(sink = %name, alert_id = id, error = %e,
+                    "cannot record a delivery the receiver accepted; retrying before its claim ends");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Queues the alerts committed since the sink's cursor that its filter accepts (SQLite; on

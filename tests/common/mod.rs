@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod hook;
 pub mod png;
 pub mod seed;
 pub mod slow;
