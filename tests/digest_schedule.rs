@@ -101,9 +101,21 @@ fn faked(at: &str) -> Vec<(&'static str, OsString)> {
 fn start_at(inst: &Instance, at: &str) -> Daemon {
     let env = faked(at);
     let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    let d = Daemon::spawn_env(inst, &["run"], &env);
-    assert!(Path::new(LIBFAKETIME).exists(), "apt-get install faketime");
-    d
+    Daemon::spawn_env(inst, &["run"], &env)
+}
+
+/// Whether libfaketime is installed; without it the test says it was skipped, unless
+/// `FEEDWATCH_REQUIRE_FAKETIME=1` (CI installs it and sets that), where it fails.
+fn have_faketime() -> bool {
+    if Path::new(LIBFAKETIME).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FEEDWATCH_REQUIRE_FAKETIME").is_none_or(|v| v != "1"),
+        "FEEDWATCH_REQUIRE_FAKETIME=1 but {LIBFAKETIME} is missing (apt-get install faketime)"
+    );
+    eprintln!("skipped: {LIBFAKETIME} not found (apt-get install faketime)");
+    false
 }
 
 /// Waits until every sink of the daemon has made its first pass (the log says it started,
@@ -173,6 +185,9 @@ fn config(srv: &TestServer, hook_url: &str, secret: &Path, mail_dir: &Path) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_digest_is_delivered_once_per_period_across_restarts() {
+    if !have_faketime() {
+        return;
+    }
     let recv = Receiver::default();
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(hook))

@@ -473,9 +473,23 @@ async fn alerts_owed_by_a_dead_instance_are_adopted_and_a_restart_repeats_none()
     let (service, _) = other.service().await;
     assert_eq!(service["instances"][0]["alerts_owed"], owed, "{service}");
 
+    // An instance silent for eight days, forgotten by the next heartbeat's sweep.
+    let old = chrono::Utc::now().timestamp() - 8 * 86_400;
+    let _ = pg_common::pg_rows(
+        &cluster.store,
+        &format!("INSERT INTO instances VALUES ('ghost', 'gone.example', 1, '0.0.0', {old}, {old}) RETURNING id"),
+    )
+    .await;
+
     // Another instance adopts them once the first's heartbeat is a lease old, and logs them.
     let mut d = Daemon::start(&other, &[]);
     wait_cycle_done(&cluster, Duration::from_secs(60), &[&d]).await;
+    assert_eq!(
+        cluster
+            .count("SELECT count(*) FROM instances WHERE id = 'ghost'")
+            .await,
+        0
+    );
     assert!(
         d.log().contains("adopted alerts another instance created"),
         "{}",

@@ -376,10 +376,24 @@ async fn deliver(shared: &Arc<Shared>, ids: Option<&[i64]>) {
     }
 }
 
+/// How long a silent instance stays listed in `status` before any instance removes its
+/// row: long enough to be seen and looked into, short enough that restarts under the default
+/// `hostname:pid` ids do not pile up rows for months.
+const FORGET_AFTER_SECS: i64 = 7 * 86_400;
+
 /// Adopts the alerts of instances that died owing them to a log, then writes everything
-/// this instance owes (see the module doc).
+/// this instance owes (see the module doc); forgets instances silent for a week.
 async fn sweep(shared: &Arc<Shared>) {
-    let alive_after = chrono::Utc::now().timestamp() - shared.lease_secs;
+    let now = chrono::Utc::now().timestamp();
+    match shared.store.forget_instances(now - FORGET_AFTER_SECS).await {
+        Ok(gone) if !gone.is_empty() => tracing::info!(instances = ?gone,
+            "forgot instances silent for a week (their feeds and alerts passed to others long ago)"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot forget old instances; retrying at the next heartbeat")
+        }
+    }
+    let alive_after = now - shared.lease_secs;
     match shared
         .store
         .adopt_orphan_alerts(&shared.instance, alive_after)
