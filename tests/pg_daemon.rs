@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::seed::{assert_only_the_seed_alerted, seed_body_paragraphs, serve_seed};
 use common::slow::SlowFeeds;
 use common::stories::{OTHER, WIRE};
-use common::{command, rss, Instance, TestServer};
+use common::{assert_ok, command, rss, Instance, TestServer};
 use pg_common::TestDb;
 use serde_json::Value;
 
@@ -62,15 +62,6 @@ async fn poll_once(inst: &Instance) -> Output {
     tokio::task::spawn_blocking(move || finish(child))
         .await
         .expect("join")
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

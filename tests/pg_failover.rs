@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::hook::{serve_hook, Hook};
+use common::hook::{serve_hook, sink_config, Hook};
 use common::slow::SlowFeeds;
 use common::stories::{filler, KEYWORD, PLAIN};
 use common::{rss, wait_for, Daemon, Instance, Signal};
@@ -185,10 +185,8 @@ fn leased(cluster: &Cluster, base: &str, log: &str, lease: &str) -> Instance {
 /// delivery is leased for twice that and a second).
 fn with_hook(inst: &Instance, url: &str, timeout: &str) {
     let mut cfg = std::fs::read_to_string(inst.config()).expect("config");
-    cfg.push_str(&format!(
-        "\n[[sinks]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\ntimeout = \"{timeout}\"\n\
-         retry_initial = \"200ms\"\nretry_max = \"400ms\"\n"
-    ));
+    cfg.push('\n');
+    cfg.push_str(&sink_config(url, timeout));
     std::fs::write(inst.config(), cfg).expect("write config");
 }
 

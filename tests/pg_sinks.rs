@@ -12,13 +12,12 @@ mod common;
 mod pg_common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::hook::{serve_hook, Hook};
+use common::hook::{serve_hook, sink_config, Hook};
 use common::seed::{assert_only_the_seed_alerted, serve_seed};
-use common::{get, rss, wait_for, wait_health, Daemon, Fixture, Instance, TestServer};
+use common::{assert_ok, get, rss, wait_for, wait_health, Daemon, Fixture, Instance, TestServer};
 use pg_common::TestDb;
 use serde_json::Value;
 
@@ -28,19 +27,7 @@ fn pg_instance(db: &TestDb, extra: &str) -> Instance {
 }
 
 fn sink(url: &str) -> String {
-    format!(
-        "[[sinks]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\ntimeout = \"5s\"\n\
-         retry_initial = \"200ms\"\nretry_max = \"400ms\"\n"
-    )
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sink_config(url, "5s")
 }
 
 /// How many times each id was accepted.

@@ -197,7 +197,7 @@ pub struct Due {
 
 /// The rows past the horizon `?1` of each kind, as `SELECT <key> FROM <table> WHERE …`
 /// pieces: `(table, key, time, condition)`. The prune and the count share them.
-fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) {
+pub(crate) fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) {
     match kind {
         Kind::Deliveries => (
             "sink_deliveries",

@@ -73,3 +73,12 @@ pub async fn serve_hook(hook: Hook) -> String {
         .with_state(hook);
     format!("http://{}/hook", super::serve(app).await)
 }
+
+/// A `[[sinks]]` table named `ops` posting to `url` within `timeout` (a claimed delivery is
+/// leased for twice that and a second), retried quickly.
+pub fn sink_config(url: &str, timeout: &str) -> String {
+    format!(
+        "[[sinks]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\ntimeout = \"{timeout}\"\n\
+         retry_initial = \"200ms\"\nretry_max = \"400ms\"\n"
+    )
+}

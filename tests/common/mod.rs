@@ -281,6 +281,16 @@ impl Instance {
     }
 }
 
+/// Fails the test, with the process's stderr, unless it exited 0.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the binary on `config` with `args` (clean environment, see [`command`]) to
 /// completion, off the async threads.
 pub async fn run_config(config: &Path, args: &[&str]) -> Output {

@@ -18,39 +18,13 @@ use crate::store::retention::{Kind, Policy};
 /// Key of the advisory lock one retention batch holds ("fw-prune" in ASCII).
 const PRUNE_LOCK: i64 = 0x6677_2d70_7275_6e65;
 
-/// The rows of `kind` past the horizon `$1`: `(table, key, time, condition)`, as SQLite's
-/// `rule`, in PostgreSQL's dialect.
+/// The rows of `kind` past the horizon `$1`: `(table, key, time, condition)`, SQLite's
+/// (`store::retention::rule`) where its SQL reads the same here.
 fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) {
     match kind {
-        Kind::Deliveries => (
-            "sink_deliveries",
-            "alert_id, sink",
-            "coalesce(delivered_at, failed_at)",
-            "(delivered_at IS NOT NULL OR failed_at IS NOT NULL)",
-        ),
-        Kind::DigestDeliveries => (
-            "digest_deliveries",
-            "id",
-            "coalesce(delivered_at, failed_at)",
-            "(delivered_at IS NOT NULL OR failed_at IS NOT NULL)",
-        ),
-        Kind::Alerts => (
-            "alerts",
-            "id",
-            "created_at",
-            "delivered_at IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM sink_deliveries d WHERE d.alert_id = alerts.id
-                             AND d.delivered_at IS NULL AND d.failed_at IS NULL)",
-        ),
-        Kind::Articles => (
-            "articles",
-            "id",
-            "fetched_at",
-            "id < (SELECT max(id) FROM articles)
-             AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.article_id = articles.id)",
-        ),
-        Kind::Fingerprints => ("articles", "id", "fetched_at", "minhash IS NOT NULL"),
+        // SQLite's condition is the integer 1, which PostgreSQL does not take for true.
         Kind::PageFailures => ("page_failures", "key", "failed_at", "true"),
+        // No staging table here; a leased feed is being polled.
         Kind::RemovedFeeds => (
             "feeds",
             "id",
@@ -61,12 +35,14 @@ fn rule(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) 
              AND NOT EXISTS (SELECT 1 FROM article_sources WHERE feed_id = feeds.id)
              AND NOT EXISTS (SELECT 1 FROM recent_items WHERE feed_id = feeds.id)",
         ),
+        // One table, oldest presence first through its index.
         Kind::SeenKeys => (
             "seen_items",
             "key",
             "last_present",
             "coalesce(published_at, last_present) < $1",
         ),
+        _ => crate::store::retention::rule(kind),
     }
 }
 
