@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::daemon::wait_for;
 use common::{rss, Fixture, Instance, TestServer};
 use feedwatch::app::{self, App, Mode, Start};
-use feedwatch::config::Env;
+use feedwatch::config::{Backends, Env};
 use tokio_util::sync::CancellationToken;
 
 /// A feed of one Green Zone story, at `path`.
@@ -47,7 +47,9 @@ fn feed(srv: &TestServer, path: &str) -> String {
 }
 
 async fn build(inst: &Instance) -> Box<App> {
-    let loaded = app::load_config(&inst.config(), &Env::from_process()).expect("config");
+    // As `run` loads it: on either backend (the suites also run on PostgreSQL).
+    let loaded = app::load_config_with(&inst.config(), &Env::from_process(), Backends::Both)
+        .expect("config");
     match App::build(loaded).await.expect("build") {
         Start::Ready(app) => app,
         Start::Exit(code) => panic!("the service would not start: exit {code}"),

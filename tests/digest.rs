@@ -94,18 +94,22 @@ async fn seeded() -> Seeded {
         "poll: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let conn = rusqlite::Connection::open(inst.db()).unwrap();
     for (url, hours) in [(seed_url.as_str(), 3), ("http://c.invalid/drone", 30)] {
-        let n = conn
-            .execute(
-                "UPDATE alerts SET created_at = created_at - ?2
-                  WHERE article_id IN (SELECT id FROM articles WHERE url = ?1)",
-                rusqlite::params![url, hours * 3600],
-            )
-            .unwrap();
-        assert!(n > 0, "no alert for {url}");
+        inst.sql(&format!(
+            "UPDATE alerts SET created_at = created_at - {}
+              WHERE article_id IN (SELECT id FROM articles WHERE url = '{url}')",
+            hours * 3600
+        ));
+        let now = chrono::Utc::now();
+        let moved = inst.alerts().await.iter().any(|a| {
+            a["url"] == url
+                && a["time"].as_str().is_some_and(|t| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .is_ok_and(|t| (now - t.to_utc()).num_hours() >= hours - 1)
+                })
+        });
+        assert!(moved, "no alert for {url} moved {hours} hours back");
     }
-    drop(conn);
     Seeded {
         _srv: srv,
         inst,

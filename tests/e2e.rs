@@ -67,8 +67,7 @@ async fn seed_article_end_to_end() {
     assert_eq!(log.len(), 2, "{log:#?}");
 
     // The seed is kept with its extracted body: the paragraphs, no furniture.
-    let store = feedwatch::store::Store::open(&inst.db()).expect("open db");
-    let articles = store.articles_since(0).expect("articles");
+    let articles = inst.articles().await;
     assert_eq!(
         articles.len(),
         1,

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::backend::Backend;
 use common::{json_lines, Instance};
 use feedwatch::store::{NewArticle, PollRecord, Store};
 
@@ -230,6 +231,11 @@ fn article(key: i64, title: &str, body: &str, published: i64) -> NewArticle {
 
 #[tokio::test]
 async fn search_finds_kept_articles() {
+    if Backend::skips(
+        "articles stored through the SQLite store's API (tests/pg_search.rs searches PostgreSQL)",
+    ) {
+        return;
+    }
     let inst =
         Instance::new("[[feeds]]\nurl = \"https://news.example/rss\"\nname = \"Example News\"\n");
     let now = chrono::Utc::now().timestamp();

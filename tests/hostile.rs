@@ -139,8 +139,7 @@ async fn nested_divs_in_feed_content_are_bounded() {
         assert!(t.elapsed() < SLOW, "poll {poll} took {:?}", t.elapsed());
     }
     assert_eq!(srv.hits("/deep", 200), 2, "both polls read the document");
-    let store = feedwatch::store::Store::open(&inst.db()).expect("open");
-    let arts = store.articles_since(0).expect("articles");
+    let arts = inst.articles().await;
     assert_eq!(arts.len(), 1);
     assert!(
         arts[0].body.contains("Rockets struck the Green Zone"),
@@ -174,8 +173,7 @@ async fn nested_article_page_is_extracted() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(t.elapsed() < SLOW, "took {:?}", t.elapsed());
-    let store = feedwatch::store::Store::open(&inst.db()).expect("open");
-    let arts = store.articles_since(0).expect("articles");
+    let arts = inst.articles().await;
     assert_eq!(arts.len(), 1);
     assert_eq!(
         arts[0].body.matches("Rockets struck").count(),

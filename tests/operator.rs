@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use common::backend::Backend;
 use common::{rss, wait_for, Daemon, Fixture, Instance, Signal, TestServer};
 
 /// Runs the binary on `config` with `args`, off the async threads.
@@ -111,6 +112,9 @@ async fn a_config_with_no_feeds_or_no_rules_is_refused_everywhere() {
 /// use; feeds added by a later reload are polled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_database_path_waits_for_a_restart() {
+    if Backend::skips("a reload that moves the SQLite file (a URL change waits for a restart alike, by the same code)") {
+        return;
+    }
     let srv = server(&["/a", "/b", "/c"]).await;
     let inst = Instance::new(&feed(&srv, "/a"));
     let good = std::fs::read_to_string(inst.config()).expect("read");

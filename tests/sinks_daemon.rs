@@ -315,6 +315,7 @@ async fn a_sink_that_keeps_failing_is_loud_and_recovers() {
         "{body}"
     );
     let (_, metrics) = get(port, "/metrics").await;
+    let metrics = common::without_instance_label(&metrics);
     assert!(
         metrics.contains("feedwatch_fault{fault=\"sink_delivery\"} 1"),
         "{metrics}"

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod daemon;
 pub mod hook;
 pub mod png;
@@ -25,6 +26,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
+use feedwatch::config::PgSettings;
+use feedwatch::store::reader::Reader;
 
 /// One canned response.
 #[derive(Clone, Debug)]
@@ -193,45 +196,93 @@ pub fn read_fixture(rel: &str) -> String {
     std::fs::read_to_string(fixtures().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
 }
 
-/// A folder holding a config for the binary.
+/// A folder holding a config for the binary, and the PostgreSQL schema it stores in when
+/// the suites run on PostgreSQL ([`backend`]).
 pub struct Instance {
     pub dir: tempfile::TempDir,
+    schema: Option<backend::Schema>,
 }
 
 impl Instance {
-    /// Writes `feedwatch.toml` with storage in the folder, the shipped rule pack, private
-    /// addresses allowed (the test server is on loopback) and `extra` appended (feeds).
+    /// Writes `feedwatch.toml` with the shipped rule pack, private addresses allowed (the
+    /// test server is on loopback) and `extra` appended (feeds). Storage is a SQLite file in
+    /// the folder, or a fresh schema with `FEEDWATCH_TEST_BACKEND=postgres`.
     pub fn new(extra: &str) -> Instance {
+        match backend::Backend::current() {
+            backend::Backend::Sqlite => Instance::write(extra, "data/fw.db", None),
+            backend::Backend::Postgres => {
+                let schema = backend::Schema::create();
+                Instance::write(extra, &schema.url(), Some(schema))
+            }
+        }
+    }
+
+    /// As [`Instance::new`], with `[storage] database` set to `database` (a URL), whatever
+    /// backend the suite runs on.
+    pub fn with_database(extra: &str, database: &str) -> Instance {
+        Instance::write(extra, database, None)
+    }
+
+    fn write(extra: &str, database: &str, schema: Option<backend::Schema>) -> Instance {
         let dir = tempfile::tempdir().expect("tempdir");
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rules.toml");
         let cfg = format!(
-            "rule_files = [{rules:?}]\n\n[storage]\ndatabase = \"data/fw.db\"\n\n[alerts]\nlog = \"data/alerts.jsonl\"\n\n[fetch]\ntimeout = \"5s\"\nallow_private_addresses = true\n\n[poll]\nconcurrency = 4\n\n{extra}\n"
+            "rule_files = [{rules:?}]\n\n[storage]\ndatabase = \"{database}\"\n\n[alerts]\nlog = \"data/alerts.jsonl\"\n\n[fetch]\ntimeout = \"5s\"\nallow_private_addresses = true\n\n[poll]\nconcurrency = 4\n\n{extra}\n"
         );
         std::fs::write(dir.path().join("feedwatch.toml"), cfg).expect("write config");
-        Instance { dir }
-    }
-
-    /// As [`Instance::new`], with `[storage] database` set to `database` (a URL).
-    pub fn with_database(extra: &str, database: &str) -> Instance {
-        let inst = Instance::new(extra);
-        let cfg = std::fs::read_to_string(inst.config()).expect("config");
-        let line = format!("database = \"{database}\"");
-        let cfg = cfg.replace("database = \"data/fw.db\"", &line);
-        assert!(cfg.contains(&line));
-        std::fs::write(inst.config(), cfg).expect("write config");
-        inst
+        Instance { dir, schema }
     }
 
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("feedwatch.toml")
     }
 
+    /// Adds `line` (a `key = value`) to the config's `[storage]` table.
+    pub fn storage(&self, line: &str) {
+        let cfg = std::fs::read_to_string(self.config()).expect("config");
+        let cfg = cfg.replacen("[storage]\n", &format!("[storage]\n{line}\n"), 1);
+        std::fs::write(self.config(), cfg).expect("write config");
+    }
+
+    /// The SQLite file; a test on PostgreSQL that reaches for it is a test bug.
     pub fn db(&self) -> PathBuf {
+        assert!(
+            self.schema.is_none(),
+            "this test reads the SQLite file: check `Backend::skips` first"
+        );
         self.dir.path().join("data/fw.db")
     }
 
     pub fn alert_log(&self) -> PathBuf {
         self.dir.path().join("data/alerts.jsonl")
+    }
+
+    /// The articles kept, in id order, read through the library's backend-neutral reader.
+    pub async fn articles(&self) -> Vec<feedwatch::store::ArticleRow> {
+        let reader = match &self.schema {
+            None => {
+                let db = self.db();
+                Reader::open(feedwatch::config::Backend::Sqlite(&db)).await
+            }
+            Some(schema) => {
+                let settings = PgSettings::from_url(&schema.url(), Path::new("/")).expect("url");
+                Reader::open(feedwatch::config::Backend::Postgres(&settings)).await
+            }
+        };
+        let reader = reader.expect("open the database");
+        reader.backtest_texts(0).await.expect("articles").0
+    }
+
+    /// Runs `sql` (written to run on both) in this instance's database: what a test
+    /// changes behind the daemon's back, a crash's leftovers say.
+    pub fn sql(&self, sql: &str) {
+        match &self.schema {
+            None => {
+                let conn = rusqlite::Connection::open(self.db()).expect("open db");
+                conn.execute_batch(sql).expect(sql);
+            }
+            Some(schema) => schema.exec(sql),
+        }
     }
 
     /// Runs the binary with `--config` and `args` to completion, off the async threads.
@@ -279,6 +330,26 @@ impl Instance {
             .map(|b| json_lines(&b))
             .unwrap_or_default()
     }
+}
+
+/// The exposition without the `feedwatch_instance` label that every sample carries on
+/// PostgreSQL, so one test reads both backends' metrics.
+pub fn without_instance_label(body: &str) -> String {
+    body.lines()
+        .map(|l| match (l.find("{feedwatch_instance=\""), l.find('}')) {
+            (Some(open), Some(close)) if open < close => {
+                let labels = &l[open + 1..close];
+                let rest = labels.split_once("\",").map_or("", |(_, r)| r);
+                let labels = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{rest}}}")
+                };
+                format!("{}{labels}{}\n", &l[..open], &l[close + 1..])
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
 }
 
 /// Fails the test, with the process's stderr, unless it exited 0.
