@@ -141,6 +141,78 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     db.drop_schema().await;
 }
 
+/// `poll --once`'s claim (run started at 1000 s by the server's clock): every feed not
+/// polled since, due or not,
+/// once; not one another instance polled after the start; one another instance holds is
+/// reported as waited for until its lease ends, and is no longer once it was polled.
+#[tokio::test]
+async fn poll_once_claims_every_feed_not_polled_since_it_started() {
+    const STARTED: i64 = 1_000_000_000; // 1000 s, in microseconds
+    let Some(db) = TestDb::new("once").await else {
+        return;
+    };
+    let (a, b) = (db.migrated_store().await, db.store());
+    // Feeds 1-3 due (3 the most overdue), 4 due only far ahead, 5 removed from the config.
+    add_feeds(&a, 3, 1000).await;
+    register(&a, "a", 1000).await;
+    register(&b, "b", 1000).await;
+    let held = b.claim_due_feeds("b", 1000, 60, 1).await.expect("b claims");
+    assert_eq!(ids(&held), vec![3]);
+    // Feed 2 was polled by another instance after the run started, and is not due.
+    let polled: Vec<i64> = db
+        .column(
+            "UPDATE feeds SET polled_at = to_timestamp(1001), next_poll_at = 5000 WHERE id = 2 RETURNING id",
+        )
+        .await;
+    assert_eq!(polled, vec![2]);
+
+    let first = a
+        .claim_unpolled_feeds("a", 1002, 60, 100, STARTED, &[])
+        .await
+        .expect("a claims");
+    assert_eq!(
+        ids(&first),
+        vec![1, 4],
+        "due or not, but not polled since the start"
+    );
+    let mine = ids(&first);
+    let again = a
+        .claim_unpolled_feeds("a", 1003, 60, 100, STARTED, &mine)
+        .await
+        .expect("a claims again");
+    assert!(again.is_empty(), "never a feed it claimed: {again:?}");
+    // The run still waits for feed 3, which b holds until 1060.
+    assert_eq!(
+        a.leased_unpolled("a", 1003, STARTED, &mine)
+            .await
+            .expect("held"),
+        Some((1, 1060))
+    );
+    // b polls it and gives it back: nothing left to wait for or to claim.
+    let _: Vec<i64> = db
+        .column("UPDATE feeds SET polled_at = to_timestamp(1004) WHERE id = 3 RETURNING id")
+        .await;
+    assert!(b.release_lease("b", 3, 5000).await.expect("release"));
+    assert_eq!(
+        a.leased_unpolled("a", 1005, STARTED, &mine)
+            .await
+            .expect("held"),
+        None
+    );
+    assert!(a
+        .claim_unpolled_feeds("a", 1005, 60, 100, STARTED, &mine)
+        .await
+        .expect("a")
+        .is_empty());
+    // `run`'s claim is unchanged: only what is due.
+    assert!(a
+        .claim_due_feeds("a", 1005, 60, 100)
+        .await
+        .expect("due")
+        .is_empty());
+    db.drop_schema().await;
+}
+
 #[tokio::test]
 async fn renewal_keeps_a_lease_while_the_poll_runs() {
     let Some(db) = TestDb::new("renew").await else {

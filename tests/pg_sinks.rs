@@ -3,7 +3,9 @@
 //! three instances polling one database with one sink, every alert delivered exactly once
 //! between them (deliveries claimed with `SKIP LOCKED`); and a receiver that fails then
 //! recovers, retried with backoff, loud (`sink_delivery`) while it fails and quiet after;
-//! and a delivery cut off by kill -9, sent again by another instance once its lease ends.
+//! a delivery cut off by kill -9, sent again by another instance once its lease ends; and a
+//! digest sink's periods queued and claimed once among three instances (the scheduled
+//! digests through the binary: `scripts/test-on-postgres.sh` runs `digest_schedule`).
 //! Skipped without `FEEDWATCH_TEST_POSTGRES`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test panics on a broken fixture
@@ -367,4 +369,99 @@ async fn a_delivery_cut_off_by_kill_9_is_sent_again_after_its_lease() {
         second.log()
     );
     db.drop_schema().await;
+}
+
+/// A digest sink run by three instances: each may render a due period, exactly one queues
+/// it (the sink row locked, `UNIQUE (sink, period_end)`), and exactly one claims it at a
+/// time; a later period is queued again, an earlier one never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn three_instances_queue_and_claim_each_digest_period_once() {
+    let Some(db) = TestDb::new("digests").await else {
+        return;
+    };
+    let first = db.migrated_store().await;
+    first
+        .register_sinks(&["daily"], 100)
+        .await
+        .expect("register");
+    let stores: Vec<_> = (0..3).map(|_| db.store()).collect();
+    // The sink's mark starts at the due time already past when it first runs.
+    for s in &stores {
+        assert_eq!(
+            s.digest_through("daily", 1000).await.expect("through"),
+            Some(1000)
+        );
+    }
+    let queue = |period_end: i64| {
+        let stores = stores.clone();
+        async move {
+            let start = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+            let tasks: Vec<_> = stores
+                .into_iter()
+                .enumerate()
+                .map(|(n, s)| {
+                    let start = start.clone();
+                    tokio::spawn(async move {
+                        let body = format!("rendered by instance {n}").into_bytes();
+                        let row = feedwatch::store::DigestRow {
+                            period_start: period_end - 1000,
+                            period_end,
+                            format: "json",
+                            body: &body,
+                        };
+                        start.wait().await;
+                        s.enqueue_digest("daily", &row, period_end + 10)
+                            .await
+                            .expect("enqueue")
+                    })
+                })
+                .collect();
+            let mut queued = 0;
+            for t in tasks {
+                queued += usize::from(t.await.expect("join"));
+            }
+            queued
+        }
+    };
+    assert_eq!(queue(2000).await, 1, "one instance queues the period");
+    assert_eq!(queue(2000).await, 0, "and nobody again");
+    assert_eq!(queue(1500).await, 0, "an earlier period never");
+    // One claim gets it; the others find it leased.
+    let claims: Vec<_> = futures_claims(&stores, 2020, 2080).await;
+    assert_eq!(claims.iter().flatten().count(), 1, "{claims:?}");
+    let c = claims.into_iter().flatten().next().expect("claimed");
+    assert_eq!((c.period_start, c.period_end, c.attempts), (1000, 2000, 0));
+    assert!(String::from_utf8_lossy(&c.body).starts_with("rendered by instance"));
+    stores[0]
+        .record_digest_delivered("daily", c.id, 2030)
+        .await
+        .expect("delivered");
+    assert_eq!(
+        stores[1].digest_next_due("daily").await.expect("next"),
+        None
+    );
+    assert_eq!(queue(3000).await, 1, "the next period is queued");
+    assert_eq!(
+        stores[2].digest_next_due("daily").await.expect("next"),
+        Some(3010)
+    );
+    db.drop_schema().await;
+}
+
+/// Three claims of the sink's due digest at `now`, leased until `until`, run together.
+async fn futures_claims(
+    stores: &[feedwatch::store::pg::PgStore],
+    now: i64,
+    until: i64,
+) -> Vec<Option<feedwatch::store::ClaimedDigest>> {
+    let tasks: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|s| tokio::spawn(async move { s.claim_digest("daily", now, until).await }))
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("join").expect("claim"));
+    }
+    out
 }

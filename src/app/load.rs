@@ -22,11 +22,11 @@ pub struct Loaded {
 /// # Errors
 /// Every problem found, the rules' and concepts' included, each naming file, line and key.
 pub fn load_config(path: &Path, env: &Env) -> Result<Loaded, ConfigError> {
-    load_config_with(path, env, config::Backends::SqliteOnly)
+    load_config_with(path, env, config::Backends::Both)
 }
 
 /// [`load_config`] for a command that runs on the given `backends` (see
-/// [`config::Backends`]): the read commands accept a PostgreSQL database.
+/// [`config::Backends`]).
 ///
 /// # Errors
 /// As [`load_config`].

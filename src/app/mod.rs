@@ -532,7 +532,10 @@ fn reload(
     config::require_work(&cfg)?;
     // The writer, the sinks and the alert log stay on the files they opened; the running
     // config keeps naming those, so later reloads sync feeds into the database in use.
-    if cfg.database != old.database {
+    if cfg.postgres.take().is_some() {
+        tracing::warn!(in_use = %old.database.display(),
+            "[storage] database changed to PostgreSQL: takes effect on restart; the daemon keeps using the current database");
+    } else if cfg.database != old.database {
         tracing::warn!(configured = %cfg.database.display(), in_use = %old.database.display(),
             "[storage] database changed: takes effect on restart; the daemon keeps using the current database");
     }

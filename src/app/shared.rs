@@ -5,8 +5,7 @@
 //! - the alert log is this instance's: it gets the alerts this instance's commits created
 //!   (`feedwatch alerts` reads everyone's from the database);
 //! - sinks run in every instance, their deliveries queued by the commits and claimed one at
-//!   a time across instances (`sink`, `store::pg::outbox`); digest sinks are refused at
-//!   load (see `config::Backends`);
+//!   a time across instances (`sink`, `store::pg::outbox`, `store::pg::digest_outbox`);
 //! - retention passes run in every instance, one batch at a time across them
 //!   (`store::pg::retention`).
 //!
@@ -79,7 +78,10 @@ pub(super) async fn build(
     let sinks = SinkSet::start_postgres(
         store.clone(),
         &cfg.sinks,
-        SinkOptions::default(),
+        SinkOptions {
+            feeds: super::digest_feeds(&cfg),
+            ..SinkOptions::default()
+        },
         CancellationToken::new(),
     )
     .await?;
@@ -145,7 +147,9 @@ pub(super) async fn run(
     });
     let (rt_tx, rt_rx) = watch::channel(runtime);
     let until = match mode {
-        Mode::Once => Until::Once,
+        Mode::Once => Until::Once {
+            started: shared.store.server_clock_micros().await?,
+        },
         Mode::Run { grace } => Until::Shutdown(grace),
     };
     let http_stop = CancellationToken::new();
@@ -154,6 +158,11 @@ pub(super) async fn run(
     if let Mode::Run { .. } = mode {
         super::listen(&cfg, http_stop).await?;
         crate::ops::notify::ready();
+        crate::ops::notify::status(&format!(
+            "{} feeds; first claim starting (instance {})",
+            cfg.feeds.len(),
+            shared.instance
+        ));
         let s = shared.clone();
         let reloading = (rt_tx, s, sinks.clone(), retention);
         reloader = Some(tokio::spawn(reload_loop(cfg.clone(), reloads, reloading)));
@@ -201,7 +210,7 @@ async fn reload_loop(
             // for them; a sink that cannot be built refuses the reload.
             Ok((new_cfg, mut rt)) => {
                 let grace = std::time::Duration::from_secs(10);
-                let feeds = crate::sink::Feeds::default();
+                let feeds = super::digest_feeds(&new_cfg);
                 if let Err(e) = sinks.reload(&new_cfg.sinks, feeds, grace).await {
                     tracing::error!(error = %e, "reload refused: the previous configuration keeps running");
                     crate::ops::notify::ready();
@@ -266,11 +275,16 @@ async fn reload(
     let Loaded {
         config: mut cfg,
         rules,
-    } = load_config_with(&old.path, &Env::from_process(), Backends::Daemon)?;
+    } = load_config_with(&old.path, &Env::from_process(), Backends::Both)?;
     config::require_work(&cfg)?;
     if cfg.alert_log != old.alert_log {
         tracing::warn!(configured = %cfg.alert_log.display(), in_use = %old.alert_log.display(),
             "[alerts] log changed: takes effect on restart; the daemon keeps writing the current log");
+    }
+    let url = |c: &Config| c.postgres.as_ref().map(PgSettings::redacted);
+    if url(&cfg) != url(old) {
+        tracing::warn!(configured = %url(&cfg).unwrap_or_else(|| cfg.database.display().to_string()),
+            "[storage] database changed: takes effect on restart; the instance keeps using the current database");
     }
     cfg.alert_log.clone_from(&old.alert_log);
     cfg.postgres.clone_from(&old.postgres);

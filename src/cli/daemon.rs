@@ -8,7 +8,7 @@ use feedwatch::app::{App, Control, Mode, Start};
 pub(super) async fn daemon(cli: &Cli, grace: Option<Duration>) -> Result<u8> {
     let path = config::locate(cli.config.as_deref())?;
     let loaded =
-        feedwatch::app::load_config_with(&path, &Env::from_process(), config::Backends::Daemon)?;
+        feedwatch::app::load_config_with(&path, &Env::from_process(), config::Backends::Both)?;
     let mut app = match App::build(loaded).await? {
         Start::Ready(app) => app,
         Start::Exit(code) => return Ok(code),

@@ -1,6 +1,6 @@
 //! `feedwatch digest`: one report of a window of alerts, as HTML (a page to open or mail),
 //! text (a terminal) or JSON (scripts). The report itself is [`feedwatch::digest`]'s: built
-//! once from the store, rendered here in the chosen format, so all three say the same.
+//! once from the store (SQLite or PostgreSQL), rendered here in the chosen format, so all three say the same.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use feedwatch::digest;
-use feedwatch::store::Store;
+use feedwatch::store::reader::Reader;
 
 /// Stories shown when `--max-stories` is not given (a scheduled digest shows as many).
 pub const DEFAULT_MAX_STORIES: usize = digest::DEFAULT_MAX_STORIES;
@@ -58,10 +58,14 @@ pub struct DigestArgs {
 ///
 /// # Errors
 /// When the config or database cannot be opened, or the report cannot be written.
-pub fn run(config_arg: Option<&Path>, args: &DigestArgs) -> Result<u8> {
+pub async fn run(config_arg: Option<&Path>, args: &DigestArgs) -> Result<u8> {
     let path = feedwatch::config::locate(config_arg)?;
-    let cfg = feedwatch::app::load_config(&path, &feedwatch::config::Env::from_process())?.config;
-    let store = Store::open(&cfg.database)?;
+    let cfg = feedwatch::app::load_config_with(
+        &path,
+        &feedwatch::config::Env::from_process(),
+        feedwatch::config::Backends::Both,
+    )?
+    .config;
     let now = chrono::Utc::now().timestamp();
     // Windows are half-open, [from, until): counting back from the end of this second keeps
     // alerts raised this second in "the last 24h", and the window exactly 24h long.
@@ -73,22 +77,19 @@ pub fn run(config_arg: Option<&Path>, args: &DigestArgs) -> Result<u8> {
         now,
         max_stories: args.max_stories,
     };
+    if let Err(e) = req.check() {
+        eprintln!("feedwatch: {e}");
+        return Ok(2);
+    }
+    let reader = Reader::open(cfg.backend()).await?;
+    let records = reader.alerts_between(req.from, req.until).await?;
+    let feeds = reader.feeds().await?;
     let configured: Vec<(&str, &str)> = cfg
         .feeds
         .iter()
         .map(|f| (f.display_name(), f.url.as_str()))
         .collect();
-    let d = match digest::build(&store, &configured, req) {
-        Ok(d) => d,
-        Err(
-            e @ (digest::DigestError::EmptyWindow { .. }
-            | digest::DigestError::WindowTooLong { .. }),
-        ) => {
-            eprintln!("feedwatch: {e}");
-            return Ok(2);
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let d = digest::assemble(&records, &feeds, &configured, req);
     let body = digest::render(&d, args.format.into())?;
     match &args.output {
         Some(p) => write_whole(p, &body)?,

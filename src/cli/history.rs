@@ -11,7 +11,7 @@ pub(super) async fn alerts(
     format: Format,
     follow: bool,
 ) -> Result<u8> {
-    let cfg = load_reading_config(cli)?.config;
+    let cfg = load_config(cli)?.config;
     let reader = Reader::open(cfg.backend()).await?;
     let since = since.map_or(0, |d| {
         chrono::Utc::now().timestamp() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)

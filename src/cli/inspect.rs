@@ -26,7 +26,7 @@ pub(super) fn looks_like_html(file: &str, bytes: &[u8]) -> bool {
 
 /// `check`: title and body from each file, matched against the rules.
 pub(super) fn check(cli: &Cli, format: Format, explain: bool, files: &[String]) -> Result<u8> {
-    let Loaded { config: cfg, rules } = load_reading_config(cli)?;
+    let Loaded { config: cfg, rules } = load_config(cli)?;
     let extractor = Extractor::new(&cfg.sites)?;
     let mut any = false;
     let mut out = std::io::stdout().lock();
@@ -120,7 +120,7 @@ pub(super) fn terms_with_via(m: &feedwatch::rules::Match) -> Vec<String> {
 /// `parse`: one feed's normalised items.
 pub(super) async fn parse(cli: &Cli, format: Format, source: &str) -> Result<u8> {
     // Without a config, the defaults: `parse` also serves to look at a feed before setup.
-    let cfg = load_reading_config(cli).ok().map(|l| l.config);
+    let cfg = load_config(cli).ok().map(|l| l.config);
     let (bytes, ct, base) = if source.starts_with("http://") || source.starts_with("https://") {
         let fetch_cfg = cfg.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
         let fetcher = Fetcher::new(&fetch_cfg)?;
@@ -213,9 +213,7 @@ pub(super) fn extract(cli: &Cli, format: Format, url: Option<&str>, file: &str) 
         .context("--url is not a valid URL")?;
     let (html, _) = feedwatch::text::charset::decode_html(&bytes, None);
     // Per-site rules apply when a config is at hand; without one, the heuristic alone.
-    let sites = load_reading_config(cli)
-        .map(|l| l.config.sites)
-        .unwrap_or_default();
+    let sites = load_config(cli).map(|l| l.config.sites).unwrap_or_default();
     let ex = Extractor::new(&sites)?.extract(&html, url.as_ref());
     let mut out = std::io::stdout().lock();
     match format {

@@ -261,16 +261,10 @@ pub enum ConfigAction {
     Check,
 }
 
-/// Loads the configuration the global options point at, its rules compiled.
+/// Loads the configuration the global options point at, its rules compiled, for the
+/// commands here: each runs on either backend (through `store::reader::Reader`, or without
+/// the database: `check`, `parse`, `extract`).
 fn load_config(cli: &Cli) -> Result<Loaded> {
-    let path = config::locate(cli.config.as_deref())?;
-    Ok(feedwatch::app::load_config(&path, &Env::from_process())?)
-}
-
-/// [`load_config`] for the commands that run on PostgreSQL too (through
-/// `store::reader::Reader`, or without the database: `check`, `parse`, `extract`); every
-/// other command refuses a PostgreSQL URL at load.
-fn load_reading_config(cli: &Cli) -> Result<Loaded> {
     let path = config::locate(cli.config.as_deref())?;
     Ok(feedwatch::app::load_config_with(
         &path,
@@ -299,7 +293,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             follow,
         } => alerts(&cli, *since, rule.as_deref(), *format, *follow).await,
         Command::Status { format } => status(&cli, *format).await,
-        Command::Digest(args) => digest::run(cli.config.as_deref(), args),
+        Command::Digest(args) => digest::run(cli.config.as_deref(), args).await,
         Command::Parse { format, source } => parse(&cli, *format, source).await,
         Command::Extract { url, format, file } => extract(&cli, *format, url.as_deref(), file),
         Command::Config {
@@ -315,7 +309,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Db { action } => db::run(cli.config.as_deref(), action),
         Command::Sinks {
             action: SinksAction::Retry { name },
-        } => sinks_retry(&cli, name),
+        } => sinks_retry(&cli, name).await,
         Command::Model { action } => model::run(action),
         Command::Completions { shell } => docs::completions(*shell, &mut std::io::stdout().lock()),
         Command::Man { dir } => docs::man_pages(dir),
@@ -323,7 +317,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
 }
 
 /// `sinks retry`: rejected deliveries of one sink become pending again.
-fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
+async fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
     let cfg = load_config(cli)?.config;
     if !cfg.sinks.iter().any(|s| s.name == name) {
         let known: Vec<&str> = cfg.sinks.iter().map(|s| s.name.as_str()).collect();
@@ -337,8 +331,15 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
         );
         return Ok(2);
     }
-    let mut store = Store::open(&cfg.database)?;
-    let n = store.retry_failed_sink(name, chrono::Utc::now().timestamp())?;
+    let now = chrono::Utc::now().timestamp();
+    let n = match cfg.backend() {
+        config::Backend::Sqlite(path) => Store::open(path)?.retry_failed_sink(name, now)?,
+        config::Backend::Postgres(settings) => {
+            let pg = feedwatch::store::pg::connect(settings)?;
+            feedwatch::store::pg::migrate(&pg).await?;
+            usize::try_from(pg.retry_failed_sink(name, now).await?).unwrap_or(usize::MAX)
+        }
+    };
     println!(
         "{n} rejected deliveries to `{name}` queued again; a running daemon sends them at its next sink tick"
     );
@@ -347,7 +348,7 @@ fn sinks_retry(cli: &Cli, name: &str) -> Result<u8> {
 
 /// `status`: see [`mod@status`].
 async fn status(cli: &Cli, format: Format) -> Result<u8> {
-    Ok(status::run(&load_reading_config(cli)?.config, format).await?)
+    Ok(status::run(&load_config(cli)?.config, format).await?)
 }
 
 /// `config check`: every problem, exit 2 on any.
@@ -355,7 +356,7 @@ fn config_check(cli: &Cli) -> Result<u8> {
     let path = config::locate(cli.config.as_deref())?;
     // Checked as the daemon reads it: on PostgreSQL too, with what `run` refuses there.
     let env = Env::from_process();
-    match feedwatch::app::load_config_with(&path, &env, config::Backends::Daemon).and_then(|l| {
+    match feedwatch::app::load_config_with(&path, &env, config::Backends::Both).and_then(|l| {
         config::require_work(&l.config)?;
         Ok(l.config)
     }) {

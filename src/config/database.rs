@@ -366,7 +366,7 @@ fn check_instance_id(id: &str) -> Result<(), String> {
 /// Reads `[storage] database` and its PostgreSQL keys into the config's two fields: the
 /// SQLite file (`default_path` when the key is absent, or when PostgreSQL is chosen) and the
 /// PostgreSQL settings. Problems are pushed with file, line and key; a PostgreSQL URL also
-/// gets [`POSTGRES_NOT_READY`] unless the command reading the config runs on
+/// gets [`DB_NEEDS_SQLITE`] unless the command reading the config runs on
 /// [`Backends::Both`].
 pub(super) fn take_database(
     src: &super::source::Source<'_>,
@@ -392,7 +392,7 @@ pub(super) fn take_database(
         Ok(Database::Sqlite(path)) => (path, None),
         Ok(Database::Postgres(settings)) => {
             if backends == Backends::SqliteOnly {
-                push("storage.database", POSTGRES_NOT_READY);
+                push("storage.database", DB_NEEDS_SQLITE);
             }
             (default_path, Some(*settings))
         }
@@ -405,27 +405,21 @@ pub(super) fn take_database(
     }
 }
 
-/// Which backends the command reading the config runs on. The PostgreSQL store is being
-/// ported command by command (issue #15): a command not yet ported reads the config with
-/// [`Backends::SqliteOnly`], so a PostgreSQL URL is refused at load, with file, line and
-/// key, before anything connects or a SQLite file is made in its place.
+/// Which backends the command reading the config runs on. Every command runs on both but
+/// `db`, which maintains a SQLite file: it reads the config with [`Backends::SqliteOnly`],
+/// so a PostgreSQL URL is refused at load, with file, line and key, before anything
+/// connects or a SQLite file is made in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backends {
-    /// SQLite only: a PostgreSQL URL is a config problem ([`POSTGRES_NOT_READY`]).
+    /// SQLite only (`db`): a PostgreSQL URL is a config problem ([`DB_NEEDS_SQLITE`]).
     SqliteOnly,
-    /// Either: the command reads through `store::reader::Reader`.
+    /// Either.
     Both,
-    /// Either, for `run` and `poll`: on PostgreSQL digest sinks are refused
-    /// ([`DIGEST_SINKS_NOT_ON_POSTGRES`]); alert sinks run.
-    Daemon,
 }
 
-/// Why a PostgreSQL database is refused by a command not yet ported to it: which commands
-/// do work on it today, and what to use meanwhile.
-pub const POSTGRES_NOT_READY: &str = "the PostgreSQL backend is in progress: today `run`, `poll --once`, `alerts` (with `--follow`), `status`, `search`, `backtest`, `check`, `config check`, `parse` and `extract` run on it; this command (like `feeds`, `sinks retry`, `digest` and `db`) does not yet; use a SQLite file for it meanwhile (e.g. `database = \"data/feedwatch.db\"`, or remove the key), see the README's \"PostgreSQL (in progress)\"";
-
-/// Why `run` and `poll` refuse a digest sink on PostgreSQL for now, and what to do instead.
-pub const DIGEST_SINKS_NOT_ON_POSTGRES: &str = "digest sinks do not run on PostgreSQL yet (issue #15: alert sinks do); remove `digest` to deliver each alert instead, or use a SQLite database for scheduled digests; see the README's \"PostgreSQL (in progress)\"";
+/// Why `db` refuses a PostgreSQL database: its actions maintain a SQLite file, and on
+/// PostgreSQL the server's own tools do each of them (every other command runs on both).
+pub const DB_NEEDS_SQLITE: &str = "`db` (stats, prune, backup, check, vacuum) maintains a SQLite database file; on PostgreSQL the server does this work: back up with `pg_dump` (e.g. `pg_dump -Fc -f feedwatch.dump DBNAME`), look for damage with `amcheck`, and autovacuum gives space back; retention runs in every instance (`[storage] *_retention`); see the README's \"Running several instances\"";
 
 #[cfg(test)]
 mod tests {

@@ -475,8 +475,7 @@ pub fn read_with(
         &mut problems,
     );
     let specs: Vec<RuleSpec> = rules.iter().map(|(s, _, _)| s.clone()).collect();
-    let no_digest = postgres.is_some() && backends == Backends::Daemon;
-    let sinks = check_sinks(&src, raw.sinks, &base, &specs, no_digest, &mut problems);
+    let sinks = check_sinks(&src, raw.sinks, &base, &specs, &mut problems);
 
     let config = Config {
         path: path.to_path_buf(),
@@ -551,23 +550,9 @@ fn check_sinks(
     raw: Vec<(usize, sink::SinkSpec)>,
     base: &Path,
     rules: &[RuleSpec],
-    no_digest: bool,
     problems: &mut Vec<ConfigProblem>,
 ) -> Vec<sink::SinkSpec> {
     let (index, mut sinks): (Vec<usize>, Vec<_>) = raw.into_iter().unzip();
-    if no_digest {
-        // `run` and `poll` on PostgreSQL: digest sinks are SQLite-only for now.
-        for (at, _) in index.iter().zip(&sinks).filter(|(_, s)| s.digest.is_some()) {
-            let key = format!("sinks[{at}].digest");
-            let line = key_line(src.text, &key);
-            problems.push(check::problem(
-                src.path,
-                line,
-                &key,
-                database::DIGEST_SINKS_NOT_ON_POSTGRES,
-            ));
-        }
-    }
     let rule_names: Vec<&str> = rules.iter().map(|s| s.name.as_str()).collect();
     for p in sink::check_specs(&mut sinks, base, &rule_names) {
         // Entries that could not be read are not in `sinks`: name the entry as in the file.

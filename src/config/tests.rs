@@ -306,7 +306,7 @@ fn retentions_keep_forever_by_default_and_are_read_bounded_and_located() {
 }
 
 #[test]
-fn a_postgres_url_is_refused_by_commands_not_ported_with_file_line_and_key() {
+fn a_postgres_url_is_refused_by_db_with_file_line_and_key() {
     let d = tempfile::tempdir().expect("tmp");
     std::fs::write(d.path().join("pg.pass"), "hunter2\n").expect("write");
     let p = write(
@@ -324,22 +324,17 @@ fn a_postgres_url_is_refused_by_commands_not_ported_with_file_line_and_key() {
     assert_eq!(pg.params.get_ports(), &[5433]);
     let e = checked
         .finish()
-        .expect_err("refused until the store exists");
+        .expect_err("refused where only SQLite can serve (`db`)");
     assert_eq!(keys(&e), vec![("storage.database".to_string(), Some(3))]);
     let s = e.to_string();
     assert!(s.contains("f.toml:3: key `storage.database`"), "{s}");
-    assert!(s.contains("today `run`, `poll --once`, `alerts`"), "{s}");
-    assert!(s.contains("SQLite"), "{s}");
+    assert!(s.contains("maintains a SQLite database file"), "{s}");
+    assert!(s.contains("pg_dump"), "{s}");
     let read_only = read_with(&p, &Env::default(), Backends::Both)
         .expect("read")
         .finish()
         .expect("the read commands accept PostgreSQL");
     assert!(matches!(read_only.backend(), Backend::Postgres(_)));
-    let daemon = read_with(&p, &Env::default(), Backends::Daemon)
-        .expect("read")
-        .finish()
-        .expect("run and poll accept PostgreSQL without sinks");
-    assert!(matches!(daemon.backend(), Backend::Postgres(_)));
 }
 
 #[test]

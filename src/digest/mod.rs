@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::config::digest::DigestFormat;
 use crate::rules::Severity;
-use crate::store::{Store, StoreError};
+use crate::store::{AlertRecord, FeedRow, Store, StoreError};
 use crate::text::time::rfc3339;
 
 pub use chart::{BucketSize, Chart};
@@ -174,18 +174,42 @@ pub fn build(
     configured: &[(&str, &str)],
     req: Request,
 ) -> Result<Digest, DigestError> {
-    if req.until <= req.from {
-        return Err(DigestError::EmptyWindow {
-            from: rfc3339(req.from),
-            until: rfc3339(req.until),
-        });
-    }
-    if req.until - req.from > MAX_WINDOW_SECS {
-        return Err(DigestError::WindowTooLong {
-            days: (req.until - req.from) / 86_400,
-        });
-    }
+    req.check()?;
     let records = store.alerts_between(req.from, req.until)?;
+    Ok(assemble(&records, &store.feeds()?, configured, req))
+}
+
+impl Request {
+    /// Whether the window can be reported: not empty, at most [`MAX_WINDOW_SECS`] long.
+    /// Checked before anything is read.
+    ///
+    /// # Errors
+    /// [`DigestError::EmptyWindow`] or [`DigestError::WindowTooLong`].
+    pub fn check(&self) -> Result<(), DigestError> {
+        if self.until <= self.from {
+            return Err(DigestError::EmptyWindow {
+                from: rfc3339(self.from),
+                until: rfc3339(self.until),
+            });
+        }
+        if self.until - self.from > MAX_WINDOW_SECS {
+            return Err(DigestError::WindowTooLong {
+                days: (self.until - self.from) / 86_400,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The digest of a window's `records` (its alerts, in id order) and the `feeds`' rows, as
+/// read from either backend ([`build`] reads them from SQLite; `feedwatch digest` through
+/// `store::reader::Reader`, on PostgreSQL too).
+pub fn assemble(
+    records: &[AlertRecord],
+    feeds: &[FeedRow],
+    configured: &[(&str, &str)],
+    req: Request,
+) -> Digest {
     let rules = chart::rule_totals(records.iter().map(|a| a.rule.as_str()));
     let chart = Chart::build(
         req.from,
@@ -193,18 +217,18 @@ pub fn build(
         &rules,
         records.iter().map(|a| (a.created_at, a.rule.as_str())),
     );
-    let (stories, stories_omitted) = stories::group(&records, req.max_stories);
-    Ok(Digest {
+    let (stories, stories_omitted) = stories::group(records, req.max_stories);
+    Digest {
         alerts: records.len(),
         chart,
-        feeds: health::feed_health(&store.feeds()?, configured),
+        feeds: health::feed_health(feeds, configured),
         from: rfc3339(req.from),
         generated: rfc3339(req.now),
         rules,
         stories,
         stories_omitted,
         until: rfc3339(req.until),
-    })
+    }
 }
 
 /// The digest in `format`: exactly what `feedwatch digest --format` prints, so a scheduled

@@ -57,6 +57,21 @@ pub fn status(line: &str) {
     send(&[NotifyState::Status(line)]);
 }
 
+/// The active faults as the `STATUS=` line (`FAULT name: reason; …`), if there are any:
+/// then that is what `systemctl status` must show, before any summary. True when sent.
+pub fn status_faults() -> bool {
+    let faults = crate::ops::health::active();
+    if faults.is_empty() {
+        return false;
+    }
+    let list: Vec<String> = faults
+        .iter()
+        .map(|f| format!("{}: {}", f.fault, f.reason))
+        .collect();
+    status(&format!("FAULT {}", list.join("; ")));
+    true
+}
+
 /// The poll loop is alive.
 pub fn watchdog() {
     send(&[NotifyState::Watchdog]);

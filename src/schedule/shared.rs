@@ -78,9 +78,14 @@ impl Shared {
 /// How a cycle ends: `Once` after nothing due is left unclaimed and every poll is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
-    /// `poll --once`: until no due feed is left to claim (a claim that fails ends it too,
-    /// with the fault raised, so the exit code says so).
-    Once,
+    /// `poll --once`: until no feed due or not polled since the run `started` is left to
+    /// claim (a claim that fails ends it too, with the fault raised, so the exit
+    /// code says so).
+    Once {
+        /// When the run started, by the database server's clock (microseconds since the
+        /// epoch): every feed not polled since is claimed, due or not.
+        started: i64,
+    },
     /// `run`: until shutdown; polls in flight then get the grace period.
     Shutdown(Duration),
 }
@@ -105,6 +110,8 @@ pub async fn run(
     let mut rt = runtime.borrow_and_update().clone();
     let mut index = index_feeds(&rt);
     let (mut failures, mut done) = (0u32, 0usize);
+    // `poll --once`: the feeds it claimed, never claimed again by it.
+    let mut mine: Vec<i64> = Vec::new();
     let watchdog = crate::ops::notify::watchdog_interval();
     loop {
         // Came round: /healthz and the systemd watchdog see a loop that is alive.
@@ -121,7 +128,7 @@ pub async fn run(
         let mut wait = IDLE_CLAIM;
         let mut claimed = 0;
         if free > 0 {
-            match claim(&shared, free).await {
+            match claim(&shared, free, until, &mine).await {
                 Ok(claims) => {
                     if failures > 0 {
                         // Reachable again: what raised the fault works now.
@@ -129,6 +136,9 @@ pub async fn run(
                     }
                     failures = 0;
                     claimed = claims.len();
+                    if matches!(until, Until::Once { .. }) {
+                        mine.extend(claims.iter().map(|c| c.feed_id));
+                    }
                     for c in claims {
                         let feed = index.get(c.url.as_str()).copied();
                         in_flight.spawn(poll_claimed(shared.clone(), rt.clone(), feed, c));
@@ -138,7 +148,7 @@ pub async fn run(
                     failures += 1;
                     wait = backoff(failures);
                     database_fault(&e, "cannot claim due feeds", wait);
-                    if until == Until::Once {
+                    if matches!(until, Until::Once { .. }) {
                         break;
                     }
                 }
@@ -147,8 +157,13 @@ pub async fn run(
         if let Some(report) = progress {
             report(done, done + in_flight.len());
         }
-        if until == Until::Once && claimed == 0 && in_flight.is_empty() {
-            break;
+        if let Until::Once { started } = until {
+            if claimed == 0 && in_flight.is_empty() {
+                match others_hold(&shared, started, &mine).await {
+                    Some(pause) => wait = pause,
+                    None => break,
+                }
+            }
         }
         if let Some(w) = watchdog {
             wait = wait.min(w);
@@ -168,10 +183,10 @@ pub async fn run(
         }
     }
     let grace = match until {
-        Until::Once => Duration::from_secs(0),
+        Until::Once { .. } => Duration::from_secs(0),
         Until::Shutdown(grace) => grace,
     };
-    if until == Until::Once && !shutdown.is_cancelled() {
+    if matches!(until, Until::Once { .. }) && !shutdown.is_cancelled() {
         while in_flight.join_next().await.is_some() {}
     }
     shut_down(in_flight, grace).await;
@@ -187,19 +202,59 @@ fn index_feeds(rt: &Runtime) -> HashMap<String, usize> {
         .collect()
 }
 
-/// Leases up to `free` due feeds to this instance.
-async fn claim(shared: &Shared, free: usize) -> Result<Vec<Claim>, PgError> {
+/// Leases up to `free` feeds to this instance: due ones, and for `poll --once` those not
+/// polled since it started.
+async fn claim(
+    shared: &Shared,
+    free: usize,
+    until: Until,
+    mine: &[i64],
+) -> Result<Vec<Claim>, PgError> {
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
-    let claims = shared
-        .store
-        .claim_due_feeds(&shared.instance, now, shared.lease_secs, limit)
-        .await?;
+    let (store, id, lease) = (&shared.store, &shared.instance, shared.lease_secs);
+    let claims = match until {
+        Until::Once { started } => {
+            store
+                .claim_unpolled_feeds(id, now, lease, limit, started, mine)
+                .await?
+        }
+        Until::Shutdown(_) => store.claim_due_feeds(id, now, lease, limit).await?,
+    };
     for c in claims.iter().filter(|c| c.taken_over_from.is_some()) {
         tracing::warn!(feed = %c.url, from = c.taken_over_from.as_deref().unwrap_or(""),
             "took over a feed whose lease expired: its holder stopped renewing (died, hung or lost the database)");
     }
     Ok(claims)
+}
+
+/// For `poll --once` with nothing left to claim: how long to wait for the feeds not polled
+/// since it `started` that other instances hold (polling them, or dead and holding them
+/// until their leases end), or `None` when there are none and the run is done. A database
+/// error ends the run with the `store_commit` fault raised, so its exit code says so.
+async fn others_hold(shared: &Shared, started: i64, mine: &[i64]) -> Option<Duration> {
+    let now = chrono::Utc::now().timestamp();
+    match shared
+        .store
+        .leased_unpolled(&shared.instance, now, started, mine)
+        .await
+    {
+        Ok(Some((feeds, first_free))) => {
+            let secs = u64::try_from(first_free - now).unwrap_or(0).max(1);
+            tracing::info!(feeds, first_free_in_secs = secs,
+                "waiting for feeds other instances hold (polling them, or stopped without giving them back): polled here once their leases end");
+            Some(Duration::from_secs(secs).min(IDLE_CLAIM))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            database_fault(
+                &e,
+                "cannot read which feeds other instances hold",
+                IDLE_CLAIM,
+            );
+            None
+        }
+    }
 }
 
 /// Gives up this instance's leases (a clean stop): its feeds are due for the others now.
@@ -442,6 +497,23 @@ pub async fn heartbeats(
             }
         }
         sweep(&shared).await;
+        report_status(&shared, now).await;
+    }
+}
+
+/// `STATUS=` for `systemctl status` at each heartbeat: the faults, or the summary SQLite's
+/// daemon shows (the whole fleet's feeds and alerts), with this instance's id.
+async fn report_status(shared: &Shared, now: i64) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() || crate::ops::notify::status_faults() {
+        return;
+    }
+    match shared.store.summary(super::writer::day_start(now)).await {
+        Ok(s) => crate::ops::notify::status(&format!(
+            "{}; instance {}",
+            super::writer::summary_line(&s),
+            shared.instance
+        )),
+        Err(e) => tracing::debug!(error = %e, "cannot read the status summary"),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::alert::{self, AlertError, AlertLog};
 use crate::ops::health::{self, Fault};
 use crate::store::maintenance::VACUUM_PAGES_PER_PASS;
 use crate::store::retention::Retention;
-use crate::store::{PollRecord, Store};
+use crate::store::{PollRecord, Store, Summary};
 
 use super::retention::Pruning;
 
@@ -384,29 +384,31 @@ fn report_status(store: &Store) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
-    let faults = health::active();
-    if !faults.is_empty() {
-        let list: Vec<String> = faults
-            .iter()
-            .map(|f| format!("{}: {}", f.fault, f.reason))
-            .collect();
-        crate::ops::notify::status(&format!("FAULT {}", list.join("; ")));
+    if crate::ops::notify::status_faults() {
         return;
     }
-    let now = chrono::Utc::now();
-    let day_start = now.timestamp() - now.timestamp().rem_euclid(86_400);
-    if let Ok(s) = store.summary(day_start) {
-        let last = s
-            .last_poll
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-            .map_or("never".to_string(), |t| {
-                t.format("%H:%M:%S UTC").to_string()
-            });
-        crate::ops::notify::status(&format!(
-            "{} feeds ({} failing); last poll {last}; {} alerts today",
-            s.feeds, s.failing, s.alerts_today
-        ));
+    if let Ok(s) = store.summary(day_start(chrono::Utc::now().timestamp())) {
+        crate::ops::notify::status(&summary_line(&s));
     }
+}
+
+/// Midnight UTC of the day of `now` (Unix seconds): "alerts today" count from there.
+pub(super) fn day_start(now: i64) -> i64 {
+    now - now.rem_euclid(86_400)
+}
+
+/// The `STATUS=` line of a service without faults, on either backend.
+pub(super) fn summary_line(s: &Summary) -> String {
+    let last = s
+        .last_poll
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map_or("never".to_string(), |t| {
+            t.format("%H:%M:%S UTC").to_string()
+        });
+    format!(
+        "{} feeds ({} failing); last poll {last}; {} alerts today",
+        s.feeds, s.failing, s.alerts_today
+    )
 }
 
 /// Delivers pending alerts; how many. A log that cannot be written raises the `alert_log`

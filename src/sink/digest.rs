@@ -9,19 +9,20 @@
 //! the last period, not three. A digest cut off by a crash is sent again with the same id
 //! (`digest-<sink>-<period start>`): receivers drop repeats by it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::build::Sink;
 use super::deliver::{deliver_digest, DigestMessage, Outcome};
-use super::worker::{backoff, blocking, claim_secs, round_ms, Pass};
+use super::outbox::Outbox;
+use super::worker::{backoff, claim_secs, round_ms, Pass};
 use super::{Feeds, SinkError};
 use crate::clock::Clock;
 use crate::config::digest::{DigestFormat, DigestSchedule};
 use crate::digest::{self, DigestError};
-use crate::store::{ClaimedDigest, DigestRow, Store, StoreError};
+use crate::store::ClaimedDigest;
 use crate::text::time::rfc3339;
 
 /// Seconds after its due time that a period's digest is rendered. An alert is stamped when
@@ -36,35 +37,23 @@ const SETTLE_SECS: i64 = 10;
 pub(super) async fn pass(
     sink: &Arc<Sink>,
     schedule: DigestSchedule,
-    store: &Arc<Mutex<Store>>,
+    store: &Outbox,
     feeds: &Feeds,
     stop: &CancellationToken,
     failures: &mut u32,
     clock: Clock,
 ) -> Result<Pass, SinkError> {
     let name = sink.name().to_string();
-    // No alert is queued for a digest sink, but its alert cursor keeps up, so that turning
-    // it back into an alert sink does not replay every alert of its digest years.
-    let n = name.clone();
-    blocking(store, move |s| {
-        s.enqueue_sink_alerts(&n, clock.now(), |_, _| false)
-    })
-    .await?;
+    store.skip_alerts(&name, clock.now()).await?;
     enqueue_due(sink, schedule, store, feeds, clock).await?;
     let lease = claim_secs(sink);
     loop {
         if stop.is_cancelled() {
             return Ok(Pass::Stopped);
         }
-        let n = name.clone();
-        let claimed = blocking(store, move |s| {
-            let now = clock.now();
-            s.claim_digest(&n, now, now + lease)
-        })
-        .await?;
-        let Some(c) = claimed else {
-            let n = name.clone();
-            let pending = blocking(store, move |s| s.digest_next_due(&n)).await?;
+        let now = clock.now();
+        let Some(c) = store.claim_digest(&name, now, now + lease).await? else {
+            let pending = store.digest_next_due(&name).await?;
             let now = clock.now();
             let render_at = schedule.next_due(now - SETTLE_SECS) + SETTLE_SECS;
             let next = render_at.min(pending.unwrap_or(i64::MAX));
@@ -83,7 +72,7 @@ pub(super) async fn pass(
 /// when it failed and may succeed later.
 async fn deliver_one(
     sink: &Arc<Sink>,
-    store: &Arc<Mutex<Store>>,
+    store: &Outbox,
     c: ClaimedDigest,
     failures: &mut u32,
     clock: Clock,
@@ -98,21 +87,18 @@ async fn deliver_one(
     };
     let attempt = c.attempts.saturating_add(1);
     let outcome = deliver_digest(sink, msg, attempt, c.body).await;
-    let (n, row, now) = (name.clone(), c.id, clock.now());
+    let (row, now) = (c.id, clock.now());
     match outcome {
         Outcome::Delivered => {
             *failures = 0;
-            blocking(store, move |s| s.record_digest_delivered(&n, row, now)).await?;
+            store.digest_delivered(&name, row, now).await?;
             tracing::info!(sink = %name, digest_id = %id, attempt, "digest delivered to sink");
             Ok(None)
         }
         Outcome::Reject { error } => {
             tracing::error!(sink = %name, digest_id = %id, attempt, error = %error,
                 "sink rejected the digest for good; it is kept as failed (see `feedwatch status`)");
-            blocking(store, move |s| {
-                s.record_digest_failure(&n, row, now, &error, None)
-            })
-            .await?;
+            store.digest_failed(&name, row, now, error, None).await?;
             Ok(None)
         }
         Outcome::Retry { error, after } => {
@@ -122,58 +108,49 @@ async fn deliver_one(
             let retry_at = now + retry_in.as_secs() as i64;
             tracing::warn!(sink = %name, digest_id = %id, attempt, error = %error,
                 "sink delivery failed; retrying in {}", humantime::format_duration(round_ms(retry_in)));
-            blocking(store, move |s| {
-                s.record_digest_failure(&n, row, now, &error, Some(retry_at))
-            })
-            .await?;
+            store
+                .digest_failed(&name, row, now, error, Some(retry_at))
+                .await?;
             Ok(Some(retry_in))
         }
     }
 }
 
 /// Renders and queues the digest of the latest due period, unless that period (or a later
-/// one) is queued already or came before the sink was registered.
+/// one) is queued already or came before the sink was registered. On PostgreSQL several
+/// instances may render one period; one of them queues it (`enqueue_digest`).
 async fn enqueue_due(
     sink: &Arc<Sink>,
     schedule: DigestSchedule,
-    store: &Arc<Mutex<Store>>,
+    store: &Outbox,
     feeds: &Feeds,
     clock: Clock,
 ) -> Result<(), SinkError> {
     let now = clock.now();
     let due = schedule.last_due(now - SETTLE_SECS);
-    let n = sink.name().to_string();
-    let through = blocking(store, move |s| s.digest_through(&n, due)).await?;
+    let through = store.digest_through(sink.name(), due).await?;
     if through.is_none_or(|t| t >= due) {
         return Ok(());
     }
     let (from, until) = schedule.window(due);
-    let (name, feeds, store) = (sink.name().to_string(), feeds.clone(), store.clone());
     let format = sink.spec.digest_format.unwrap_or_default();
-    let queued = tokio::task::spawn_blocking(move || -> Result<bool, SinkError> {
-        let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
-        let configured: Vec<(&str, &str)> = feeds
-            .iter()
-            .map(|(n, u)| (n.as_str(), u.as_str()))
-            .collect();
-        let req = digest::Request {
-            from,
-            until,
-            now,
-            max_stories: digest::DEFAULT_MAX_STORIES,
-        };
-        let d = digest::build(&s, &configured, req)?;
-        let body = digest::render(&d, format).map_err(SinkError::Render)?;
-        let row = DigestRow {
-            period_start: from,
-            period_end: until,
-            format: format.as_str(),
-            body: &body,
-        };
-        Ok(s.enqueue_digest(&name, &row, now)?)
-    })
-    .await
-    .map_err(|e| SinkError::Store(StoreError::Task(e.to_string())))??;
+    let req = digest::Request {
+        from,
+        until,
+        now,
+        max_stories: digest::DEFAULT_MAX_STORIES,
+    };
+    req.check()?;
+    let (records, rows) = store.digest_data(from, until).await?;
+    let configured: Vec<(&str, &str)> = feeds
+        .iter()
+        .map(|(n, u)| (n.as_str(), u.as_str()))
+        .collect();
+    let d = digest::assemble(&records, &rows, &configured, req);
+    let body = digest::render(&d, format).map_err(SinkError::Render)?;
+    let queued = store
+        .enqueue_digest(sink.name(), (from, until), format.as_str(), body, now)
+        .await?;
     if queued {
         tracing::info!(sink = %sink.name(), from = %rfc3339(from), until = %rfc3339(until),
             "digest queued for sink");

@@ -21,7 +21,7 @@
 //! ([`Routes`]), every instance runs every configured sink, and a claim skips deliveries
 //! another instance is claiming (`FOR UPDATE SKIP LOCKED`) and leases the one it takes, so
 //! each payload goes out once per sink, and at least once across crashes. Digest sinks run
-//! on SQLite only for now ([`DIGEST_NOT_ON_POSTGRES`]).
+//! there too: every instance may render a due period, one queues it (`store::pg::digest_outbox`).
 //!
 //! - `webhook`: POST of the alert JSON (the object the alert log writes, see
 //!   [`crate::alert::AlertLine`]); with a secret, `X-Feedwatch-Signature: sha256=<hex
@@ -174,10 +174,6 @@ struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Why a digest sink does not start on PostgreSQL (its schedule and rendering read the
-/// SQLite store); the config load refuses it first, naming the key.
-pub(crate) use crate::config::database::DIGEST_SINKS_NOT_ON_POSTGRES as DIGEST_NOT_ON_POSTGRES;
-
 /// The database the sinks' outbox is in.
 #[derive(Clone)]
 enum Backend {
@@ -237,7 +233,7 @@ impl SinkSet {
     /// `store::pg::outbox`). The commits queue the alerts: give them [`SinkSet::routes`].
     ///
     /// # Errors
-    /// As [`SinkSet::start`]; a digest sink ([`DIGEST_NOT_ON_POSTGRES`]).
+    /// As [`SinkSet::start`].
     pub async fn start_postgres(
         store: PgStore,
         specs: &[SinkSpec],
@@ -400,19 +396,12 @@ impl SinkSet {
     }
 }
 
-/// Registers the sinks on PostgreSQL (refusing digest sinks): every instance's workers share
-/// the pool.
+/// Registers the sinks on PostgreSQL: every instance's workers share the pool.
 async fn prepare_postgres(
     pg: &PgStore,
     sinks: Vec<Arc<Sink>>,
     names: &[String],
 ) -> Result<Prepared, SinkError> {
-    if let Some(s) = sinks.iter().find(|s| s.spec.digest.is_some()) {
-        return Err(SinkError::Config {
-            sink: s.name().to_string(),
-            message: DIGEST_NOT_ON_POSTGRES.to_string(),
-        });
-    }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     pg.register_sinks(&names, worker::unix_now()).await?;
     Ok(Prepared(

@@ -13,7 +13,7 @@ use super::worker::blocking;
 use super::SinkError;
 use crate::config::sink::SinkSpec;
 use crate::store::pg::PgStore;
-use crate::store::{ClaimedAlert, Store};
+use crate::store::{AlertRecord, ClaimedAlert, ClaimedDigest, DigestRow, FeedRow, Store};
 
 /// Where one sink's deliveries are queued and recorded.
 #[derive(Clone)]
@@ -134,5 +134,154 @@ impl Outbox {
                 .map(drop),
             Outbox::Postgres(pg) => Ok(pg.prune_sink_deliveries(before).await.map(drop)?),
         }
+    }
+
+    /// Moves a digest sink's alert cursor past every alert committed so far without
+    /// queueing any (SQLite), so that turning it back into an alert sink does not replay
+    /// its digest years; nothing on PostgreSQL, where commits queue no alert for a digest
+    /// sink and there is no cursor.
+    pub(super) async fn skip_alerts(&self, sink: &str, now: i64) -> Result<(), SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| s.enqueue_sink_alerts(&n, now, |_, _| false))
+                    .await
+                    .map(drop)
+            }
+            Outbox::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// What a digest of `[from, until)` reports: its alerts, in id order, and the feeds' rows.
+    pub(super) async fn digest_data(
+        &self,
+        from: i64,
+        until: i64,
+    ) -> Result<(Vec<AlertRecord>, Vec<FeedRow>), SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                blocking(store, move |s| {
+                    Ok((s.alerts_between(from, until)?, s.feeds()?))
+                })
+                .await
+            }
+            Outbox::Postgres(pg) => Ok((pg.alerts_between(from, until).await?, pg.feeds().await?)),
+        }
+    }
+
+    /// The due time of the latest period queued for a digest sink (see
+    /// `Store::digest_through`).
+    pub(super) async fn digest_through(
+        &self,
+        sink: &str,
+        registered_due: i64,
+    ) -> Result<Option<i64>, SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| s.digest_through(&n, registered_due)).await
+            }
+            Outbox::Postgres(pg) => Ok(pg.digest_through(sink, registered_due).await?),
+        }
+    }
+
+    /// Queues the digest of `[from, until)` rendered in `format`; false when that period
+    /// (or a later one) was queued already.
+    pub(super) async fn enqueue_digest(
+        &self,
+        sink: &str,
+        (from, until): (i64, i64),
+        format: &'static str,
+        body: Vec<u8>,
+        now: i64,
+    ) -> Result<bool, SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| {
+                    s.enqueue_digest(&n, &digest_row((from, until), format, &body), now)
+                })
+                .await
+            }
+            Outbox::Postgres(pg) => Ok(pg
+                .enqueue_digest(sink, &digest_row((from, until), format, &body), now)
+                .await?),
+        }
+    }
+
+    /// Takes the oldest due digest of `sink` for delivery, leased until `lease_until`.
+    pub(super) async fn claim_digest(
+        &self,
+        sink: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<ClaimedDigest>, SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| s.claim_digest(&n, now, lease_until)).await
+            }
+            Outbox::Postgres(pg) => Ok(pg.claim_digest(sink, now, lease_until).await?),
+        }
+    }
+
+    /// Records that `sink` accepted the digest `id`.
+    pub(super) async fn digest_delivered(
+        &self,
+        sink: &str,
+        id: i64,
+        now: i64,
+    ) -> Result<(), SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| s.record_digest_delivered(&n, id, now)).await
+            }
+            Outbox::Postgres(pg) => Ok(pg.record_digest_delivered(sink, id, now).await?),
+        }
+    }
+
+    /// Records a failed attempt at the digest `id`: retried at `retry_at`, or rejected for
+    /// good when `None`.
+    pub(super) async fn digest_failed(
+        &self,
+        sink: &str,
+        id: i64,
+        now: i64,
+        error: String,
+        retry_at: Option<i64>,
+    ) -> Result<(), SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| {
+                    s.record_digest_failure(&n, id, now, &error, retry_at)
+                })
+                .await
+            }
+            Outbox::Postgres(pg) => Ok(pg
+                .record_digest_failure(sink, id, now, &error, retry_at)
+                .await?),
+        }
+    }
+
+    /// When the sink's next pending digest is due, if one is pending.
+    pub(super) async fn digest_next_due(&self, sink: &str) -> Result<Option<i64>, SinkError> {
+        match self {
+            Outbox::Sqlite(store) => {
+                let n = sink.to_string();
+                blocking(store, move |s| s.digest_next_due(&n)).await
+            }
+            Outbox::Postgres(pg) => Ok(pg.digest_next_due(sink).await?),
+        }
+    }
+}
+
+fn digest_row<'a>((from, until): (i64, i64), format: &'a str, body: &'a [u8]) -> DigestRow<'a> {
+    DigestRow {
+        period_start: from,
+        period_end: until,
+        format,
+        body,
     }
 }

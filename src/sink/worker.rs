@@ -109,13 +109,13 @@ pub(crate) async fn run_with(
         let draining = stop.drain.is_cancelled();
         let mut next_due: Option<Duration> = None;
         if paused_until.is_none() {
-            let done = match (sink.spec.digest_schedule(), &store) {
-                (Some(schedule), Outbox::Sqlite(db)) => {
+            let done = match sink.spec.digest_schedule() {
+                Some(schedule) => {
                     let feeds = &opts.feeds;
                     super::digest::pass(
                         &sink,
                         schedule,
-                        db,
+                        &store,
                         feeds,
                         &stop.stop,
                         &mut failures,
@@ -123,12 +123,7 @@ pub(crate) async fn run_with(
                     )
                     .await
                 }
-                // Refused at load and by `SinkSet::start_postgres`; never reached.
-                (Some(_), Outbox::Postgres(_)) => Err(SinkError::Config {
-                    sink: name.clone(),
-                    message: super::DIGEST_NOT_ON_POSTGRES.to_string(),
-                }),
-                (None, _) => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
+                None => pass(&sink, &store, &stop.stop, &mut failures, clock, via).await,
             };
             if matches!(done, Ok(Pass::Idle { .. } | Pass::Failed { .. })) {
                 // Reported when this process's deliveries moved the streak: a streak left

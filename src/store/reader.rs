@@ -1,5 +1,5 @@
 //! The backend-neutral boundary the read commands use (`alerts`, `alerts --follow`,
-//! `status`, `search`): one [`Reader`] over the SQLite store or the PostgreSQL store, with
+//! `status`, `search`, `backtest`, `digest`): one [`Reader`] over the SQLite store or the PostgreSQL store, with
 //! the same model types from both, so a command is written once and runs on either.
 //!
 //! Why an enum and not a trait: there are two backends, known here, and their calls differ
@@ -180,6 +180,21 @@ impl Reader {
                 let (alerts, cursor) = p.alerts_to_follow(since, rule.as_deref()).await?;
                 Ok((alerts, Follow::Postgres(cursor)))
             }
+        }
+    }
+
+    /// Alerts created in `[from, until)` (Unix seconds), in id order: a digest's window.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn alerts_between(
+        &self,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<AlertRecord>, ReadError> {
+        match self {
+            Reader::Sqlite(s) => Self::on_sqlite(s, move |st| st.alerts_between(from, until)).await,
+            Reader::Postgres(p) => Ok(p.alerts_between(from, until).await?),
         }
     }
 

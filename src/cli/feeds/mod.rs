@@ -32,10 +32,10 @@ use feedwatch::config::opml::{self, OpmlError};
 use feedwatch::config::url::{self as feed_url, FeedUrlError, Origin};
 use feedwatch::config::{self, limits, ConfigError, Env};
 
-/// The config as the daemon loads it (its rules compiled), so an edit that would stop the
-/// daemon is refused.
+/// The config as the daemon loads it (its rules compiled, on either backend: the feeds are
+/// in the file, not the database), so an edit that would stop the daemon is refused.
 fn load(path: &Path, env: &Env) -> Result<config::Config, ConfigError> {
-    feedwatch::app::load_config(path, env).map(|l| l.config)
+    feedwatch::app::load_config_with(path, env, config::Backends::Both).map(|l| l.config)
 }
 
 /// What to do after a successful edit; printed on stderr so scripts reading stdout are not

@@ -27,6 +27,7 @@
 //! transaction and under the feed row's lock, that the claim's token ([`Claim::token`]) is
 //! still the feed's and this instance still its owner.
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::cached;
@@ -133,6 +134,39 @@ pub struct Claim {
 /// Most feeds one claim may lease: a bound on one statement's work and on what one instance
 /// grabs before the others get a turn.
 pub const MAX_CLAIM: i64 = 10_000;
+
+/// The claim of `run`: due feeds, most overdue first, on the `feeds_due` index (version 8).
+const CLAIM_DUE: &str = "WITH due AS (
+         SELECT id, lease_owner AS previous FROM feeds
+         WHERE removed_at IS NULL
+           AND coalesce(next_poll_at, 0) <= $2
+           AND (lease_owner IS NULL OR lease_expires <= $2)
+         ORDER BY coalesce(next_poll_at, 0), id
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED
+     )
+     UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
+         lease_token = f.lease_token + 1
+     FROM due WHERE f.id = due.id
+     RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token";
+
+/// The claim of `poll --once`: as [`CLAIM_DUE`], or not polled since `$5` (the server's
+/// clock, microseconds since the epoch), and not in `$6`.
+const CLAIM_UNPOLLED: &str = "WITH due AS (
+         SELECT id, lease_owner AS previous FROM feeds
+         WHERE removed_at IS NULL
+           AND (coalesce(next_poll_at, 0) <= $2
+                OR polled_at IS NULL OR polled_at < to_timestamp($5::bigint / 1e6))
+           AND id <> ALL($6::bigint[])
+           AND (lease_owner IS NULL OR lease_expires <= $2)
+         ORDER BY coalesce(next_poll_at, 0), id
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED
+     )
+     UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
+         lease_token = f.lease_token + 1
+     FROM due WHERE f.id = due.id
+     RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token";
 
 impl PgStore {
     /// Records `instance` as alive (or again alive, after a restart with the same id),
@@ -255,26 +289,97 @@ impl PgStore {
         lease_secs: i64,
         limit: i64,
     ) -> Result<Vec<Claim>, PgError> {
-        let limit = limit.clamp(0, MAX_CLAIM);
-        let lease_secs = lease_secs.max(1);
-        let rows = cached::query(
+        self.claim(instance, now, lease_secs, limit, None).await
+    }
+
+    /// As [`claim_due_feeds`](Self::claim_due_feeds), for `poll --once`: feeds due, and also
+    /// those whose last poll was committed before `started` (the run's start by the
+    /// server's clock, [`server_clock_micros`](Self::server_clock_micros)), due or not,
+    /// except the ones in `mine` (those the run claimed already). So one `poll --once` polls
+    /// every feed once, as on SQLite, and a feed another instance polled since it started
+    /// is not polled again. Not on an index: `poll --once` claims a few times per run, where
+    /// `run` claims once per poll.
+    ///
+    /// # Errors
+    /// As [`claim_due_feeds`](Self::claim_due_feeds).
+    pub async fn claim_unpolled_feeds(
+        &self,
+        instance: &str,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+        started: i64,
+        mine: &[i64],
+    ) -> Result<Vec<Claim>, PgError> {
+        self.claim(instance, now, lease_secs, limit, Some((started, mine)))
+            .await
+    }
+
+    /// The server's clock, in microseconds since the epoch: when a `poll --once` started,
+    /// on the clock `polled_at` is written with.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn server_clock_micros(&self) -> Result<i64, PgError> {
+        let row = cached::query_one(
             &self.client().await?,
-            "WITH due AS (
-                     SELECT id, lease_owner AS previous FROM feeds
-                     WHERE removed_at IS NULL
-                       AND coalesce(next_poll_at, 0) <= $2
-                       AND (lease_owner IS NULL OR lease_expires <= $2)
-                     ORDER BY coalesce(next_poll_at, 0), id
-                     LIMIT $4
-                     FOR UPDATE SKIP LOCKED
-                 )
-                 UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
-                     lease_token = f.lease_token + 1
-                 FROM due WHERE f.id = due.id
-                 RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token",
-            &[&instance, &now, &lease_secs, &limit],
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint",
+            &[],
         )
         .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// For `poll --once`, the feeds it must wait for: not polled since `started`, not
+    /// claimed by it (`mine`), and leased by another instance until after `now` (polling
+    /// them, or dead and not yet past its lease). How many, and when the first lease ends;
+    /// `None` when there are none.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn leased_unpolled(
+        &self,
+        instance: &str,
+        now: i64,
+        started: i64,
+        mine: &[i64],
+    ) -> Result<Option<(i64, i64)>, PgError> {
+        let row = cached::query_one(
+            &self.client().await?,
+            "SELECT count(*), min(lease_expires) FROM feeds
+              WHERE removed_at IS NULL
+                AND (polled_at IS NULL OR polled_at < to_timestamp($3::bigint / 1e6))
+                AND id <> ALL($4::bigint[])
+                AND lease_owner IS NOT NULL AND lease_owner <> $1 AND lease_expires > $2",
+            &[&instance, &now, &started, &mine],
+        )
+        .await?;
+        let (n, first): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(first.filter(|_| n > 0).map(|f| (n, f)))
+    }
+
+    async fn claim(
+        &self,
+        instance: &str,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+        unpolled: Option<(i64, &[i64])>,
+    ) -> Result<Vec<Claim>, PgError> {
+        let limit = limit.clamp(0, MAX_CLAIM);
+        let lease_secs = lease_secs.max(1);
+        let client = self.client().await?;
+        let rows = match unpolled {
+            None => {
+                let args: [&(dyn ToSql + Sync); 4] = [&instance, &now, &lease_secs, &limit];
+                cached::query(&client, CLAIM_DUE, &args).await?
+            }
+            Some((started, mine)) => {
+                let args: [&(dyn ToSql + Sync); 6] =
+                    [&instance, &now, &lease_secs, &limit, &started, &mine];
+                cached::query(&client, CLAIM_UNPOLLED, &args).await?
+            }
+        };
         let mut claims = rows
             .iter()
             .map(|r| {

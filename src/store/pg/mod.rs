@@ -35,6 +35,7 @@ mod articles;
 mod cached;
 pub mod coord;
 mod daemon;
+mod digest_outbox;
 mod follow;
 pub mod migrate;
 mod orphans;

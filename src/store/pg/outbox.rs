@@ -33,6 +33,18 @@ use crate::store::ClaimedAlert;
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
+/// A delivery (of an alert or a digest) went through: the sink's failure streak ends.
+/// `$1` the sink, `$2` now.
+pub(super) const STREAK_ENDS: &str =
+    "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = $2 WHERE name = $1";
+
+/// A delivery failed: the sink's failure streak grows. `$1` the sink, `$2` the error,
+/// `$3` now.
+pub(super) const STREAK_GROWS: &str =
+    "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
+            last_error = $2, last_error_at = $3
+     WHERE name = $1";
+
 /// Queues the alerts `created` by this commit for each of `sinks` whose filter accepts
 /// them, due at `now`, inside the commit's transaction. Digest sinks get no alert
 /// deliveries. A sink with no `sinks` row (not registered: cannot happen for a running
@@ -157,12 +169,7 @@ impl PgStore {
             &[&alert_id, &sink, &now],
         )
         .await?;
-        cached::execute(
-            &tx,
-            "UPDATE sinks SET consecutive_failures = 0, last_delivered_at = $2 WHERE name = $1",
-            &[&sink, &now],
-        )
-        .await?;
+        cached::execute(&tx, STREAK_ENDS, &[&sink, &now]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -191,14 +198,7 @@ impl PgStore {
             &[&alert_id, &sink, &error, &retry_at, &now],
         )
         .await?;
-        cached::execute(
-            &tx,
-            "UPDATE sinks SET consecutive_failures = consecutive_failures + 1,
-                    last_error = $2, last_error_at = $3
-             WHERE name = $1",
-            &[&sink, &error, &now],
-        )
-        .await?;
+        cached::execute(&tx, STREAK_GROWS, &[&sink, &error, &now]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -237,6 +237,30 @@ impl PgStore {
         )
         .await?
         .try_get(0)?)
+    }
+
+    /// Makes a sink's rejected deliveries (alerts and digests) due again at `now`, for
+    /// `sinks retry` (as `Store::retry_failed_sink`). Returns how many.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn retry_failed_sink(&self, sink: &str, now: i64) -> Result<u64, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut n = 0;
+        for table in ["sink_deliveries", "digest_deliveries"] {
+            n += tx
+                .execute(
+                    &format!(
+                        "UPDATE {table} SET failed_at = NULL, next_attempt_at = $2
+                          WHERE sink = $1 AND failed_at IS NOT NULL"
+                    ),
+                    &[&sink, &now],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Forgets delivered and rejected rows (alerts and digests) finished before `before`

@@ -181,7 +181,8 @@ async fn write_feed_state(
     let extract_failures = clamp_i32(i64::try_from(rec.extract_failures.len()).unwrap_or(0));
     let st = tx
         .prepare_cached(
-            "UPDATE feeds SET last_poll_at = $4, last_status = $5, last_error = $6,
+            "UPDATE feeds SET last_poll_at = $4, polled_at = clock_timestamp(),
+                 last_status = $5, last_error = $6,
                  consecutive_failures = CASE WHEN $7 THEN consecutive_failures + 1 ELSE 0 END,
                  next_poll_at = $8, last_item_count = coalesce($9, last_item_count),
                  interval_secs = $10, gaps = gaps + $11, moved_to = coalesce($12, moved_to),

@@ -5,9 +5,9 @@
 
 use tokio_postgres::Row;
 
-use super::{PgError, PgStore};
+use super::{cached, PgError, PgStore};
 use crate::rules::Severity;
-use crate::store::{AlertRecord, ArticleRow, FeedRow, SinkStatus};
+use crate::store::{AlertRecord, ArticleRow, FeedRow, SinkStatus, Summary};
 
 impl PgStore {
     /// Articles kept at or after `since`, in id order (as `Store::articles_since`), and the
@@ -69,6 +69,41 @@ impl PgStore {
         );
         let rows = self.client().await?.query(&sql, &[&since, &rule]).await?;
         rows.iter().map(alert_record).collect()
+    }
+
+    /// Alerts created in `[from, until)` (Unix seconds), in id order (as
+    /// `Store::alerts_between`): a digest's window.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn alerts_between(&self, from: i64, until: i64) -> Result<Vec<AlertRecord>, PgError> {
+        let sql =
+            format!("{ALERTS_SELECT} WHERE a.created_at >= $1 AND a.created_at < $2 ORDER BY a.id");
+        let rows = self.client().await?.query(&sql, &[&from, &until]).await?;
+        rows.iter().map(alert_record).collect()
+    }
+
+    /// Feeds, failing feeds, the newest poll and the alerts since `day_start`, for the
+    /// service manager's status line (as `Store::summary`; feeds removed from the config
+    /// are not counted).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn summary(&self, day_start: i64) -> Result<Summary, PgError> {
+        let row = cached::query_one(
+            &self.client().await?,
+            "SELECT count(*), count(last_error), max(last_poll_at),
+                    (SELECT count(*) FROM alerts WHERE created_at >= $1)
+               FROM feeds WHERE removed_at IS NULL",
+            &[&day_start],
+        )
+        .await?;
+        Ok(Summary {
+            feeds: row.try_get(0)?,
+            failing: row.try_get(1)?,
+            last_poll: row.try_get(2)?,
+            alerts_today: row.try_get(3)?,
+        })
     }
 
     /// The feeds each instance holds a live lease on at `now`: (instance id, feed name or
