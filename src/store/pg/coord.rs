@@ -135,38 +135,38 @@ pub struct Claim {
 /// grabs before the others get a turn.
 pub const MAX_CLAIM: i64 = 10_000;
 
-/// The claim of `run`: due feeds, most overdue first, on the `feeds_due` index (version 8).
-const CLAIM_DUE: &str = "WITH due AS (
-         SELECT id, lease_owner AS previous FROM feeds
-         WHERE removed_at IS NULL
-           AND coalesce(next_poll_at, 0) <= $2
-           AND (lease_owner IS NULL OR lease_expires <= $2)
-         ORDER BY coalesce(next_poll_at, 0), id
-         LIMIT $4
-         FOR UPDATE SKIP LOCKED
-     )
-     UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
-         lease_token = f.lease_token + 1
-     FROM due WHERE f.id = due.id
-     RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token";
+/// A claim's statement, given which feeds it may take besides being unleased (or past their
+/// lease): leases up to `$4` of them, most overdue first, to `$1` until `$2 + $3`.
+macro_rules! claim_sql {
+    ($which:literal) => {
+        concat!(
+            "WITH due AS (
+                 SELECT id, lease_owner AS previous FROM feeds
+                 WHERE removed_at IS NULL AND ",
+            $which,
+            "      AND (lease_owner IS NULL OR lease_expires <= $2)
+                 ORDER BY coalesce(next_poll_at, 0), id
+                 LIMIT $4
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
+                 lease_token = f.lease_token + 1
+             FROM due WHERE f.id = due.id
+             RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token"
+        )
+    };
+}
 
-/// The claim of `poll --once`: as [`CLAIM_DUE`], or not polled since `$5` (the server's
-/// clock, microseconds since the epoch), and not in `$6`.
-const CLAIM_UNPOLLED: &str = "WITH due AS (
-         SELECT id, lease_owner AS previous FROM feeds
-         WHERE removed_at IS NULL
-           AND (coalesce(next_poll_at, 0) <= $2
-                OR polled_at IS NULL OR polled_at < to_timestamp($5::bigint / 1e6))
-           AND id <> ALL($6::bigint[])
-           AND (lease_owner IS NULL OR lease_expires <= $2)
-         ORDER BY coalesce(next_poll_at, 0), id
-         LIMIT $4
-         FOR UPDATE SKIP LOCKED
-     )
-     UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
-         lease_token = f.lease_token + 1
-     FROM due WHERE f.id = due.id
-     RETURNING f.id, f.url, f.lease_expires, due.previous, f.lease_token";
+/// The claim of `run`: due feeds, on the `feeds_due` index (version 8).
+const CLAIM_DUE: &str = claim_sql!("coalesce(next_poll_at, 0) <= $2");
+
+/// The claim of `poll --once`: due, or not polled since `$5` (the server's clock,
+/// microseconds since the epoch), and not in `$6`.
+const CLAIM_UNPOLLED: &str = claim_sql!(
+    "(coalesce(next_poll_at, 0) <= $2
+      OR polled_at IS NULL OR polled_at < to_timestamp($5::bigint / 1e6))
+     AND id <> ALL($6::bigint[])"
+);
 
 impl PgStore {
     /// Records `instance` as alive (or again alive, after a restart with the same id),
