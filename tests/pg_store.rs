@@ -149,6 +149,12 @@ async fn a_statement_past_statement_timeout_is_cancelled_by_the_server() {
         "{e}"
     );
     assert!(started.elapsed() < Duration::from_secs(4));
+    // What the log line says: the server's words and the code, not "db error".
+    let said = PgError::from(e).to_string();
+    assert_eq!(
+        said,
+        "PostgreSQL error: canceling statement due to statement timeout (57014)"
+    );
     db.drop_schema().await;
 }
 

@@ -131,8 +131,46 @@ pub enum PgError {
         token: i64,
     },
     /// A statement failed (including a statement timeout or a lost connection).
-    #[error("PostgreSQL error: {0}")]
-    Sql(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL error: {}", describe(.0))]
+    Sql(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        PgError::Sql(e)
+    }
+}
+
+/// What went wrong, in the server's words. tokio-postgres displays a server's error as "db
+/// error" alone and keeps the message in its source, where a log line (`error = %e`) never
+/// looks: the message, its SQLSTATE and detail are what an operator needs ("canceling
+/// statement due to statement timeout (57014)"). Other errors (I/O, a closed connection)
+/// get their cause chain, as pool errors do.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{} ({})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            m.push_str(": ");
+            m.push_str(detail);
+        }
+        return m;
+    }
+    with_causes(e)
+}
+
+/// `e`'s message followed by each of its sources' not already at its end.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !message.ends_with(&next) {
+            message.push_str(": ");
+            message.push_str(&next);
+        }
+        cause = c.source();
+    }
+    message
 }
 
 impl PgError {
@@ -161,17 +199,7 @@ impl From<deadpool_postgres::PoolError> for PgError {
     /// since tokio-postgres puts the server's words ("password authentication failed") in
     /// the source, not in its own message.
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        let mut message = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            let next = c.to_string();
-            if !message.ends_with(&next) {
-                message.push_str(": ");
-                message.push_str(&next);
-            }
-            cause = c.source();
-        }
-        PgError::Connect(message)
+        PgError::Connect(with_causes(&e))
     }
 }
 
