@@ -66,8 +66,9 @@ pub(super) async fn build(
     if !crate::ops::metrics::set_instance(&me.id) {
         tracing::debug!("metrics were recorded before the instance id was known: not labelled");
     }
-    let lease = i64::try_from(settings.lease.as_secs()).unwrap_or(60);
-    store.register_instance(&me, now - lease).await?;
+    store
+        .register_instance(&me, now - settings.lease_secs())
+        .await?;
     store.sync_feeds(&feed_list(&cfg), now).await?;
     let log = AlertLog::open(&cfg.alert_log)?;
     reconcile(&store, &cfg.alert_log, now).await?;
@@ -90,7 +91,12 @@ pub(super) async fn build(
         alert_log = %cfg.alert_log.display(), feeds = cfg.feeds.len(), rules = cfg.rules.len(),
         "feedwatch started on PostgreSQL"
     );
-    let shared = Arc::new(Shared::new(store, me.id.clone(), log, settings.lease));
+    let shared = Arc::new(Shared::new(
+        store,
+        me.id.clone(),
+        log,
+        settings.lease_secs(),
+    ));
     Ok(SharedApp {
         cfg,
         shared,

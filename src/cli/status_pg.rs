@@ -44,7 +44,7 @@ impl PgService {
             members: vec![],
             now,
             log_free: super::status::free_bytes(&cfg.alert_log),
-            lease_secs: i64::try_from(pg.lease.as_secs()).unwrap_or(60),
+            lease_secs: pg.lease_secs(),
         };
         let reader = match Reader::open(cfg.backend()).await {
             Ok(r) => r,

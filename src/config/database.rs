@@ -111,6 +111,14 @@ pub struct PgSettings {
 }
 
 impl PgSettings {
+    /// [`PgSettings::lease`] in whole seconds, as the database stores lease ends (at least
+    /// 1; the config keeps it between 6 s and an hour).
+    pub fn lease_secs(&self) -> i64 {
+        i64::try_from(self.lease.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
     /// Reads a PostgreSQL URL with the default timeouts and pool size (tests and tools use
     /// this; the config reads its keys too). `base` resolves a relative `sslrootcert`.
     ///

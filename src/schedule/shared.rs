@@ -57,13 +57,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The shared state of an instance registered as `instance`, leasing for `lease`.
-    pub fn new(store: PgStore, instance: String, log: AlertLog, lease: Duration) -> Shared {
+    /// The shared state of an instance registered as `instance`, leasing for `lease_secs`
+    /// ([`PgSettings::lease_secs`](crate::config::PgSettings::lease_secs)).
+    pub fn new(store: PgStore, instance: String, log: AlertLog, lease_secs: i64) -> Shared {
         Shared {
             store,
             instance,
             log: Arc::new(Mutex::new(log)),
-            lease_secs: i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1),
+            lease_secs: lease_secs.max(1),
             delivering: tokio::sync::Mutex::new(Vec::new()),
         }
     }
@@ -258,11 +259,19 @@ async fn others_hold(shared: &Shared, started: i64, mine: &[i64]) -> Option<Dura
 }
 
 /// Gives up this instance's leases (a clean stop): its feeds are due for the others now.
+/// Then it leaves the membership, unless it still owes alerts to its log.
 async fn release_all(shared: &Shared) {
     match shared.store.release_all(&shared.instance).await {
         Ok(n) => tracing::info!(leases = n, "released this instance's feed leases"),
         Err(e) => tracing::warn!(error = %e, lease_secs = shared.lease_secs,
             "cannot release this instance's feed leases; they expire within a lease"),
+    }
+    match shared.store.leave(&shared.instance).await {
+        Ok(true) => tracing::debug!("left the instances sharing the database"),
+        Ok(false) => tracing::warn!(lease_secs = shared.lease_secs,
+            "this instance owes alerts to its log: it stays listed, and another instance writes them once a lease has passed"),
+        Err(e) => tracing::warn!(error = %e,
+            "cannot remove this instance from the membership; `status` lists it as stopped until it is forgotten"),
     }
 }
 
@@ -436,16 +445,23 @@ async fn deliver(shared: &Arc<Shared>, ids: Option<&[i64]>) {
 /// `hostname:pid` ids do not pile up rows for months.
 const FORGET_AFTER_SECS: i64 = 7 * 86_400;
 
+/// How often an instance looks for instances to forget: a week's horizon needs no finer
+/// grain than an hour, and the heartbeat (every few seconds) need not scan `instances`.
+const FORGET_EVERY_SECS: i64 = 3_600;
+
 /// Adopts the alerts of instances that died owing them to a log, then writes everything
-/// this instance owes (see the module doc); forgets instances silent for a week.
-async fn sweep(shared: &Arc<Shared>) {
+/// this instance owes (see the module doc); with `forget` (hourly), forgets instances
+/// silent for a week.
+async fn sweep(shared: &Arc<Shared>, forget: bool) {
     let now = chrono::Utc::now().timestamp();
-    match shared.store.forget_instances(now - FORGET_AFTER_SECS).await {
-        Ok(gone) if !gone.is_empty() => tracing::info!(instances = ?gone,
-            "forgot instances silent for a week (their feeds and alerts passed to others long ago)"),
-        Ok(_) => {}
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot forget old instances; retrying at the next heartbeat")
+    if forget {
+        match shared.store.forget_instances(now - FORGET_AFTER_SECS).await {
+            Ok(gone) if !gone.is_empty() => tracing::info!(instances = ?gone,
+                "forgot instances silent for a week (their feeds and alerts passed to others long ago)"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot forget old instances; retrying in an hour")
+            }
         }
     }
     let alive_after = now - shared.lease_secs;
@@ -472,6 +488,7 @@ pub async fn heartbeats(
 ) {
     let mut every = tokio::time::interval(shared.beat());
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut forgot_at = i64::MIN;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -496,7 +513,11 @@ pub async fn heartbeats(
                 continue;
             }
         }
-        sweep(&shared).await;
+        let forget = now.saturating_sub(forgot_at) >= FORGET_EVERY_SECS;
+        if forget {
+            forgot_at = now;
+        }
+        sweep(&shared, forget).await;
         report_status(&shared, now).await;
     }
 }

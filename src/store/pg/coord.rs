@@ -461,6 +461,26 @@ impl PgStore {
         )
         .await?)
     }
+
+    /// Removes `instance`'s membership row at a clean stop, after its leases went back, so
+    /// `status` does not list a stopped instance as dead for a week (a `poll --once` from a
+    /// timer registers a new `hostname:pid` each run). Not while it owes alerts to its log:
+    /// then the row stays, and another instance adopts them once a lease has passed. True
+    /// when the row went.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn leave(&self, instance: &str) -> Result<bool, PgError> {
+        let n = cached::execute(
+            &self.client().await?,
+            "DELETE FROM instances i WHERE i.id = $1
+                AND NOT EXISTS (SELECT 1 FROM alerts a
+                                 WHERE a.logged_by = $1 AND a.delivered_at IS NULL)",
+            &[&instance],
+        )
+        .await?;
+        Ok(n > 0)
+    }
 }
 
 #[cfg(test)]
