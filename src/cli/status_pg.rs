@@ -135,7 +135,7 @@ impl PgService {
         if self.members.is_empty() {
             return writeln!(
                 out,
-                "instances: none registered (no `run` on this database yet)"
+                "instances: none running (none started yet, or every one stopped cleanly)"
             );
         }
         writeln!(out, "instances: {}", self.members.len())?;
