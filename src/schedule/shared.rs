@@ -111,8 +111,6 @@ pub async fn run(
     let mut rt = runtime.borrow_and_update().clone();
     let mut index = index_feeds(&rt);
     let (mut failures, mut done) = (0u32, 0usize);
-    // `poll --once`: the feeds it claimed, never claimed again by it.
-    let mut mine: Vec<i64> = Vec::new();
     let watchdog = crate::ops::notify::watchdog_interval();
     loop {
         // Came round: /healthz and the systemd watchdog see a loop that is alive.
@@ -129,7 +127,7 @@ pub async fn run(
         let mut wait = IDLE_CLAIM;
         let mut claimed = 0;
         if free > 0 {
-            match claim(&shared, free, until, &mine).await {
+            match claim(&shared, free, until).await {
                 Ok(claims) => {
                     if failures > 0 {
                         // Reachable again: what raised the fault works now.
@@ -137,9 +135,6 @@ pub async fn run(
                     }
                     failures = 0;
                     claimed = claims.len();
-                    if matches!(until, Until::Once { .. }) {
-                        mine.extend(claims.iter().map(|c| c.feed_id));
-                    }
                     for c in claims {
                         let feed = index.get(c.url.as_str()).copied();
                         in_flight.spawn(poll_claimed(shared.clone(), rt.clone(), feed, c));
@@ -160,7 +155,7 @@ pub async fn run(
         }
         if let Until::Once { started } = until {
             if claimed == 0 && in_flight.is_empty() {
-                match others_hold(&shared, started, &mine).await {
+                match others_hold(&shared, started).await {
                     Some(pause) => wait = pause,
                     None => break,
                 }
@@ -205,19 +200,14 @@ fn index_feeds(rt: &Runtime) -> HashMap<String, usize> {
 
 /// Leases up to `free` feeds to this instance: due ones, and for `poll --once` those not
 /// polled since it started.
-async fn claim(
-    shared: &Shared,
-    free: usize,
-    until: Until,
-    mine: &[i64],
-) -> Result<Vec<Claim>, PgError> {
+async fn claim(shared: &Shared, free: usize, until: Until) -> Result<Vec<Claim>, PgError> {
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
     let (store, id, lease) = (&shared.store, &shared.instance, shared.lease_secs);
     let claims = match until {
         Until::Once { started } => {
             store
-                .claim_unpolled_feeds(id, now, lease, limit, started, mine)
+                .claim_unpolled_feeds(id, now, lease, limit, started)
                 .await?
         }
         Until::Shutdown(_) => store.claim_due_feeds(id, now, lease, limit).await?,
@@ -233,11 +223,11 @@ async fn claim(
 /// since it `started` that other instances hold (polling them, or dead and holding them
 /// until their leases end), or `None` when there are none and the run is done. A database
 /// error ends the run with the `store_commit` fault raised, so its exit code says so.
-async fn others_hold(shared: &Shared, started: i64, mine: &[i64]) -> Option<Duration> {
+async fn others_hold(shared: &Shared, started: i64) -> Option<Duration> {
     let now = chrono::Utc::now().timestamp();
     match shared
         .store
-        .leased_unpolled(&shared.instance, now, started, mine)
+        .leased_unpolled(&shared.instance, now, started)
         .await
     {
         Ok(Some((feeds, first_free))) => {

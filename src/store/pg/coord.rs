@@ -136,17 +136,18 @@ pub struct Claim {
 pub const MAX_CLAIM: i64 = 10_000;
 
 /// A claim's statement, given which feeds it may take besides being unleased (or past their
-/// lease): leases up to `$4` of them, most overdue first, to `$1` until `$2 + $3`.
+/// lease) and in which order: leases up to `$4` of them to `$1` until `$2 + $3`.
 macro_rules! claim_sql {
-    ($which:literal) => {
+    ($which:literal, $order:literal) => {
         concat!(
             "WITH due AS (
                  SELECT id, lease_owner AS previous FROM feeds
                  WHERE removed_at IS NULL AND ",
             $which,
             "      AND (lease_owner IS NULL OR lease_expires <= $2)
-                 ORDER BY coalesce(next_poll_at, 0), id
-                 LIMIT $4
+                 ORDER BY ",
+            $order,
+            "    LIMIT $4
                  FOR UPDATE SKIP LOCKED
              )
              UPDATE feeds f SET lease_owner = $1, lease_expires = $2::bigint + $3::bigint,
@@ -157,15 +158,18 @@ macro_rules! claim_sql {
     };
 }
 
-/// The claim of `run`: due feeds, on the `feeds_due` index (version 8).
-const CLAIM_DUE: &str = claim_sql!("coalesce(next_poll_at, 0) <= $2");
+/// The claim of `run`: due feeds, most overdue first, on the `feeds_due` index (version 8).
+const CLAIM_DUE: &str = claim_sql!(
+    "coalesce(next_poll_at, 0) <= $2",
+    "coalesce(next_poll_at, 0), id"
+);
 
-/// The claim of `poll --once`: due, or not polled since `$5` (the server's clock,
-/// microseconds since the epoch), and not in `$6`.
+/// The claim of `poll --once`: feeds not polled since `$5` (the server's clock, microseconds
+/// since the epoch), due or not, polled longest ago first, on the `feeds_unpolled` index
+/// (version 9).
 const CLAIM_UNPOLLED: &str = claim_sql!(
-    "(coalesce(next_poll_at, 0) <= $2
-      OR polled_at IS NULL OR polled_at < to_timestamp($5::bigint / 1e6))
-     AND id <> ALL($6::bigint[])"
+    "coalesce(polled_at, '-infinity'::timestamptz) < to_timestamp($5::bigint / 1e6)",
+    "coalesce(polled_at, '-infinity'::timestamptz), id"
 );
 
 impl PgStore {
@@ -292,12 +296,12 @@ impl PgStore {
         self.claim(instance, now, lease_secs, limit, None).await
     }
 
-    /// As [`claim_due_feeds`](Self::claim_due_feeds), for `poll --once`: feeds due, and also
-    /// those whose last poll was committed before `started` (the run's start by the
-    /// server's clock, [`server_clock_micros`](Self::server_clock_micros)), due or not,
-    /// except the ones in `mine` (those the run claimed already). So one `poll --once` polls
-    /// every feed once, as on SQLite, and a feed another instance polled since it started
-    /// is not polled again. Not on an index: `poll --once` claims a few times per run, where
+    /// As [`claim_due_feeds`](Self::claim_due_feeds), for `poll --once`: the feeds whose last
+    /// poll was committed before `started` (the run's start by the server's clock,
+    /// [`server_clock_micros`](Self::server_clock_micros)), due or not. So
+    /// one `poll --once` polls every feed once, as on SQLite (a feed it polled was stamped
+    /// after `started` by its commit, and is leased to it until then), and a feed another
+    /// instance polled since it started is not polled again. Not on an index: `poll --once` claims a few times per run, where
     /// `run` claims once per poll.
     ///
     /// # Errors
@@ -309,9 +313,8 @@ impl PgStore {
         lease_secs: i64,
         limit: i64,
         started: i64,
-        mine: &[i64],
     ) -> Result<Vec<Claim>, PgError> {
-        self.claim(instance, now, lease_secs, limit, Some((started, mine)))
+        self.claim(instance, now, lease_secs, limit, Some(started))
             .await
     }
 
@@ -331,7 +334,7 @@ impl PgStore {
     }
 
     /// For `poll --once`, the feeds it must wait for: not polled since `started`, not
-    /// claimed by it (`mine`), and leased by another instance until after `now` (polling
+    /// and leased by another instance until after `now` (polling
     /// them, or dead and not yet past its lease). How many, and when the first lease ends;
     /// `None` when there are none.
     ///
@@ -342,16 +345,14 @@ impl PgStore {
         instance: &str,
         now: i64,
         started: i64,
-        mine: &[i64],
     ) -> Result<Option<(i64, i64)>, PgError> {
         let row = cached::query_one(
             &self.client().await?,
             "SELECT count(*), min(lease_expires) FROM feeds
               WHERE removed_at IS NULL
-                AND (polled_at IS NULL OR polled_at < to_timestamp($3::bigint / 1e6))
-                AND id <> ALL($4::bigint[])
+                AND coalesce(polled_at, '-infinity'::timestamptz) < to_timestamp($3::bigint / 1e6)
                 AND lease_owner IS NOT NULL AND lease_owner <> $1 AND lease_expires > $2",
-            &[&instance, &now, &started, &mine],
+            &[&instance, &now, &started],
         )
         .await?;
         let (n, first): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
@@ -364,19 +365,19 @@ impl PgStore {
         now: i64,
         lease_secs: i64,
         limit: i64,
-        unpolled: Option<(i64, &[i64])>,
+        unpolled_since: Option<i64>,
     ) -> Result<Vec<Claim>, PgError> {
         let limit = limit.clamp(0, MAX_CLAIM);
         let lease_secs = lease_secs.max(1);
         let client = self.client().await?;
-        let rows = match unpolled {
+        let rows = match unpolled_since {
             None => {
                 let args: [&(dyn ToSql + Sync); 4] = [&instance, &now, &lease_secs, &limit];
                 cached::query(&client, CLAIM_DUE, &args).await?
             }
-            Some((started, mine)) => {
-                let args: [&(dyn ToSql + Sync); 6] =
-                    [&instance, &now, &lease_secs, &limit, &started, &mine];
+            Some(started) => {
+                let args: [&(dyn ToSql + Sync); 5] =
+                    [&instance, &now, &lease_secs, &limit, &started];
                 cached::query(&client, CLAIM_UNPOLLED, &args).await?
             }
         };
