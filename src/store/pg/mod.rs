@@ -24,7 +24,7 @@
 //!   pool (deadpool-postgres) lets the poll workers, the sink workers and the lease renewer
 //!   each take a connection for one transaction instead of queueing behind one. The SQLite
 //!   store stays sync (rusqlite behind `spawn_blocking`); [`crate::store::reader`] is the
-//!   backend-neutral boundary above both (see the README's "PostgreSQL (in progress)").
+//!   backend-neutral boundary above both (see the README's "PostgreSQL").
 //! - **Every wait is bounded.** Connecting is bounded by `[storage] connect_timeout`, each
 //!   statement by `statement_timeout` (set on the session, so the server enforces it even
 //!   when the client hangs), and waiting for a pooled connection by the connect timeout too.
