@@ -219,7 +219,7 @@ async fn post(
         Ok(r) => r,
         Err(e) => {
             return Outcome::Retry {
-                error: error_chain(&e),
+                error: crate::text::error_chain(&e),
                 after: None,
             }
         }
@@ -255,21 +255,6 @@ async fn post(
         },
         Outcome::Delivered => Outcome::Delivered,
     }
-}
-
-/// The error and its sources in one line ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
 }
 
 /// At most [`ERROR_EXCERPT`] bytes, cut on a character boundary, on one line.

@@ -155,22 +155,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
         }
         return m;
     }
-    with_causes(e)
-}
-
-/// `e`'s message followed by each of its sources' not already at its end.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !message.ends_with(&next) {
-            message.push_str(": ");
-            message.push_str(&next);
-        }
-        cause = c.source();
-    }
-    message
+    crate::text::error_chain(e)
 }
 
 impl PgError {
@@ -199,7 +184,7 @@ impl From<deadpool_postgres::PoolError> for PgError {
     /// since tokio-postgres puts the server's words ("password authentication failed") in
     /// the source, not in its own message.
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        PgError::Connect(with_causes(&e))
+        PgError::Connect(crate::text::error_chain(&e))
     }
 }
 
