@@ -1,12 +1,12 @@
 //! Digest: one report of a window of alerts, for people who look rather than read.
 //!
 //! Monitoring services send digests besides instant alerts: what happened today, grouped by
-//! story, with a picture of when. [`build`] reads the store once into a [`Digest`] (the
-//! model), and renderers turn that one model into HTML ([`html`], with an inline SVG chart
+//! story, with a picture of when. [`assemble`] turns a window's alerts and the feeds' rows,
+//! read once from either backend by the caller, into a [`Digest`] (the model), and renderers turn that one model into HTML ([`html`], with an inline SVG chart
 //! from [`svg`]), JSON (the model's own `Serialize`, a stable interface) or text ([`render`]
 //! does all three, for `feedwatch digest` and for a sink's scheduled digest alike). Building
 //! first and rendering second keeps the formats carrying the same content, and keeps SQL out
-//! of the renderers.
+//! of this module.
 //!
 //! Everything in the model came from strangers (feeds, pages) and is already cleaned of
 //! control characters and cut at the alert log's limits (it is built from
@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::config::digest::DigestFormat;
 use crate::rules::Severity;
-use crate::store::{AlertRecord, FeedRow, Store, StoreError};
+use crate::store::{AlertRecord, FeedRow};
 use crate::text::time::rfc3339;
 
 pub use chart::{BucketSize, Chart};
@@ -44,9 +44,6 @@ pub const MAX_WINDOW_SECS: i64 = 92 * 86_400;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DigestError {
-    /// The store could not be read.
-    #[error(transparent)]
-    Store(#[from] StoreError),
     /// The window ends before it starts (or is empty).
     #[error("the digest's window is empty: it starts at {from} and ends at {until}")]
     EmptyWindow {
@@ -163,22 +160,6 @@ pub struct Source {
     pub url: Option<String>,
 }
 
-/// Reads the window's alerts and the feeds' state from `store` into a [`Digest`].
-/// `configured` lists the configured feeds as (name, URL): health is reported for those
-/// only, as `status` does (a feed removed from the config is no longer watched).
-///
-/// # Errors
-/// When the window is empty or too long, or the store cannot be read.
-pub fn build(
-    store: &Store,
-    configured: &[(&str, &str)],
-    req: Request,
-) -> Result<Digest, DigestError> {
-    req.check()?;
-    let records = store.alerts_between(req.from, req.until)?;
-    Ok(assemble(&records, &store.feeds()?, configured, req))
-}
-
 impl Request {
     /// Whether the window can be reported: not empty, at most [`MAX_WINDOW_SECS`] long.
     /// Checked before anything is read.
@@ -202,8 +183,10 @@ impl Request {
 }
 
 /// The digest of a window's `records` (its alerts, in id order) and the `feeds`' rows, as
-/// read from either backend ([`build`] reads them from SQLite; `feedwatch digest` through
-/// `store::reader::Reader`, on PostgreSQL too).
+/// read from either backend (`feedwatch digest` through `store::reader::Reader`, a digest
+/// sink through its outbox). `configured` lists the configured feeds as (name, URL): health
+/// is reported for those only, as `status` does (a feed removed from the config is no
+/// longer watched). The caller checks the window first ([`Request::check`]).
 pub fn assemble(
     records: &[AlertRecord],
     feeds: &[FeedRow],
@@ -255,8 +238,6 @@ mod tests {
 
     #[test]
     fn impossible_windows_are_refused_before_reading() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("f.db")).expect("open");
         let req = |from, until| Request {
             from,
             until,
@@ -264,14 +245,16 @@ mod tests {
             max_stories: 10,
         };
         assert!(matches!(
-            build(&store, &[], req(100, 100)),
+            req(100, 100).check(),
             Err(DigestError::EmptyWindow { .. })
         ));
         assert!(matches!(
-            build(&store, &[], req(0, MAX_WINDOW_SECS + 1)),
+            req(0, MAX_WINDOW_SECS + 1).check(),
             Err(DigestError::WindowTooLong { days: 92 })
         ));
-        let empty = build(&store, &[("F", "http://f/")], req(0, MAX_WINDOW_SECS)).expect("92 days");
+        let window = req(0, MAX_WINDOW_SECS);
+        window.check().expect("92 days");
+        let empty = assemble(&[], &[], &[("F", "http://f/")], window);
         assert_eq!((empty.alerts, empty.chart.buckets.len()), (0, 92));
         assert_eq!(empty.chart.bucket, BucketSize::Day);
         assert_eq!(

@@ -76,12 +76,13 @@ impl Shared {
     }
 }
 
-/// How a cycle ends: `Once` after nothing due is left unclaimed and every poll is done.
+/// How a cycle ends: `Once` after every feed was polled since it started and every poll is
+/// done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
-    /// `poll --once`: until no feed due or not polled since the run `started` is left to
-    /// claim (a claim that fails ends it too, with the fault raised, so the exit
-    /// code says so).
+    /// `poll --once`: until no feed not polled since the run `started` is left to claim or
+    /// to wait for (a claim that fails ends it too, with the fault raised, so the exit code
+    /// says so).
     Once {
         /// When the run started, by the database server's clock (microseconds since the
         /// epoch): every feed not polled since is claimed, due or not.
@@ -198,8 +199,8 @@ fn index_feeds(rt: &Runtime) -> HashMap<String, usize> {
         .collect()
 }
 
-/// Leases up to `free` feeds to this instance: due ones, and for `poll --once` those not
-/// polled since it started.
+/// Leases up to `free` feeds to this instance: due ones for `run`; for `poll --once`, those
+/// not polled since it started, due or not.
 async fn claim(shared: &Shared, free: usize, until: Until) -> Result<Vec<Claim>, PgError> {
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(free).unwrap_or(i64::MAX);

@@ -21,7 +21,7 @@ use super::worker::{backoff, claim_secs, round_ms, Pass};
 use super::{Feeds, SinkError};
 use crate::clock::Clock;
 use crate::config::digest::{DigestFormat, DigestSchedule};
-use crate::digest::{self, DigestError};
+use crate::digest;
 use crate::store::ClaimedDigest;
 use crate::text::time::rfc3339;
 
@@ -156,15 +156,6 @@ async fn enqueue_due(
             "digest queued for sink");
     }
     Ok(())
-}
-
-impl From<DigestError> for SinkError {
-    fn from(e: DigestError) -> Self {
-        match e {
-            DigestError::Store(s) => SinkError::Store(s),
-            other => SinkError::Digest(other),
-        }
-    }
 }
 
 /// The id receivers de-duplicate by: the same for every attempt at one period.

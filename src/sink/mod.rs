@@ -125,7 +125,7 @@ pub enum SinkError {
     Postgres(#[from] PgError),
     /// A scheduled digest could not be built (its window is impossible).
     #[error("cannot build the digest: {0}")]
-    Digest(crate::digest::DigestError),
+    Digest(#[from] crate::digest::DigestError),
     /// A scheduled digest could not be rendered.
     #[error("cannot render the digest: {0}")]
     Render(#[source] std::io::Error),

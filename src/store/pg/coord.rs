@@ -298,11 +298,10 @@ impl PgStore {
 
     /// As [`claim_due_feeds`](Self::claim_due_feeds), for `poll --once`: the feeds whose last
     /// poll was committed before `started` (the run's start by the server's clock,
-    /// [`server_clock_micros`](Self::server_clock_micros)), due or not. So
-    /// one `poll --once` polls every feed once, as on SQLite (a feed it polled was stamped
-    /// after `started` by its commit, and is leased to it until then), and a feed another
-    /// instance polled since it started is not polled again. Not on an index: `poll --once` claims a few times per run, where
-    /// `run` claims once per poll.
+    /// [`server_clock_micros`](Self::server_clock_micros)), due or not, polled longest ago
+    /// first. So one `poll --once` polls every feed once, as on SQLite (a feed it polled was
+    /// stamped after `started` by its commit, and is leased to it until then), and a feed
+    /// another instance polled since it started is not polled again.
     ///
     /// # Errors
     /// As [`claim_due_feeds`](Self::claim_due_feeds).
@@ -333,10 +332,9 @@ impl PgStore {
         Ok(row.try_get(0)?)
     }
 
-    /// For `poll --once`, the feeds it must wait for: not polled since `started`, not
-    /// and leased by another instance until after `now` (polling
-    /// them, or dead and not yet past its lease). How many, and when the first lease ends;
-    /// `None` when there are none.
+    /// For `poll --once`, the feeds it must wait for: not polled since `started`, and
+    /// leased by another instance until after `now` (polling them, or dead and not yet past
+    /// its lease). How many, and when the first lease ends; `None` when there are none.
     ///
     /// # Errors
     /// A connection or statement error.
