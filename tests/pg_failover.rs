@@ -6,6 +6,8 @@
 //! - alerts owed by an instance that died before logging them are adopted and logged by
 //!   another; an instance restarted after writing its log but before marking the alerts
 //!   delivered marks them from its log instead of writing them again;
+//! - `poll --once` run just after an instance was killed owing alerts waits until that
+//!   instance is a lease silent, then adopts and logs them before it exits;
 //! - a config reload in one of two instances (a feed added) disturbs the other in nothing.
 //!
 //! After each, every story alerted exactly once: each alert in exactly one instance's log,
@@ -586,4 +588,48 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
         );
     }
     assert_each_alert_logged_once(&[&insts[0], &insts[1]], &insts[0], &hot).await;
+}
+
+/// The crash suite's last step on PostgreSQL: a run killed owing alerts to its log, then at
+/// once a `poll --once` elsewhere. The dead run's heartbeat is not yet a lease old when the
+/// second run has polled everything, so the second waits for it, adopts its alerts and logs
+/// them before it exits: when `poll --once` returns, the logs hold every alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_waits_to_adopt_alerts_of_a_run_killed_just_before() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (base, _feeds, hot) = serve_feeds(Duration::from_millis(10)).await;
+    let full = instance(&cluster, &base, "/dev/full");
+    let out = full.run(&["poll", "--once"]).await;
+    assert_ne!(out.status.code(), Some(0));
+    let owed = cluster
+        .count("SELECT count(*) FROM alerts WHERE delivered_at IS NULL")
+        .await;
+    assert!(owed >= hot.len() as i64, "{owed} alerts owed");
+    // As if it had been killed a moment ago: its last heartbeat is now.
+    let now = chrono::Utc::now().timestamp();
+    let _: Vec<Vec<String>> = pg_common::pg_rows(
+        &cluster.store,
+        &format!("UPDATE instances SET heartbeat_at = {now} RETURNING id"),
+    )
+    .await;
+
+    let other = instance(&cluster, &base, "data/alerts.jsonl");
+    let t0 = std::time::Instant::now();
+    let out = other.run(&["poll", "--once"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("waiting for alerts other instances owe"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("adopted alerts another instance created"),
+        "{stderr}"
+    );
+    // The 6 s lease bounds the wait (and a heartbeat, 2 s, on top).
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let per_log = assert_each_alert_logged_once(&[&other], &other, &hot).await;
+    assert_eq!(per_log, [owed as usize]);
 }

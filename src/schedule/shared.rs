@@ -185,9 +185,49 @@ pub async fn run(
     };
     if matches!(until, Until::Once { .. }) && !shutdown.is_cancelled() {
         while in_flight.join_next().await.is_some() {}
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = settle_owed(&shared) => {}
+        }
     }
     shut_down(in_flight, grace).await;
     release_all(&shared).await;
+}
+
+/// For `poll --once`, once its polls are done: waits, at most a lease and a heartbeat, for
+/// the alerts other instances owe to their logs, adopting and logging those whose owner
+/// stops heartbeating meanwhile. Without it, alerts committed by a run killed just before
+/// this one (its heartbeat not yet a lease old) would wait for the next run to be logged.
+/// A live owner logs its own: what it still owes at the end is named in the journal.
+async fn settle_owed(shared: &Arc<Shared>) {
+    let lease = Duration::from_secs(u64::try_from(shared.lease_secs).unwrap_or(1));
+    let deadline = tokio::time::Instant::now() + lease + shared.beat();
+    loop {
+        sweep(shared, false).await;
+        let now = chrono::Utc::now().timestamp();
+        let owed = match shared
+            .store
+            .owed_elsewhere(&shared.instance, now - shared.lease_secs)
+            .await
+        {
+            Ok(Some(owed)) => owed,
+            Ok(None) => return,
+            Err(e) => {
+                return tracing::warn!(error = %e,
+                    "cannot read the alerts other instances owe to their logs; a later run or a live instance logs them")
+            }
+        };
+        let (alerts, oldest_beat) = owed;
+        if tokio::time::Instant::now() >= deadline {
+            return tracing::info!(alerts,
+                "other instances still heartbeating owe alerts to their logs; they write them (or, should they stop, the next run adopts them)");
+        }
+        let stale_in = u64::try_from(oldest_beat + shared.lease_secs + 1 - now).unwrap_or(1);
+        tracing::info!(alerts, adoptable_in_secs = stale_in,
+            "waiting for alerts other instances owe to their logs: logged here if their owner stopped heartbeating");
+        let pause = Duration::from_secs(stale_in.max(1)).min(shared.beat());
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + pause)).await;
+    }
 }
 
 /// Each configured feed's index in `rt.feeds`, by URL.

@@ -61,6 +61,31 @@ impl PgStore {
         Ok(ids)
     }
 
+    /// The undelivered alerts that instances other than `instance` owe to their logs while
+    /// their heartbeat is newer than `alive_after`: how many, and the oldest of those
+    /// heartbeats (when the first owner could be taken for dead), or `None` when there are
+    /// none. `poll --once` waits on these: an ower killed just before it started is not dead
+    /// yet by the lease rule.
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn owed_elsewhere(
+        &self,
+        instance: &str,
+        alive_after: i64,
+    ) -> Result<Option<(i64, i64)>, PgError> {
+        let row = cached::query_one(
+            &self.client().await?,
+            "SELECT count(*), min(i.heartbeat_at) FROM alerts a
+                 JOIN instances i ON i.id = a.logged_by
+              WHERE a.delivered_at IS NULL AND a.logged_by <> $1 AND i.heartbeat_at > $2",
+            &[&instance, &alive_after],
+        )
+        .await?;
+        let (n, oldest): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(oldest.filter(|_| n > 0).map(|o| (n, o)))
+    }
+
     /// The alerts `instance` still owes to its log (its own, undelivered), in id order, at
     /// most [`MAX_ADOPT`]: among `ids` (those its commit just created), or all of them (the
     /// sweep that also catches alerts of a commit whose outcome was unknown to it). An id
