@@ -262,3 +262,53 @@ async fn a_password_file_authenticates_and_a_wrong_password_is_refused_unechoed(
     drop(c);
     db.drop_schema().await;
 }
+
+/// Advisory locks are per database, not per schema: a retention batch holding its lock in
+/// one schema (one deployment) must not make another schema's batches skip theirs (each
+/// skip waits for the next pass, ten minutes later).
+#[tokio::test]
+async fn a_retention_batch_in_one_schema_does_not_stop_another_schemas() {
+    use feedwatch::store::retention::{Kind, Policy};
+    let Some(a) = TestDb::new("prune_lock_a").await else {
+        return;
+    };
+    let Some(b) = TestDb::new("prune_lock_b").await else {
+        return;
+    };
+    let (store_a, store_b) = (a.migrated_store().await, b.migrated_store().await);
+    let _: Vec<i64> = b
+        .column(
+            "INSERT INTO page_failures VALUES (1, 1, 'gone', 0), (2, 1, 'gone', 0) RETURNING key",
+        )
+        .await;
+    let policy = Policy {
+        articles: None,
+        alerts: None,
+        deliveries: Duration::from_secs(86_400),
+        seen: Duration::from_secs(86_400),
+    };
+    let now = chrono::Utc::now().timestamp();
+
+    // Schema a's batch in progress: its lock held.
+    let mut held = store_a.client().await.expect("client");
+    let tx = held.transaction().await.expect("transaction");
+    let got: bool = tx
+        .query_one(pg::PRUNE_LOCK_SQL, &[&pg::PRUNE_LOCK])
+        .await
+        .expect("lock")
+        .get(0);
+    assert!(got);
+    // The same schema's next batch leaves the rows to the holder...
+    let _: Vec<i64> = a
+        .column("INSERT INTO page_failures VALUES (1, 1, 'gone', 0) RETURNING key")
+        .await;
+    let own = store_a.prune(Kind::PageFailures, &policy, now, 100).await;
+    assert_eq!(own.expect("prune a"), (0, false));
+    // ...and the other schema's removes its own.
+    let other = store_b.prune(Kind::PageFailures, &policy, now, 100).await;
+    assert_eq!(other.expect("prune b"), (2, false));
+    tx.rollback().await.expect("rollback");
+    drop(held);
+    a.drop_schema().await;
+    b.drop_schema().await;
+}

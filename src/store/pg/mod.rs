@@ -62,6 +62,7 @@ pub use follow::FollowCursor;
 pub use migrate::{migrate, LATEST_VERSION};
 pub use poll::Committed;
 pub use renew::Held;
+pub use retention::{PRUNE_LOCK, PRUNE_LOCK_SQL};
 
 /// Errors from the PostgreSQL boundary.
 #[derive(Debug, thiserror::Error)]

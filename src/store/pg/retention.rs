@@ -3,10 +3,10 @@
 //! failures, removed feeds, seen keys), removed in bounded batches, one transaction each.
 //!
 //! **One instance at a time.** Every instance runs the passes; each batch's transaction
-//! first takes a transaction-scoped advisory lock with `pg_try_advisory_xact_lock`, and an
-//! instance that does not get it leaves that batch to the one that has it. Two instances
-//! never delete the same rows at once (no deadlock, no wasted work), and a dead instance
-//! holds nothing: the lock goes with its transaction.
+//! first takes a transaction-scoped advisory lock with `pg_try_advisory_xact_lock` (keyed
+//! on the schema too), and an instance that does not get it leaves that batch to the one
+//! that has it. Two instances never delete the same rows at once (no deadlock, no wasted
+//! work), and a dead instance holds nothing: the lock goes with its transaction.
 //!
 //! What differs from SQLite: seen keys are one table here (no staging table), and expire by
 //! the same rule (`last_present` and `published_at` both before the horizon), found through
@@ -15,8 +15,15 @@
 use super::{cached, PgError, PgStore};
 use crate::store::retention::{Kind, Policy};
 
-/// Key of the advisory lock one retention batch holds ("fw-prune" in ASCII).
-const PRUNE_LOCK: i64 = 0x6677_2d70_7275_6e65;
+/// First key of the advisory lock one retention batch holds ("prun" in ASCII); the second
+/// is a hash of the schema. Advisory locks are per database, not per schema: keyed on this
+/// alone, two deployments in two schemas of one database skipped each other's batches (each
+/// pass that missed the lock waited for the next, ten minutes later).
+pub const PRUNE_LOCK: i32 = 0x7072_756e;
+
+/// The statement that takes a batch's lock (parameter: [`PRUNE_LOCK`]): public so that a
+/// test can hold it as another instance's batch would.
+pub const PRUNE_LOCK_SQL: &str = "SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))";
 
 /// The rows of `kind` past the horizon `$1`: `(table, key, time, condition)`, SQLite's
 /// (`store::retention::rule`) where its SQL reads the same here.
@@ -70,10 +77,9 @@ impl PgStore {
         );
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let locked: bool =
-            cached::query_one(&tx, "SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
-                .await?
-                .try_get(0)?;
+        let locked: bool = cached::query_one(&tx, PRUNE_LOCK_SQL, &[&PRUNE_LOCK])
+            .await?
+            .try_get(0)?;
         if !locked {
             return Ok((0, false));
         }
