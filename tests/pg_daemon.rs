@@ -461,3 +461,44 @@ async fn retention_removes_what_is_past_its_horizon_on_postgres() {
     );
     db.drop_schema().await;
 }
+
+/// On a shared database, a config that drops a feed marks it removed for every instance: the
+/// instance says so in its journal, naming the feed, so a config left behind on one machine
+/// does not stop the fleet polling it without a word. A run whose config drops nothing says
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_that_drops_a_feed_says_it_is_removed_for_every_instance() {
+    let Some(db) = TestDb::new("daemon_dropped").await else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    serve_seed(&srv);
+    let (kept, dropped) = (srv.url("/rss"), srv.url("/rss?edition=2"));
+    let both = pg_instance(
+        &db,
+        &format!("[[feeds]]\nurl = \"{kept}\"\n\n[[feeds]]\nurl = \"{dropped}\"\n"),
+    );
+    assert_ok(&poll_once(&both).await, "poll --once with both feeds");
+
+    let one = pg_instance(&db, &format!("[[feeds]]\nurl = \"{kept}\"\n"));
+    let out = poll_once(&one).await;
+    assert_ok(&out, "poll --once with one feed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = "does not list feeds the database had: marked removed";
+    let line = stderr.lines().find(|l| l.contains(warning));
+    let line = line.unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        line.contains(&dropped) && line.contains("feeds=1"),
+        "{line}"
+    );
+    let removed: Vec<String> = db
+        .column("SELECT url FROM feeds WHERE removed_at IS NOT NULL")
+        .await;
+    assert_eq!(removed, [dropped]);
+
+    let again = poll_once(&one).await;
+    assert_ok(&again, "poll --once again");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!stderr.contains(warning), "{stderr}");
+    db.drop_schema().await;
+}

@@ -69,7 +69,8 @@ pub(super) async fn build(
     store
         .register_instance(&me, now - settings.lease_secs())
         .await?;
-    store.sync_feeds(&feed_list(&cfg), now).await?;
+    let removed = store.sync_feeds(&feed_list(&cfg), now).await?;
+    warn_removed(&removed);
     let log = AlertLog::open(&cfg.alert_log)?;
     reconcile(&store, &cfg.alert_log, now).await?;
     let seen = Arc::new(SeenKeys::default());
@@ -105,6 +106,21 @@ pub(super) async fn build(
         sinks: Arc::new(sinks),
     })
 }
+
+/// Says which feeds this instance's config dropped: on a shared database they are removed
+/// for every instance, so a config left behind on one machine would otherwise stop the whole
+/// fleet polling them without a word. At most [`REMOVED_NAMED`] are named.
+fn warn_removed(removed: &[String]) {
+    if removed.is_empty() {
+        return;
+    }
+    let named = removed[..removed.len().min(REMOVED_NAMED)].join(", ");
+    tracing::warn!(feeds = removed.len(), urls = %named,
+        "this instance's config does not list feeds the database had: marked removed, so no instance polls them until a config lists them again (instances should share one config)");
+}
+
+/// Most removed feeds one warning names.
+const REMOVED_NAMED: usize = 10;
 
 /// Marks delivered the alerts this machine's log already holds (an instance that died
 /// between writing its log and marking them, restarted here), before any instance could
@@ -296,9 +312,10 @@ async fn reload(
     cfg.postgres.clone_from(&old.postgres);
     seen.set_retention(cfg.seen_retention);
     let pipeline = build_pipeline(&cfg, rules, reader, seen)?;
-    store
+    let removed = store
         .sync_feeds(&feed_list(&cfg), chrono::Utc::now().timestamp())
         .await?;
+    warn_removed(&removed);
     let feeds = cfg.feeds.clone();
     let sinks = Default::default(); // Sinks (#15): set by `reload_loop` once started.
     Ok((

@@ -17,7 +17,9 @@ impl PgStore {
     /// Makes sure every configured feed has a row (new feeds are due at `now`) and updates
     /// names; feeds no longer listed are marked removed (as `Store::sync_feeds`). Several
     /// instances starting together with the same config write the same rows: `ON CONFLICT`
-    /// makes that harmless, and a feed's schedule and lease are never touched.
+    /// makes that harmless, and a feed's schedule and lease are never touched. Returns the
+    /// URLs this call marked removed, in order: on a shared database that stops every
+    /// instance polling them, which the caller must say.
     ///
     /// # Errors
     /// A connection or statement error.
@@ -25,7 +27,7 @@ impl PgStore {
         &self,
         feeds: &[(&str, Option<&str>)],
         now: i64,
-    ) -> Result<(), PgError> {
+    ) -> Result<Vec<String>, PgError> {
         let urls: Vec<&str> = feeds.iter().map(|(u, _)| *u).collect();
         let names: Vec<Option<&str>> = feeds.iter().map(|(_, n)| *n).collect();
         let mut client = self.client().await?;
@@ -39,14 +41,20 @@ impl PgStore {
             &[&urls, &names, &now],
         )
         .await?;
-        cached::execute(
+        let removed = cached::query(
             &tx,
-            "UPDATE feeds SET removed_at = $2 WHERE removed_at IS NULL AND url != ALL($1)",
+            "UPDATE feeds SET removed_at = $2 WHERE removed_at IS NULL AND url != ALL($1)
+             RETURNING url",
             &[&urls, &now],
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        let mut removed = removed
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<Vec<String>, _>>()?;
+        removed.sort_unstable();
+        Ok(removed)
     }
 
     /// One feed's row by id, for its poll (the state the claim just leased).
