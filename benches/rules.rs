@@ -247,9 +247,15 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(4));
+    // `RULES_BENCH_ONLY=10000~` (or `10000`, `10`, …) runs one row alone, for a profiler.
+    let only = std::env::var("RULES_BENCH_ONLY").ok();
     for (n, stems) in [10usize, 100, 1_000, 10_000]
         .into_iter()
         .flat_map(|n| [(n, false), (n, true)])
+        .filter(|(n, stems)| {
+            let label = format!("{n}{}", if *stems { "~" } else { "" });
+            only.as_deref().is_none_or(|o| o == label)
+        })
     {
         let specs = rules(&mut Rng(n as u64 * 7919), &vocab, n, stems);
         let t0 = Instant::now();
@@ -288,8 +294,10 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
-    shipped_pack("config/rules.toml");
-    shipped_pack("config/rules-surface.toml");
+    if only.is_none() {
+        shipped_pack("config/rules.toml");
+        shipped_pack("config/rules-surface.toml");
+    }
 }
 
 /// A shipped pack (the default `config/rules.toml`, with `@concepts` and `~stems`, or the
