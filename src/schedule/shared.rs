@@ -205,7 +205,7 @@ async fn settle_owed(shared: &Arc<Shared>) {
     loop {
         sweep(shared, false).await;
         let now = chrono::Utc::now().timestamp();
-        let owed = match shared
+        let (alerts, oldest_beat) = match shared
             .store
             .owed_elsewhere(&shared.instance, now - shared.lease_secs)
             .await
@@ -217,7 +217,6 @@ async fn settle_owed(shared: &Arc<Shared>) {
                     "cannot read the alerts other instances owe to their logs; a later run or a live instance logs them")
             }
         };
-        let (alerts, oldest_beat) = owed;
         if tokio::time::Instant::now() >= deadline {
             return tracing::info!(alerts,
                 "other instances still heartbeating owe alerts to their logs; they write them (or, should they stop, the next run adopts them)");

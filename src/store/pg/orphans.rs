@@ -64,7 +64,7 @@ impl PgStore {
     /// The undelivered alerts that instances other than `instance` owe to their logs while
     /// their heartbeat is newer than `alive_after`: how many, and the oldest of those
     /// heartbeats (when the first owner could be taken for dead), or `None` when there are
-    /// none. `poll --once` waits on these: an ower killed just before it started is not dead
+    /// none. `poll --once` waits on these: an owner killed just before it started is not dead
     /// yet by the lease rule.
     ///
     /// # Errors
