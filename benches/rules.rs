@@ -176,6 +176,22 @@ fn run_set(set: &RuleSet, docs: &[(String, String)]) -> usize {
         .sum()
 }
 
+/// A hash of every match on `docs` (rules, terms, explanations, snippets): equal before and
+/// after a change to the matcher when the change alters no result.
+fn digest(set: &RuleSet, docs: &[(String, String)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (t, b) in docs {
+        let doc = Document {
+            title: t,
+            body: b,
+            ..Document::default()
+        };
+        format!("{:?}", set.matches(&doc)).hash(&mut h);
+    }
+    h.finish()
+}
+
 fn run_naive(res: &[regex::Regex], docs: &[(String, String)]) -> usize {
     docs.iter()
         .map(|(t, b)| {
@@ -247,7 +263,9 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(4));
-    // `RULES_BENCH_ONLY=10000~` (or `10000`, `10`, …) runs one row alone, for a profiler.
+    // `RULES_BENCH_ONLY=10000~` (or `10000`, `10`, …) runs one row alone, for a profiler;
+    // `RULES_BENCH_DIGEST=1` also prints a hash of each row's matches, to show that a change
+    // to the matcher changed none.
     let only = std::env::var("RULES_BENCH_ONLY").ok();
     for (n, stems) in [10usize, 100, 1_000, 10_000]
         .into_iter()
@@ -271,6 +289,13 @@ fn bench(c: &mut Criterion) {
             });
             mb(size(small), cpu)
         });
+        if std::env::var_os("RULES_BENCH_DIGEST").is_some() {
+            println!(
+                "{n}{} digest {:016x}",
+                if stems { "~" } else { "" },
+                digest(&set, &docs)
+            );
+        }
         let fast = mb(total, cpu);
         let label = format!("{n}{}", if stems { " ~" } else { "" });
         println!(
