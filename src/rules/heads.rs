@@ -8,8 +8,8 @@
 //! The heads are grouped by their first [`GROUP`] bytes, and a group lists its heads by
 //! length, each as the integers it is compared by: a token looks up its own first bytes once
 //! and compares a few integers per head of its group. Heads shorter than [`GROUP`] bytes are
-//! few (a prefix needs two letters, a stem head is shorter only for stems of four letters or
-//! fewer) and are probed by length in a small table of their own.
+//! few (a prefix needs two letters, a stem head is shorter only for stems of five letters or
+//! fewer) and are probed by length in a small table of their own, behind a Bloom filter.
 //!
 //! This replaced a probe of the lexicon at every head length the rule set has, each behind a
 //! Bloom filter of (length, first bytes): a pack with stems has heads of a dozen lengths, and
@@ -24,7 +24,14 @@
 use rustc_hash::FxHashMap;
 
 /// Leading bytes a head group is keyed by.
-const GROUP: usize = 4;
+///
+/// Five, not four (2026-12-04): with the 10,000 rules of `benches/rules.rs` that use stems,
+/// groups of four bytes held a median 13 heads (and 6.5 million head comparisons a pass over
+/// the corpus), groups of five a median 2 (3.4 million). That row ran 3% and 8% faster in
+/// two sets of five alternating runs, 10,000 plain rules 1% and 5%, and the 10-rule row moved
+/// within its spread (+2%, -4%). Six bytes made the 10-rule rows slower (more heads are short,
+/// and probed at more lengths).
+const GROUP: usize = 5;
 
 /// Where a literal's or head's entries are in the lexicon: `entries[at..at + len]`, or, when
 /// `len` is 1, the entry itself in `at` (see `Lexicon::entries`). A head group's slot is
@@ -94,41 +101,42 @@ fn words(b: &[u8]) -> [u64; 2] {
     [word(0), word(8)]
 }
 
-/// A short head's key: its (at most three) bytes, and its length in the top byte.
-fn short_key(b: &[u8]) -> u32 {
+/// A short head's key: its (at most `GROUP - 1`) bytes, and its length in the top byte.
+fn short_key(b: &[u8]) -> u64 {
     short_key_of(words(b)[0], b.len())
 }
 
-/// The key of the first `n` (at most three) bytes of a token whose first eight are `first`.
+/// The key of the first `n` (at most `GROUP - 1`) bytes of a token whose first eight are
+/// `first`.
 /// Masked out of the word the token was already read as: building it bytewise in a buffer (a
 /// `memcpy` of `n` bytes, then a 4-byte load of what it stored) stalled on store forwarding.
 /// With the short heads of 10,000 stem rules of `benches/rules.rs`, `perf annotate` put a
 /// fifth of the scan's samples on that load; reading the key from the word made that row
 /// about 4% faster, and no other row slower (alternating runs, 2026-12-04).
-fn short_key_of(first: u64, n: usize) -> u32 {
-    let n = n.min(3);
-    (first & mask(n)) as u32 | (n as u32) << 24
+fn short_key_of(first: u64, n: usize) -> u64 {
+    let n = n.min(GROUP - 1);
+    (first & mask(n)) | (n as u64) << 56
 }
 
 /// The heads of a rule set, by their first bytes.
 #[derive(Debug, Default)]
 pub(super) struct Heads {
     /// First [`GROUP`] bytes (little-endian) → `long[at..at + len]`, shortest head first.
-    groups: FxHashMap<u32, Slot>,
+    groups: FxHashMap<u64, Slot>,
     long: Vec<Head>,
-    /// Heads of 1 to 3 bytes (see [`short_key`]).
-    short: FxHashMap<u32, Filed>,
+    /// Heads shorter than [`GROUP`] bytes (see [`short_key`]).
+    short: FxHashMap<u64, Filed>,
     /// Bit `n` set when some short head has `n` bytes.
     short_lens: u8,
-    /// A one-hash Bloom filter (8 KiB) of the short heads' keys: the first two or three bytes
+    /// A one-hash Bloom filter (8 KiB) of the short heads' keys: the first two to four bytes
     /// of most tokens are no head, and with 10,000 rules of `benches/rules.rs` probing
     /// `short` for each of them was half the time spent finding heads.
     short_bloom: Vec<u64>,
 }
 
 /// Bit of [`Heads::short_bloom`] for a short head's key.
-fn short_bit(key: u32) -> usize {
-    (key.wrapping_mul(0x9E37_79B1) >> 16) as usize
+fn short_bit(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
 }
 
 impl Heads {
@@ -151,7 +159,7 @@ impl Heads {
                 h.short_lens |= 1 << b.len();
                 continue;
             }
-            let key = words(b)[0] as u32;
+            let key = words(b)[0] & mask(GROUP);
             let at = h.long.len() as u32;
             h.groups.entry(key).or_insert(Slot { at, len: 0 }).len += 1;
             h.long.push(Head {
@@ -199,7 +207,7 @@ impl Heads {
         if len <= GROUP {
             return;
         }
-        let Some(&g) = self.groups.get(&(w[0] as u32)) else {
+        let Some(&g) = self.groups.get(&(w[0] & mask(GROUP))) else {
             return;
         };
         for head in self
