@@ -5,9 +5,9 @@
 //! [`lexicon`](super::lexicon). Each token must then find every such *head* that it begins
 //! with and is longer than (a head as long as the token is found by the token's own lookup).
 //!
-//! The heads are grouped by their first [`GROUP`] bytes, and a group lists its heads by
-//! length, each as the integers it is compared by: a token looks up its own first bytes once
-//! and compares a few integers per head of its group. Heads shorter than [`GROUP`] bytes are
+//! The heads are grouped by their first four or five bytes ([`GROUP`]), and a group lists its
+//! heads by length, each as the integers it is compared by: a token looks up its own first
+//! bytes once and compares a few integers per head of its group. Heads shorter than that are
 //! few (a prefix needs two letters, a stem head is shorter only for stems of five letters or
 //! fewer) and are probed by length in a small table of their own, behind a Bloom filter.
 //!
@@ -23,15 +23,19 @@
 
 use rustc_hash::FxHashMap;
 
-/// Leading bytes a head group is keyed by.
+/// Leading bytes a head group is keyed by: four, or five when four leave groups crowded.
 ///
-/// Five, not four (2026-12-04): with the 10,000 rules of `benches/rules.rs` that use stems,
-/// groups of four bytes held a median 13 heads (and 6.5 million head comparisons a pass over
-/// the corpus), groups of five a median 2 (3.4 million). That row ran 3% and 8% faster in
-/// two sets of five alternating runs, 10,000 plain rules 1% and 5%, and the 10-rule row moved
-/// within its spread (+2%, -4%). Six bytes made the 10-rule rows slower (more heads are short,
-/// and probed at more lengths).
-const GROUP: usize = 5;
+/// With the 10,000 rules of `benches/rules.rs` that use stems, groups of four bytes held a
+/// median 13 heads (6.5 million head comparisons a pass over the corpus), groups of five a
+/// median 2 (3.4 million), and that row ran 3% and 8% faster in two sets of five alternating
+/// runs (2026-12-04). But five makes every head of four bytes a short one, probed behind the
+/// Bloom filter for each token: with 10 and 100 rules that cost 5–13% (a full table's
+/// alternating runs). So a rule set keys its groups by five bytes only when a head's group
+/// would hold more than [`CROWDED`] heads on average.
+const GROUP: [usize; 2] = [4, 5];
+
+/// Mean heads in a head's group, over the heads, above which groups are keyed by five bytes.
+const CROWDED: usize = 8;
 
 /// Where a literal's or head's entries are in the lexicon: `entries[at..at + len]`, or, when
 /// `len` is 1, the entry itself in `at` (see `Lexicon::entries`). A head group's slot is
@@ -53,7 +57,7 @@ pub(super) struct Filed {
     pub(super) stem: bool,
 }
 
-/// A head of at least [`GROUP`] bytes.
+/// A head of at least [`Heads::group`] bytes.
 #[derive(Debug)]
 struct Head {
     /// Its length in bytes.
@@ -101,30 +105,31 @@ fn words(b: &[u8]) -> [u64; 2] {
     [word(0), word(8)]
 }
 
-/// A short head's key: its (at most `GROUP - 1`) bytes, and its length in the top byte.
+/// A short head's key: its (at most seven) bytes, and its length in the top byte.
 fn short_key(b: &[u8]) -> u64 {
     short_key_of(words(b)[0], b.len())
 }
 
-/// The key of the first `n` (at most `GROUP - 1`) bytes of a token whose first eight are
-/// `first`.
+/// The key of the first `n` (at most seven) bytes of a token whose first eight are `first`.
 /// Masked out of the word the token was already read as: building it bytewise in a buffer (a
 /// `memcpy` of `n` bytes, then a 4-byte load of what it stored) stalled on store forwarding.
 /// With the short heads of 10,000 stem rules of `benches/rules.rs`, `perf annotate` put a
 /// fifth of the scan's samples on that load; reading the key from the word made that row
 /// about 4% faster, and no other row slower (alternating runs, 2026-12-04).
 fn short_key_of(first: u64, n: usize) -> u64 {
-    let n = n.min(GROUP - 1);
+    let n = n.min(7);
     (first & mask(n)) | (n as u64) << 56
 }
 
 /// The heads of a rule set, by their first bytes.
 #[derive(Debug, Default)]
 pub(super) struct Heads {
-    /// First [`GROUP`] bytes (little-endian) → `long[at..at + len]`, shortest head first.
+    /// How many leading bytes key a group (see [`GROUP`]).
+    group: usize,
+    /// First `group` bytes (little-endian) → `long[at..at + len]`, shortest head first.
     groups: FxHashMap<u64, Slot>,
     long: Vec<Head>,
-    /// Heads shorter than [`GROUP`] bytes (see [`short_key`]).
+    /// Heads shorter than `group` bytes (see [`short_key`]).
     short: FxHashMap<u64, Filed>,
     /// Bit `n` set when some short head has `n` bytes.
     short_lens: u8,
@@ -132,6 +137,19 @@ pub(super) struct Heads {
     /// of most tokens are no head, and with 10,000 rules of `benches/rules.rs` probing
     /// `short` for each of them was half the time spent finding heads.
     short_bloom: Vec<u64>,
+}
+
+/// The mean number of heads in a head's group when groups are keyed by `group` bytes (the
+/// sum of the groups' squared sizes over the heads grouped).
+fn crowding(heads: &[(String, Filed)], group: usize) -> usize {
+    let mut sizes: FxHashMap<&[u8], usize> = FxHashMap::default();
+    for (text, _) in heads {
+        if let Some(key) = text.as_bytes().get(..group) {
+            *sizes.entry(key).or_default() += 1;
+        }
+    }
+    let grouped: usize = sizes.values().sum();
+    sizes.values().map(|s| s * s).sum::<usize>() / grouped.max(1)
 }
 
 /// Bit of [`Heads::short_bloom`] for a short head's key.
@@ -142,14 +160,22 @@ fn short_bit(key: u64) -> usize {
 impl Heads {
     /// The heads from `(text, slot)` pairs, in any order.
     pub(super) fn new(mut heads: Vec<(String, Filed)>) -> Heads {
-        let mut h = Heads::default();
+        let group = if crowding(&heads, GROUP[0]) > CROWDED {
+            GROUP[1]
+        } else {
+            GROUP[0]
+        };
+        let mut h = Heads {
+            group,
+            ..Heads::default()
+        };
         heads.sort_unstable_by(|a, b| {
-            let group = |t: &str| t.as_bytes().get(..GROUP).map(words);
+            let group = |t: &str| t.as_bytes().get(..group).map(words);
             (group(&a.0), a.0.len()).cmp(&(group(&b.0), b.0.len()))
         });
         for (text, filed) in heads {
             let b = text.as_bytes();
-            if b.len() < GROUP {
+            if b.len() < group {
                 let key = short_key(b);
                 if h.short_bloom.is_empty() {
                     h.short_bloom = vec![0; (1 << 16) / 64];
@@ -159,7 +185,7 @@ impl Heads {
                 h.short_lens |= 1 << b.len();
                 continue;
             }
-            let key = words(b)[0] & mask(GROUP);
+            let key = words(b)[0] & mask(group);
             let at = h.long.len() as u32;
             h.groups.entry(key).or_insert(Slot { at, len: 0 }).len += 1;
             h.long.push(Head {
@@ -184,12 +210,12 @@ impl Heads {
         let Some(token) = stream.get(from..from + len) else {
             return;
         };
-        if self.short_lens == 0 && len <= GROUP {
+        if self.short_lens == 0 && len <= self.group {
             return;
         }
         let w = words(stream.get(from..).unwrap_or(&[]));
         if self.short_lens != 0 {
-            for n in 1..GROUP.min(len) {
+            for n in 1..self.group.min(len) {
                 if self.short_lens & (1 << n) == 0 {
                     continue;
                 }
@@ -204,10 +230,10 @@ impl Heads {
                 }
             }
         }
-        if len <= GROUP {
+        if len <= self.group {
             return;
         }
-        let Some(&g) = self.groups.get(&(w[0] & mask(GROUP))) else {
+        let Some(&g) = self.groups.get(&(w[0] & mask(self.group))) else {
             return;
         };
         for head in self
@@ -229,25 +255,9 @@ impl Heads {
 mod tests {
     use super::*;
 
-    #[test]
-    fn finds_every_shorter_head_and_only_those() {
-        let texts = [
-            "ab",
-            "abc",
-            "abcd",
-            "abcde",
-            "abcdefgh",
-            "abcdefghi",
-            "abcdefghijklmnop",
-            "abcdefghijklmnopq",
-            "abcdefghijklmnopqrs",
-            "abcx",
-            "abd",
-            "b",
-            "é",
-            "éc",
-            "ابن",
-        ];
+    /// Finds each token's heads among `texts`, checks them against a plain `starts_with`
+    /// scan, and returns the group width the heads chose.
+    fn check(texts: &[String], tokens: &[&str]) -> usize {
         let heads = Heads::new(
             texts
                 .iter()
@@ -262,39 +272,81 @@ mod tests {
                         prefix: true,
                         stem: false,
                     };
-                    (t.to_string(), filed)
+                    (t.clone(), filed)
                 })
                 .collect(),
         );
-        for token in [
-            "abcdefghijklmnopqrstu",
-            "abcdefghijklmnopqrs",
-            "abcdefghijklmnopqz",
-            "abcdefgh",
-            "abcdx",
-            "abcxy",
-            "abd",
-            "ab",
-            "b",
-            "bb",
-            "éco",
-            "ابناء",
-            "zzzzzzz",
-        ] {
+        for token in tokens {
             let mut got = Vec::new();
             // Also as a token inside a stream, with text after it.
             let stream = format!(" {token} abcdefghijklmnopqrstuvwxyz");
             heads.each(stream.as_bytes(), 1, token.len(), |h| {
-                got.push(texts[h.slot.at as usize])
+                got.push(texts[h.slot.at as usize].as_str())
             });
             let mut want: Vec<&str> = texts
                 .iter()
-                .copied()
+                .map(String::as_str)
                 .filter(|t| t.len() < token.len() && token.starts_with(t))
                 .collect();
             want.sort_by_key(|t| t.len());
             assert_eq!(got, want, "{token}");
         }
+        heads.group
+    }
+
+    const TEXTS: [&str; 15] = [
+        "ab",
+        "abc",
+        "abcd",
+        "abcde",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "abcdefghijklmnopqrs",
+        "abcx",
+        "abd",
+        "b",
+        "é",
+        "éc",
+        "ابن",
+    ];
+
+    const TOKENS: [&str; 16] = [
+        "abcdefghijklmnopqrstu",
+        "abcdefghijklmnopqrs",
+        "abcdefghijklmnopqz",
+        "abcdefgh",
+        "abcdx",
+        "abcdxyz",
+        "abcdakq",
+        "abcdjtz",
+        "abcxy",
+        "abd",
+        "ab",
+        "b",
+        "bb",
+        "éco",
+        "ابناء",
+        "zzzzzzz",
+    ];
+
+    #[test]
+    fn finds_every_shorter_head_and_only_those() {
+        let texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
+        assert_eq!(check(&texts, &TOKENS), GROUP[0]);
+    }
+
+    #[test]
+    fn crowded_groups_are_keyed_by_five_bytes_and_find_the_same() {
+        // 100 heads behind "abcd": groups of four bytes would hold about 100 heads each.
+        let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
+        for a in 'a'..='j' {
+            for b in 'k'..='t' {
+                texts.push(format!("abcd{a}{b}"));
+            }
+        }
+        assert_eq!(check(&texts, &TOKENS), GROUP[1]);
     }
 
     #[test]
