@@ -139,9 +139,10 @@ pub(super) struct Heads {
     short_bloom: Vec<u64>,
 }
 
-/// The mean number of heads in a head's group when groups are keyed by `group` bytes (the
-/// sum of the groups' squared sizes over the heads grouped).
-fn crowding(heads: &[(String, Filed)], group: usize) -> usize {
+/// Whether, with groups keyed by `group` bytes, a head's group would hold more than
+/// [`CROWDED`] heads on average over the heads (the groups' squared sizes summed, over the
+/// heads grouped).
+fn crowded(heads: &[(String, Filed)], group: usize) -> bool {
     let mut sizes: FxHashMap<&[u8], usize> = FxHashMap::default();
     for (text, _) in heads {
         if let Some(key) = text.as_bytes().get(..group) {
@@ -149,7 +150,7 @@ fn crowding(heads: &[(String, Filed)], group: usize) -> usize {
         }
     }
     let grouped: usize = sizes.values().sum();
-    sizes.values().map(|s| s * s).sum::<usize>() / grouped.max(1)
+    sizes.values().map(|s| s * s).sum::<usize>() > CROWDED * grouped
 }
 
 /// Bit of [`Heads::short_bloom`] for a short head's key.
@@ -160,7 +161,7 @@ fn short_bit(key: u64) -> usize {
 impl Heads {
     /// The heads from `(text, slot)` pairs, in any order.
     pub(super) fn new(mut heads: Vec<(String, Filed)>) -> Heads {
-        let group = if crowding(&heads, GROUP[0]) > CROWDED {
+        let group = if crowded(&heads, GROUP[0]) {
             GROUP[1]
         } else {
             GROUP[0]
