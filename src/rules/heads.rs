@@ -57,9 +57,9 @@ pub(super) struct Filed {
     pub(super) stem: bool,
 }
 
-/// A head of at least [`Heads::group`] bytes.
+/// A head of at least [`Heads::group`] bytes (or any head, compared on its own).
 #[derive(Debug)]
-struct Head {
+pub(super) struct Head {
     /// Its length in bytes.
     len: usize,
     /// Its first 16 bytes as two little-endian integers, zero-padded.
@@ -70,6 +70,21 @@ struct Head {
 }
 
 impl Head {
+    pub(super) fn new(b: &[u8], filed: Filed) -> Head {
+        Head {
+            len: b.len(),
+            words: words(b),
+            tail: b.get(16..).unwrap_or(&[]).into(),
+            filed,
+        }
+    }
+
+    /// Whether the token `stream[from..from + len]` begins with this head and is longer.
+    pub(super) fn begun_by(&self, stream: &[u8], from: usize, len: usize) -> bool {
+        let token = stream.get(from..from + len).unwrap_or(&[]);
+        self.len < token.len() && self.begins(words(stream.get(from..).unwrap_or(&[])), token)
+    }
+
     /// Whether the token whose first 16 bytes are `words`, and whose bytes are `token`,
     /// begins with this head (the caller knows the token is longer).
     fn begins(&self, words: [u64; 2], token: &[u8]) -> bool {
@@ -189,12 +204,7 @@ impl Heads {
             let key = words(b)[0] & mask(group);
             let at = h.long.len() as u32;
             h.groups.entry(key).or_insert(Slot { at, len: 0 }).len += 1;
-            h.long.push(Head {
-                len: b.len(),
-                words: words(b),
-                tail: b.get(16..).unwrap_or(&[]).into(),
-                filed,
-            });
+            h.long.push(Head::new(b, filed));
         }
         h
     }
@@ -211,7 +221,7 @@ impl Heads {
         let Some(token) = stream.get(from..from + len) else {
             return;
         };
-        if self.short_lens == 0 && len <= self.group {
+        if self.short_lens == 0 && (len <= self.group || self.long.is_empty()) {
             return;
         }
         let w = words(stream.get(from..).unwrap_or(&[]));

@@ -10,9 +10,11 @@
 //! Rules are then evaluated only when one of their *trigger* literals occurred: a set of
 //! literals at least one of which must occur for the query to hold (see
 //! [`triggers`](super::compile::triggers)); rules
-//! that can hold with no literal at all (`NOT x`) are evaluated on every document. The cost of a
-//! document is one normalisation pass plus work proportional to the hits, whatever the number
-//! of rules.
+//! that can hold with no literal at all (`NOT x`) are evaluated on every document. A prefix
+//! literal that wakes no rule is *lazy*: the pass leaves it out, and only the rules woken for
+//! a document make their lazy prefixes be looked for (see
+//! [`Lexicon::scan_lazy`](super::lexicon::Lexicon::scan_lazy)). The cost of a document is one
+//! normalisation pass plus work proportional to the hits, whatever the number of rules.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +42,8 @@ struct Rule {
     exclude: Option<Node>,
     /// The learned second stage: the rule also fires when its score reaches the threshold.
     model: Option<RuleModel>,
+    /// The lazy prefix literals its query and exclude read (see [`Lexicon::scan_lazy`]).
+    lazy: Vec<u32>,
 }
 
 /// The compiled rule set.
@@ -124,6 +128,7 @@ impl Compiled {
                     query: b.node(&q, DEFAULT_FIELDS),
                     exclude: x.map(|x| b.node(&x, DEFAULT_FIELDS)),
                     model: spec.model.clone(),
+                    lazy: Vec::new(),
                 }),
                 (q, x) => {
                     errors.extend(q.err());
@@ -145,6 +150,8 @@ impl Compiled {
             return Err(errors);
         }
         let wake = Wake::index(&rules, &b.pat_cost);
+        let lazy = lazy_prefixes(&mut rules, &wake, &b.lexicon, b.pat_len.len());
+        let lexicon = (b.lexicon).build(|p| lazy.get(p as usize).copied().unwrap_or(false));
         let model_rules: Vec<u32> = (0..rules.len() as u32)
             .filter(|&i| rules.get(i as usize).is_some_and(|r| r.model.is_some()))
             .collect();
@@ -155,7 +162,7 @@ impl Compiled {
             Field::Title.bit() | Field::Summary.bit() | Field::Body.bit()
         };
         Ok(Compiled {
-            lexicon: b.lexicon.build(),
+            lexicon,
             woken_at: std::iter::once(0)
                 .chain(wake.by_pat.iter().scan(0u32, |n, v| {
                     *n += v.len() as u32;
@@ -209,7 +216,7 @@ impl Compiled {
         let Scratch {
             mut norms,
             mut hits,
-            mut keys,
+            keys,
         } = self.take_scratch();
         // A field that is not scanned must read as empty, as a fresh buffer does.
         for n in &mut norms {
@@ -217,7 +224,6 @@ impl Compiled {
             n.tokens.clear();
         }
         hits.clear();
-        keys.clear();
         let mut dh = DocHits {
             texts: Field::ALL.map(|f| doc.field(f)),
             norms,
@@ -241,15 +247,36 @@ impl Compiled {
                 .scan(norm, f, &mut dh.hits, &mut lang, &mut memo);
         }
         dh.lang = lang.known();
+        self.sort_hits(&mut dh);
+        dh
+    }
+
+    /// Adds the hits of the lazy prefix literals `pats` (see [`Lexicon::scan_lazy`]) to a
+    /// scan's.
+    fn scan_lazy(&self, dh: &mut DocHits, pats: &[u32]) {
+        if pats.is_empty() {
+            return;
+        }
+        for (f, norm) in Field::ALL.iter().zip(&dh.norms) {
+            if !norm.tokens.is_empty() {
+                self.lexicon.scan_lazy(norm, *f, pats, &mut dh.hits);
+            }
+        }
+        self.sort_hits(dh);
+    }
+
+    /// Sorts a scan's hits for [`DocHits::of`].
+    fn sort_hits(&self, dh: &mut DocHits) {
         // Grouped by literal, then in text order (a literal's hits at one token are one hit:
         // its length is fixed, so the packed key loses nothing). Sorting plain integers is
         // about twice as fast as sorting the structs by key.
         if dh.hits.iter().any(|h| h.start > SORT_START_MAX) {
             // Half a billion words into a field: too far for the packed key.
             dh.hits.sort_unstable();
-            return dh;
+            return;
         }
         let mut keys = std::mem::take(&mut dh.keys);
+        keys.clear();
         keys.extend(
             dh.hits
                 .iter()
@@ -266,7 +293,6 @@ impl Compiled {
             };
         }
         dh.keys = keys;
-        dh
     }
 
     fn candidates(&self, dh: &DocHits) -> Vec<u32> {
@@ -303,10 +329,18 @@ impl Compiled {
     }
 
     pub(super) fn matches(&self, doc: &Document) -> Vec<Match> {
-        let dh = self.scan(doc);
+        let mut dh = self.scan(doc);
+        let candidates = self.candidates(&dh);
+        let mut lazy = Vec::new();
+        for &i in &candidates {
+            lazy.extend(self.rules.get(i as usize).iter().flat_map(|r| &r.lazy));
+        }
+        lazy.sort_unstable();
+        lazy.dedup();
+        self.scan_lazy(&mut dh, &lazy);
         let stage = model_stage(&dh);
         let mut out = Vec::new();
-        for i in self.candidates(&dh) {
+        for i in candidates {
             let Some(rule) = self.rules.get(i as usize) else {
                 continue;
             };
@@ -392,9 +426,10 @@ impl Compiled {
     }
 
     pub(super) fn explain(&self, doc: &Document) -> Vec<Explanation> {
-        let dh = self.scan(doc);
-        let stage = model_stage(&dh);
+        let mut dh = self.scan(doc);
         let woken = self.candidates(&dh);
+        self.scan_lazy(&mut dh, &self.lexicon.lazy_pats());
+        let stage = model_stage(&dh);
         let explained = self
             .rules
             .iter()
@@ -507,6 +542,56 @@ impl Wake {
         }
         wake
     }
+}
+
+/// Most lazy prefix literals one rule may read: a rule reading more keeps them eager.
+///
+/// An item that wakes the rule must then look for each of them, and past a few (`FEW_LAZY`
+/// in `lexicon.rs`) that is a second search of every token's heads. The
+/// surface pack's rules read dozens of prefixes past a NEAR or in an exclude, and nearly every
+/// labelled article wakes them: with those lazy, `benches/rules.rs` measured it 9% slower.
+const LAZY_PER_RULE: usize = 4;
+
+/// Which patterns are lazy prefix literals (by pattern id), filling each rule's
+/// [`Rule::lazy`]: a single-token prefix that wakes no rule, read only by rules that read
+/// at most [`LAZY_PER_RULE`] such prefixes.
+fn lazy_prefixes(
+    rules: &mut [Rule],
+    wake: &Wake,
+    lexicon: &LexiconBuilder,
+    pats: usize,
+) -> Vec<bool> {
+    let mut lazy = vec![false; pats];
+    for p in lexicon.prefixes() {
+        if let (Some(l), Some(w)) = (lazy.get_mut(p as usize), wake.by_pat.get(p as usize)) {
+            *l = w.is_empty();
+        }
+    }
+    let mut eager = vec![false; pats];
+    for r in rules.iter_mut() {
+        let mut read = Vec::new();
+        collect_pats(&r.query, &mut read, &mut 0);
+        if let Some(x) = &r.exclude {
+            collect_pats(x, &mut read, &mut 0);
+        }
+        read.retain(|&p| lazy.get(p as usize).copied().unwrap_or(false));
+        read.sort_unstable();
+        read.dedup();
+        if read.len() > LAZY_PER_RULE {
+            for &p in &read {
+                if let Some(e) = eager.get_mut(p as usize) {
+                    *e = true;
+                }
+            }
+        }
+        r.lazy = read;
+    }
+    lazy.iter_mut().zip(&eager).for_each(|(l, &e)| *l &= !e);
+    for r in rules.iter_mut() {
+        r.lazy
+            .retain(|&p| lazy.get(p as usize).copied().unwrap_or(false));
+    }
+    lazy
 }
 
 #[cfg(test)]

@@ -216,3 +216,93 @@ fn errors_are_all_reported() {
         .collect();
     assert_eq!(got, [("a", false), ("b", true), ("c", false)]);
 }
+
+/// A prefix literal that wakes no rule is found only for the items whose woken rules read it
+/// (`Lexicon::scan_lazy`). The matches and explanations must be those of the same rules with
+/// every prefix made eager (a rule of the prefix alone makes it wake one), whether an item
+/// needs a few prefixes (compared one by one) or more than `FEW_LAZY` (searched by heads).
+#[test]
+fn lazy_prefixes_find_what_eager_ones_do() {
+    let prefixes: Vec<String> = (0..12)
+        .map(|i| match i % 3 {
+            0 => format!("pre{i}x"),
+            1 => format!("protectionandsecurity{i}"),
+            _ => format!("حماية{i}"),
+        })
+        .collect();
+    let mut lazy = Vec::new();
+    for (i, p) in prefixes.iter().enumerate() {
+        lazy.push(spec(&format!("and{i}"), &format!("{p}* AND w{i}")));
+        lazy.push(spec(&format!("near{i}"), &format!("w{i} NEAR/2 {p}*")));
+        let mut x = spec(&format!("exclude{i}"), &format!("v{i}"));
+        x.exclude = Some(format!("{p}*"));
+        lazy.push(x);
+    }
+    let mut eager = lazy.clone();
+    eager.extend(
+        (prefixes.iter().enumerate()).map(|(i, p)| spec(&format!("e{i}"), &format!("{p}*"))),
+    );
+    let (lazy, eager) = (RuleSet::compile(&lazy), RuleSet::compile(&eager));
+    let (lazy, eager) = (
+        lazy.unwrap_or_else(|e| panic!("{e:?}")),
+        eager.unwrap_or_else(|e| panic!("{e:?}")),
+    );
+    let every: Vec<String> = (0..12)
+        .map(|i| format!("w{i} {p}more v{i} {p}", p = prefixes[i]))
+        .collect();
+    let bodies = [
+        // A few woken rules read prefixes.
+        format!(
+            "w1 {p}tection and w2 v2 {q}ق",
+            p = prefixes[1],
+            q = prefixes[2]
+        ),
+        format!(
+            "w0 {p} then {p}y v0 v3 {q}zz",
+            p = prefixes[0],
+            q = prefixes[3]
+        ),
+        // All of them, more than are compared one by one.
+        every.join(" "),
+        // Prefixes, but no rule reading them woken.
+        prefixes
+            .iter()
+            .map(|p| format!("{p}s"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ];
+    for body in &bodies {
+        let doc = Document {
+            title: "w4 v5",
+            body,
+            ..Document::default()
+        };
+        let ours = |m: &Match| !m.rule.starts_with('e') || m.rule.starts_with("exclude");
+        let got: Vec<Match> = lazy.matches(&doc);
+        let want: Vec<Match> = eager.matches(&doc).into_iter().filter(ours).collect();
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{body}");
+        assert!(!got.is_empty(), "{body}");
+        let explained: Vec<String> = (lazy.explain(&doc).into_iter())
+            .filter(|e| e.fired)
+            .map(|e| e.rule)
+            .collect();
+        let fired: Vec<String> = got.into_iter().map(|m| m.rule).collect();
+        assert_eq!(explained, fired, "{body}");
+    }
+}
+
+/// A rule that reads more than `LAZY_PER_RULE` prefixes that wake nothing keeps them eager: an
+/// item that wakes it would search every token's heads a second time.
+#[test]
+fn a_rule_of_many_prefixes_keeps_them_eager() {
+    let specs = [
+        spec("few", "w AND (a1* OR a2*)"),
+        spec("many", "v NEAR/3 (b1* OR b2* OR b3* OR b4* OR b5*)"),
+        spec("shared", "u AND (a1* OR b1*)"),
+    ];
+    let c = Compiled::new(&specs, &[]).unwrap_or_else(|e| panic!("{e:?}"));
+    let lazy: Vec<usize> = c.rules.iter().map(|r| r.lazy.len()).collect();
+    // `b1*` is eager for every rule, since `many` keeps it so.
+    assert_eq!(lazy, [2, 0, 1]);
+    assert_eq!(c.lexicon.lazy_pats().len(), 2);
+}
