@@ -171,25 +171,17 @@ impl LexiconBuilder {
         entries.filter(|&&e| e & KIND == PREFIX).map(|&e| e & !KIND)
     }
 
-    /// The lexicon, with the prefix literals for which `is_lazy` holds made lazy (see
+    /// The lexicon, with the prefix literals `p` for which `lazy[p]` holds made lazy (see
     /// [`Lexicon::scan_lazy`]).
-    pub(super) fn build(self, is_lazy: impl Fn(u32) -> bool) -> Lexicon {
+    pub(super) fn build(self, lazy: &[bool]) -> Lexicon {
         let mut lex = Lexicon {
             stems: self.stems,
             ..Lexicon::default()
         };
-        let mut lazy = Vec::new();
-        for (entries, _) in self.slots.values() {
-            for &e in entries {
-                if e & KIND == PREFIX && is_lazy(e & !KIND) {
-                    let p = (e & !KIND) as usize;
-                    if lazy.len() <= p / 64 {
-                        lazy.resize(p / 64 + 1, 0);
-                    }
-                    lazy[p / 64] |= 1 << (p % 64);
-                }
-            }
-        }
+        // As a bit set: the scan tests it for every prefix head a token finds.
+        let lazy: Vec<u64> = (lazy.chunks(64))
+            .map(|c| (c.iter().enumerate()).fold(0, |w, (i, &l)| w | u64::from(l) << i))
+            .collect();
         let has = |entries: &[u32], kind| entries.iter().any(|e| e & KIND == kind);
         let prefixes = |entries: &[u32], want: bool| {
             (entries.iter()).any(|&e| e & KIND == PREFIX && bit(&lazy, e & !KIND) == want)
@@ -403,13 +395,15 @@ impl Lexicon {
     ) {
         let field = field.index() as u8;
         let stream = norm.stream.as_bytes();
-        let few: Vec<(u32, &Head)> = match pats.len() {
-            0 => return,
-            n if n <= FEW_LAZY => (pats.iter())
+        if pats.is_empty() {
+            return;
+        }
+        // A few prefixes' heads, or `None` to search the heads of all.
+        let few: Option<Vec<(u32, &Head)>> = (pats.len() <= FEW_LAZY).then(|| {
+            (pats.iter())
                 .filter_map(|&p| Some((p, self.lazy_head.get(&p)?)))
-                .collect(),
-            _ => Vec::new(),
-        };
+                .collect()
+        });
         for (ti, tok) in norm.tokens.iter().enumerate() {
             let (from, len) = (
                 tok.norm_start as usize,
@@ -421,8 +415,8 @@ impl Lexicon {
                 start: ti as u32,
                 end: ti as u32 + 1,
             };
-            if pats.len() <= FEW_LAZY {
-                for &(p, head) in &few {
+            if let Some(few) = &few {
+                for &(p, head) in few {
                     if head.begun_by(stream, from, len) {
                         hits.push(hit(p));
                     }
@@ -473,7 +467,7 @@ mod tests {
         b.insert(3, &toks("shared zone"), false);
         b.insert(4, &toks("abcdefghijk"), false);
         b.insert(5, &toks("abcdefghijklmnopqrstu"), false);
-        let lex = b.build(|_| false);
+        let lex = b.build(&[]);
         let get = |t: &str| {
             let stream = format!(" {t} ");
             lex.get(&stream, 1, t.len()).to_vec()

@@ -151,7 +151,7 @@ impl Compiled {
         }
         let wake = Wake::index(&rules, &b.pat_cost);
         let lazy = lazy_prefixes(&mut rules, &wake, &b.lexicon, b.pat_len.len());
-        let lexicon = (b.lexicon).build(|p| lazy.get(p as usize).copied().unwrap_or(false));
+        let lexicon = b.lexicon.build(&lazy);
         let model_rules: Vec<u32> = (0..rules.len() as u32)
             .filter(|&i| rules.get(i as usize).is_some_and(|r| r.model.is_some()))
             .collect();
