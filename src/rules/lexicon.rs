@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 
-use super::heads::{Filed, Head, Heads, Slot};
+use super::heads::{Filed, Head, Heads, ItemHeads, Slot};
 use super::normalize::Normalized;
 use super::stem::{self, LazyLang, Stems};
 use super::stem_memo::{ItemMemo, SharedMemo, StemMemo, WordHit};
@@ -53,12 +53,10 @@ pub(super) struct Lexicon {
     /// Where the prefix literals and stem heads are, by their first bytes: what a token
     /// begins with. Only the prefix literals that wake a rule, and every stem head.
     heads: Heads,
-    /// The heads of the *lazy* prefix literals: those that wake no rule, found only for an
-    /// item that some rule reading them was woken for (see [`Lexicon::scan_lazy`]).
-    lazy_heads: Heads,
-    /// Bit `p` set when pattern `p` is a lazy prefix literal.
+    /// Bit `p` set when pattern `p` is a *lazy* prefix literal: one that wakes no rule, found
+    /// only for an item that some rule reading it was woken for (see [`Lexicon::scan_lazy`]).
     lazy: Vec<u64>,
-    /// Each lazy prefix literal's head, by pattern, for an item that needs only a few.
+    /// Each lazy prefix literal's head, by pattern.
     lazy_head: FxHashMap<u32, Head>,
     /// The stem literals; Latin ones are also filed as [`STEM`] entries under their heads.
     stems: Stems,
@@ -127,10 +125,6 @@ fn key_at(buf: &str, start: usize, len: usize) -> Option<Key<'_>> {
     })
 }
 
-/// Most lazy prefix literals an item's tokens are compared with one by one (see
-/// [`Lexicon::scan_lazy`]); more search the heads of all of them.
-const FEW_LAZY: usize = 8;
-
 /// Bit `p` of a bit set.
 fn bit(set: &[u64], p: u32) -> bool {
     let p = p as usize;
@@ -186,7 +180,7 @@ impl LexiconBuilder {
         let prefixes = |entries: &[u32], want: bool| {
             (entries.iter()).any(|&e| e & KIND == PREFIX && bit(&lazy, e & !KIND) == want)
         };
-        let (mut heads, mut lazy_heads) = (Vec::new(), Vec::new());
+        let mut heads = Vec::new();
         for (text, (mut entries, phrases)) in self.slots {
             entries.extend((0..phrases.len()).map(|i| PHRASE | (lex.phrases.len() + i) as u32));
             lex.phrases.extend(phrases);
@@ -203,18 +197,10 @@ impl LexiconBuilder {
                 prefix: prefixes(&entries, false),
                 stem: has(&entries, STEM),
             };
-            if prefixes(&entries, true) {
-                let prefix = Filed {
-                    slot,
-                    prefix: true,
-                    stem: false,
-                };
-                lazy_heads.push((text.clone(), prefix));
-                for &e in &entries {
-                    if e & KIND == PREFIX && bit(&lazy, e & !KIND) {
-                        let head = Head::new(text.as_bytes(), prefix);
-                        lex.lazy_head.insert(e & !KIND, head);
-                    }
+            for &e in &entries {
+                if e & KIND == PREFIX && bit(&lazy, e & !KIND) {
+                    let head = Head::new(text.as_bytes(), Filed::default());
+                    lex.lazy_head.insert(e & !KIND, head);
                 }
             }
             if slot.len != 1 {
@@ -231,7 +217,6 @@ impl LexiconBuilder {
             }
         }
         lex.heads = Heads::new(heads);
-        lex.lazy_heads = Heads::new(lazy_heads);
         lex.lazy = lazy;
         lex
     }
@@ -374,61 +359,47 @@ impl Lexicon {
         }
     }
 
-    /// The hits in `norm` of the lazy prefix literals `pats` (and maybe of other lazy ones),
-    /// as hits of `field`, where the token is longer than the prefix (a token equal to one is
-    /// found by [`Lexicon::scan`]'s lookup of the token itself).
+    /// The heads of the lazy prefix literals `pats`, for [`Lexicon::scan_lazy`].
+    pub(super) fn item_heads(&self, pats: &[u32]) -> ItemHeads<'_> {
+        ItemHeads::new(
+            pats.iter()
+                .filter_map(|&p| Some((p, self.lazy_head.get(&p)?))),
+        )
+    }
+
+    /// The hits in `norm` of the lazy prefix literals whose heads are `heads` (see
+    /// [`Lexicon::item_heads`]), as hits of `field`, where the token is longer than the
+    /// prefix (a token equal to one is found by [`Lexicon::scan`]'s lookup of the token
+    /// itself).
     ///
     /// A prefix literal that wakes no rule (`secur*` in `secur* AND (rocket OR mortar)`,
     /// which the rarer words wake) is read only by rules that something else woke, and an
-    /// item wakes few of those: its few prefixes are compared with each token, one by one,
-    /// where a search of every prefix's head for every token found hits that nothing read.
-    /// With the 10,000 plain rules of `benches/rules.rs`, 39% of the corpus's tokens begin
-    /// with such a prefix, and the row ran 18% faster lazy (106 → 125 MB/s, three
-    /// alternating full tables, 2026-12-05); 1,000 plain rules 14%. Past [`FEW_LAZY`]
-    /// prefixes, the tokens search the heads of all of them.
+    /// item wakes few of those: its tokens look for those few prefixes in a table built for
+    /// the item, where a search of every prefix's head for every token found hits that
+    /// nothing read. With the 10,000 plain rules of `benches/rules.rs`, 39% of the corpus's
+    /// tokens begin with such a prefix, and the row ran 18% faster lazy (106 → 125 MB/s,
+    /// three alternating full tables, 2026-12-05); 1,000 plain rules 14%.
     pub(super) fn scan_lazy(
         &self,
         norm: &Normalized,
         field: Field,
-        pats: &[u32],
+        heads: &ItemHeads,
         hits: &mut Vec<Hit>,
     ) {
         let field = field.index() as u8;
         let stream = norm.stream.as_bytes();
-        if pats.is_empty() {
-            return;
-        }
-        // A few prefixes' heads, or `None` to search the heads of all.
-        let few: Option<Vec<(u32, &Head)>> = (pats.len() <= FEW_LAZY).then(|| {
-            (pats.iter())
-                .filter_map(|&p| Some((p, self.lazy_head.get(&p)?)))
-                .collect()
-        });
         for (ti, tok) in norm.tokens.iter().enumerate() {
             let (from, len) = (
                 tok.norm_start as usize,
                 (tok.norm_end - tok.norm_start) as usize,
             );
-            let hit = |pat| Hit {
-                pat,
-                field,
-                start: ti as u32,
-                end: ti as u32 + 1,
-            };
-            if let Some(few) = &few {
-                for &(p, head) in few {
-                    if head.begun_by(stream, from, len) {
-                        hits.push(hit(p));
-                    }
-                }
-                continue;
-            }
-            self.lazy_heads.each(stream, from, len, |h| {
-                for &e in self.entries(&h.slot) {
-                    if e & KIND == PREFIX && self.is_lazy(e & !KIND) {
-                        hits.push(hit(e & !KIND));
-                    }
-                }
+            heads.each(stream, from, len, |pat| {
+                hits.push(Hit {
+                    pat,
+                    field,
+                    start: ti as u32,
+                    end: ti as u32 + 1,
+                })
             });
         }
     }

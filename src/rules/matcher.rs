@@ -257,9 +257,10 @@ impl Compiled {
         if pats.is_empty() {
             return;
         }
+        let heads = self.lexicon.item_heads(pats);
         for (f, norm) in Field::ALL.iter().zip(&dh.norms) {
             if !norm.tokens.is_empty() {
-                self.lexicon.scan_lazy(norm, *f, pats, &mut dh.hits);
+                self.lexicon.scan_lazy(norm, *f, &heads, &mut dh.hits);
             }
         }
         self.sort_hits(dh);
@@ -546,10 +547,12 @@ impl Wake {
 
 /// Most lazy prefix literals one rule may read: a rule reading more keeps them eager.
 ///
-/// An item that wakes the rule must then look for each of them, and past a few (`FEW_LAZY`
-/// in `lexicon.rs`) that is a second search of every token's heads. The
-/// surface pack's rules read dozens of prefixes past a NEAR or in an exclude, and nearly every
-/// labelled article wakes them: with those lazy, `benches/rules.rs` measured it 9% slower.
+/// An item that wakes the rule must then look for each of them in a second pass over its
+/// tokens, where an eager prefix is found by the search of heads the first pass makes anyway.
+/// The shipped packs' rules read dozens of prefixes past a NEAR or in an exclude, and nearly
+/// every labelled article wakes them: with no limit, `benches/rules.rs` measured the surface
+/// pack 20% slower (31.9 → 25.5 MB/s) and the concept pack 22% (9.4 → 7.2; three
+/// alternating runs, 2026-12-05).
 const LAZY_PER_RULE: usize = 4;
 
 /// Which patterns are lazy prefix literals (by pattern id), filling each rule's
