@@ -209,6 +209,11 @@ impl Heads {
         h
     }
 
+    /// How many heads.
+    pub(super) fn len(&self) -> usize {
+        self.long.len() + self.short.len()
+    }
+
     /// Each head that the token `stream[from..from + len]` begins with and is longer than,
     /// shortest first.
     pub(super) fn each<'a>(

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::heads::{Filed, Head, Heads, ItemHeads, Slot};
 use super::normalize::Normalized;
 use super::stem::{self, LazyLang, Stems};
-use super::stem_memo::{ItemMemo, SharedMemo, StemMemo, WordHit};
+use super::stem_memo::{ItemMemo, MemoKey, SharedMemo, StemMemo, WordHit, LEXICON};
 use super::Field;
 
 /// One literal occurrence: pattern, field index and token range `[start, end)`.
@@ -60,9 +60,27 @@ pub(super) struct Lexicon {
     lazy_head: FxHashMap<u32, Head>,
     /// The stem literals; Latin ones are also filed as [`STEM`] entries under their heads.
     stems: Stems,
-    /// What words of past items stemmed to.
+    /// What words of past items stemmed to, or their whole answers (see [`Lexicon::whole`]).
     memo: SharedMemo,
+    /// The memo keeps each word's whole answer: what the lexicon files under the word and
+    /// under the heads it begins with, and the stem literals it matches.
+    ///
+    /// Without it a word costs a probe of the lexicon and a search of the heads, and a word
+    /// that begins with a stem's head a probe of the memo too: with thousands of heads these
+    /// tables outgrow the caches, and each is a cache miss. The memo's one probe then costs
+    /// less. With few heads the lexicon and heads stay in the L1 cache and the memo's probe,
+    /// into a table of every word seen, would cost more, so it is kept for rule sets of at
+    /// least [`WHOLE_FROM_HEADS`] heads.
+    whole: bool,
 }
+
+/// Heads from which a rule set's memo keeps whole answers (see [`Lexicon::whole`]).
+///
+/// Measured on `benches/rules.rs` (2026-12-05, alternating runs, whole answers for every rule
+/// set against none): 10 stem rules (7 heads) 5% slower, 100 (70 heads) 5% faster, 1,000 (692
+/// heads) 37% and 10,000 (6,776 heads) 54% faster; the plain sets have no eager heads (their
+/// prefixes are lazy) and 10,000 of them ran 9% slower with whole answers.
+const WHOLE_FROM_HEADS: usize = 256;
 
 /// Entry kinds, in the top two bits of a [`Lexicon::entries`] value: a single-term literal
 /// equal to the token, a phrase (index into [`Lexicon::phrases`]) beginning with it, a
@@ -81,6 +99,41 @@ struct Phrase {
     rest: Box<[Box<str>]>,
     /// The last token of `rest` is a prefix (`"green zon*"`).
     prefix: bool,
+}
+
+/// A token of a field being scanned: its index, and where its bytes are in the stream.
+struct At<'n> {
+    norm: &'n Normalized,
+    ti: usize,
+    from: usize,
+    len: usize,
+    field: u8,
+}
+
+impl At<'_> {
+    fn token(&self) -> &str {
+        self.norm.token_text(self.ti)
+    }
+
+    /// The token as the memo keys it.
+    fn key(&self) -> MemoKey {
+        match key_at(&self.norm.stream, self.from, self.len) {
+            Some(Key::Short(k)) => Some((k, 0)),
+            Some(Key::Medium(a, b)) => Some((a, b)),
+            _ => None,
+        }
+    }
+
+    /// A hit of pattern `pat` over this token and the `tokens - 1` after it.
+    fn hit(&self, pat: u32, tokens: u32) -> Hit {
+        let start = self.ti as u32;
+        Hit {
+            pat,
+            field: self.field,
+            start,
+            end: start + tokens,
+        }
+    }
 }
 
 /// The lexicon while rules are compiled: literals grouped by first token.
@@ -217,6 +270,7 @@ impl LexiconBuilder {
             }
         }
         lex.heads = Heads::new(heads);
+        lex.whole = lex.heads.len() >= WHOLE_FROM_HEADS;
         lex.lazy = lazy;
         lex
     }
@@ -234,6 +288,12 @@ impl Lexicon {
         let mut pats: Vec<u32> = self.lazy_head.keys().copied().collect();
         pats.sort_unstable();
         pats
+    }
+
+    /// Whether the memo keeps whole answers (see [`Lexicon::whole`]).
+    #[cfg(test)]
+    pub(super) fn keeps_whole_answers(&self) -> bool {
+        self.whole
     }
 
     /// The stem memo for one item's scan.
@@ -267,96 +327,157 @@ impl Lexicon {
     /// Every literal occurrence in `norm`, as hits of `field`.
     ///
     /// `lang` is the item's language, detected only if a stem hit needs it; `memo` remembers
-    /// what words stemmed to (see [`stem_memo`](super::stem_memo)).
+    /// what words stemmed to (see [`stem_memo`](super::stem_memo)), or, for a rule set of
+    /// many heads, each word's whole answer (see [`Lexicon::whole`]).
     pub(super) fn scan(
         &self,
         norm: &Normalized,
         field: Field,
         hits: &mut Vec<Hit>,
         lang: &mut LazyLang,
-        memo: &mut StemMemo,
+        memo: &mut ItemMemo,
     ) {
-        let field = field.index() as u8;
-        let arabic_stems = self.stems.has_arabic();
+        // An item's own memo starts empty: whole answers would be computed for every word.
+        let whole = self.whole && memo.is_shared();
         let mut stem_heads: Vec<&Slot> = Vec::new();
         for (ti, tok) in norm.tokens.iter().enumerate() {
-            let (from, len) = (
-                tok.norm_start as usize,
-                (tok.norm_end - tok.norm_start) as usize,
-            );
-            let start = ti as u32;
-            let hit = |pat, end| Hit {
-                pat,
-                field,
-                start,
-                end,
+            let at = At {
+                norm,
+                ti,
+                from: tok.norm_start as usize,
+                len: (tok.norm_end - tok.norm_start) as usize,
+                field: field.index() as u8,
             };
-            memo.candidates.clear();
-            for &e in self.get(&norm.stream, from, len) {
-                let (pat, end) = match e & KIND {
-                    PHRASE => match self.phrases.get((e & !KIND) as usize) {
-                        Some(p) if Self::follows(norm, ti + 1, p) => {
-                            (p.pat, start + 1 + p.rest.len() as u32)
-                        }
-                        _ => continue,
-                    },
-                    STEM => {
-                        memo.candidates.push(e & !KIND);
-                        continue;
-                    }
-                    _ => (e & !KIND, start + 1),
-                };
-                hits.push(hit(pat, end));
+            if whole {
+                self.whole_answer(&at, hits, lang, memo, &mut stem_heads);
+                continue;
             }
-            // A head of stems only is read only if the memo does not know the token.
-            stem_heads.clear();
-            self.heads.each(norm.stream.as_bytes(), from, len, |h| {
-                if h.prefix {
-                    for &e in self.entries(&h.slot) {
-                        if e & KIND == PREFIX && !self.is_lazy(e & !KIND) {
-                            hits.push(hit(e & !KIND, start + 1));
-                        }
-                    }
+            memo.candidates.clear();
+            let entry = |e| {
+                if let Some(h) = self.entry_hit(&at, e) {
+                    hits.push(h);
                 }
-                if h.stem {
-                    stem_heads.push(&h.slot);
-                }
-            });
-            let arabic = arabic_stems && stem::is_arabic(norm.token_text(ti));
+            };
+            self.look_up(&at, entry, &mut memo.candidates, &mut stem_heads);
+            let arabic = self.stems.has_arabic() && stem::is_arabic(at.token());
             if memo.candidates.is_empty() && stem_heads.is_empty() && !arabic {
                 continue;
             }
             // The token's stem hits depend on nothing else (its candidates are those its
-            // heads find), which is what lets the memo keep them.
-            let token = norm.token_text(ti);
-            let key = match key_at(&norm.stream, from, len) {
-                Some(Key::Short(k)) => Some((k, 0)),
-                Some(Key::Medium(a, b)) => Some((a, b)),
-                _ => None,
-            };
-            let candidates = std::mem::take(&mut memo.candidates);
-            let mut candidates = candidates;
-            for &h in memo.get_or_compute(key, |out| {
-                for &s in &stem_heads {
-                    let stems = self.entries(s).iter().filter(|&&e| e & KIND == STEM);
-                    candidates.extend(stems.map(|e| e & !KIND));
-                }
-                self.stems.latin_hits(token, &candidates, out);
-                if arabic {
-                    self.stems.arabic_matches(token, |pat| {
-                        out.push(WordHit {
-                            pat,
-                            langs: stem::ANY_LANG,
-                        })
-                    });
-                }
+            // heads find), which is what lets the memo keep them; a head of stems only is
+            // read only if the memo does not know the token.
+            let mut candidates = std::mem::take(&mut memo.candidates);
+            for &h in memo.get_or_compute(at.key(), |out| {
+                self.stem_hits(&at, &mut candidates, &stem_heads, out)
             }) {
                 if self.stems.counts(h, lang) {
-                    hits.push(hit(h.pat, start + 1));
+                    hits.push(at.hit(h.pat, 1));
                 }
             }
             memo.candidates = candidates;
         }
+    }
+
+    /// The hits of the token `at` from its whole answer, remembered or computed (see
+    /// [`Lexicon::whole`]).
+    fn whole_answer<'a>(
+        &'a self,
+        at: &At,
+        hits: &mut Vec<Hit>,
+        lang: &mut LazyLang,
+        memo: &mut StemMemo,
+        stem_heads: &mut Vec<&'a Slot>,
+    ) {
+        let mut candidates = std::mem::take(&mut memo.candidates);
+        candidates.clear();
+        for &h in memo.get_or_compute(at.key(), |out| {
+            let entry = |e| {
+                out.push(WordHit {
+                    pat: e,
+                    langs: LEXICON,
+                })
+            };
+            self.look_up(at, entry, &mut candidates, stem_heads);
+            self.stem_hits(at, &mut candidates, stem_heads, out);
+        }) {
+            let found = match h.langs {
+                LEXICON => self.entry_hit(at, h.pat),
+                _ => self.stems.counts(h, lang).then(|| at.hit(h.pat, 1)),
+            };
+            if let Some(h) = found {
+                hits.push(h);
+            }
+        }
+        memo.candidates = candidates;
+    }
+
+    /// What the lexicon files under the token `at` and under the heads it begins with: each
+    /// entry but stem literals to `entry`; the stem literals filed under the token itself to
+    /// `candidates`, and the heads holding stem literals to `stem_heads` (both read by
+    /// [`Lexicon::stem_hits`]).
+    fn look_up<'a>(
+        &'a self,
+        at: &At,
+        mut entry: impl FnMut(u32),
+        candidates: &mut Vec<u32>,
+        stem_heads: &mut Vec<&'a Slot>,
+    ) {
+        for &e in self.get(&at.norm.stream, at.from, at.len) {
+            match e & KIND {
+                STEM => candidates.push(e & !KIND),
+                _ => entry(e),
+            }
+        }
+        stem_heads.clear();
+        let stream = at.norm.stream.as_bytes();
+        self.heads.each(stream, at.from, at.len, |h| {
+            if h.prefix {
+                for &e in self.entries(&h.slot) {
+                    if e & KIND == PREFIX && !self.is_lazy(e & !KIND) {
+                        entry(e);
+                    }
+                }
+            }
+            if h.stem {
+                stem_heads.push(&h.slot);
+            }
+        });
+    }
+
+    /// The stem literals the token `at` matches, in the languages it matches them in, from
+    /// those filed under it (`candidates`) and under the heads it begins with (`stem_heads`),
+    /// appended to `out`.
+    fn stem_hits(
+        &self,
+        at: &At,
+        candidates: &mut Vec<u32>,
+        stem_heads: &[&Slot],
+        out: &mut Vec<WordHit>,
+    ) {
+        for &s in stem_heads {
+            let stems = self.entries(s).iter().filter(|&&e| e & KIND == STEM);
+            candidates.extend(stems.map(|e| e & !KIND));
+        }
+        let token = at.token();
+        self.stems.latin_hits(token, candidates, out);
+        if self.stems.has_arabic() && stem::is_arabic(token) {
+            self.stems.arabic_matches(token, |pat| {
+                out.push(WordHit {
+                    pat,
+                    langs: stem::ANY_LANG,
+                })
+            });
+        }
+    }
+
+    /// The hit at token `at` of the lexicon entry `e` (not a stem literal): a term or prefix
+    /// literal, or a phrase if the tokens after `at` continue it.
+    fn entry_hit(&self, at: &At, e: u32) -> Option<Hit> {
+        if e & KIND != PHRASE {
+            return Some(at.hit(e & !KIND, 1));
+        }
+        let p = self.phrases.get((e & !KIND) as usize)?;
+        Self::follows(at.norm, at.ti + 1, p).then(|| at.hit(p.pat, 1 + p.rest.len() as u32))
     }
 
     /// The heads of the lazy prefix literals `pats`, for [`Lexicon::scan_lazy`].

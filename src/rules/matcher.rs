@@ -189,6 +189,12 @@ impl Compiled {
         self.lexicon.memo()
     }
 
+    /// Whether the stem memo keeps whole answers (for tests).
+    #[cfg(test)]
+    pub(super) fn lexicon_keeps_whole_answers(&self) -> bool {
+        self.lexicon.keeps_whole_answers()
+    }
+
     pub(super) fn rule_names(&self) -> Vec<&str> {
         self.rules.iter().map(|r| r.name.as_str()).collect()
     }

@@ -8,6 +8,11 @@
 //! stemming took more than half the time. The answer depends only on the word and the rule
 //! set, so it is kept per rule set (dropped with it on reload), keyed by the normalised word.
 //!
+//! With many heads (`Lexicon::whole`) the memo keeps each word's whole answer instead: the
+//! lexicon entries filed under the word and its heads as well as its stem hits, so that a word
+//! seen before costs one probe where it cost a probe of the lexicon, a search of the heads and
+//! a probe of the memo, each a cache miss once those tables outgrow the caches.
+//!
 //! The memo is shared by the threads that match items: an item takes it for the whole of its
 //! scan with `try_lock`, and when another thread holds it, the item uses a memo of its own
 //! for that one item (same answers, only slower), so matching never waits on a lock.
@@ -19,15 +24,19 @@ use rustc_hash::FxHashMap;
 /// Most words the memo holds before it is emptied and starts again.
 ///
 /// A word takes a 25-byte slot of the table (its key, where its answer is, a control byte),
-/// and the table grows by doubling up to 7/8 full: 57,344 words fill 65,536 slots, 1.6 MB,
-/// plus at most [`MAX_HITS`] answers of 8 bytes (0.5 MB): about 2 MB per rule set at most.
-/// Measured on `benches/rules.rs` (10,000 rules, a third with stems; 200,000 distinct
-/// Zipfian words, nearly all of which begin like some stem literal): 32,768 words missed one
-/// lookup in four and ran at about 20 MB/s, 131,072 missed one in fifty and ran at about 29;
-/// with 1,000 rules 32,768 already missed about one in a hundred. Real news repeats its words more than the bench's vocabulary does.
-/// Emptying when full, rather than evicting one word at a time, keeps a lookup one hash probe
-/// and costs nothing to track; the frequent words are back after a few items.
-pub(super) const MAX_WORDS: usize = 57_344;
+/// and the table grows by doubling up to 7/8 full: 229,376 words fill 262,144 slots, 6.6 MB,
+/// plus at most [`MAX_HITS`] answers of 8 bytes (2.1 MB once grown): about 8.7 MB per rule set,
+/// reached only after that many distinct words.
+///
+/// The memo must hold the words an item stream keeps using, or it empties itself over and over
+/// and answers little. On `benches/rules.rs` (200,000 distinct Zipfian words) with 10,000 stem
+/// rules: before whole answers (`Lexicon::whole`), 32,768 words missed one lookup in four and
+/// ran at about 20 MB/s, 131,072 one in fifty at about 29; with whole answers, 114,688 words
+/// ran at 69 MB/s, slower than without them (77), and 229,376 at 124 (2026-12-05). News in
+/// four languages uses a vocabulary of that order. Emptying when full, rather than evicting one
+/// word at a time, keeps a lookup one hash probe and costs nothing to track; the frequent
+/// words are back after a few items.
+pub(super) const MAX_WORDS: usize = 229_376;
 
 /// A word as the memo keys it: its (at most 16) bytes as two little-endian integers,
 /// zero-padded, which is unambiguous because normalised words hold no NUL; `None` for a longer
@@ -45,6 +54,10 @@ pub(super) struct WordHit {
     pub(super) pat: u32,
     pub(super) langs: u8,
 }
+
+/// [`WordHit::langs`] of a lexicon entry kept in a word's whole answer (see
+/// `Lexicon::whole`): `pat` is then the entry as the lexicon files it, not a stem literal.
+pub(super) const LEXICON: u8 = 0x80;
 
 /// Word → the stem literals it matches (`hits[at..at + len]`).
 #[derive(Debug, Default)]
@@ -121,6 +134,13 @@ impl SharedMemo {
     }
 }
 
+impl ItemMemo<'_> {
+    /// Whether this is the rule set's memo, not one of the item's own.
+    pub(super) fn is_shared(&self) -> bool {
+        matches!(self, ItemMemo::Shared(_))
+    }
+}
+
 impl std::ops::Deref for ItemMemo<'_> {
     type Target = StemMemo;
     fn deref(&self) -> &StemMemo {
@@ -181,6 +201,8 @@ mod tests {
             "~botschaft AND ~sturm",
             "~سفارة",
             "~اقتحام OR stor*",
+            "\"the gates\" AND ~storm",
+            "weather NOT \"quiet night\"",
         ]
         .iter()
         .enumerate()
@@ -203,16 +225,42 @@ mod tests {
         }
     }
 
+    /// [`rules`], and enough stem rules of other words that the memo keeps whole answers.
+    fn many_rules() -> Vec<RuleSpec> {
+        let mut specs = rules();
+        for i in 0..300u32 {
+            let word: String = (0..3)
+                .map(|k| char::from(b'a' + ((i / 26u32.pow(k)) % 26) as u8))
+                .collect();
+            let mut s = specs[0].clone();
+            s.name = format!("many{i}");
+            s.query = format!("~quiz{word}ing");
+            specs.push(s);
+        }
+        specs
+    }
+
     #[test]
     fn answers_are_the_same_with_a_warm_memo_a_cold_one_and_a_busy_one() {
-        let specs = rules();
-        let warm = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{e:?}"));
-        let busy = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{e:?}"));
+        let whole = RuleSet::compile(&many_rules()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(whole.inner.lexicon_keeps_whole_answers());
+        let few = RuleSet::compile(&rules()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!few.inner.lexicon_keeps_whole_answers());
+        check_memos(&rules());
+        check_memos(&many_rules());
+    }
+
+    /// Every item's matches and explanations with the rule set's memo warm, with a fresh rule
+    /// set, and with the memo held by another thread (the item's own memo, never whole
+    /// answers) are the same.
+    fn check_memos(specs: &[RuleSpec]) {
+        let warm = RuleSet::compile(specs).unwrap_or_else(|e| panic!("{e:?}"));
+        let busy = RuleSet::compile(specs).unwrap_or_else(|e| panic!("{e:?}"));
         // Held for the whole test: every item of `busy` uses a memo of its own.
         let _held = busy.inner.lexicon_memo();
         for round in 0..3 {
             for item in &ITEMS {
-                let cold = RuleSet::compile(&specs).unwrap_or_else(|e| panic!("{e:?}"));
+                let cold = RuleSet::compile(specs).unwrap_or_else(|e| panic!("{e:?}"));
                 let want = format!("{:?}", cold.matches(&doc(item)));
                 assert_eq!(format!("{:?}", warm.matches(&doc(item))), want, "{round}");
                 assert_eq!(format!("{:?}", busy.matches(&doc(item))), want, "{round}");
