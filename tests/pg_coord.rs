@@ -34,7 +34,7 @@ async fn three_concurrent_claimers_lease_each_due_feed_exactly_once() {
             let mut got = Vec::new();
             loop {
                 let batch = store
-                    .claim_due_feeds(&me, 1000, 300, 7)
+                    .claim_due_feeds(&me, 1000, 300, 7, None)
                     .await
                     .expect("claim");
                 if batch.is_empty() {
@@ -90,13 +90,13 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     register(&a, "a", 1000).await;
     register(&b, "b", 1000).await;
     let first = a
-        .claim_due_feeds("a", 1000, 60, 100)
+        .claim_due_feeds("a", 1000, 60, 100, None)
         .await
         .expect("a claims");
     assert_eq!(first.len(), 2);
     assert!(first.iter().all(|c| c.lease_expires == 1060));
     assert!(
-        b.claim_due_feeds("b", 1059, 60, 100)
+        b.claim_due_feeds("b", 1059, 60, 100, None)
             .await
             .expect("b")
             .is_empty(),
@@ -104,7 +104,7 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     );
     // At expiry the lease is over: b takes both, and is told whose they were.
     let taken = b
-        .claim_due_feeds("b", 1060, 60, 100)
+        .claim_due_feeds("b", 1060, 60, 100, None)
         .await
         .expect("b takes over");
     assert_eq!(ids(&taken), ids(&first));
@@ -127,12 +127,15 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
         .expect("release"));
     // Released with its next poll time: not due again before then, for anyone.
     assert!(a
-        .claim_due_feeds("a", 4999, 60, 100)
+        .claim_due_feeds("a", 4999, 60, 100, None)
         .await
         .expect("a")
         .iter()
         .all(|c| c.feed_id != first[0].feed_id));
-    let again = a.claim_due_feeds("a", 5000, 60, 100).await.expect("a");
+    let again = a
+        .claim_due_feeds("a", 5000, 60, 100, None)
+        .await
+        .expect("a");
     assert_eq!(ids(&again), vec![first[0].feed_id]);
     assert_eq!(
         again[0].taken_over_from, None,
@@ -156,7 +159,10 @@ async fn poll_once_claims_every_feed_not_polled_since_it_started() {
     add_feeds(&a, 3, 1000).await;
     register(&a, "a", 1000).await;
     register(&b, "b", 1000).await;
-    let held = b.claim_due_feeds("b", 1000, 60, 1).await.expect("b claims");
+    let held = b
+        .claim_due_feeds("b", 1000, 60, 1, None)
+        .await
+        .expect("b claims");
     assert_eq!(ids(&held), vec![3]);
     // Feed 2 was polled by another instance after the run started, and is not due.
     let polled: Vec<i64> = db
@@ -167,7 +173,7 @@ async fn poll_once_claims_every_feed_not_polled_since_it_started() {
     assert_eq!(polled, vec![2]);
 
     let first = a
-        .claim_unpolled_feeds("a", 1002, 60, 100, STARTED)
+        .claim_unpolled_feeds("a", 1002, 60, 100, None, STARTED)
         .await
         .expect("a claims");
     assert_eq!(
@@ -176,7 +182,7 @@ async fn poll_once_claims_every_feed_not_polled_since_it_started() {
         "due or not, but not polled since the start"
     );
     let again = a
-        .claim_unpolled_feeds("a", 1003, 60, 100, STARTED)
+        .claim_unpolled_feeds("a", 1003, 60, 100, None, STARTED)
         .await
         .expect("a claims again");
     assert!(again.is_empty(), "not a feed it holds: {again:?}");
@@ -205,13 +211,13 @@ async fn poll_once_claims_every_feed_not_polled_since_it_started() {
         .await
         .expect("release"));
     assert!(a
-        .claim_unpolled_feeds("a", 2000, 60, 100, STARTED)
+        .claim_unpolled_feeds("a", 2000, 60, 100, None, STARTED)
         .await
         .expect("a")
         .is_empty());
     // `run`'s claim is unchanged: only what is due.
     assert!(a
-        .claim_due_feeds("a", 1005, 60, 100)
+        .claim_due_feeds("a", 1005, 60, 100, None)
         .await
         .expect("due")
         .is_empty());
@@ -227,14 +233,20 @@ async fn renewal_keeps_a_lease_while_the_poll_runs() {
     add_feeds(&a, 3, 1000).await;
     register(&a, "a", 1000).await;
     register(&b, "b", 1000).await;
-    let held = ids(&a.claim_due_feeds("a", 1000, 60, 2).await.expect("claim"));
+    let held = ids(&a
+        .claim_due_feeds("a", 1000, 60, 2, None)
+        .await
+        .expect("claim"));
     assert_eq!(held.len(), 2);
     // Renewed at 1050 to 1110: at 1080 (past the first expiry) b gets only the third feed.
     assert_eq!(
         a.renew_leases("a", &held, 1050, 60).await.expect("renew"),
         held
     );
-    let other = b.claim_due_feeds("b", 1080, 60, 100).await.expect("b");
+    let other = b
+        .claim_due_feeds("b", 1080, 60, 100, None)
+        .await
+        .expect("b");
     assert_eq!(other.len(), 1);
     assert!(!held.contains(&other[0].feed_id));
     // Renewal names only what the caller holds: b's feed is not renewed for a.
@@ -245,12 +257,15 @@ async fn renewal_keeps_a_lease_while_the_poll_runs() {
     );
     // At 1139 a's leases (to 1150) and b's own (to 1140) are all live.
     assert!(b
-        .claim_due_feeds("b", 1139, 60, 100)
+        .claim_due_feeds("b", 1139, 60, 100, None)
         .await
         .expect("b")
         .is_empty());
     assert_eq!(a.release_all("a").await.expect("release all"), 2);
-    let freed = b.claim_due_feeds("b", 1139, 60, 100).await.expect("b");
+    let freed = b
+        .claim_due_feeds("b", 1139, 60, 100, None)
+        .await
+        .expect("b");
     assert_eq!(
         ids(&freed),
         held,
@@ -269,7 +284,7 @@ async fn heartbeats_list_instances_and_dead_ones_are_forgotten() {
     register(&s, "host-a:1", 100).await;
     register(&s, "host-b:2", 100).await;
     assert_eq!(
-        s.claim_due_feeds("host-b:2", 100, 600, 3)
+        s.claim_due_feeds("host-b:2", 100, 600, 3, None)
             .await
             .expect("claim")
             .len(),
@@ -302,7 +317,7 @@ async fn heartbeats_list_instances_and_dead_ones_are_forgotten() {
         "b must register again"
     );
     assert_eq!(
-        s.claim_due_feeds("host-a:1", 170, 600, 10)
+        s.claim_due_feeds("host-a:1", 170, 600, 10, None)
             .await
             .expect("claim")
             .len(),
@@ -319,7 +334,7 @@ async fn an_unregistered_instance_cannot_hold_a_lease() {
     let s = db.migrated_store().await;
     add_feeds(&s, 1, 100).await;
     let e = s
-        .claim_due_feeds("ghost", 100, 60, 10)
+        .claim_due_feeds("ghost", 100, 60, 10, None)
         .await
         .expect_err("foreign key");
     assert!(matches!(e, PgError::Sql(_)), "{e:?}");
@@ -338,14 +353,16 @@ async fn a_lease_is_kept_while_its_poll_runs_and_losing_it_cancels_the_poll() {
     register(&a, "a", unix_now()).await;
     register(&b, "b", unix_now()).await;
     let first = ids(&a
-        .claim_due_feeds("a", unix_now(), 3, 1)
+        .claim_due_feeds("a", unix_now(), 3, 1, None)
         .await
         .expect("claim"));
     let rival = tokio::spawn({
         let b = b.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(3600)).await;
-            b.claim_due_feeds("b", unix_now(), 3, 10).await.expect("b")
+            b.claim_due_feeds("b", unix_now(), 3, 10, None)
+                .await
+                .expect("b")
         }
     });
     let poll = tokio::time::sleep(Duration::from_millis(4500));
@@ -370,12 +387,12 @@ async fn a_lease_is_kept_while_its_poll_runs_and_losing_it_cancels_the_poll() {
     // b takes the other feed over (its clock says the lease is long gone): a's poll of it
     // stops at the next renewal, not when the poll would have ended.
     let second = ids(&a
-        .claim_due_feeds("a", unix_now() + 10, 3, 1)
+        .claim_due_feeds("a", unix_now() + 10, 3, 1, None)
         .await
         .expect("claim"));
     assert_eq!(second.len(), 1);
     let over = b
-        .claim_due_feeds("b", unix_now() + 100, 3, 10)
+        .claim_due_feeds("b", unix_now() + 100, 3, 10, None)
         .await
         .expect("takeover");
     assert!(ids(&over).contains(&second[0]));
@@ -388,5 +405,45 @@ async fn a_lease_is_kept_while_its_poll_runs_and_losing_it_cancels_the_poll() {
         "{:?}",
         started.elapsed()
     );
+    db.drop_schema().await;
+}
+
+/// While configs differ (one instance reloaded with a feed, the other not yet), an instance
+/// claims only the feeds its config lists: the feed is left to the one that lists it, which
+/// claims it as soon as it is due, however the two interleave.
+#[tokio::test]
+async fn an_instance_claims_only_the_feeds_its_config_lists() {
+    let Some(db) = TestDb::new("listed").await else {
+        return;
+    };
+    let (a, b) = (db.migrated_store().await, db.store());
+    add_feeds(&a, 3, 1000).await;
+    register(&a, "a", 1000).await;
+    register(&b, "b", 1000).await;
+    let all: Vec<String> = (1..=3)
+        .map(|i| format!("http://feed.example/{i}"))
+        .collect();
+    let old: Vec<String> = all[..2].to_vec();
+    // b's config lacks feed 3: asking first, it takes only the two it lists.
+    let got = b
+        .claim_due_feeds("b", 1000, 60, 100, Some(&old))
+        .await
+        .expect("b claims");
+    let mut urls: Vec<String> = got.iter().map(|c| c.url.clone()).collect();
+    urls.sort();
+    assert_eq!(urls, old);
+    let left = a
+        .claim_due_feeds("a", 1000, 60, 100, Some(&all))
+        .await
+        .expect("a claims");
+    let urls: Vec<&str> = left.iter().map(|c| c.url.as_str()).collect();
+    assert_eq!(urls, ["http://feed.example/3"]);
+    // The same for `poll --once`'s claim.
+    assert!(b
+        .claim_unpolled_feeds("b", 2000, 60, 100, Some(&old[..1]), 4_000_000_000_000_000)
+        .await
+        .expect("b")
+        .iter()
+        .all(|c| c.url == old[0]));
     db.drop_schema().await;
 }

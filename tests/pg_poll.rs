@@ -41,7 +41,7 @@ async fn add_feed(store: &PgStore, url: &str, name: &str) -> i64 {
 async fn claim(store: &PgStore, instance: &str, feed_id: i64, now: i64) -> Claim {
     register(store, instance, now).await;
     let claims = store
-        .claim_due_feeds(instance, now, LEASE, 100)
+        .claim_due_feeds(instance, now, LEASE, 100, None)
         .await
         .expect("claim");
     claims

@@ -115,7 +115,7 @@ async fn pair(db: &TestDb) -> Pair {
         .get(0);
     register(&pg, INSTANCE, now).await;
     let claims = pg
-        .claim_due_feeds(INSTANCE, now, 3600, 10)
+        .claim_due_feeds(INSTANCE, now, 3600, 10, None)
         .await
         .expect("claim");
     pg.commit_poll(INSTANCE, &claims[0], &record(feed, now))

@@ -111,6 +111,7 @@ pub async fn run(
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let mut rt = runtime.borrow_and_update().clone();
     let mut index = index_feeds(&rt);
+    let mut listed: Vec<String> = index.keys().cloned().collect();
     let (mut failures, mut done) = (0u32, 0usize);
     let watchdog = crate::ops::notify::watchdog_interval();
     loop {
@@ -128,7 +129,7 @@ pub async fn run(
         let mut wait = IDLE_CLAIM;
         let mut claimed = 0;
         if free > 0 {
-            match claim(&shared, free, until).await {
+            match claim(&shared, free, until, &listed).await {
                 Ok(claims) => {
                     if failures > 0 {
                         // Reachable again: what raised the fault works now.
@@ -175,6 +176,7 @@ pub async fn run(
             changed = runtime.changed() => if changed.is_ok() {
                 rt = runtime.borrow_and_update().clone();
                 index = index_feeds(&rt);
+                listed = index.keys().cloned().collect();
             },
             () = tokio::time::sleep(wait) => {}
         }
@@ -238,19 +240,24 @@ fn index_feeds(rt: &Runtime) -> HashMap<String, usize> {
         .collect()
 }
 
-/// Leases up to `free` feeds to this instance: due ones for `run`; for `poll --once`, those
-/// not polled since it started, due or not.
-async fn claim(shared: &Shared, free: usize, until: Until) -> Result<Vec<Claim>, PgError> {
+/// Leases up to `free` feeds to this instance, among those its config lists (`listed`): due
+/// ones for `run`; for `poll --once`, those not polled since it started, due or not.
+async fn claim(
+    shared: &Shared,
+    free: usize,
+    until: Until,
+    listed: &[String],
+) -> Result<Vec<Claim>, PgError> {
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
     let (store, id, lease) = (&shared.store, &shared.instance, shared.lease_secs);
     let claims = match until {
         Until::Once { started } => {
             store
-                .claim_unpolled_feeds(id, now, lease, limit, started)
+                .claim_unpolled_feeds(id, now, lease, limit, Some(listed), started)
                 .await?
         }
-        Until::Shutdown(_) => store.claim_due_feeds(id, now, lease, limit).await?,
+        Until::Shutdown(_) => (store.claim_due_feeds(id, now, lease, limit, Some(listed))).await?,
     };
     for c in claims.iter().filter(|c| c.taken_over_from.is_some()) {
         tracing::warn!(feed = %c.url, from = c.taken_over_from.as_deref().unwrap_or(""),

@@ -136,13 +136,15 @@ pub struct Claim {
 pub const MAX_CLAIM: i64 = 10_000;
 
 /// A claim's statement, given which feeds it may take besides being unleased (or past their
-/// lease) and in which order: leases up to `$4` of them to `$1` until `$2 + $3`.
+/// lease) and in which order: leases up to `$4` of them to `$1` until `$2 + $3`. `$5` is the
+/// URLs the caller's config lists (`NULL`: any feed).
 macro_rules! claim_sql {
     ($which:literal, $order:literal) => {
         concat!(
             "WITH due AS (
                  SELECT id, lease_owner AS previous FROM feeds
-                 WHERE removed_at IS NULL AND ",
+                 WHERE removed_at IS NULL
+                   AND ($5::text[] IS NULL OR url = ANY($5::text[])) AND ",
             $which,
             "      AND (lease_owner IS NULL OR lease_expires <= $2)
                  ORDER BY ",
@@ -164,11 +166,11 @@ const CLAIM_DUE: &str = claim_sql!(
     "coalesce(next_poll_at, 0), id"
 );
 
-/// The claim of `poll --once`: feeds not polled since `$5` (the server's clock, microseconds
+/// The claim of `poll --once`: feeds not polled since `$6` (the server's clock, microseconds
 /// since the epoch), due or not, polled longest ago first, on the `feeds_unpolled` index
 /// (version 9).
 const CLAIM_UNPOLLED: &str = claim_sql!(
-    "coalesce(polled_at, '-infinity'::timestamptz) < to_timestamp($5::bigint / 1e6)",
+    "coalesce(polled_at, '-infinity'::timestamptz) < to_timestamp($6::bigint / 1e6)",
     "coalesce(polled_at, '-infinity'::timestamptz), id"
 );
 
@@ -284,6 +286,11 @@ impl PgStore {
     /// `now + lease_secs`. Most overdue first. Concurrent callers never get the same feed
     /// (see the module doc); a caller may get fewer than are due while others claim.
     ///
+    /// With `listed`, only feeds whose URL is in it: an instance claims only what its config
+    /// lists, so that while configs differ (a rolling reload) a feed only some list is left
+    /// to those. Claiming and handing back such a feed starved the instances that list it
+    /// whenever the other one asked first after each hand-back.
+    ///
     /// # Errors
     /// A connection or statement error; an `instance` that is not registered (foreign key).
     pub async fn claim_due_feeds(
@@ -292,8 +299,10 @@ impl PgStore {
         now: i64,
         lease_secs: i64,
         limit: i64,
+        listed: Option<&[String]>,
     ) -> Result<Vec<Claim>, PgError> {
-        self.claim(instance, now, lease_secs, limit, None).await
+        self.claim(instance, now, lease_secs, limit, listed, None)
+            .await
     }
 
     /// As [`claim_due_feeds`](Self::claim_due_feeds), for `poll --once`: the feeds whose last
@@ -311,9 +320,10 @@ impl PgStore {
         now: i64,
         lease_secs: i64,
         limit: i64,
+        listed: Option<&[String]>,
         started: i64,
     ) -> Result<Vec<Claim>, PgError> {
-        self.claim(instance, now, lease_secs, limit, Some(started))
+        self.claim(instance, now, lease_secs, limit, listed, Some(started))
             .await
     }
 
@@ -363,6 +373,7 @@ impl PgStore {
         now: i64,
         lease_secs: i64,
         limit: i64,
+        listed: Option<&[String]>,
         unpolled_since: Option<i64>,
     ) -> Result<Vec<Claim>, PgError> {
         let limit = limit.clamp(0, MAX_CLAIM);
@@ -370,12 +381,13 @@ impl PgStore {
         let client = self.client().await?;
         let rows = match unpolled_since {
             None => {
-                let args: [&(dyn ToSql + Sync); 4] = [&instance, &now, &lease_secs, &limit];
+                let args: [&(dyn ToSql + Sync); 5] =
+                    [&instance, &now, &lease_secs, &limit, &listed];
                 cached::query(&client, CLAIM_DUE, &args).await?
             }
             Some(started) => {
-                let args: [&(dyn ToSql + Sync); 5] =
-                    [&instance, &now, &lease_secs, &limit, &started];
+                let args: [&(dyn ToSql + Sync); 6] =
+                    [&instance, &now, &lease_secs, &limit, &listed, &started];
                 cached::query(&client, CLAIM_UNPOLLED, &args).await?
             }
         };
