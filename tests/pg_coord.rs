@@ -447,3 +447,62 @@ async fn an_instance_claims_only_the_feeds_its_config_lists() {
         .all(|c| c.url == old[0]));
     db.drop_schema().await;
 }
+
+/// Each instance records which feeds its config lists; the lists of the live instances are
+/// compared (what `status` and the journal warn about), a dead instance's list no longer
+/// counts, and registering anew forgets the old list until the instance records it again.
+#[tokio::test]
+async fn instances_record_their_feed_lists_and_differences_are_counted() {
+    let Some(db) = TestDb::new("lists").await else {
+        return;
+    };
+    let (a, b) = (db.migrated_store().await, db.store());
+    register(&a, "a", 1000).await;
+    register(&b, "b", 1000).await;
+    let listed = |urls: &[&str]| pg::Listed::of(urls.iter().copied());
+    let two = listed(&["http://feed.example/2", "http://feed.example/1"]);
+    assert_eq!(
+        two,
+        listed(&["http://feed.example/1", "http://feed.example/2"]),
+        "any order"
+    );
+    let three = listed(&[
+        "http://feed.example/1",
+        "http://feed.example/2",
+        "http://x/3",
+    ]);
+    assert_eq!((two.feeds, three.feeds), (2, 3));
+    assert_ne!(two.digest, three.digest);
+    let all = a.instances(1000).await.expect("instances");
+    assert!(all.iter().all(|i| i.listed.is_none()), "none said yet");
+    assert_eq!(pg::distinct_lists(&all, 900), 0);
+
+    a.set_listed("a", &three).await.expect("a");
+    b.set_listed("b", &two).await.expect("b");
+    let all = a.instances(1000).await.expect("instances");
+    let of = |id: &str| {
+        all.iter()
+            .find(|i| i.id == id)
+            .and_then(|i| i.listed.clone())
+    };
+    assert_eq!((of("a"), of("b")), (Some(three.clone()), Some(two.clone())));
+    assert_eq!(pg::distinct_lists(&all, 900), 2, "the configs differ");
+    // Heartbeats older than the live bound: a dead instance's list does not count.
+    assert_eq!(
+        pg::distinct_lists(&all, 1000),
+        0,
+        "neither is live after 1000"
+    );
+    b.set_listed("b", &three).await.expect("b reloaded");
+    let all = a.instances(1000).await.expect("instances");
+    assert_eq!(pg::distinct_lists(&all, 900), 1, "the same list");
+
+    // A restart registers anew: the old list is forgotten until recorded again.
+    register(&b, "b", 1100).await;
+    let all = a.instances(1100).await.expect("instances");
+    assert_eq!(
+        all.iter().find(|i| i.id == "b").map(|i| i.listed.clone()),
+        Some(None)
+    );
+    db.drop_schema().await;
+}

@@ -555,6 +555,21 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
     daemons[0]
         .wait_log("reload applied", 1, Duration::from_secs(30))
         .await;
+    // The configs now list different feeds: the reloaded instance says so in its journal,
+    // and `status` shows each instance's list and the difference.
+    daemons[0]
+        .wait_log("list different feeds", 1, Duration::from_secs(30))
+        .await;
+    let status = insts[0].run(&["status"]).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    for want in [
+        "WARNING: the running instances' configs list different feeds (2 different lists)"
+            .to_string(),
+        format!("its config lists {FEEDS} feed(s)"),
+        format!("its config lists {} feed(s)", FEEDS - 1),
+    ] {
+        assert!(text.contains(&want), "{want:?} not in:\n{text}");
+    }
 
     wait_cycle_done(
         &cluster,

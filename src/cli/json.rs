@@ -167,6 +167,11 @@ pub struct InstanceState<'a> {
     pub alerts_owed: i64,
     /// Names (or URLs) of the feeds it holds a live lease on.
     pub feeds: &'a [String],
+    /// How many feeds its config lists, and a SHA-256 of their sorted URLs: instances whose
+    /// digests differ run different feed lists (absent for a version that does not say).
+    pub feeds_listed: Option<i64>,
+    /// See `feeds_listed`.
+    pub feeds_digest: Option<&'a str>,
     /// Its last heartbeat (RFC 3339).
     pub heartbeat: String,
     /// Seconds since its last heartbeat, when the status was taken.

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 use feedwatch::config::{Config, PgSettings};
+use feedwatch::store::pg::distinct_lists;
 use feedwatch::store::reader::{Member, Reader};
 use feedwatch::text::safe_text::printable;
 use feedwatch::text::time::rfc3339;
@@ -87,6 +88,8 @@ impl PgService {
                     .map(|m| json::InstanceState {
                         alerts_owed: m.instance.alerts_owed,
                         feeds: &m.feeds,
+                        feeds_listed: m.instance.listed.as_ref().map(|l| l.feeds),
+                        feeds_digest: m.instance.listed.as_ref().map(|l| l.digest.as_str()),
                         heartbeat: rfc3339(m.instance.heartbeat_at),
                         heartbeat_age_secs: self.now - m.instance.heartbeat_at,
                         host: &m.instance.hostname,
@@ -127,7 +130,7 @@ impl PgService {
     }
 
     /// `instances: N` and one line per instance: id, start, last heartbeat and its age,
-    /// and the feeds it holds.
+    /// and the feeds it holds; a warning when the live ones' configs list different feeds.
     fn write_members(&self, out: &mut impl Write) -> std::io::Result<()> {
         if !self.problems.is_empty() {
             return Ok(());
@@ -162,6 +165,14 @@ impl PgService {
                     self.lease_secs
                 )?;
             }
+            if let Some(l) = &i.listed {
+                writeln!(
+                    out,
+                    "    its config lists {} feed(s) (digest {})",
+                    l.feeds,
+                    l.digest.get(..12).unwrap_or(&l.digest)
+                )?;
+            }
             if i.alerts_owed > 0 {
                 writeln!(
                     out,
@@ -169,6 +180,14 @@ impl PgService {
                     i.alerts_owed
                 )?;
             }
+        }
+        let all: Vec<_> = self.members.iter().map(|m| m.instance.clone()).collect();
+        let lists = distinct_lists(&all, self.now - self.lease_secs);
+        if lists > 1 {
+            writeln!(
+                out,
+                "WARNING: the running instances' configs list different feeds ({lists} different lists): each polls only the feeds its own config lists; give every instance the same config"
+            )?;
         }
         Ok(())
     }

@@ -70,6 +70,8 @@ struct Metrics {
     database_free_pages: Gauge,
     /// 1 while a service fault (see `health`) is active, else 0; every fault is listed.
     faults: Family<FaultLabel, Gauge>,
+    /// PostgreSQL: how many different feed lists the live instances' configs hold.
+    feed_lists: Gauge,
     /// Unix seconds of the poll loop's last round; 0 before the loop starts.
     last_loop: AtomicI64,
 }
@@ -106,6 +108,7 @@ fn metrics() -> &'static Metrics {
         let database_bytes = Gauge::default();
         let database_free_pages = Gauge::default();
         let faults = Family::<FaultLabel, Gauge>::default();
+        let feed_lists = Gauge::default();
         for f in crate::ops::health::Fault::ALL {
             faults
                 .get_or_create(&FaultLabel {
@@ -173,6 +176,11 @@ fn metrics() -> &'static Metrics {
             "Free pages in the database, given back by maintenance",
             database_free_pages.clone(),
         );
+        registry.register(
+            "instance_feed_lists",
+            "PostgreSQL: different feed lists among the live instances' configs (more than 1: they differ)",
+            feed_lists.clone(),
+        );
         Metrics {
             registry,
             polls,
@@ -187,6 +195,7 @@ fn metrics() -> &'static Metrics {
             database_bytes,
             database_free_pages,
             faults,
+            feed_lists,
             last_loop: AtomicI64::new(0),
         }
     })
@@ -239,6 +248,13 @@ pub fn alert(rule: &str, severity: &str) {
 /// Alerts waiting for delivery.
 pub fn outbox_depth(n: i64) {
     metrics().outbox_depth.set(n);
+}
+
+/// How many different feed lists the live instances sharing the database run with.
+pub fn instance_feed_lists(n: usize) {
+    metrics()
+        .feed_lists
+        .set(i64::try_from(n).unwrap_or(i64::MAX));
 }
 
 /// The database's size on disk (file and WAL) and its free pages.

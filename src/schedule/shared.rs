@@ -30,7 +30,10 @@ use super::{shut_down, PollProgress, Runtime};
 use crate::alert::{self, AlertLog};
 use crate::ops::health::{self, Fault};
 use crate::pipeline::poll_feed;
-use crate::store::pg::{Claim, Held, PgError, PgStore};
+use crate::store::pg::{Claim, Held, Listed, PgError, PgStore};
+
+mod feed_lists;
+use feed_lists::{compare_lists, publish_listed};
 
 /// How often an instance with free slots asks for due feeds when the last claim found none,
 /// and how often it heartbeats at most (a third of the lease when that is shorter).
@@ -54,6 +57,9 @@ pub struct Shared {
     /// instance never write the same alert. Holds the alerts written to the log whose
     /// delivered mark failed: marked first next time, never written again.
     delivering: tokio::sync::Mutex<Vec<i64>>,
+    /// What this instance's config lists, as last recorded in its membership row: recorded
+    /// again when the row is registered anew.
+    listed: Mutex<Option<Listed>>,
 }
 
 impl Shared {
@@ -66,6 +72,7 @@ impl Shared {
             log: Arc::new(Mutex::new(log)),
             lease_secs: lease_secs.max(1),
             delivering: tokio::sync::Mutex::new(Vec::new()),
+            listed: Mutex::new(None),
         }
     }
 
@@ -112,6 +119,7 @@ pub async fn run(
     let mut rt = runtime.borrow_and_update().clone();
     let mut index = index_feeds(&rt);
     let mut listed: Vec<String> = index.keys().cloned().collect();
+    publish_listed(&shared, &listed).await;
     let (mut failures, mut done) = (0u32, 0usize);
     let watchdog = crate::ops::notify::watchdog_interval();
     loop {
@@ -177,6 +185,7 @@ pub async fn run(
                 rt = runtime.borrow_and_update().clone();
                 index = index_feeds(&rt);
                 listed = index.keys().cloned().collect();
+                publish_listed(&shared, &listed).await;
             },
             () = tokio::time::sleep(wait) => {}
         }
@@ -257,7 +266,11 @@ async fn claim(
                 .claim_unpolled_feeds(id, now, lease, limit, Some(listed), started)
                 .await?
         }
-        Until::Shutdown(_) => (store.claim_due_feeds(id, now, lease, limit, Some(listed))).await?,
+        Until::Shutdown(_) => {
+            store
+                .claim_due_feeds(id, now, lease, limit, Some(listed))
+                .await?
+        }
     };
     for c in claims.iter().filter(|c| c.taken_over_from.is_some()) {
         tracing::warn!(feed = %c.url, from = c.taken_over_from.as_deref().unwrap_or(""),
@@ -526,6 +539,7 @@ pub async fn heartbeats(
     let mut every = tokio::time::interval(shared.beat());
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut forgot_at = i64::MIN;
+    let mut differed = false;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -543,6 +557,10 @@ pub async fn heartbeats(
                 let stale_before = now - shared.lease_secs;
                 if let Err(e) = shared.store.register_instance(&me, stale_before).await {
                     tracing::warn!(error = %e, "cannot register this instance again");
+                } else if let Some(l) = shared.listed.lock().ok().and_then(|l| l.clone()) {
+                    if let Err(e) = shared.store.set_listed(&shared.instance, &l).await {
+                        tracing::warn!(error = %e, "cannot record which feeds this instance's config lists");
+                    }
                 }
             }
             Err(e) => {
@@ -555,6 +573,7 @@ pub async fn heartbeats(
             forgot_at = now;
         }
         sweep(&shared, forget).await;
+        compare_lists(&shared, now, &mut differed).await;
         report_status(&shared, now).await;
     }
 }

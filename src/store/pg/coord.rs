@@ -53,6 +53,52 @@ pub struct Instance {
     /// Alerts it created (or adopted) and has not yet written to its log (filled by
     /// [`PgStore::instances`]).
     pub alerts_owed: i64,
+    /// What its config lists (set by [`PgStore::set_listed`]); `None` until it has said, or
+    /// for a version that does not.
+    pub listed: Option<Listed>,
+}
+
+/// The feeds an instance's config lists, as the instances compare them: how many, and a
+/// digest of their URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// How many feeds.
+    pub feeds: i64,
+    /// SHA-256 of the sorted URLs, each followed by a newline, in hex.
+    pub digest: String,
+}
+
+impl Listed {
+    /// The list of `urls`, in any order.
+    pub fn of<'a>(urls: impl IntoIterator<Item = &'a str>) -> Listed {
+        use sha2::Digest;
+        let mut sorted: Vec<&str> = urls.into_iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut h = sha2::Sha256::new();
+        for u in &sorted {
+            h.update(u.as_bytes());
+            h.update(b"\n");
+        }
+        Listed {
+            feeds: i64::try_from(sorted.len()).unwrap_or(i64::MAX),
+            digest: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// How many different feed lists the live instances among `instances` run with (those
+/// whose heartbeat is after `live_after` and that said what they list): more than one means
+/// their configs differ, and each polls only the feeds its own lists.
+pub fn distinct_lists(instances: &[Instance], live_after: i64) -> usize {
+    let mut digests: Vec<&str> = instances
+        .iter()
+        .filter(|i| i.heartbeat_at > live_after)
+        .filter_map(|i| i.listed.as_ref().map(|l| l.digest.as_str()))
+        .collect();
+    digests.sort_unstable();
+    digests.dedup();
+    digests.len()
 }
 
 impl Instance {
@@ -75,6 +121,7 @@ impl Instance {
             heartbeat_at: now,
             feeds_held: 0,
             alerts_owed: 0,
+            listed: None,
         }
     }
 
@@ -88,6 +135,16 @@ impl Instance {
             heartbeat_at: r.try_get("heartbeat_at")?,
             feeds_held: r.try_get("feeds_held")?,
             alerts_owed: r.try_get("alerts_owed")?,
+            listed: match (
+                r.try_get::<_, Option<i32>>("feeds_listed")?,
+                r.try_get::<_, Option<String>>("feeds_digest")?,
+            ) {
+                (Some(n), Some(digest)) => Some(Listed {
+                    feeds: i64::from(n),
+                    digest,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -214,7 +271,8 @@ impl PgStore {
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
                      version = excluded.version, started_at = excluded.started_at,
-                     heartbeat_at = excluded.heartbeat_at",
+                     heartbeat_at = excluded.heartbeat_at,
+                     feeds_listed = NULL, feeds_digest = NULL",
             &[
                 &instance.id,
                 &instance.hostname,
@@ -243,6 +301,21 @@ impl PgStore {
         Ok(n == 1)
     }
 
+    /// Records what the instance `id`'s config lists (at start, and at each reload).
+    ///
+    /// # Errors
+    /// A connection or statement error.
+    pub async fn set_listed(&self, id: &str, listed: &Listed) -> Result<(), PgError> {
+        let n = i32::try_from(listed.feeds).unwrap_or(i32::MAX);
+        cached::execute(
+            &self.client().await?,
+            "UPDATE instances SET feeds_listed = $2, feeds_digest = $3 WHERE id = $1",
+            &[&id, &n, &listed.digest],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Every registered instance, by id, with the feeds each holds a live lease on at `now`
     /// and the alerts it owes to its log.
     ///
@@ -252,7 +325,7 @@ impl PgStore {
         let rows = cached::query(
             &self.client().await?,
             "SELECT i.id, i.hostname, i.pid, i.version, i.started_at, i.heartbeat_at,
-                        count(f.id) AS feeds_held,
+                        i.feeds_listed, i.feeds_digest, count(f.id) AS feeds_held,
                         (SELECT count(*) FROM alerts a
                          WHERE a.delivered_at IS NULL AND a.logged_by = i.id) AS alerts_owed
                  FROM instances i

@@ -51,10 +51,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         9,
         include_str!("../../../migrations/postgres/0009_polled_at.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/postgres/0010_instance_feeds.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 9;
+pub const LATEST_VERSION: i32 = 10;
 
 /// Key of the advisory lock that serialises migration runs across processes: any fixed
 /// 64-bit number no other application on the database uses ("fw-migr" in ASCII).

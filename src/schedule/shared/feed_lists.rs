@@ -1,0 +1,54 @@
+//! Which feeds each instance's config lists, recorded in its membership row and compared
+//! across the live instances: `status`, the journal and a metric say when they differ.
+
+use super::Shared;
+use crate::store::pg::Listed;
+
+/// Records in this instance's membership row which feeds its config lists (at start and at
+/// each reload); the heartbeat compares the instances' lists ([`compare_lists`]). A failure
+/// is logged, and the list is recorded again at the next reload or registration.
+pub(super) async fn publish_listed(shared: &Shared, listed: &[String]) {
+    let mine = Listed::of(listed.iter().map(String::as_str));
+    if let Ok(mut l) = shared.listed.lock() {
+        *l = Some(mine.clone());
+    }
+    if let Err(e) = shared.store.set_listed(&shared.instance, &mine).await {
+        tracing::warn!(error = %e, "cannot record which feeds this instance's config lists; `status` cannot compare it with the other instances'");
+    }
+}
+
+/// At each heartbeat: how many different feed lists the live instances run with, for the
+/// metric, and a warning in the journal when they come to differ (and a note when they
+/// agree again). Each instance claims only the feeds its config lists, so a feed only some
+/// list is polled by those alone, and an instance whose config was not updated keeps its
+/// old share: right for the moments of a rolling change, wrong if a host was forgotten.
+pub(super) async fn compare_lists(shared: &Shared, now: i64, differed: &mut bool) {
+    let Ok(all) = shared.store.instances(now).await else {
+        return;
+    };
+    let live_after = now - shared.lease_secs;
+    let lists = crate::store::pg::distinct_lists(&all, live_after);
+    crate::ops::metrics::instance_feed_lists(lists);
+    if lists > 1 && !*differed {
+        let each: Vec<String> = all
+            .iter()
+            .filter(|i| i.heartbeat_at > live_after)
+            .filter_map(|i| {
+                let l = i.listed.as_ref()?;
+                Some(format!(
+                    "{} lists {} ({})",
+                    i.id,
+                    l.feeds,
+                    l.digest.get(..12)?
+                ))
+            })
+            .collect();
+        tracing::warn!(
+            instance = %shared.instance, lists, instances = %each.join("; "),
+            "the running instances' configs list different feeds: each polls only the feeds its own config lists; give every instance the same config"
+        );
+    } else if lists <= 1 && *differed {
+        tracing::info!(instance = %shared.instance, "the running instances' configs list the same feeds again");
+    }
+    *differed = lists > 1;
+}
