@@ -29,7 +29,8 @@ pub(super) async fn compare_lists(shared: &Shared, now: i64, differed: &mut bool
     let live_after = now - shared.lease_secs;
     let lists = crate::store::pg::distinct_lists(&all, live_after);
     crate::ops::metrics::instance_feed_lists(lists);
-    if lists > 1 && !*differed {
+    let was = std::mem::replace(differed, lists > 1);
+    if news(was, lists) == Some(true) {
         let each: Vec<String> = all
             .iter()
             .filter(|i| i.heartbeat_at > live_after)
@@ -47,8 +48,49 @@ pub(super) async fn compare_lists(shared: &Shared, now: i64, differed: &mut bool
             instance = %shared.instance, lists, instances = %each.join("; "),
             "the running instances' configs list different feeds: each polls only the feeds its own config lists; give every instance the same config"
         );
-    } else if lists <= 1 && *differed {
+    } else if news(was, lists) == Some(false) {
         tracing::info!(instance = %shared.instance, "the running instances' configs list the same feeds again");
     }
-    *differed = lists > 1;
+}
+
+/// What the journal says when the live instances run `lists` different lists, having
+/// differed (`was`) at the last heartbeat or not: `Some(true)` they came to differ (a warning,
+/// once, not at every heartbeat), `Some(false)` they agree again, `None` nothing new.
+fn news(was: bool, lists: usize) -> Option<bool> {
+    match (was, lists > 1) {
+        (false, true) => Some(true),
+        (true, false) => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::news;
+
+    #[test]
+    fn the_journal_says_once_when_lists_come_to_differ_and_when_they_agree_again() {
+        let mut was = false;
+        let said: Vec<Option<bool>> = [1, 2, 2, 3, 1, 1, 0, 2]
+            .into_iter()
+            .map(|lists| {
+                let n = news(was, lists);
+                was = lists > 1;
+                n
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                None,
+                Some(true),
+                None,
+                None,
+                Some(false),
+                None,
+                None,
+                Some(true)
+            ]
+        );
+    }
 }
