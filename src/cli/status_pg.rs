@@ -181,8 +181,8 @@ impl PgService {
                 )?;
             }
         }
-        let all: Vec<_> = self.members.iter().map(|m| m.instance.clone()).collect();
-        let lists = distinct_lists(&all, self.now - self.lease_secs);
+        let all = self.members.iter().map(|m| &m.instance);
+        let lists = distinct_lists(all, self.now - self.lease_secs);
         if lists > 1 {
             writeln!(
                 out,

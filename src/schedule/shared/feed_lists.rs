@@ -30,26 +30,27 @@ pub(super) async fn compare_lists(shared: &Shared, now: i64, differed: &mut bool
     let lists = crate::store::pg::distinct_lists(&all, live_after);
     crate::ops::metrics::instance_feed_lists(lists);
     let was = std::mem::replace(differed, lists > 1);
-    if news(was, lists) == Some(true) {
-        let each: Vec<String> = all
-            .iter()
-            .filter(|i| i.heartbeat_at > live_after)
-            .filter_map(|i| {
-                let l = i.listed.as_ref()?;
-                Some(format!(
-                    "{} lists {} ({})",
-                    i.id,
-                    l.feeds,
-                    l.digest.get(..12)?
-                ))
-            })
-            .collect();
-        tracing::warn!(
-            instance = %shared.instance, lists, instances = %each.join("; "),
-            "the running instances' configs list different feeds: each polls only the feeds its own config lists; give every instance the same config"
-        );
-    } else if news(was, lists) == Some(false) {
-        tracing::info!(instance = %shared.instance, "the running instances' configs list the same feeds again");
+    match news(was, lists) {
+        Some(true) => {
+            let each: Vec<String> = crate::store::pg::live_lists(&all, live_after)
+                .filter_map(|(i, l)| {
+                    Some(format!(
+                        "{} lists {} ({})",
+                        i.id,
+                        l.feeds,
+                        l.digest.get(..12)?
+                    ))
+                })
+                .collect();
+            tracing::warn!(
+                instance = %shared.instance, lists, instances = %each.join("; "),
+                "the running instances' configs list different feeds: each polls only the feeds its own config lists; give every instance the same config"
+            );
+        }
+        Some(false) => {
+            tracing::info!(instance = %shared.instance, "the running instances' configs list the same feeds again");
+        }
+        None => {}
     }
 }
 

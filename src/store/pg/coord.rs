@@ -87,14 +87,27 @@ impl Listed {
     }
 }
 
-/// How many different feed lists the live instances among `instances` run with (those
-/// whose heartbeat is after `live_after` and that said what they list): more than one means
-/// their configs differ, and each polls only the feeds its own lists.
-pub fn distinct_lists(instances: &[Instance], live_after: i64) -> usize {
-    let mut digests: Vec<&str> = instances
-        .iter()
-        .filter(|i| i.heartbeat_at > live_after)
-        .filter_map(|i| i.listed.as_ref().map(|l| l.digest.as_str()))
+/// The live instances among `instances` (heartbeat after `live_after`) that said what their
+/// config lists, each with its list.
+pub fn live_lists<'a>(
+    instances: impl IntoIterator<Item = &'a Instance>,
+    live_after: i64,
+) -> impl Iterator<Item = (&'a Instance, &'a Listed)> {
+    instances
+        .into_iter()
+        .filter(move |i| i.heartbeat_at > live_after)
+        .filter_map(|i| Some((i, i.listed.as_ref()?)))
+}
+
+/// How many different feed lists the live instances among `instances` run with (see
+/// [`live_lists`]): more than one means their configs differ, and each polls only the feeds
+/// its own lists.
+pub fn distinct_lists<'a>(
+    instances: impl IntoIterator<Item = &'a Instance>,
+    live_after: i64,
+) -> usize {
+    let mut digests: Vec<&str> = live_lists(instances, live_after)
+        .map(|(_, l)| l.digest.as_str())
         .collect();
     digests.sort_unstable();
     digests.dedup();

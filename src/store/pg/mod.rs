@@ -57,7 +57,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use crate::config::{PgSettings, SslMode};
 
 pub use articles::MAX_BAND_LOCKED_ARTICLES;
-pub use coord::{distinct_lists, Claim, Instance, Listed};
+pub use coord::{distinct_lists, live_lists, Claim, Instance, Listed};
 pub use follow::FollowCursor;
 pub use migrate::{migrate, LATEST_VERSION};
 pub use poll::Committed;
