@@ -66,6 +66,7 @@ pub mod query;
 mod snippet;
 mod stem;
 mod stem_memo;
+mod word_table;
 
 use std::fmt;
 use std::str::FromStr;

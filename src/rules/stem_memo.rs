@@ -19,24 +19,24 @@
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use rustc_hash::FxHashMap;
+use super::word_table::WordTable;
 
 /// Most words the memo holds before it is emptied and starts again.
 ///
-/// A word takes a 25-byte slot of the table (its key, where its answer is, a control byte),
-/// and the table grows by doubling up to 7/8 full: 229,376 words fill 262,144 slots, 6.6 MB,
-/// plus at most [`MAX_HITS`] answers of 8 bytes (2.1 MB once grown): about 8.7 MB per rule set,
-/// reached only after that many distinct words.
+/// A word takes a 24-byte slot of its [`WordTable`] (its key, where its answer is), which
+/// grows by doubling and stays at most three quarters full: 196,608 words fill 262,144 slots,
+/// 6.3 MB, plus at most [`MAX_HITS`] answers of 8 bytes (1.6 MB once grown): about 7.9 MB per
+/// rule set, reached only after that many distinct words.
 ///
 /// The memo must hold the words an item stream keeps using, or it empties itself over and over
-/// and answers little. On `benches/rules.rs` (200,000 distinct Zipfian words) with 10,000 stem
-/// rules: before whole answers (`Lexicon::whole`), 32,768 words missed one lookup in four and
-/// ran at about 20 MB/s, 131,072 one in fifty at about 29; with whole answers, 114,688 words
-/// ran at 69 MB/s, slower than without them (77), and 229,376 at 124 (2026-12-05). News in
-/// four languages uses a vocabulary of that order. Emptying when full, rather than evicting one
-/// word at a time, keeps a lookup one hash probe and costs nothing to track; the frequent
-/// words are back after a few items.
-pub(super) const MAX_WORDS: usize = 229_376;
+/// and answers little. On `benches/rules.rs` (200,000 Zipfian words, of which a pass meets
+/// 134,000) with 10,000 stem rules: before whole answers (`Lexicon::whole`), 32,768 words
+/// missed one lookup in four and ran at about 20 MB/s, 131,072 one in fifty at about 29; with
+/// whole answers, 114,688 words ran at 69 MB/s, slower than without them (77), and 229,376 at
+/// 124 (2026-12-05). News in four languages uses a vocabulary of that order. Emptying when
+/// full, rather than evicting one word at a time, keeps a lookup one probe and costs nothing
+/// to track; the frequent words are back after a few items.
+pub(super) const MAX_WORDS: usize = 196_608;
 
 /// A word as the memo keys it: its (at most 16) bytes as two little-endian integers,
 /// zero-padded, which is unambiguous because normalised words hold no NUL; `None` for a longer
@@ -63,7 +63,7 @@ pub(super) const LEXICON: u8 = 0x80;
 #[derive(Debug, Default)]
 pub(super) struct StemMemo {
     /// Keyed by the word's bytes as two integers, zero-padded (see [`MemoKey`]).
-    words: FxHashMap<(u64, u64), (u32, u32)>,
+    words: WordTable,
     hits: Vec<WordHit>,
     /// The answer for a word too long to keep.
     long: Vec<WordHit>,
@@ -88,7 +88,7 @@ impl StemMemo {
             compute(&mut self.long);
             return &self.long;
         };
-        if let Some(&(at, len)) = self.words.get(&word) {
+        if let Some((at, len)) = self.words.get(word) {
             return self
                 .hits
                 .get(at as usize..(at + len) as usize)
@@ -101,8 +101,16 @@ impl StemMemo {
         let at = self.hits.len();
         compute(&mut self.hits);
         let len = self.hits.len() - at;
-        self.words.insert(word, (at as u32, len as u32));
+        self.words.insert(word, at as u32, len as u32);
         self.hits.get(at..).unwrap_or(&[])
+    }
+
+    /// Starts loading where `word` is remembered, for its lookup a few words later (see
+    /// [`WordTable`]).
+    pub(super) fn prefetch(&self, word: MemoKey) {
+        if let Some(w) = word {
+            self.words.prefetch(w);
+        }
     }
 
     /// Words remembered.
@@ -292,6 +300,7 @@ mod tests {
                 });
                 assert_eq!(got, [answer(i)], "word {i}, round {round}");
                 assert!(memo.len() <= MAX_WORDS);
+                assert!(memo.words.slots() <= 1 << 18, "at most 6.3 MB of slots");
                 assert!(memo.hits.len() <= MAX_HITS);
             }
         }
