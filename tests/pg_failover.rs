@@ -524,6 +524,9 @@ async fn alerts_owed_by_a_dead_instance_are_adopted_and_a_restart_repeats_none()
     assert_eq!(lines.len(), owed as usize, "written again");
 }
 
+/// Two instances, one reloaded mid-cycle with a feed more: the other sees no takeover and no
+/// reload, every feed is fetched once, and while their configs differ the journal and `status`
+/// say so; once the other is given the same config, they say the lists agree again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_in_one_instance_disturbs_no_other() {
     let Some(cluster) = Cluster::start().await else {
@@ -590,9 +593,29 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
             "the other instance saw {bad:?}:\n{other}"
         );
     }
+    // The other instance gets the same config: the lists agree again, the journal says so
+    // once, and `status` no longer warns.
+    std::fs::write(insts[1].config(), &full).expect("write config");
+    daemons[1].signal(Signal::HUP);
+    daemons[1]
+        .wait_log("reload applied", 1, Duration::from_secs(30))
+        .await;
+    daemons[0]
+        .wait_log("list the same feeds again", 1, Duration::from_secs(30))
+        .await;
+    let status = insts[0].run(&["status"]).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("different feeds"), "{text}");
+    let same = format!("its config lists {FEEDS} feed(s)");
+    assert_eq!(text.matches(&same).count(), 2, "{same:?} twice in:\n{text}");
     for d in &mut daemons {
         d.stop().await;
     }
+    assert_eq!(
+        daemons[0].log().matches("list different feeds").count(),
+        1,
+        "warned once, not at every heartbeat"
+    );
     // Every feed, the added one included, fetched exactly once.
     let hits = feeds.hits();
     for f in 0..FEEDS {
