@@ -183,6 +183,22 @@ fn leased(cluster: &Cluster, base: &str, log: &str, lease: &str) -> Instance {
     inst
 }
 
+/// Writes `config` as `inst`'s config and has its `daemon` reload it.
+async fn reload(inst: &Instance, daemon: &Daemon, config: &str) {
+    std::fs::write(inst.config(), config).expect("write config");
+    daemon.signal(Signal::HUP);
+    daemon
+        .wait_log("reload applied", 1, Duration::from_secs(30))
+        .await;
+}
+
+/// Waits until `daemon`'s journal says `needle`; then what `status` prints for `inst`.
+async fn status_after(daemon: &Daemon, inst: &Instance, needle: &str) -> String {
+    daemon.wait_log(needle, 1, Duration::from_secs(30)).await;
+    let status = inst.run(&["status"]).await;
+    String::from_utf8_lossy(&status.stdout).into_owned()
+}
+
 /// Adds a webhook sink to `inst`'s config, delivering to `url` within `timeout` (a claimed
 /// delivery is leased for twice that and a second).
 fn with_hook(inst: &Instance, url: &str, timeout: &str) {
@@ -553,18 +569,10 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
         insts.iter().any(|i| !i.log_lines().is_empty())
     })
     .await;
-    std::fs::write(insts[0].config(), &full).expect("write config");
-    daemons[0].signal(Signal::HUP);
-    daemons[0]
-        .wait_log("reload applied", 1, Duration::from_secs(30))
-        .await;
+    reload(&insts[0], &daemons[0], &full).await;
     // The configs now list different feeds: the reloaded instance says so in its journal,
     // and `status` shows each instance's list and the difference.
-    daemons[0]
-        .wait_log("list different feeds", 1, Duration::from_secs(30))
-        .await;
-    let status = insts[0].run(&["status"]).await;
-    let text = String::from_utf8_lossy(&status.stdout);
+    let text = status_after(&daemons[0], &insts[0], "list different feeds").await;
     for want in [
         "WARNING: the running instances' configs list different feeds (2 different lists)"
             .to_string(),
@@ -595,16 +603,8 @@ async fn a_reload_in_one_instance_disturbs_no_other() {
     }
     // The other instance gets the same config: the lists agree again, the journal says so
     // once, and `status` no longer warns.
-    std::fs::write(insts[1].config(), &full).expect("write config");
-    daemons[1].signal(Signal::HUP);
-    daemons[1]
-        .wait_log("reload applied", 1, Duration::from_secs(30))
-        .await;
-    daemons[0]
-        .wait_log("list the same feeds again", 1, Duration::from_secs(30))
-        .await;
-    let status = insts[0].run(&["status"]).await;
-    let text = String::from_utf8_lossy(&status.stdout);
+    reload(&insts[1], &daemons[1], &full).await;
+    let text = status_after(&daemons[0], &insts[0], "list the same feeds again").await;
     assert!(!text.contains("different feeds"), "{text}");
     let same = format!("its config lists {FEEDS} feed(s)");
     assert_eq!(text.matches(&same).count(), 2, "{same:?} twice in:\n{text}");

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 
 use super::heads::{Filed, Head, Heads, ItemHeads, Slot};
-use super::normalize::Normalized;
+use super::normalize::{Normalized, Token};
 use super::stem::{self, LazyLang, Stems};
 use super::stem_memo::{ItemMemo, MemoKey, SharedMemo, StemMemo, WordHit, LEXICON};
 use super::Field;
@@ -110,7 +110,18 @@ struct At<'n> {
     field: u8,
 }
 
-impl At<'_> {
+impl<'n> At<'n> {
+    /// Token `ti` of `norm`, which is `tok`, as a hit of `field` would place it.
+    fn new(norm: &'n Normalized, ti: usize, tok: &Token, field: Field) -> At<'n> {
+        At {
+            norm,
+            ti,
+            from: tok.norm_start as usize,
+            len: (tok.norm_end - tok.norm_start) as usize,
+            field: field.index() as u8,
+        }
+    }
+
     fn token(&self) -> &str {
         self.norm.token_text(self.ti)
     }
@@ -354,13 +365,7 @@ impl Lexicon {
         }
         let mut stem_heads: Vec<&Slot> = Vec::new();
         for (ti, tok) in norm.tokens.iter().enumerate() {
-            let at = At {
-                norm,
-                ti,
-                from: tok.norm_start as usize,
-                len: (tok.norm_end - tok.norm_start) as usize,
-                field: field.index() as u8,
-            };
+            let at = At::new(norm, ti, tok, field);
             memo.candidates.clear();
             let entry = |e| {
                 if let Some(h) = self.entry_hit(&at, e) {
@@ -403,13 +408,7 @@ impl Lexicon {
                 let (from, to) = (ahead.norm_start as usize, ahead.norm_end as usize);
                 memo.prefetch(memo_key(&norm.stream, from, to - from));
             }
-            let at = At {
-                norm,
-                ti,
-                from: tok.norm_start as usize,
-                len: (tok.norm_end - tok.norm_start) as usize,
-                field: field.index() as u8,
-            };
+            let at = At::new(norm, ti, tok, field);
             self.whole_answer(&at, hits, lang, memo, &mut stem_heads);
         }
     }
