@@ -170,7 +170,7 @@ impl PgService {
                     out,
                     "    its config lists {} feed(s) (digest {})",
                     l.feeds,
-                    l.digest.get(..12).unwrap_or(&l.digest)
+                    l.short()
                 )?;
             }
             if i.alerts_owed > 0 {

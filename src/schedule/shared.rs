@@ -33,7 +33,7 @@ use crate::pipeline::poll_feed;
 use crate::store::pg::{Claim, Held, Listed, PgError, PgStore};
 
 mod feed_lists;
-use feed_lists::{compare_lists, publish_listed};
+use feed_lists::{compare_lists, publish_listed, record_listed};
 
 /// How often an instance with free slots asks for due feeds when the last claim found none,
 /// and how often it heartbeats at most (a third of the lease when that is shorter).
@@ -558,9 +558,7 @@ pub async fn heartbeats(
                 if let Err(e) = shared.store.register_instance(&me, stale_before).await {
                     tracing::warn!(error = %e, "cannot register this instance again");
                 } else if let Some(l) = shared.listed.lock().ok().and_then(|l| l.clone()) {
-                    if let Err(e) = shared.store.set_listed(&shared.instance, &l).await {
-                        tracing::warn!(error = %e, "cannot record which feeds this instance's config lists");
-                    }
+                    record_listed(&shared, &l).await;
                 }
             }
             Err(e) => {

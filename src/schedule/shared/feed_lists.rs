@@ -12,7 +12,13 @@ pub(super) async fn publish_listed(shared: &Shared, listed: &[String]) {
     if let Ok(mut l) = shared.listed.lock() {
         *l = Some(mine.clone());
     }
-    if let Err(e) = shared.store.set_listed(&shared.instance, &mine).await {
+    record_listed(shared, &mine).await;
+}
+
+/// Writes `listed` into this instance's membership row: by [`publish_listed`], and again by
+/// the heartbeat when it has registered the row anew (which clears it).
+pub(super) async fn record_listed(shared: &Shared, listed: &Listed) {
+    if let Err(e) = shared.store.set_listed(&shared.instance, listed).await {
         tracing::warn!(error = %e, "cannot record which feeds this instance's config lists; `status` cannot compare it with the other instances'");
     }
 }
@@ -33,14 +39,7 @@ pub(super) async fn compare_lists(shared: &Shared, now: i64, differed: &mut bool
     match news(was, lists) {
         Some(true) => {
             let each: Vec<String> = crate::store::pg::live_lists(&all, live_after)
-                .filter_map(|(i, l)| {
-                    Some(format!(
-                        "{} lists {} ({})",
-                        i.id,
-                        l.feeds,
-                        l.digest.get(..12)?
-                    ))
-                })
+                .map(|(i, l)| format!("{} lists {} ({})", i.id, l.feeds, l.short()))
                 .collect();
             tracing::warn!(
                 instance = %shared.instance, lists, instances = %each.join("; "),

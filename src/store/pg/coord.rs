@@ -85,6 +85,11 @@ impl Listed {
             digest: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
+
+    /// The digest's first 12 hex digits, as `status` and the journal show it.
+    pub fn short(&self) -> &str {
+        self.digest.get(..12).unwrap_or(&self.digest)
+    }
 }
 
 /// The live instances among `instances` (heartbeat after `live_after`) that said what their
